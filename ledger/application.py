@@ -1,0 +1,616 @@
+"""The application service: one method per use case, load -> command -> save.
+
+It is the only place that loads and saves aggregates, and the home of the rules that
+span aggregates (the unit, staff member and referring client must exist; a departed
+staff member can be neither assigned nor log a contact; a client id is unique for ever).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any, TypeVar
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
+
+from ledger.domain import (
+    AlreadyExists,
+    Client,
+    ClientState,
+    InvalidInput,
+    NotFound,
+    RuleViolation,
+    Staff,
+    StaleVersion,
+    Unit,
+)
+from ledger.domain.values import (
+    check_aware,
+    check_date,
+    check_identifier,
+    check_not_future,
+    event_id,
+)
+
+A = TypeVar("A", bound=Aggregate)
+
+# A conflicting concurrent write is retried this many times before it becomes a 409.
+CONFLICT_RETRIES = 5
+
+
+class DateAsISO(Transcoding):
+    type = date
+    name = "date_iso"
+
+    def encode(self, obj: date) -> str:
+        return obj.isoformat()
+
+    def decode(self, data: str) -> date:
+        return date.fromisoformat(data)
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """What every write answers: the aggregate, the event, and its place in the log."""
+
+    id: str
+    event_id: str
+    type: str
+    version: int
+    position: int
+    recorded_at: datetime
+    recorded_by: str
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    event_id: str
+    type: str
+    version: int
+    position: int | None
+    occurred_at: datetime
+    recorded_at: datetime
+    recorded_by: str
+    data: dict[str, Any]
+    retracted_by: str | None
+
+
+@dataclass(frozen=True)
+class UnitView:
+    unit_id: str
+    name: str
+    kind: str
+    parent_id: str | None
+    head_staff_id: str | None
+    children: list[str]
+    version: int
+
+
+@dataclass(frozen=True)
+class StaffView:
+    staff_id: str
+    name: str
+    unit_id: str
+    role: str
+    status: str
+    version: int
+
+
+_BASE_FIELDS = {"originator_id", "originator_version", "timestamp", "originator_topic"}
+_TIME_FIELDS = {"recorded_by", "effective_at"}
+
+
+def event_type(event: object) -> str:
+    """`Client.TierChanged` -> `TierChanged`: the past-tense name of the fact."""
+    return type(event).__qualname__.rsplit(".", 1)[-1]
+
+
+class Ledger(Application):
+    name = "Ledger"
+    # A client with 10,000 contacts loads from its latest snapshot, not by replay.
+    snapshotting_intervals = {Client: 100}
+
+    def __init__(
+        self,
+        env: dict[str, str] | None = None,
+        *,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        super().__init__(env)
+        self.clock = clock or (lambda: datetime.now(UTC))
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(DateAsISO())
+
+    # ---- organisation -------------------------------------------------------------
+
+    def create_unit(
+        self, *, unit_id: str, name: str, kind: str, parent_id: str | None, recorded_by: str
+    ) -> WriteResult:
+        check_identifier("unit_id", unit_id)
+        parent = self._load_unit(parent_id, field="parent_id") if parent_id else None
+        unit = Unit.create(
+            unit_id=unit_id,
+            name=name,
+            kind=kind,
+            parent=parent,
+            recorded_by=recorded_by,
+            effective_at=self.clock(),
+        )
+        if parent is not None:
+            parent.attach_child(
+                child_id=unit_id, recorded_by=recorded_by, effective_at=self.clock()
+            )
+        return self._save_new(unit, unit_id, "unit", also=parent)
+
+    def appoint_head(
+        self, *, unit_id: str, staff_id: str, effective_at: datetime, recorded_by: str
+    ) -> WriteResult:
+        effective_at = self._effective("effective_at", effective_at)
+        staff = self._load_staff(staff_id, field="staff_id")
+        staff.check_active_at(effective_at, doing="be appointed unit head")
+
+        def command(unit: Unit) -> None:
+            unit.appoint_head(staff_id=staff_id, recorded_by=recorded_by, effective_at=effective_at)
+
+        return self._update(Unit, unit_id, "unit", command)
+
+    def join_staff(
+        self,
+        *,
+        staff_id: str,
+        name: str,
+        unit_id: str,
+        role: str,
+        effective_at: datetime | None,
+        recorded_by: str,
+    ) -> WriteResult:
+        effective_at = self._effective("effective_at", effective_at)
+        self._load_unit(unit_id, field="unit_id")
+        staff = Staff.join(
+            staff_id=staff_id,
+            name=name,
+            unit_id=unit_id,
+            role=role,
+            recorded_by=recorded_by,
+            effective_at=effective_at,
+        )
+        return self._save_new(staff, staff_id, "staff")
+
+    def transfer_staff(
+        self, *, staff_id: str, unit_id: str, effective_at: datetime, recorded_by: str
+    ) -> WriteResult:
+        effective_at = self._effective("effective_at", effective_at)
+        self._load_unit(unit_id, field="unit_id")
+
+        def command(staff: Staff) -> None:
+            staff.transfer(unit_id=unit_id, recorded_by=recorded_by, effective_at=effective_at)
+
+        return self._update(Staff, staff_id, "staff", command)
+
+    def depart_staff(
+        self, *, staff_id: str, reason: str, effective_at: datetime, recorded_by: str
+    ) -> WriteResult:
+        effective_at = self._effective("effective_at", effective_at)
+
+        def command(staff: Staff) -> None:
+            staff.depart(reason=reason, recorded_by=recorded_by, effective_at=effective_at)
+
+        return self._update(Staff, staff_id, "staff", command)
+
+    # ---- clients ------------------------------------------------------------------
+
+    def register_client(
+        self,
+        *,
+        client_id: str,
+        name: str,
+        unit_id: str,
+        tier: str = "standard",
+        occurred_at: datetime | None = None,
+        source: str | None = None,
+        referred_by: str | None = None,
+        recorded_by: str,
+    ) -> WriteResult:
+        occurred_at = self._effective("occurred_at", occurred_at)
+        check_identifier("client_id", client_id)
+        unit = self._load_unit(unit_id, field="unit_id")
+        if unit.kind != "outlet":
+            raise RuleViolation(
+                "home_unit_not_outlet",
+                f"a client's home unit must be an outlet; {unit_id} is a {unit.kind}",
+            )
+        if referred_by is not None:
+            check_identifier("referred_by", referred_by)
+            if referred_by != client_id:
+                self._load(Client, referred_by, "client", field="referred_by")
+        client = Client.register(
+            client_id=client_id,
+            name=name,
+            unit_id=unit_id,
+            tier=tier,
+            source=source,
+            referred_by=referred_by,
+            recorded_by=recorded_by,
+            effective_at=occurred_at,
+        )
+        return self._save_new(client, client_id, "client")
+
+    def update_profile(
+        self,
+        *,
+        client_id: str,
+        changes: dict[str, Any],
+        recorded_by: str,
+        effective_at: datetime | None = None,
+        expected_version: int | None = None,
+    ) -> WriteResult:
+        effective_at = self._effective("effective_at", effective_at)
+
+        def command(client: Client) -> None:
+            client.update_profile(
+                changes=changes, recorded_by=recorded_by, effective_at=effective_at
+            )
+
+        return self._update(Client, client_id, "client", command, expected_version)
+
+    def report_assets(
+        self,
+        *,
+        client_id: str,
+        amount: Any,
+        as_of: date,
+        recorded_by: str,
+        expected_version: int | None = None,
+    ) -> WriteResult:
+        check_date("as_of", as_of)
+        if as_of > self.clock().date():
+            raise InvalidInput("as_of", "must not be in the future")
+
+        def command(client: Client) -> None:
+            client.report_assets(amount=amount, as_of=as_of, recorded_by=recorded_by)
+
+        return self._update(Client, client_id, "client", command, expected_version)
+
+    def change_tier(
+        self,
+        *,
+        client_id: str,
+        tier: str,
+        reason: str,
+        effective_at: datetime,
+        recorded_by: str,
+        expected_version: int | None = None,
+    ) -> WriteResult:
+        effective_at = self._effective("effective_at", effective_at)
+
+        def command(client: Client) -> None:
+            client.change_tier(
+                tier=tier, reason=reason, recorded_by=recorded_by, effective_at=effective_at
+            )
+
+        return self._update(Client, client_id, "client", command, expected_version)
+
+    def assign(
+        self,
+        *,
+        client_id: str,
+        staff_id: str,
+        role: str = "client_manager",
+        reason: str,
+        effective_at: datetime,
+        recorded_by: str,
+        expected_version: int | None = None,
+    ) -> WriteResult:
+        effective_at = self._effective("effective_at", effective_at)
+        staff = self._load_staff(staff_id, field="staff_id")
+        staff.check_active_at(effective_at, doing="be assigned to a client")
+
+        def command(client: Client) -> None:
+            client.assign(
+                staff_id=staff_id,
+                role=role,
+                reason=reason,
+                recorded_by=recorded_by,
+                effective_at=effective_at,
+            )
+
+        return self._update(Client, client_id, "client", command, expected_version)
+
+    def log_contact(
+        self,
+        *,
+        client_id: str,
+        channel: str,
+        staff_id: str,
+        occurred_at: datetime,
+        purpose: str | None = None,
+        summary: str | None = None,
+        recorded_by: str,
+        expected_version: int | None = None,
+    ) -> WriteResult:
+        occurred_at = self._effective("occurred_at", occurred_at)
+        staff = self._load_staff(staff_id, field="staff_id")
+        staff.check_active_at(occurred_at, doing="log a contact")
+
+        def command(client: Client) -> None:
+            client.log_contact(
+                channel=channel,
+                staff_id=staff_id,
+                purpose=purpose,
+                summary=summary,
+                recorded_by=recorded_by,
+                effective_at=occurred_at,
+            )
+
+        return self._update(Client, client_id, "client", command, expected_version)
+
+    def churn(
+        self,
+        *,
+        client_id: str,
+        kind: str,
+        reason: str,
+        effective_at: datetime,
+        recorded_by: str,
+        expected_version: int | None = None,
+    ) -> WriteResult:
+        effective_at = self._effective("effective_at", effective_at)
+
+        def command(client: Client) -> None:
+            client.churn(
+                kind=kind, reason=reason, recorded_by=recorded_by, effective_at=effective_at
+            )
+
+        return self._update(Client, client_id, "client", command, expected_version)
+
+    def reactivate(
+        self,
+        *,
+        client_id: str,
+        reason: str,
+        effective_at: datetime,
+        recorded_by: str,
+        expected_version: int | None = None,
+    ) -> WriteResult:
+        effective_at = self._effective("effective_at", effective_at)
+
+        def command(client: Client) -> None:
+            client.reactivate(reason=reason, recorded_by=recorded_by, effective_at=effective_at)
+
+        return self._update(Client, client_id, "client", command, expected_version)
+
+    def retract(
+        self,
+        *,
+        client_id: str,
+        event_id: str,
+        reason: str,
+        recorded_by: str,
+        expected_version: int | None = None,
+    ) -> WriteResult:
+        now = self.clock()
+
+        def command(client: Client) -> None:
+            client.retract(
+                retracted_event_id=event_id,
+                reason=reason,
+                recorded_by=recorded_by,
+                effective_at=now,
+            )
+
+        return self._update(Client, client_id, "client", command, expected_version)
+
+    def determine(
+        self, *, client_id: str, case_id: str, outcome: str, reason: str, recorded_by: str
+    ) -> WriteResult:
+        now = self.clock()
+
+        def command(client: Client) -> None:
+            client.determine(
+                case_id=case_id,
+                outcome=outcome,
+                reason=reason,
+                recorded_by=recorded_by,
+                effective_at=now,
+            )
+
+        return self._update(Client, client_id, "client", command)
+
+    # ---- reads --------------------------------------------------------------------
+
+    def get_unit(self, unit_id: str) -> UnitView:
+        unit = self._load_unit(unit_id, field="unit_id")
+        return UnitView(
+            unit_id=unit.unit_id,
+            name=unit.name,
+            kind=unit.kind,
+            parent_id=unit.parent_id,
+            head_staff_id=unit.head_at(self.clock()),
+            children=list(unit.children),
+            version=unit.version,
+        )
+
+    def unit_ancestry(self, unit_id: str) -> list[str]:
+        """The unit and its ancestors up to the root, nearest first."""
+        chain = []
+        current: str | None = unit_id
+        while current is not None:
+            unit = self._load_unit(current, field="unit_id")
+            chain.append(unit.unit_id)
+            current = unit.parent_id
+        return chain
+
+    def get_staff(self, staff_id: str) -> StaffView:
+        staff = self._load_staff(staff_id, field="staff_id")
+        return StaffView(
+            staff_id=staff.staff_id,
+            name=staff.name,
+            unit_id=staff.unit_id,
+            role=staff.role,
+            status=staff.status,
+            version=staff.version,
+        )
+
+    def get_client(
+        self,
+        client_id: str,
+        *,
+        as_of: datetime | None = None,
+        known_at: datetime | None = None,
+    ) -> ClientState:
+        """The client as the world was at `as_of` (effective time), as the ledger knew it
+        at `known_at` (recorded time); both default to now."""
+        as_of = check_aware("as_of", as_of) if as_of is not None else self.clock()
+        client = self._load(Client, client_id, "client", field="client_id")
+        if known_at is not None:
+            check_aware("known_at", known_at)
+            version = self._version_known_at(client, known_at)
+            if version is None:
+                raise NotFound("client", client_id)
+            if version < client.version:
+                client = self.repository.get(client.id, version=version)
+        return client.state_at(as_of)
+
+    def client_version(self, client_id: str) -> int:
+        return self._load(Client, client_id, "client", field="client_id").version
+
+    def client_unit(self, client_id: str) -> str:
+        return self._load(Client, client_id, "client", field="client_id").unit_id
+
+    def client_history(self, client_id: str) -> list[HistoryEntry]:
+        client_uuid = Client.id_for(client_id)
+        events = list(self.events.get(client_uuid))  # type: ignore[arg-type]
+        if not events:
+            raise NotFound("client", client_id)
+        return self._history(client_uuid, events)  # type: ignore[arg-type]
+
+    def _history(self, originator_id: UUID, events: list[Any]) -> list[HistoryEntry]:
+        positions = self.recorder.event_positions(originator_id)  # type: ignore[attr-defined]
+        retracted_by: dict[str, str] = {}
+        for event in events:
+            if isinstance(event, Client.EventRetracted):
+                retracted_by[event.retracted_event_id] = event.event_id
+        entries = []
+        for event in events:
+            data = {
+                key: value
+                for key, value in vars(event).items()
+                if key not in _BASE_FIELDS and key not in _TIME_FIELDS
+            }
+            eid = event_id(event.originator_id, event.originator_version)
+            entries.append(
+                HistoryEntry(
+                    event_id=eid,
+                    type=event_type(event),
+                    version=event.originator_version,
+                    position=positions.get(event.originator_version),
+                    occurred_at=event.effective_at,
+                    recorded_at=event.timestamp,
+                    recorded_by=event.recorded_by,
+                    data=data,
+                    retracted_by=retracted_by.get(eid),
+                )
+            )
+        return entries
+
+    # ---- machinery ----------------------------------------------------------------
+
+    def _effective(self, field: str, value: datetime | None) -> datetime:
+        now = self.clock()
+        if value is None:
+            return now
+        return check_not_future(field, value, now)
+
+    def _version_known_at(self, client: Client, known_at: datetime) -> int | None:
+        version = None
+        for event in self.events.get(client.id):
+            if event.timestamp > known_at:
+                break
+            version = event.originator_version
+        return version
+
+    def _load(self, cls: type[A], business_id: str, kind: str, *, field: str) -> A:
+        check_identifier(field, business_id)
+        try:
+            aggregate = self.repository.get(cls.id_for(business_id))  # type: ignore[attr-defined]
+        except AggregateNotFoundError:
+            raise NotFound(kind, business_id) from None
+        if not isinstance(aggregate, cls):
+            raise NotFound(kind, business_id)
+        return aggregate
+
+    def _load_unit(self, unit_id: str, *, field: str) -> Unit:
+        return self._load(Unit, unit_id, "unit", field=field)
+
+    def _load_staff(self, staff_id: str, *, field: str) -> Staff:
+        return self._load(Staff, staff_id, "staff", field=field)
+
+    def _save_new(
+        self, aggregate: Aggregate, business_id: str, kind: str, also: Aggregate | None = None
+    ) -> WriteResult:
+        try:
+            recordings = self.save(aggregate, also)
+        except IntegrityError:
+            # The store's key on (id, version 1) makes the first registration the only one.
+            if self.repository.contains(aggregate.id):
+                raise AlreadyExists(kind, business_id) from None
+            raise
+        return self._result(business_id, recordings)
+
+    def _update(
+        self,
+        cls: type[A],
+        business_id: str,
+        kind: str,
+        command: Callable[[A], None],
+        expected_version: int | None = None,
+    ) -> WriteResult:
+        for attempt in self._attempts():
+            aggregate = self._load(cls, business_id, kind, field=f"{kind}_id")
+            if expected_version is not None and aggregate.version != expected_version:
+                raise StaleVersion(expected_version, aggregate.version)
+            command(aggregate)
+            try:
+                recordings = self.save(aggregate)
+            except IntegrityError:
+                # Someone else wrote first. With If-Match the caller must look again;
+                # otherwise re-run the command on the new state (its rules re-checked).
+                if expected_version is not None:
+                    raise StaleVersion(expected_version, aggregate.version) from None
+                if attempt == CONFLICT_RETRIES:
+                    raise RuleViolation(
+                        "concurrent_write",
+                        f"{kind} {business_id} kept changing under this write; try again",
+                    ) from None
+                continue
+            return self._result(business_id, recordings)
+        raise AssertionError("unreachable")
+
+    @staticmethod
+    def _attempts() -> Iterator[int]:
+        yield from range(1, CONFLICT_RETRIES + 1)
+
+    @staticmethod
+    def _result(business_id: str, recordings: list[Any]) -> WriteResult:
+        first = recordings[0]
+        event = first.domain_event
+        return WriteResult(
+            id=business_id,
+            event_id=event_id(event.originator_id, event.originator_version),
+            type=event_type(event),
+            version=event.originator_version,
+            position=first.notification.id,
+            recorded_at=event.timestamp,
+            recorded_by=event.recorded_by,
+        )
+
+    @property
+    def position(self) -> int:
+        """The latest position in the global log (0 when empty)."""
+        return self.recorder.max_notification_id() or 0

@@ -1,0 +1,57 @@
+"""Settings: one pydantic-settings object read from the environment and an optional .env."""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from ledger.domain.values import VIP_TIERS
+from ledger.store import store_kind
+
+DEFAULT_DATABASE_URL = "sqlite:///./var/ledger.db"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LEDGER_", env_file=".env", extra="ignore")
+
+    database_url: str = DEFAULT_DATABASE_URL
+    admin_token: SecretStr | None = None
+    fiscal_year_start: int = Field(default=1, ge=1, le=12)
+    churn_lookback_days: int = Field(default=90, ge=1, le=3660)
+    cadence_days: str = "diamond=30,platinum=60,gold=90"
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_store(cls, value: str) -> str:
+        store_kind(value)
+        return value
+
+    @field_validator("cadence_days")
+    @classmethod
+    def _valid_cadence(cls, value: str) -> str:
+        parse_cadence(value)
+        return value
+
+    @cached_property
+    def cadence(self) -> dict[str, int]:
+        return parse_cadence(self.cadence_days)
+
+    @property
+    def store(self) -> str:
+        return store_kind(self.database_url)
+
+
+def parse_cadence(text: str) -> dict[str, int]:
+    """`diamond=30,platinum=60,gold=90` -> days per tier; a tier left out has no cadence."""
+    cadence: dict[str, int] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        tier, sep, days = item.partition("=")
+        tier = tier.strip()
+        if not sep or tier not in (*VIP_TIERS, "standard"):
+            raise ValueError(f"LEDGER_CADENCE_DAYS: {item!r} is not TIER=DAYS")
+        if not days.strip().isdigit() or int(days) <= 0:
+            raise ValueError(f"LEDGER_CADENCE_DAYS: days for {tier} must be a positive integer")
+        cadence[tier] = int(days)
+    return cadence

@@ -1,0 +1,44 @@
+"""What every event of the ledger carries, and a small effective-time timeline."""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from datetime import datetime
+from typing import Any
+
+from eventsourcing.domain import Aggregate
+
+from ledger.domain.values import event_id
+
+
+class LedgerAggregate(Aggregate):
+    """An aggregate whose every event records who recorded it and when it took effect.
+
+    The library's own `timestamp` on each event is the recorded time.
+    """
+
+    class Event(Aggregate.Event):
+        recorded_by: str
+        effective_at: datetime
+
+        @property
+        def event_id(self) -> str:
+            return event_id(self.originator_id, self.originator_version)
+
+    @property
+    def next_event_id(self) -> str:
+        return event_id(self.id, self.version + 1)
+
+
+def timeline_insert(timeline: list[list[Any]], entry: list[Any]) -> None:
+    """Insert `entry` (whose first item is its effective time) after every entry that
+    takes effect at the same time or earlier, so ties resolve in recorded order."""
+    times = [item[0] for item in timeline]
+    timeline.insert(bisect_right(times, entry[0]), entry)
+
+
+def timeline_at(timeline: list[list[Any]], at: datetime) -> list[Any] | None:
+    """The entry in force at `at`: the last one that took effect at or before it."""
+    times = [item[0] for item in timeline]
+    index = bisect_right(times, at)
+    return timeline[index - 1] if index else None

@@ -1,0 +1,150 @@
+"""Closed sets, limits and value checks shared by the aggregates.
+
+Values inside events are plain str, int, Decimal, datetime and date so that they
+store and snapshot without custom transcodings beyond the library's own and a date.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from datetime import date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from ledger.domain.errors import InvalidInput
+
+TIERS: tuple[str, ...] = ("standard", "gold", "platinum", "diamond")
+VIP_TIERS: tuple[str, ...] = ("gold", "platinum", "diamond")
+TIER_RANK: dict[str, int] = {tier: rank for rank, tier in enumerate(TIERS)}
+
+UNIT_KINDS: tuple[str, ...] = ("branch", "department", "sub_branch", "outlet")
+UNIT_KIND_RANK: dict[str, int] = {kind: rank for rank, kind in enumerate(UNIT_KINDS)}
+
+STAFF_ROLES: tuple[str, ...] = (
+    "president",
+    "vice_president",
+    "outlet_director",
+    "client_manager",
+    "wealth_manager",
+    "lobby_manager",
+    "teller",
+)
+# The designated manager is the `client_manager` team role; the others form the
+# layered maintenance team of DOMAIN.md.
+DESIGNATED_MANAGER = "client_manager"
+TEAM_ROLES: tuple[str, ...] = ("client_manager", "president", "vice_president", "outlet_director")
+TEAM_BY_TIER: dict[str, tuple[str, ...]] = {
+    "diamond": ("president", "vice_president", "outlet_director", "client_manager"),
+    "platinum": ("vice_president", "outlet_director", "client_manager"),
+    "gold": ("outlet_director", "client_manager"),
+    "standard": ("outlet_director", "client_manager"),
+}
+
+CHANNELS: tuple[str, ...] = ("visit", "phone", "sms", "letter", "event", "wechat")
+CHURN_KINDS: tuple[str, ...] = ("normal", "abnormal")
+SOURCES: tuple[str, ...] = ("media", "organisation", "personal_network", "referral")
+RISK_APPETITES: tuple[str, ...] = ("conservative", "balanced", "aggressive")
+OUTCOMES: tuple[str, ...] = ("confirmed", "waived")
+KEY_INFO_FIELDS: tuple[str, ...] = ("address", "phone", "employer")
+PROFILE_FIELDS: tuple[str, ...] = (
+    *KEY_INFO_FIELDS,
+    "risk_appetite",
+    "business_interests",
+    "product_horizon",
+    "personality",
+    "hobbies",
+    "specialties",
+)
+
+ACTIVE = "active"
+CHURNED = "churned"
+
+MAX_ID = 64
+MAX_NAME = 200
+MAX_TEXT = 2000
+# CNY with two decimals; 10^15 is beyond any real client's annual average assets.
+MAX_AMOUNT = Decimal("1000000000000000")
+FUTURE_TOLERANCE = timedelta(minutes=5)
+
+_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")
+_EVENT_NAMESPACE = uuid5(NAMESPACE_URL, "urn:ledger:event")
+
+
+def aggregate_uuid(kind: str, business_id: str) -> UUID:
+    """The store id of a unit, staff member or client: one per business id, for ever."""
+    return uuid5(NAMESPACE_URL, f"urn:ledger:{kind}:{business_id}")
+
+
+def event_id(originator_id: UUID, version: int) -> str:
+    """A stable id for the event at `version` of an aggregate, derivable from the log."""
+    return str(uuid5(_EVENT_NAMESPACE, f"{originator_id}/{version}"))
+
+
+def check_identifier(field: str, value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise InvalidInput(field, "must be a non-empty string")
+    if len(value) > MAX_ID:
+        raise InvalidInput(field, f"must be at most {MAX_ID} characters")
+    if not _ID_PATTERN.match(value):
+        raise InvalidInput(field, "may hold only letters, digits and . _ : -")
+    return value
+
+
+def check_text(field: str, value: Any, *, limit: int = MAX_TEXT, required: bool = True) -> str:
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str):
+        raise InvalidInput(field, "must be a string")
+    if required and not value.strip():
+        raise InvalidInput(field, "must not be blank")
+    if len(value) > limit:
+        raise InvalidInput(field, f"must be at most {limit} characters")
+    return value
+
+
+def check_choice(field: str, value: Any, choices: Iterable[str]) -> str:
+    choices = tuple(choices)
+    if value not in choices:
+        raise InvalidInput(field, f"must be one of {', '.join(choices)}; got {value!r}")
+    return str(value)
+
+
+def check_aware(field: str, value: Any) -> datetime:
+    if not isinstance(value, datetime):
+        raise InvalidInput(field, "must be a date-time")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise InvalidInput(field, "must carry a timezone offset (naive times are refused)")
+    return value
+
+
+def check_not_future(field: str, value: datetime, now: datetime) -> datetime:
+    check_aware(field, value)
+    if value > now + FUTURE_TOLERANCE:
+        raise InvalidInput(field, "must not be more than 5 minutes in the future")
+    return value
+
+
+def check_amount(field: str, value: Any) -> Decimal:
+    if isinstance(value, (bool, float)):
+        raise InvalidInput(field, "must be an exact decimal string, not a float")
+    try:
+        amount = Decimal(value) if isinstance(value, (str, int)) else value
+    except (InvalidOperation, ValueError):
+        raise InvalidInput(field, f"must be a decimal number; got {value!r}") from None
+    if not isinstance(amount, Decimal) or not amount.is_finite():
+        raise InvalidInput(field, f"must be a decimal number; got {value!r}")
+    if amount < 0:
+        raise InvalidInput(field, "must not be negative")
+    if amount >= MAX_AMOUNT:
+        raise InvalidInput(field, "is implausibly large")
+    if amount.as_tuple().exponent < -2:  # type: ignore[operator]
+        raise InvalidInput(field, "has more than two decimal places")
+    return amount
+
+
+def check_date(field: str, value: Any) -> date:
+    if isinstance(value, datetime) or not isinstance(value, date):
+        raise InvalidInput(field, "must be a date (YYYY-MM-DD)")
+    return value
