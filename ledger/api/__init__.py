@@ -1,0 +1,1 @@
+"""The HTTP API: routers that translate requests into application calls and back."""

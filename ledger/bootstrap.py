@@ -1,0 +1,35 @@
+"""The composition root: settings in, a wired ledger out. Tests rewire it here."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from ledger.application import Ledger
+from ledger.config import Settings
+from ledger.store import library_environment
+
+
+@dataclass
+class Container:
+    settings: Settings
+    ledger: Ledger
+    closers: list[Callable[[], None]] = field(default_factory=list)
+
+    def close(self) -> None:
+        for close in reversed(self.closers):
+            close()
+        self.ledger.close()
+
+
+def build(
+    settings: Settings | None = None, *, clock: Callable[[], datetime] | None = None
+) -> Container:
+    settings = settings or Settings()
+    env = library_environment(settings.database_url)
+    if "SQLITE_DBNAME" in env:
+        Path(env["SQLITE_DBNAME"]).parent.mkdir(parents=True, exist_ok=True)
+    ledger = Ledger(env, clock=clock)
+    return Container(settings=settings, ledger=ledger)

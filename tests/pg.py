@@ -1,0 +1,152 @@
+"""A throwaway PostgreSQL cluster for the test suite, living in a temp dir."""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import glob
+import os
+import secrets
+import shlex
+import shutil
+import socket
+import subprocess
+import tempfile
+from pathlib import Path
+from urllib.parse import quote
+
+import psycopg
+from psycopg import sql
+
+_START_ATTEMPTS = 3
+
+
+def find_bindir() -> Path:
+    """Directory holding initdb and pg_ctl: the newest /usr/lib/postgresql/N, else PATH."""
+    candidates = glob.glob("/usr/lib/postgresql/*/bin/initdb")
+    if candidates:
+        # Sort numerically: "9.6" < "15" (Debian names the dir after the major version).
+        newest = max(candidates, key=lambda p: [int(n) for n in Path(p).parts[-3].split(".")])
+        return Path(newest).parent
+    initdb = shutil.which("initdb")
+    if initdb is None:
+        raise RuntimeError("PostgreSQL server binaries not found (no initdb)")
+    # Debian symlinks only some tools onto PATH; pg_ctl lives next to the real initdb.
+    return Path(initdb).resolve().parent
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class ThrowawayPostgres:
+    host = "127.0.0.1"
+    user = "ledger"
+
+    def __init__(self) -> None:
+        self.password = secrets.token_hex(16)
+        self.port = 0
+        self.base: Path | None = None
+        self.bindir: Path | None = None
+        # PostgreSQL refuses to run as root, so as root everything runs as `postgres`.
+        self._as_root = os.geteuid() == 0
+
+    @property
+    def datadir(self) -> Path:
+        assert self.base is not None
+        return self.base / "data"
+
+    def _run(self, *cmd: str | os.PathLike[str]) -> None:
+        args = [os.fspath(c) for c in cmd]
+        if self._as_root:
+            if shutil.which("runuser"):
+                args = ["runuser", "-u", "postgres", "--", *args]
+            else:
+                args = ["su", "postgres", "-s", "/bin/sh", "-c", shlex.join(args)]
+        # cwd: the postgres user may not be able to enter the caller's cwd (e.g. /root).
+        proc = subprocess.run(args, cwd=self.base, capture_output=True, text=True, timeout=120)
+        if proc.returncode != 0:
+            raise RuntimeError(
+                f"{shlex.join(args)} exited {proc.returncode}:\n{proc.stdout}{proc.stderr}"
+                + self._log_tail()
+            )
+
+    @property
+    def logfile(self) -> Path:
+        return self.datadir.parent / "log"
+
+    def _log_tail(self) -> str:
+        if self.base is None or not self.logfile.exists():
+            return ""
+        return "\n--- server log ---\n" + "\n".join(self.logfile.read_text().splitlines()[-20:])
+
+    def start(self) -> None:
+        self.bindir = bindir = find_bindir()
+        # /tmp rather than $TMPDIR: the postgres user must be able to reach the dir.
+        parent = "/tmp" if self._as_root else None
+        self.base = Path(tempfile.mkdtemp(prefix="ledger-pg-", dir=parent))
+        atexit.register(self.stop)
+        try:
+            pwfile = self.base / "pwfile"
+            pwfile.write_text(self.password + "\n")
+            if self._as_root:
+                shutil.chown(self.base, "postgres", "postgres")
+                shutil.chown(pwfile, "postgres", "postgres")
+            self._run(
+                bindir / "initdb",
+                "-D", self.datadir,
+                "-U", self.user,
+                "-A", "scram-sha-256",
+                f"--pwfile={pwfile}",
+                "--no-sync",
+                "--locale=C",
+                "--encoding=UTF8",
+            )  # fmt: skip
+            pwfile.unlink()
+            self._start_server(bindir)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start_server(self, bindir: Path) -> None:
+        # The free port can be taken between probing and binding; retry with a new one.
+        for attempt in range(1, _START_ATTEMPTS + 1):
+            self.port = free_port()
+            opts = (
+                f"-p {self.port} -k {shlex.quote(str(self.base))} -c listen_addresses=127.0.0.1"
+                " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+                " -c max_connections=200"
+            )
+            try:
+                self._run(
+                    bindir / "pg_ctl", "-D", self.datadir, "-o", opts,
+                    "-l", self.logfile, "-w", "start",
+                )  # fmt: skip
+                return
+            except RuntimeError:
+                if attempt == _START_ATTEMPTS:
+                    raise
+
+    def stop(self) -> None:
+        """Idempotent: called by the fixture and again by atexit."""
+        if self.base is None:
+            return
+        atexit.unregister(self.stop)
+        if self.bindir and (self.datadir / "postmaster.pid").exists():
+            with contextlib.suppress(RuntimeError):
+                self._run(self.bindir / "pg_ctl", "-D", self.datadir, "-m", "immediate", "stop")
+        shutil.rmtree(self.base, ignore_errors=True)
+        self.base = None
+
+    def url(self, dbname: str) -> str:
+        return (
+            f"postgresql://{quote(self.user)}:{quote(self.password)}"
+            f"@{self.host}:{self.port}/{quote(dbname)}"
+        )
+
+    def create_database(self, name: str) -> str:
+        with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        return self.url(name)
