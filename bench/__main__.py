@@ -1,0 +1,23 @@
+"""`make bench`: run every benchmark in turn with its default sizes; figures are printed."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+BENCHMARKS = ["bench.long_client", "bench.rebuild", "bench.verify"]
+
+
+def main() -> None:
+    for name in BENCHMARKS:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError:
+            continue
+        print(f"== {name}", flush=True)
+        sys.argv = [name]
+        module.main()
+
+
+if __name__ == "__main__":
+    main()

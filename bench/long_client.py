@@ -1,0 +1,103 @@
+"""A long-lived client: load a client with 10,000 contacts, with and without snapshots.
+
+python -m bench.long_client [--contacts 10000] [--store sqlite|postgres|both]
+"""
+
+from __future__ import annotations
+
+import argparse
+from datetime import UTC, datetime, timedelta
+
+from bench.common import best_of, postgres_url, sqlite_url, timed
+from ledger.application import Ledger
+from ledger.domain import Client, Staff, Unit
+from ledger.store import library_environment
+
+BATCH = 500
+
+
+class LedgerWithoutSnapshots(Ledger):
+    """The same store read by replaying every event, as a ledger without snapshots would."""
+
+    name = "Ledger"  # the same tables: PostgreSQL names them after the application
+    snapshotting_intervals = {}
+
+
+def fill(ledger: Ledger, contacts: int) -> str:
+    start = datetime.now(UTC) - timedelta(days=3650)
+    branch = Unit.create(
+        unit_id="B",
+        name="Branch",
+        kind="branch",
+        parent=None,
+        recorded_by="bench",
+        effective_at=start,
+    )
+    ledger.save(branch)
+    staff = Staff.join(
+        staff_id="M",
+        name="Manager",
+        unit_id="B",
+        role="client_manager",
+        recorded_by="bench",
+        effective_at=start,
+    )
+    ledger.save(staff)
+    client = Client.register(
+        client_id="LONG",
+        name="Long-lived",
+        unit_id="B",
+        tier="diamond",
+        recorded_by="bench",
+        effective_at=start,
+    )
+    ledger.save(client)
+    for done in range(0, contacts, BATCH):
+        client = ledger.repository.get(client.id)
+        for n in range(done, min(done + BATCH, contacts)):
+            client.log_contact(
+                channel="phone",
+                staff_id="M",
+                purpose="review",
+                summary=f"call {n}",
+                recorded_by="bench",
+                effective_at=start + timedelta(minutes=n + 1),
+            )
+        ledger.save(client)
+    return "LONG"
+
+
+def run(store: str, url: str, contacts: int) -> None:
+    env = library_environment(url)
+    with_snapshots = Ledger(env)
+    _, fill_seconds = timed(lambda: fill(with_snapshots, contacts))
+    without = LedgerWithoutSnapshots({**env, "IS_SNAPSHOTTING_ENABLED": "n"})
+    client_uuid = Client.id_for("LONG")
+    assert with_snapshots.repository.get(client_uuid).version == contacts + 1
+    snap = best_of(5, lambda: with_snapshots.repository.get(client_uuid))
+    replay = best_of(3, lambda: without.repository.get(client_uuid))
+    state = best_of(5, lambda: with_snapshots.get_client("LONG"))
+    print(
+        f"{store:<9} contacts={contacts} fill={fill_seconds:.1f}s  "
+        f"load with snapshots={snap * 1000:.1f} ms  replay without={replay * 1000:.1f} ms  "
+        f"ratio={replay / snap:.1f}x  get_client={state * 1000:.1f} ms"
+    )
+    with_snapshots.close()
+    without.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--contacts", type=int, default=10_000)
+    parser.add_argument("--store", choices=["sqlite", "postgres", "both"], default="both")
+    args = parser.parse_args()
+    if args.store in ("sqlite", "both"):
+        with sqlite_url() as url:
+            run("sqlite", url, args.contacts)
+    if args.store in ("postgres", "both"):
+        with postgres_url() as url:
+            run("postgres", url, args.contacts)
+
+
+if __name__ == "__main__":
+    main()
