@@ -558,7 +558,7 @@ class Ledger(Application):
             recordings = self.save(aggregate, also)
         except IntegrityError:
             # The store's key on (id, version 1) makes the first registration the only one.
-            if self.repository.contains(aggregate.id):
+            if aggregate.id in self.repository:
                 raise AlreadyExists(kind, business_id) from None
             raise
         return self._result(business_id, recordings)

@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+
+from ledger.application import Ledger
+from ledger.bootstrap import build
+from ledger.config import Settings
+from scenario import NOW, Bank, Clock, build_bank, register
+
+# Staff joined a year before "now"; clients register 60 days before it, so tests can
+# backdate freely in between.
+STAFF_SINCE = NOW - timedelta(days=365)
+REGISTERED_AT = NOW - timedelta(days=60)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def ledger(clock: Clock) -> Iterator[Ledger]:
+    container = build(Settings(database_url="memory://"), clock=clock)
+    yield container.ledger
+    container.close()
+
+
+@pytest.fixture
+def bank(ledger: Ledger) -> Bank:
+    return build_bank(ledger, staff_since=STAFF_SINCE)
+
+
+@pytest.fixture
+def client_id(ledger: Ledger, bank: Bank) -> str:
+    return register(ledger, bank, at=REGISTERED_AT)
