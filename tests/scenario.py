@@ -16,6 +16,10 @@ from ledger.domain import InvalidInput, LedgerError, RuleViolation
 # A fixed "now" keeps effective times reproducible; tests move it forward explicitly.
 NOW = datetime(2025, 6, 15, 12, 0, tzinfo=UTC)
 ADMIN = "admin:test"
+# Staff joined a year before "now"; clients register 60 days before it, so tests can
+# backdate freely in between.
+STAFF_SINCE = NOW - timedelta(days=365)
+REGISTERED_AT = NOW - timedelta(days=60)
 
 
 def new_id(prefix: str) -> str:

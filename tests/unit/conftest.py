@@ -1,19 +1,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
 
 import pytest
 
 from ledger.application import Ledger
 from ledger.bootstrap import build
 from ledger.config import Settings
-from scenario import NOW, Bank, Clock, build_bank, register
-
-# Staff joined a year before "now"; clients register 60 days before it, so tests can
-# backdate freely in between.
-STAFF_SINCE = NOW - timedelta(days=365)
-REGISTERED_AT = NOW - timedelta(days=60)
+from scenario import REGISTERED_AT, STAFF_SINCE, Bank, Clock, build_bank, register
 
 
 @pytest.fixture
