@@ -28,6 +28,7 @@ from ledger.domain import (
     StaleVersion,
     Unit,
 )
+from ledger.domain.base import recording_clock
 from ledger.domain.values import (
     check_aware,
     check_date,
@@ -134,18 +135,19 @@ class Ledger(Application):
     ) -> WriteResult:
         check_identifier("unit_id", unit_id)
         parent = self._load_unit(parent_id, field="parent_id") if parent_id else None
-        unit = Unit.create(
-            unit_id=unit_id,
-            name=name,
-            kind=kind,
-            parent=parent,
-            recorded_by=recorded_by,
-            effective_at=self.clock(),
-        )
-        if parent is not None:
-            parent.attach_child(
-                child_id=unit_id, recorded_by=recorded_by, effective_at=self.clock()
+        with recording_clock(self.clock):
+            unit = Unit.create(
+                unit_id=unit_id,
+                name=name,
+                kind=kind,
+                parent=parent,
+                recorded_by=recorded_by,
+                effective_at=self.clock(),
             )
+            if parent is not None:
+                parent.attach_child(
+                    child_id=unit_id, recorded_by=recorded_by, effective_at=self.clock()
+                )
         return self._save_new(unit, unit_id, "unit", also=parent)
 
     def appoint_head(
@@ -172,14 +174,15 @@ class Ledger(Application):
     ) -> WriteResult:
         effective_at = self._effective("effective_at", effective_at)
         self._load_unit(unit_id, field="unit_id")
-        staff = Staff.join(
-            staff_id=staff_id,
-            name=name,
-            unit_id=unit_id,
-            role=role,
-            recorded_by=recorded_by,
-            effective_at=effective_at,
-        )
+        with recording_clock(self.clock):
+            staff = Staff.join(
+                staff_id=staff_id,
+                name=name,
+                unit_id=unit_id,
+                role=role,
+                recorded_by=recorded_by,
+                effective_at=effective_at,
+            )
         return self._save_new(staff, staff_id, "staff")
 
     def transfer_staff(
@@ -229,16 +232,17 @@ class Ledger(Application):
             check_identifier("referred_by", referred_by)
             if referred_by != client_id:
                 self._load(Client, referred_by, "client", field="referred_by")
-        client = Client.register(
-            client_id=client_id,
-            name=name,
-            unit_id=unit_id,
-            tier=tier,
-            source=source,
-            referred_by=referred_by,
-            recorded_by=recorded_by,
-            effective_at=occurred_at,
-        )
+        with recording_clock(self.clock):
+            client = Client.register(
+                client_id=client_id,
+                name=name,
+                unit_id=unit_id,
+                tier=tier,
+                source=source,
+                referred_by=referred_by,
+                recorded_by=recorded_by,
+                effective_at=occurred_at,
+            )
         return self._save_new(client, client_id, "client")
 
     def update_profile(
@@ -575,7 +579,8 @@ class Ledger(Application):
             aggregate = self._load(cls, business_id, kind, field=f"{kind}_id")
             if expected_version is not None and aggregate.version != expected_version:
                 raise StaleVersion(expected_version, aggregate.version)
-            command(aggregate)
+            with recording_clock(self.clock):
+                command(aggregate)
             try:
                 recordings = self.save(aggregate)
             except IntegrityError:
