@@ -8,7 +8,7 @@ staff member can be neither assigned nor log a contact; a client id is unique fo
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 from uuid import UUID
@@ -30,6 +30,7 @@ from ledger.domain import (
 )
 from ledger.domain.base import recording_clock
 from ledger.domain.values import (
+    OUTLET_DIRECTOR,
     check_aware,
     check_date,
     check_identifier,
@@ -472,14 +473,20 @@ class Ledger(Application):
         at `known_at` (recorded time); both default to now."""
         as_of = check_aware("as_of", as_of) if as_of is not None else self.clock()
         client = self._load(Client, client_id, "client", field="client_id")
+        unit: Unit | None = self._load_unit(client.unit_id, field="unit_id")
         if known_at is not None:
             check_aware("known_at", known_at)
-            version = self._version_known_at(client, known_at)
-            if version is None:
+            known_client = self._as_known_at(client, known_at)
+            if known_client is None:
                 raise NotFound("client", client_id)
-            if version < client.version:
-                client = self.repository.get(client.id, version=version)
-        return client.state_at(as_of)
+            client = known_client
+            unit = self._as_known_at(unit, known_at) if unit is not None else None
+        state = client.state_at(as_of)
+        # DOMAIN.md: the outlet director defaults to the head of the client's outlet.
+        head = unit.head_at(as_of) if unit is not None else None
+        if OUTLET_DIRECTOR not in state.team and head is not None:
+            state = replace(state, team={**state.team, OUTLET_DIRECTOR: head})
+        return state
 
     def client_version(self, client_id: str) -> int:
         return self._load(Client, client_id, "client", field="client_id").version
@@ -531,9 +538,18 @@ class Ledger(Application):
             return now
         return check_not_future(field, value, now)
 
-    def _version_known_at(self, client: Client, known_at: datetime) -> int | None:
+    def _as_known_at(self, aggregate: A, known_at: datetime) -> A | None:
+        """The aggregate as the ledger held it at `known_at` (None if not yet recorded)."""
+        version = self._version_known_at(aggregate, known_at)
+        if version is None:
+            return None
+        if version < aggregate.version:
+            return self.repository.get(aggregate.id, version=version)  # type: ignore[return-value]
+        return aggregate
+
+    def _version_known_at(self, aggregate: Aggregate, known_at: datetime) -> int | None:
         version = None
-        for event in self.events.get(client.id):
+        for event in self.events.get(aggregate.id):
             if event.timestamp > known_at:
                 break
             version = event.originator_version

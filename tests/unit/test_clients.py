@@ -449,3 +449,47 @@ def test_expected_version_that_matches_lets_the_write_through(
 
 def by() -> dict[str, str]:
     return {"recorded_by": ADMIN}
+
+
+def test_the_outlet_director_defaults_to_the_head_of_the_clients_outlet(
+    ledger: Ledger, bank: Bank, client_id: str, clock: Clock
+) -> None:
+    ledger.assign(
+        client_id=client_id,
+        staff_id=bank.manager,
+        reason="r",
+        effective_at=NOW - timedelta(days=30),
+        **by(),
+    )
+    ledger.appoint_head(
+        unit_id=bank.outlet, staff_id=bank.director, effective_at=NOW - timedelta(days=10), **by()
+    )
+    assert ledger.get_client(client_id).team == {
+        "client_manager": bank.manager,
+        "outlet_director": bank.director,
+    }
+    before_head = ledger.get_client(client_id, as_of=NOW - timedelta(days=20))
+    assert before_head.team == {"client_manager": bank.manager}
+    # An explicit assignment to the client wins over the default.
+    clock.advance(hours=1)
+    ledger.assign(
+        client_id=client_id,
+        staff_id=bank.vice_president,
+        role="outlet_director",
+        reason="cover",
+        effective_at=NOW - timedelta(days=5),
+        **by(),
+    )
+    assert ledger.get_client(client_id).team["outlet_director"] == bank.vice_president
+    assert ledger.get_client(client_id, known_at=NOW).team["outlet_director"] == bank.director
+
+
+def test_the_default_outlet_director_is_the_head_as_known_at(
+    ledger: Ledger, bank: Bank, client_id: str, clock: Clock
+) -> None:
+    clock.advance(days=1)
+    ledger.appoint_head(
+        unit_id=bank.outlet, staff_id=bank.director, effective_at=NOW - timedelta(days=10), **by()
+    )
+    assert ledger.get_client(client_id).team == {"outlet_director": bank.director}
+    assert ledger.get_client(client_id, known_at=NOW).team == {}
