@@ -7,6 +7,8 @@ staff member can be neither assigned nor log a contact; a client id is unique fo
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
@@ -41,7 +43,8 @@ from ledger.domain.values import (
 A = TypeVar("A", bound=Aggregate)
 
 # A conflicting concurrent write is retried this many times before it becomes a 409.
-CONFLICT_RETRIES = 5
+# Under steady contention each attempt may lose again, so allow many cheap attempts.
+CONFLICT_RETRIES = 20
 
 
 class DateAsISO(Transcoding):
@@ -135,21 +138,31 @@ class Ledger(Application):
         self, *, unit_id: str, name: str, kind: str, parent_id: str | None, recorded_by: str
     ) -> WriteResult:
         check_identifier("unit_id", unit_id)
-        parent = self._load_unit(parent_id, field="parent_id") if parent_id else None
-        with recording_clock(self.clock):
-            unit = Unit.create(
-                unit_id=unit_id,
-                name=name,
-                kind=kind,
-                parent=parent,
-                recorded_by=recorded_by,
-                effective_at=self.clock(),
-            )
-            if parent is not None:
-                parent.attach_child(
-                    child_id=unit_id, recorded_by=recorded_by, effective_at=self.clock()
+        for attempt in self._attempts():
+            parent = self._load_unit(parent_id, field="parent_id") if parent_id else None
+            with recording_clock(self.clock):
+                unit = Unit.create(
+                    unit_id=unit_id,
+                    name=name,
+                    kind=kind,
+                    parent=parent,
+                    recorded_by=recorded_by,
+                    effective_at=self.clock(),
                 )
-        return self._save_new(unit, unit_id, "unit", also=parent)
+                if parent is not None:
+                    parent.attach_child(
+                        child_id=unit_id, recorded_by=recorded_by, effective_at=self.clock()
+                    )
+            try:
+                return self._save_new(unit, unit_id, "unit", also=parent)
+            except IntegrityError:
+                # Another child was attached to the parent first: attach to the new state.
+                if attempt == CONFLICT_RETRIES:
+                    raise RuleViolation(
+                        "concurrent_write",
+                        f"unit {parent_id} kept changing under this write; try again",
+                    ) from None
+        raise AssertionError("unreachable")
 
     def appoint_head(
         self, *, unit_id: str, staff_id: str, effective_at: datetime, recorded_by: str
@@ -615,7 +628,11 @@ class Ledger(Application):
 
     @staticmethod
     def _attempts() -> Iterator[int]:
-        yield from range(1, CONFLICT_RETRIES + 1)
+        for attempt in range(1, CONFLICT_RETRIES + 1):
+            if attempt > 1:
+                # Jitter keeps writers that just collided from colliding again in lockstep.
+                time.sleep(random.uniform(0, 0.002 * attempt))
+            yield attempt
 
     @staticmethod
     def _result(business_id: str, recordings: list[Any]) -> WriteResult:
