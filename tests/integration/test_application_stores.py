@@ -20,7 +20,14 @@ from eventsourcing.persistence import IntegrityError
 from ledger.application import Ledger
 from ledger.bootstrap import build
 from ledger.config import Settings
-from ledger.domain import AlreadyExists, Client, LedgerError, RuleViolation, Unit
+from ledger.domain import (
+    AlreadyExists,
+    Client,
+    LedgerError,
+    RuleViolation,
+    StaleVersion,
+    Unit,
+)
 from scenario import ADMIN, NOW, STAFF_SINCE, Bank, Clock, build_bank, new_id, register
 
 SHANGHAI = timezone(timedelta(hours=8))
@@ -283,6 +290,29 @@ class ApplicationStoreContract:
         history = ledger.client_history(client_id)
         assert len(history) == 1 + len(apps) * per_thread
         assert ledger.get_client(client_id).last_contact_at == NOW
+
+    def test_of_two_concurrent_writes_at_one_expected_version_exactly_one_wins(
+        self, ledger: Ledger, other_ledger: Ledger, bank: Bank
+    ) -> None:
+        client_id = register(ledger, bank, at=NOW - timedelta(days=30))
+
+        def tier_change(app: Ledger, tier: str) -> Any:
+            return lambda: app.change_tier(
+                client_id=client_id,
+                tier=tier,
+                reason="r",
+                effective_at=NOW,
+                expected_version=1,
+                **by(),
+            )
+
+        outcomes = run_together(tier_change(ledger, "gold"), tier_change(other_ledger, "diamond"))
+        winners = [o for o in outcomes if not isinstance(o, Exception)]
+        losers = [o for o in outcomes if isinstance(o, Exception)]
+        assert len(winners) == 1, outcomes
+        assert len(losers) == 1 and isinstance(losers[0], StaleVersion), outcomes
+        assert ledger.client_version(client_id) == 2
+        assert ledger.get_client(client_id).tier in ("gold", "diamond")
 
     def test_concurrent_child_units_under_one_parent_all_land(
         self, ledger: Ledger, other_ledger: Ledger, bank: Bank
