@@ -341,6 +341,75 @@ class ApplicationStoreContract:
 
     # ---- a client with a long history --------------------------------------------
 
+    def test_a_client_loaded_from_a_snapshot_equals_its_full_replay(
+        self, ledger: Ledger, other_ledger: Ledger, bank: Bank, clock: Clock
+    ) -> None:
+        start = NOW - timedelta(days=50)
+        client_id = register(ledger, bank, at=start)
+        early = ledger.log_contact(
+            client_id=client_id,
+            channel="visit",
+            staff_id=bank.manager,
+            occurred_at=start + timedelta(days=40),
+            **by(),
+        )
+        ledger.update_profile(
+            client_id=client_id,
+            changes={"phone": "1", "employer": "Acme"},
+            effective_at=start,
+            **by(),
+        )
+        ledger.report_assets(client_id=client_id, amount="10.01", as_of=date(2025, 5, 1), **by())
+        ledger.assign(
+            client_id=client_id, staff_id=bank.manager, reason="r", effective_at=start, **by()
+        )
+        ledger.change_tier(
+            client_id=client_id, tier="diamond", reason="r", effective_at=start, **by()
+        )
+        churn = ledger.churn(
+            client_id=client_id,
+            kind="abnormal",
+            reason="r",
+            effective_at=start + timedelta(days=41),
+            **by(),
+        )
+        ledger.determine(
+            client_id=client_id, case_id=churn.event_id, outcome="confirmed", reason="r", **by()
+        )
+        ledger.reactivate(
+            client_id=client_id, reason="back", effective_at=start + timedelta(days=42), **by()
+        )
+        for i in range(100):
+            ledger.log_contact(
+                client_id=client_id,
+                channel="sms",
+                staff_id=bank.manager,
+                occurred_at=start + timedelta(days=42, minutes=i),
+                **by(),
+            )
+        assert ledger.snapshots is not None
+        assert list(ledger.snapshots.get(Client.id_for(client_id)))
+        # After the snapshot: retract an event from before it, and fold more facts in.
+        clock.advance(minutes=1)
+        ledger.retract(client_id=client_id, event_id=early.event_id, reason="r", **by())
+        ledger.update_profile(client_id=client_id, changes={"phone": None}, **by())
+
+        client_uuid = Client.id_for(client_id)
+        replayed = None
+        for event in other_ledger.events.get(client_uuid):
+            replayed = event.mutate(replayed)
+        assert replayed is not None
+        from_snapshot = other_ledger.repository.get(client_uuid)
+        for at in (start, start + timedelta(days=41, hours=1), NOW, clock.now):
+            assert from_snapshot.state_at(at) == replayed.state_at(at)
+        state = from_snapshot.state_at(clock.now)
+        assert state.profile == {"employer": "Acme"}
+        assert state.assets_amount == Decimal("10.01")
+        assert state.determinations[churn.event_id]["outcome"] == "confirmed"
+        with pytest.raises(RuleViolation) as info:
+            other_ledger.retract(client_id=client_id, event_id=early.event_id, reason="r", **by())
+        assert info.value.rule == "already_retracted"
+
     def test_a_client_with_ten_thousand_contacts_loads_from_a_snapshot(
         self, ledger: Ledger, other_ledger: Ledger, bank: Bank
     ) -> None:
