@@ -7,8 +7,10 @@ staff member can be neither assigned nor log a contact; a client id is unique fo
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 from uuid import UUID
@@ -28,7 +30,9 @@ from ledger.domain import (
     StaleVersion,
     Unit,
 )
+from ledger.domain.base import recording_clock
 from ledger.domain.values import (
+    OUTLET_DIRECTOR,
     check_aware,
     check_date,
     check_identifier,
@@ -39,7 +43,8 @@ from ledger.domain.values import (
 A = TypeVar("A", bound=Aggregate)
 
 # A conflicting concurrent write is retried this many times before it becomes a 409.
-CONFLICT_RETRIES = 5
+# Under steady contention each attempt may lose again, so allow many cheap attempts.
+CONFLICT_RETRIES = 20
 
 
 class DateAsISO(Transcoding):
@@ -133,20 +138,31 @@ class Ledger(Application):
         self, *, unit_id: str, name: str, kind: str, parent_id: str | None, recorded_by: str
     ) -> WriteResult:
         check_identifier("unit_id", unit_id)
-        parent = self._load_unit(parent_id, field="parent_id") if parent_id else None
-        unit = Unit.create(
-            unit_id=unit_id,
-            name=name,
-            kind=kind,
-            parent=parent,
-            recorded_by=recorded_by,
-            effective_at=self.clock(),
-        )
-        if parent is not None:
-            parent.attach_child(
-                child_id=unit_id, recorded_by=recorded_by, effective_at=self.clock()
-            )
-        return self._save_new(unit, unit_id, "unit", also=parent)
+        for attempt in self._attempts():
+            parent = self._load_unit(parent_id, field="parent_id") if parent_id else None
+            with recording_clock(self.clock):
+                unit = Unit.create(
+                    unit_id=unit_id,
+                    name=name,
+                    kind=kind,
+                    parent=parent,
+                    recorded_by=recorded_by,
+                    effective_at=self.clock(),
+                )
+                if parent is not None:
+                    parent.attach_child(
+                        child_id=unit_id, recorded_by=recorded_by, effective_at=self.clock()
+                    )
+            try:
+                return self._save_new(unit, unit_id, "unit", also=parent)
+            except IntegrityError:
+                # Another child was attached to the parent first: attach to the new state.
+                if attempt == CONFLICT_RETRIES:
+                    raise RuleViolation(
+                        "concurrent_write",
+                        f"unit {parent_id} kept changing under this write; try again",
+                    ) from None
+        raise AssertionError("unreachable")
 
     def appoint_head(
         self, *, unit_id: str, staff_id: str, effective_at: datetime, recorded_by: str
@@ -172,14 +188,15 @@ class Ledger(Application):
     ) -> WriteResult:
         effective_at = self._effective("effective_at", effective_at)
         self._load_unit(unit_id, field="unit_id")
-        staff = Staff.join(
-            staff_id=staff_id,
-            name=name,
-            unit_id=unit_id,
-            role=role,
-            recorded_by=recorded_by,
-            effective_at=effective_at,
-        )
+        with recording_clock(self.clock):
+            staff = Staff.join(
+                staff_id=staff_id,
+                name=name,
+                unit_id=unit_id,
+                role=role,
+                recorded_by=recorded_by,
+                effective_at=effective_at,
+            )
         return self._save_new(staff, staff_id, "staff")
 
     def transfer_staff(
@@ -229,16 +246,17 @@ class Ledger(Application):
             check_identifier("referred_by", referred_by)
             if referred_by != client_id:
                 self._load(Client, referred_by, "client", field="referred_by")
-        client = Client.register(
-            client_id=client_id,
-            name=name,
-            unit_id=unit_id,
-            tier=tier,
-            source=source,
-            referred_by=referred_by,
-            recorded_by=recorded_by,
-            effective_at=occurred_at,
-        )
+        with recording_clock(self.clock):
+            client = Client.register(
+                client_id=client_id,
+                name=name,
+                unit_id=unit_id,
+                tier=tier,
+                source=source,
+                referred_by=referred_by,
+                recorded_by=recorded_by,
+                effective_at=occurred_at,
+            )
         return self._save_new(client, client_id, "client")
 
     def update_profile(
@@ -468,14 +486,20 @@ class Ledger(Application):
         at `known_at` (recorded time); both default to now."""
         as_of = check_aware("as_of", as_of) if as_of is not None else self.clock()
         client = self._load(Client, client_id, "client", field="client_id")
+        unit: Unit | None = self._load_unit(client.unit_id, field="unit_id")
         if known_at is not None:
             check_aware("known_at", known_at)
-            version = self._version_known_at(client, known_at)
-            if version is None:
+            known_client = self._as_known_at(client, known_at)
+            if known_client is None:
                 raise NotFound("client", client_id)
-            if version < client.version:
-                client = self.repository.get(client.id, version=version)
-        return client.state_at(as_of)
+            client = known_client
+            unit = self._as_known_at(unit, known_at) if unit is not None else None
+        state = client.state_at(as_of)
+        # DOMAIN.md: the outlet director defaults to the head of the client's outlet.
+        head = unit.head_at(as_of) if unit is not None else None
+        if OUTLET_DIRECTOR not in state.team and head is not None:
+            state = replace(state, team={**state.team, OUTLET_DIRECTOR: head})
+        return state
 
     def client_version(self, client_id: str) -> int:
         return self._load(Client, client_id, "client", field="client_id").version
@@ -527,9 +551,18 @@ class Ledger(Application):
             return now
         return check_not_future(field, value, now)
 
-    def _version_known_at(self, client: Client, known_at: datetime) -> int | None:
+    def _as_known_at(self, aggregate: A, known_at: datetime) -> A | None:
+        """The aggregate as the ledger held it at `known_at` (None if not yet recorded)."""
+        version = self._version_known_at(aggregate, known_at)
+        if version is None:
+            return None
+        if version < aggregate.version:
+            return self.repository.get(aggregate.id, version=version)  # type: ignore[return-value]
+        return aggregate
+
+    def _version_known_at(self, aggregate: Aggregate, known_at: datetime) -> int | None:
         version = None
-        for event in self.events.get(client.id):
+        for event in self.events.get(aggregate.id):
             if event.timestamp > known_at:
                 break
             version = event.originator_version
@@ -558,7 +591,7 @@ class Ledger(Application):
             recordings = self.save(aggregate, also)
         except IntegrityError:
             # The store's key on (id, version 1) makes the first registration the only one.
-            if self.repository.contains(aggregate.id):
+            if aggregate.id in self.repository:
                 raise AlreadyExists(kind, business_id) from None
             raise
         return self._result(business_id, recordings)
@@ -575,7 +608,8 @@ class Ledger(Application):
             aggregate = self._load(cls, business_id, kind, field=f"{kind}_id")
             if expected_version is not None and aggregate.version != expected_version:
                 raise StaleVersion(expected_version, aggregate.version)
-            command(aggregate)
+            with recording_clock(self.clock):
+                command(aggregate)
             try:
                 recordings = self.save(aggregate)
             except IntegrityError:
@@ -594,7 +628,11 @@ class Ledger(Application):
 
     @staticmethod
     def _attempts() -> Iterator[int]:
-        yield from range(1, CONFLICT_RETRIES + 1)
+        for attempt in range(1, CONFLICT_RETRIES + 1):
+            if attempt > 1:
+                # Jitter keeps writers that just collided from colliding again in lockstep.
+                time.sleep(random.uniform(0, 0.002 * attempt))
+            yield attempt
 
     @staticmethod
     def _result(business_id: str, recordings: list[Any]) -> WriteResult:

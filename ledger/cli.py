@@ -72,3 +72,7 @@ def history(
             )
             for key, value in entry.data.items():
                 typer.echo(f"        {key}: {value}")
+
+
+if __name__ == "__main__":
+    app()

@@ -3,12 +3,31 @@
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime
 from typing import Any
 
-from eventsourcing.domain import Aggregate
+from eventsourcing.domain import Aggregate, datetime_now_with_tzinfo
 
 from ledger.domain.values import event_id
+
+# The recorded time is the ledger's "now", so a ledger built with another clock (a test,
+# a replay) records by that clock; a context variable keeps concurrent requests apart.
+_recording_clock: ContextVar[Callable[[], datetime] | None] = ContextVar(
+    "recording_clock", default=None
+)
+
+
+@contextmanager
+def recording_clock(clock: Callable[[], datetime]) -> Iterator[None]:
+    """Events triggered inside the block are recorded at `clock()`."""
+    token = _recording_clock.set(clock)
+    try:
+        yield
+    finally:
+        _recording_clock.reset(token)
 
 
 class LedgerAggregate(Aggregate):
@@ -20,6 +39,11 @@ class LedgerAggregate(Aggregate):
     class Event(Aggregate.Event):
         recorded_by: str
         effective_at: datetime
+
+        @staticmethod
+        def create_timestamp() -> datetime:
+            clock = _recording_clock.get()
+            return clock() if clock is not None else datetime_now_with_tzinfo()
 
         @property
         def event_id(self) -> str:

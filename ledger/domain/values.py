@@ -34,6 +34,7 @@ STAFF_ROLES: tuple[str, ...] = (
 # The designated manager is the `client_manager` team role; the others form the
 # layered maintenance team of DOMAIN.md.
 DESIGNATED_MANAGER = "client_manager"
+OUTLET_DIRECTOR = "outlet_director"
 TEAM_ROLES: tuple[str, ...] = ("client_manager", "president", "vice_president", "outlet_director")
 TEAM_BY_TIER: dict[str, tuple[str, ...]] = {
     "diamond": ("president", "vice_president", "outlet_director", "client_manager"),

@@ -1,0 +1,77 @@
+"""`ledger serve` starts a real server on the store the settings name, and stops on request."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from ledger.bootstrap import build
+from ledger.config import Settings
+from scenario import ADMIN, new_id
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_health(url: str, server: subprocess.Popen[str], timeout: float = 30) -> httpx.Response:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise AssertionError(f"server exited with {server.returncode}")
+        try:
+            response = httpx.get(url, timeout=1)
+        except httpx.TransportError:
+            time.sleep(0.1)
+            continue
+        if response.status_code == 200:
+            return response
+        time.sleep(0.1)
+    raise AssertionError(f"{url} did not answer 200 within {timeout} s")
+
+
+def test_serve_answers_health_from_the_sqlite_store(tmp_path: Path) -> None:
+    database_url = f"sqlite:///{tmp_path}/served.db"
+    container = build(Settings(database_url=database_url))
+    container.ledger.create_unit(
+        unit_id=new_id("BR"), name="Branch", kind="branch", parent_id=None, recorded_by=ADMIN
+    )
+    container.close()
+
+    port = free_port()
+    env = {**os.environ, "LEDGER_DATABASE_URL": database_url}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "ledger.cli", "serve", "--port", str(port)],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        response = wait_for_health(f"http://127.0.0.1:{port}/v1/health", server)
+        body = response.json()
+        assert body["status"] == "ok"
+        assert body["store"] == "sqlite"
+        assert body["position"] == 1
+        assert isinstance(body["projections"], dict)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            output, _ = server.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            output, _ = server.communicate()
+    # uvicorn shuts down cleanly on SIGTERM, then re-raises the signal it caught.
+    assert server.returncode in (0, -signal.SIGTERM), output
+    assert "Application shutdown complete" in output
+    assert "sqlite store" in output

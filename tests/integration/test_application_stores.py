@@ -1,0 +1,497 @@
+"""The application on each store: what it writes it reads back, one command is one
+transaction, concurrent writers are kept apart, and a long-lived client loads from a snapshot.
+
+One abstract test class; one subclass per store (memory, SQLite, PostgreSQL).
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from eventsourcing.persistence import IntegrityError
+
+from ledger.application import Ledger
+from ledger.bootstrap import build
+from ledger.config import Settings
+from ledger.domain import (
+    AlreadyExists,
+    Client,
+    LedgerError,
+    RuleViolation,
+    StaleVersion,
+    Unit,
+)
+from scenario import ADMIN, NOW, STAFF_SINCE, Bank, Clock, build_bank, new_id, register
+
+SHANGHAI = timezone(timedelta(hours=8))
+CONTACTS = 10_000
+
+
+def by() -> dict[str, str]:
+    return {"recorded_by": ADMIN}
+
+
+def run_together(*calls: Callable[[], Any]) -> list[Any]:
+    """Run the calls in threads released at the same moment; return results or exceptions."""
+    barrier = threading.Barrier(len(calls))
+    outcomes: list[Any] = [None] * len(calls)
+
+    def run(index: int, call: Callable[[], Any]) -> None:
+        barrier.wait()
+        try:
+            outcomes[index] = call()
+        except Exception as error:
+            outcomes[index] = error
+
+    threads = [threading.Thread(target=run, args=item) for item in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    return outcomes
+
+
+class ApplicationStoreContract:
+    """What every store must do for the application. Subclasses supply `database_url`."""
+
+    # Memory stores are private to one Ledger; the others can be opened twice.
+    shared_between_instances = True
+
+    @pytest.fixture
+    def database_url(self) -> str:
+        raise NotImplementedError
+
+    @pytest.fixture
+    def clock(self) -> Clock:
+        return Clock()
+
+    @pytest.fixture
+    def ledger(self, database_url: str, clock: Clock) -> Iterator[Ledger]:
+        container = build(Settings(database_url=database_url), clock=clock)
+        yield container.ledger
+        container.close()
+
+    @pytest.fixture
+    def other_ledger(self, ledger: Ledger, database_url: str, clock: Clock) -> Iterator[Ledger]:
+        """A second Ledger on the same database (the same one for memory stores)."""
+        if not self.shared_between_instances:
+            yield ledger
+            return
+        container = build(Settings(database_url=database_url), clock=clock)
+        yield container.ledger
+        container.close()
+
+    @pytest.fixture
+    def bank(self, ledger: Ledger) -> Bank:
+        return build_bank(ledger, staff_since=STAFF_SINCE)
+
+    # ---- round trip --------------------------------------------------------------
+
+    def test_every_aggregate_reads_back_as_written(
+        self, ledger: Ledger, other_ledger: Ledger, bank: Bank
+    ) -> None:
+        registered = datetime(2025, 4, 1, 9, 30, tzinfo=SHANGHAI)
+        client_id = new_id("C")
+        ledger.register_client(
+            client_id=client_id,
+            name="陈静",
+            unit_id=bank.outlet,
+            tier="gold",
+            occurred_at=registered,
+            source="personal_network",
+            **by(),
+        )
+        ledger.appoint_head(
+            unit_id=bank.outlet, staff_id=bank.director, effective_at=STAFF_SINCE, **by()
+        )
+        ledger.transfer_staff(
+            staff_id=bank.other_manager, unit_id=bank.sub_branch, effective_at=NOW, **by()
+        )
+        ledger.depart_staff(staff_id=bank.president, reason="retired", effective_at=NOW, **by())
+        ledger.update_profile(
+            client_id=client_id,
+            changes={"address": "上海市浦东新区", "risk_appetite": "balanced", "hobbies": None},
+            **by(),
+        )
+        ledger.report_assets(
+            client_id=client_id, amount="6543210.07", as_of=date(2025, 6, 1), **by()
+        )
+        ledger.assign(
+            client_id=client_id,
+            staff_id=bank.manager,
+            reason="name list",
+            effective_at=registered,
+            **by(),
+        )
+        contact = ledger.log_contact(
+            client_id=client_id,
+            channel="wechat",
+            staff_id=bank.manager,
+            occurred_at=datetime(2025, 6, 10, 20, 0, tzinfo=SHANGHAI),
+            summary="中秋问候",
+            **by(),
+        )
+        ledger.change_tier(
+            client_id=client_id, tier="platinum", reason="assets", effective_at=NOW, **by()
+        )
+        written = ledger.get_client(client_id)
+        history = ledger.client_history(client_id)
+
+        reread = other_ledger.get_client(client_id)
+        assert reread == written
+        assert reread.assets_amount == Decimal("6543210.07")
+        assert reread.assets_as_of == date(2025, 6, 1)
+        assert reread.profile == {"address": "上海市浦东新区", "risk_appetite": "balanced"}
+        assert (reread.tier, reread.designated_manager) == ("platinum", bank.manager)
+        assert reread.team["outlet_director"] == bank.director
+        assert reread.last_contact_at == datetime(2025, 6, 10, 20, 0, tzinfo=SHANGHAI)
+        assert reread.last_contact_at is not None
+        assert reread.last_contact_at.utcoffset() == timedelta(hours=8)
+        reread_history = other_ledger.client_history(client_id)
+        assert reread_history == history
+        assert reread_history[0].occurred_at.utcoffset() == timedelta(hours=8)
+        assert reread_history[0].recorded_at == NOW
+        assert reread_history[-2].event_id == contact.event_id
+        assert reread_history[-2].data["summary"] == "中秋问候"
+
+        assert other_ledger.get_unit(bank.outlet) == ledger.get_unit(bank.outlet)
+        assert other_ledger.get_unit(bank.outlet).head_staff_id == bank.director
+        assert other_ledger.get_unit(bank.sub_branch).children == [bank.outlet]
+        assert other_ledger.get_staff(bank.other_manager).unit_id == bank.sub_branch
+        assert other_ledger.get_staff(bank.president).status == "departed"
+        assert other_ledger.unit_ancestry(bank.outlet)[-1] == bank.branch
+        assert other_ledger.position == ledger.position
+
+    # ---- one command, one transaction --------------------------------------------
+
+    def test_creating_a_child_unit_stores_both_events_together(
+        self, ledger: Ledger, bank: Bank
+    ) -> None:
+        before = ledger.position
+        outlet = new_id("OUT")
+        result = ledger.create_unit(
+            unit_id=outlet, name="Outlet 2", kind="outlet", parent_id=bank.sub_branch, **by()
+        )
+        assert ledger.position == before + 2
+        assert result.position == before + 1
+        notifications = ledger.notification_log.select(start=before + 1, limit=10)
+        assert [n.originator_id for n in notifications] == [
+            Unit.id_for(outlet),
+            Unit.id_for(bank.sub_branch),
+        ]
+        assert notifications[1].topic.endswith("Unit.ChildAttached")
+
+    def test_a_command_whose_second_event_conflicts_stores_neither(
+        self, ledger: Ledger, bank: Bank
+    ) -> None:
+        # The store half of atomicity: a new unit saved with a stale parent must not land.
+        parent = ledger.repository.get(Unit.id_for(bank.sub_branch))
+        stale_parent = ledger.repository.get(Unit.id_for(bank.sub_branch))
+        parent.attach_child(child_id="first", recorded_by=ADMIN, effective_at=NOW)
+        ledger.save(parent)
+        before = ledger.position
+        child = Unit.create(
+            unit_id=new_id("OUT"),
+            name="Late",
+            kind="outlet",
+            parent=stale_parent,
+            recorded_by=ADMIN,
+            effective_at=NOW,
+        )
+        stale_parent.attach_child(child_id=child.unit_id, recorded_by=ADMIN, effective_at=NOW)
+        with pytest.raises(IntegrityError):
+            ledger.save(child, stale_parent)
+        assert ledger.position == before
+        assert child.id not in ledger.repository
+
+    def test_a_rejected_command_leaves_no_event_behind(self, ledger: Ledger, bank: Bank) -> None:
+        client_id = register(ledger, bank, at=NOW - timedelta(days=30))
+        ledger.churn(client_id=client_id, kind="abnormal", reason="lost", effective_at=NOW, **by())
+        before = ledger.position
+        with pytest.raises(RuleViolation):
+            ledger.log_contact(
+                client_id=client_id,
+                channel="visit",
+                staff_id=bank.manager,
+                occurred_at=NOW,
+                **by(),
+            )
+        with pytest.raises(AlreadyExists):
+            ledger.register_client(client_id=client_id, name="Twin", unit_id=bank.outlet, **by())
+        with pytest.raises(AlreadyExists):
+            ledger.create_unit(
+                unit_id=bank.outlet,
+                name="Twin",
+                kind="outlet",
+                parent_id=bank.sub_branch,
+                **by(),
+            )
+        assert ledger.position == before
+        assert ledger.get_unit(bank.sub_branch).children == [bank.outlet]
+        assert [e.type for e in ledger.client_history(client_id)] == ["Registered", "Churned"]
+
+    # ---- concurrency -------------------------------------------------------------
+
+    def test_of_two_concurrent_registrations_of_one_client_id_exactly_one_wins(
+        self, ledger: Ledger, other_ledger: Ledger, bank: Bank
+    ) -> None:
+        for _ in range(3):
+            client_id = new_id("C")
+
+            def registration(app: Ledger, name: str, client_id: str = client_id) -> Any:
+                return lambda: app.register_client(
+                    client_id=client_id, name=name, unit_id=bank.outlet, **by()
+                )
+
+            outcomes = run_together(
+                registration(ledger, "First"), registration(other_ledger, "Second")
+            )
+            winners = [o for o in outcomes if not isinstance(o, Exception)]
+            losers = [o for o in outcomes if isinstance(o, Exception)]
+            assert len(winners) == 1, outcomes
+            assert len(losers) == 1 and isinstance(losers[0], AlreadyExists), outcomes
+            assert winners[0].version == 1
+            assert [e.type for e in ledger.client_history(client_id)] == ["Registered"]
+
+    def test_concurrent_contacts_on_one_client_all_land(
+        self, ledger: Ledger, other_ledger: Ledger, bank: Bank
+    ) -> None:
+        client_id = register(ledger, bank, at=NOW - timedelta(days=30))
+        per_thread = 5
+        apps = [ledger, other_ledger, ledger, other_ledger]
+
+        def log_contacts(app: Ledger, thread: int) -> list[int]:
+            versions = []
+            for i in range(per_thread):
+                result = app.log_contact(
+                    client_id=client_id,
+                    channel="phone",
+                    staff_id=bank.manager,
+                    occurred_at=NOW - timedelta(hours=thread * per_thread + i),
+                    **by(),
+                )
+                versions.append(result.version)
+            return versions
+
+        outcomes = run_together(
+            *((lambda app=app, n=n: log_contacts(app, n)) for n, app in enumerate(apps))
+        )
+        errors = [o for o in outcomes if isinstance(o, Exception)]
+        assert not errors, errors
+        versions = sorted(v for vs in outcomes for v in vs)
+        assert versions == list(range(2, 2 + len(apps) * per_thread))
+        history = ledger.client_history(client_id)
+        assert len(history) == 1 + len(apps) * per_thread
+        assert ledger.get_client(client_id).last_contact_at == NOW
+
+    def test_of_two_concurrent_writes_at_one_expected_version_exactly_one_wins(
+        self, ledger: Ledger, other_ledger: Ledger, bank: Bank
+    ) -> None:
+        client_id = register(ledger, bank, at=NOW - timedelta(days=30))
+
+        def tier_change(app: Ledger, tier: str) -> Any:
+            return lambda: app.change_tier(
+                client_id=client_id,
+                tier=tier,
+                reason="r",
+                effective_at=NOW,
+                expected_version=1,
+                **by(),
+            )
+
+        outcomes = run_together(tier_change(ledger, "gold"), tier_change(other_ledger, "diamond"))
+        winners = [o for o in outcomes if not isinstance(o, Exception)]
+        losers = [o for o in outcomes if isinstance(o, Exception)]
+        assert len(winners) == 1, outcomes
+        assert len(losers) == 1 and isinstance(losers[0], StaleVersion), outcomes
+        assert ledger.client_version(client_id) == 2
+        assert ledger.get_client(client_id).tier in ("gold", "diamond")
+
+    def test_concurrent_child_units_under_one_parent_all_land(
+        self, ledger: Ledger, other_ledger: Ledger, bank: Bank
+    ) -> None:
+        outlets = [new_id("OUT") for _ in range(4)]
+        apps = [ledger, other_ledger, ledger, other_ledger]
+        outcomes = run_together(
+            *(
+                (
+                    lambda app=app, unit_id=unit_id: app.create_unit(
+                        unit_id=unit_id,
+                        name="Outlet",
+                        kind="outlet",
+                        parent_id=bank.sub_branch,
+                        **by(),
+                    )
+                )
+                for app, unit_id in zip(apps, outlets, strict=True)
+            )
+        )
+        errors = [o for o in outcomes if isinstance(o, Exception)]
+        # A lost race may be refused cleanly, never with a bare store error.
+        assert all(isinstance(e, LedgerError) for e in errors), errors
+        assert not errors, errors
+        assert sorted(ledger.get_unit(bank.sub_branch).children) == sorted([bank.outlet, *outlets])
+
+    # ---- a client with a long history --------------------------------------------
+
+    def test_a_client_loaded_from_a_snapshot_equals_its_full_replay(
+        self, ledger: Ledger, other_ledger: Ledger, bank: Bank, clock: Clock
+    ) -> None:
+        start = NOW - timedelta(days=50)
+        client_id = register(ledger, bank, at=start)
+        early = ledger.log_contact(
+            client_id=client_id,
+            channel="visit",
+            staff_id=bank.manager,
+            occurred_at=start + timedelta(days=40),
+            **by(),
+        )
+        ledger.update_profile(
+            client_id=client_id,
+            changes={"phone": "1", "employer": "Acme"},
+            effective_at=start,
+            **by(),
+        )
+        ledger.report_assets(client_id=client_id, amount="10.01", as_of=date(2025, 5, 1), **by())
+        ledger.assign(
+            client_id=client_id, staff_id=bank.manager, reason="r", effective_at=start, **by()
+        )
+        ledger.change_tier(
+            client_id=client_id, tier="diamond", reason="r", effective_at=start, **by()
+        )
+        churn = ledger.churn(
+            client_id=client_id,
+            kind="abnormal",
+            reason="r",
+            effective_at=start + timedelta(days=41),
+            **by(),
+        )
+        ledger.determine(
+            client_id=client_id, case_id=churn.event_id, outcome="confirmed", reason="r", **by()
+        )
+        ledger.reactivate(
+            client_id=client_id, reason="back", effective_at=start + timedelta(days=42), **by()
+        )
+        for i in range(100):
+            ledger.log_contact(
+                client_id=client_id,
+                channel="sms",
+                staff_id=bank.manager,
+                occurred_at=start + timedelta(days=42, minutes=i),
+                **by(),
+            )
+        assert ledger.snapshots is not None
+        assert list(ledger.snapshots.get(Client.id_for(client_id)))
+        # After the snapshot: retract an event from before it, and fold more facts in.
+        clock.advance(minutes=1)
+        ledger.retract(client_id=client_id, event_id=early.event_id, reason="r", **by())
+        ledger.update_profile(client_id=client_id, changes={"phone": None}, **by())
+
+        client_uuid = Client.id_for(client_id)
+        replayed = None
+        for event in other_ledger.events.get(client_uuid):
+            replayed = event.mutate(replayed)
+        assert replayed is not None
+        from_snapshot = other_ledger.repository.get(client_uuid)
+        for at in (start, start + timedelta(days=41, hours=1), NOW, clock.now):
+            assert from_snapshot.state_at(at) == replayed.state_at(at)
+        state = from_snapshot.state_at(clock.now)
+        assert state.profile == {"employer": "Acme"}
+        assert state.assets_amount == Decimal("10.01")
+        assert state.determinations[churn.event_id]["outcome"] == "confirmed"
+        with pytest.raises(RuleViolation) as info:
+            other_ledger.retract(client_id=client_id, event_id=early.event_id, reason="r", **by())
+        assert info.value.rule == "already_retracted"
+
+    def test_a_client_with_ten_thousand_contacts_loads_from_a_snapshot(
+        self, ledger: Ledger, other_ledger: Ledger, bank: Bank
+    ) -> None:
+        start = NOW - timedelta(days=300)
+        client_id = register(ledger, bank, at=start)
+        client_uuid = Client.id_for(client_id)
+        # Filling through the domain in batches keeps this test fast; the service's own
+        # write path (one load and save per contact) is timed in bench/contacts.py.
+        client = ledger.repository.get(client_uuid)
+        batch = 500
+        for first in range(0, CONTACTS - 10, batch):
+            for i in range(first, min(first + batch, CONTACTS - 10)):
+                client.log_contact(
+                    channel="phone",
+                    staff_id=bank.manager,
+                    purpose=None,
+                    summary=None,
+                    recorded_by=ADMIN,
+                    effective_at=start + timedelta(minutes=i + 1),
+                )
+            ledger.save(client)
+        # The last few go through the service, which loads from the snapshot each time.
+        for i in range(CONTACTS - 10, CONTACTS):
+            ledger.log_contact(
+                client_id=client_id,
+                channel="visit",
+                staff_id=bank.manager,
+                occurred_at=start + timedelta(minutes=i + 1),
+                **by(),
+            )
+        assert ledger.snapshots is not None
+        snapshot = next(iter(ledger.snapshots.get(client_uuid, desc=True, limit=1)))
+        assert snapshot.originator_version >= CONTACTS - 100
+
+        read = count_events_read(other_ledger, client_uuid)
+        started = time.perf_counter()
+        state = other_ledger.get_client(client_id)
+        elapsed = time.perf_counter() - started
+        assert state.version == CONTACTS + 1
+        assert state.last_contact_at == start + timedelta(minutes=CONTACTS)
+        # Loading reads the snapshot and at most one interval of events, not 10,001.
+        assert 0 < read["events"] <= 100, read
+        print(f"\nloaded a {CONTACTS}-contact client in {elapsed * 1000:.1f} ms, {read}")
+
+        history = other_ledger.client_history(client_id)
+        assert len(history) == CONTACTS + 1
+        positions = [entry.position for entry in history]
+        assert None not in positions
+        assert all(a < b for a, b in itertools.pairwise(positions))
+
+
+def count_events_read(ledger: Ledger, originator_id: Any) -> dict[str, int]:
+    """Count the stored events `ledger` reads for one aggregate from now on."""
+    read = {"events": 0}
+    select_events = ledger.recorder.select_events
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        records = select_events(*args, **kwargs)
+        asked_for = kwargs.get("originator_id", args[0] if args else None)
+        if str(asked_for) == str(originator_id):
+            read["events"] += len(records)
+        return records
+
+    ledger.recorder.select_events = counting  # type: ignore[method-assign]
+    return read
+
+
+class TestApplicationInMemory(ApplicationStoreContract):
+    shared_between_instances = False
+
+    @pytest.fixture
+    def database_url(self) -> str:
+        return "memory://"
+
+
+class TestApplicationOnSQLite(ApplicationStoreContract):
+    @pytest.fixture
+    def database_url(self, sqlite_url: str) -> str:
+        return sqlite_url
+
+
+class TestApplicationOnPostgres(ApplicationStoreContract):
+    @pytest.fixture
+    def database_url(self, postgres_url: str) -> str:
+        return postgres_url
