@@ -24,6 +24,7 @@ from ledger.domain.values import (
     PROFILE_FIELDS,
     RISK_APPETITES,
     SOURCES,
+    TEAM_BY_TIER,
     TEAM_ROLES,
     TIERS,
     aggregate_uuid,
@@ -57,6 +58,9 @@ class ClientState:
     referred_by: str | None = None
     churn_kind: str | None = None
     determinations: dict[str, dict[str, str]] = field(default_factory=dict)
+    # Every role someone holds, including roles the tier does not call for (a president
+    # named for a client later downgraded to gold keeps the assignment, off the team).
+    assigned: dict[str, str] = field(default_factory=dict)
 
     @property
     def designated_manager(self) -> str | None:
@@ -482,13 +486,15 @@ class Client(LedgerAggregate):
     def state_at(self, at: datetime) -> ClientState:
         amount, as_of = self.assets_at(at)
         status_entry = timeline_at(self.statuses, at)
+        tier = self.tier_at(at)
+        assigned = self.team_at(at)
         return ClientState(
             client_id=self.client_id,
             name=self.name,
             unit_id=self.unit_id,
-            tier=self.tier_at(at),
+            tier=tier,
             status=self.status_at(at),
-            team=self.team_at(at),
+            team={role: staff for role, staff in assigned.items() if role in TEAM_BY_TIER[tier]},
             profile=self.profile_at(at),
             assets_amount=amount,
             assets_as_of=as_of,
@@ -498,4 +504,5 @@ class Client(LedgerAggregate):
             referred_by=self.referred_by,
             churn_kind=status_entry[2] if status_entry else None,
             determinations=dict(self.determinations),
+            assigned=assigned,
         )

@@ -192,7 +192,35 @@ def test_each_team_role_can_be_assigned(
         staff_for_role[role],
         None,
     )
-    assert ledger.get_client(client_id).team == {role: staff_for_role[role]}
+    assert ledger.get_client(client_id).assigned == {role: staff_for_role[role]}
+
+
+def test_the_team_is_the_one_the_tier_calls_for(ledger: Ledger, bank: Bank, client_id: str) -> None:
+    for staff_id, role in (
+        (bank.manager, "client_manager"),
+        (bank.director, "outlet_director"),
+        (bank.vice_president, "vice_president"),
+        (bank.president, "president"),
+    ):
+        ledger.assign(
+            client_id=client_id,
+            staff_id=staff_id,
+            role=role,
+            reason="name list",
+            effective_at=NOW - timedelta(days=30),
+            **by(),
+        )
+    for tier, roles in (
+        ("gold", {"client_manager", "outlet_director"}),
+        ("platinum", {"client_manager", "outlet_director", "vice_president"}),
+        ("diamond", {"client_manager", "outlet_director", "vice_president", "president"}),
+    ):
+        ledger.change_tier(
+            client_id=client_id, tier=tier, reason="review", effective_at=NOW, **by()
+        )
+        client = ledger.get_client(client_id)
+        assert set(client.team) == roles, tier
+        assert len(client.assigned) == 4
 
 
 def test_the_team_and_designated_manager_follow_assignments(
@@ -223,12 +251,14 @@ def test_the_team_and_designated_manager_follow_assignments(
     assert (handover.role, handover.previous_staff_id) == ("client_manager", bank.manager)
     client = ledger.get_client(client_id)
     assert client.designated_manager == bank.other_manager
-    assert client.team == {
+    assert client.assigned == {
         "client_manager": bank.other_manager,
         "president": bank.president,
         "vice_president": bank.vice_president,
         "outlet_director": bank.director,
     }
+    # A standard client's team is the outlet director and the designated manager.
+    assert client.team == {"client_manager": bank.other_manager, "outlet_director": bank.director}
     before_handover = ledger.get_client(client_id, as_of=NOW - timedelta(days=20))
     assert before_handover.designated_manager == bank.manager
 
