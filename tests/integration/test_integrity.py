@@ -11,10 +11,12 @@ from typing import Any
 
 import psycopg
 import pytest
+from eventsourcing.persistence import DatabaseError, IntegrityError
 
 from integrity_support import outlet_of, populate, register
 from ledger.bootstrap import Container, build
 from ledger.config import Settings
+from ledger.domain import Client
 from ledger.integrity import verify_bundle
 from ledger.store import library_environment
 
@@ -28,6 +30,7 @@ class IntegrityContract:
 
     position_column: str
     placeholder: str
+    refused_insert_skips_a_position: int
 
     @pytest.fixture
     def database_url(self) -> str:
@@ -195,6 +198,20 @@ class IntegrityContract:
         with bad.open() as lines:
             assert verify_bundle(lines).first_mismatch == 7
 
+    def test_a_refused_write_leaves_the_chain_whole(self, container: Container) -> None:
+        clients = populate(container.ledger, 2)
+        outlet = outlet_of(container.ledger, clients[0])
+        recorder = container.ledger.recorder
+        [again] = recorder.select_events(Client.id_for(clients[0]))
+        # On PostgreSQL the refused insert still takes a value from the position sequence.
+        with pytest.raises(IntegrityError):
+            recorder.insert_events([again])
+        register(container.ledger, outlet)
+        digest = container.integrity.digest()
+        assert digest.position == 6 + self.refused_insert_skips_a_position
+        result = container.integrity.verify(digest)
+        assert (result.ok, result.checked) == (True, 6)
+
     def test_history_shows_the_stored_chain_hash(self, container: Container) -> None:
         clients = populate(container.ledger, CLIENTS)
         [entry] = container.ledger.client_history(clients[-1])
@@ -205,6 +222,7 @@ class IntegrityContract:
 class TestIntegritySQLite(IntegrityContract):
     position_column = "rowid"
     placeholder = "?"
+    refused_insert_skips_a_position = 0
 
     @pytest.fixture
     def database_url(self, sqlite_url: str) -> str:
@@ -216,10 +234,23 @@ class TestIntegritySQLite(IntegrityContract):
             for sql, params in statements:
                 conn.execute(sql, params)
 
+    def test_a_write_after_the_last_event_was_deleted_is_refused(
+        self, container: Container
+    ) -> None:
+        # SQLite hands the deleted last event's position to the next insert; the chain
+        # already holds that position, so the write fails loudly and changes nothing.
+        clients = populate(container.ledger, 2)
+        self.tamper(container, ("DELETE FROM {events} WHERE {pos} = {p}", (5,)))
+        with pytest.raises(DatabaseError, match="already in the hash chain"):
+            register(container.ledger, outlet_of(container.ledger, clients[0]))
+        assert container.ledger.position == 4
+        assert container.integrity.verify().first_mismatch == 5
+
 
 class TestIntegrityPostgres(IntegrityContract):
     position_column = "notification_id"
     placeholder = "%s"
+    refused_insert_skips_a_position = 1
 
     @pytest.fixture
     def database_url(self, postgres_url: str) -> str:
