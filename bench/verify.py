@@ -1,6 +1,6 @@
 """Hash-chain verification on SQLite: events per second and peak memory.
 
-    python bench/verify.py [--events 1000000] [--db PATH] [--page-size 2000]
+    python bench/verify.py [--events 1000000] [--db PATH | --url URL] [--page-size 2000]
 
 Fills a SQLite ledger with N events (clients registered and re-tiered, a thousand
 aggregates saved per transaction; an existing file with enough events is reused), then
@@ -99,19 +99,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--db", type=Path, default=None, help="SQLite file (default: var/)")
+    parser.add_argument("--url", help="another LEDGER_DATABASE_URL, e.g. postgresql://...")
     parser.add_argument("--page-size", type=int, default=2000)
     parser.add_argument("--child", choices=["verify", "trace"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     db = args.db or Path("var") / f"bench-verify-{args.events}.db"
-    url = f"sqlite:///{db.resolve()}"
+    url = args.url or f"sqlite:///{db.resolve()}"
     if args.child:
         print(json.dumps(verify(url, args.page_size, trace=args.child == "trace")))
         return
-    db.parent.mkdir(parents=True, exist_ok=True)
+    if not args.url:
+        db.parent.mkdir(parents=True, exist_ok=True)
     generate(url, args.events)
     for mode in ("verify", "trace"):
         child = subprocess.run(
-            [sys.executable, __file__, "--events", str(args.events), "--db", str(db),
+            [sys.executable, __file__, "--events", str(args.events), "--url", url,
              "--page-size", str(args.page_size), "--child", mode],
             check=True, capture_output=True, text=True,
         )  # fmt: skip

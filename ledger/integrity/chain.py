@@ -49,7 +49,9 @@ class ChainEvent(NamedTuple):
 
 
 class ChainRecorder(Protocol):
-    """What a recorder offers the integrity service; every read is one bounded page."""
+    """What a recorder offers the integrity service. Reads take a window of positions,
+    which the caller keeps small: positions are unique, so a window of `n` positions
+    holds at most `n` rows however many gaps the log has."""
 
     def chain_head(self) -> tuple[int, bytes] | None:
         """The greatest hashed position and its hash; None before the first event."""
@@ -57,10 +59,10 @@ class ChainRecorder(Protocol):
     def max_event_position(self) -> int:
         """The greatest position in the events table (0 when empty)."""
 
-    def chain_events(self, after: int, upto: int, limit: int) -> list[ChainEvent]:
+    def chain_events(self, after: int, upto: int) -> list[ChainEvent]:
         """Stored events with `after < position <= upto`, in position order."""
 
-    def chain_hashes(self, after: int, upto: int, limit: int) -> list[tuple[int, bytes]]:
+    def chain_hashes(self, after: int, upto: int) -> list[tuple[int, bytes]]:
         """Stored hashes with `after < position <= upto`, in position order."""
 
     def hashes_at(self, positions: Iterable[int]) -> dict[int, bytes]:
@@ -198,22 +200,20 @@ def check_chain(entries: Iterable[ChainEntry], digest: Digest | None = None) -> 
     return Verification(True, checked, None)
 
 
-def paged(
-    fetch: Callable[[int, int, int], Sequence[Row]], after: int, upto: int, page_size: int
-) -> Iterator[Row]:
-    """Stream rows `after < position <= upto` one page at a time (keyset pagination),
-    so memory holds one page whatever the length of the log."""
+def windowed(fetch: Callable[[int, int], Sequence[Row]], upto: int, window: int) -> Iterator[Row]:
+    """Stream rows with `0 < position <= upto`, reading `window` positions at a time, so
+    memory holds one window whatever the length of the log (and each query's cost is
+    that of its window, whatever the planner knows about the table)."""
+    after = 0
     while after < upto:
-        page = fetch(after, upto, page_size)
-        yield from page
-        if len(page) < page_size:
-            return
-        after = page[-1][0]
+        stop = min(upto, after + window)
+        yield from fetch(after, stop)
+        after = stop
 
 
 def stream_entries(recorder: ChainRecorder, upto: int, page_size: int) -> Iterator[ChainEntry]:
     """Every position up to `upto`, with its stored event and stored hash."""
     return merge_by_position(
-        paged(recorder.chain_events, 0, upto, page_size),
-        paged(recorder.chain_hashes, 0, upto, page_size),
+        windowed(recorder.chain_events, upto, page_size),
+        windowed(recorder.chain_hashes, upto, page_size),
     )

@@ -40,14 +40,14 @@ class LedgerPOPOApplicationRecorder(POPOApplicationRecorder):
     def max_event_position(self) -> int:
         return self.max_notification_id() or 0
 
-    def chain_events(self, after: int, upto: int, limit: int) -> list[ChainEvent]:
+    def chain_events(self, after: int, upto: int) -> list[ChainEvent]:
         with self._database_lock:
-            stop = min(upto, after + limit, len(self._stored_events))
+            stop = min(upto, len(self._stored_events))
             return [_chain_event(i + 1, self._stored_events[i]) for i in range(max(after, 0), stop)]
 
-    def chain_hashes(self, after: int, upto: int, limit: int) -> list[tuple[int, bytes]]:
+    def chain_hashes(self, after: int, upto: int) -> list[tuple[int, bytes]]:
         with self._database_lock:
-            stop = min(upto, after + limit, len(self._hashes))
+            stop = min(upto, len(self._hashes))
             return [(i + 1, self._hashes[i]) for i in range(max(after, 0), stop)]
 
     def hashes_at(self, positions: Iterable[int]) -> dict[int, bytes]:

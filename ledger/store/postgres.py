@@ -16,7 +16,7 @@ from psycopg.sql import SQL, Composed, Identifier
 
 from ledger.integrity.chain import GENESIS, ChainEvent, chain_hashes
 
-BACKFILL_PAGE = 5000
+BACKFILL_WINDOW = 5000
 
 
 class LedgerPostgresApplicationRecorder(PostgresApplicationRecorder):
@@ -101,17 +101,16 @@ class LedgerPostgresApplicationRecorder(PostgresApplicationRecorder):
             c.execute(self._sql("SELECT 1 FROM {hashes} LIMIT 1"))
             if c.fetchone() is not None:
                 return  # another process backfilled while we waited for the lock
-            after = 0
-            while True:
-                page = self._select_chain_events(
+            c.execute(self.max_notification_id_statement)
+            upto = c.fetchone()["max"] or 0  # type: ignore[index]
+            for after in range(0, upto, BACKFILL_WINDOW):
+                events = self._select_chain_events(
                     c,
-                    "notification_id > %s ORDER BY notification_id LIMIT %s",
-                    (after, BACKFILL_PAGE),
+                    "notification_id > %s AND notification_id <= %s",
+                    (after, min(upto, after + BACKFILL_WINDOW)),
                 )
-                if not page:
-                    return
-                self._record_hashes(c, page)
-                after = page[-1].position
+                if events:
+                    self._record_hashes(c, events)
 
     def event_positions(self, originator_id: UUID) -> dict[int, int]:
         """Global position of each stored event of one aggregate, by version."""
@@ -127,12 +126,10 @@ class LedgerPostgresApplicationRecorder(PostgresApplicationRecorder):
     def _select_chain_events(
         self, c: Cursor[DictRow], where: str, params: Sequence[Any]
     ) -> list[ChainEvent]:
-        if "ORDER BY" not in where:
-            where += " ORDER BY notification_id"
         c.execute(
             self._sql(
                 "SELECT notification_id, originator_id, originator_version, topic, state "
-                "FROM {events} WHERE " + where
+                "FROM {events} WHERE " + where + " ORDER BY notification_id"
             ),
             params,
         )
@@ -158,22 +155,20 @@ class LedgerPostgresApplicationRecorder(PostgresApplicationRecorder):
     def max_event_position(self) -> int:
         return self.max_notification_id() or 0
 
-    def chain_events(self, after: int, upto: int, limit: int) -> list[ChainEvent]:
+    def chain_events(self, after: int, upto: int) -> list[ChainEvent]:
         with self.datastore.get_connection() as conn, conn.cursor() as c:
             return self._select_chain_events(
-                c,
-                "notification_id > %s AND notification_id <= %s ORDER BY notification_id LIMIT %s",
-                (after, upto, limit),
+                c, "notification_id > %s AND notification_id <= %s", (after, upto)
             )
 
-    def chain_hashes(self, after: int, upto: int, limit: int) -> list[tuple[int, bytes]]:
+    def chain_hashes(self, after: int, upto: int) -> list[tuple[int, bytes]]:
         with self.datastore.get_connection() as conn, conn.cursor() as c:
             c.execute(
                 self._sql(
                     "SELECT position, hash FROM {hashes} WHERE position > %s AND position <= %s "
-                    "ORDER BY position LIMIT %s"
+                    "ORDER BY position"
                 ),
-                (after, upto, limit),
+                (after, upto),
             )
             return [(row["position"], bytes(row["hash"])) for row in c.fetchall()]
 

@@ -27,7 +27,7 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLite
 from ledger.integrity.chain import GENESIS, ChainEvent, chain_hashes
 
 POLL_INTERVAL = 0.25
-BACKFILL_PAGE = 5000
+BACKFILL_WINDOW = 5000
 
 # Subscriptions waiting on each database file; a local save wakes them at once.
 _waiting: dict[str, weakref.WeakSet[threading.Event]] = {}
@@ -141,13 +141,10 @@ class LedgerSQLiteApplicationRecorder(SQLiteApplicationRecorder):
             if c.fetchone() is not None:
                 return
             upto = self._max_notification_id(c) or 0
-            after = 0
-            while after < upto:
-                page = self._chain_events(c, after, upto, BACKFILL_PAGE)
-                if not page:
-                    break
-                self._record_hashes(c, page)
-                after = page[-1].position
+            for after in range(0, upto, BACKFILL_WINDOW):
+                events = self._chain_events(c, after, min(upto, after + BACKFILL_WINDOW))
+                if events:
+                    self._record_hashes(c, events)
 
     def subscribe(
         self, gt: int | None = None, topics: Sequence[str] = ()
@@ -178,25 +175,25 @@ class LedgerSQLiteApplicationRecorder(SQLiteApplicationRecorder):
     def max_event_position(self) -> int:
         return self.max_notification_id() or 0
 
-    def chain_events(self, after: int, upto: int, limit: int) -> list[ChainEvent]:
+    def chain_events(self, after: int, upto: int) -> list[ChainEvent]:
         with self.datastore.transaction(commit=False) as c:
-            return self._chain_events(c, after, upto, limit)
+            return self._chain_events(c, after, upto)
 
-    def _chain_events(self, c: SQLiteCursor, after: int, upto: int, limit: int) -> list[ChainEvent]:
+    def _chain_events(self, c: SQLiteCursor, after: int, upto: int) -> list[ChainEvent]:
         c.execute(
             "SELECT rowid, originator_id, originator_version, topic, state "
-            f"FROM {self.events_table_name} WHERE rowid>? AND rowid<=? ORDER BY rowid LIMIT ?",
-            (after, upto, limit),
+            f"FROM {self.events_table_name} WHERE rowid>? AND rowid<=? ORDER BY rowid",
+            (after, upto),
         )
         fromhex = bytes.fromhex
         return [ChainEvent(row[0], fromhex(row[1]), row[2], row[3], row[4]) for row in c.fetchall()]
 
-    def chain_hashes(self, after: int, upto: int, limit: int) -> list[tuple[int, bytes]]:
+    def chain_hashes(self, after: int, upto: int) -> list[tuple[int, bytes]]:
         with self.datastore.transaction(commit=False) as c:
             c.execute(
                 f"SELECT position, hash FROM {self.hashes_table_name} "
-                "WHERE position>? AND position<=? ORDER BY position LIMIT ?",
-                (after, upto, limit),
+                "WHERE position>? AND position<=? ORDER BY position",
+                (after, upto),
             )
             return [(row[0], row[1]) for row in c.fetchall()]
 
