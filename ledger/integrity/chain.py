@@ -33,9 +33,9 @@ GENESIS = bytes(32)
 
 Row = TypeVar("Row", bound=tuple[Any, ...])
 
-_POSITION = struct.Struct(">Q")
+# position, originator_id, version, len(topic): the fixed-size head of canonical bytes.
+_HEAD = struct.Struct(">Q16sQI")
 _LENGTH = struct.Struct(">I")
-_VERSION = struct.Struct(">Q")
 
 
 class ChainEvent(NamedTuple):
@@ -73,17 +73,9 @@ def canonical_bytes(event: ChainEvent) -> bytes:
     if len(event.originator_id) != 16:
         raise ValueError("originator_id must be a UUID's 16 raw bytes")
     topic = event.topic.encode("utf-8")
-    return b"".join(
-        (
-            _POSITION.pack(event.position),
-            event.originator_id,
-            _VERSION.pack(event.version),
-            _LENGTH.pack(len(topic)),
-            topic,
-            _LENGTH.pack(len(event.state)),
-            event.state,
-        )
-    )
+    state = event.state
+    head = _HEAD.pack(event.position, event.originator_id, event.version, len(topic))
+    return b"".join((head, topic, _LENGTH.pack(len(state)), state))
 
 
 def next_hash(previous: bytes, event: ChainEvent) -> bytes:
