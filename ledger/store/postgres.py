@@ -9,9 +9,9 @@ from uuid import UUID
 
 from eventsourcing.persistence import DatabaseError, ProgrammingError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore, PostgresFactory
-from psycopg import Cursor
+from psycopg import Connection, Cursor
 from psycopg.errors import UniqueViolation
-from psycopg.rows import DictRow
+from psycopg.rows import DictRow, tuple_row
 from psycopg.sql import SQL, Composed, Identifier
 
 from ledger.integrity.chain import GENESIS, ChainEvent, chain_hashes
@@ -55,8 +55,10 @@ class LedgerPostgresApplicationRecorder(PostgresApplicationRecorder):
         if ids:
             # Hash the rows as stored under the ids the sequence really assigned, rather
             # than trusting RETURNING to keep the order of the input.
+            events = self._select_chain_events(
+                curs.connection, "notification_id = ANY(%s)", (list(ids),)
+            )
             with curs.connection.cursor() as c:
-                events = self._select_chain_events(c, "notification_id = ANY(%s)", (list(ids),))
                 self._record_hashes(c, events)
         return ids
 
@@ -105,7 +107,7 @@ class LedgerPostgresApplicationRecorder(PostgresApplicationRecorder):
             upto = c.fetchone()["max"] or 0  # type: ignore[index]
             for after in range(0, upto, BACKFILL_WINDOW):
                 events = self._select_chain_events(
-                    c,
+                    c.connection,
                     "notification_id > %s AND notification_id <= %s",
                     (after, min(upto, after + BACKFILL_WINDOW)),
                 )
@@ -124,25 +126,21 @@ class LedgerPostgresApplicationRecorder(PostgresApplicationRecorder):
     # ---- the hash chain, read a page at a time (see ChainRecorder) ----------------
 
     def _select_chain_events(
-        self, c: Cursor[DictRow], where: str, params: Sequence[Any]
+        self, conn: Connection[Any], where: str, params: Sequence[Any]
     ) -> list[ChainEvent]:
-        c.execute(
-            self._sql(
-                "SELECT notification_id, originator_id, originator_version, topic, state "
-                "FROM {events} WHERE " + where + " ORDER BY notification_id"
-            ),
-            params,
-        )
-        return [
-            ChainEvent(
-                row["notification_id"],
-                _uuid_bytes(row["originator_id"]),
-                row["originator_version"],
-                row["topic"],
-                bytes(row["state"]),
+        # Tuple rows: verification reads every event, and dict rows cost a fifth of it.
+        with conn.cursor(row_factory=tuple_row) as c:
+            c.execute(
+                self._sql(
+                    "SELECT notification_id, originator_id, originator_version, topic, state "
+                    "FROM {events} WHERE " + where + " ORDER BY notification_id"
+                ),
+                params,
             )
-            for row in c.fetchall()
-        ]
+            return [
+                ChainEvent(position, _uuid_bytes(originator_id), version, topic, bytes(state))
+                for position, originator_id, version, topic, state in c.fetchall()
+            ]
 
     def chain_head(self) -> tuple[int, bytes] | None:
         with self.datastore.get_connection() as conn, conn.cursor() as c:
@@ -156,13 +154,13 @@ class LedgerPostgresApplicationRecorder(PostgresApplicationRecorder):
         return self.max_notification_id() or 0
 
     def chain_events(self, after: int, upto: int) -> list[ChainEvent]:
-        with self.datastore.get_connection() as conn, conn.cursor() as c:
+        with self.datastore.get_connection() as conn:
             return self._select_chain_events(
-                c, "notification_id > %s AND notification_id <= %s", (after, upto)
+                conn, "notification_id > %s AND notification_id <= %s", (after, upto)
             )
 
     def chain_hashes(self, after: int, upto: int) -> list[tuple[int, bytes]]:
-        with self.datastore.get_connection() as conn, conn.cursor() as c:
+        with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as c:
             c.execute(
                 self._sql(
                     "SELECT position, hash FROM {hashes} WHERE position > %s AND position <= %s "
@@ -170,7 +168,7 @@ class LedgerPostgresApplicationRecorder(PostgresApplicationRecorder):
                 ),
                 (after, upto),
             )
-            return [(row["position"], bytes(row["hash"])) for row in c.fetchall()]
+            return [(position, bytes(link)) for position, link in c.fetchall()]
 
     def hashes_at(self, positions: Iterable[int]) -> dict[int, bytes]:
         with self.datastore.get_connection() as conn, conn.cursor() as c:
