@@ -193,3 +193,16 @@ def test_bundle_verifies_against_an_earlier_digest_kept_apart() -> None:
 def test_not_a_bundle_is_refused() -> None:
     with pytest.raises(BundleError, match="line 1"):
         verify_bundle(['{"format": "something else"}'])
+
+
+def test_bundle_cut_before_the_digest_kept_apart_fails_after_its_end() -> None:
+    entries = chain(6)
+    later = digest_of(entries)
+    result = verify_bundle(bundle_text(entries[:4]).splitlines(), later)
+    assert (result.ok, result.checked, result.first_mismatch) == (False, 4, 5)
+
+
+def test_digest_from_json_rejects_a_malformed_hash() -> None:
+    with pytest.raises(ValueError, match="64 hex digits"):
+        Digest.from_dict({"position": 3, "hash": "zz" * 32})
+    assert Digest.from_dict({"position": 3, "hash": "AB" * 32}).hash == "ab" * 32
