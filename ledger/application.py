@@ -82,6 +82,8 @@ class HistoryEntry:
     recorded_by: str
     data: dict[str, Any]
     retracted_by: str | None
+    # The event's link in the hash chain (hex), from the store; see ledger.integrity.chain.
+    hash: str | None = None
 
 
 @dataclass(frozen=True)
@@ -516,6 +518,7 @@ class Ledger(Application):
 
     def _history(self, originator_id: UUID, events: list[Any]) -> list[HistoryEntry]:
         positions = self.recorder.event_positions(originator_id)  # type: ignore[attr-defined]
+        hashes = self.recorder.hashes_at(positions.values())  # type: ignore[attr-defined]
         retracted_by: dict[str, str] = {}
         for event in events:
             if isinstance(event, Client.EventRetracted):
@@ -528,17 +531,20 @@ class Ledger(Application):
                 if key not in _BASE_FIELDS and key not in _TIME_FIELDS
             }
             eid = event_id(event.originator_id, event.originator_version)
+            position = positions.get(event.originator_version)
+            chain_hash = hashes.get(position) if position is not None else None
             entries.append(
                 HistoryEntry(
                     event_id=eid,
                     type=event_type(event),
                     version=event.originator_version,
-                    position=positions.get(event.originator_version),
+                    position=position,
                     occurred_at=event.effective_at,
                     recorded_at=event.timestamp,
                     recorded_by=event.recorded_by,
                     data=data,
                     retracted_by=retracted_by.get(eid),
+                    hash=chain_hash.hex() if chain_hash is not None else None,
                 )
             )
         return entries

@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from pathlib import Path
 
 from ledger.application import Ledger
 from ledger.config import Settings
+from ledger.integrity import Integrity
 from ledger.store import library_environment
 
 
@@ -17,6 +19,11 @@ class Container:
     settings: Settings
     ledger: Ledger
     closers: list[Callable[[], None]] = field(default_factory=list)
+
+    @cached_property
+    def integrity(self) -> Integrity:
+        """Digest and verification of the hash chain over this ledger's log."""
+        return Integrity.for_application(self.ledger)
 
     def close(self) -> None:
         for close in reversed(self.closers):

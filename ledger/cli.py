@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from ledger.bootstrap import build
 from ledger.domain import LedgerError
+from ledger.integrity import BundleError, Digest, Verification, verify_bundle
 
 app = typer.Typer(help="Client relationship ledger", no_args_is_help=True)
 
@@ -59,6 +61,7 @@ def history(
                         "recorded_by": entry.recorded_by,
                         "data": entry.data,
                         "retracted_by": entry.retracted_by,
+                        "hash": entry.hash,
                     },
                     default=str,
                 )
@@ -70,8 +73,88 @@ def history(
                 f"effective {entry.occurred_at.isoformat()}  "
                 f"recorded {entry.recorded_at.isoformat()} by {entry.recorded_by}{retracted}"
             )
+            if entry.hash:
+                typer.echo(f"        hash: {entry.hash}")
             for key, value in entry.data.items():
                 typer.echo(f"        {key}: {value}")
+
+
+# ---- integrity: the hash chain's digest, verification and offline bundles ---------------
+
+
+def _read_digest(path: Path) -> Digest:
+    try:
+        return Digest.from_dict(json.loads(path.read_text()))
+    except (OSError, ValueError, AttributeError) as error:
+        typer.echo(f"error: {path}: not a digest ({error})", err=True)
+        raise typer.Exit(2) from None
+
+
+def _report(result: Verification) -> None:
+    typer.echo(json.dumps(result.as_dict()))
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+def verify(
+    digest: Annotated[
+        Path | None, typer.Option(help="a digest JSON file kept from earlier (`ledger digest`)")
+    ] = None,
+    bundle: Annotated[
+        Path | None,
+        typer.Option(help="check this exported bundle instead of the database (offline)"),
+    ] = None,
+) -> None:
+    """Recompute the hash chain and print {ok, checked, first_mismatch}; exit 1 if not ok."""
+    expected = _read_digest(digest) if digest is not None else None
+    if bundle is not None:
+        try:
+            with bundle.open(encoding="utf-8") as lines:
+                result = verify_bundle(lines, expected)
+        except (OSError, BundleError) as error:
+            typer.echo(f"error: {bundle}: {error}", err=True)
+            raise typer.Exit(1) from None
+        _report(result)
+        return
+    container = build()
+    try:
+        result = container.integrity.verify(expected)
+    finally:
+        container.close()
+    _report(result)
+
+
+@app.command()
+def digest(
+    out: Annotated[Path | None, typer.Option(help="write the digest JSON here")] = None,
+) -> None:
+    """Print (or write) the digest {position, hash, recorded_at} of the whole log."""
+    container = build()
+    try:
+        text = json.dumps(container.integrity.digest().as_dict())
+    finally:
+        container.close()
+    if out is None:
+        typer.echo(text)
+    else:
+        out.write_text(text + "\n")
+        typer.echo(f"digest written to {out}", err=True)
+
+
+@app.command()
+def export(
+    out: Annotated[Path, typer.Option(help="the bundle file to write (JSON Lines)")],
+) -> None:
+    """Write the whole log and its digest to one file that `ledger verify --bundle` checks
+    with no database."""
+    container = build()
+    try:
+        with out.open("w", encoding="utf-8") as file:
+            cut = container.integrity.export(file)
+    finally:
+        container.close()
+    typer.echo(json.dumps(cut.as_dict()))
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""SQLite: the library's recorders, plus the subscription eventsourcing 9.5.6 lacks.
+"""SQLite: the library's recorders, plus the subscription eventsourcing 9.5.6 lacks,
+and the hash chain kept beside the events.
 
 The subscription polls the notification log and is woken at once by a save made in
 this process, so projections follow a SQLite store without losing or repeating events
@@ -7,21 +8,26 @@ this process, so projections follow a SQLite store without losing or repeating e
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import weakref
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import (
     ApplicationRecorder,
+    DatabaseError,
     ListenNotifySubscription,
     StoredEvent,
     Subscription,
 )
-from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteFactory
+from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteFactory
+
+from ledger.integrity.chain import GENESIS, ChainEvent, chain_hashes
 
 POLL_INTERVAL = 0.25
+BACKFILL_WINDOW = 5000
 
 # Subscriptions waiting on each database file; a local save wakes them at once.
 _waiting: dict[str, weakref.WeakSet[threading.Event]] = {}
@@ -65,9 +71,25 @@ class PollingSubscription(ListenNotifySubscription["LedgerSQLiteApplicationRecor
 
 
 class LedgerSQLiteApplicationRecorder(SQLiteApplicationRecorder):
+    """Also keeps the hash chain (`ledger.integrity.chain`): each insert hashes its events
+    in the transaction that inserts them, so the chain never lags the log."""
+
+    hashes_table_name = "event_hashes"
+
     @property
     def db_name(self) -> str:
         return self.datastore.pool.db_name
+
+    def construct_create_table_statements(self) -> list[str]:
+        return [
+            *super().construct_create_table_statements(),
+            f"CREATE TABLE IF NOT EXISTS {self.hashes_table_name} "
+            "(position INTEGER PRIMARY KEY, hash BLOB NOT NULL)",
+        ]
+
+    def create_table(self) -> None:
+        super().create_table()
+        self._backfill_hashes()
 
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -75,6 +97,54 @@ class LedgerSQLiteApplicationRecorder(SQLiteApplicationRecorder):
         ids = super().insert_events(stored_events, **kwargs)
         _wake(self.db_name)
         return ids
+
+    def _insert_events(
+        self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        ids = super()._insert_events(c, stored_events, **kwargs)
+        if ids:
+            # The inserts above hold SQLite's write lock, so the head cannot move under us.
+            events = [
+                ChainEvent(
+                    position, _uuid_bytes(s.originator_id), s.originator_version, s.topic, s.state
+                )
+                for position, s in zip(ids, stored_events, strict=True)
+            ]
+            self._record_hashes(c, events)
+        return ids
+
+    def _record_hashes(self, c: SQLiteCursor, events: Sequence[ChainEvent]) -> None:
+        c.execute(
+            f"SELECT hash FROM {self.hashes_table_name} WHERE position<? "
+            "ORDER BY position DESC LIMIT 1",
+            (events[0].position,),
+        )
+        row = c.fetchone()
+        hashes = chain_hashes(row[0] if row else GENESIS, events)
+        try:
+            c.executemany(
+                f"INSERT INTO {self.hashes_table_name} VALUES (?,?)",
+                [(e.position, h) for e, h in zip(events, hashes, strict=True)],
+            )
+        except sqlite3.IntegrityError:
+            # SQLite reuses the rowid of a deleted last event: the log was tampered with.
+            raise DatabaseError(
+                f"position {events[0].position} is already in the hash chain; "
+                "an event was deleted from the store (run `ledger verify`)"
+            ) from None
+
+    def _backfill_hashes(self) -> None:
+        """Hash a log written before the chain existed: only when no hash exists at all,
+        so an event slipped in later never gets silently blessed."""
+        with self.datastore.transaction(commit=True) as c:
+            c.execute(f"SELECT 1 FROM {self.hashes_table_name} LIMIT 1")
+            if c.fetchone() is not None:
+                return
+            upto = self._max_notification_id(c) or 0
+            for after in range(0, upto, BACKFILL_WINDOW):
+                events = self._chain_events(c, after, min(upto, after + BACKFILL_WINDOW))
+                if events:
+                    self._record_hashes(c, events)
 
     def subscribe(
         self, gt: int | None = None, topics: Sequence[str] = ()
@@ -90,6 +160,60 @@ class LedgerSQLiteApplicationRecorder(SQLiteApplicationRecorder):
                 (originator_id.hex,),
             )
             return {row[0]: row[1] for row in c.fetchall()}
+
+    # ---- the hash chain, read a page at a time (see ChainRecorder) ----------------
+
+    def chain_head(self) -> tuple[int, bytes] | None:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                f"SELECT position, hash FROM {self.hashes_table_name} "
+                "ORDER BY position DESC LIMIT 1"
+            )
+            row = c.fetchone()
+            return (row[0], row[1]) if row else None
+
+    def max_event_position(self) -> int:
+        return self.max_notification_id() or 0
+
+    def chain_events(self, after: int, upto: int) -> list[ChainEvent]:
+        with self.datastore.transaction(commit=False) as c:
+            return self._chain_events(c, after, upto)
+
+    def _chain_events(self, c: SQLiteCursor, after: int, upto: int) -> list[ChainEvent]:
+        c.execute(
+            "SELECT rowid, originator_id, originator_version, topic, state "
+            f"FROM {self.events_table_name} WHERE rowid>? AND rowid<=? ORDER BY rowid",
+            (after, upto),
+        )
+        fromhex = bytes.fromhex
+        return [ChainEvent(row[0], fromhex(row[1]), row[2], row[3], row[4]) for row in c.fetchall()]
+
+    def chain_hashes(self, after: int, upto: int) -> list[tuple[int, bytes]]:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                f"SELECT position, hash FROM {self.hashes_table_name} "
+                "WHERE position>? AND position<=? ORDER BY position",
+                (after, upto),
+            )
+            return [(row[0], row[1]) for row in c.fetchall()]
+
+    def hashes_at(self, positions: Iterable[int]) -> dict[int, bytes]:
+        wanted = list(positions)
+        found: dict[int, bytes] = {}
+        with self.datastore.transaction(commit=False) as c:
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start : start + 500]
+                c.execute(
+                    f"SELECT position, hash FROM {self.hashes_table_name} "
+                    f"WHERE position IN ({','.join('?' * len(chunk))})",
+                    chunk,
+                )
+                found.update((row[0], row[1]) for row in c.fetchall())
+        return found
+
+
+def _uuid_bytes(originator_id: UUID | str) -> bytes:
+    return originator_id.bytes if isinstance(originator_id, UUID) else UUID(originator_id).bytes
 
 
 class LedgerSQLiteFactory(SQLiteFactory):

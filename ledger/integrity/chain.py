@@ -1,0 +1,211 @@
+"""The hash chain over the global log: canonical bytes, the chain step, and the check.
+
+Canonical bytes of a stored event at global position `p` (all integers unsigned,
+big-endian; lengths count bytes):
+
+    p                       8 bytes
+    originator_id           16 bytes (the UUID's raw bytes)
+    originator_version      8 bytes
+    len(topic)              4 bytes, then topic encoded UTF-8
+    len(state)              4 bytes, then state: the bytes the library stored
+
+    hash(p) = SHA-256(hash(previous position) || canonical bytes(p))
+
+The previous position is the greatest position below `p` in the log; before the first
+event it is 32 zero bytes (`GENESIS`). Positions need not be contiguous (PostgreSQL's
+sequence can skip a value when a transaction rolls back), which is why the position is
+hashed: renumbering an event changes its hash. The state is hashed as stored (after
+the library's compression or encryption, if any), so a change to the bytes in the
+database is caught without decoding anything.
+
+This module knows no database: stores feed it rows, a bundle feeds it lines.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, NamedTuple, Protocol, TypeVar
+
+GENESIS = bytes(32)
+
+Row = TypeVar("Row", bound=tuple[Any, ...])
+
+# position, originator_id, version, len(topic): the fixed-size head of canonical bytes.
+_HEAD = struct.Struct(">Q16sQI")
+_LENGTH = struct.Struct(">I")
+
+
+class ChainEvent(NamedTuple):
+    """A stored event as the chain sees it. `originator_id` is the UUID's 16 raw bytes."""
+
+    position: int
+    originator_id: bytes
+    version: int
+    topic: str
+    state: bytes
+
+
+class ChainRecorder(Protocol):
+    """What a recorder offers the integrity service. Reads take a window of positions,
+    which the caller keeps small: positions are unique, so a window of `n` positions
+    holds at most `n` rows however many gaps the log has."""
+
+    def chain_head(self) -> tuple[int, bytes] | None:
+        """The greatest hashed position and its hash; None before the first event."""
+
+    def max_event_position(self) -> int:
+        """The greatest position in the events table (0 when empty)."""
+
+    def chain_events(self, after: int, upto: int) -> list[ChainEvent]:
+        """Stored events with `after < position <= upto`, in position order."""
+
+    def chain_hashes(self, after: int, upto: int) -> list[tuple[int, bytes]]:
+        """Stored hashes with `after < position <= upto`, in position order."""
+
+    def hashes_at(self, positions: Iterable[int]) -> dict[int, bytes]:
+        """The stored hash of each of these positions that has one."""
+
+
+def canonical_bytes(event: ChainEvent) -> bytes:
+    if len(event.originator_id) != 16:
+        raise ValueError("originator_id must be a UUID's 16 raw bytes")
+    topic = event.topic.encode("utf-8")
+    state = event.state
+    head = _HEAD.pack(event.position, event.originator_id, event.version, len(topic))
+    return b"".join((head, topic, _LENGTH.pack(len(state)), state))
+
+
+def next_hash(previous: bytes, event: ChainEvent) -> bytes:
+    return hashlib.sha256(previous + canonical_bytes(event)).digest()
+
+
+def chain_hashes(previous: bytes, events: Iterable[ChainEvent]) -> list[bytes]:
+    """The hashes of events that follow `previous` in the chain, in order."""
+    hashes = []
+    for event in events:
+        previous = next_hash(previous, event)
+        hashes.append(previous)
+    return hashes
+
+
+@dataclass(frozen=True)
+class Digest:
+    """A commitment to the whole log up to `position`; `hash` is lowercase hex."""
+
+    position: int
+    hash: str
+    recorded_at: str | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        return {"position": self.position, "hash": self.hash, "recorded_at": self.recorded_at}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, object]) -> Digest:
+        position, digest_hash = data.get("position"), data.get("hash")
+        if not isinstance(position, int) or isinstance(position, bool) or position < 0:
+            raise ValueError("digest position must be a non-negative integer")
+        if not isinstance(digest_hash, str) or len(digest_hash) != 64:
+            raise ValueError("digest hash must be 64 hex digits")
+        try:
+            bytes.fromhex(digest_hash)
+        except ValueError:
+            raise ValueError("digest hash must be 64 hex digits") from None
+        recorded_at = data.get("recorded_at")
+        return cls(
+            position, digest_hash.lower(), recorded_at if isinstance(recorded_at, str) else None
+        )
+
+
+@dataclass(frozen=True)
+class Verification:
+    """`checked` counts the events that hashed correctly before the first mismatch."""
+
+    ok: bool
+    checked: int
+    first_mismatch: int | None
+
+    def as_dict(self) -> dict[str, object]:
+        return {"ok": self.ok, "checked": self.checked, "first_mismatch": self.first_mismatch}
+
+
+class ChainEntry(NamedTuple):
+    """One position of the log: its event (None if missing) and its recorded hash
+    (None if none was recorded)."""
+
+    position: int
+    event: ChainEvent | None
+    recorded: bytes | None
+
+
+def merge_by_position(
+    events: Iterator[ChainEvent], hashes: Iterator[tuple[int, bytes]]
+) -> Iterator[ChainEntry]:
+    """Join two position-ordered streams, yielding every position either one holds."""
+    event = next(events, None)
+    recorded = next(hashes, None)
+    while event is not None or recorded is not None:
+        if recorded is None or (event is not None and event.position < recorded[0]):
+            assert event is not None
+            yield ChainEntry(event.position, event, None)
+            event = next(events, None)
+        elif event is None or recorded[0] < event.position:
+            yield ChainEntry(recorded[0], None, recorded[1])
+            recorded = next(hashes, None)
+        else:
+            yield ChainEntry(event.position, event, recorded[1])
+            event = next(events, None)
+            recorded = next(hashes, None)
+
+
+def check_chain(entries: Iterable[ChainEntry], digest: Digest | None = None) -> Verification:
+    """Recompute the chain over `entries` and compare it with the recorded hashes and,
+    if given, the digest (whose position bounds the entries the caller passes).
+
+    The first mismatch is the first position whose event is missing, carries no
+    recorded hash, or no longer hashes to its recorded hash. A log that verifies
+    against its own hashes but not against the digest was rewritten together with its
+    hashes; the mismatch is then placed at the digest's position, the only evidence.
+    A log that ends before the digest's position mismatches just after its last event.
+    Positions must increase; a bundle may not run past its digest.
+    """
+    previous = GENESIS
+    checked = 0
+    last = 0
+    for position, event, recorded in entries:
+        beyond_digest = digest is not None and position > digest.position
+        if event is None or recorded is None or position <= last or beyond_digest:
+            return Verification(False, checked, position)
+        previous = next_hash(previous, event)
+        if previous != recorded:
+            return Verification(False, checked, position)
+        checked += 1
+        last = position
+    if digest is None:
+        return Verification(True, checked, None)
+    if last < digest.position:
+        return Verification(False, checked, last + 1)
+    if previous.hex() != digest.hash:
+        return Verification(False, checked, digest.position)
+    return Verification(True, checked, None)
+
+
+def windowed(fetch: Callable[[int, int], Sequence[Row]], upto: int, window: int) -> Iterator[Row]:
+    """Stream rows with `0 < position <= upto`, reading `window` positions at a time, so
+    memory holds one window whatever the length of the log (and each query's cost is
+    that of its window, whatever the planner knows about the table)."""
+    after = 0
+    while after < upto:
+        stop = min(upto, after + window)
+        yield from fetch(after, stop)
+        after = stop
+
+
+def stream_entries(recorder: ChainRecorder, upto: int, page_size: int) -> Iterator[ChainEntry]:
+    """Every position up to `upto`, with its stored event and stored hash."""
+    return merge_by_position(
+        windowed(recorder.chain_events, upto, page_size),
+        windowed(recorder.chain_hashes, upto, page_size),
+    )
