@@ -7,7 +7,6 @@ from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, Header, Path, Request, Response
-from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from ledger.api.auth import Principal, check_role, identify, unauthorized
@@ -120,33 +119,23 @@ async def _fingerprint(request: Request, if_match: str | None) -> str:
 def _expected_version(if_match: str | None) -> int | None:
     if if_match is None:
         return None
-    value = if_match.strip().removeprefix("W/").strip('"')
-    if not value.isdigit() or len(value) > 18:
-        raise RequestValidationError(
-            [
-                {
-                    "loc": ("header", "if-match"),
-                    "msg": "must be the aggregate's version, e.g. 3",
-                    "type": "value_error",
-                }
-            ]
-        )
-    return int(value)
+    return int(if_match.removeprefix("W/").strip('"'))
 
 
+# Typed `str` (not `str | None`) so the schema says "a string, may be absent", not "or null".
 IdempotencyKeyHeader = Annotated[
-    str | None,
+    str,
     Header(
         alias="Idempotency-Key",
-        max_length=200,
+        pattern=r"^[!-~]{1,200}$",
         description="a retry with the same key and body answers the first response",
     ),
 ]
 IfMatchHeader = Annotated[
-    str | None,
+    str,
     Header(
         alias="If-Match",
-        max_length=40,
+        pattern=r'^(W/)?"?[0-9]{1,18}"?$',
         description="write only if the aggregate is at this version, else 409",
     ),
 ]
@@ -157,7 +146,7 @@ async def create_writer(
     response: Response,
     ledger: LedgerDep,
     principal: PrincipalDep,
-    idempotency_key: IdempotencyKeyHeader = None,
+    idempotency_key: IdempotencyKeyHeader = None,  # type: ignore[assignment]
 ) -> Writer:
     fingerprint = await _fingerprint(request, None)
     return Writer(ledger, principal, response, fingerprint, idempotency_key, None)
@@ -168,8 +157,8 @@ async def update_writer(
     response: Response,
     ledger: LedgerDep,
     principal: PrincipalDep,
-    idempotency_key: IdempotencyKeyHeader = None,
-    if_match: IfMatchHeader = None,
+    idempotency_key: IdempotencyKeyHeader = None,  # type: ignore[assignment]
+    if_match: IfMatchHeader = None,  # type: ignore[assignment]
 ) -> Writer:
     expected = _expected_version(if_match)
     fingerprint = await _fingerprint(request, if_match)

@@ -95,6 +95,14 @@ async def _on_not_found(request: Request, exc: NotFound) -> JSONResponse:
 
 
 async def _on_http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    if exc.status_code == 400:
+        # FastAPI's only 400 is a body it could not decode (not UTF-8, say): invalid input.
+        return problem_response(
+            422,
+            "invalid input: body",
+            slug="invalid-input",
+            errors=[{"field": "body", "message": "could not be decoded as UTF-8 JSON"}],
+        )
     detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
     return problem_response(exc.status_code, detail, headers=exc.headers)
 

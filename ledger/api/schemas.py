@@ -6,16 +6,43 @@ the domain checks everything again, so a rule lives in one place even if this dr
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
+
+_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
+
+
+def _rfc3339_text(value: object) -> object:
+    # Pydantic would read a bare number as a Unix time; the contract speaks RFC 3339 only.
+    if not isinstance(value, str) or not _RFC3339.match(value):
+        raise ValueError(
+            "must be an RFC 3339 date-time with an offset, e.g. 2025-03-31T09:00:00+08:00"
+        )
+    return value
+
+
+Moment = Annotated[AwareDatetime, BeforeValidator(_rfc3339_text)]
+"""An input time: an RFC 3339 string with an offset (a naive time is a 422)."""
+
+
+def _iso_date_text(value: object) -> object:
+    if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        raise ValueError("must be a date, YYYY-MM-DD")
+    return value
+
+
+Day = Annotated[date, BeforeValidator(_iso_date_text)]
 
 Identifier = Annotated[
     str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")
 ]
-Name = Annotated[str, Field(min_length=1, max_length=200)]
-Text = Annotated[str, Field(max_length=2000)]
+# `\S`: at least one character that is not white space (the domain refuses blank text).
+Name = Annotated[str, Field(min_length=1, max_length=200, pattern=r"\S")]
+Text = Annotated[str, Field(min_length=1, max_length=2000, pattern=r"\S")]
+OptionalText = Annotated[str, Field(max_length=2000)]
 Money = Annotated[
     str,
     Field(
@@ -94,7 +121,7 @@ class UnitCreate(Body):
 
 class HeadAppointment(Body):
     staff_id: Identifier
-    effective_at: AwareDatetime
+    effective_at: Moment
 
 
 class UnitPublic(BaseModel):
@@ -112,16 +139,16 @@ class StaffCreate(Body):
     name: Name
     unit_id: Identifier
     role: StaffRole
-    effective_at: AwareDatetime | None = None
+    effective_at: Moment | None = None
 
 
 class StaffTransfer(Body):
     unit_id: Identifier
-    effective_at: AwareDatetime
+    effective_at: Moment
 
 
 class StaffDeparture(Body):
-    effective_at: AwareDatetime
+    effective_at: Moment
     reason: Text
 
 
@@ -142,7 +169,7 @@ class ClientCreate(Body):
     name: Name
     unit_id: Identifier = Field(description="the client's home unit, an outlet")
     tier: Tier = "standard"
-    occurred_at: AwareDatetime | None = Field(default=None, description="defaults to now")
+    occurred_at: Moment | None = Field(default=None, description="defaults to now")
     source: Source | None = None
     referred_by: Identifier | None = Field(default=None, description="a referring client id")
 
@@ -162,44 +189,44 @@ class ClientProfileUpdate(Body):
     personality: ProfileText = None
     hobbies: ProfileText = None
     specialties: ProfileText = None
-    effective_at: AwareDatetime | None = Field(default=None, description="defaults to now")
+    effective_at: Moment | None = Field(default=None, description="defaults to now")
 
 
 class AssetsReport(Body):
     amount: Money
-    as_of: date
+    as_of: Day
 
 
 class TierChange(Body):
     tier: Tier
     reason: Text
-    effective_at: AwareDatetime
+    effective_at: Moment
 
 
 class Assignment(Body):
     staff_id: Identifier
     role: TeamRole = "client_manager"
     reason: Text
-    effective_at: AwareDatetime
+    effective_at: Moment
 
 
 class ContactCreate(Body):
     channel: Channel
     staff_id: Identifier
-    occurred_at: AwareDatetime
+    occurred_at: Moment
     purpose: Annotated[str, Field(max_length=500)] | None = None
-    summary: Text | None = None
+    summary: OptionalText | None = None
 
 
 class ChurnCreate(Body):
     kind: ChurnKind
     reason: Text
-    effective_at: AwareDatetime
+    effective_at: Moment
 
 
 class Reactivation(Body):
     reason: Text
-    effective_at: AwareDatetime
+    effective_at: Moment
 
 
 class Retraction(Body):

@@ -4,7 +4,6 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter
-from pydantic import AwareDatetime
 
 from ledger.api.auth import check_client_scope, check_unit_scope
 from ledger.api.deps import (
@@ -28,6 +27,7 @@ from ledger.api.schemas import (
     ClientPublic,
     ContactCreate,
     HistoryEventPublic,
+    Moment,
     Reactivation,
     Retraction,
     TierChange,
@@ -134,8 +134,8 @@ def get_client(
     client_id: IdPath,
     ledger: LedgerDep,
     _: ReaderDep,
-    as_of: AwareDatetime | None = None,
-    known_at: AwareDatetime | None = None,
+    as_of: Moment | None = None,
+    known_at: Moment | None = None,
 ) -> ClientPublic:
     state = ledger.get_client(client_id, as_of=as_of, known_at=known_at)
     assets = None
