@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 
 from ledger.api.problems import ProblemMiddleware, install_problem_handlers
@@ -18,8 +21,24 @@ version you read. Errors are `application/problem+json`.
 """
 
 
-def create_app(container: Container) -> FastAPI:
-    app = FastAPI(title="Client relationship ledger", version="1", description=DESCRIPTION)
+def create_app(container: Container, *, close_on_shutdown: bool = False) -> FastAPI:
+    """The app over a wired container; it closes the container on shutdown only if asked
+    (tests and the command line own theirs)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            if close_on_shutdown:
+                container.close()
+
+    app = FastAPI(
+        title="Client relationship ledger",
+        version="1",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
     app.state.container = container
     install_problem_handlers(app)
     for module in (health, units, staff, clients, accountability, api_keys):
