@@ -24,7 +24,11 @@ def _rfc3339_text(value: object) -> object:
     return value
 
 
-Moment = Annotated[AwareDatetime, BeforeValidator(_rfc3339_text)]
+Moment = Annotated[
+    AwareDatetime,
+    BeforeValidator(_rfc3339_text),
+    Field(description="RFC 3339 with an offset, e.g. 2025-03-31T09:00:00+08:00"),
+]
 """An input time: an RFC 3339 string with an offset (a naive time is a 422)."""
 
 

@@ -454,6 +454,7 @@ class ApiContract:
         body = {"tier": "gold", "reason": "r", "effective_at": at(2)}
         assert_problem(api.post("/v1/clients/nobody/tier-changes", json=body, headers=ADMIN), 404)
         assert_problem(api.get("/v1/no-such-route", headers=ADMIN), 404)
+        assert_problem(api.put("/v1/clients/nobody", json={}, headers=ADMIN), 405)
 
     def test_a_domain_rule_is_a_409_naming_the_rule(self, world: World) -> None:
         client_id = world.client()
@@ -565,6 +566,7 @@ class ApiContract:
         assert {"201", "401", "403", "404", "409", "413", "422"} <= set(churn["responses"])
         assert "application/problem+json" in churn["responses"]["409"]["content"]
         assert spec["components"]["securitySchemes"]
+        assert api.get("/docs").status_code == 200
 
 
 class TestApiOnSQLite(ApiContract):

@@ -3,6 +3,8 @@ requests (valid and invalid) and checks that no answer is a 5xx or breaks the sc
 
 from __future__ import annotations
 
+import atexit
+import shutil
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,8 +19,12 @@ from ledger.application import Ledger
 from ledger.bootstrap import build
 from ledger.config import Settings
 
-_store = Path(tempfile.mkdtemp(prefix="ledger-schemathesis-")) / "ledger.db"
-_container = build(Settings(database_url=f"sqlite:///{_store}", admin_token=ADMIN_TOKEN))
+_directory = tempfile.mkdtemp(prefix="ledger-schemathesis-")
+_container = build(
+    Settings(database_url=f"sqlite:///{Path(_directory) / 'ledger.db'}", admin_token=ADMIN_TOKEN)
+)
+atexit.register(shutil.rmtree, _directory, ignore_errors=True)
+atexit.register(_container.close)
 app = create_app(_container)
 
 
