@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import Depends, Header, Path, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from ledger.api.auth import Principal, check_role, identify, unauthorized
+from ledger.api.auth import ROLES, Principal, check_role, identify, unauthorized
 from ledger.api.problems import canonical_json
 from ledger.api.schemas import WritePublic
 from ledger.application import Ledger, WriteResult
@@ -55,9 +55,7 @@ def role_in(*roles: str, doing: str) -> Callable[[Principal], Principal]:
     return dependency
 
 
-ReaderDep = Annotated[
-    Principal, Depends(role_in("admin", "manager", "auditor", "compliance", doing="read"))
-]
+ReaderDep = Annotated[Principal, Depends(role_in(*ROLES, doing="read"))]
 AdminDep = Annotated[Principal, Depends(role_in("admin", doing="change the organisation"))]
 ClientWriterDep = Annotated[
     Principal, Depends(role_in("admin", "manager", doing="post client events"))
