@@ -318,25 +318,37 @@ def plan_client(
             amount = Decimal(rng.randrange(low * 100, high * 100)) / 100
             at(max(when, registered), "report_assets", amount=str(amount), as_of=day)
 
-    # Contacts at the tier's cadence, with lapses; none while orphaned or after a churn.
+    # Contacts at the tier's cadence, in working hours, with lapses; none while orphaned or
+    # after a churn. An upgrade brings the next contact forward to the new cadence.
+    changes = [entry[0] for entry in tiers[1:]]
     when = registered + timedelta(days=rng.uniform(1, 15))
     while when < stop:
-        staff = manager_at(when)
-        if staff is not None and rng.random() > 0.12:
+        moment = when.astimezone(LOCAL).replace(
+            hour=rng.randrange(9, 18), minute=rng.randrange(60), second=0, microsecond=0
+        )
+        staff = manager_at(moment)
+        if (
+            moment < stop
+            and staff is not None
+            and staff == manager_at(when)
+            and rng.random() > 0.12
+        ):
             channel = rng.choices(list(CHANNEL_WEIGHTS), weights=list(CHANNEL_WEIGHTS.values()))[0]
             at(
-                when,
+                moment,
                 "log_contact",
                 channel=channel,
                 staff_id=staff,
-                occurred_at=when,
+                occurred_at=moment,
                 purpose=rng.choice(["review", "greeting", "product", "service"]),
                 summary=None,
             )
         cadence = CADENCE.get(tier_at(when))
-        when += timedelta(
+        following = when + timedelta(
             days=rng.uniform(0.75, 1.2) * cadence if cadence else rng.uniform(90, 400)
         )
+        upgrade = next((t for t in changes if when < t < following), None)
+        when = upgrade + timedelta(days=rng.uniform(1, 10)) if upgrade else following
 
     if churn_at is not None and churn_at < end:
         reason = "lost to a competitor" if kind == "abnormal" else "relocated out of the area"

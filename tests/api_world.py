@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+import httpx
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
@@ -68,6 +69,9 @@ class World:
 
     def __getitem__(self, name: str) -> str:
         return self.ids[name]
+
+    def post_raw(self, path: str, body: dict, headers: dict | None = None) -> httpx.Response:
+        return self.api.post(path, json=body, headers=headers or ADMIN)
 
     def post(self, path: str, body: dict, headers: dict | None = None) -> dict:
         answer = self.api.post(path, json=body, headers=headers or ADMIN)

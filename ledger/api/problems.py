@@ -64,7 +64,7 @@ def _field_name(loc: Sequence[Any]) -> str:
 def _validation_errors(exc: RequestValidationError) -> list[dict[str, str]]:
     errors = []
     for error in exc.errors():
-        message = str(error.get("msg", "is invalid"))
+        message = str(error.get("msg", "is invalid")).removeprefix("Value error, ")
         if error.get("type") == "json_invalid":
             message = "is not valid JSON"
         errors.append({"field": _field_name(error.get("loc", ())), "message": message})

@@ -486,6 +486,17 @@ class ApiContract:
             f"/v1/clients/{client_id}", params={"as_of": "2025-01-01T00:00:00"}, headers=ADMIN
         )
         assert assert_problem(naive, 422)["errors"][0]["field"] == "as_of"
+        numeric = world.post_raw(
+            f"/v1/clients/{client_id}/churn",
+            {"kind": "normal", "reason": "r", "effective_at": 1700000000},
+        )
+        assert assert_problem(numeric, 422)["errors"] == [
+            {
+                "field": "effective_at",
+                "message": "must be an RFC 3339 date-time with an offset, "
+                "e.g. 2025-03-31T09:00:00+08:00",
+            }
+        ]
         broken = world.api.post(
             "/v1/units", content=b"{not json", headers={**ADMIN, "Content-Type": "application/json"}
         )
