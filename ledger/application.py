@@ -7,9 +7,13 @@ staff member can be neither assigned nor log a contact; a client id is unique fo
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import random
+import secrets
 import time
 from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
@@ -30,13 +34,16 @@ from ledger.domain import (
     StaleVersion,
     Unit,
 )
+from ledger.domain.api_key import ApiKey, hash_secret
 from ledger.domain.base import recording_clock
+from ledger.domain.idempotency import IdempotencyKey
 from ledger.domain.values import (
     OUTLET_DIRECTOR,
     check_aware,
     check_date,
     check_identifier,
     check_not_future,
+    check_text,
     event_id,
 )
 
@@ -129,6 +136,7 @@ class Ledger(Application):
     ) -> None:
         super().__init__(env)
         self.clock = clock or (lambda: datetime.now(UTC))
+        self._verified_tokens: dict[str, str] = {}
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -167,7 +175,13 @@ class Ledger(Application):
         raise AssertionError("unreachable")
 
     def appoint_head(
-        self, *, unit_id: str, staff_id: str, effective_at: datetime, recorded_by: str
+        self,
+        *,
+        unit_id: str,
+        staff_id: str,
+        effective_at: datetime,
+        recorded_by: str,
+        expected_version: int | None = None,
     ) -> WriteResult:
         effective_at = self._effective("effective_at", effective_at)
         staff = self._load_staff(staff_id, field="staff_id")
@@ -176,7 +190,7 @@ class Ledger(Application):
         def command(unit: Unit) -> None:
             unit.appoint_head(staff_id=staff_id, recorded_by=recorded_by, effective_at=effective_at)
 
-        return self._update(Unit, unit_id, "unit", command)
+        return self._update(Unit, unit_id, "unit", command, expected_version)
 
     def join_staff(
         self,
@@ -202,7 +216,13 @@ class Ledger(Application):
         return self._save_new(staff, staff_id, "staff")
 
     def transfer_staff(
-        self, *, staff_id: str, unit_id: str, effective_at: datetime, recorded_by: str
+        self,
+        *,
+        staff_id: str,
+        unit_id: str,
+        effective_at: datetime,
+        recorded_by: str,
+        expected_version: int | None = None,
     ) -> WriteResult:
         effective_at = self._effective("effective_at", effective_at)
         self._load_unit(unit_id, field="unit_id")
@@ -210,17 +230,23 @@ class Ledger(Application):
         def command(staff: Staff) -> None:
             staff.transfer(unit_id=unit_id, recorded_by=recorded_by, effective_at=effective_at)
 
-        return self._update(Staff, staff_id, "staff", command)
+        return self._update(Staff, staff_id, "staff", command, expected_version)
 
     def depart_staff(
-        self, *, staff_id: str, reason: str, effective_at: datetime, recorded_by: str
+        self,
+        *,
+        staff_id: str,
+        reason: str,
+        effective_at: datetime,
+        recorded_by: str,
+        expected_version: int | None = None,
     ) -> WriteResult:
         effective_at = self._effective("effective_at", effective_at)
 
         def command(staff: Staff) -> None:
             staff.depart(reason=reason, recorded_by=recorded_by, effective_at=effective_at)
 
-        return self._update(Staff, staff_id, "staff", command)
+        return self._update(Staff, staff_id, "staff", command, expected_version)
 
     # ---- clients ------------------------------------------------------------------
 
@@ -427,7 +453,14 @@ class Ledger(Application):
         return self._update(Client, client_id, "client", command, expected_version)
 
     def determine(
-        self, *, client_id: str, case_id: str, outcome: str, reason: str, recorded_by: str
+        self,
+        *,
+        client_id: str,
+        case_id: str,
+        outcome: str,
+        reason: str,
+        recorded_by: str,
+        expected_version: int | None = None,
     ) -> WriteResult:
         now = self.clock()
 
@@ -440,7 +473,7 @@ class Ledger(Application):
                 effective_at=now,
             )
 
-        return self._update(Client, client_id, "client", command)
+        return self._update(Client, client_id, "client", command, expected_version)
 
     # ---- reads --------------------------------------------------------------------
 
@@ -658,3 +691,168 @@ class Ledger(Application):
     def position(self) -> int:
         """The latest position in the global log (0 when empty)."""
         return self.recorder.max_notification_id() or 0
+
+    # ---- idempotency and API keys (the HTTP layer's needs, kept in the ledger) -----
+
+    def idempotent(
+        self, *, scope: str, key: str, fingerprint: str, write: Callable[[], WriteResult]
+    ) -> tuple[WriteResult, bool]:
+        """Run `write` at most once per `(scope, key)`; answer `(result, replayed)`.
+
+        The key is claimed by an `IdempotencyKey` aggregate saved in the same `save()` as
+        the write, so the claim and the write commit together or not at all. A retry with
+        the same fingerprint answers the first result from the log; another fingerprint
+        is a 409.
+        """
+        check_text("Idempotency-Key", key, limit=MAX_IDEMPOTENCY_KEY)
+        replay = self._replay(scope, key, fingerprint)
+        if replay is not None:
+            return replay, True
+        token = _pending_claim.set(_Claim(scope, key, fingerprint))
+        try:
+            return write(), False
+        except _ClaimedMeanwhile:
+            replay = self._replay(scope, key, fingerprint)
+            if replay is None:  # pragma: no cover - the claim was just seen in the store
+                raise
+            return replay, True
+        finally:
+            _pending_claim.reset(token)
+
+    def save(self, *objs: Any, **kwargs: Any) -> Any:
+        claim = _pending_claim.get()
+        record = self._claim_record(claim, objs) if claim is not None else None
+        if record is None:
+            return super().save(*objs, **kwargs)
+        try:
+            return super().save(*objs, record, **kwargs)
+        except IntegrityError:
+            if record.id in self.repository:
+                raise _ClaimedMeanwhile from None
+            raise
+
+    def _claim_record(self, claim: _Claim, objs: tuple[Any, ...]) -> IdempotencyKey | None:
+        aggregate = next((obj for obj in objs if isinstance(obj, Aggregate)), None)
+        pending = aggregate.pending_events if aggregate is not None else []
+        if not pending:
+            return None
+        first = pending[0]
+        return IdempotencyKey.claim(
+            scope=claim.scope,
+            key=claim.key,
+            fingerprint=claim.fingerprint,
+            result_id=_business_id(aggregate),
+            event_originator_id=first.originator_id,
+            event_version=first.originator_version,
+            recorded_by=first.recorded_by,  # type: ignore[attr-defined]
+            effective_at=self.clock(),
+        )
+
+    def _replay(self, scope: str, key: str, fingerprint: str) -> WriteResult | None:
+        try:
+            record = self.repository.get(IdempotencyKey.id_for(scope, key))
+        except AggregateNotFoundError:
+            return None
+        assert isinstance(record, IdempotencyKey)
+        if record.fingerprint != fingerprint:
+            raise RuleViolation(
+                "idempotency_key_reused",
+                "this Idempotency-Key was first used with another request; use a new key",
+            )
+        version = record.event_version
+        (event,) = self.events.get(record.event_originator_id, gt=version - 1, lte=version)
+        positions = self.recorder.event_positions(record.event_originator_id)  # type: ignore[attr-defined]
+        return WriteResult(
+            id=record.result_id,
+            event_id=event_id(event.originator_id, version),
+            type=event_type(event),
+            version=version,
+            position=positions[version],
+            recorded_at=event.timestamp,
+            recorded_by=event.recorded_by,  # type: ignore[attr-defined]
+        )
+
+    def issue_api_key(
+        self, *, role: str, staff_id: str | None, label: str, recorded_by: str
+    ) -> tuple[WriteResult, str]:
+        """A new key and its token `<key_id>.<secret>`; only a salted hash is stored."""
+        if staff_id is not None:
+            staff = self._load_staff(staff_id, field="staff_id")
+            staff.check_active_at(self.clock(), doing="hold an API key")
+        key_id = f"k{secrets.token_hex(8)}"
+        secret = secrets.token_urlsafe(32)
+        salt = secrets.token_hex(16)
+        key = ApiKey.issue(
+            key_id=key_id,
+            role=role,
+            staff_id=staff_id,
+            label=label,
+            salt=salt,
+            secret_hash=hash_secret(secret, salt),
+            recorded_by=recorded_by,
+            effective_at=self.clock(),
+        )
+        return self._save_new(key, key_id, "api_key"), f"{key_id}.{secret}"
+
+    def revoke_api_key(self, *, key_id: str, recorded_by: str) -> WriteResult:
+        now = self.clock()
+
+        def command(key: ApiKey) -> None:
+            key.revoke(recorded_by=recorded_by, effective_at=now)
+
+        return self._update(ApiKey, key_id, "api_key", command)
+
+    def authenticate(self, token: str) -> ApiKeyView | None:
+        """The active key a token belongs to, or None."""
+        key_id, sep, secret = token.partition(".")
+        if not sep or not secret:
+            return None
+        try:
+            key = self._load(ApiKey, key_id, "api_key", field="key_id")
+        except (NotFound, InvalidInput):
+            return None
+        digest = hashlib.sha256(token.encode()).hexdigest()
+        # The KDF is slow on purpose; a token verified once is remembered by its digest.
+        if self._verified_tokens.get(digest) != key_id:
+            if not hmac.compare_digest(hash_secret(secret, key.salt), key.secret_hash):
+                return None
+            if len(self._verified_tokens) > 10_000:
+                self._verified_tokens.clear()
+            self._verified_tokens[digest] = key_id
+        if not key.active:
+            return None
+        return ApiKeyView(key_id=key.key_id, role=key.role, staff_id=key.staff_id, label=key.label)
+
+
+MAX_IDEMPOTENCY_KEY = 200
+
+
+@dataclass(frozen=True)
+class ApiKeyView:
+    key_id: str
+    role: str
+    staff_id: str | None
+    label: str
+
+
+@dataclass(frozen=True)
+class _Claim:
+    scope: str
+    key: str
+    fingerprint: str
+
+
+class _ClaimedMeanwhile(Exception):
+    """A concurrent request with the same idempotency key committed first."""
+
+
+# Set only while `Ledger.idempotent` runs a write, in that thread or task.
+_pending_claim: ContextVar[_Claim | None] = ContextVar("ledger_idempotency_claim", default=None)
+
+
+def _business_id(aggregate: Aggregate) -> str:
+    for name in ("client_id", "staff_id", "unit_id", "key_id"):
+        value = getattr(aggregate, name, None)
+        if isinstance(value, str):
+            return value
+    return str(aggregate.id)

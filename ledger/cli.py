@@ -3,34 +3,109 @@
 from __future__ import annotations
 
 import json
+import os
+import secrets
+from datetime import date
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from ledger.bootstrap import build
+from ledger.config import Settings
 from ledger.domain import LedgerError
 from ledger.integrity import BundleError, Digest, Verification, verify_bundle
 
 app = typer.Typer(help="Client relationship ledger", no_args_is_help=True)
 
 
+ADMIN_TOKEN_FILE = Path("var/admin-token")
+
+
+def ensure_admin_token(token_file: Path = ADMIN_TOKEN_FILE) -> Path | None:
+    """With no LEDGER_ADMIN_TOKEN set, use the one in `token_file`, creating it (mode 0600)
+    on first start; the environment then carries it to every worker."""
+    if Settings().admin_token is not None:
+        return None
+    if not token_file.exists():
+        token_file.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(secrets.token_urlsafe(32) + "\n")
+    os.environ["LEDGER_ADMIN_TOKEN"] = token_file.read_text().strip()
+    return token_file
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="worker processes")] = 1,
+    no_projections: Annotated[
+        bool, typer.Option("--no-projections", help="do not run the projections in-process")
+    ] = False,
 ) -> None:
     """Serve the HTTP API with uvicorn."""
     import uvicorn
 
     from ledger.api.app import create_app
 
-    container = build()
-    typer.echo(f"ledger: {container.settings.store} store; docs at http://{host}:{port}/docs")
+    token_file = ensure_admin_token()
+    settings = Settings()
+    typer.echo(f"ledger: {settings.store} store")
+    if token_file is not None:
+        typer.echo(f"ledger: admin token in {token_file.resolve()} (send it as a Bearer token)")
+    typer.echo(f"ledger: API docs at http://{host}:{port}/docs")
+    if no_projections:
+        os.environ["LEDGER_NO_PROJECTIONS"] = "1"
+    if workers > 1:
+        # Workers are separate processes: each imports the factory and builds its container.
+        uvicorn.run("ledger.api.main:create", factory=True, host=host, port=port, workers=workers)
+        return
+    container = build(settings)
     try:
         uvicorn.run(create_app(container), host=host, port=port)
     finally:
         container.close()
+
+
+@app.command()
+def demo(
+    seed: Annotated[int, typer.Option(help="random seed; the same seed gives the same ledger")] = 7,
+    clients: Annotated[int, typer.Option(min=1, help="number of clients")] = 20_000,
+    end: Annotated[
+        str | None, typer.Option(help="last day of the demo year (YYYY-MM-DD); default today")
+    ] = None,
+) -> None:
+    """Load a demo branch (24 outlets, ~300 staff, a year of client events) into the store."""
+    from ledger.demo import load_demo
+
+    end_day = date.fromisoformat(end) if end else None
+    container = build()
+    try:
+        if container.ledger.position:
+            typer.echo(
+                "error: the store is not empty; point LEDGER_DATABASE_URL at a new one", err=True
+            )
+            raise typer.Exit(1)
+        stats = load_demo(
+            container.ledger,
+            seed=seed,
+            clients=clients,
+            end=end_day,
+            progress=lambda s: typer.echo(
+                f"  {s.clients} clients, {s.events} events, {s.seconds:.0f}s", err=True
+            ),
+        )
+    finally:
+        container.close()
+    typer.echo(
+        f"loaded {stats.units} units, {stats.staff} staff, {stats.clients} clients "
+        f"({stats.churns} churns): {stats.events} events in {stats.seconds:.1f}s "
+        f"({stats.events / max(stats.seconds, 1e-9):.0f} events/s)"
+    )
+    for kind, count in sorted(stats.by_type.items()):
+        typer.echo(f"  {kind}: {count}")
 
 
 @app.command()

@@ -1,33 +1,47 @@
-"""The FastAPI app, built from a wired container."""
+"""The FastAPI app, built from a wired container: routers, problems, limits."""
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from pydantic import BaseModel
 
+from ledger.api.problems import ProblemMiddleware, install_problem_handlers
+from ledger.api.routers import accountability, api_keys, clients, health, staff, units
 from ledger.bootstrap import Container
 
+DESCRIPTION = """\
+An event-sourced ledger of a bank's client relationships.
 
-class HealthPublic(BaseModel):
-    status: Literal["ok"]
-    store: str
-    position: int
-    projections: dict[str, int]
+Every `/v1` endpoint but `/v1/health` needs `Authorization: Bearer <token>` (an API key, or
+`LEDGER_ADMIN_TOKEN`). Every write answers 201 with the event it appended; send
+`Idempotency-Key` to make a retry safe and `If-Match: <version>` to write only over the
+version you read. Errors are `application/problem+json`.
+"""
 
 
-def create_app(container: Container) -> FastAPI:
-    app = FastAPI(title="Client relationship ledger", version="1")
+def create_app(container: Container, *, close_on_shutdown: bool = False) -> FastAPI:
+    """The app over a wired container; it closes the container on shutdown only if asked
+    (tests and the command line own theirs)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            if close_on_shutdown:
+                container.close()
+
+    app = FastAPI(
+        title="Client relationship ledger",
+        version="1",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
     app.state.container = container
-
-    @app.get("/v1/health", tags=["health"])
-    def health() -> HealthPublic:
-        return HealthPublic(
-            status="ok",
-            store=container.settings.store,
-            position=container.ledger.position,
-            projections={},
-        )
-
+    install_problem_handlers(app)
+    for module in (health, units, staff, clients, accountability, api_keys):
+        app.include_router(module.router)
+    app.add_middleware(ProblemMiddleware)
     return app

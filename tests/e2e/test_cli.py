@@ -1,163 +1,122 @@
-"""`ledger history CLIENT_ID`: a client's events, in order, from the store the settings name."""
+"""The command line: `ledger serve` (token file, workers) and `ledger demo`."""
 
 from __future__ import annotations
 
 import json
 import os
+import signal
+import socket
+import stat
 import subprocess
 import sys
-from dataclasses import dataclass
-from datetime import date, timedelta
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from ledger.bootstrap import build
-from ledger.cli import app
-from ledger.config import Settings
-from scenario import ADMIN, NOW, REGISTERED_AT, STAFF_SINCE, Clock, build_bank, register
-
-EXPECTED_TYPES = [
-    "Registered",
-    "Assigned",
-    "ContactLogged",
-    "TierChanged",
-    "AssetsReported",
-    "EventRetracted",
-]
+LEDGER = str(Path(sys.executable).with_name("ledger"))
 
 
-@dataclass(frozen=True)
-class Filled:
-    database_url: str
-    client_id: str
-    retracted_event_id: str
-    retraction_event_id: str
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
-@pytest.fixture
-def filled(sqlite_url: str) -> Filled:
-    """A SQLite file with one client's history, written through the application."""
-    clock = Clock()
-    container = build(Settings(database_url=sqlite_url), clock=clock)
-    ledger = container.ledger
+def call(url: str, token: str | None = None, body: dict | None = None) -> tuple[int, dict]:
+    request = urllib.request.Request(url, data=json.dumps(body).encode() if body else None)
+    request.add_header("Content-Type", "application/json")
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
     try:
-        bank = build_bank(ledger, staff_since=STAFF_SINCE)
-        client_id = register(ledger, bank, at=REGISTERED_AT)
-        clock.advance(minutes=1)
-        ledger.assign(
-            client_id=client_id,
-            staff_id=bank.manager,
-            reason="name list",
-            effective_at=REGISTERED_AT,
-            recorded_by=ADMIN,
-        )
-        contact = ledger.log_contact(
-            client_id=client_id,
-            channel="visit",
-            staff_id=bank.manager,
-            occurred_at=NOW - timedelta(days=1),
-            summary="tea at the outlet",
-            recorded_by=ADMIN,
-        )
-        clock.advance(minutes=1)
-        ledger.change_tier(
-            client_id=client_id,
-            tier="gold",
-            reason="assets over 500k",
-            effective_at=NOW - timedelta(weeks=3),
-            recorded_by=ADMIN,
-        )
-        ledger.report_assets(
-            client_id=client_id, amount="750000.00", as_of=date(2025, 6, 1), recorded_by=ADMIN
-        )
-        retraction = ledger.retract(
-            client_id=client_id,
-            event_id=contact.event_id,
-            reason="wrong client",
-            recorded_by=ADMIN,
-        )
-    finally:
-        container.close()
-    return Filled(sqlite_url, client_id, contact.event_id, retraction.event_id)
+        with urllib.request.urlopen(request, timeout=5) as answer:
+            return answer.status, json.loads(answer.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
 
 
-def run_cli(database_url: str, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "LEDGER_DATABASE_URL": database_url}
-    return subprocess.run(
-        [sys.executable, "-m", "ledger.cli", *args],
-        env=env,
+@contextmanager
+def serving(cwd: Path, *args: str) -> Iterator[tuple[str, subprocess.Popen]]:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")}
+    env["LEDGER_DATABASE_URL"] = f"sqlite:///{cwd}/var/ledger.db"
+    process = subprocess.Popen(
+        [LEDGER, "serve", "--port", str(port), *args],
         cwd=cwd,
-        capture_output=True,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
         text=True,
-        timeout=60,
-        check=False,
+        start_new_session=True,
     )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if call(f"{base}/v1/health")[0] == 200:
+                    break
+            except OSError:
+                time.sleep(0.2)
+        else:
+            pytest.fail("ledger serve did not answer within 30 s")
+        yield base, process
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=20)
 
 
-def test_history_prints_the_events_in_order(filled: Filled, tmp_path: Path) -> None:
-    done = run_cli(filled.database_url, "history", filled.client_id, cwd=tmp_path)
-    assert done.returncode == 0, done.stderr
-    headlines = [line for line in done.stdout.splitlines() if not line.startswith("        ")]
-    assert [line.split()[2] for line in headlines] == EXPECTED_TYPES
-    assert [int(line.split()[0]) for line in headlines] == list(range(1, 7))
-    assert f"[retracted by {filled.retraction_event_id}]" in headlines[2]
-    assert "summary: tea at the outlet" in done.stdout
-    assert "amount: 750000.00" in done.stdout
-    assert all(f"by {ADMIN}" in line for line in headlines)
+def test_serve_creates_an_admin_token_once_and_reuses_it(tmp_path: Path) -> None:
+    with serving(tmp_path) as (base, process):
+        token_file = tmp_path / "var" / "admin-token"
+        token = token_file.read_text().strip()
+        assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+        status, body = call(
+            f"{base}/v1/units", token, {"unit_id": "B1", "name": "Branch", "kind": "branch"}
+        )
+        assert (status, body["recorded_by"]) == (201, "admin")
+        assert call(f"{base}/v1/units/B1", "wrong")[0] == 401
+    output = process.stdout.read() if process.stdout else ""
+    assert str(token_file.resolve()) in output
+    assert f"{base}/docs" in output
+    with serving(tmp_path) as (base, _):
+        assert token_file.read_text().strip() == token
+        assert call(f"{base}/v1/units/B1", token)[0] == 200
 
 
-def test_history_json_prints_one_parseable_object_per_event(filled: Filled, tmp_path: Path) -> None:
-    done = run_cli(filled.database_url, "history", filled.client_id, "--json", cwd=tmp_path)
-    assert done.returncode == 0, done.stderr
-    events = [json.loads(line) for line in done.stdout.splitlines()]
-    assert [event["type"] for event in events] == EXPECTED_TYPES
-    assert [event["version"] for event in events] == list(range(1, 7))
-    positions = [event["position"] for event in events]
-    assert positions == sorted(set(positions))
-    assert events[0]["data"]["client_id"] == filled.client_id
-    assert events[0]["occurred_at"] == REGISTERED_AT.isoformat()
-    assert events[0]["recorded_at"] == NOW.isoformat()
-    assert events[3]["occurred_at"] == (NOW - timedelta(weeks=3)).isoformat()
-    assert events[4]["data"] == {"amount": "750000.00", "as_of": "2025-06-01"}
-    assert events[2]["event_id"] == filled.retracted_event_id
-    assert events[2]["retracted_by"] == filled.retraction_event_id
-    assert events[5]["data"]["retracted_event_id"] == filled.retracted_event_id
-    assert {event["recorded_by"] for event in events} == {ADMIN}
+def test_serve_with_workers_shares_one_store(tmp_path: Path) -> None:
+    with serving(tmp_path, "--workers", "2") as (base, _):
+        token = (tmp_path / "var" / "admin-token").read_text().strip()
+        assert (
+            call(f"{base}/v1/units", token, {"unit_id": "B", "name": "B", "kind": "branch"})[0]
+            == 201
+        )
+        for _ in range(6):  # whichever worker answers knows the unit
+            assert call(f"{base}/v1/units/B", token)[0] == 200
 
 
-def test_history_of_an_unknown_client_fails_with_a_clear_message(
-    filled: Filled, tmp_path: Path
-) -> None:
-    done = run_cli(filled.database_url, "history", "NO-SUCH-CLIENT", cwd=tmp_path)
-    assert done.returncode != 0
-    assert "unknown client" in done.stderr
-    assert "NO-SUCH-CLIENT" in done.stderr
-    assert "Traceback" not in done.stderr
-    assert done.stdout == ""
+def test_demo_loads_a_small_branch_reproducibly(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")}
 
+    def run(name: str) -> subprocess.CompletedProcess[str]:
+        env["LEDGER_DATABASE_URL"] = f"sqlite:///{tmp_path}/{name}.db"
+        return subprocess.run(
+            [LEDGER, "demo", "--clients", "60", "--seed", "9", "--end", "2026-06-30"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
 
-def test_history_in_process_matches_the_subprocess(filled: Filled, tmp_path: Path) -> None:
-    runner = CliRunner()
-    env = {"LEDGER_DATABASE_URL": filled.database_url}
-    result = runner.invoke(app, ["history", filled.client_id, "--json"], env=env)
-    assert result.exit_code == 0, result.output
-    done = run_cli(filled.database_url, "history", filled.client_id, "--json", cwd=tmp_path)
-    assert result.stdout == done.stdout
-
-
-@pytest.mark.parametrize(
-    ("client_id", "message"),
-    [("NO-SUCH-CLIENT", "unknown client: 'NO-SUCH-CLIENT'"), ("not an id", "not an id")],
-)
-def test_history_refusals_exit_non_zero_in_process(
-    filled: Filled, client_id: str, message: str
-) -> None:
-    runner = CliRunner()
-    result = runner.invoke(
-        app, ["history", client_id], env={"LEDGER_DATABASE_URL": filled.database_url}
-    )
-    assert result.exit_code == 1
-    assert message in result.stderr
-    assert result.stdout == ""
+    first, second = run("a"), run("b")
+    assert first.returncode == 0, first.stderr
+    assert "loaded 33 units" in first.stdout
+    strip = lambda out: [line for line in out.splitlines() if not line.startswith("loaded")]  # noqa: E731
+    assert strip(first.stdout) == strip(second.stdout)
+    again = run("a")
+    assert again.returncode == 1
+    assert "not empty" in again.stderr

@@ -1,0 +1,169 @@
+"""Dependencies shared by the routers: the ledger, the caller, and the write protocol."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends, Header, Path, Request, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from ledger.api.auth import ROLES, Principal, check_role, identify, unauthorized
+from ledger.api.problems import canonical_json
+from ledger.api.schemas import WritePublic
+from ledger.application import Ledger, WriteResult
+from ledger.bootstrap import Container
+
+_bearer = HTTPBearer(auto_error=False, description="an API key or LEDGER_ADMIN_TOKEN")
+
+
+def get_container(request: Request) -> Container:
+    return request.app.state.container  # type: ignore[no-any-return]
+
+
+ContainerDep = Annotated[Container, Depends(get_container)]
+
+
+def get_ledger(container: ContainerDep) -> Ledger:
+    return container.ledger
+
+
+LedgerDep = Annotated[Ledger, Depends(get_ledger)]
+
+
+def get_principal(
+    container: ContainerDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    if credentials is None:
+        raise unauthorized("send Authorization: Bearer <token>")
+    admin = container.settings.admin_token
+    return identify(
+        container.ledger, admin.get_secret_value() if admin else None, credentials.credentials
+    )
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def role_in(*roles: str, doing: str) -> Callable[[Principal], Principal]:
+    def dependency(principal: PrincipalDep) -> Principal:
+        check_role(principal, roles, doing)
+        return principal
+
+    return dependency
+
+
+ReaderDep = Annotated[Principal, Depends(role_in(*ROLES, doing="read"))]
+AdminDep = Annotated[Principal, Depends(role_in("admin", doing="change the organisation"))]
+ClientWriterDep = Annotated[
+    Principal, Depends(role_in("admin", "manager", doing="post client events"))
+]
+DeterminerDep = Annotated[
+    Principal, Depends(role_in("admin", "compliance", doing="record determinations"))
+]
+KeyAdminDep = Annotated[Principal, Depends(role_in("admin", doing="manage API keys"))]
+
+
+class Writer:
+    """Runs one write under the caller's Idempotency-Key and If-Match, and shapes the
+    answer. A handler hands it a function of the expected version."""
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        principal: Principal,
+        response: Response,
+        fingerprint: str,
+        idempotency_key: str | None,
+        expected_version: int | None,
+    ) -> None:
+        self.ledger = ledger
+        self.principal = principal
+        self.response = response
+        self.fingerprint = fingerprint
+        self.idempotency_key = idempotency_key
+        self.expected_version = expected_version
+
+    @property
+    def recorded_by(self) -> str:
+        return self.principal.name
+
+    def __call__(self, write: Callable[[int | None], WriteResult]) -> WritePublic:
+        if self.idempotency_key is None:
+            result = write(self.expected_version)
+        else:
+            result, replayed = self.ledger.idempotent(
+                scope=self.principal.name,
+                key=self.idempotency_key,
+                fingerprint=self.fingerprint,
+                write=lambda: write(self.expected_version),
+            )
+            if replayed:
+                self.response.headers["Idempotent-Replayed"] = "true"
+        return WritePublic.model_validate(result, from_attributes=True)
+
+
+async def _fingerprint(request: Request, if_match: str | None) -> str:
+    body = await request.body()
+    digest = hashlib.sha256()
+    for part in (request.method.encode(), request.url.path.encode(), (if_match or "").encode()):
+        digest.update(part + b"\n")
+    digest.update(canonical_json(body))
+    return digest.hexdigest()
+
+
+def _expected_version(if_match: str | None) -> int | None:
+    if if_match is None:
+        return None
+    return int(if_match.removeprefix("W/").strip('"'))
+
+
+# Typed `str` (not `str | None`) so the schema says "a string, may be absent", not "or null".
+IdempotencyKeyHeader = Annotated[
+    str,
+    Header(
+        alias="Idempotency-Key",
+        pattern=r"^[!-~]{1,200}$",
+        description="a retry with the same key and body answers the first response",
+    ),
+]
+IfMatchHeader = Annotated[
+    str,
+    Header(
+        alias="If-Match",
+        pattern=r'^(W/)?"?[0-9]{1,18}"?$',
+        description="write only if the aggregate is at this version, else 409",
+    ),
+]
+
+
+async def create_writer(
+    request: Request,
+    response: Response,
+    ledger: LedgerDep,
+    principal: PrincipalDep,
+    idempotency_key: IdempotencyKeyHeader = None,  # type: ignore[assignment]
+) -> Writer:
+    fingerprint = await _fingerprint(request, None)
+    return Writer(ledger, principal, response, fingerprint, idempotency_key, None)
+
+
+async def update_writer(
+    request: Request,
+    response: Response,
+    ledger: LedgerDep,
+    principal: PrincipalDep,
+    idempotency_key: IdempotencyKeyHeader = None,  # type: ignore[assignment]
+    if_match: IfMatchHeader = None,  # type: ignore[assignment]
+) -> Writer:
+    expected = _expected_version(if_match)
+    fingerprint = await _fingerprint(request, if_match)
+    return Writer(ledger, principal, response, fingerprint, idempotency_key, expected)
+
+
+CreateWriterDep = Annotated[Writer, Depends(create_writer)]
+UpdateWriterDep = Annotated[Writer, Depends(update_writer)]
+
+IdPath = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")]

@@ -1,0 +1,15 @@
+"""The app as uvicorn's workers import it: `ledger.api.main:create` (a factory).
+
+Each worker builds its own container from the environment and closes it on shutdown.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from ledger.api.app import create_app
+from ledger.bootstrap import build
+
+
+def create() -> FastAPI:
+    return create_app(build(), close_on_shutdown=True)

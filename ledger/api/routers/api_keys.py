@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from ledger.api.deps import IdPath, KeyAdminDep, LedgerDep
+from ledger.api.problems import problem_responses
+from ledger.api.schemas import ApiKeyCreate, ApiKeyIssued, WritePublic
+
+router = APIRouter(
+    prefix="/v1/api-keys",
+    tags=["api keys"],
+    responses=problem_responses(401, 403, 404, 409, 413, 422, 500),
+)
+
+
+@router.post("", status_code=201, summary="Issue an API key (its token is shown once)")
+def issue_key(body: ApiKeyCreate, ledger: LedgerDep, principal: KeyAdminDep) -> ApiKeyIssued:
+    result, token = ledger.issue_api_key(
+        role=body.role, staff_id=body.staff_id, label=body.label, recorded_by=principal.name
+    )
+    return ApiKeyIssued(
+        **WritePublic.model_validate(result, from_attributes=True).model_dump(),
+        key_id=result.id,
+        token=token,
+        role=body.role,
+        staff_id=body.staff_id,
+        label=body.label,
+    )
+
+
+@router.delete("/{key_id}", summary="Revoke an API key")
+def revoke_key(key_id: IdPath, ledger: LedgerDep, principal: KeyAdminDep) -> WritePublic:
+    result = ledger.revoke_api_key(key_id=key_id, recorded_by=principal.name)
+    return WritePublic.model_validate(result, from_attributes=True)

@@ -1,0 +1,167 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import APIRouter
+
+from ledger.api.auth import check_client_scope, check_unit_scope
+from ledger.api.deps import (
+    ClientWriterDep,
+    CreateWriterDep,
+    IdPath,
+    LedgerDep,
+    ReaderDep,
+    UpdateWriterDep,
+    Writer,
+)
+from ledger.api.problems import problem_responses
+from ledger.api.schemas import (
+    AssetsPublic,
+    AssetsReport,
+    Assignment,
+    ChurnCreate,
+    ClientCreate,
+    ClientHistoryPublic,
+    ClientProfileUpdate,
+    ClientPublic,
+    ContactCreate,
+    HistoryEventPublic,
+    Moment,
+    Reactivation,
+    Retraction,
+    TierChange,
+    WritePublic,
+)
+from ledger.application import WriteResult
+
+router = APIRouter(
+    prefix="/v1/clients",
+    tags=["clients"],
+    responses=problem_responses(401, 403, 404, 409, 413, 422, 500),
+)
+
+
+def _client_write(
+    write: Writer, client_id: str, command: Callable[..., WriteResult], **fields: Any
+) -> WritePublic:
+    check_client_scope(write.ledger, write.principal, client_id)
+    return write(
+        lambda version: command(
+            client_id=client_id,
+            **fields,
+            recorded_by=write.recorded_by,
+            expected_version=version,
+        )
+    )
+
+
+@router.post("", status_code=201, summary="Register a client")
+def register_client(body: ClientCreate, _: ClientWriterDep, write: CreateWriterDep) -> WritePublic:
+    check_unit_scope(write.ledger, write.principal, body.unit_id)
+    return write(
+        lambda _version: write.ledger.register_client(
+            **body.model_dump(), recorded_by=write.recorded_by
+        )
+    )
+
+
+@router.post("/{client_id}/profile", status_code=201, summary="Update the profile")
+def update_profile(
+    client_id: IdPath, body: ClientProfileUpdate, _: ClientWriterDep, write: UpdateWriterDep
+) -> WritePublic:
+    changes = body.model_dump(include=body.model_fields_set - {"effective_at"})
+    return _client_write(
+        write,
+        client_id,
+        write.ledger.update_profile,
+        changes=changes,
+        effective_at=body.effective_at,
+    )
+
+
+@router.post("/{client_id}/assets", status_code=201, summary="Report assets")
+def report_assets(
+    client_id: IdPath, body: AssetsReport, _: ClientWriterDep, write: UpdateWriterDep
+) -> WritePublic:
+    return _client_write(write, client_id, write.ledger.report_assets, **body.model_dump())
+
+
+@router.post("/{client_id}/tier-changes", status_code=201, summary="Change the tier")
+def change_tier(
+    client_id: IdPath, body: TierChange, _: ClientWriterDep, write: UpdateWriterDep
+) -> WritePublic:
+    return _client_write(write, client_id, write.ledger.change_tier, **body.model_dump())
+
+
+@router.post("/{client_id}/assignments", status_code=201, summary="Assign a team role")
+def assign(
+    client_id: IdPath, body: Assignment, _: ClientWriterDep, write: UpdateWriterDep
+) -> WritePublic:
+    return _client_write(write, client_id, write.ledger.assign, **body.model_dump())
+
+
+@router.post("/{client_id}/contacts", status_code=201, summary="Log a contact")
+def log_contact(
+    client_id: IdPath, body: ContactCreate, _: ClientWriterDep, write: UpdateWriterDep
+) -> WritePublic:
+    return _client_write(write, client_id, write.ledger.log_contact, **body.model_dump())
+
+
+@router.post("/{client_id}/churn", status_code=201, summary="Record a churn")
+def churn(
+    client_id: IdPath, body: ChurnCreate, _: ClientWriterDep, write: UpdateWriterDep
+) -> WritePublic:
+    return _client_write(write, client_id, write.ledger.churn, **body.model_dump())
+
+
+@router.post("/{client_id}/reactivation", status_code=201, summary="Win a client back")
+def reactivate(
+    client_id: IdPath, body: Reactivation, _: ClientWriterDep, write: UpdateWriterDep
+) -> WritePublic:
+    return _client_write(write, client_id, write.ledger.reactivate, **body.model_dump())
+
+
+@router.post("/{client_id}/retractions", status_code=201, summary="Retract an earlier event")
+def retract(
+    client_id: IdPath, body: Retraction, _: ClientWriterDep, write: UpdateWriterDep
+) -> WritePublic:
+    return _client_write(write, client_id, write.ledger.retract, **body.model_dump())
+
+
+@router.get("/{client_id}", summary="Read a client as of a time, as known at a time")
+def get_client(
+    client_id: IdPath,
+    ledger: LedgerDep,
+    _: ReaderDep,
+    as_of: Moment | None = None,
+    known_at: Moment | None = None,
+) -> ClientPublic:
+    state = ledger.get_client(client_id, as_of=as_of, known_at=known_at)
+    assets = None
+    if state.assets_amount is not None and state.assets_as_of is not None:
+        assets = AssetsPublic(amount=str(state.assets_amount), as_of=state.assets_as_of)
+    return ClientPublic(
+        client_id=state.client_id,
+        name=state.name,
+        unit_id=state.unit_id,
+        tier=state.tier,  # type: ignore[arg-type]
+        status=state.status,  # type: ignore[arg-type]
+        designated_manager=state.designated_manager,
+        team=state.team,
+        profile=state.profile,
+        assets=assets,
+        last_contact_at=state.last_contact_at,
+        version=state.version,
+        source=state.source,
+        referred_by=state.referred_by,
+    )
+
+
+@router.get("/{client_id}/history", summary="Every event of a client, in version order")
+def client_history(client_id: IdPath, ledger: LedgerDep, _: ReaderDep) -> ClientHistoryPublic:
+    entries = ledger.client_history(client_id)
+    return ClientHistoryPublic(
+        client_id=client_id,
+        events=[HistoryEventPublic.model_validate(e, from_attributes=True) for e in entries],
+    )

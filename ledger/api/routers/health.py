@@ -1,0 +1,19 @@
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from ledger.api.deps import ContainerDep
+from ledger.api.problems import problem_responses
+from ledger.api.schemas import HealthPublic
+
+router = APIRouter(prefix="/v1/health", tags=["health"], responses=problem_responses(500))
+
+
+@router.get("", summary="Liveness, store and log position (no token needed)")
+def health(container: ContainerDep) -> HealthPublic:
+    return HealthPublic(
+        status="ok",
+        store=container.settings.store,
+        position=container.ledger.position,
+        projections={},
+    )

@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from ledger.api.deps import AdminDep, CreateWriterDep, IdPath, LedgerDep, ReaderDep, UpdateWriterDep
+from ledger.api.problems import problem_responses
+from ledger.api.schemas import StaffCreate, StaffDeparture, StaffPublic, StaffTransfer, WritePublic
+
+router = APIRouter(
+    prefix="/v1/staff",
+    tags=["organisation"],
+    responses=problem_responses(401, 403, 404, 409, 413, 422, 500),
+)
+
+
+@router.post("", status_code=201, summary="A staff member joins a unit")
+def join_staff(body: StaffCreate, _: AdminDep, write: CreateWriterDep) -> WritePublic:
+    return write(
+        lambda _version: write.ledger.join_staff(**body.model_dump(), recorded_by=write.recorded_by)
+    )
+
+
+@router.post("/{staff_id}/transfers", status_code=201, summary="Transfer to another unit")
+def transfer_staff(
+    staff_id: IdPath, body: StaffTransfer, _: AdminDep, write: UpdateWriterDep
+) -> WritePublic:
+    return write(
+        lambda version: write.ledger.transfer_staff(
+            staff_id=staff_id,
+            **body.model_dump(),
+            recorded_by=write.recorded_by,
+            expected_version=version,
+        )
+    )
+
+
+@router.post("/{staff_id}/departure", status_code=201, summary="The staff member leaves")
+def depart_staff(
+    staff_id: IdPath, body: StaffDeparture, _: AdminDep, write: UpdateWriterDep
+) -> WritePublic:
+    return write(
+        lambda version: write.ledger.depart_staff(
+            staff_id=staff_id,
+            **body.model_dump(),
+            recorded_by=write.recorded_by,
+            expected_version=version,
+        )
+    )
+
+
+@router.get("/{staff_id}", summary="Read a staff member")
+def get_staff(staff_id: IdPath, ledger: LedgerDep, _: ReaderDep) -> StaffPublic:
+    return StaffPublic.model_validate(ledger.get_staff(staff_id), from_attributes=True)

@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from ledger.api.deps import AdminDep, CreateWriterDep, IdPath, LedgerDep, ReaderDep, UpdateWriterDep
+from ledger.api.problems import problem_responses
+from ledger.api.schemas import HeadAppointment, UnitCreate, UnitPublic, WritePublic
+
+router = APIRouter(
+    prefix="/v1/units",
+    tags=["organisation"],
+    responses=problem_responses(401, 403, 404, 409, 413, 422, 500),
+)
+
+
+@router.post("", status_code=201, summary="Register a unit")
+def create_unit(body: UnitCreate, _: AdminDep, write: CreateWriterDep) -> WritePublic:
+    return write(
+        lambda _version: write.ledger.create_unit(
+            **body.model_dump(), recorded_by=write.recorded_by
+        )
+    )
+
+
+@router.post("/{unit_id}/head", status_code=201, summary="Appoint the unit head")
+def appoint_head(
+    unit_id: IdPath, body: HeadAppointment, _: AdminDep, write: UpdateWriterDep
+) -> WritePublic:
+    return write(
+        lambda version: write.ledger.appoint_head(
+            unit_id=unit_id,
+            **body.model_dump(),
+            recorded_by=write.recorded_by,
+            expected_version=version,
+        )
+    )
+
+
+@router.get("/{unit_id}", summary="Read a unit")
+def get_unit(unit_id: IdPath, ledger: LedgerDep, _: ReaderDep) -> UnitPublic:
+    return UnitPublic.model_validate(ledger.get_unit(unit_id), from_attributes=True)

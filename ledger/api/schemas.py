@@ -1,0 +1,320 @@
+"""Every body and answer of the HTTP contract, so /openapi.json describes all of it.
+
+Closed sets are Literals and identifiers carry their pattern here, for the documentation;
+the domain checks everything again, so a rule lives in one place even if this drifts.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
+
+_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
+
+
+def _rfc3339_text(value: object) -> object:
+    # Pydantic would read a bare number as a Unix time; the contract speaks RFC 3339 only.
+    if not isinstance(value, str) or not _RFC3339.match(value):
+        raise ValueError(
+            "must be an RFC 3339 date-time with an offset, e.g. 2025-03-31T09:00:00+08:00"
+        )
+    return value
+
+
+Moment = Annotated[
+    AwareDatetime,
+    BeforeValidator(_rfc3339_text),
+    Field(description="RFC 3339 with an offset, e.g. 2025-03-31T09:00:00+08:00"),
+]
+"""An input time: an RFC 3339 string with an offset (a naive time is a 422)."""
+
+
+def _iso_date_text(value: object) -> object:
+    if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        raise ValueError("must be a date, YYYY-MM-DD")
+    return value
+
+
+Day = Annotated[date, BeforeValidator(_iso_date_text)]
+
+Identifier = Annotated[
+    str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")
+]
+# `\S`: at least one character that is not white space (the domain refuses blank text).
+Name = Annotated[str, Field(min_length=1, max_length=200, pattern=r"\S")]
+Text = Annotated[str, Field(min_length=1, max_length=2000, pattern=r"\S")]
+OptionalText = Annotated[str, Field(max_length=2000)]
+Money = Annotated[
+    str,
+    Field(
+        max_length=40,
+        description="a decimal string in CNY, at most two decimal places",
+        examples=["1234567.89"],
+    ),
+]
+Tier = Literal["standard", "gold", "platinum", "diamond"]
+UnitKind = Literal["branch", "department", "sub_branch", "outlet"]
+StaffRole = Literal[
+    "president",
+    "vice_president",
+    "outlet_director",
+    "client_manager",
+    "wealth_manager",
+    "lobby_manager",
+    "teller",
+]
+TeamRole = Literal["client_manager", "president", "vice_president", "outlet_director"]
+Channel = Literal["visit", "phone", "sms", "letter", "event", "wechat"]
+Source = Literal["media", "organisation", "personal_network", "referral"]
+RiskAppetite = Literal["conservative", "balanced", "aggressive"]
+ChurnKind = Literal["normal", "abnormal"]
+Outcome = Literal["confirmed", "waived"]
+KeyRole = Literal["admin", "manager", "auditor", "compliance"]
+
+
+class Body(BaseModel):
+    """A request body: unknown fields are refused, so a typo is a 422, not silence."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+# ---- problems -------------------------------------------------------------------------
+
+
+class FieldError(BaseModel):
+    field: str
+    message: str
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details, served as application/problem+json."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    errors: list[FieldError] | None = None
+    rule: str | None = Field(default=None, description="the domain rule a 409 violates")
+
+
+# ---- writes ---------------------------------------------------------------------------
+
+
+class WritePublic(BaseModel):
+    id: str = Field(description="the aggregate's business id (client, staff, unit or key id)")
+    event_id: str
+    type: str = Field(description="the event's past-tense name, e.g. TierChanged")
+    version: int = Field(description="the aggregate's version after the write")
+    position: int = Field(description="the event's place in the global log")
+    recorded_at: AwareDatetime
+    recorded_by: str
+
+
+# ---- organisation ---------------------------------------------------------------------
+
+
+class UnitCreate(Body):
+    unit_id: Identifier
+    name: Name
+    kind: UnitKind
+    parent_id: Identifier | None = None
+
+
+class HeadAppointment(Body):
+    staff_id: Identifier
+    effective_at: Moment
+
+
+class UnitPublic(BaseModel):
+    unit_id: str
+    name: str
+    kind: UnitKind
+    parent_id: str | None
+    head_staff_id: str | None
+    children: list[str]
+    version: int
+
+
+class StaffCreate(Body):
+    staff_id: Identifier
+    name: Name
+    unit_id: Identifier
+    role: StaffRole
+    effective_at: Moment | None = None
+
+
+class StaffTransfer(Body):
+    unit_id: Identifier
+    effective_at: Moment
+
+
+class StaffDeparture(Body):
+    effective_at: Moment
+    reason: Text
+
+
+class StaffPublic(BaseModel):
+    staff_id: str
+    name: str
+    unit_id: str
+    role: StaffRole
+    status: Literal["active", "departed"]
+    version: int
+
+
+# ---- clients --------------------------------------------------------------------------
+
+
+class ClientCreate(Body):
+    client_id: Identifier
+    name: Name
+    unit_id: Identifier = Field(description="the client's home unit, an outlet")
+    tier: Tier = "standard"
+    occurred_at: Moment | None = Field(default=None, description="defaults to now")
+    source: Source | None = None
+    referred_by: Identifier | None = Field(default=None, description="a referring client id")
+
+
+ProfileText = Annotated[str | None, Field(max_length=500)]
+
+
+class ClientProfileUpdate(Body):
+    """Only the fields sent change; `null` clears a field."""
+
+    address: ProfileText = None
+    phone: ProfileText = None
+    employer: ProfileText = None
+    risk_appetite: RiskAppetite | None = None
+    business_interests: ProfileText = None
+    product_horizon: ProfileText = None
+    personality: ProfileText = None
+    hobbies: ProfileText = None
+    specialties: ProfileText = None
+    effective_at: Moment | None = Field(default=None, description="defaults to now")
+
+
+class AssetsReport(Body):
+    amount: Money
+    as_of: Day
+
+
+class TierChange(Body):
+    tier: Tier
+    reason: Text
+    effective_at: Moment
+
+
+class Assignment(Body):
+    staff_id: Identifier
+    role: TeamRole = "client_manager"
+    reason: Text
+    effective_at: Moment
+
+
+class ContactCreate(Body):
+    channel: Channel
+    staff_id: Identifier
+    occurred_at: Moment
+    purpose: Annotated[str, Field(max_length=500)] | None = None
+    summary: OptionalText | None = None
+
+
+class ChurnCreate(Body):
+    kind: ChurnKind
+    reason: Text
+    effective_at: Moment
+
+
+class Reactivation(Body):
+    reason: Text
+    effective_at: Moment
+
+
+class Retraction(Body):
+    event_id: Annotated[str, Field(min_length=1, max_length=64)]
+    reason: Text
+
+
+class AssetsPublic(BaseModel):
+    amount: Money
+    as_of: date
+
+
+class ClientPublic(BaseModel):
+    client_id: str
+    name: str
+    unit_id: str
+    tier: Tier
+    status: Literal["active", "churned"]
+    designated_manager: str | None
+    team: dict[str, str] = Field(description="team role -> staff id")
+    profile: dict[str, str]
+    assets: AssetsPublic | None
+    last_contact_at: AwareDatetime | None
+    version: int
+    source: str | None = None
+    referred_by: str | None = None
+
+
+class HistoryEventPublic(BaseModel):
+    event_id: str
+    type: str
+    version: int
+    position: int | None
+    occurred_at: AwareDatetime
+    recorded_at: AwareDatetime
+    recorded_by: str
+    data: dict[str, Any]
+    retracted_by: str | None
+
+
+class ClientHistoryPublic(BaseModel):
+    client_id: str
+    events: list[HistoryEventPublic]
+
+
+# ---- accountability (writes) ------------------------------------------------------------
+
+
+class DeterminationCreate(Body):
+    outcome: Outcome
+    reason: Text
+    client_id: Identifier | None = Field(
+        default=None,
+        description=(
+            "the churned client; required until the churn-case read model resolves a case "
+            "id to its client"
+        ),
+    )
+
+
+# ---- API keys --------------------------------------------------------------------------
+
+
+class ApiKeyCreate(Body):
+    role: KeyRole
+    staff_id: Identifier | None = Field(
+        default=None, description="required for a manager: the staff member it acts as"
+    )
+    label: Name
+
+
+class ApiKeyIssued(WritePublic):
+    key_id: str
+    token: str = Field(description="shown once; send it as `Authorization: Bearer <token>`")
+    role: KeyRole
+    staff_id: str | None
+    label: str
+
+
+# ---- health ----------------------------------------------------------------------------
+
+
+class HealthPublic(BaseModel):
+    status: Literal["ok"]
+    store: str
+    position: int
+    projections: dict[str, int]

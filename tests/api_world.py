@@ -1,0 +1,135 @@
+"""Building blocks for the HTTP tests: an app on a chosen store, tokens, an organisation."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import httpx
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
+
+from ledger.api.app import create_app
+from ledger.bootstrap import Container, build
+from ledger.config import Settings
+
+ADMIN_TOKEN = "test-admin-token"
+ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+YEAR_AGO = datetime.now(UTC) - timedelta(days=365)
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}{uuid.uuid4().hex[:10]}"
+
+
+def at(days_after_year_ago: float) -> str:
+    return (YEAR_AGO + timedelta(days=days_after_year_ago)).isoformat()
+
+
+class SwitchableClock:
+    """The ledger's clock, which a test can make fail to inject an unexpected error."""
+
+    def __init__(self) -> None:
+        self.failing = False
+
+    def __call__(self) -> datetime:
+        if self.failing:
+            raise RuntimeError("clock exploded: secret internals")
+        return datetime.now(UTC)
+
+
+@contextmanager
+def running_app(
+    database_url: str, clock: Callable[[], datetime] | None = None
+) -> Iterator[tuple[TestClient, Container]]:
+    container = build(
+        Settings(database_url=database_url, admin_token=SecretStr(ADMIN_TOKEN)), clock=clock
+    )
+    try:
+        with TestClient(create_app(container), raise_server_exceptions=False) as client:
+            yield client, container
+    finally:
+        container.close()
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@dataclass
+class World:
+    """branch > department > sub-branch S1 > outlets O1, O2; sub-branch S2 > outlet O3.
+    Staff M1 (client manager in O1) and M3 (in O3) joined a year and a day ago."""
+
+    api: TestClient
+    ids: dict[str, str] = field(default_factory=dict)
+
+    def __getitem__(self, name: str) -> str:
+        return self.ids[name]
+
+    def post_raw(self, path: str, body: dict, headers: dict | None = None) -> httpx.Response:
+        return self.api.post(path, json=body, headers=headers or ADMIN)
+
+    def post(self, path: str, body: dict, headers: dict | None = None) -> dict:
+        answer = self.api.post(path, json=body, headers=headers or ADMIN)
+        assert answer.status_code == 201, answer.text
+        return answer.json()
+
+    def build(self) -> World:
+        for name in ("B", "D", "S1", "S2", "O1", "O2", "O3", "M1", "M3"):
+            self.ids[name] = new_id(name)
+        tree = [
+            ("B", "branch", None),
+            ("D", "department", "B"),
+            ("S1", "sub_branch", "D"),
+            ("S2", "sub_branch", "D"),
+            ("O1", "outlet", "S1"),
+            ("O2", "outlet", "S1"),
+            ("O3", "outlet", "S2"),
+        ]
+        for name, kind, parent in tree:
+            self.post(
+                "/v1/units",
+                {
+                    "unit_id": self[name],
+                    "name": f"unit {name}",
+                    "kind": kind,
+                    "parent_id": self[parent] if parent else None,
+                },
+            )
+        for staff, unit in (("M1", "O1"), ("M3", "O3")):
+            self.post(
+                "/v1/staff",
+                {
+                    "staff_id": self[staff],
+                    "name": f"staff {staff}",
+                    "unit_id": self[unit],
+                    "role": "client_manager",
+                    "effective_at": at(-1),
+                },
+            )
+        return self
+
+    def client(self, unit: str = "O1", tier: str = "standard") -> str:
+        client_id = new_id("C")
+        self.post(
+            "/v1/clients",
+            {
+                "client_id": client_id,
+                "name": "Wang Fang",
+                "unit_id": self[unit],
+                "tier": tier,
+                "occurred_at": at(0),
+            },
+        )
+        return client_id
+
+    def key(self, role: str, staff: str | None = None) -> tuple[str, dict[str, str]]:
+        body = {"role": role, "label": f"{role} key"}
+        if staff is not None:
+            body["staff_id"] = self[staff]
+        issued = self.post("/v1/api-keys", body)
+        return issued["key_id"], bearer(issued["token"])

@@ -1,0 +1,80 @@
+"""Property-based: schemathesis drives every operation of /openapi.json with generated
+requests (valid and invalid) and checks that no answer is a 5xx or breaks the schema."""
+
+from __future__ import annotations
+
+import atexit
+import shutil
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+import schemathesis
+from hypothesis import HealthCheck, settings
+from schemathesis import checks
+
+from api_world import ADMIN, ADMIN_TOKEN
+from ledger.api.app import create_app
+from ledger.application import Ledger
+from ledger.bootstrap import build
+from ledger.config import Settings
+
+_directory = tempfile.mkdtemp(prefix="ledger-schemathesis-")
+_container = build(
+    Settings(database_url=f"sqlite:///{Path(_directory) / 'ledger.db'}", admin_token=ADMIN_TOKEN)
+)
+atexit.register(shutil.rmtree, _directory, ignore_errors=True)
+atexit.register(_container.close)
+app = create_app(_container)
+
+
+def _seed(ledger: Ledger) -> None:
+    """Ids "0" exist, since generated requests use them most: deeper paths get exercised."""
+    long_ago = datetime(1999, 1, 1, tzinfo=UTC)
+    for unit_id, kind, parent in (
+        ("B0", "branch", None),
+        ("D0", "department", "B0"),
+        ("S0", "sub_branch", "D0"),
+        ("0", "outlet", "S0"),
+    ):
+        ledger.create_unit(
+            unit_id=unit_id, name=unit_id, kind=kind, parent_id=parent, recorded_by="seed"
+        )
+    ledger.join_staff(
+        staff_id="0",
+        name="Zero",
+        unit_id="0",
+        role="client_manager",
+        effective_at=long_ago,
+        recorded_by="seed",
+    )
+    ledger.register_client(
+        client_id="0", name="Zero", unit_id="0", occurred_at=long_ago, recorded_by="seed"
+    )
+
+
+_seed(_container.ledger)
+schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+
+CHECKS = [
+    checks.not_a_server_error,
+    checks.status_code_conformance,
+    checks.content_type_conformance,
+    checks.response_schema_conformance,
+    checks.response_headers_conformance,
+    checks.negative_data_rejection,
+    checks.ignored_auth,
+    checks.missing_required_header,
+    checks.unsupported_method,
+]
+
+
+@schema.parametrize()
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+    derandomize=True,
+)
+def test_no_request_gets_a_server_error_or_an_answer_outside_the_schema(case) -> None:
+    case.call_and_validate(headers=ADMIN, checks=CHECKS)

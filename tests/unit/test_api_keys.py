@@ -1,0 +1,55 @@
+"""API keys: issued with a salted hash only, found by the key id in the token, revocable."""
+
+from __future__ import annotations
+
+import pytest
+
+from ledger.application import Ledger
+from ledger.bootstrap import build
+from ledger.config import Settings
+from ledger.domain import InvalidInput, NotFound
+from ledger.domain.api_key import ApiKey, hash_secret
+
+
+@pytest.fixture
+def ledger() -> Ledger:
+    container = build(Settings(database_url="memory://"))
+    yield container.ledger
+    container.close()
+
+
+def test_a_token_authenticates_its_key_until_revoked(ledger: Ledger) -> None:
+    result, token = ledger.issue_api_key(
+        role="auditor", staff_id=None, label="audit", recorded_by="admin"
+    )
+    key = ledger.authenticate(token)
+    assert key is not None
+    assert (key.key_id, key.role) == (result.id, "auditor")
+    ledger.revoke_api_key(key_id=result.id, recorded_by="admin")
+    assert ledger.authenticate(token) is None
+
+
+def test_a_wrong_secret_or_unknown_key_authenticates_nothing(ledger: Ledger) -> None:
+    _, token = ledger.issue_api_key(role="auditor", staff_id=None, label="a", recorded_by="x")
+    assert ledger.authenticate(token[:-1] + ("A" if token[-1] != "A" else "B")) is None
+    assert ledger.authenticate(f"kunknown.{token.split('.')[1]}") is None
+    assert ledger.authenticate("no-dot") is None
+    assert ledger.authenticate("../../etc.passwd") is None
+
+
+def test_only_a_salted_hash_is_stored(ledger: Ledger) -> None:
+    result, token = ledger.issue_api_key(role="auditor", staff_id=None, label="a", recorded_by="x")
+    secret = token.split(".", 1)[1]
+    key = ledger.repository.get(ApiKey.id_for(result.id))
+    assert key.secret_hash == hash_secret(secret, key.salt)
+    assert secret not in repr(vars(key))
+    _, other = ledger.issue_api_key(role="auditor", staff_id=None, label="b", recorded_by="x")
+    assert ledger.repository.get(ApiKey.id_for(other.split(".")[0])).salt != key.salt
+
+
+def test_a_manager_key_needs_a_known_staff_member(ledger: Ledger) -> None:
+    with pytest.raises(InvalidInput) as missing:
+        ledger.issue_api_key(role="manager", staff_id=None, label="m", recorded_by="x")
+    assert missing.value.field == "staff_id"
+    with pytest.raises(NotFound):
+        ledger.issue_api_key(role="manager", staff_id="ghost", label="m", recorded_by="x")
