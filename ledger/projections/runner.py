@@ -1,0 +1,332 @@
+"""Running the projections: follow the store, catch up, rebuild, wait for a position.
+
+One reader follows the application's notification log (the recorder's own `subscribe()`:
+LISTEN/NOTIFY on PostgreSQL, the polling follower of `ledger.store.sqlite` on SQLite) and
+feeds every projection, in batches: a batch is one transaction per view, with that view's
+tracking position written in it. Each batch first reads the view's position inside its
+own transaction and skips what is already applied, so a restart, a second runner or a
+rebuild racing a follower never applies an event twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from eventsourcing.persistence import (
+    InfrastructureFactory,
+    IntegrityError,
+    Notification,
+    Tracking,
+)
+from eventsourcing.projection import Projection
+from eventsourcing.utils import Environment
+
+from ledger.application import Ledger
+from ledger.projections.accountability import (
+    AccountabilityProjection,
+    PostgresAccountabilityView,
+    SQLiteAccountabilityView,
+)
+from ledger.projections.base import SQLView
+from ledger.projections.reports import (
+    PostgresReportsView,
+    ReportsProjection,
+    SQLiteReportsView,
+)
+from ledger.projections.roster import (
+    PostgresRosterView,
+    RosterProjection,
+    SQLiteRosterView,
+)
+from ledger.store import library_environment, store_kind
+
+log = logging.getLogger(__name__)
+
+BATCH = 1000
+
+PROJECTIONS: dict[str, tuple[type[Projection[Any]], dict[str, type[SQLView]]]] = {
+    "roster": (RosterProjection, {"sqlite": SQLiteRosterView, "postgres": PostgresRosterView}),
+    "accountability": (
+        AccountabilityProjection,
+        {"sqlite": SQLiteAccountabilityView, "postgres": PostgresAccountabilityView},
+    ),
+    "reports": (ReportsProjection, {"sqlite": SQLiteReportsView, "postgres": PostgresReportsView}),
+}
+
+
+class ProjectionError(RuntimeError):
+    """A projection failed; it stops rather than skip an event."""
+
+
+def construct_views(
+    database_url: str, names: Iterable[str] | None = None, *, options: dict[str, Any] | None = None
+) -> dict[str, SQLView]:
+    """The views of the named projections (all by default), in the store's database.
+
+    With the in-memory store the views live in an in-memory SQLite database."""
+    kind = store_kind(database_url)
+    if kind == "memory":
+        kind = "sqlite"
+        env = {
+            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "SQLITE_DBNAME": f"file:ledger-views-{uuid.uuid4().hex}?mode=memory&cache=shared",
+        }
+    else:
+        env = library_environment(database_url)
+        # Views need few connections; the ledger keeps the larger pool.
+        env.update({"POSTGRES_POOL_SIZE": "1", "POSTGRES_MAX_OVERFLOW": "4"})
+    factory = InfrastructureFactory.construct(Environment("LEDGER_VIEWS", env))
+    views: dict[str, SQLView] = {}
+    for name in names or PROJECTIONS:
+        view_class = PROJECTIONS[name][1][kind]
+        view = factory.tracking_recorder(view_class)  # type: ignore[arg-type]
+        view.configure(**(options or {}))
+        # The factory closes the connection pool when collected: the view keeps it.
+        view.factory = factory  # type: ignore[attr-defined]
+        views[name] = view
+    return views
+
+
+class Projections:
+    """Every read model of the ledger, the queries the API calls, and their runner."""
+
+    def __init__(self, app: Ledger, views: dict[str, SQLView]) -> None:
+        self.app = app
+        self.views = views
+        self.projections: dict[str, Projection[Any]] = {
+            name: PROJECTIONS[name][0](view=view) for name, view in views.items()
+        }
+        self._apply_lock = threading.Lock()
+        self._progress = threading.Condition()
+        self._positions: dict[str, int] = {}
+        self._stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._subscription: Any = None
+        self.error: BaseException | None = None
+
+    # ---- read models ----------------------------------------------------------------
+
+    @property
+    def roster(self) -> SQLiteRosterView | PostgresRosterView:
+        return self.views["roster"]  # type: ignore[return-value]
+
+    @property
+    def accountability(self) -> SQLiteAccountabilityView | PostgresAccountabilityView:
+        return self.views["accountability"]  # type: ignore[return-value]
+
+    @property
+    def reports(self) -> SQLiteReportsView | PostgresReportsView:
+        return self.views["reports"]  # type: ignore[return-value]
+
+    # ---- positions --------------------------------------------------------------------
+
+    def positions(self) -> dict[str, int]:
+        """How far each projection has processed the log, as its view records it."""
+        return {name: view.max_tracking_id(self.app.name) or 0 for name, view in self.views.items()}
+
+    def wait(self, position: int, timeout: float = 5.0, names: Iterable[str] | None = None) -> bool:
+        """True once every (named) projection has processed `position`; False on timeout."""
+        names = list(names or self.views)
+        deadline = time.monotonic() + timeout
+        if self.is_running:
+            with self._progress:
+                while True:
+                    if self.error is not None:
+                        raise ProjectionError(str(self.error)) from self.error
+                    if all(self._positions.get(n, 0) >= position for n in names):
+                        return True
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        return False
+                    self._progress.wait(remaining)
+        # Another process (`ledger project`) runs them: watch their tracking rows.
+        for name in names:
+            try:
+                self.views[name].wait(
+                    self.app.name, position, timeout=max(0.0, deadline - time.monotonic())
+                )
+            except TimeoutError:
+                return False
+        return True
+
+    # ---- processing -------------------------------------------------------------------
+
+    def _apply(self, notifications: Sequence[Notification], names: Iterable[str]) -> None:
+        if not notifications:
+            return
+        last = notifications[-1].id
+        pending = [n for n in names if self._positions.get(n, 0) < last]
+        if not pending:
+            return
+        mapper = self.app.mapper
+        items = [(mapper.to_domain_event(n), Tracking(self.app.name, n.id)) for n in notifications]
+        with self._apply_lock:
+            for name in pending:
+                self._apply_to(name, items)
+        with self._progress:
+            self._progress.notify_all()
+
+    def _apply_to(self, name: str, items: list[tuple[Any, Tracking]]) -> None:
+        view, projection = self.views[name], self.projections[name]
+        for attempt in range(3):
+            try:
+                with view.batch():
+                    done = view.position_in_batch(self.app.name)
+                    for event, tracking in items:
+                        if tracking.notification_id > done:
+                            projection.process_event(event, tracking)
+                    done = max(done, items[-1][1].notification_id)
+            except IntegrityError:
+                # Another process applied part of this batch first: look again.
+                if attempt == 2:
+                    raise
+                continue
+            self._positions[name] = max(self._positions.get(name, 0), done)
+            return
+
+    def _load_positions(self, names: Iterable[str]) -> int:
+        current = self.positions()
+        for name in names:
+            self._positions[name] = current[name]
+        return min((current[n] for n in names), default=0)
+
+    def catch_up(self, names: Iterable[str] | None = None) -> int:
+        """Process the whole log up to its current end, here and now; returns the end."""
+        names = list(names or self.views)
+        start = self._load_positions(names)
+        recorder = self.app.recorder
+        while True:
+            notifications = recorder.select_notifications(
+                start=start, limit=BATCH, inclusive_of_start=False
+            )
+            if not notifications:
+                return start
+            self._apply(notifications, names)
+            start = notifications[-1].id
+
+    def rebuild(self, names: Iterable[str] | None = None) -> int:
+        """Drop the named read models and replay them from the whole log."""
+        names = list(names or self.views)
+        unknown = set(names) - set(self.views)
+        if unknown:
+            raise KeyError(f"unknown projection(s): {', '.join(sorted(unknown))}")
+        was_running = self.is_running
+        self.stop()
+        with self._apply_lock:
+            for name in names:
+                self.views[name].reset()
+                self._positions[name] = 0
+        end = self.catch_up(names)
+        if was_running:
+            self.start()
+        return end
+
+    # ---- following ----------------------------------------------------------------------
+
+    @property
+    def is_running(self) -> bool:
+        return any(t.is_alive() for t in self._threads)
+
+    def start(self) -> None:
+        """Follow the store in background threads until `stop()`."""
+        if self.is_running:
+            return
+        self.error = None
+        self._stopping.clear()
+        names = list(self.views)
+        start = self._load_positions(names)
+        self._subscription = self.app.recorder.subscribe(gt=start)
+        buffer: queue.Queue[Notification | None] = queue.Queue(maxsize=BATCH * 10)
+        self._threads = [
+            threading.Thread(
+                target=self._read,
+                args=(self._subscription, buffer),
+                daemon=True,
+                name="projections-reader",
+            ),
+            threading.Thread(
+                target=self._process,
+                args=(buffer, names),
+                daemon=True,
+                name="projections-processor",
+            ),
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def _read(self, subscription: Any, buffer: queue.Queue[Notification | None]) -> None:
+        try:
+            for notification in subscription:
+                while not self._stopping.is_set():
+                    try:
+                        buffer.put(notification, timeout=0.2)
+                        break
+                    except queue.Full:
+                        continue
+                if self._stopping.is_set():
+                    break
+        except BaseException as error:
+            self._fail(error)
+        finally:
+            buffer.put(None)
+
+    def _process(self, buffer: queue.Queue[Notification | None], names: list[str]) -> None:
+        try:
+            while True:
+                first = buffer.get()
+                if first is None:
+                    return
+                batch = [first]
+                while len(batch) < BATCH:
+                    try:
+                        item = buffer.get_nowait()
+                    except queue.Empty:
+                        break
+                    if item is None:
+                        self._apply(batch, names)
+                        return
+                    batch.append(item)
+                self._apply(batch, names)
+        except BaseException as error:
+            self._fail(error)
+
+    def _fail(self, error: BaseException) -> None:
+        log.exception("projections stopped: %s", error)
+        self.error = error
+        self._stopping.set()
+        if self._subscription is not None:
+            self._subscription.stop()
+        with self._progress:
+            self._progress.notify_all()
+
+    def stop(self) -> None:
+        """Stop following; what was processed stays processed."""
+        self._stopping.set()
+        if self._subscription is not None:
+            self._subscription.stop()
+        for thread in self._threads:
+            thread.join(timeout=10)
+        self._threads = []
+        self._subscription = None
+
+    def run_forever(self) -> None:
+        """Follow the store until interrupted (`ledger project`)."""
+        self.start()
+        try:
+            while self.is_running:
+                time.sleep(0.5)
+        finally:
+            self.stop()
+        if self.error is not None:
+            raise ProjectionError(str(self.error)) from self.error
+
+    def close(self) -> None:
+        self.stop()
+        for view in self.views.values():
+            view.factory.close()  # type: ignore[attr-defined]
