@@ -6,10 +6,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ledger.application import Ledger
 from ledger.config import Settings
 from ledger.store import library_environment
+
+if TYPE_CHECKING:
+    from ledger.projections.runner import Projections
 
 
 @dataclass
@@ -17,6 +21,27 @@ class Container:
     settings: Settings
     ledger: Ledger
     closers: list[Callable[[], None]] = field(default_factory=list)
+    projections: Projections | None = None
+
+    def start_projections(self, *, follow: bool = True) -> Projections:
+        """The read models; with `follow`, this process also runs them, following the store
+        (without, another process such as `ledger project` runs them)."""
+        if self.projections is None:
+            from ledger.projections.runner import Projections, construct_views
+
+            views = construct_views(
+                self.settings.database_url,
+                options={
+                    "fiscal_year_start": self.settings.fiscal_year_start,
+                    "churn_lookback_days": self.settings.churn_lookback_days,
+                    "cadence": self.settings.cadence,
+                },
+            )
+            self.projections = Projections(self.ledger, views)
+            self.closers.append(self.projections.close)
+        if follow:
+            self.projections.start()
+        return self.projections
 
     def close(self) -> None:
         for close in reversed(self.closers):
