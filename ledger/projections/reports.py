@@ -75,6 +75,15 @@ class ReportsView(ClientIntervals, ABC):
             f"ON {p}_asset_changes (manager, effective_at)",
         ]
 
+    def record_change(
+        self, aid: str, field: str, at: datetime, value: str | None, tracking: Tracking
+    ) -> None:
+        with self._write():
+            super().record_change(aid, field, at, value, tracking)
+            if field == "manager":
+                # A reassignment moves the credit for the client's asset changes.
+                self._dirty("assets", aid)
+
     @property
     def cadence(self) -> dict[str, int]:
         return dict(getattr(self, "options", {}).get("cadence", DEFAULT_CADENCE))
@@ -154,9 +163,7 @@ class ReportsView(ClientIntervals, ABC):
         super()._flush(c, dirty)
         for part in chunks(sorted(dirty.get("keyinfo", ()))):
             self._recompute_keyinfo(c, part)
-        # A reassignment moves the credit for asset changes: refold those clients too.
-        stale = set(dirty.get("assets", ())) | set(dirty.get("client", ()))
-        for part in chunks(sorted(stale)):
+        for part in chunks(sorted(dirty.get("assets", ()))):
             self._recompute_assets(c, part)
 
     def _recompute_keyinfo(self, c: Any, aids: list[str]) -> None:

@@ -16,6 +16,8 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 from eventsourcing.persistence import (
@@ -49,6 +51,8 @@ from ledger.store import library_environment, store_kind
 log = logging.getLogger(__name__)
 
 BATCH = 1000
+# Catching up (a rebuild) reads further ahead: fewer, larger transactions.
+CATCH_UP_BATCH = 5000
 
 PROJECTIONS: dict[str, tuple[type[Projection[Any]], dict[str, type[SQLView]]]] = {
     "roster": (RosterProjection, {"sqlite": SQLiteRosterView, "postgres": PostgresRosterView}),
@@ -67,30 +71,42 @@ class ProjectionError(RuntimeError):
 def construct_views(
     database_url: str, names: Iterable[str] | None = None, *, options: dict[str, Any] | None = None
 ) -> dict[str, SQLView]:
-    """The views of the named projections (all by default), in the store's database.
+    """The views of the named projections (all by default).
 
-    With the in-memory store the views live in an in-memory SQLite database."""
+    On PostgreSQL they sit beside the events, in the same database. On SQLite each view
+    has a file of its own next to the store (`ledger.db` -> `ledger.roster.db`): SQLite has
+    one writer per file, so a view catching up never holds the lock the ledger's writes
+    need, and the views can be written in parallel. With the in-memory store they are
+    in-memory SQLite databases."""
     kind = store_kind(database_url)
-    if kind == "memory":
-        kind = "sqlite"
-        env = {
-            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
-            "SQLITE_DBNAME": f"file:ledger-views-{uuid.uuid4().hex}?mode=memory&cache=shared",
-        }
-    else:
-        env = library_environment(database_url)
-        # Views need few connections; the ledger keeps the larger pool.
-        env.update({"POSTGRES_POOL_SIZE": "1", "POSTGRES_MAX_OVERFLOW": "4"})
-    factory = InfrastructureFactory.construct(Environment("LEDGER_VIEWS", env))
     views: dict[str, SQLView] = {}
     for name in names or PROJECTIONS:
-        view_class = PROJECTIONS[name][1][kind]
+        if kind == "postgres":
+            env = library_environment(database_url)
+            # Views need few connections; the ledger keeps the larger pool.
+            env.update({"POSTGRES_POOL_SIZE": "1", "POSTGRES_MAX_OVERFLOW": "4"})
+        elif kind == "memory":
+            env = {
+                "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                "SQLITE_DBNAME": f"file:ledger-{name}-{uuid.uuid4().hex}?mode=memory&cache=shared",
+            }
+        else:
+            env = library_environment(database_url)
+            env["PERSISTENCE_MODULE"] = "eventsourcing.sqlite"
+            env["SQLITE_DBNAME"] = view_file(env["SQLITE_DBNAME"], name)
+        factory = InfrastructureFactory.construct(Environment("LEDGER_VIEWS", env))
+        view_class = PROJECTIONS[name][1]["postgres" if kind == "postgres" else "sqlite"]
         view = factory.tracking_recorder(view_class)  # type: ignore[arg-type]
         view.configure(**(options or {}))
         # The factory closes the connection pool when collected: the view keeps it.
         view.factory = factory  # type: ignore[attr-defined]
         views[name] = view
     return views
+
+
+def view_file(store_path: str, name: str) -> str:
+    path = Path(store_path)
+    return str(path.with_name(f"{path.stem}.{name}{path.suffix or '.db'}"))
 
 
 class Projections:
@@ -109,6 +125,8 @@ class Projections:
         self._threads: list[threading.Thread] = []
         self._subscription: Any = None
         self.error: BaseException | None = None
+        # Views write to separate files or rows, so their batches run side by side.
+        self._workers = ThreadPoolExecutor(max_workers=len(views), thread_name_prefix="view")
 
     # ---- read models ----------------------------------------------------------------
 
@@ -167,8 +185,10 @@ class Projections:
         mapper = self.app.mapper
         items = [(mapper.to_domain_event(n), Tracking(self.app.name, n.id)) for n in notifications]
         with self._apply_lock:
-            for name in pending:
-                self._apply_to(name, items)
+            if len(pending) == 1:
+                self._apply_to(pending[0], items)
+            else:
+                list(self._workers.map(lambda name: self._apply_to(name, items), pending))
         with self._progress:
             self._progress.notify_all()
 
@@ -178,9 +198,10 @@ class Projections:
             try:
                 with view.batch():
                     done = view.position_in_batch(self.app.name)
+                    process = projection.process_event  # bound once: dispatch is not free
                     for event, tracking in items:
                         if tracking.notification_id > done:
-                            projection.process_event(event, tracking)
+                            process(event, tracking)
                     done = max(done, items[-1][1].notification_id)
             except IntegrityError:
                 # Another process applied part of this batch first: look again.
@@ -203,7 +224,7 @@ class Projections:
         recorder = self.app.recorder
         while True:
             notifications = recorder.select_notifications(
-                start=start, limit=BATCH, inclusive_of_start=False
+                start=start, limit=CATCH_UP_BATCH, inclusive_of_start=False
             )
             if not notifications:
                 return start
@@ -328,5 +349,6 @@ class Projections:
 
     def close(self) -> None:
         self.stop()
+        self._workers.shutdown()
         for view in self.views.values():
             view.factory.close()  # type: ignore[attr-defined]
