@@ -10,6 +10,7 @@ rebuild racing a follower never applies an event twice.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
@@ -295,7 +296,8 @@ class Projections:
         except BaseException as error:
             self._fail(error)
         finally:
-            buffer.put(None)
+            with contextlib.suppress(queue.Full):
+                buffer.put(None, timeout=1)
 
     def _process(self, buffer: queue.Queue[Notification | None], names: list[str]) -> None:
         try:
