@@ -18,6 +18,7 @@ import time
 import uuid
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -33,23 +34,33 @@ from eventsourcing.utils import Environment
 from ledger.application import Ledger
 from ledger.projections.accountability import (
     AccountabilityProjection,
+    AccountabilityView,
     PostgresAccountabilityView,
     SQLiteAccountabilityView,
 )
 from ledger.projections.base import SQLView
 from ledger.projections.reports import (
+    DEFAULT_TARGET,
     PostgresReportsView,
     ReportsProjection,
+    ReportsView,
     SQLiteReportsView,
 )
 from ledger.projections.roster import (
+    DEFAULT_LIMIT,
     PostgresRosterView,
     RosterProjection,
+    RosterView,
     SQLiteRosterView,
 )
 from ledger.store import library_environment, store_kind
 
 log = logging.getLogger(__name__)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
 
 BATCH = 1000
 # Catching up (a rebuild) reads further ahead: fewer, larger transactions.
@@ -129,19 +140,98 @@ class Projections:
         # Views write to separate files or rows, so their batches run side by side.
         self._workers = ThreadPoolExecutor(max_workers=len(views), thread_name_prefix="view")
 
-    # ---- read models ----------------------------------------------------------------
+    # ---- read models: the queries of API.md's "Projections" table ------------------------
 
     @property
-    def roster(self) -> SQLiteRosterView | PostgresRosterView:
+    def roster_view(self) -> RosterView:
         return self.views["roster"]  # type: ignore[return-value]
 
     @property
-    def accountability(self) -> SQLiteAccountabilityView | PostgresAccountabilityView:
+    def accountability_view(self) -> AccountabilityView:
         return self.views["accountability"]  # type: ignore[return-value]
 
     @property
-    def reports(self) -> SQLiteReportsView | PostgresReportsView:
+    def reports_view(self) -> ReportsView:
         return self.views["reports"]  # type: ignore[return-value]
+
+    def roster(
+        self,
+        unit_id: str,
+        *,
+        as_of: datetime | None = None,
+        tier: str | None = None,
+        manager_id: str | None = None,
+        status: str | None = None,
+        limit: int = DEFAULT_LIMIT,
+        cursor: str | None = None,
+    ) -> dict[str, Any]:
+        """GET /v1/rosters: `{items: [{client_id, name, unit_id, tier, status,
+        designated_manager}], next_cursor}`."""
+        return self.roster_view.roster(
+            unit_id,
+            as_of=as_of or _now(),
+            tier=tier,
+            manager_id=manager_id,
+            status=status,
+            limit=limit,
+            cursor=cursor,
+        )
+
+    def roster_summary(self, unit_id: str, *, as_of: datetime | None = None) -> dict[str, Any]:
+        """GET /v1/rosters/summary: `{unit_id, as_of, counts, vip}`."""
+        return self.roster_view.roster_summary(unit_id, as_of=as_of or _now())
+
+    def client_intervals(self, client_id: str) -> dict[str, Any]:
+        """GET /v1/accountability/clients/{id}: `{client_id, intervals}`."""
+        return self.accountability_view.client_intervals(client_id)
+
+    def responsible(self, client_id: str, at: datetime | None = None) -> dict[str, Any]:
+        """GET /v1/accountability/responsible: `{client_id, at, designated_manager, team,
+        unit_head}`."""
+        return self.accountability_view.responsible(client_id, at or _now())
+
+    def churn_cases(
+        self,
+        *,
+        unit_id: str | None = None,
+        fiscal_year: int | None = None,
+        in_scope: bool | None = None,
+        kind: str | None = None,
+    ) -> dict[str, Any]:
+        """GET /v1/accountability/churn-cases: `{items: [...]}`."""
+        return self.accountability_view.churn_cases(
+            unit_id=unit_id, fiscal_year=fiscal_year, in_scope=in_scope, kind=kind
+        )
+
+    def churn_case(self, case_id: str) -> dict[str, Any]:
+        """One churn case (its `client_id` is what a determination is posted to)."""
+        return self.accountability_view.churn_case(case_id)
+
+    def staff_record(self, staff_id: str, fiscal_year: int) -> dict[str, Any]:
+        """GET /v1/accountability/staff/{staff_id}: in-scope case counts."""
+        return self.accountability_view.staff_record(staff_id, fiscal_year)
+
+    def tier_growth(self, unit_id: str, start: datetime, end: datetime) -> dict[str, Any]:
+        """GET /v1/reports/tier-growth (`from`, `to` are `start`, `end`)."""
+        return self.reports_view.tier_growth(unit_id, start, end)
+
+    def completeness(
+        self, unit_id: str, *, as_of: datetime | None = None, target: float = DEFAULT_TARGET
+    ) -> dict[str, Any]:
+        """GET /v1/reports/completeness."""
+        return self.reports_view.completeness(unit_id, as_of=as_of or _now(), target=target)
+
+    def overdue_contacts(self, unit_id: str, *, as_of: datetime | None = None) -> dict[str, Any]:
+        """GET /v1/reports/overdue-contacts."""
+        return self.reports_view.overdue_contacts(unit_id, as_of=as_of or _now())
+
+    def orphaned_clients(self, unit_id: str, *, as_of: datetime | None = None) -> dict[str, Any]:
+        """GET /v1/reports/orphaned-clients."""
+        return self.reports_view.orphaned_clients(unit_id, as_of=as_of or _now())
+
+    def manager_portfolio(self, staff_id: str, start: datetime, end: datetime) -> dict[str, Any]:
+        """GET /v1/reports/manager-portfolio (`from`, `to` are `start`, `end`)."""
+        return self.reports_view.manager_portfolio(staff_id, start, end)
 
     # ---- positions --------------------------------------------------------------------
 

@@ -56,7 +56,7 @@ class RosterCase(ProjectionCase):
             client_id="C05", kind="normal", reason="r", effective_at=day(5, 1), recorded_by=BY
         )
         projections.catch_up()
-        roster = projections.roster
+        roster = projections
 
         first = roster.roster("S", as_of=day(6, 1), limit=3)
         assert [i["client_id"] for i in first["items"]] == ["C01", "C03", "C05"]
@@ -140,7 +140,7 @@ class RosterCase(ProjectionCase):
         app.save(*upgraded)
         projections.catch_up()
 
-        report = projections.reports.tier_growth("S", q0, q1)
+        report = projections.tier_growth("S", q0, q1)
         assert report["tiers"]["gold"] == {
             "start": 3078,
             "end": 3533,
@@ -164,7 +164,7 @@ class RosterCase(ProjectionCase):
         assert report["share_of_parent"]["diamond"] == 0.75
         assert [r["unit_id"] for r in report["sibling_ranking"]] == ["S", "S2"]
         assert report["sibling_ranking"][1]["vip_growth_rate"] == round(12 / 112, 4)
-        assert projections.roster.roster_summary("S", as_of=q1)["counts"]["gold"] == 3534
+        assert projections.roster_summary("S", as_of=q1)["counts"]["gold"] == 3534
 
 
 class TestRosterSQLite(RosterCase):
@@ -250,7 +250,7 @@ class AccountabilityCase(ProjectionCase):
     ) -> None:
         self._scenario(container)
         projections.catch_up()
-        view = projections.accountability
+        view = projections
         intervals = view.client_intervals("CA")["intervals"]
         assert intervals == [
             {"role": "client_manager", "staff_id": "M1", "from": day(1, 5), "to": day(5, 16)},
@@ -268,7 +268,7 @@ class AccountabilityCase(ProjectionCase):
     ) -> None:
         cases = self._scenario(container)
         projections.catch_up()
-        view = projections.accountability
+        view = projections
         by_id = {c["case_id"]: c for c in view.churn_cases()["items"]}
         a, b = by_id[cases["A"]], by_id[cases["B"]]
         assert a["accountability_tier"] == "diamond"
@@ -296,7 +296,7 @@ class AccountabilityCase(ProjectionCase):
             client_id="CA", case_id=cases["A"], outcome="confirmed", reason="again", recorded_by="c"
         )
         projections.catch_up()
-        case = projections.accountability.churn_case(cases["A"])
+        case = projections.churn_case(cases["A"])
         assert case["determination"]["outcome"] == "confirmed"
         assert [d["outcome"] for d in case["determinations"]] == ["waived", "confirmed"]
 
@@ -305,7 +305,7 @@ class AccountabilityCase(ProjectionCase):
     ) -> None:
         self._scenario(container)
         projections.catch_up()
-        view = projections.accountability
+        view = projections
         assert view.staff_record("M1", LAST_YEAR) == {
             "staff_id": "M1",
             "fiscal_year": LAST_YEAR,
@@ -356,14 +356,14 @@ class ReportsCase(ProjectionCase):
             client_id="P2", changes={"employer": None}, effective_at=day(1, 7), recorded_by=BY
         )
         projections.catch_up()
-        report = projections.reports.completeness("S", as_of=NOW)
+        report = projections.completeness("S", as_of=NOW)
         assert (report["vip_active"], report["complete"], report["rate"]) == (2, 1, 0.5)
         assert report["meets_target"] is False
         assert report["by_unit"] == [{"unit_id": "O1", "vip_active": 2, "complete": 1, "rate": 0.5}]
 
         app.retract(client_id="P2", event_id=cleared.event_id, reason="typo", recorded_by=BY)
         projections.catch_up()
-        report = projections.reports.completeness("S", as_of=NOW, target=0.9)
+        report = projections.completeness("S", as_of=NOW, target=0.9)
         assert (report["complete"], report["rate"], report["meets_target"]) == (2, 1.0, True)
 
     def test_overdue_contacts_follow_the_cadence_and_retractions(
@@ -409,11 +409,11 @@ class ReportsCase(ProjectionCase):
             recorded_by=BY,
         )
         projections.catch_up()
-        assert projections.reports.overdue_contacts("S", as_of=NOW)["items"] == []
+        assert projections.overdue_contacts("S", as_of=NOW)["items"] == []
 
         app.retract(client_id="G", event_id=recent.event_id, reason="wrong client", recorded_by=BY)
         projections.catch_up()
-        items = projections.reports.overdue_contacts("S", as_of=NOW)["items"]
+        items = projections.overdue_contacts("S", as_of=NOW)["items"]
         assert [(i["client_id"], i["days_overdue"], i["designated_manager"]) for i in items] == [
             ("G", 10, "M1")
         ]
@@ -450,11 +450,11 @@ class ReportsCase(ProjectionCase):
             recorded_by=BY,
         )
         projections.catch_up()
-        items = projections.reports.orphaned_clients("B", as_of=NOW)["items"]
+        items = projections.orphaned_clients("B", as_of=NOW)["items"]
         assert items == [
             {"client_id": "K1", "tier": "platinum", "former_manager": "M3", "since": departed_at}
         ]
-        assert projections.reports.orphaned_clients("S2", as_of=NOW)["items"] == []
+        assert projections.orphaned_clients("S2", as_of=NOW)["items"] == []
 
     def test_manager_portfolio_credits_asset_changes_to_the_manager_of_the_day(
         self, container: Container, projections: Projections
@@ -477,7 +477,7 @@ class ReportsCase(ProjectionCase):
         app.assign(client_id="W", staff_id="M2", reason="r", effective_at=day(4, 1), recorded_by=BY)
         app.report_assets(client_id="W", amount="1200.00", as_of=day(5, 1).date(), recorded_by=BY)
         projections.catch_up()
-        reports = projections.reports
+        reports = projections
         m1 = reports.manager_portfolio("M1", day(1, 1), day(12, 31))
         m2 = reports.manager_portfolio("M2", day(1, 1), day(12, 31))
         assert m1["assets_change"] == Decimal("1500.00")
@@ -569,7 +569,7 @@ class RunnerCase(ProjectionCase):
             recorded_by=BY,
         )
         assert projections.wait(written.position, timeout=10)
-        assert projections.roster.roster("O1", as_of=NOW)["items"][0]["client_id"] == "RYW"
+        assert projections.roster("O1", as_of=NOW)["items"][0]["client_id"] == "RYW"
         # A process that does not run the projections waits on their tracking rows.
         other = build(Settings(database_url=database_url))
         try:
@@ -578,7 +578,7 @@ class RunnerCase(ProjectionCase):
                 client_id="RYW", tier="gold", reason="r", effective_at=day(3, 1), recorded_by=BY
             )
             assert elsewhere.wait(later.position, timeout=10)
-            assert elsewhere.roster.roster("O1", as_of=NOW)["items"][0]["tier"] == "gold"
+            assert elsewhere.roster("O1", as_of=NOW)["items"][0]["tier"] == "gold"
             assert elsewhere.wait(later.position + 1000, timeout=0.3) is False
         finally:
             other.close()

@@ -37,9 +37,9 @@ def test_projections_follow_the_in_memory_store_and_answer_after_a_write() -> No
             recorded_by=BY,
         )
         assert projections.wait(contact.position, timeout=10)
-        assert projections.reports.overdue_contacts("B", as_of=NOW)["items"] == []
+        assert projections.overdue_contacts("B", as_of=NOW)["items"] == []
         # The cadence setting reaches the view: 30 days for gold.
-        later = projections.reports.overdue_contacts("B", as_of=NOW + timedelta(days=25))
+        later = projections.overdue_contacts("B", as_of=NOW + timedelta(days=25))
         assert [(i["client_id"], i["days_overdue"]) for i in later["items"]] == [("G", 5)]
         positions = projections.positions()
         assert set(positions) == {"roster", "accountability", "reports"}
