@@ -12,13 +12,21 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.dispatch import singledispatchmethod
 from eventsourcing.persistence import Tracking
 from eventsourcing.projection import Projection
 
 from ledger.domain import Client, Staff, Unit
-from ledger.domain.values import ACTIVE, DESIGNATED_MANAGER, KEY_INFO_FIELDS, TIERS, VIP_TIERS
+from ledger.domain.values import (
+    ACTIVE,
+    DESIGNATED_MANAGER,
+    KEY_INFO_FIELDS,
+    TIERS,
+    VIP_TIERS,
+)
+from ledger.domain.values import event_id as event_id_of
 from ledger.projections.base import PostgresBackend, SQLiteBackend, aid, chunks, from_ts, ts
 from ledger.projections.clients import ClientIntervals
 from ledger.projections.timeline import asset_deltas, growth_rate, share
@@ -58,19 +66,17 @@ class ReportsView(ClientIntervals, ABC):
             f"CREATE TABLE IF NOT EXISTS {p}_staff (aid TEXT PRIMARY KEY, staff_id TEXT, "
             "departed_at TEXT)",
             f"CREATE INDEX IF NOT EXISTS {p}_staff_id ON {p}_staff (staff_id)",
-            f"CREATE TABLE IF NOT EXISTS {p}_contacts (event_id TEXT PRIMARY KEY, aid TEXT, "
-            "occurred_at TEXT, staff_id TEXT)",
-            f"CREATE INDEX IF NOT EXISTS {p}_contacts_aid ON {p}_contacts (aid, occurred_at)",
-            f"CREATE TABLE IF NOT EXISTS {p}_profile (event_id TEXT, field TEXT, aid TEXT, "
-            "seq BIGINT, effective_at TEXT, value TEXT, PRIMARY KEY (event_id, field))",
-            f"CREATE INDEX IF NOT EXISTS {p}_profile_aid ON {p}_profile (aid)",
+            # Rows of retractable events are keyed by (client, version): the key the
+            # event id is derived from, and one index serves both lookups and retraction.
+            f"CREATE TABLE IF NOT EXISTS {p}_contacts (aid TEXT, occurred_at TEXT, "
+            "version BIGINT, staff_id TEXT, PRIMARY KEY (aid, occurred_at, version))",
+            f"CREATE TABLE IF NOT EXISTS {p}_profile (aid TEXT, version BIGINT, field TEXT, "
+            "seq BIGINT, effective_at TEXT, value TEXT, PRIMARY KEY (aid, version, field))",
             f"CREATE TABLE IF NOT EXISTS {p}_keyinfo (aid TEXT PRIMARY KEY, complete BIGINT)",
-            f"CREATE TABLE IF NOT EXISTS {p}_assets (event_id TEXT PRIMARY KEY, aid TEXT, "
-            "seq BIGINT, effective_at TEXT, amount TEXT)",
-            f"CREATE INDEX IF NOT EXISTS {p}_assets_aid ON {p}_assets (aid)",
-            f"CREATE TABLE IF NOT EXISTS {p}_asset_changes (event_id TEXT PRIMARY KEY, "
-            "aid TEXT, effective_at TEXT, delta TEXT, manager TEXT)",
-            f"CREATE INDEX IF NOT EXISTS {p}_asset_changes_aid ON {p}_asset_changes (aid)",
+            f"CREATE TABLE IF NOT EXISTS {p}_assets (aid TEXT, version BIGINT, seq BIGINT, "
+            "effective_at TEXT, amount TEXT, PRIMARY KEY (aid, version))",
+            f"CREATE TABLE IF NOT EXISTS {p}_asset_changes (aid TEXT, version BIGINT, "
+            "effective_at TEXT, delta TEXT, manager TEXT, PRIMARY KEY (aid, version))",
             f"CREATE INDEX IF NOT EXISTS {p}_asset_changes_manager "
             f"ON {p}_asset_changes (manager, effective_at)",
         ]
@@ -108,27 +114,27 @@ class ReportsView(ClientIntervals, ABC):
             self._track(tracking)
 
     def record_contact(
-        self, aid: str, event_id: str, at: datetime, staff_id: str, tracking: Tracking
+        self, aid: str, version: int, at: datetime, staff_id: str, tracking: Tracking
     ) -> None:
         with self._write() as c:
             self._exec(
                 c,
-                f"INSERT INTO {self.view_name}_contacts (event_id, aid, occurred_at, staff_id) "
+                f"INSERT INTO {self.view_name}_contacts (aid, occurred_at, version, staff_id) "
                 "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                (event_id, aid, ts(at), staff_id),
+                (aid, ts(at), version, staff_id),
             )
             self._track(tracking)
 
     def record_profile(
-        self, aid: str, event_id: str, at: datetime, changes: dict[str, Any], tracking: Tracking
+        self, aid: str, version: int, at: datetime, changes: dict[str, Any], tracking: Tracking
     ) -> None:
         with self._write() as c:
             self._many(
                 c,
-                f"INSERT INTO {self.view_name}_profile (event_id, field, aid, seq, effective_at, "
+                f"INSERT INTO {self.view_name}_profile (aid, version, field, seq, effective_at, "
                 "value) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 (
-                    (event_id, field, aid, tracking.notification_id, ts(at), value)
+                    (aid, version, field, tracking.notification_id, ts(at), value)
                     for field, value in changes.items()
                     if field in KEY_INFO_FIELDS
                 ),
@@ -137,24 +143,37 @@ class ReportsView(ClientIntervals, ABC):
             self._track(tracking)
 
     def record_assets(
-        self, aid: str, event_id: str, at: datetime, amount: Decimal, tracking: Tracking
+        self, aid: str, version: int, at: datetime, amount: Decimal, tracking: Tracking
     ) -> None:
         with self._write() as c:
             self._exec(
                 c,
-                f"INSERT INTO {self.view_name}_assets (event_id, aid, seq, effective_at, amount) "
+                f"INSERT INTO {self.view_name}_assets (aid, version, seq, effective_at, amount) "
                 "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                (event_id, aid, tracking.notification_id, ts(at), str(amount)),
+                (aid, version, tracking.notification_id, ts(at), str(amount)),
             )
             self._dirty("assets", aid)
             self._track(tracking)
 
-    def retract(self, aid: str, event_id: str, tracking: Tracking) -> None:
+    def retract(self, aid: str, retracted_event_id: str, tracking: Tracking) -> None:
         """Remove the retracted contact, profile update or assets report."""
         p = self.view_name
         with self._write() as c:
-            for table in ("contacts", "profile", "assets"):
-                self._exec(c, f"DELETE FROM {p}_{table} WHERE event_id = ?", (event_id,))
+            rows = self._all(
+                c,
+                f"SELECT version FROM {p}_contacts WHERE aid = ? UNION SELECT version FROM "
+                f"{p}_profile WHERE aid = ? UNION SELECT version FROM {p}_assets WHERE aid = ?",
+                (aid, aid, aid),
+            )
+            client = UUID(aid)
+            for version in (r["version"] for r in rows):
+                if event_id_of(client, version) == retracted_event_id:
+                    for table in ("contacts", "profile", "assets"):
+                        self._exec(
+                            c,
+                            f"DELETE FROM {p}_{table} WHERE aid = ? AND version = ?",
+                            (aid, version),
+                        )
             self._dirty("keyinfo", aid)
             self._dirty("assets", aid)
             self._track(tracking)
@@ -185,15 +204,15 @@ class ReportsView(ClientIntervals, ABC):
 
     def _recompute_assets(self, c: Any, aids: list[str]) -> None:
         p = self.view_name
-        reports: dict[str, list[tuple[str, int, str, Decimal]]] = defaultdict(list)
+        reports: dict[str, list[tuple[str, int, int, Decimal]]] = defaultdict(list)
         for row in self._all(
             c,
-            f"SELECT aid, seq, event_id, effective_at, amount FROM {p}_assets "
+            f"SELECT aid, seq, version, effective_at, amount FROM {p}_assets "
             f"WHERE aid IN {self._in(aids)}",
             aids,
         ):
             reports[row["aid"]].append(
-                (row["effective_at"], row["seq"], row["event_id"], Decimal(row["amount"]))
+                (row["effective_at"], row["seq"], row["version"], Decimal(row["amount"]))
             )
         self._exec(c, f"DELETE FROM {p}_asset_changes WHERE aid IN {self._in(aids)}", aids)
         if not reports:
@@ -216,12 +235,12 @@ class ReportsView(ClientIntervals, ABC):
 
         self._many(
             c,
-            f"INSERT INTO {p}_asset_changes (event_id, aid, effective_at, delta, manager) "
+            f"INSERT INTO {p}_asset_changes (aid, version, effective_at, delta, manager) "
             "VALUES (?, ?, ?, ?, ?)",
             (
-                (event_id, a, at, str(delta), manager_at(a, at))
+                (a, version, at, str(delta), manager_at(a, at))
                 for a, rows in reports.items()
-                for event_id, at, delta in asset_deltas(rows)
+                for version, at, delta in asset_deltas(rows)
             ),
         )
 
@@ -445,19 +464,19 @@ class ReportsProjection(Projection[ReportsView]):
     @process_event.register
     def _contact(self, event: Client.ContactLogged, tracking: Tracking) -> None:
         self.view.record_contact(
-            aid(event), event.event_id, event.effective_at, event.staff_id, tracking
+            aid(event), event.originator_version, event.effective_at, event.staff_id, tracking
         )
 
     @process_event.register
     def _profile(self, event: Client.ProfileUpdated, tracking: Tracking) -> None:
         self.view.record_profile(
-            aid(event), event.event_id, event.effective_at, event.changes, tracking
+            aid(event), event.originator_version, event.effective_at, event.changes, tracking
         )
 
     @process_event.register
     def _assets(self, event: Client.AssetsReported, tracking: Tracking) -> None:
         self.view.record_assets(
-            aid(event), event.event_id, event.effective_at, event.amount, tracking
+            aid(event), event.originator_version, event.effective_at, event.amount, tracking
         )
 
     @process_event.register

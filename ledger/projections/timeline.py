@@ -7,7 +7,7 @@ recorded order (as the aggregate's own timelines do).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from itertools import groupby
@@ -84,9 +84,9 @@ def share(part: int, whole: int) -> float | None:
 
 
 def asset_deltas(
-    reports: Sequence[tuple[str, int, str, Decimal]],
-) -> list[tuple[str, str, Decimal]]:
-    """(event_id, effective_at, change) for each assets report: its amount less the
+    reports: Sequence[tuple[str, int, Hashable, Decimal]],
+) -> list[tuple[Hashable, str, Decimal]]:
+    """(report id, effective_at, change) for each assets report: its amount less the
     previous report's, in effective order; the first report counts in full."""
     previous = Decimal(0)
     deltas = []
