@@ -80,6 +80,16 @@ class ProjectionError(RuntimeError):
     """A projection failed; it stops rather than skip an event."""
 
 
+class ViewBehindError(ProjectionError):
+    """A view's position is behind the batch in hand: another process reset it."""
+
+    def __init__(self, name: str, position: int, after: int) -> None:
+        super().__init__(
+            f"view {name} is at position {position} but this batch follows {after}: it was "
+            "reset by another process (ledger rebuild?); restart this runner"
+        )
+
+
 def construct_views(
     database_url: str, names: Iterable[str] | None = None, *, options: dict[str, Any] | None = None
 ) -> dict[str, SQLView]:
@@ -243,17 +253,16 @@ class Projections:
         """True once every (named) projection has processed `position`; False on timeout."""
         names = list(names or self.views)
         deadline = time.monotonic() + timeout
-        if self.is_running:
-            with self._progress:
-                while True:
-                    if self.error is not None:
-                        raise ProjectionError(str(self.error)) from self.error
-                    if all(self._positions.get(n, 0) >= position for n in names):
-                        return True
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0:
-                        return False
-                    self._progress.wait(remaining)
+        with self._progress:
+            while self.is_running or self.error is not None:
+                if self.error is not None:
+                    raise ProjectionError(str(self.error)) from self.error
+                if all(self._positions.get(n, 0) >= position for n in names):
+                    return True
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._progress.wait(min(remaining, 0.5))
         # Another process (`ledger project`) runs them: watch their tracking rows.
         for name in names:
             try:
@@ -266,7 +275,10 @@ class Projections:
 
     # ---- processing -------------------------------------------------------------------
 
-    def _apply(self, notifications: Sequence[Notification], names: Iterable[str]) -> None:
+    def _apply(
+        self, notifications: Sequence[Notification], names: Iterable[str], after: int
+    ) -> None:
+        """Apply notifications read from the log right after position `after`."""
         if not notifications:
             return
         last = notifications[-1].id
@@ -277,18 +289,21 @@ class Projections:
         items = [(mapper.to_domain_event(n), Tracking(self.app.name, n.id)) for n in notifications]
         with self._apply_lock:
             if len(pending) == 1:
-                self._apply_to(pending[0], items)
+                self._apply_to(pending[0], items, after)
             else:
-                list(self._workers.map(lambda name: self._apply_to(name, items), pending))
+                list(self._workers.map(lambda n: self._apply_to(n, items, after), pending))
         with self._progress:
             self._progress.notify_all()
 
-    def _apply_to(self, name: str, items: list[tuple[Any, Tracking]]) -> None:
+    def _apply_to(self, name: str, items: list[tuple[Any, Tracking]], after: int) -> None:
         view, projection = self.views[name], self.projections[name]
         for attempt in range(3):
             try:
                 with view.batch():
                     done = view.position_in_batch(self.app.name)
+                    if done < after:
+                        # Applying this batch would skip the events in (done, after].
+                        raise ViewBehindError(name, done, after)
                     process = projection.process_event  # bound once: dispatch is not free
                     for event, tracking in items:
                         if tracking.notification_id > done:
@@ -319,7 +334,7 @@ class Projections:
             )
             if not notifications:
                 return start
-            self._apply(notifications, names)
+            self._apply(notifications, names, start)
             start = notifications[-1].id
 
     def rebuild(self, names: Iterable[str] | None = None) -> int:
@@ -364,7 +379,7 @@ class Projections:
             ),
             threading.Thread(
                 target=self._process,
-                args=(buffer, names),
+                args=(buffer, names, start),
                 daemon=True,
                 name="projections-processor",
             ),
@@ -389,7 +404,9 @@ class Projections:
             with contextlib.suppress(queue.Full):
                 buffer.put(None, timeout=1)
 
-    def _process(self, buffer: queue.Queue[Notification | None], names: list[str]) -> None:
+    def _process(
+        self, buffer: queue.Queue[Notification | None], names: list[str], after: int
+    ) -> None:
         try:
             while True:
                 first = buffer.get()
@@ -402,10 +419,11 @@ class Projections:
                     except queue.Empty:
                         break
                     if item is None:
-                        self._apply(batch, names)
+                        self._apply(batch, names, after)
                         return
                     batch.append(item)
-                self._apply(batch, names)
+                self._apply(batch, names, after)
+                after = batch[-1].id
         except BaseException as error:
             self._fail(error)
 

@@ -12,7 +12,7 @@ import pytest
 from ledger.bootstrap import Container, build
 from ledger.config import Settings
 from ledger.domain import Client
-from ledger.projections.runner import Projections
+from ledger.projections.runner import ProjectionError, Projections
 from projection_scenarios import BY, LAST_YEAR, build_org, bulk_clients, day, dump
 
 NOW = datetime.now(UTC)
@@ -625,6 +625,22 @@ class RunnerCase(ProjectionCase):
         assert len(resumed["reports_contacts"]) == 45
         projections.rebuild()
         assert dump(projections.views) == resumed
+
+    def test_a_follower_stops_rather_than_skip_events_when_its_view_is_reset_elsewhere(
+        self, container: Container, projections: Projections, database_url: str
+    ) -> None:
+        build_org(container.ledger, day(1, 1))
+        projections.start()
+        assert projections.wait(self._write_clients(container, 0, 1), timeout=10)
+        other = build(Settings(database_url=database_url))
+        try:
+            other.start_projections(follow=False).roster_view.reset()
+        finally:
+            other.close()
+        later = self._write_clients(container, 1, 1)
+        with pytest.raises(ProjectionError, match="reset by another process"):
+            projections.wait(later, timeout=10)
+        assert projections.positions()["roster"] == 0
 
 
 class TestRunnerSQLite(RunnerCase):
