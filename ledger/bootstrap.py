@@ -6,14 +6,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from ledger.application import Ledger
 from ledger.config import Settings
+from ledger.projections.runner import Projections, construct_views
 from ledger.store import library_environment
-
-if TYPE_CHECKING:
-    from ledger.projections.runner import Projections
 
 
 @dataclass
@@ -27,8 +24,6 @@ class Container:
         """The read models; with `follow`, this process also runs them, following the store
         (without, another process such as `ledger project` runs them)."""
         if self.projections is None:
-            from ledger.projections.runner import Projections, construct_views
-
             views = construct_views(
                 self.settings.database_url,
                 options={
