@@ -151,6 +151,9 @@ class SQLView(TrackingRecorder, ABC):
 
     def track(self, tracking: Tracking) -> None:
         """Advance the position past an event this view has no use for."""
+        if self._state.cursor is not None:
+            self._track(tracking)
+            return
         with self._write():
             self._track(tracking)
 
@@ -320,6 +323,8 @@ class SQLiteBackend(SQLiteTrackingRecorder):
             # it need not wait for fsync (WAL keeps the file consistent either way).
             cursor.execute("PRAGMA synchronous = NORMAL")
             cursor.execute("PRAGMA cache_size = -65536")
+            # Checkpoints copy scattered pages back and sync: fewer, larger ones are cheaper.
+            cursor.execute("PRAGMA wal_autocheckpoint = 20000")
             cursor.execute("BEGIN IMMEDIATE")
             try:
                 yield cursor
