@@ -64,7 +64,7 @@ def _now() -> datetime:
 
 BATCH = 1000
 # Catching up (a rebuild) reads further ahead: fewer, larger transactions.
-CATCH_UP_BATCH = 5000
+CATCH_UP_BATCH = 20000
 
 PROJECTIONS: dict[str, tuple[type[Projection[Any]], dict[str, type[SQLView]]]] = {
     "roster": (RosterProjection, {"sqlite": SQLiteRosterView, "postgres": PostgresRosterView}),
