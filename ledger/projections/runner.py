@@ -282,11 +282,21 @@ class Projections:
         if not notifications:
             return
         last = notifications[-1].id
+        if all(self._positions.get(n, 0) >= last for n in names):
+            return
+        self._apply_items(self._deserialise(notifications), names, after)
+
+    def _deserialise(self, notifications: Sequence[Notification]) -> list[tuple[Any, Tracking]]:
+        mapper, name = self.app.mapper, self.app.name
+        return [(mapper.to_domain_event(n), Tracking(name, n.id)) for n in notifications]
+
+    def _apply_items(
+        self, items: list[tuple[Any, Tracking]], names: Iterable[str], after: int
+    ) -> None:
+        last = items[-1][1].notification_id
         pending = [n for n in names if self._positions.get(n, 0) < last]
         if not pending:
             return
-        mapper = self.app.mapper
-        items = [(mapper.to_domain_event(n), Tracking(self.app.name, n.id)) for n in notifications]
         with self._apply_lock:
             if len(pending) == 1:
                 self._apply_to(pending[0], items, after)
@@ -327,15 +337,49 @@ class Projections:
         """Process the whole log up to its current end, here and now; returns the end."""
         names = list(names or self.views)
         start = self._load_positions(names)
-        recorder = self.app.recorder
-        while True:
-            notifications = recorder.select_notifications(
-                start=start, limit=CATCH_UP_BATCH, inclusive_of_start=False
-            )
-            if not notifications:
-                return start
-            self._apply(notifications, names, start)
-            start = notifications[-1].id
+        # The next batch is read and deserialised while the views write this one.
+        ahead: queue.Queue[tuple[int, list[tuple[Any, Tracking]]] | BaseException | None]
+        ahead = queue.Queue(maxsize=1)
+        stop = threading.Event()
+        reader = threading.Thread(
+            target=self._read_ahead, args=(start, ahead, stop), daemon=True, name="catch-up"
+        )
+        reader.start()
+        try:
+            while True:
+                batch = ahead.get()
+                if batch is None:
+                    return start
+                if isinstance(batch, BaseException):
+                    raise batch
+                after, items = batch
+                self._apply_items(items, names, after)
+                start = items[-1][1].notification_id
+        finally:
+            stop.set()
+            with contextlib.suppress(queue.Empty):
+                ahead.get_nowait()
+            reader.join()
+
+    def _read_ahead(self, start: int, ahead: queue.Queue[Any], stop: threading.Event) -> None:
+        try:
+            while not stop.is_set():
+                notifications = self.app.recorder.select_notifications(
+                    start=start, limit=CATCH_UP_BATCH, inclusive_of_start=False
+                )
+                if not notifications:
+                    ahead.put(None)
+                    return
+                batch = (start, self._deserialise(notifications))
+                while not stop.is_set():
+                    try:
+                        ahead.put(batch, timeout=0.2)
+                        break
+                    except queue.Full:
+                        continue
+                start = notifications[-1].id
+        except BaseException as error:
+            ahead.put(error)
 
     def rebuild(self, names: Iterable[str] | None = None) -> int:
         """Drop the named read models and replay them from the whole log."""
