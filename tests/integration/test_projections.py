@@ -12,7 +12,7 @@ import pytest
 from ledger.bootstrap import Container, build
 from ledger.config import Settings
 from ledger.domain import Client
-from ledger.projections.runner import ProjectionError, Projections
+from ledger.projections.runner import ProjectionError, Projections, rebuild_in_processes
 from projection_scenarios import BY, LAST_YEAR, build_org, bulk_clients, day, dump
 
 NOW = datetime.now(UTC)
@@ -604,6 +604,16 @@ class RunnerCase(ProjectionCase):
         assert projections.rebuild() == container.ledger.position
         assert dump(projections.views) == incremental
         assert set(projections.positions().values()) == {container.ledger.position}
+
+    def test_rebuilding_in_a_process_per_view_gives_the_same_rows(
+        self, container: Container, projections: Projections, database_url: str
+    ) -> None:
+        build_org(container.ledger, day(1, 1))
+        end = self._write_clients(container, 0, 5)
+        projections.catch_up()
+        incremental = dump(projections.views)
+        assert rebuild_in_processes(database_url) == dict.fromkeys(projections.views, end)
+        assert dump(projections.views) == incremental
 
     def test_stopping_mid_stream_and_restarting_applies_every_event_once(
         self, container: Container, projections: Projections
