@@ -42,7 +42,7 @@ def from_ts(text: str | None) -> datetime | None:
 
 
 def aid(event: Any) -> str:
-    """Views key a client by its aggregate id: later events carry no business id."""
+    """Views key clients, units and staff by aggregate id: later events carry no business id."""
     return str(event.originator_id)
 
 
