@@ -25,6 +25,7 @@ from ledger.projections.base import (
     aid,
     chunks,
     from_ts,
+    topics_of,
     ts,
 )
 from ledger.projections.timeline import Change, Interval, fold_intervals, holders_within, value_at
@@ -483,6 +484,15 @@ class PostgresAccountabilityView(PostgresBackend, AccountabilityView):
 
 class AccountabilityProjection(Projection[AccountabilityView]):
     name = "accountability"
+    topics = topics_of(
+        Unit.Created,
+        Unit.HeadAppointed,
+        Client.Registered,
+        Client.TierChanged,
+        Client.Assigned,
+        Client.Churned,
+        Client.ChurnDetermined,
+    )
 
     @singledispatchmethod
     def process_event(self, event: Any, tracking: Tracking) -> None:

@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 from eventsourcing.persistence import Tracking, TrackingRecorder
 from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
 from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
+from eventsourcing.utils import get_topic
 from psycopg.sql import SQL
 
 from ledger.domain import NotFound
@@ -44,6 +45,11 @@ def from_ts(text: str | None) -> datetime | None:
 def aid(event: Any) -> str:
     """Views key clients, units and staff by aggregate id: later events carry no business id."""
     return str(event.originator_id)
+
+
+def topics_of(*event_classes: type) -> tuple[str, ...]:
+    """The stored topics of the events a projection handles."""
+    return tuple(get_topic(cls) for cls in event_classes)
 
 
 def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:

@@ -27,7 +27,15 @@ from ledger.domain.values import (
     VIP_TIERS,
 )
 from ledger.domain.values import event_id as event_id_of
-from ledger.projections.base import PostgresBackend, SQLiteBackend, aid, chunks, from_ts, ts
+from ledger.projections.base import (
+    PostgresBackend,
+    SQLiteBackend,
+    aid,
+    chunks,
+    from_ts,
+    topics_of,
+    ts,
+)
 from ledger.projections.clients import ClientIntervals
 from ledger.projections.timeline import asset_deltas, growth_rate, share
 
@@ -411,6 +419,20 @@ class PostgresReportsView(PostgresBackend, ReportsView):
 
 class ReportsProjection(Projection[ReportsView]):
     name = "reports"
+    topics = topics_of(
+        Unit.Created,
+        Staff.Joined,
+        Staff.Departed,
+        Client.Registered,
+        Client.TierChanged,
+        Client.Assigned,
+        Client.Churned,
+        Client.Reactivated,
+        Client.ContactLogged,
+        Client.ProfileUpdated,
+        Client.AssetsReported,
+        Client.EventRetracted,
+    )
 
     @singledispatchmethod
     def process_event(self, event: Any, tracking: Tracking) -> None:

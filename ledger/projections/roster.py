@@ -13,7 +13,7 @@ from eventsourcing.projection import Projection
 
 from ledger.domain import Client, Unit
 from ledger.domain.values import DESIGNATED_MANAGER, VIP_TIERS
-from ledger.projections.base import PostgresBackend, SQLiteBackend, aid, ts
+from ledger.projections.base import PostgresBackend, SQLiteBackend, aid, topics_of, ts
 from ledger.projections.clients import ClientIntervals
 
 DEFAULT_LIMIT = 50
@@ -83,7 +83,14 @@ class PostgresRosterView(PostgresBackend, RosterView):
 
 class RosterProjection(Projection[RosterView]):
     name = "roster"
-    topics = ()
+    topics = topics_of(
+        Unit.Created,
+        Client.Registered,
+        Client.TierChanged,
+        Client.Assigned,
+        Client.Churned,
+        Client.Reactivated,
+    )
 
     @singledispatchmethod
     def process_event(self, event: Any, tracking: Tracking) -> None:

@@ -58,6 +58,9 @@ from ledger.store import library_environment, store_kind
 
 log = logging.getLogger(__name__)
 
+# A deserialised event, its tracking position, and its stored topic.
+Item = tuple[Any, Tracking, str]
+
 
 def _now() -> datetime:
     return datetime.now(UTC)
@@ -287,13 +290,11 @@ class Projections:
             return
         self._apply_items(self._deserialise(notifications), names, after)
 
-    def _deserialise(self, notifications: Sequence[Notification]) -> list[tuple[Any, Tracking]]:
+    def _deserialise(self, notifications: Sequence[Notification]) -> list[Item]:
         mapper, name = self.app.mapper, self.app.name
-        return [(mapper.to_domain_event(n), Tracking(name, n.id)) for n in notifications]
+        return [(mapper.to_domain_event(n), Tracking(name, n.id), n.topic) for n in notifications]
 
-    def _apply_items(
-        self, items: list[tuple[Any, Tracking]], names: Iterable[str], after: int
-    ) -> None:
+    def _apply_items(self, items: list[Item], names: Iterable[str], after: int) -> None:
         last = items[-1][1].notification_id
         pending = [n for n in names if self._positions.get(n, 0) < last]
         if not pending:
@@ -306,7 +307,7 @@ class Projections:
         with self._progress:
             self._progress.notify_all()
 
-    def _apply_to(self, name: str, items: list[tuple[Any, Tracking]], after: int) -> None:
+    def _apply_to(self, name: str, items: list[Item], after: int) -> None:
         view, projection = self.views[name], self.projections[name]
         for attempt in range(3):
             try:
@@ -316,10 +317,15 @@ class Projections:
                         # Applying this batch would skip the events in (done, after].
                         raise ViewBehindError(name, done, after)
                     process = projection.process_event  # bound once: dispatch is not free
-                    for event, tracking in items:
-                        if tracking.notification_id > done:
+                    wanted = frozenset(projection.topics)
+                    for event, tracking, topic in items:
+                        if tracking.notification_id > done and topic in wanted:
                             process(event, tracking)
-                    done = max(done, items[-1][1].notification_id)
+                    # The position moves past the events this view has no use for too.
+                    last = items[-1][1]
+                    if last.notification_id > done:
+                        view.track(last)
+                        done = last.notification_id
             except IntegrityError:
                 # Another process applied part of this batch first: look again.
                 if attempt == 2:
@@ -339,7 +345,7 @@ class Projections:
         names = list(names or self.views)
         start = self._load_positions(names)
         # The next batch is read and deserialised while the views write this one.
-        ahead: queue.Queue[tuple[int, list[tuple[Any, Tracking]]] | BaseException | None]
+        ahead: queue.Queue[tuple[int, list[Item]] | BaseException | None]
         ahead = queue.Queue(maxsize=1)
         stop = threading.Event()
         reader = threading.Thread(
