@@ -6,6 +6,7 @@ from fastapi import APIRouter, Path, Query
 from fastapi.exceptions import RequestValidationError
 
 from ledger.api.deps import (
+    ContainerDep,
     DeterminerDep,
     IdPath,
     LedgerDep,
@@ -23,6 +24,9 @@ from ledger.api.schemas import (
     StaffRecordPublic,
     WritePublic,
 )
+from ledger.application import Ledger
+from ledger.domain import NotFound
+from ledger.projections.runner import Projections
 
 router = APIRouter(
     prefix="/v1/accountability",
@@ -71,6 +75,17 @@ def staff_record(
     return StaffRecordPublic.model_validate(projections.staff_record(staff_id, fiscal_year))
 
 
+def _case_client(projections: Projections, ledger: Ledger, case_id: str, wait: float) -> str:
+    """The churned client of a case, from the churn-case read model. A case it does not
+    know yet may be a churn just recorded: wait (bounded) for the log's current end first."""
+    try:
+        return str(projections.churn_case(case_id)["client_id"])
+    except NotFound:
+        if not projections.wait(ledger.position, timeout=wait):
+            raise
+    return str(projections.churn_case(case_id)["client_id"])
+
+
 @router.post(
     "/churn-cases/{case_id}/determinations",
     status_code=201,
@@ -83,8 +98,10 @@ def determine(
     _: DeterminerDep,
     projections: ProjectionsDep,
     write: UpdateWriterDep,
+    container: ContainerDep,
 ) -> WritePublic:
-    client_id = projections.churn_case(case_id)["client_id"]
+    wait = container.settings.read_wait_seconds
+    client_id = _case_client(projections, write.ledger, case_id, wait)
     if body.client_id is not None and body.client_id != client_id:
         raise RequestValidationError(
             [
