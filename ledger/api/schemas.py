@@ -478,7 +478,7 @@ class DigestPublic(BaseModel):
 
 
 class DigestCheck(Body):
-    position: int = Field(ge=0, le=2**62)
+    position: int = Field(ge=0, le=2**62, strict=True)
     hash: str = Field(pattern=r"^[0-9a-fA-F]{64}$", description="64 hex digits")
 
 

@@ -359,6 +359,11 @@ class ReadModelContract:
             world.api.post("/v1/integrity/verify", json={**check, "hash": "ab" * 32}, headers=ADMIN)
         )
         assert wrong["ok"] is False
+        end = world.api.get("/v1/health").json()["position"]
+        beyond = ok(
+            world.api.post("/v1/integrity/verify", json={**check, "position": FAR}, headers=ADMIN)
+        )
+        assert beyond == {"ok": False, "checked": end, "first_mismatch": end + 1}
         for bad in ({**check, "hash": "xyz"}, {**check, "position": -1}, {"hash": "ab" * 32}):
             problem(world.api.post("/v1/integrity/verify", json=bad, headers=ADMIN), 422)
 
