@@ -336,6 +336,13 @@ class ReadModelContract:
             else:
                 problem(digest, 403)
                 problem(verify, 403)
+            determination = world.api.post(
+                f"/v1/accountability/churn-cases/{new_id('K')}/determinations",
+                json={"outcome": "waived", "reason": "r"},
+                headers=headers,
+            )
+            # Compliance and admin may determine (an unknown case is then a 404).
+            problem(determination, 404 if role in ("admin", "compliance") else 403)
         for path, params in reads:
             problem(world.api.get(path, params=params), 401)
         problem(world.api.get("/v1/integrity/digest"), 401)
