@@ -191,9 +191,11 @@ class Projections:
             cursor=cursor,
         )
 
-    def roster_summary(self, unit_id: str, *, as_of: datetime | None = None) -> dict[str, Any]:
-        """GET /v1/rosters/summary: `{unit_id, as_of, counts, vip}`."""
-        return self.roster_view.roster_summary(unit_id, as_of=as_of or _now())
+    def roster_summary(
+        self, unit_id: str, *, as_of: datetime | None = None, known_at: datetime | None = None
+    ) -> dict[str, Any]:
+        """GET /v1/rosters/summary: `{unit_id, as_of, known_at, counts, vip}`."""
+        return self.roster_view.roster_summary(unit_id, as_of=as_of or _now(), known_at=known_at)
 
     def client_intervals(self, client_id: str) -> dict[str, Any]:
         """GET /v1/accountability/clients/{id}: `{client_id, intervals}`."""
