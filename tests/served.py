@@ -182,7 +182,8 @@ class Answer:
     status: int | None  # None: no answer (the connection broke)
     body: dict[str, Any] | None
     headers: dict[str, str]
-    at: float
+    at: float  # when the answer (or the broken connection) came back
+    took: float
 
 
 @dataclass
@@ -205,17 +206,20 @@ class Journal:
 
 
 def send(http: httpx.Client, request: Request, journal: Journal) -> Answer:
+    sent_at = time.monotonic()
     try:
         response = http.post(request.path, json=request.body, headers={**ADMIN, **request.headers})
     except httpx.TransportError:
-        answer = Answer(request, None, None, {}, time.monotonic())
+        now = time.monotonic()
+        answer = Answer(request, None, None, {}, now, now - sent_at)
     else:
         try:
             body = response.json()
         except ValueError:
             body = {"text": response.text}
+        now = time.monotonic()
         answer = Answer(
-            request, response.status_code, body, dict(response.headers), time.monotonic()
+            request, response.status_code, body, dict(response.headers), now, now - sent_at
         )
     journal.add(answer)
     return answer

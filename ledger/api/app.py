@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from ledger.api.problems import ProblemMiddleware, install_problem_handlers
+from ledger.api.problems import ProblemMiddleware, install_problem_handlers, problem_responses
 from ledger.api.routers import accountability, api_keys, clients, health, staff, units
 from ledger.bootstrap import Container
 
@@ -38,6 +38,8 @@ def create_app(container: Container, *, close_on_shutdown: bool = False) -> Fast
         version="1",
         description=DESCRIPTION,
         lifespan=lifespan,
+        # Any route may meet the store down.
+        responses=problem_responses(503),
     )
     app.state.container = container
     install_problem_handlers(app)

@@ -7,8 +7,20 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import DatabaseError, ProgrammingError, StoredEvent
-from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore, PostgresFactory
+from eventsourcing.persistence import (
+    DatabaseError,
+    InterfaceError,
+    OperationalError,
+    ProgrammingError,
+    StoredEvent,
+)
+from eventsourcing.postgres import (
+    PostgresAggregateRecorder,
+    PostgresApplicationRecorder,
+    PostgresDatastore,
+    PostgresFactory,
+)
+from eventsourcing.utils import Environment, EnvType, retry
 from psycopg import Connection, Cursor
 from psycopg.errors import UniqueViolation
 from psycopg.rows import DictRow, tuple_row
@@ -18,6 +30,22 @@ from ledger.integrity.chain import GENESIS, ChainEvent, chain_hashes
 
 BACKFILL_WINDOW = 5000
 
+# The library tries a statement 10 times, each attempt waiting up to POSTGRES_CONNECT_TIMEOUT
+# for a connection, so with the database down a request hung for about a minute. Two
+# attempts ride over a connection a restart dropped; past that the API answers 503 at once.
+STORE_ATTEMPTS = 2
+# psycopg_pool backs its reconnection attempts off exponentially for this long (5 minutes by
+# default), so after a long outage it waited about as long again before trying. Giving up
+# sooner lets the next request start a fresh attempt.
+RECONNECT_TIMEOUT = 5.0
+
+
+def _fewer_attempts(method: Any) -> Any:
+    """The library's method with its own retry replaced by a shorter one."""
+    return retry((InterfaceError, OperationalError), max_attempts=STORE_ATTEMPTS, wait=0.2)(
+        method.__wrapped__
+    )
+
 
 class LedgerPostgresApplicationRecorder(PostgresApplicationRecorder):
     """Each insert hashes its events in the transaction that inserts them. The library
@@ -25,6 +53,11 @@ class LedgerPostgresApplicationRecorder(PostgresApplicationRecorder):
     and the head of the chain cannot move while a transaction extends it."""
 
     hashes_table_name = "event_hashes"
+
+    insert_events = _fewer_attempts(PostgresApplicationRecorder.insert_events)
+    select_events = _fewer_attempts(PostgresAggregateRecorder.select_events)
+    select_notifications = _fewer_attempts(PostgresApplicationRecorder.select_notifications)
+    max_notification_id = _fewer_attempts(PostgresApplicationRecorder.max_notification_id)
 
     def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"):
         if datastore.enable_db_functions:
@@ -183,5 +216,17 @@ def _uuid_bytes(originator_id: UUID | str) -> bytes:
     return originator_id.bytes if isinstance(originator_id, UUID) else UUID(originator_id).bytes
 
 
+class LedgerPostgresAggregateRecorder(PostgresAggregateRecorder):
+    """The snapshot store, with the same shorter retry as the events."""
+
+    insert_events = _fewer_attempts(PostgresAggregateRecorder.insert_events)
+    select_events = _fewer_attempts(PostgresAggregateRecorder.select_events)
+
+
 class LedgerPostgresFactory(PostgresFactory):
+    aggregate_recorder_class = LedgerPostgresAggregateRecorder
     application_recorder_class = LedgerPostgresApplicationRecorder
+
+    def __init__(self, env: Environment | EnvType | None):
+        super().__init__(env)
+        self.datastore.pool.reconnect_timeout = RECONNECT_TIMEOUT
