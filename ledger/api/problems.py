@@ -15,8 +15,6 @@ from collections.abc import Sequence
 from http import HTTPStatus
 from typing import Any
 
-import psycopg
-from eventsourcing.persistence import InterfaceError, OperationalError
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -25,19 +23,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ledger.api.schemas import Problem
 from ledger.domain import InvalidInput, NotFound, RuleViolation
+from ledger.store import STORE_UNAVAILABLE
 
 MEDIA_TYPE = "application/problem+json"
 MAX_BODY = 64 * 1024
 RETRY_AFTER_SECONDS = 2
-
-# The library wraps its drivers' connection failures in its own two classes; psycopg's are
-# listed too for a failure raised outside the library's connection context.
-STORE_UNAVAILABLE = (
-    OperationalError,
-    InterfaceError,
-    psycopg.OperationalError,
-    psycopg.InterfaceError,
-)
 
 log = logging.getLogger("ledger.api")
 

@@ -18,8 +18,10 @@ import pytest
 from ledger.bootstrap import build
 from ledger.config import Settings
 from pg import ThrowawayPostgres
+from projection_scenarios import dump
 from served import (
     Journal,
+    Projector,
     Request,
     Server,
     audit_log,
@@ -61,17 +63,24 @@ def test_service_answers_503_while_postgres_is_down_and_recovers_losing_nothing(
 ) -> None:
     database_url = restartable_pg.create_database(f"t_{uuid.uuid4().hex[:12]}")
     server = Server(database_url, tmp_path)
+    projector = Projector(database_url, tmp_path)
     server.start()
+    projector.start()
     try:
-        _restart_under_load(restartable_pg, server, database_url)
+        _restart_under_load(restartable_pg, server, projector, database_url)
     finally:
         server.stop()
+        projector.stop()
 
 
-def _restart_under_load(cluster: ThrowawayPostgres, server: Server, database_url: str) -> None:
+def _restart_under_load(
+    cluster: ThrowawayPostgres, server: Server, projector: Projector, database_url: str
+) -> None:
     with httpx.Client(base_url=server.url, timeout=30) as http:
         org = build_org(http)
         clients = [register_client(http, org) for _ in range(4)]
+    watcher = build(Settings(database_url=database_url))
+    watch = watcher.start_projections(follow=False)
     journal = Journal()
     stopping = threading.Event()
     sent: list[Request] = []
@@ -107,6 +116,11 @@ def _restart_under_load(cluster: ThrowawayPostgres, server: Server, database_url
         thread.start()
     try:
         wait_until(lambda: journal.count(201) >= 50, 30, "writes before the restart")
+        # The projector is following (it has applied some of the load) when the database goes.
+        wait_until(
+            lambda: "projecting" in projector.output(), 30, f"ledger project\n{projector.output()}"
+        )
+        wait_until(lambda: min(watch.positions().values()) > 0, 30, "the projector to apply events")
         down_at = time.monotonic()
         cluster.halt()
         health = httpx.get(f"{server.url}/v1/health", timeout=30)
@@ -124,6 +138,7 @@ def _restart_under_load(cluster: ThrowawayPostgres, server: Server, database_url
         stopping.set()
         for thread in threads:
             thread.join(timeout=90)
+        watcher.close()
     assert not failures, failures
     assert not any(thread.is_alive() for thread in threads)
 
@@ -159,5 +174,21 @@ def _restart_under_load(cluster: ThrowawayPostgres, server: Server, database_url
         assert contacts == len(sent)
         verification = container.integrity.verify()
         assert verification.ok, verification
+
+        # `ledger project` lost the database too, followed again once it was back, and its
+        # views hold what a rebuild gives.
+        assert projector.running(), projector.output()
+        assert "following the store again" in projector.output()
+        projections = container.start_projections(follow=False)
+        end = container.ledger.position
+        wait_until(
+            lambda: min(projections.positions().values()) >= end,
+            RECOVER_WITHIN,
+            f"the projections to reach {end}\n{projector.output()}",
+        )
+        projector.stop()
+        followed = dump(projections.views)
+        projections.rebuild()
+        assert dump(projections.views) == followed
     finally:
         container.close()
