@@ -45,7 +45,10 @@ class ThrowawayPostgres:
     host = "127.0.0.1"
     user = "ledger"
 
-    def __init__(self) -> None:
+    def __init__(self, *, durable: bool = False) -> None:
+        # Not durable (the default) trades crash safety for speed: with synchronous_commit off
+        # a crash of the server loses the last commits it acknowledged.
+        self.durable = durable
         self.password = secrets.token_hex(16)
         self.port = 0
         self.base: Path | None = None
@@ -124,9 +127,10 @@ class ThrowawayPostgres:
     def _pg_ctl_start(self, bindir: Path) -> None:
         opts = (
             f"-p {self.port} -k {shlex.quote(str(self.base))} -c listen_addresses=127.0.0.1"
-            " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
             " -c max_connections=200"
         )
+        if not self.durable:
+            opts += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         self._run(
             bindir / "pg_ctl", "-D", self.datadir, "-o", opts, "-l", self.logfile, "-w", "start"
         )  # fmt: skip

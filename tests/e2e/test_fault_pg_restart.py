@@ -48,9 +48,11 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def restartable_pg(pg_server: ThrowawayPostgres) -> Iterator[ThrowawayPostgres]:
-    """A cluster of its own (the shared one stays up for the other tests); `pg_server`
-    is asked for only so that this test skips or fails exactly as the others do."""
-    cluster = ThrowawayPostgres()
+    """A cluster of its own (the shared one stays up for the other tests), durable as in
+    production: the shared one runs with synchronous_commit off, so a crash of it loses
+    commits it acknowledged. `pg_server` is asked for only so that this test skips or fails
+    exactly as the others do."""
+    cluster = ThrowawayPostgres(durable=True)
     cluster.start()
     try:
         yield cluster
@@ -58,8 +60,11 @@ def restartable_pg(pg_server: ThrowawayPostgres) -> Iterator[ThrowawayPostgres]:
         cluster.stop()
 
 
+# fast: a clean restart (sessions terminated, checkpoint); immediate: the server crashes
+# and replays its write-ahead log on start.
+@pytest.mark.parametrize("shutdown", ["fast", "immediate"])
 def test_service_answers_503_while_postgres_is_down_and_recovers_losing_nothing(
-    restartable_pg: ThrowawayPostgres, tmp_path: Path
+    restartable_pg: ThrowawayPostgres, tmp_path: Path, shutdown: str
 ) -> None:
     database_url = restartable_pg.create_database(f"t_{uuid.uuid4().hex[:12]}")
     server = Server(database_url, tmp_path)
@@ -67,14 +72,18 @@ def test_service_answers_503_while_postgres_is_down_and_recovers_losing_nothing(
     server.start()
     projector.start()
     try:
-        _restart_under_load(restartable_pg, server, projector, database_url)
+        _restart_under_load(restartable_pg, server, projector, database_url, shutdown)
     finally:
         server.stop()
         projector.stop()
 
 
 def _restart_under_load(
-    cluster: ThrowawayPostgres, server: Server, projector: Projector, database_url: str
+    cluster: ThrowawayPostgres,
+    server: Server,
+    projector: Projector,
+    database_url: str,
+    shutdown: str,
 ) -> None:
     with httpx.Client(base_url=server.url, timeout=30) as http:
         org = build_org(http)
@@ -122,7 +131,7 @@ def _restart_under_load(
         )
         wait_until(lambda: min(watch.positions().values()) > 0, 30, "the projector to apply events")
         down_at = time.monotonic()
-        cluster.halt()
+        cluster.halt(shutdown)
         health = httpx.get(f"{server.url}/v1/health", timeout=30)
         time.sleep(max(0.0, DOWN_SECONDS - (time.monotonic() - down_at)))
         cluster.resume()
@@ -145,7 +154,7 @@ def _restart_under_load(
     statuses = Counter(a.status for a in journal.answers)
     unavailable = journal.with_status(503)
     print(
-        f"\npostgres restart: {statuses}, down {up_at - down_at:.1f} s, first 201 "
+        f"\npostgres restart ({shutdown}): {statuses}, down {up_at - down_at:.1f} s, first 201 "
         f"{recovered_at - up_at:.2f} s after it was back; slowest 503 "
         f"{max((a.took for a in unavailable), default=0):.2f} s"
     )
