@@ -24,6 +24,7 @@ from eventsourcing.utils import get_topic
 from psycopg.sql import SQL
 
 from ledger.domain import NotFound
+from ledger.store.postgres import schema_lock
 
 # Large IN (...) lists are split so neither database meets its parameter limit.
 CHUNK = 500
@@ -359,6 +360,10 @@ class PostgresBackend(PostgresTrackingRecorder):
 
     def _tracking_table(self) -> str:
         return f"{self.view_name}_tracking"
+
+    def create_table(self) -> None:
+        with schema_lock(self.datastore):
+            super().create_table()
 
     def _transaction(self) -> Any:
         return self.datastore.transaction(commit=True)

@@ -3,7 +3,8 @@ the hash chain kept beside the events."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
 
@@ -38,6 +39,23 @@ STORE_ATTEMPTS = 2
 # default), so after a long outage it waited about as long again before trying. Giving up
 # sooner lets the next request start a fresh attempt.
 RECONNECT_TIMEOUT = 5.0
+
+
+# One advisory lock key for every process creating the ledger's tables in a database.
+SCHEMA_LOCK = 0x1ED6E7
+
+
+@contextmanager
+def schema_lock(datastore: PostgresDatastore) -> Iterator[None]:
+    """Processes starting together on a new database (`serve --workers N`, `project`) each
+    create their tables, and CREATE TABLE IF NOT EXISTS is not atomic across sessions: the
+    loser failed on a duplicate pg_type row. One at a time, each finds the others' tables."""
+    with datastore.get_connection() as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (SCHEMA_LOCK,))
+        try:
+            yield
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (SCHEMA_LOCK,))
 
 
 def _fewer_attempts(method: Any) -> Any:
@@ -78,8 +96,9 @@ class LedgerPostgresApplicationRecorder(PostgresApplicationRecorder):
         )
 
     def create_table(self) -> None:
-        super().create_table()
-        self._backfill_hashes()
+        with schema_lock(self.datastore):
+            super().create_table()
+            self._backfill_hashes()
 
     def _fetch_ids_after_insert_events(
         self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -221,6 +240,10 @@ class LedgerPostgresAggregateRecorder(PostgresAggregateRecorder):
 
     insert_events = _fewer_attempts(PostgresAggregateRecorder.insert_events)
     select_events = _fewer_attempts(PostgresAggregateRecorder.select_events)
+
+    def create_table(self) -> None:
+        with schema_lock(self.datastore):
+            super().create_table()
 
 
 class LedgerPostgresFactory(PostgresFactory):
