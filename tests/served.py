@@ -137,8 +137,9 @@ class Projector:
             self.process.kill()
             self.process.wait(timeout=10)
 
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")[-4000:] if self.log.exists() else ""
+    def output(self, *, whole: bool = False) -> str:
+        text = self.log.read_text(errors="replace") if self.log.exists() else ""
+        return text if whole else text[-4000:]
 
 
 @dataclass

@@ -187,7 +187,7 @@ def _restart_under_load(
         # `ledger project` lost the database too, followed again once it was back, and its
         # views hold what a rebuild gives.
         assert projector.running(), projector.output()
-        assert "following the store again" in projector.output()
+        assert "following the store again" in projector.output(whole=True)
         projections = container.start_projections(follow=False)
         end = container.ledger.position
         wait_until(
