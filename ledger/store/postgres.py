@@ -58,7 +58,7 @@ def schema_lock(datastore: PostgresDatastore) -> Iterator[None]:
             conn.execute("SELECT pg_advisory_unlock(%s)", (SCHEMA_LOCK,))
 
 
-def _fewer_attempts(method: Any) -> Any:
+def fewer_attempts(method: Any) -> Any:
     """The library's method with its own retry replaced by a shorter one."""
     return retry((InterfaceError, OperationalError), max_attempts=STORE_ATTEMPTS, wait=0.2)(
         method.__wrapped__
@@ -72,10 +72,10 @@ class LedgerPostgresApplicationRecorder(PostgresApplicationRecorder):
 
     hashes_table_name = "event_hashes"
 
-    insert_events = _fewer_attempts(PostgresApplicationRecorder.insert_events)
-    select_events = _fewer_attempts(PostgresAggregateRecorder.select_events)
-    select_notifications = _fewer_attempts(PostgresApplicationRecorder.select_notifications)
-    max_notification_id = _fewer_attempts(PostgresApplicationRecorder.max_notification_id)
+    insert_events = fewer_attempts(PostgresApplicationRecorder.insert_events)
+    select_events = fewer_attempts(PostgresAggregateRecorder.select_events)
+    select_notifications = fewer_attempts(PostgresApplicationRecorder.select_notifications)
+    max_notification_id = fewer_attempts(PostgresApplicationRecorder.max_notification_id)
 
     def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"):
         if datastore.enable_db_functions:
@@ -238,8 +238,8 @@ def _uuid_bytes(originator_id: UUID | str) -> bytes:
 class LedgerPostgresAggregateRecorder(PostgresAggregateRecorder):
     """The snapshot store, with the same shorter retry as the events."""
 
-    insert_events = _fewer_attempts(PostgresAggregateRecorder.insert_events)
-    select_events = _fewer_attempts(PostgresAggregateRecorder.select_events)
+    insert_events = fewer_attempts(PostgresAggregateRecorder.insert_events)
+    select_events = fewer_attempts(PostgresAggregateRecorder.select_events)
 
     def create_table(self) -> None:
         with schema_lock(self.datastore):
