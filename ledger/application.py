@@ -519,9 +519,13 @@ class Ledger(Application):
     ) -> ClientState:
         """The client as the world was at `as_of` (effective time), as the ledger knew it
         at `known_at` (recorded time); both default to now."""
-        as_of = check_aware("as_of", as_of) if as_of is not None else self.clock()
+        if as_of is not None:
+            check_aware("as_of", as_of)
         client = self._load(Client, client_id, "client", field="client_id")
         unit: Unit | None = self._load_unit(client.unit_id, field="unit_id")
+        # "Now" is read after loading, so a write committed during the load is in the state
+        # as well as in its version.
+        as_of = as_of if as_of is not None else self.clock()
         if known_at is not None:
             check_aware("known_at", known_at)
             known_client = self._as_known_at(client, known_at)

@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from ledger.api.problems import ProblemMiddleware, install_problem_handlers
+from ledger.api.problems import ProblemMiddleware, install_problem_handlers, problem_responses
 from ledger.api.routers import (
     accountability,
     api_keys,
@@ -59,6 +59,8 @@ def create_app(
         version="1",
         description=DESCRIPTION,
         lifespan=lifespan,
+        # Any route may meet the store down.
+        responses=problem_responses(503),
     )
     app.state.container = container
     install_problem_handlers(app)
