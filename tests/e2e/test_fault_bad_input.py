@@ -327,12 +327,14 @@ def test_hostile_input_is_refused_without_a_server_error_or_an_event(
 def test_every_write_endpoint_is_fed_hostile_input(seeded: Seeded) -> None:
     """The operations above are all the writes the schema documents."""
     spec = seeded.api.get("/openapi.json").json()
+    # Verification is a POST that computes and appends nothing; the schemathesis run covers it.
+    reads_by_post = {("POST", "/v1/integrity/verify")}
     documented = {
         (method.upper(), path)
         for path, methods in spec["paths"].items()
         for method in methods
         if method in ("post", "put", "patch", "delete")
-    }
+    } - reads_by_post
     covered = {
         (op.method, op.path.replace("{}", "{" + _placeholder(spec, op) + "}"))
         for op in seeded.operations
