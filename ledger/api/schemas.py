@@ -480,6 +480,9 @@ class DigestPublic(BaseModel):
 class DigestCheck(Body):
     position: int = Field(ge=0, le=2**62, strict=True)
     hash: str = Field(pattern=r"^[0-9a-fA-F]{64}$", description="64 hex digits")
+    # A digest kept from GET /v1/integrity/digest is sent back as it was; its time is
+    # informational and plays no part in the check.
+    recorded_at: AwareDatetime | None = None
 
 
 class VerificationPublic(BaseModel):

@@ -362,6 +362,9 @@ class ReadModelContract:
             "checked": digest["position"],
             "first_mismatch": None,
         }
+        # The digest as the digest endpoint gave it (with its recorded_at) is accepted too.
+        as_kept = ok(world.api.post("/v1/integrity/verify", json=digest, headers=ADMIN))
+        assert as_kept["ok"] is True
         wrong = ok(
             world.api.post("/v1/integrity/verify", json={**check, "hash": "ab" * 32}, headers=ADMIN)
         )
