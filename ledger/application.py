@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import random
 import secrets
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
@@ -19,9 +20,10 @@ from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError, Application, Repository
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
+from eventsourcing.utils import strtobool
 
 from ledger.domain import (
     AlreadyExists,
@@ -114,6 +116,27 @@ class StaffView:
     version: int
 
 
+class SerialCacheRepository(Repository[UUID]):
+    """The library's repository, with the cached loads of any one aggregate serialised.
+
+    eventsourcing 9.5.6 deep-copies a cached aggregate after releasing the lock under
+    which it fast-forwards it, so a copy taken while another thread fast-forwards the same
+    aggregate fails ("dictionary changed size during iteration") or comes out torn.
+    """
+
+    STRIPES = 64
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._stripes = [threading.Lock() for _ in range(self.STRIPES)]
+
+    def get(self, aggregate_id: UUID, *, version: int | None = None, **kwargs: Any) -> Any:
+        if self.cache is None or version is not None:
+            return super().get(aggregate_id, version=version, **kwargs)
+        with self._stripes[hash(aggregate_id) % self.STRIPES]:
+            return super().get(aggregate_id, version=version, **kwargs)
+
+
 _BASE_FIELDS = {"originator_id", "originator_version", "timestamp", "originator_topic"}
 _TIME_FIELDS = {"recorded_by", "effective_at"}
 
@@ -137,6 +160,36 @@ class Ledger(Application):
         super().__init__(env)
         self.clock = clock or (lambda: datetime.now(UTC))
         self._verified_tokens: dict[str, str] = {}
+        # Units, staff and API keys are read on every request (scope, rules, auth) and
+        # stay small, so they are cached and fast-forwarded from the store on each load:
+        # one query for the events since, and another process's writes are always seen.
+        # A command runs on a deep copy, so one that fails leaves the cache untouched.
+        # Clients are not cached: a deep copy of a long-lived client costs more than
+        # loading it from its snapshot.
+        self._organisation = SerialCacheRepository(
+            event_store=self.events,
+            snapshot_store=self.snapshots,
+            cache_maxsize=ORGANISATION_CACHE_SIZE,
+            fastforward=True,
+            deepcopy_from_cache=True,
+        )
+        # Facts that never change once recorded, so no process can make them stale:
+        # a unit's parent and a client's home unit.
+        self._unit_parents: dict[str, str | None] = {}
+        self._client_units: dict[str, str] = {}
+
+    def construct_repository(self) -> Repository[UUID]:
+        maxsize = self.env.get(self.AGGREGATE_CACHE_MAXSIZE)
+        return SerialCacheRepository(
+            event_store=self.events,  # type: ignore[arg-type]
+            snapshot_store=self.snapshots,  # type: ignore[arg-type]
+            cache_maxsize=int(maxsize) if maxsize else None,
+            fastforward=strtobool(self.env.get(self.AGGREGATE_CACHE_FASTFORWARD, "y")),
+            fastforward_skipping=strtobool(
+                self.env.get(self.AGGREGATE_CACHE_FASTFORWARD_SKIPPING, "n")
+            ),
+            deepcopy_from_cache=strtobool(self.env.get(self.DEEPCOPY_FROM_AGGREGATE_CACHE, "y")),
+        )
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -494,8 +547,12 @@ class Ledger(Application):
         chain = []
         current: str | None = unit_id
         while current is not None:
+            chain.append(current)
+            if current in self._unit_parents:
+                current = self._unit_parents[current]
+                continue
             unit = self._load_unit(current, field="unit_id")
-            chain.append(unit.unit_id)
+            _remember(self._unit_parents, current, unit.parent_id)
             current = unit.parent_id
         return chain
 
@@ -540,7 +597,11 @@ class Ledger(Application):
         return self._load(Client, client_id, "client", field="client_id").version
 
     def client_unit(self, client_id: str) -> str:
-        return self._load(Client, client_id, "client", field="client_id").unit_id
+        unit_id = self._client_units.get(client_id)
+        if unit_id is None:
+            unit_id = self._load(Client, client_id, "client", field="client_id").unit_id
+            _remember(self._client_units, client_id, unit_id)
+        return unit_id
 
     def client_history(self, client_id: str) -> list[HistoryEntry]:
         client_uuid = Client.id_for(client_id)
@@ -610,7 +671,11 @@ class Ledger(Application):
     def _load(self, cls: type[A], business_id: str, kind: str, *, field: str) -> A:
         check_identifier(field, business_id)
         try:
-            aggregate = self.repository.get(cls.id_for(business_id))  # type: ignore[attr-defined]
+            repository = self._organisation if cls in _CACHED else self.repository
+            aggregate = repository.get(
+                cls.id_for(business_id),  # type: ignore[attr-defined]
+                projector_func=_project,
+            )
         except AggregateNotFoundError:
             raise NotFound(kind, business_id) from None
         if not isinstance(aggregate, cls):
@@ -848,6 +913,25 @@ class _ClaimedMeanwhile(Exception):
 
 # Set only while `Ledger.idempotent` runs a write, in that thread or task.
 _pending_claim: ContextVar[_Claim | None] = ContextVar("ledger_idempotency_claim", default=None)
+
+
+def _project(aggregate: Any, events: Any) -> Any:
+    """The library's `project_aggregate` without its per-event `isinstance` check against
+    a runtime protocol, which costs more than applying a small event."""
+    for event in events:
+        aggregate = event.mutate(aggregate)
+    return aggregate
+
+
+_REMEMBERED = 100_000
+ORGANISATION_CACHE_SIZE = 10_000
+_CACHED = (Unit, Staff, ApiKey)
+
+
+def _remember(memo: dict[str, Any], key: str, value: Any) -> None:
+    if len(memo) >= _REMEMBERED:
+        memo.clear()
+    memo[key] = value
 
 
 def _business_id(aggregate: Aggregate) -> str:
