@@ -160,6 +160,7 @@ class Ledger(Application):
         super().__init__(env)
         self.clock = clock or (lambda: datetime.now(UTC))
         self._verified_tokens: dict[str, str] = {}
+        self._writing = [threading.Lock() for _ in range(64)]
         # Units, staff and API keys are read on every request (scope, rules, auth) and
         # stay small, so they are cached and fast-forwarded from the store on each load:
         # one query for the events since, and another process's writes are always seen.
@@ -701,6 +702,20 @@ class Ledger(Application):
         return self._result(business_id, recordings)
 
     def _update(
+        self,
+        cls: type[A],
+        business_id: str,
+        kind: str,
+        command: Callable[[A], None],
+        expected_version: int | None = None,
+    ) -> WriteResult:
+        # Writers to one aggregate in this process take turns, so they do not load the
+        # same version and lose to each other; other processes are still met by the retry.
+        stripe = hash((cls.__name__, business_id)) % len(self._writing)
+        with self._writing[stripe]:
+            return self._update_unlocked(cls, business_id, kind, command, expected_version)
+
+    def _update_unlocked(
         self,
         cls: type[A],
         business_id: str,
