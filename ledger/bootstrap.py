@@ -11,6 +11,7 @@ from pathlib import Path
 from ledger.application import Ledger
 from ledger.config import Settings
 from ledger.integrity import Integrity
+from ledger.projections.runner import Projections, construct_views
 from ledger.store import library_environment
 
 
@@ -21,11 +22,30 @@ class Container:
     closers: list[Callable[[], None]] = field(default_factory=list)
     # Resolves a churn case id to its client id once the churn-case read model is wired.
     churn_case_client: Callable[[str], str | None] | None = None
+    projections: Projections | None = None
 
     @cached_property
     def integrity(self) -> Integrity:
         """Digest and verification of the hash chain over this ledger's log."""
         return Integrity.for_application(self.ledger)
+
+    def start_projections(self, *, follow: bool = True) -> Projections:
+        """The read models; with `follow`, this process also runs them, following the store
+        (without, another process such as `ledger project` runs them)."""
+        if self.projections is None:
+            views = construct_views(
+                self.settings.database_url,
+                options={
+                    "fiscal_year_start": self.settings.fiscal_year_start,
+                    "churn_lookback_days": self.settings.churn_lookback_days,
+                    "cadence": self.settings.cadence,
+                },
+            )
+            self.projections = Projections(self.ledger, views)
+            self.closers.append(self.projections.close)
+        if follow:
+            self.projections.start()
+        return self.projections
 
     def close(self) -> None:
         for close in reversed(self.closers):

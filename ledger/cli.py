@@ -242,5 +242,41 @@ def export(
     typer.echo(json.dumps(cut.as_dict()))
 
 
+@app.command()
+def project() -> None:
+    """Run the projections alone, following the store until stopped."""
+    container = build()
+    projections = container.start_projections(follow=False)
+    typer.echo(
+        f"ledger: projecting {container.settings.store} store; positions {projections.positions()}"
+    )
+    try:
+        projections.run_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        container.close()
+
+
+@app.command()
+def rebuild(
+    names: Annotated[
+        list[str] | None, typer.Argument(help="projections to rebuild (all if none)")
+    ] = None,
+) -> None:
+    """Rebuild read models from the whole log (stop other projection runners first)."""
+    container = build()
+    try:
+        projections = container.start_projections(follow=False)
+        try:
+            end = projections.rebuild(names or None)
+        except KeyError as error:
+            typer.echo(f"error: {error.args[0]}", err=True)
+            raise typer.Exit(1) from None
+        typer.echo(f"rebuilt {', '.join(names or projections.views)} up to position {end}")
+    finally:
+        container.close()
+
+
 if __name__ == "__main__":
     app()

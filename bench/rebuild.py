@@ -1,0 +1,155 @@
+"""Rebuild benchmark: events per second to rebuild every read model on SQLite, next to the
+raw rate at which the same events are only read and deserialised.
+
+    .venv/bin/python bench/rebuild.py --events 1000000 [--db PATH]
+
+Events are generated fast by saving many pre-built client aggregates per transaction;
+each client has nine events (registration, assignment, profile, assets, four contacts,
+a tier change), the mix a branch's log mostly holds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from ledger.bootstrap import build
+from ledger.config import Settings
+from ledger.domain import Client
+from ledger.projections.runner import rebuild_in_processes
+
+EVENTS_PER_CLIENT = 9
+BY = "bench"
+
+
+def generate(container, events: int, per_save: int = 300) -> None:  # type: ignore[no-untyped-def]
+    app = container.ledger
+    start = datetime.now(UTC) - timedelta(days=720)
+    app.create_unit(unit_id="B", name="b", kind="branch", parent_id=None, recorded_by=BY)
+    app.create_unit(unit_id="S", name="s", kind="sub_branch", parent_id="B", recorded_by=BY)
+    outlets = [f"O{n}" for n in range(10)]
+    for outlet in outlets:
+        app.create_unit(unit_id=outlet, name=outlet, kind="outlet", parent_id="S", recorded_by=BY)
+    managers = [f"M{n}" for n in range(50)]
+    for n, staff_id in enumerate(managers):
+        app.join_staff(
+            staff_id=staff_id,
+            name=staff_id,
+            unit_id=outlets[n % len(outlets)],
+            role="client_manager",
+            effective_at=start,
+            recorded_by=BY,
+        )
+    clients = max(1, (events - app.position) // EVENTS_PER_CLIENT)
+    batch = []
+    for n in range(clients):
+        at = start + timedelta(minutes=n % 100_000)
+        client = Client.register(
+            client_id=f"C{n:08}",
+            name=f"client {n}",
+            unit_id=outlets[n % len(outlets)],
+            tier=("standard", "gold", "gold", "platinum")[n % 4],
+            recorded_by=BY,
+            effective_at=at,
+        )
+        client.assign(
+            staff_id=managers[n % len(managers)],
+            role="client_manager",
+            reason="name list",
+            recorded_by=BY,
+            effective_at=at,
+        )
+        client.update_profile(
+            changes={"address": "road 1", "phone": "555", "employer": "acme"},
+            recorded_by=BY,
+            effective_at=at + timedelta(days=1),
+        )
+        client.report_assets(
+            amount="500000.00", as_of=(at + timedelta(days=2)).date(), recorded_by=BY
+        )
+        for k in range(4):
+            client.log_contact(
+                channel="visit",
+                staff_id=managers[n % len(managers)],
+                purpose="review",
+                summary=None,
+                recorded_by=BY,
+                effective_at=at + timedelta(days=30 * (k + 1)),
+            )
+        client.change_tier(
+            tier="diamond", reason="growth", recorded_by=BY, effective_at=at + timedelta(days=200)
+        )
+        batch.append(client)
+        if len(batch) >= per_save:
+            app.save(*batch)
+            batch = []
+    if batch:
+        app.save(*batch)
+
+
+def raw_rate(container) -> tuple[int, float]:  # type: ignore[no-untyped-def]
+    app = container.ledger
+    started = time.perf_counter()
+    count, last = 0, 0
+    while True:
+        notifications = app.recorder.select_notifications(
+            start=last, limit=1000, inclusive_of_start=False
+        )
+        if not notifications:
+            break
+        for notification in notifications:
+            app.mapper.to_domain_event(notification)
+        count += len(notifications)
+        last = notifications[-1].id
+    return count, time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--db", type=Path, default=None, help="SQLite file (default: a temp dir)")
+    args = parser.parse_args()
+    directory = None
+    if args.db is None:
+        directory = tempfile.TemporaryDirectory()
+        args.db = Path(directory.name) / "bench.db"
+    container = build(Settings(database_url=f"sqlite:///{args.db.resolve()}"))
+    try:
+        if container.ledger.position < args.events:
+            started = time.perf_counter()
+            generate(container, args.events)
+            print(
+                f"generated {container.ledger.position:,} events in "
+                f"{time.perf_counter() - started:.1f}s"
+            )
+        count, seconds = raw_rate(container)
+        raw = count / seconds
+        print(f"raw read + deserialise: {count:,} events in {seconds:.1f}s = {raw:,.0f} events/s")
+        projections = container.start_projections(follow=False)
+
+        def report(label: str, end: int, seconds: float) -> None:
+            rate = end / seconds
+            print(
+                f"rebuild {label}: {end:,} events in {seconds:.1f}s = {rate:,.0f} events/s "
+                f"({rate / raw:.0%} of raw)"
+            )
+
+        for names in (["roster"], ["accountability"], ["reports"], None):
+            started = time.perf_counter()
+            end = projections.rebuild(names)
+            label = ", ".join(names) if names else "all (one pass, a thread per view)"
+            report(label, end, time.perf_counter() - started)
+        started = time.perf_counter()
+        ends = rebuild_in_processes(container.settings.database_url)
+        report("all (a process per view)", min(ends.values()), time.perf_counter() - started)
+    finally:
+        container.close()
+        if directory is not None:
+            directory.cleanup()
+
+
+if __name__ == "__main__":
+    main()

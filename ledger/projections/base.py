@@ -1,0 +1,370 @@
+"""What every read model shares: times as sortable text, a SQL view whose tracking position
+is written in the same transaction as its rows, and the SQLite and PostgreSQL backends.
+
+Views are written once in the SQL both databases accept (`?` placeholders, rewritten to
+`%s` for psycopg). Times are stored as fixed-width UTC text, which sorts as time does in
+both databases, so every comparison is the same SQL on either backend.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from abc import ABC, abstractmethod
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from eventsourcing.persistence import Tracking, TrackingRecorder
+from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
+from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
+from eventsourcing.utils import get_topic
+from psycopg.sql import SQL
+
+from ledger.domain import NotFound
+
+# Large IN (...) lists are split so neither database meets its parameter limit.
+CHUNK = 500
+
+
+def ts(moment: datetime) -> str:
+    """A tz-aware time as fixed-width UTC text: text order is time order."""
+    if moment.tzinfo is None:
+        raise ValueError("naive datetime")
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")[:26]
+
+
+def from_ts(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def aid(event: Any) -> str:
+    """Views key clients, units and staff by aggregate id: later events carry no business id."""
+    return str(event.originator_id)
+
+
+def topics_of(*event_classes: type) -> tuple[str, ...]:
+    """The stored topics of the events a projection handles."""
+    return tuple(get_topic(cls) for cls in event_classes)
+
+
+def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class _WriteState(threading.local):
+    cursor: Any = None
+    tracking: Tracking | None = None
+    dirty: defaultdict[str, set[str]]
+    pending: dict[str, list[tuple[Any, ...]]]
+
+
+class SQLView(TrackingRecorder, ABC):
+    """A materialised view: rows and tracking position change in one transaction.
+
+    Every update method runs inside `_write()`. Outside a batch that is one transaction
+    per event; inside `batch()` all events share one transaction, and the tracking
+    position is written once, with the batch. Work that depends on several events of one
+    client (recomputing its intervals) is marked dirty and done once, before commit.
+    Plain INSERTs are held and sent with `executemany` before any other statement runs,
+    so a batch costs a few round trips rather than one per event.
+    """
+
+    view_name: ClassVar[str]
+
+    # ---- what each view provides ---------------------------------------------------
+
+    def configure(self, **options: Any) -> None:
+        """Settings the view's rows depend on (changing them needs a rebuild)."""
+        self.options = options
+
+    def view_statements(self) -> list[str]:
+        """CREATE TABLE / INDEX statements of the view (cooperative: extend super())."""
+        return []
+
+    def _flush(self, c: Any, dirty: dict[str, set[str]]) -> None:
+        """Recompute what the batch's events made stale (cooperative)."""
+
+    # ---- what each backend provides ------------------------------------------------
+
+    @abstractmethod
+    def _transaction(self) -> Any:
+        """A context manager: a write transaction's cursor, committed on success."""
+
+    @abstractmethod
+    def _read_transaction(self) -> Any:
+        """A context manager: a read-only cursor."""
+
+    @abstractmethod
+    def _sql(self, statement: str) -> str:
+        """The statement in the backend's placeholder style."""
+
+    @abstractmethod
+    def _tracking_table(self) -> str: ...
+
+    # ---- writing --------------------------------------------------------------------
+
+    @contextmanager
+    def batch(self) -> Iterator[Any]:
+        """One transaction for many events; the tracking position is written with it."""
+        state = self._state
+        if state.cursor is not None:
+            yield state.cursor
+            return
+        with self._transaction() as c:
+            state.cursor = c
+            state.tracking = None
+            state.dirty = defaultdict(set)
+            state.pending = {}
+            try:
+                yield c
+                self._drain(c)
+                self._flush(c, state.dirty)
+                self._drain(c)
+                if state.tracking is not None:
+                    self._insert_tracking(c, state.tracking)
+            finally:
+                state.cursor = None
+                state.tracking = None
+                state.pending = {}
+
+    def _write(self) -> AbstractContextManager[Any]:
+        """The open batch's cursor, or a transaction of its own."""
+        state = self._state
+        if state.cursor is not None:
+            return nullcontext(state.cursor)
+        return self.batch()
+
+    def _track(self, tracking: Tracking) -> None:
+        state = self._state
+        if state.tracking is None or tracking.notification_id > state.tracking.notification_id:
+            state.tracking = tracking
+
+    @property
+    def _state(self) -> _WriteState:
+        try:
+            return self.__dict__["_write_state"]  # type: ignore[no-any-return]
+        except KeyError:
+            return self.__dict__.setdefault("_write_state", _WriteState())  # type: ignore[no-any-return]
+
+    def _dirty(self, kind: str, key: str) -> None:
+        self._state.dirty[kind].add(key)
+
+    def track(self, tracking: Tracking) -> None:
+        """Advance the position past an event this view has no use for."""
+        if self._state.cursor is not None:
+            self._track(tracking)
+            return
+        with self._write():
+            self._track(tracking)
+
+    def position_in_batch(self, application_name: str) -> int:
+        """The tracked position as the open batch's transaction sees it."""
+        return self._max_tracking_id(application_name, self._state.cursor) or 0  # type: ignore[attr-defined]
+
+    def reset(self) -> None:
+        """Drop every row and the tracking position, so the view replays from the start."""
+        with self._transaction() as c:
+            for table in self.view_tables():
+                c.execute(f"DELETE FROM {table}")
+            c.execute(
+                f"DELETE FROM {self._tracking_table()} WHERE application_name <> '__migration__'"
+            )
+
+    def view_tables(self) -> list[str]:
+        pattern = re.compile(r"CREATE TABLE IF NOT EXISTS (\w+)")
+        return [m.group(1) for s in self.view_statements() if (m := pattern.search(s))]
+
+    # ---- SQL helpers --------------------------------------------------------------------
+
+    def _held(self, c: Any, statement: str) -> list[tuple[Any, ...]] | None:
+        state = self._state
+        if c is not state.cursor:
+            return None
+        if statement.startswith("INSERT") and "SELECT" not in statement:
+            return state.pending.setdefault(statement, [])
+        self._drain(c)
+        return None
+
+    def _drain(self, c: Any) -> None:
+        pending = self._state.pending
+        for statement, rows in pending.items():
+            if rows:
+                c.executemany(self._sql(statement), rows)
+        pending.clear()
+
+    def _exec(self, c: Any, statement: str, params: Sequence[Any] = ()) -> None:
+        held = self._held(c, statement)
+        if held is not None:
+            held.append(tuple(params))
+        else:
+            c.execute(self._sql(statement), tuple(params))
+
+    def _many(self, c: Any, statement: str, rows: Iterable[Sequence[Any]]) -> None:
+        held = self._held(c, statement)
+        rows = [tuple(r) for r in rows]
+        if held is not None:
+            held.extend(rows)
+        elif rows:
+            c.executemany(self._sql(statement), rows)
+
+    def _all(self, c: Any, statement: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        self._held(c, statement)
+        c.execute(self._sql(statement), tuple(params))
+        return [dict(row) for row in c.fetchall()]
+
+    def _query(self, statement: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        with self._read_transaction() as c:
+            return self._all(c, statement, params)
+
+    def _in(self, values: Sequence[Any]) -> str:
+        return "(" + ",".join("?" * len(values)) + ")"
+
+
+class UnitTree(SQLView):
+    """The bank's tree as a closure table, so a subtree is one join."""
+
+    def view_statements(self) -> list[str]:
+        p = self.view_name
+        return [
+            *super().view_statements(),
+            f"CREATE TABLE IF NOT EXISTS {p}_units (unit_id TEXT PRIMARY KEY, aid TEXT, "
+            "parent_id TEXT, name TEXT, kind TEXT)",
+            f"CREATE TABLE IF NOT EXISTS {p}_unit_paths (ancestor_id TEXT, unit_id TEXT, "
+            "PRIMARY KEY (ancestor_id, unit_id))",
+            f"CREATE INDEX IF NOT EXISTS {p}_unit_paths_unit ON {p}_unit_paths (unit_id)",
+        ]
+
+    def add_unit(
+        self,
+        aid: str,
+        unit_id: str,
+        parent_id: str | None,
+        name: str,
+        kind: str,
+        tracking: Tracking,
+    ) -> None:
+        p = self.view_name
+        with self._write() as c:
+            self._exec(
+                c,
+                f"INSERT INTO {p}_units (unit_id, aid, parent_id, name, kind) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (unit_id) DO NOTHING",
+                (unit_id, aid, parent_id, name, kind),
+            )
+            self._exec(
+                c,
+                f"INSERT INTO {p}_unit_paths (ancestor_id, unit_id) VALUES (?, ?) "
+                "ON CONFLICT DO NOTHING",
+                (unit_id, unit_id),
+            )
+            if parent_id is not None:
+                self._exec(
+                    c,
+                    f"INSERT INTO {p}_unit_paths (ancestor_id, unit_id) "
+                    f"SELECT ancestor_id, ? FROM {p}_unit_paths WHERE unit_id = ? "
+                    "ON CONFLICT DO NOTHING",
+                    (unit_id, parent_id),
+                )
+            self._track(tracking)
+
+    def unit(self, unit_id: str) -> dict[str, Any]:
+        rows = self._query(
+            f"SELECT unit_id, parent_id, name, kind FROM {self.view_name}_units WHERE unit_id = ?",
+            (unit_id,),
+        )
+        if not rows:
+            raise NotFound("unit", unit_id)
+        return rows[0]
+
+    def children(self, unit_id: str) -> list[str]:
+        rows = self._query(
+            f"SELECT unit_id FROM {self.view_name}_units WHERE parent_id = ? ORDER BY unit_id",
+            (unit_id,),
+        )
+        return [row["unit_id"] for row in rows]
+
+
+# ---- backends ----------------------------------------------------------------------------
+
+_TRACKING_WORD = re.compile(r"\btracking\b")
+
+
+class SQLiteBackend(SQLiteTrackingRecorder):
+    """A view in SQLite. Several views share one file, so each has its own tracking table."""
+
+    datastore: SQLiteDatastore
+    view_name: ClassVar[str]
+
+    def __init__(self, datastore: SQLiteDatastore, **kwargs: Any) -> None:
+        super().__init__(datastore, **kwargs)
+        table = self._tracking_table()
+        self.insert_tracking_statement = _TRACKING_WORD.sub(table, self.insert_tracking_statement)
+        self.select_max_tracking_id_statement = _TRACKING_WORD.sub(
+            table, self.select_max_tracking_id_statement
+        )
+
+    def _tracking_table(self) -> str:
+        return f"{self.view_name}_tracking"
+
+    def construct_create_table_statements(self) -> list[str]:
+        table = self._tracking_table()
+        statements = [
+            _TRACKING_WORD.sub(table, s) for s in super().construct_create_table_statements()
+        ]
+        return statements + self.view_statements()  # type: ignore[attr-defined]
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Any]:
+        # BEGIN IMMEDIATE takes the write lock first: a view reads, then writes, and a
+        # deferred transaction could not upgrade if another runner committed in between.
+        with self.datastore.get_connection(commit=True) as conn:
+            cursor = conn.cursor()
+            # A view is rebuilt from the log: a commit lost to a power cut is replayed, so
+            # it need not wait for fsync (WAL keeps the file consistent either way).
+            cursor.execute("PRAGMA synchronous = NORMAL")
+            cursor.execute("PRAGMA cache_size = -65536")
+            # Checkpoints copy scattered pages back and sync: fewer, larger ones are cheaper.
+            cursor.execute("PRAGMA wal_autocheckpoint = 20000")
+            cursor.execute("BEGIN IMMEDIATE")
+            try:
+                yield cursor
+            except BaseException:
+                conn.rollback()
+                raise
+            conn.commit()
+
+    def _read_transaction(self) -> Any:
+        return self.datastore.transaction(commit=False)
+
+    def _sql(self, statement: str) -> str:
+        return statement
+
+
+class PostgresBackend(PostgresTrackingRecorder):
+    """A view in PostgreSQL, beside the events in the same database."""
+
+    datastore: PostgresDatastore
+    view_name: ClassVar[str]
+
+    def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
+        kwargs["tracking_table_name"] = self._tracking_table()
+        super().__init__(datastore, **kwargs)
+        self.sql_create_statements.extend(SQL(s) for s in self.view_statements())  # type: ignore[attr-defined]
+
+    def _tracking_table(self) -> str:
+        return f"{self.view_name}_tracking"
+
+    def _transaction(self) -> Any:
+        return self.datastore.transaction(commit=True)
+
+    def _read_transaction(self) -> Any:
+        return self.datastore.transaction(commit=False)
+
+    def _sql(self, statement: str) -> str:
+        return statement.replace("?", "%s")

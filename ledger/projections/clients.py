@@ -1,0 +1,138 @@
+"""Clients' tier, status and designated-manager intervals, kept in effective time.
+
+Each tier, status or designated-manager event is stored as a change point; the client's
+intervals are then refolded from all its change points, so a backdated event splits and
+reorders the intervals exactly as if it had been recorded in its place.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from eventsourcing.persistence import Tracking
+
+from ledger.domain.values import ACTIVE, TIERS
+from ledger.projections.base import UnitTree, chunks, ts
+from ledger.projections.timeline import Change, fold_intervals
+
+FIELDS = ("tier", "status", "manager")
+
+
+class ClientIntervals(UnitTree):
+    def view_statements(self) -> list[str]:
+        p = self.view_name
+        return [
+            *super().view_statements(),
+            f"CREATE TABLE IF NOT EXISTS {p}_clients (aid TEXT PRIMARY KEY, client_id TEXT, "
+            "name TEXT, unit_id TEXT, registered_at TEXT)",
+            f"CREATE INDEX IF NOT EXISTS {p}_clients_id ON {p}_clients (client_id)",
+            f"CREATE INDEX IF NOT EXISTS {p}_clients_unit ON {p}_clients (unit_id)",
+            f"CREATE TABLE IF NOT EXISTS {p}_changes (aid TEXT, seq BIGINT, field TEXT, "
+            "effective_at TEXT, value TEXT, PRIMARY KEY (aid, seq, field))",
+            f"CREATE TABLE IF NOT EXISTS {p}_intervals (aid TEXT, valid_from TEXT, "
+            "valid_to TEXT, tier TEXT, status TEXT, manager TEXT, "
+            "PRIMARY KEY (aid, valid_from))",
+            f"CREATE INDEX IF NOT EXISTS {p}_intervals_manager ON {p}_intervals (manager)",
+        ]
+
+    # ---- updates ------------------------------------------------------------------------
+
+    def register_client(
+        self,
+        aid: str,
+        client_id: str,
+        name: str,
+        unit_id: str,
+        tier: str,
+        at: datetime,
+        tracking: Tracking,
+    ) -> None:
+        p = self.view_name
+        with self._write() as c:
+            self._exec(
+                c,
+                f"INSERT INTO {p}_clients (aid, client_id, name, unit_id, registered_at) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (aid) DO NOTHING",
+                (aid, client_id, name, unit_id, ts(at)),
+            )
+            seq = tracking.notification_id
+            self._add_changes(
+                c, [(aid, seq, "tier", ts(at), tier), (aid, seq, "status", ts(at), ACTIVE)]
+            )
+            self._track(tracking)
+
+    def record_change(
+        self, aid: str, field: str, at: datetime, value: str | None, tracking: Tracking
+    ) -> None:
+        with self._write() as c:
+            self._add_changes(c, [(aid, tracking.notification_id, field, ts(at), value)])
+            self._track(tracking)
+
+    def _add_changes(self, c: Any, rows: list[tuple[str, int, str, str, str | None]]) -> None:
+        self._many(
+            c,
+            f"INSERT INTO {self.view_name}_changes (aid, seq, field, effective_at, value) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            rows,
+        )
+        for row in rows:
+            self._dirty("client", row[0])
+
+    def _flush(self, c: Any, dirty: dict[str, set[str]]) -> None:
+        super()._flush(c, dirty)
+        clients = sorted(dirty.get("client", ()))
+        p = self.view_name
+        for part in chunks(clients):
+            changes: dict[str, list[Change]] = {aid: [] for aid in part}
+            for row in self._all(
+                c,
+                f"SELECT aid, seq, field, effective_at, value FROM {p}_changes "
+                f"WHERE aid IN {self._in(part)}",
+                part,
+            ):
+                changes[row["aid"]].append(
+                    Change(row["effective_at"], row["seq"], row["field"], row["value"])
+                )
+            self._exec(c, f"DELETE FROM {p}_intervals WHERE aid IN {self._in(part)}", part)
+            self._many(
+                c,
+                f"INSERT INTO {p}_intervals (aid, valid_from, valid_to, tier, status, "
+                "manager) VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    (aid, i.valid_from, i.valid_to, *i.values)
+                    for aid, points in changes.items()
+                    for i in fold_intervals(points, FIELDS)
+                    if i.values[0] is not None  # before registration there is no client
+                ),
+            )
+
+    # ---- queries ------------------------------------------------------------------------
+
+    @staticmethod
+    def _at(just_before: bool = False) -> str:
+        """Intervals in force at a time, or in force just before it (a period's end)."""
+        if just_before:
+            return "i.valid_from < ? AND (i.valid_to IS NULL OR i.valid_to >= ?)"
+        return "i.valid_from <= ? AND (i.valid_to IS NULL OR i.valid_to > ?)"
+
+    def _subtree_join(self) -> str:
+        p = self.view_name
+        return (
+            f"FROM {p}_intervals i JOIN {p}_clients c ON c.aid = i.aid "
+            f"JOIN {p}_unit_paths u ON u.unit_id = c.unit_id AND u.ancestor_id = ? "
+        )
+
+    def tier_counts(
+        self, unit_id: str, at: datetime, *, just_before: bool = False
+    ) -> dict[str, int]:
+        """Active clients per tier in the unit's subtree at `at`."""
+        moment = ts(at)
+        rows = self._query(
+            f"SELECT i.tier AS tier, COUNT(*) AS n {self._subtree_join()}"
+            f"WHERE {self._at(just_before)} AND i.status = ? GROUP BY i.tier",
+            (unit_id, moment, moment, ACTIVE),
+        )
+        counts = dict.fromkeys(TIERS, 0)
+        counts.update({row["tier"]: int(row["n"]) for row in rows})
+        return counts

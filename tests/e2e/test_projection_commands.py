@@ -1,0 +1,42 @@
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from typer.testing import CliRunner
+
+from ledger.bootstrap import build
+from ledger.cli import app as cli
+from ledger.config import Settings
+from projection_scenarios import build_org
+
+
+def test_rebuild_replays_the_named_read_models_from_the_whole_log(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LEDGER_DATABASE_URL", sqlite_url)
+    container = build(Settings(database_url=sqlite_url))
+    try:
+        build_org(container.ledger, datetime.now(UTC) - timedelta(days=10))
+        end = container.ledger.position
+    finally:
+        container.close()
+
+    result = CliRunner().invoke(cli, ["rebuild", "roster"])
+    assert result.exit_code == 0, result.output
+    assert f"rebuilt roster up to position {end}" in result.output
+
+    container = build(Settings(database_url=sqlite_url))
+    try:
+        positions = container.start_projections(follow=False).positions()
+        assert positions["roster"] == end
+        assert positions["reports"] == 0
+    finally:
+        container.close()
+
+
+def test_rebuild_refuses_an_unknown_projection(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LEDGER_DATABASE_URL", sqlite_url)
+    result = CliRunner().invoke(cli, ["rebuild", "nonsense"])
+    assert result.exit_code == 1
+    assert "unknown projection(s): nonsense" in result.output

@@ -1,0 +1,665 @@
+"""Every projection on SQLite and PostgreSQL, from one abstract case per view."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from ledger.bootstrap import Container, build
+from ledger.config import Settings
+from ledger.domain import Client
+from ledger.projections.runner import ProjectionError, Projections, rebuild_in_processes
+from projection_scenarios import BY, LAST_YEAR, build_org, bulk_clients, day, dump
+
+NOW = datetime.now(UTC)
+
+
+class ProjectionCase:
+    """Abstract: subclasses give `database_url`."""
+
+    @pytest.fixture
+    def container(self, database_url: str) -> Iterator[Container]:
+        container = build(Settings(database_url=database_url))
+        container.start_projections(follow=False)
+        yield container
+        container.close()
+
+    @pytest.fixture
+    def projections(self, container: Container) -> Projections:
+        assert container.projections is not None
+        return container.projections
+
+
+# ---- roster and tier growth -------------------------------------------------------------
+
+
+class RosterCase(ProjectionCase):
+    def test_roster_pages_a_subtree_as_of_a_time(
+        self, container: Container, projections: Projections
+    ) -> None:
+        app = container.ledger
+        build_org(app, day(1, 1))
+        bulk_clients(
+            app, [(f"C{n:02}", "O1" if n % 2 else "O3", "gold", day(2, 1)) for n in range(10)]
+        )
+        app.assign(
+            client_id="C01", staff_id="M1", reason="r", effective_at=day(3, 1), recorded_by=BY
+        )
+        app.change_tier(
+            client_id="C03", tier="diamond", reason="r", effective_at=day(4, 1), recorded_by=BY
+        )
+        app.churn(
+            client_id="C05", kind="normal", reason="r", effective_at=day(5, 1), recorded_by=BY
+        )
+        projections.catch_up()
+        roster = projections
+
+        first = roster.roster("S", as_of=day(6, 1), limit=3)
+        assert [i["client_id"] for i in first["items"]] == ["C01", "C03", "C05"]
+        rest = roster.roster("S", as_of=day(6, 1), limit=3, cursor=first["next_cursor"])
+        assert [i["client_id"] for i in rest["items"]] == ["C07", "C09"]
+        assert rest["next_cursor"] is None
+        assert first["items"][0] == {
+            "client_id": "C01",
+            "name": "C01",
+            "unit_id": "O1",
+            "tier": "gold",
+            "status": "active",
+            "designated_manager": "M1",
+        }
+        assert roster.roster("S", as_of=day(6, 1), tier="diamond")["items"][0]["client_id"] == "C03"
+        assert roster.roster("S", as_of=day(3, 15), tier="diamond")["items"] == []
+        assert [
+            i["client_id"] for i in roster.roster("B", as_of=day(6, 1), manager_id="M1")["items"]
+        ] == ["C01"]
+        assert [
+            i["client_id"] for i in roster.roster("B", as_of=day(6, 1), status="churned")["items"]
+        ] == ["C05"]
+        assert roster.roster("B", as_of=day(1, 15))["items"] == []
+
+        summary = roster.roster_summary("D", as_of=day(6, 1))
+        assert summary["counts"] == {"standard": 0, "gold": 8, "platinum": 0, "diamond": 1}
+        assert summary["vip"] == 9
+
+    def test_the_sub_branch_report_figures(
+        self, container: Container, projections: Projections
+    ) -> None:
+        app = container.ledger
+        q0 = day(4, 1)
+        q1 = day(7, 1)
+        before, during = q0 - timedelta(days=10), q0 + timedelta(days=5)
+        build_org(app, day(1, 1))
+        specs = []
+
+        def add(prefix: str, count: int, unit: str, tier: str, at: datetime) -> None:
+            specs.extend((f"{prefix}{n}", unit, tier, at) for n in range(count))
+
+        add("g", 2000, "O1", "gold", before)
+        add("h", 1078, "O2", "gold", before)
+        add("p", 107, "O1", "platinum", before)
+        add("d", 6, "O2", "diamond", before)
+        add("ng", 445, "O1", "gold", during)
+        add("np", 26, "O2", "platinum", during)
+        add("nd", 6, "O1", "diamond", during)
+        add("late", 50, "O1", "gold", q1 + timedelta(days=1))
+        add("edge", 1, "O1", "gold", q1)
+        add("s2g", 100, "O3", "gold", before)
+        add("s2p", 10, "O3", "platinum", before)
+        add("s2d", 2, "O3", "diamond", before)
+        add("s2ng", 10, "O3", "gold", during)
+        add("s2nd", 2, "O3", "diamond", during)
+        bulk_clients(app, specs)
+        # Ten standard clients upgraded in the quarter, three gold ones lost before it.
+        upgraded = []
+        for n in range(10):
+            client = Client.register(
+                client_id=f"u{n}",
+                name="u",
+                unit_id="O2",
+                tier="standard",
+                recorded_by=BY,
+                effective_at=before,
+            )
+            client.change_tier(tier="gold", reason="r", recorded_by=BY, effective_at=during)
+            upgraded.append(client)
+        for n in range(3):
+            client = Client.register(
+                client_id=f"x{n}",
+                name="x",
+                unit_id="O1",
+                tier="gold",
+                recorded_by=BY,
+                effective_at=before - timedelta(days=30),
+            )
+            client.churn(kind="normal", reason="r", recorded_by=BY, effective_at=before)
+            upgraded.append(client)
+        app.save(*upgraded)
+        projections.catch_up()
+
+        report = projections.tier_growth("S", q0, q1)
+        assert report["tiers"]["gold"] == {
+            "start": 3078,
+            "end": 3533,
+            "change": 455,
+            "growth_rate": 0.1478,
+        }
+        assert report["tiers"]["platinum"] == {
+            "start": 107,
+            "end": 133,
+            "change": 26,
+            "growth_rate": 0.2430,
+        }
+        assert report["tiers"]["diamond"] == {
+            "start": 6,
+            "end": 12,
+            "change": 6,
+            "growth_rate": 1.0,
+        }
+        assert report["vip"]["change"] == 487
+        assert report["vip"]["growth_rate"] == round(487 / 3191, 4)
+        assert report["share_of_parent"]["diamond"] == 0.75
+        assert [r["unit_id"] for r in report["sibling_ranking"]] == ["S", "S2"]
+        assert report["sibling_ranking"][1]["vip_growth_rate"] == round(12 / 112, 4)
+        assert projections.roster_summary("S", as_of=q1)["counts"]["gold"] == 3534
+
+
+class TestRosterSQLite(RosterCase):
+    @pytest.fixture
+    def database_url(self, sqlite_url: str) -> str:
+        return sqlite_url
+
+
+class TestRosterPostgres(RosterCase):
+    @pytest.fixture
+    def database_url(self, postgres_url: str) -> str:
+        return postgres_url
+
+
+# ---- accountability -----------------------------------------------------------------------
+
+
+class AccountabilityCase(ProjectionCase):
+    def _scenario(self, container: Container) -> dict[str, str]:
+        app = container.ledger
+        build_org(app, day(1, 1))
+        # CA: diamond, reassigned 30 days before, downgraded a week before an abnormal churn.
+        app.register_client(
+            client_id="CA",
+            name="a",
+            unit_id="O1",
+            tier="diamond",
+            occurred_at=day(1, 5),
+            recorded_by=BY,
+        )
+        app.assign(
+            client_id="CA", staff_id="M1", reason="r", effective_at=day(1, 5), recorded_by=BY
+        )
+        app.assign(
+            client_id="CA", staff_id="M2", reason="r", effective_at=day(5, 16), recorded_by=BY
+        )
+        app.change_tier(
+            client_id="CA", tier="gold", reason="r", effective_at=day(6, 8), recorded_by=BY
+        )
+        churn_a = app.churn(
+            client_id="CA",
+            kind="abnormal",
+            reason="competitor",
+            effective_at=day(6, 15),
+            recorded_by=BY,
+        )
+        # CB: platinum in O2; after its churn is recorded, a backdated reassignment and a
+        # backdated head appointment arrive.
+        app.register_client(
+            client_id="CB",
+            name="b",
+            unit_id="O2",
+            tier="platinum",
+            occurred_at=day(1, 5),
+            recorded_by=BY,
+        )
+        app.assign(
+            client_id="CB", staff_id="M1", reason="r", effective_at=day(1, 5), recorded_by=BY
+        )
+        churn_b = app.churn(
+            client_id="CB", kind="abnormal", reason="moved", effective_at=day(6, 15), recorded_by=BY
+        )
+        app.assign(
+            client_id="CB", staff_id="M3", reason="late", effective_at=day(5, 1), recorded_by=BY
+        )
+        app.appoint_head(unit_id="O2", staff_id="H2", effective_at=day(6, 1), recorded_by=BY)
+        # CC: a normal churn of a gold client, out of scope, in S2.
+        app.register_client(
+            client_id="CC",
+            name="c",
+            unit_id="O3",
+            tier="gold",
+            occurred_at=day(1, 5),
+            recorded_by=BY,
+        )
+        app.churn(
+            client_id="CC", kind="normal", reason="died", effective_at=day(6, 20), recorded_by=BY
+        )
+        return {"A": churn_a.event_id, "B": churn_b.event_id}
+
+    def test_intervals_and_who_was_responsible(
+        self, container: Container, projections: Projections
+    ) -> None:
+        self._scenario(container)
+        projections.catch_up()
+        view = projections
+        intervals = view.client_intervals("CA")["intervals"]
+        assert intervals == [
+            {"role": "client_manager", "staff_id": "M1", "from": day(1, 5), "to": day(5, 16)},
+            {"role": "client_manager", "staff_id": "M2", "from": day(5, 16), "to": None},
+        ]
+        march = view.responsible("CA", day(3, 1))
+        assert march["designated_manager"] == "M1"
+        assert march["unit_head"] == "H1"
+        assert march["team"] == {"client_manager": "M1", "outlet_director": "H1"}
+        assert view.responsible("CB", day(3, 1))["unit_head"] is None
+        assert view.responsible("CB", day(6, 2))["unit_head"] == "H2"
+
+    def test_churn_cases_reflect_what_was_true_at_the_churn(
+        self, container: Container, projections: Projections
+    ) -> None:
+        cases = self._scenario(container)
+        projections.catch_up()
+        view = projections
+        by_id = {c["case_id"]: c for c in view.churn_cases()["items"]}
+        a, b = by_id[cases["A"]], by_id[cases["B"]]
+        assert a["accountability_tier"] == "diamond"
+        assert a["in_scope"] is True
+        assert (a["designated_manager"], a["unit_head"], a["prior_holders"]) == ("M2", "H1", ["M1"])
+        assert a["fiscal_year"] == LAST_YEAR
+        assert b["designated_manager"] == "M3"
+        assert b["prior_holders"] == ["M1"]
+        assert b["unit_head"] == "H2"
+        assert {c["client_id"] for c in view.churn_cases(unit_id="S")["items"]} == {"CA", "CB"}
+        assert [c["client_id"] for c in view.churn_cases(unit_id="S2")["items"]] == ["CC"]
+        assert len(view.churn_cases(in_scope=True, fiscal_year=LAST_YEAR)["items"]) == 2
+        assert view.churn_cases(in_scope=True, fiscal_year=LAST_YEAR + 1)["items"] == []
+        assert [c["client_id"] for c in view.churn_cases(kind="normal")["items"]] == ["CC"]
+
+    def test_the_latest_determination_stands_and_all_are_kept(
+        self, container: Container, projections: Projections
+    ) -> None:
+        cases = self._scenario(container)
+        app = container.ledger
+        app.determine(
+            client_id="CA", case_id=cases["A"], outcome="waived", reason="first", recorded_by="c"
+        )
+        app.determine(
+            client_id="CA", case_id=cases["A"], outcome="confirmed", reason="again", recorded_by="c"
+        )
+        projections.catch_up()
+        case = projections.churn_case(cases["A"])
+        assert case["determination"]["outcome"] == "confirmed"
+        assert [d["outcome"] for d in case["determinations"]] == ["waived", "confirmed"]
+
+    def test_staff_counts_per_fiscal_year(
+        self, container: Container, projections: Projections
+    ) -> None:
+        self._scenario(container)
+        projections.catch_up()
+        view = projections
+        assert view.staff_record("M1", LAST_YEAR) == {
+            "staff_id": "M1",
+            "fiscal_year": LAST_YEAR,
+            "as_designated_manager": 0,
+            "as_unit_head": 0,
+            "as_prior_holder": 2,
+        }
+        assert view.staff_record("M2", LAST_YEAR)["as_designated_manager"] == 1
+        assert view.staff_record("H2", LAST_YEAR)["as_unit_head"] == 1
+        assert view.staff_record("M2", LAST_YEAR + 1)["as_designated_manager"] == 0
+
+
+class TestAccountabilitySQLite(AccountabilityCase):
+    @pytest.fixture
+    def database_url(self, sqlite_url: str) -> str:
+        return sqlite_url
+
+
+class TestAccountabilityPostgres(AccountabilityCase):
+    @pytest.fixture
+    def database_url(self, postgres_url: str) -> str:
+        return postgres_url
+
+
+# ---- reports ------------------------------------------------------------------------------
+
+
+class ReportsCase(ProjectionCase):
+    def test_completeness_counts_active_vip_clients_and_honours_retractions(
+        self, container: Container, projections: Projections
+    ) -> None:
+        app = container.ledger
+        build_org(app, day(1, 1))
+        full = {"address": "a", "phone": "p", "employer": "e"}
+        for client_id, tier in (("P1", "gold"), ("P2", "platinum"), ("P3", "standard")):
+            app.register_client(
+                client_id=client_id,
+                name=client_id,
+                unit_id="O1",
+                tier=tier,
+                occurred_at=day(1, 5),
+                recorded_by=BY,
+            )
+            app.update_profile(
+                client_id=client_id, changes=full, effective_at=day(1, 6), recorded_by=BY
+            )
+        cleared = app.update_profile(
+            client_id="P2", changes={"employer": None}, effective_at=day(1, 7), recorded_by=BY
+        )
+        projections.catch_up()
+        report = projections.completeness("S", as_of=NOW)
+        assert (report["vip_active"], report["complete"], report["rate"]) == (2, 1, 0.5)
+        assert report["meets_target"] is False
+        assert report["by_unit"] == [{"unit_id": "O1", "vip_active": 2, "complete": 1, "rate": 0.5}]
+
+        app.retract(client_id="P2", event_id=cleared.event_id, reason="typo", recorded_by=BY)
+        projections.catch_up()
+        report = projections.completeness("S", as_of=NOW, target=0.9)
+        assert (report["complete"], report["rate"], report["meets_target"]) == (2, 1.0, True)
+
+    def test_overdue_contacts_follow_the_cadence_and_retractions(
+        self, container: Container, projections: Projections
+    ) -> None:
+        app = container.ledger
+        build_org(app, NOW - timedelta(days=400))
+        app.register_client(
+            client_id="G",
+            name="g",
+            unit_id="O1",
+            tier="gold",
+            occurred_at=NOW - timedelta(days=300),
+            recorded_by=BY,
+        )
+        app.assign(
+            client_id="G",
+            staff_id="M1",
+            reason="r",
+            effective_at=NOW - timedelta(days=300),
+            recorded_by=BY,
+        )
+        app.log_contact(
+            client_id="G",
+            channel="visit",
+            staff_id="M1",
+            occurred_at=NOW - timedelta(days=100),
+            recorded_by=BY,
+        )
+        recent = app.log_contact(
+            client_id="G",
+            channel="phone",
+            staff_id="M1",
+            occurred_at=NOW - timedelta(days=20),
+            recorded_by=BY,
+        )
+        app.register_client(
+            client_id="N",
+            name="n",
+            unit_id="O2",
+            tier="standard",
+            occurred_at=NOW - timedelta(days=300),
+            recorded_by=BY,
+        )
+        projections.catch_up()
+        assert projections.overdue_contacts("S", as_of=NOW)["items"] == []
+
+        app.retract(client_id="G", event_id=recent.event_id, reason="wrong client", recorded_by=BY)
+        projections.catch_up()
+        items = projections.overdue_contacts("S", as_of=NOW)["items"]
+        assert [(i["client_id"], i["days_overdue"], i["designated_manager"]) for i in items] == [
+            ("G", 10, "M1")
+        ]
+        assert items[0]["last_contact_at"] == NOW - timedelta(days=100)
+
+    def test_orphaned_clients_after_their_manager_departs(
+        self, container: Container, projections: Projections
+    ) -> None:
+        app = container.ledger
+        build_org(app, NOW - timedelta(days=400))
+        for client_id in ("K1", "K2"):
+            app.register_client(
+                client_id=client_id,
+                name="k",
+                unit_id="O1",
+                tier="platinum",
+                occurred_at=NOW - timedelta(days=300),
+                recorded_by=BY,
+            )
+            app.assign(
+                client_id=client_id,
+                staff_id="M3",
+                reason="r",
+                effective_at=NOW - timedelta(days=300),
+                recorded_by=BY,
+            )
+        departed_at = NOW - timedelta(days=10)
+        app.depart_staff(staff_id="M3", reason="left", effective_at=departed_at, recorded_by=BY)
+        app.assign(
+            client_id="K2",
+            staff_id="M1",
+            reason="cover",
+            effective_at=NOW - timedelta(days=5),
+            recorded_by=BY,
+        )
+        projections.catch_up()
+        items = projections.orphaned_clients("B", as_of=NOW)["items"]
+        assert items == [
+            {"client_id": "K1", "tier": "platinum", "former_manager": "M3", "since": departed_at}
+        ]
+        assert projections.orphaned_clients("S2", as_of=NOW)["items"] == []
+
+    def test_manager_portfolio_credits_asset_changes_to_the_manager_of_the_day(
+        self, container: Container, projections: Projections
+    ) -> None:
+        app = container.ledger
+        build_org(app, day(1, 1))
+        app.register_client(
+            client_id="W",
+            name="w",
+            unit_id="O1",
+            tier="gold",
+            occurred_at=day(1, 5),
+            recorded_by=BY,
+        )
+        app.assign(client_id="W", staff_id="M1", reason="r", effective_at=day(1, 5), recorded_by=BY)
+        app.report_assets(client_id="W", amount="1000.00", as_of=day(2, 1).date(), recorded_by=BY)
+        raised = app.report_assets(
+            client_id="W", amount="1500.00", as_of=day(3, 1).date(), recorded_by=BY
+        )
+        app.assign(client_id="W", staff_id="M2", reason="r", effective_at=day(4, 1), recorded_by=BY)
+        app.report_assets(client_id="W", amount="1200.00", as_of=day(5, 1).date(), recorded_by=BY)
+        projections.catch_up()
+        reports = projections
+        m1 = reports.manager_portfolio("M1", day(1, 1), day(12, 31))
+        m2 = reports.manager_portfolio("M2", day(1, 1), day(12, 31))
+        assert m1["assets_change"] == Decimal("1500.00")
+        assert m2["assets_change"] == Decimal("-300.00")
+        assert m2["clients"] == {"standard": 0, "gold": 1, "platinum": 0, "diamond": 0}
+        assert m1["clients"]["gold"] == 0
+        assert reports.manager_portfolio("M1", day(2, 15), day(12, 31))["assets_change"] == Decimal(
+            "500.00"
+        )
+
+        app.retract(client_id="W", event_id=raised.event_id, reason="wrong", recorded_by=BY)
+        projections.catch_up()
+        assert reports.manager_portfolio("M1", day(1, 1), day(12, 31))["assets_change"] == Decimal(
+            "1000.00"
+        )
+        assert reports.manager_portfolio("M2", day(1, 1), day(12, 31))["assets_change"] == Decimal(
+            "200.00"
+        )
+
+        # A backdated reassignment moves the credit for changes after it.
+        app.assign(
+            client_id="W", staff_id="M3", reason="late", effective_at=day(1, 20), recorded_by=BY
+        )
+        projections.catch_up()
+        assert reports.manager_portfolio("M1", day(1, 1), day(12, 31))["assets_change"] == Decimal(
+            "0"
+        )
+        assert reports.manager_portfolio("M3", day(1, 1), day(12, 31))["assets_change"] == Decimal(
+            "1000.00"
+        )
+
+
+class TestReportsSQLite(ReportsCase):
+    @pytest.fixture
+    def database_url(self, sqlite_url: str) -> str:
+        return sqlite_url
+
+
+class TestReportsPostgres(ReportsCase):
+    @pytest.fixture
+    def database_url(self, postgres_url: str) -> str:
+        return postgres_url
+
+
+# ---- runners -------------------------------------------------------------------------------
+
+
+class RunnerCase(ProjectionCase):
+    def _write_clients(self, container: Container, start: int, count: int) -> int:
+        app = container.ledger
+        position = 0
+        for n in range(start, start + count):
+            client_id = f"R{n:04}"
+            app.register_client(
+                client_id=client_id,
+                name="r",
+                unit_id="O1",
+                tier="gold",
+                occurred_at=day(2, 1),
+                recorded_by=BY,
+            )
+            app.assign(
+                client_id=client_id,
+                staff_id="M1",
+                reason="r",
+                effective_at=day(2, 2),
+                recorded_by=BY,
+            )
+            position = app.log_contact(
+                client_id=client_id,
+                channel="visit",
+                staff_id="M1",
+                occurred_at=day(2, 3),
+                recorded_by=BY,
+            ).position
+        return position
+
+    def test_a_following_runner_lets_a_reader_wait_for_its_own_write(
+        self, container: Container, projections: Projections, database_url: str
+    ) -> None:
+        build_org(container.ledger, day(1, 1))
+        projections.start()
+        written = container.ledger.register_client(
+            client_id="RYW",
+            name="r",
+            unit_id="O1",
+            tier="diamond",
+            occurred_at=day(2, 1),
+            recorded_by=BY,
+        )
+        assert projections.wait(written.position, timeout=10)
+        assert projections.roster("O1", as_of=NOW)["items"][0]["client_id"] == "RYW"
+        # A process that does not run the projections waits on their tracking rows.
+        other = build(Settings(database_url=database_url))
+        try:
+            elsewhere = other.start_projections(follow=False)
+            later = container.ledger.change_tier(
+                client_id="RYW", tier="gold", reason="r", effective_at=day(3, 1), recorded_by=BY
+            )
+            assert elsewhere.wait(later.position, timeout=10)
+            assert elsewhere.roster("O1", as_of=NOW)["items"][0]["tier"] == "gold"
+            assert elsewhere.wait(later.position + 1000, timeout=0.3) is False
+        finally:
+            other.close()
+
+    def test_rebuilding_gives_exactly_the_rows_of_incremental_processing(
+        self, container: Container, projections: Projections
+    ) -> None:
+        build_org(container.ledger, day(1, 1))
+        projections.start()
+        end = self._write_clients(container, 0, 15)
+        app = container.ledger
+        app.change_tier(
+            client_id="R0001", tier="diamond", reason="r", effective_at=day(3, 1), recorded_by=BY
+        )
+        app.assign(
+            client_id="R0001", staff_id="M2", reason="back", effective_at=day(2, 10), recorded_by=BY
+        )
+        end = app.churn(
+            client_id="R0001", kind="abnormal", reason="r", effective_at=day(4, 1), recorded_by=BY
+        ).position
+        assert projections.wait(end, timeout=20)
+        incremental = dump(projections.views)
+        assert projections.rebuild() == container.ledger.position
+        assert dump(projections.views) == incremental
+        assert set(projections.positions().values()) == {container.ledger.position}
+
+    def test_rebuilding_in_a_process_per_view_gives_the_same_rows(
+        self, container: Container, projections: Projections, database_url: str
+    ) -> None:
+        build_org(container.ledger, day(1, 1))
+        end = self._write_clients(container, 0, 5)
+        projections.catch_up()
+        incremental = dump(projections.views)
+        assert rebuild_in_processes(database_url) == dict.fromkeys(projections.views, end)
+        assert dump(projections.views) == incremental
+
+    def test_stopping_mid_stream_and_restarting_applies_every_event_once(
+        self, container: Container, projections: Projections
+    ) -> None:
+        build_org(container.ledger, day(1, 1))
+        projections.start()
+        writer = threading.Thread(target=self._write_clients, args=(container, 0, 40))
+        writer.start()
+        while projections.positions()["reports"] < 40:
+            threading.Event().wait(0.01)
+        projections.stop()
+        stopped_at = projections.positions()
+        writer.join()
+        assert min(stopped_at.values()) < container.ledger.position
+        projections.start()
+        end = self._write_clients(container, 40, 5)
+        assert projections.wait(end, timeout=20)
+        resumed = dump(projections.views)
+        assert len(resumed["reports_contacts"]) == 45
+        projections.rebuild()
+        assert dump(projections.views) == resumed
+
+    def test_a_follower_stops_rather_than_skip_events_when_its_view_is_reset_elsewhere(
+        self, container: Container, projections: Projections, database_url: str
+    ) -> None:
+        build_org(container.ledger, day(1, 1))
+        projections.start()
+        assert projections.wait(self._write_clients(container, 0, 1), timeout=10)
+        other = build(Settings(database_url=database_url))
+        try:
+            other.start_projections(follow=False).roster_view.reset()
+        finally:
+            other.close()
+        later = self._write_clients(container, 1, 1)
+        with pytest.raises(ProjectionError, match="reset by another process"):
+            projections.wait(later, timeout=10)
+        assert projections.positions()["roster"] == 0
+
+
+class TestRunnerSQLite(RunnerCase):
+    @pytest.fixture
+    def database_url(self, sqlite_url: str) -> str:
+        return sqlite_url
+
+
+class TestRunnerPostgres(RunnerCase):
+    @pytest.fixture
+    def database_url(self, postgres_url: str) -> str:
+        return postgres_url

@@ -1,0 +1,48 @@
+from datetime import UTC, datetime, timedelta
+
+from ledger.bootstrap import build
+from ledger.config import Settings
+from projection_scenarios import BY, build_org
+
+NOW = datetime.now(UTC)
+
+
+def test_a_container_works_without_projections() -> None:
+    container = build(Settings(database_url="memory://"))
+    try:
+        assert container.projections is None
+    finally:
+        container.close()
+
+
+def test_projections_follow_the_in_memory_store_and_answer_after_a_write() -> None:
+    container = build(Settings(database_url="memory://", cadence_days="gold=30"))
+    try:
+        projections = container.start_projections()
+        app = container.ledger
+        build_org(app, NOW - timedelta(days=400))
+        app.register_client(
+            client_id="G",
+            name="g",
+            unit_id="O1",
+            tier="gold",
+            occurred_at=NOW - timedelta(days=100),
+            recorded_by=BY,
+        )
+        contact = app.log_contact(
+            client_id="G",
+            channel="wechat",
+            staff_id="M1",
+            occurred_at=NOW - timedelta(days=10),
+            recorded_by=BY,
+        )
+        assert projections.wait(contact.position, timeout=10)
+        assert projections.overdue_contacts("B", as_of=NOW)["items"] == []
+        # The cadence setting reaches the view: 30 days for gold.
+        later = projections.overdue_contacts("B", as_of=NOW + timedelta(days=25))
+        assert [(i["client_id"], i["days_overdue"]) for i in later["items"]] == [("G", 5)]
+        positions = projections.positions()
+        assert set(positions) == {"roster", "accountability", "reports"}
+        assert min(positions.values()) >= contact.position
+    finally:
+        container.close()
