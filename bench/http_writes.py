@@ -39,7 +39,6 @@ from ledger.application import Ledger
 from ledger.store import library_environment
 
 ADMIN_TOKEN = "bench-admin-token"
-OUTLET = "bench-outlet"
 
 
 @dataclass
@@ -87,26 +86,26 @@ class Run:
 
 
 def build_world(ledger: Ledger, threads: int, clients: int) -> World:
-    """An outlet under a branch, one manager per thread with a manager key, the clients."""
+    """A fresh outlet under a fresh branch, one manager per thread with a manager key, and
+    the clients: each run starts from the same state, whatever ran before on the store."""
     run = f"{time.time_ns():x}"
     founded = datetime.now(UTC) - timedelta(days=60)
     parent = None
-    for kind in ("branch", "department", "sub_branch"):
-        unit_id = f"bench-{kind}"
+    for kind in ("branch", "department", "sub_branch", "outlet"):
+        unit_id = f"{kind}-{run}"
         ledger.create_unit(
             unit_id=unit_id, name=kind, kind=kind, parent_id=parent, recorded_by="bench"
         )
         parent = unit_id
-    ledger.create_unit(
-        unit_id=OUTLET, name="Outlet", kind="outlet", parent_id=parent, recorded_by="bench"
-    )
+    outlet = parent
+    assert outlet is not None
     managers, tokens = [], []
     for n in range(threads):
         staff_id = f"m{n}-{run}"
         ledger.join_staff(
             staff_id=staff_id,
             name=f"Manager {n}",
-            unit_id=OUTLET,
+            unit_id=outlet,
             role="client_manager",
             effective_at=founded,
             recorded_by="bench",
@@ -123,7 +122,7 @@ def build_world(ledger: Ledger, threads: int, clients: int) -> World:
         ledger.register_client(
             client_id=client_id,
             name=f"Client {n}",
-            unit_id=OUTLET,
+            unit_id=outlet,
             occurred_at=registered,
             recorded_by="bench",
         )
@@ -344,30 +343,30 @@ def projections_exist() -> bool:
 def run(store: str, url: str, args: argparse.Namespace) -> None:
     workers = args.pg_workers if store == "postgres" else args.sqlite_workers
     projector = store == "postgres" and projections_exist()
-    ledger = Ledger(library_environment(url))
-    started = time.perf_counter()
-    world = build_world(ledger, args.threads, args.clients)
     serving = f"ledger serve --workers {workers}" + (" + ledger project" if projector else "")
     print(
-        f"{store}: {args.threads} threads, {args.clients} clients registered in "
-        f"{time.perf_counter() - started:.1f}s; HTTP: {serving}, auth={args.auth}, "
+        f"{store}: {args.threads} threads, a fresh outlet of {args.clients} clients per run; "
+        f"HTTP: {serving}, auth={args.auth}, "
         f"idempotency={'on' if args.idempotency else 'off'}",
         flush=True,
     )
+    workloads = {"spread": (False,), "hot": (True,), "both": (False, True)}[args.workload]
+    ledger = Ledger(library_environment(url))
     pairs = []
-    for hot in {"spread": (False,), "hot": (True,), "both": (False, True)}[args.workload]:
+    for hot in workloads:
         workload = "hot client" if hot else f"spread over {args.clients}"
-        inproc = drive(
-            f"in-process, {workload}", args.threads, args.seconds, in_process(ledger, world, hot)
-        )
+        world = build_world(ledger, args.threads, args.clients)
+        call = in_process(ledger, world, hot)
+        inproc = drive(f"in-process, {workload}", args.threads, args.seconds, call)
         print(inproc.line(), flush=True)
-        pairs.append((workload, inproc))
+        pairs.append((hot, workload, inproc, build_world(ledger, args.threads, args.clients)))
     ledger.close()
-    with server(url, workers, projector, args.profile) as serving:
-        for workload, inproc in pairs:
-            hot = workload == "hot client"
-            call = over_http(serving.base_url, world, hot, args.auth, args.idempotency)
-            http = drive(f"HTTP, {workload}", args.threads, args.seconds, call, serving.cpu_seconds)
+    with server(url, workers, projector, args.profile) as serving_:
+        for hot, workload, inproc, world in pairs:
+            call = over_http(serving_.base_url, world, hot, args.auth, args.idempotency)
+            http = drive(
+                f"HTTP, {workload}", args.threads, args.seconds, call, serving_.cpu_seconds
+            )
             print(http.line(), flush=True)
             print(
                 f"  ratio HTTP/in-process, {workload}: {http.rate / max(inproc.rate, 1e-9):.2f}",
