@@ -133,7 +133,7 @@ def _clients_and_units(projections: Any) -> list[tuple[str, str]]:
     view = projections.roster_view
     with view._read_transaction() as c:  # a benchmark may read the view's table directly
         c.execute(f"SELECT client_id, unit_id FROM {view.view_name}_clients")
-        return [(row[0], row[1]) for row in c.fetchall()]
+        return [(row["client_id"], row["unit_id"]) for row in c.fetchall()]
 
 
 def _ancestors(container: Container, outlets: list[str]) -> list[str]:

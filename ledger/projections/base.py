@@ -319,6 +319,16 @@ class SQLiteBackend(SQLiteTrackingRecorder):
         ]
         return statements + self.view_statements()  # type: ignore[attr-defined]
 
+    def refresh_statistics(self) -> None:
+        """The query planner's statistics of the view's tables (sampled, so cheap).
+
+        Without them SQLite guesses, and on a large view it chose to sort every client of
+        an outlet before a roster page's LIMIT instead of walking clients in id order
+        (25-65 ms against 1-3 ms at 100,000 clients)."""
+        with self._transaction() as c:
+            c.execute("PRAGMA analysis_limit = 1000")
+            c.execute("ANALYZE")
+
     @contextmanager
     def _transaction(self) -> Iterator[Any]:
         # BEGIN IMMEDIATE takes the write lock first: a view reads, then writes, and a
