@@ -373,6 +373,13 @@ class PostgresBackend(PostgresTrackingRecorder):
     def _transaction(self) -> Any:
         return self.datastore.transaction(commit=True)
 
+    def refresh_statistics(self) -> None:
+        """Autovacuum analyses in its own time, not straight after a catch-up of the whole
+        log, when the planner would still plan for empty tables."""
+        with self._transaction() as c:
+            for table in self.view_tables():
+                c.execute(f"ANALYZE {table}")
+
     def _read_transaction(self) -> Any:
         return self.datastore.transaction(commit=False)
 

@@ -370,8 +370,7 @@ class Projections:
             reader.join()
 
     def _refresh_statistics(self, names: Iterable[str]) -> None:
-        # Once caught up, the views' shape is known: let the planner see it (SQLite only;
-        # PostgreSQL's autovacuum analyses by itself).
+        # Once caught up, the views' shape is known: let the planner see it.
         for name in names:
             refresh = getattr(self.views[name], "refresh_statistics", None)
             if refresh is not None:
