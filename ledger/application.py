@@ -20,7 +20,12 @@ from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application, Repository
+from eventsourcing.application import (
+    AggregateNotFoundError,
+    Application,
+    Repository,
+    project_aggregate,
+)
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
 from eventsourcing.utils import strtobool
@@ -116,6 +121,10 @@ class StaffView:
     version: int
 
 
+# How long a request waits for its turn on one aggregate before going ahead without it.
+TURN_WAIT = 0.5
+
+
 class SerialCacheRepository(Repository[UUID]):
     """The library's repository, with the cached loads of any one aggregate serialised.
 
@@ -133,8 +142,16 @@ class SerialCacheRepository(Repository[UUID]):
     def get(self, aggregate_id: UUID, *, version: int | None = None, **kwargs: Any) -> Any:
         if self.cache is None or version is not None:
             return super().get(aggregate_id, version=version, **kwargs)
-        with self._stripes[hash(aggregate_id) % self.STRIPES]:
+        stripe = self._stripes[hash(aggregate_id) % self.STRIPES]
+        if not stripe.acquire(timeout=TURN_WAIT):
+            # The holder is slow (the store may be down): load past the cache rather than
+            # queue every request for this aggregate behind it.
+            projector = kwargs.get("projector_func", project_aggregate)
+            return self._reconstruct_aggregate(aggregate_id, None, projector)
+        try:
             return super().get(aggregate_id, version=version, **kwargs)
+        finally:
+            stripe.release()
 
 
 _BASE_FIELDS = {"originator_id", "originator_version", "timestamp", "originator_topic"}
@@ -577,9 +594,13 @@ class Ledger(Application):
     ) -> ClientState:
         """The client as the world was at `as_of` (effective time), as the ledger knew it
         at `known_at` (recorded time); both default to now."""
-        as_of = check_aware("as_of", as_of) if as_of is not None else self.clock()
+        if as_of is not None:
+            check_aware("as_of", as_of)
         client = self._load(Client, client_id, "client", field="client_id")
         unit: Unit | None = self._load_unit(client.unit_id, field="unit_id")
+        # "Now" is read after loading, so a write committed during the load is in the state
+        # as well as in its version.
+        as_of = as_of if as_of is not None else self.clock()
         if known_at is not None:
             check_aware("known_at", known_at)
             known_client = self._as_known_at(client, known_at)
@@ -711,9 +732,15 @@ class Ledger(Application):
     ) -> WriteResult:
         # Writers to one aggregate in this process take turns, so they do not load the
         # same version and lose to each other; other processes are still met by the retry.
-        stripe = hash((cls.__name__, business_id)) % len(self._writing)
-        with self._writing[stripe]:
+        turn = self._writing[hash((cls.__name__, business_id)) % len(self._writing)]
+        # A bounded wait: behind a slow writer (the store may be down) go ahead, and let
+        # the optimistic retry below keep writers apart as it always did.
+        taken = turn.acquire(timeout=TURN_WAIT)
+        try:
             return self._update_unlocked(cls, business_id, kind, command, expected_version)
+        finally:
+            if taken:
+                turn.release()
 
     def _update_unlocked(
         self,

@@ -20,8 +20,6 @@ class Container:
     settings: Settings
     ledger: Ledger
     closers: list[Callable[[], None]] = field(default_factory=list)
-    # Resolves a churn case id to its client id once the churn-case read model is wired.
-    churn_case_client: Callable[[str], str | None] | None = None
     projections: Projections | None = None
 
     @cached_property

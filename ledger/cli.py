@@ -54,13 +54,18 @@ def serve(
     from ledger.api.app import create_app
 
     token_file = ensure_admin_token()
+    if no_projections:
+        # Through the environment, so that every worker reads it.
+        os.environ["LEDGER_NO_PROJECTIONS"] = "1"
     settings = Settings()
     typer.echo(f"ledger: {settings.store} store")
     if token_file is not None:
         typer.echo(f"ledger: admin token in {token_file.resolve()} (send it as a Bearer token)")
     typer.echo(f"ledger: API docs at http://{host}:{port}/docs")
-    if no_projections:
-        os.environ["LEDGER_NO_PROJECTIONS"] = "1"
+    typer.echo(
+        "ledger: projections "
+        + ("read from views kept by another process" if settings.no_projections else "run here")
+    )
     if workers > 1:
         # Workers are separate processes: each imports the factory and builds its container.
         uvicorn.run(

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 from fastapi.testclient import TestClient
@@ -41,15 +42,31 @@ class SwitchableClock:
         return datetime.now(UTC)
 
 
+class SettableClock:
+    """The ledger's clock at a time the test chooses: events are recorded at `now`."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
 @contextmanager
 def running_app(
-    database_url: str, clock: Callable[[], datetime] | None = None
+    database_url: str,
+    clock: Callable[[], datetime] | None = None,
+    *,
+    follow: bool | None = None,
+    **settings: Any,
 ) -> Iterator[tuple[TestClient, Container]]:
     container = build(
-        Settings(database_url=database_url, admin_token=SecretStr(ADMIN_TOKEN)), clock=clock
+        Settings(database_url=database_url, admin_token=SecretStr(ADMIN_TOKEN), **settings),
+        clock=clock,
     )
     try:
-        with TestClient(create_app(container), raise_server_exceptions=False) as client:
+        app = create_app(container, follow=follow)
+        with TestClient(app, raise_server_exceptions=False) as client:
             yield client, container
     finally:
         container.close()

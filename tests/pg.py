@@ -45,7 +45,10 @@ class ThrowawayPostgres:
     host = "127.0.0.1"
     user = "ledger"
 
-    def __init__(self) -> None:
+    def __init__(self, *, durable: bool = False) -> None:
+        # Not durable (the default) trades crash safety for speed: with synchronous_commit off
+        # a crash of the server loses the last commits it acknowledged.
+        self.durable = durable
         self.password = secrets.token_hex(16)
         self.port = 0
         self.base: Path | None = None
@@ -114,20 +117,32 @@ class ThrowawayPostgres:
         # The free port can be taken between probing and binding; retry with a new one.
         for attempt in range(1, _START_ATTEMPTS + 1):
             self.port = free_port()
-            opts = (
-                f"-p {self.port} -k {shlex.quote(str(self.base))} -c listen_addresses=127.0.0.1"
-                " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-                " -c max_connections=200"
-            )
             try:
-                self._run(
-                    bindir / "pg_ctl", "-D", self.datadir, "-o", opts,
-                    "-l", self.logfile, "-w", "start",
-                )  # fmt: skip
+                self._pg_ctl_start(bindir)
                 return
             except RuntimeError:
                 if attempt == _START_ATTEMPTS:
                     raise
+
+    def _pg_ctl_start(self, bindir: Path) -> None:
+        opts = (
+            f"-p {self.port} -k {shlex.quote(str(self.base))} -c listen_addresses=127.0.0.1"
+            " -c max_connections=200"
+        )
+        if not self.durable:
+            opts += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        self._run(
+            bindir / "pg_ctl", "-D", self.datadir, "-o", opts, "-l", self.logfile, "-w", "start"
+        )  # fmt: skip
+
+    def halt(self, mode: str = "fast") -> None:
+        """Stop the server but keep its data and port, so `resume` restarts the same one."""
+        assert self.bindir is not None
+        self._run(self.bindir / "pg_ctl", "-D", self.datadir, "-m", mode, "-w", "stop")
+
+    def resume(self) -> None:
+        assert self.bindir is not None
+        self._pg_ctl_start(self.bindir)
 
     def stop(self) -> None:
         """Idempotent: called by the fixture and again by atexit."""

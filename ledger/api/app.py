@@ -7,8 +7,18 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from ledger.api.problems import ProblemMiddleware, install_problem_handlers
-from ledger.api.routers import accountability, api_keys, clients, health, staff, units
+from ledger.api.problems import ProblemMiddleware, install_problem_handlers, problem_responses
+from ledger.api.routers import (
+    accountability,
+    api_keys,
+    clients,
+    health,
+    integrity,
+    reports,
+    rosters,
+    staff,
+    units,
+)
 from ledger.bootstrap import Container
 
 DESCRIPTION = """\
@@ -21,15 +31,26 @@ version you read. Errors are `application/problem+json`.
 """
 
 
-def create_app(container: Container, *, close_on_shutdown: bool = False) -> FastAPI:
+def create_app(
+    container: Container, *, close_on_shutdown: bool = False, follow: bool | None = None
+) -> FastAPI:
     """The app over a wired container; it closes the container on shutdown only if asked
-    (tests and the command line own theirs)."""
+    (tests and the command line own theirs).
+
+    While the app runs, its process also runs the projections, following the store, unless
+    `follow` is False (by default: unless `LEDGER_NO_PROJECTIONS`); then the queries read
+    the views that another process (`ledger project`) keeps."""
+    if follow is None:
+        follow = not container.settings.no_projections
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        projections = container.start_projections(follow=follow)
         try:
             yield
         finally:
+            if follow:
+                projections.stop()
             if close_on_shutdown:
                 container.close()
 
@@ -38,10 +59,22 @@ def create_app(container: Container, *, close_on_shutdown: bool = False) -> Fast
         version="1",
         description=DESCRIPTION,
         lifespan=lifespan,
+        # Any route may meet the store down.
+        responses=problem_responses(503),
     )
     app.state.container = container
     install_problem_handlers(app)
-    for module in (health, units, staff, clients, accountability, api_keys):
+    for module in (
+        health,
+        units,
+        staff,
+        clients,
+        rosters,
+        accountability,
+        reports,
+        integrity,
+        api_keys,
+    ):
         app.include_router(module.router)
     app.add_middleware(ProblemMiddleware)
     return app

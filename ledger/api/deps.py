@@ -6,7 +6,7 @@ import hashlib
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
-from fastapi import Depends, Header, Path, Request, Response
+from fastapi import Depends, Header, HTTPException, Path, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from ledger.api.auth import ROLES, Principal, check_role, identify, unauthorized
@@ -14,6 +14,7 @@ from ledger.api.problems import canonical_json
 from ledger.api.schemas import WritePublic
 from ledger.application import Ledger, WriteResult
 from ledger.bootstrap import Container
+from ledger.projections.runner import Projections
 
 _bearer = HTTPBearer(auto_error=False, description="an API key or LEDGER_ADMIN_TOKEN")
 
@@ -68,6 +69,42 @@ DeterminerDep = Annotated[
     Principal, Depends(role_in("admin", "compliance", doing="record determinations"))
 ]
 KeyAdminDep = Annotated[Principal, Depends(role_in("admin", doing="manage API keys"))]
+AuditorDep = Annotated[
+    Principal, Depends(role_in("admin", "auditor", doing="check the ledger's integrity"))
+]
+
+
+# Seconds a client is told to wait before asking again when the projections lag.
+RETRY_AFTER = "1"
+
+
+def caught_up_projections(
+    container: ContainerDep,
+    _: ReaderDep,
+    after: Annotated[
+        int | None,
+        Query(
+            ge=0,
+            le=2**62,
+            description="wait (up to 5 s) until the read models have processed this global "
+            "log position, e.g. the `position` of your last write; else 503 with Retry-After",
+        ),
+    ] = None,
+) -> Projections:
+    # An app served without its lifespan (no `with TestClient(...)`) still reads the views.
+    projections = container.projections or container.start_projections(follow=False)
+    if after is not None and not projections.wait(
+        after, timeout=container.settings.read_wait_seconds
+    ):
+        raise HTTPException(
+            503,
+            f"the read models have not yet processed position {after}; retry shortly",
+            headers={"Retry-After": RETRY_AFTER},
+        )
+    return projections
+
+
+ProjectionsDep = Annotated[Projections, Depends(caught_up_projections)]
 
 
 class Writer:

@@ -1,7 +1,10 @@
 """Every refusal as application/problem+json, in one place.
 
 Domain errors map by class: `InvalidInput` 422 naming the field, `RuleViolation` 409 naming
-the rule, `NotFound` 404. Anything unexpected is a 500 whose body says nothing of the code.
+the rule, `NotFound` 404. A store that cannot be reached (database down or restarting, no
+free connection, SQLite locked too long) is a 503 with `Retry-After`: nothing was written and
+the same request may be sent again. Anything unexpected is a 500 whose body says nothing of
+the code.
 """
 
 from __future__ import annotations
@@ -20,9 +23,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ledger.api.schemas import Problem
 from ledger.domain import InvalidInput, NotFound, RuleViolation
+from ledger.store import STORE_UNAVAILABLE
 
 MEDIA_TYPE = "application/problem+json"
 MAX_BODY = 64 * 1024
+RETRY_AFTER_SECONDS = 2
 
 log = logging.getLogger("ledger.api")
 
@@ -94,6 +99,17 @@ async def _on_not_found(request: Request, exc: NotFound) -> JSONResponse:
     return problem_response(404, exc.message)
 
 
+async def _on_store_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    log.warning("store unavailable on %s %s: %s", request.method, request.url.path, exc)
+    return problem_response(
+        503,
+        "the event store is unavailable; retry shortly (a retry with the same Idempotency-Key "
+        "cannot write twice)",
+        slug="store-unavailable",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
 async def _on_http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
     if exc.status_code == 400:
         # FastAPI's only 400 is a body it could not decode (not UTF-8, say): invalid input.
@@ -113,6 +129,8 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RuleViolation, _on_rule)  # type: ignore[arg-type]
     app.add_exception_handler(NotFound, _on_not_found)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _on_http)  # type: ignore[arg-type]
+    for unavailable in STORE_UNAVAILABLE:
+        app.add_exception_handler(unavailable, _on_store_unavailable)
 
 
 class BodyTooLarge(HTTPException):

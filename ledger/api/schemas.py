@@ -285,10 +285,207 @@ class DeterminationCreate(Body):
     client_id: Identifier | None = Field(
         default=None,
         description=(
-            "the churned client; required until the churn-case read model resolves a case "
-            "id to its client"
+            "not needed: the churn-case read model resolves the case to its client; if "
+            "sent, it must name that client"
         ),
     )
+
+
+# ---- projections: rosters ---------------------------------------------------------------
+
+Status = Literal["active", "churned"]
+
+
+class TierCounts(BaseModel):
+    standard: int
+    gold: int
+    platinum: int
+    diamond: int
+
+
+class RosterItem(BaseModel):
+    client_id: str
+    name: str
+    unit_id: str
+    tier: Tier
+    status: Status
+    designated_manager: str | None
+
+
+class RosterPage(BaseModel):
+    items: list[RosterItem]
+    next_cursor: str | None = Field(
+        description="pass it as `cursor` for the next page; null on the last page"
+    )
+
+
+class RosterSummaryPublic(BaseModel):
+    unit_id: str
+    as_of: AwareDatetime
+    known_at: AwareDatetime | None = Field(
+        default=None, description="the recorded time the counts were read as of (null: now)"
+    )
+    counts: TierCounts = Field(description="active clients of the unit's subtree per tier")
+    vip: int = Field(description="gold, platinum and diamond together")
+
+
+# ---- projections: accountability ---------------------------------------------------------
+
+
+class _FromTo(BaseModel):
+    # `from` is a Python keyword: the fields are named start/end and serialised by alias.
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+
+
+class IntervalPublic(_FromTo):
+    role: TeamRole
+    staff_id: str
+    start: AwareDatetime = Field(alias="from")
+    end: AwareDatetime | None = Field(alias="to", description="null while the role is held")
+
+
+class ClientIntervalsPublic(BaseModel):
+    client_id: str
+    intervals: list[IntervalPublic]
+
+
+class ResponsiblePublic(BaseModel):
+    client_id: str
+    at: AwareDatetime
+    designated_manager: str | None
+    team: dict[str, str] = Field(description="team role -> staff id at `at`")
+    unit_head: str | None
+
+
+class DeterminationPublic(BaseModel):
+    outcome: Outcome
+    reason: str
+    event_id: str
+    recorded_at: AwareDatetime
+    recorded_by: str
+
+
+class ChurnCasePublic(BaseModel):
+    case_id: str = Field(description="the churn event's event_id")
+    client_id: str
+    unit_id: str
+    kind: ChurnKind
+    effective_at: AwareDatetime
+    fiscal_year: int
+    accountability_tier: Tier | None = Field(
+        description="the highest tier held in the fiscal year up to the churn"
+    )
+    in_scope: bool
+    designated_manager: str | None
+    unit_head: str | None
+    prior_holders: list[str]
+    determination: DeterminationPublic | None = Field(description="the latest, which stands")
+    determinations: list[DeterminationPublic] = Field(description="all of them, oldest first")
+
+
+class ChurnCasesPublic(BaseModel):
+    items: list[ChurnCasePublic]
+
+
+class StaffRecordPublic(BaseModel):
+    staff_id: str
+    fiscal_year: int
+    as_designated_manager: int
+    as_unit_head: int
+    as_prior_holder: int
+
+
+# ---- projections: reports -----------------------------------------------------------------
+
+
+class GrowthPublic(BaseModel):
+    start: int
+    end: int
+    change: int
+    growth_rate: float | None = Field(description="change / start, e.g. 0.1478; null if start is 0")
+
+
+class SiblingRank(BaseModel):
+    unit_id: str
+    vip_growth_rate: float | None
+
+
+class TierGrowthPublic(_FromTo):
+    unit_id: str
+    start: AwareDatetime = Field(alias="from")
+    end: AwareDatetime = Field(alias="to")
+    tiers: dict[str, GrowthPublic]
+    vip: GrowthPublic
+    share_of_parent: dict[str, float | None]
+    sibling_ranking: list[SiblingRank]
+
+
+class CompletenessByUnit(BaseModel):
+    unit_id: str
+    vip_active: int
+    complete: int
+    rate: float | None
+
+
+class CompletenessPublic(BaseModel):
+    unit_id: str
+    vip_active: int
+    complete: int
+    rate: float | None
+    target: float
+    meets_target: bool
+    by_unit: list[CompletenessByUnit]
+
+
+class OverdueContact(BaseModel):
+    client_id: str
+    tier: Tier
+    last_contact_at: AwareDatetime | None = Field(description="null: never contacted")
+    days_overdue: int
+    designated_manager: str | None
+
+
+class OverdueContactsPublic(BaseModel):
+    items: list[OverdueContact]
+
+
+class OrphanedClient(BaseModel):
+    client_id: str
+    tier: Tier
+    former_manager: str
+    since: AwareDatetime = Field(description="the designated manager's departure")
+
+
+class OrphanedClientsPublic(BaseModel):
+    items: list[OrphanedClient]
+
+
+class ManagerPortfolioPublic(_FromTo):
+    staff_id: str
+    start: AwareDatetime = Field(alias="from")
+    end: AwareDatetime = Field(alias="to")
+    clients: TierCounts = Field(description="active clients held as designated manager at `to`")
+    assets_change: Money
+
+
+# ---- integrity -------------------------------------------------------------------------
+
+
+class DigestPublic(BaseModel):
+    position: int = Field(description="the latest position of the log (0 when empty)")
+    hash: str = Field(description="the chain hash at that position, 64 hex digits")
+    recorded_at: AwareDatetime | None
+
+
+class DigestCheck(Body):
+    position: int = Field(ge=0, le=2**62, strict=True)
+    hash: str = Field(pattern=r"^[0-9a-fA-F]{64}$", description="64 hex digits")
+
+
+class VerificationPublic(BaseModel):
+    ok: bool
+    checked: int = Field(description="events that hashed correctly before the first mismatch")
+    first_mismatch: int | None
 
 
 # ---- API keys --------------------------------------------------------------------------

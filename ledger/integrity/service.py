@@ -65,11 +65,12 @@ class Integrity:
         return check_chain(self.entries(digest), digest)
 
     def entries(self, digest: Digest | None = None) -> Iterator[ChainEntry]:
+        head = self.recorder.chain_head()
+        upto = max(head[0] if head else 0, self.recorder.max_event_position())
         if digest is not None:
-            upto = digest.position
-        else:
-            head = self.recorder.chain_head()
-            upto = max(head[0] if head else 0, self.recorder.max_event_position())
+            # Never past the log's end: a digest beyond it (mismatching just after the
+            # last event) must not page through empty windows up to its position.
+            upto = min(upto, digest.position)
         return stream_entries(self.recorder, upto, self.page_size)
 
     def export(self, out: TextIO) -> Digest:

@@ -24,6 +24,7 @@ from eventsourcing.utils import get_topic
 from psycopg.sql import SQL
 
 from ledger.domain import NotFound
+from ledger.store.postgres import fewer_attempts, schema_lock
 
 # Large IN (...) lists are split so neither database meets its parameter limit.
 CHUNK = 500
@@ -367,8 +368,16 @@ class PostgresBackend(PostgresTrackingRecorder):
         super().__init__(datastore, **kwargs)
         self.sql_create_statements.extend(SQL(s) for s in self.view_statements())  # type: ignore[attr-defined]
 
+    # A view read while the database is down fails in seconds, as the ledger's reads do.
+    max_tracking_id = fewer_attempts(PostgresTrackingRecorder.max_tracking_id)
+    has_tracking_id = fewer_attempts(PostgresTrackingRecorder.has_tracking_id)
+
     def _tracking_table(self) -> str:
         return f"{self.view_name}_tracking"
+
+    def create_table(self) -> None:
+        with schema_lock(self.datastore):
+            super().create_table()
 
     def _transaction(self) -> Any:
         return self.datastore.transaction(commit=True)

@@ -12,7 +12,7 @@ from eventsourcing.persistence import Tracking
 from eventsourcing.projection import Projection
 
 from ledger.domain import Client, Unit
-from ledger.domain.values import DESIGNATED_MANAGER, VIP_TIERS
+from ledger.domain.values import ACTIVE, DESIGNATED_MANAGER, TIERS, VIP_TIERS
 from ledger.projections.base import PostgresBackend, SQLiteBackend, aid, topics_of, ts
 from ledger.projections.clients import ClientIntervals
 
@@ -21,7 +21,56 @@ MAX_LIMIT = 500
 
 
 class RosterView(ClientIntervals, ABC):
+    """Besides the intervals, the roster keeps when each change was recorded, so that its
+    summary can be read as the ledger knew it at a past time (`known_at`)."""
+
     view_name = "roster"
+
+    def view_statements(self) -> list[str]:
+        return [
+            *super().view_statements(),
+            f"CREATE TABLE IF NOT EXISTS {self.view_name}_recorded (seq BIGINT PRIMARY KEY, "
+            "recorded_at TEXT)",
+        ]
+
+    def register_client(
+        self,
+        aid: str,
+        client_id: str,
+        name: str,
+        unit_id: str,
+        tier: str,
+        at: datetime,
+        tracking: Tracking,
+        recorded_at: datetime | None = None,
+    ) -> None:
+        with self._write():
+            super().register_client(aid, client_id, name, unit_id, tier, at, tracking)
+            self._recorded(tracking, recorded_at)
+
+    def record_change(
+        self,
+        aid: str,
+        field: str,
+        at: datetime,
+        value: str | None,
+        tracking: Tracking,
+        recorded_at: datetime | None = None,
+    ) -> None:
+        with self._write():
+            super().record_change(aid, field, at, value, tracking)
+            self._recorded(tracking, recorded_at)
+
+    def _recorded(self, tracking: Tracking, recorded_at: datetime | None) -> None:
+        if recorded_at is None:
+            return
+        with self._write() as c:
+            self._exec(
+                c,
+                f"INSERT INTO {self.view_name}_recorded (seq, recorded_at) VALUES (?, ?) "
+                "ON CONFLICT (seq) DO NOTHING",
+                (tracking.notification_id, ts(recorded_at)),
+            )
 
     def roster(
         self,
@@ -60,17 +109,51 @@ class RosterView(ClientIntervals, ABC):
         next_cursor = items[-1]["client_id"] if len(rows) > limit else None
         return {"items": items, "next_cursor": next_cursor}
 
-    def roster_summary(self, unit_id: str, *, as_of: datetime) -> dict[str, Any]:
-        """`{unit_id, as_of, counts: {standard, gold, platinum, diamond}, vip}`: active
-        clients of the subtree at `as_of`."""
+    def roster_summary(
+        self, unit_id: str, *, as_of: datetime, known_at: datetime | None = None
+    ) -> dict[str, Any]:
+        """`{unit_id, as_of, known_at, counts: {standard, gold, platinum, diamond}, vip}`:
+        active clients of the subtree at `as_of`, as the ledger knew them at `known_at`
+        (by default, as it knows them now)."""
         self.unit(unit_id)
-        counts = self.tier_counts(unit_id, as_of)
+        if known_at is None:
+            counts = self.tier_counts(unit_id, as_of)
+        else:
+            counts = self._tier_counts_known_at(unit_id, as_of, known_at)
         return {
             "unit_id": unit_id,
             "as_of": as_of,
+            "known_at": known_at,
             "counts": counts,
             "vip": sum(counts[t] for t in VIP_TIERS),
         }
+
+    def _tier_counts_known_at(
+        self, unit_id: str, as_of: datetime, known_at: datetime
+    ) -> dict[str, int]:
+        """The intervals hold what is known now; what was known then is refolded from the
+        change points recorded by then. A change with no recorded time (a view built before
+        recorded times were kept: rebuild it) counts as known."""
+        p = self.view_name
+        rows = self._query(
+            f"SELECT ch.aid AS aid, ch.field AS field, ch.value AS value FROM {p}_changes ch "
+            f"JOIN {p}_clients c ON c.aid = ch.aid "
+            f"JOIN {p}_unit_paths u ON u.unit_id = c.unit_id AND u.ancestor_id = ? "
+            f"LEFT JOIN {p}_recorded r ON r.seq = ch.seq "
+            "WHERE ch.field IN ('tier', 'status') AND ch.effective_at <= ? "
+            "AND (r.recorded_at IS NULL OR r.recorded_at <= ?) "
+            "ORDER BY ch.aid, ch.effective_at, ch.seq",
+            (unit_id, ts(as_of), ts(known_at)),
+        )
+        state: dict[str, dict[str, str | None]] = {}
+        for row in rows:
+            state.setdefault(row["aid"], {})[row["field"]] = row["value"]
+        counts = dict.fromkeys(TIERS, 0)
+        for values in state.values():
+            tier = values.get("tier")
+            if tier is not None and values.get("status") == ACTIVE:
+                counts[tier] += 1
+        return counts
 
 
 class SQLiteRosterView(SQLiteBackend, RosterView):
@@ -112,23 +195,32 @@ class RosterProjection(Projection[RosterView]):
             event.tier,
             event.effective_at,
             tracking,
+            recorded_at=event.timestamp,
         )
 
     @process_event.register
     def _tier_changed(self, event: Client.TierChanged, tracking: Tracking) -> None:
-        self.view.record_change(aid(event), "tier", event.effective_at, event.tier, tracking)
+        self.view.record_change(
+            aid(event), "tier", event.effective_at, event.tier, tracking, event.timestamp
+        )
 
     @process_event.register
     def _assigned(self, event: Client.Assigned, tracking: Tracking) -> None:
         if event.role != DESIGNATED_MANAGER:
             self.view.track(tracking)
             return
-        self.view.record_change(aid(event), "manager", event.effective_at, event.staff_id, tracking)
+        self.view.record_change(
+            aid(event), "manager", event.effective_at, event.staff_id, tracking, event.timestamp
+        )
 
     @process_event.register
     def _churned(self, event: Client.Churned, tracking: Tracking) -> None:
-        self.view.record_change(aid(event), "status", event.effective_at, "churned", tracking)
+        self.view.record_change(
+            aid(event), "status", event.effective_at, "churned", tracking, event.timestamp
+        )
 
     @process_event.register
     def _reactivated(self, event: Client.Reactivated, tracking: Tracking) -> None:
-        self.view.record_change(aid(event), "status", event.effective_at, "active", tracking)
+        self.view.record_change(
+            aid(event), "status", event.effective_at, ACTIVE, tracking, event.timestamp
+        )

@@ -54,7 +54,7 @@ from ledger.projections.roster import (
     RosterView,
     SQLiteRosterView,
 )
-from ledger.store import library_environment, store_kind
+from ledger.store import STORE_UNAVAILABLE, library_environment, store_kind
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +67,8 @@ def _now() -> datetime:
 
 
 BATCH = 1000
+# While the store is unreachable (a database restart), following is tried again this often.
+RECOVERY_PAUSE = 1.0
 # Catching up (a rebuild) reads further ahead: fewer, larger transactions.
 CATCH_UP_BATCH = 20000
 
@@ -148,6 +150,9 @@ class Projections:
         self._progress = threading.Condition()
         self._positions: dict[str, int] = {}
         self._stopping = threading.Event()
+        # Set by stop(): no recovery may start following again behind the caller's back.
+        self._halted = threading.Event()
+        self._recovering = threading.Lock()
         self._threads: list[threading.Thread] = []
         self._subscription: Any = None
         self.error: BaseException | None = None
@@ -191,9 +196,11 @@ class Projections:
             cursor=cursor,
         )
 
-    def roster_summary(self, unit_id: str, *, as_of: datetime | None = None) -> dict[str, Any]:
-        """GET /v1/rosters/summary: `{unit_id, as_of, counts, vip}`."""
-        return self.roster_view.roster_summary(unit_id, as_of=as_of or _now())
+    def roster_summary(
+        self, unit_id: str, *, as_of: datetime | None = None, known_at: datetime | None = None
+    ) -> dict[str, Any]:
+        """GET /v1/rosters/summary: `{unit_id, as_of, known_at, counts, vip}`."""
+        return self.roster_view.roster_summary(unit_id, as_of=as_of or _now(), known_at=known_at)
 
     def client_intervals(self, client_id: str) -> dict[str, Any]:
         """GET /v1/accountability/clients/{id}: `{client_id, intervals}`."""
@@ -419,10 +426,18 @@ class Projections:
     def is_running(self) -> bool:
         return any(t.is_alive() for t in self._threads)
 
+    @property
+    def is_recovering(self) -> bool:
+        return self._recovering.locked()
+
     def start(self) -> None:
         """Follow the store in background threads until `stop()`."""
         if self.is_running:
             return
+        self._halted.clear()
+        self._follow()
+
+    def _follow(self) -> None:
         self.error = None
         self._stopping.clear()
         names = list(self.views)
@@ -494,9 +509,38 @@ class Projections:
             self._subscription.stop()
         with self._progress:
             self._progress.notify_all()
+        if (
+            isinstance(error, STORE_UNAVAILABLE)
+            and not self._halted.is_set()
+            and self._recovering.acquire(blocking=False)
+        ):
+            threading.Thread(target=self._recover, daemon=True, name="projections-recovery").start()
+
+    def _recover(self) -> None:
+        """The store went away: follow again once it is back. Each view resumes from its own
+        tracking position, so nothing is skipped or applied twice."""
+        try:
+            while not self._halted.wait(RECOVERY_PAUSE):
+                for thread in self._threads:
+                    thread.join(timeout=10)
+                if self.is_running:
+                    continue
+                try:
+                    self._follow()
+                except STORE_UNAVAILABLE as error:
+                    log.warning("projections: the store is still unavailable: %s", error)
+                    continue
+                if self._halted.is_set():  # stop() came while following resumed
+                    self.stop()
+                    return
+                log.warning("projections: following the store again")
+                return
+        finally:
+            self._recovering.release()
 
     def stop(self) -> None:
         """Stop following; what was processed stays processed."""
+        self._halted.set()
         self._stopping.set()
         if self._subscription is not None:
             self._subscription.stop()
@@ -509,7 +553,7 @@ class Projections:
         """Follow the store until interrupted (`ledger project`)."""
         self.start()
         try:
-            while self.is_running:
+            while self.is_running or self.is_recovering:
                 time.sleep(0.5)
         finally:
             self.stop()

@@ -8,9 +8,23 @@ from __future__ import annotations
 
 from urllib.parse import unquote, urlsplit
 
+import psycopg
+from eventsourcing.persistence import InterfaceError, OperationalError
+
 SQLITE_FACTORY = "ledger.store.sqlite:LedgerSQLiteFactory"
 POSTGRES_FACTORY = "ledger.store.postgres:LedgerPostgresFactory"
 MEMORY_FACTORY = "ledger.store.memory:LedgerPOPOFactory"
+
+
+# A store that cannot be reached right now (database down or restarting, no free pooled
+# connection, SQLite locked too long): the library wraps its drivers' errors in its own two
+# classes; psycopg's are listed for a failure raised outside the library's connection context.
+STORE_UNAVAILABLE: tuple[type[Exception], ...] = (
+    OperationalError,
+    InterfaceError,
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+)
 
 
 class DatabaseURLError(ValueError):
@@ -60,6 +74,7 @@ def library_environment(database_url: str) -> dict[str, str]:
         "POSTGRES_PASSWORD": unquote(parts.password or ""),
         "POSTGRES_POOL_SIZE": "10",
         "POSTGRES_MAX_OVERFLOW": "10",
-        "POSTGRES_CONNECT_TIMEOUT": "5",
+        # Also the longest a request waits for a pooled connection before a 503.
+        "POSTGRES_CONNECT_TIMEOUT": "2",
         "POSTGRES_PRE_PING": "y",
     }

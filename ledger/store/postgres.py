@@ -3,12 +3,25 @@ the hash chain kept beside the events."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import DatabaseError, ProgrammingError, StoredEvent
-from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore, PostgresFactory
+from eventsourcing.persistence import (
+    DatabaseError,
+    InterfaceError,
+    OperationalError,
+    ProgrammingError,
+    StoredEvent,
+)
+from eventsourcing.postgres import (
+    PostgresAggregateRecorder,
+    PostgresApplicationRecorder,
+    PostgresDatastore,
+    PostgresFactory,
+)
+from eventsourcing.utils import Environment, EnvType, retry
 from psycopg import Connection, Cursor
 from psycopg.errors import UniqueViolation
 from psycopg.rows import DictRow, tuple_row
@@ -18,6 +31,39 @@ from ledger.integrity.chain import GENESIS, ChainEvent, chain_hashes
 
 BACKFILL_WINDOW = 5000
 
+# The library tries a statement 10 times, each attempt waiting up to POSTGRES_CONNECT_TIMEOUT
+# for a connection, so with the database down a request hung for about a minute. Two
+# attempts ride over a connection a restart dropped; past that the API answers 503 at once.
+STORE_ATTEMPTS = 2
+# psycopg_pool backs its reconnection attempts off exponentially for this long (5 minutes by
+# default), so after a long outage it waited about as long again before trying. Giving up
+# sooner lets the next request start a fresh attempt.
+RECONNECT_TIMEOUT = 5.0
+
+
+# One advisory lock key for every process creating the ledger's tables in a database.
+SCHEMA_LOCK = 0x1ED6E7
+
+
+@contextmanager
+def schema_lock(datastore: PostgresDatastore) -> Iterator[None]:
+    """Processes starting together on a new database (`serve --workers N`, `project`) each
+    create their tables, and CREATE TABLE IF NOT EXISTS is not atomic across sessions: the
+    loser failed on a duplicate pg_type row. One at a time, each finds the others' tables."""
+    with datastore.get_connection() as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (SCHEMA_LOCK,))
+        try:
+            yield
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (SCHEMA_LOCK,))
+
+
+def fewer_attempts(method: Any) -> Any:
+    """The library's method with its own retry replaced by a shorter one."""
+    return retry((InterfaceError, OperationalError), max_attempts=STORE_ATTEMPTS, wait=0.2)(
+        method.__wrapped__
+    )
+
 
 class LedgerPostgresApplicationRecorder(PostgresApplicationRecorder):
     """Each insert hashes its events in the transaction that inserts them. The library
@@ -25,6 +71,11 @@ class LedgerPostgresApplicationRecorder(PostgresApplicationRecorder):
     and the head of the chain cannot move while a transaction extends it."""
 
     hashes_table_name = "event_hashes"
+
+    insert_events = fewer_attempts(PostgresApplicationRecorder.insert_events)
+    select_events = fewer_attempts(PostgresAggregateRecorder.select_events)
+    select_notifications = fewer_attempts(PostgresApplicationRecorder.select_notifications)
+    max_notification_id = fewer_attempts(PostgresApplicationRecorder.max_notification_id)
 
     def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"):
         if datastore.enable_db_functions:
@@ -45,8 +96,9 @@ class LedgerPostgresApplicationRecorder(PostgresApplicationRecorder):
         )
 
     def create_table(self) -> None:
-        super().create_table()
-        self._backfill_hashes()
+        with schema_lock(self.datastore):
+            super().create_table()
+            self._backfill_hashes()
 
     def _fetch_ids_after_insert_events(
         self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -183,5 +235,21 @@ def _uuid_bytes(originator_id: UUID | str) -> bytes:
     return originator_id.bytes if isinstance(originator_id, UUID) else UUID(originator_id).bytes
 
 
+class LedgerPostgresAggregateRecorder(PostgresAggregateRecorder):
+    """The snapshot store, with the same shorter retry as the events."""
+
+    insert_events = fewer_attempts(PostgresAggregateRecorder.insert_events)
+    select_events = fewer_attempts(PostgresAggregateRecorder.select_events)
+
+    def create_table(self) -> None:
+        with schema_lock(self.datastore):
+            super().create_table()
+
+
 class LedgerPostgresFactory(PostgresFactory):
+    aggregate_recorder_class = LedgerPostgresAggregateRecorder
     application_recorder_class = LedgerPostgresApplicationRecorder
+
+    def __init__(self, env: Environment | EnvType | None):
+        super().__init__(env)
+        self.datastore.pool.reconnect_timeout = RECONNECT_TIMEOUT

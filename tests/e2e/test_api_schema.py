@@ -1,5 +1,6 @@
 """Property-based: schemathesis drives every operation of /openapi.json with generated
-requests (valid and invalid) and checks that no answer is a 5xx or breaks the schema."""
+requests (valid and invalid) and checks that no answer is a 5xx or breaks the schema, and
+that a refused call appends no event."""
 
 from __future__ import annotations
 
@@ -21,7 +22,11 @@ from ledger.config import Settings
 
 _directory = tempfile.mkdtemp(prefix="ledger-schemathesis-")
 _container = build(
-    Settings(database_url=f"sqlite:///{Path(_directory) / 'ledger.db'}", admin_token=ADMIN_TOKEN)
+    Settings(
+        database_url=f"sqlite:///{Path(_directory) / 'ledger.db'}",
+        admin_token=ADMIN_TOKEN,
+        read_wait_seconds=0.2,
+    )
 )
 atexit.register(shutil.rmtree, _directory, ignore_errors=True)
 atexit.register(_container.close)
@@ -51,9 +56,25 @@ def _seed(ledger: Ledger) -> None:
     ledger.register_client(
         client_id="0", name="Zero", unit_id="0", occurred_at=long_ago, recorded_by="seed"
     )
+    ledger.assign(
+        client_id="0",
+        staff_id="0",
+        role="client_manager",
+        reason="seed",
+        effective_at=long_ago,
+        recorded_by="seed",
+    )
+    ledger.register_client(
+        client_id="1", name="One", unit_id="0", occurred_at=long_ago, recorded_by="seed"
+    )
+    ledger.churn(
+        client_id="1", kind="abnormal", reason="seed", effective_at=long_ago, recorded_by="seed"
+    )
 
 
 _seed(_container.ledger)
+# The projections follow the store here, as `ledger serve` runs them (this app has no lifespan).
+_container.start_projections()
 schema = schemathesis.openapi.from_asgi("/openapi.json", app)
 
 CHECKS = [
@@ -77,4 +98,13 @@ CHECKS = [
     derandomize=True,
 )
 def test_no_request_gets_a_server_error_or_an_answer_outside_the_schema(case) -> None:
-    case.call_and_validate(headers=ADMIN, checks=CHECKS)
+    after = (case.query or {}).get("after")
+    if after is not None and str(after).isdigit():
+        # A position the log never reaches is a 503 by design (tested end to end); here a
+        # read waits for what exists, so every other answer is checked.
+        case.query["after"] = 0
+    before = _container.ledger.position
+    response = case.call_and_validate(headers=ADMIN, checks=CHECKS)
+    if not 200 <= response.status_code < 300 or "idempotent-replayed" in response.headers:
+        # A refused call (or a replayed one) appends nothing.
+        assert _container.ledger.position == before, response.status_code

@@ -523,3 +523,31 @@ def test_the_default_outlet_director_is_the_head_as_known_at(
     )
     assert ledger.get_client(client_id).team == {"outlet_director": bank.director}
     assert ledger.get_client(client_id, known_at=NOW).team == {}
+
+
+def test_a_read_as_of_now_shows_a_write_that_landed_while_it_was_loading(
+    ledger: Ledger, client_id: str, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A read answers the version it loaded; "now" must be no earlier than that load, or a
+    write committed meanwhile (effective a moment ago) is counted in the version but missing
+    from the state, and a writer acting on that read is refused for a change already made."""
+    load = ledger.repository.get
+    armed = [True]
+
+    def load_while_a_write_lands(aggregate_id, *args, **kwargs):
+        if armed[0] and aggregate_id == Client.id_for(client_id):
+            armed[0] = False
+            clock.advance(seconds=1)
+            ledger.change_tier(
+                client_id=client_id,
+                tier="platinum",
+                reason="grew",
+                effective_at=clock.now - timedelta(seconds=0.5),
+                recorded_by=ADMIN,
+            )
+        return load(aggregate_id, *args, **kwargs)
+
+    monkeypatch.setattr(ledger.repository, "get", load_while_a_write_lands)
+    state = ledger.get_client(client_id)
+    assert state.version == 2
+    assert state.tier == "platinum"

@@ -9,7 +9,7 @@ from typing import Any
 
 from eventsourcing.persistence import IntegrityError
 
-from ledger.application import Ledger
+from ledger.application import TURN_WAIT, Ledger
 from scenario import ADMIN, NOW, Bank
 
 
@@ -51,3 +51,25 @@ def test_concurrent_contacts_on_one_client_in_one_process_never_conflict(
         worker.join()
     assert conflicts == []
     assert sorted(versions) == list(range(2, 2 + threads * per_thread))
+
+
+def test_a_writer_stuck_in_its_turn_delays_the_next_by_the_turn_wait_at_most(
+    ledger: Ledger, bank: Bank, client_id: str
+) -> None:
+    # As when the store is down and the writer ahead waits for a connection.
+    turn = ledger._writing[hash(("Client", client_id)) % len(ledger._writing)]
+    turn.acquire()
+    try:
+        started = time.perf_counter()
+        result = ledger.log_contact(
+            client_id=client_id,
+            channel="phone",
+            staff_id=bank.manager,
+            occurred_at=NOW,
+            recorded_by=ADMIN,
+        )
+        waited = time.perf_counter() - started
+    finally:
+        turn.release()
+    assert result.version == 2
+    assert TURN_WAIT <= waited < TURN_WAIT + 1

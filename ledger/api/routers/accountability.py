@@ -2,44 +2,113 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Query
 from fastapi.exceptions import RequestValidationError
 
-from ledger.api.deps import ContainerDep, DeterminerDep, UpdateWriterDep
+from ledger.api.deps import (
+    ContainerDep,
+    DeterminerDep,
+    IdPath,
+    LedgerDep,
+    ProjectionsDep,
+    UpdateWriterDep,
+)
 from ledger.api.problems import problem_responses
-from ledger.api.schemas import DeterminationCreate, WritePublic
+from ledger.api.schemas import (
+    ChurnCasesPublic,
+    ChurnKind,
+    ClientIntervalsPublic,
+    DeterminationCreate,
+    Moment,
+    ResponsiblePublic,
+    StaffRecordPublic,
+    WritePublic,
+)
+from ledger.application import Ledger
+from ledger.domain import NotFound
+from ledger.projections.runner import Projections
 
 router = APIRouter(
     prefix="/v1/accountability",
     tags=["accountability"],
-    responses=problem_responses(401, 403, 404, 409, 413, 422, 500),
+    responses=problem_responses(401, 403, 404, 422, 500, 503),
 )
 
 CaseIdPath = Annotated[str, Path(min_length=1, max_length=64)]
+FiscalYear = Annotated[int, Query(ge=1900, le=9999, description="named by the year it starts in")]
+
+
+@router.get("/clients/{client_id}", summary="Every team role's [from, to) intervals of a client")
+def client_intervals(client_id: IdPath, projections: ProjectionsDep) -> ClientIntervalsPublic:
+    return ClientIntervalsPublic.model_validate(projections.client_intervals(client_id))
+
+
+@router.get("/responsible", summary="Who was responsible for a client at a time")
+def responsible(
+    client_id: Annotated[str, Query(min_length=1, max_length=64)],
+    at: Moment,
+    projections: ProjectionsDep,
+) -> ResponsiblePublic:
+    return ResponsiblePublic.model_validate(projections.responsible(client_id, at))
+
+
+@router.get("/churn-cases", summary="Churn cases with their accountability facts")
+def churn_cases(
+    projections: ProjectionsDep,
+    unit_id: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+    fiscal_year: Annotated[int | None, Query(ge=1900, le=9999)] = None,
+    in_scope: bool | None = None,
+    kind: ChurnKind | None = None,
+) -> ChurnCasesPublic:
+    return ChurnCasesPublic.model_validate(
+        projections.churn_cases(
+            unit_id=unit_id, fiscal_year=fiscal_year, in_scope=in_scope, kind=kind
+        )
+    )
+
+
+@router.get("/staff/{staff_id}", summary="A staff member's in-scope cases in a fiscal year")
+def staff_record(
+    staff_id: IdPath, fiscal_year: FiscalYear, ledger: LedgerDep, projections: ProjectionsDep
+) -> StaffRecordPublic:
+    ledger.get_staff(staff_id)  # an unknown staff member is a 404, not a row of zeros
+    return StaffRecordPublic.model_validate(projections.staff_record(staff_id, fiscal_year))
+
+
+def _case_client(projections: Projections, ledger: Ledger, case_id: str, wait: float) -> str:
+    """The churned client of a case, from the churn-case read model. A case it does not
+    know yet may be a churn just recorded: wait (bounded) for the log's current end first."""
+    try:
+        return str(projections.churn_case(case_id)["client_id"])
+    except NotFound:
+        if not projections.wait(ledger.position, timeout=wait):
+            raise
+    return str(projections.churn_case(case_id)["client_id"])
 
 
 @router.post(
     "/churn-cases/{case_id}/determinations",
     status_code=201,
     summary="Record compliance's determination on a churn case",
+    responses=problem_responses(409, 413),
 )
 def determine(
     case_id: CaseIdPath,
     body: DeterminationCreate,
-    container: ContainerDep,
     _: DeterminerDep,
+    projections: ProjectionsDep,
     write: UpdateWriterDep,
+    container: ContainerDep,
 ) -> WritePublic:
-    client_id = body.client_id
-    if client_id is None and container.churn_case_client is not None:
-        client_id = container.churn_case_client(case_id)
-    if client_id is None:
+    wait = container.settings.read_wait_seconds
+    client_id = _case_client(projections, write.ledger, case_id, wait)
+    if body.client_id is not None and body.client_id != client_id:
         raise RequestValidationError(
             [
                 {
                     "loc": ("body", "client_id"),
-                    "msg": "name the churned client (no churn-case index can resolve it)",
-                    "type": "missing",
+                    "msg": f"case {case_id} is a churn of client {client_id}",
+                    "type": "value_error",
                 }
             ]
         )

@@ -15,5 +15,5 @@ def health(container: ContainerDep) -> HealthPublic:
         status="ok",
         store=container.settings.store,
         position=container.ledger.position,
-        projections={},
+        projections=container.projections.positions() if container.projections else {},
     )

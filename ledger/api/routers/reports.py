@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from ledger.api.deps import LedgerDep, ProjectionsDep
+from ledger.api.problems import problem_responses
+from ledger.api.schemas import (
+    CompletenessPublic,
+    ManagerPortfolioPublic,
+    Moment,
+    OrphanedClientsPublic,
+    OverdueContactsPublic,
+    TierGrowthPublic,
+)
+from ledger.domain import InvalidInput
+from ledger.projections.reports import DEFAULT_TARGET
+
+router = APIRouter(
+    prefix="/v1/reports",
+    tags=["reports"],
+    responses=problem_responses(401, 403, 404, 422, 500, 503),
+)
+
+UnitQuery = Annotated[str, Query(min_length=1, max_length=64, description="the subtree's root")]
+StaffQuery = Annotated[str, Query(min_length=1, max_length=64)]
+From = Annotated[Moment, Query(alias="from", description="the period's start (inclusive)")]
+To = Annotated[Moment, Query(alias="to", description="the period's end (exclusive)")]
+
+
+def _period(start: Moment, end: Moment) -> None:
+    if end <= start:
+        raise InvalidInput("to", "must be after from")
+
+
+@router.get("/tier-growth", summary="Tier counts at the start and end of a period, and growth")
+def tier_growth(
+    unit_id: UnitQuery, start: From, end: To, projections: ProjectionsDep
+) -> TierGrowthPublic:
+    _period(start, end)
+    return TierGrowthPublic.model_validate(projections.tier_growth(unit_id, start, end))
+
+
+@router.get("/completeness", summary="Key-information completeness of active VIP clients")
+def completeness(
+    unit_id: UnitQuery,
+    projections: ProjectionsDep,
+    target: Annotated[float, Query(ge=0, le=1, description="a ratio, e.g. 0.95")] = DEFAULT_TARGET,
+) -> CompletenessPublic:
+    return CompletenessPublic.model_validate(projections.completeness(unit_id, target=target))
+
+
+@router.get("/overdue-contacts", summary="Clients whose tier's contact cadence has lapsed")
+def overdue_contacts(
+    unit_id: UnitQuery, projections: ProjectionsDep, as_of: Moment | None = None
+) -> OverdueContactsPublic:
+    return OverdueContactsPublic.model_validate(projections.overdue_contacts(unit_id, as_of=as_of))
+
+
+@router.get("/orphaned-clients", summary="Active clients whose designated manager departed")
+def orphaned_clients(unit_id: UnitQuery, projections: ProjectionsDep) -> OrphanedClientsPublic:
+    return OrphanedClientsPublic.model_validate(projections.orphaned_clients(unit_id))
+
+
+@router.get("/manager-portfolio", summary="A manager's clients at `to` and asset changes")
+def manager_portfolio(
+    staff_id: StaffQuery, start: From, end: To, ledger: LedgerDep, projections: ProjectionsDep
+) -> ManagerPortfolioPublic:
+    _period(start, end)
+    ledger.get_staff(staff_id)  # an unknown staff member is a 404, not an empty portfolio
+    answer = projections.manager_portfolio(staff_id, start, end)
+    answer["assets_change"] = str(answer["assets_change"])
+    return ManagerPortfolioPublic.model_validate(answer)

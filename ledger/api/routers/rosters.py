@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from ledger.api.deps import ProjectionsDep
+from ledger.api.problems import problem_responses
+from ledger.api.schemas import Moment, RosterPage, RosterSummaryPublic, Status, Tier
+from ledger.projections.roster import DEFAULT_LIMIT, MAX_LIMIT
+
+router = APIRouter(
+    prefix="/v1/rosters",
+    tags=["projections"],
+    responses=problem_responses(401, 403, 404, 422, 500, 503),
+)
+
+UnitQuery = Annotated[str, Query(min_length=1, max_length=64, description="the subtree's root")]
+
+
+@router.get("", summary="Clients of a unit's subtree at an effective time, a page at a time")
+def roster(
+    unit_id: UnitQuery,
+    projections: ProjectionsDep,
+    tier: Tier | None = None,
+    manager_id: Annotated[str | None, Query(max_length=64)] = None,
+    status: Status | None = None,
+    as_of: Moment | None = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    cursor: Annotated[
+        str | None, Query(max_length=64, description="the previous page's next_cursor")
+    ] = None,
+) -> RosterPage:
+    return RosterPage.model_validate(
+        projections.roster(
+            unit_id,
+            as_of=as_of,
+            tier=tier,
+            manager_id=manager_id,
+            status=status,
+            limit=limit,
+            cursor=cursor,
+        )
+    )
+
+
+@router.get(
+    "/summary", summary="Active clients per tier, as of an effective time, as known at a time"
+)
+def roster_summary(
+    unit_id: UnitQuery,
+    projections: ProjectionsDep,
+    as_of: Moment | None = None,
+    known_at: Moment | None = None,
+) -> RosterSummaryPublic:
+    return RosterSummaryPublic.model_validate(
+        projections.roster_summary(unit_id, as_of=as_of, known_at=known_at)
+    )

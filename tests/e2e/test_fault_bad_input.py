@@ -1,0 +1,349 @@
+"""Fault: every write endpoint fed malformed and hostile input (broken JSON, random JSON,
+wrong types, huge strings, naive times, unknown ids, odd path ids and headers). Never a
+5xx, and a refused call never appends an event: the log's position moves only on a 2xx."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from api_world import ADMIN, World, at, running_app
+from ledger.bootstrap import Container
+
+PROBLEM = "application/problem+json"
+
+NAIVE_TIMES = ["2025-01-01T09:00:00", "2025-01-01 09:00", "2025-01-01", "20250101T0900"]
+BAD_TIMES = [
+    "2025-13-45T99:99:99+08:00",
+    "9999-12-31T23:59:59+14:00",
+    "0001-01-01T00:00:00+00:00",
+    "2025-01-01T09:00:00+25:00",
+    "yesterday",
+    "",
+]
+HOSTILE_STRINGS = [
+    "",
+    " ",
+    "\x00",
+    "\ud7ff\ue000",
+    "💥" * 100,
+    "../../etc/passwd",
+    "'; DROP TABLE stored_events; --",
+    "1e999",
+    "NaN",
+    "-0.001",
+    "1234567.891",
+    "x" * 5_000,  # over every field's limit, under the body's
+    "x" * 70_000,  # over the 64 KiB body limit
+]
+WRONG_TYPES: list[Any] = [None, 0, -1, 2**70, 1.5, float("1e308"), True, [], {}, ["a"], {"a": 1}]
+UNKNOWN_IDS = ["UNKNOWN", "C" + "9" * 63, "a" * 65, "-leading-dash", "café"]
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4)
+    ),
+    max_leaves=12,
+)
+hostile_value = st.one_of(
+    st.sampled_from(NAIVE_TIMES + BAD_TIMES + HOSTILE_STRINGS + UNKNOWN_IDS),
+    st.sampled_from(WRONG_TYPES),
+    st.text(max_size=40),
+    json_values,
+)
+header_text = st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=30)
+
+
+@dataclass(frozen=True)
+class Operation:
+    method: str
+    path: str  # with one {placeholder} at most
+    valid_body: Callable[[int], dict[str, Any]] | None
+    valid_id: str | None = None
+
+
+@dataclass
+class Seeded:
+    api: TestClient
+    container: Container
+    operations: list[Operation]
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
+    database_url = f"sqlite:///{tmp_path_factory.mktemp('bad-input') / 'ledger.db'}"
+    with running_app(database_url) as (api, container):
+        world = World(api).build()
+        client = world.client()
+        churned = world.client()
+        churn = world.post(
+            f"/v1/clients/{churned}/churn",
+            {"kind": "abnormal", "reason": "left", "effective_at": at(5)},
+        )
+        contact = world.post(
+            f"/v1/clients/{client}/contacts",
+            {"channel": "visit", "staff_id": world["M1"], "occurred_at": at(3)},
+        )
+        key_id, _ = world.key("auditor")
+        yield Seeded(api, container, _operations(world, client, churned, churn, contact, key_id))
+
+
+def _operations(
+    world: World, client: str, churned: str, churn: dict, contact: dict, key_id: str
+) -> list[Operation]:
+    def fresh(prefix: str) -> Callable[[int], str]:
+        return lambda n: f"{prefix}{n}"
+
+    return [
+        Operation(
+            "POST",
+            "/v1/units",
+            lambda n: {
+                "unit_id": fresh("U")(n),
+                "name": "Outlet",
+                "kind": "outlet",
+                "parent_id": world["S1"],
+            },
+        ),
+        Operation(
+            "POST",
+            "/v1/units/{}/head",
+            lambda n: {"staff_id": world["M1"], "effective_at": at(1)},
+            world["O1"],
+        ),
+        Operation(
+            "POST",
+            "/v1/staff",
+            lambda n: {
+                "staff_id": fresh("S")(n),
+                "name": "Staff",
+                "unit_id": world["O1"],
+                "role": "client_manager",
+                "effective_at": at(1),
+            },
+        ),
+        Operation(
+            "POST",
+            "/v1/staff/{}/transfers",
+            lambda n: {"unit_id": world["O2"], "effective_at": at(2)},
+            world["M3"],
+        ),
+        Operation(
+            "POST",
+            "/v1/staff/{}/departure",
+            lambda n: {"effective_at": at(300), "reason": "left"},
+            world["M3"],
+        ),
+        Operation(
+            "POST",
+            "/v1/clients",
+            lambda n: {
+                "client_id": fresh("C")(n),
+                "name": "Client",
+                "unit_id": world["O1"],
+                "tier": "gold",
+                "occurred_at": at(1),
+            },
+        ),
+        Operation(
+            "POST", "/v1/clients/{}/profile", lambda n: {"phone": "123", "address": None}, client
+        ),
+        Operation(
+            "POST",
+            "/v1/clients/{}/assets",
+            lambda n: {"amount": "1000.50", "as_of": at(5)[:10]},
+            client,
+        ),
+        Operation(
+            "POST",
+            "/v1/clients/{}/tier-changes",
+            lambda n: {"tier": "diamond", "reason": "grew", "effective_at": at(4)},
+            client,
+        ),
+        Operation(
+            "POST",
+            "/v1/clients/{}/assignments",
+            lambda n: {"staff_id": world["M1"], "reason": "new", "effective_at": at(4)},
+            client,
+        ),
+        Operation(
+            "POST",
+            "/v1/clients/{}/contacts",
+            lambda n: {"channel": "phone", "staff_id": world["M1"], "occurred_at": at(4)},
+            client,
+        ),
+        Operation(
+            "POST",
+            "/v1/clients/{}/churn",
+            lambda n: {"kind": "normal", "reason": "moved", "effective_at": at(6)},
+            client,
+        ),
+        Operation(
+            "POST",
+            "/v1/clients/{}/reactivation",
+            lambda n: {"reason": "won back", "effective_at": at(7)},
+            churned,
+        ),
+        Operation(
+            "POST",
+            "/v1/clients/{}/retractions",
+            lambda n: {"event_id": contact["event_id"], "reason": "typo"},
+            client,
+        ),
+        Operation(
+            "POST",
+            "/v1/accountability/churn-cases/{}/determinations",
+            lambda n: {"outcome": "waived", "reason": "moved city", "client_id": churned},
+            churn["event_id"],
+        ),
+        Operation("POST", "/v1/api-keys", lambda n: {"role": "auditor", "label": f"key {n}"}),
+        Operation("DELETE", "/v1/api-keys/{}", None, key_id),
+    ]
+
+
+@st.composite
+def mangled_body(draw: st.DrawFn, valid: dict[str, Any]) -> Any:
+    """A valid body with a field replaced, dropped or added, or something else entirely."""
+    choice = draw(st.integers(0, 6))
+    body = dict(valid)
+    if choice == 0 and body:
+        body[draw(st.sampled_from(sorted(body)))] = draw(hostile_value)
+    elif choice == 1 and body:
+        for name in draw(st.lists(st.sampled_from(sorted(body)), min_size=1, unique=True)):
+            body[name] = draw(hostile_value)
+    elif choice == 2 and body:
+        del body[draw(st.sampled_from(sorted(body)))]
+    elif choice == 3:
+        body[draw(st.text(min_size=1, max_size=15))] = draw(hostile_value)
+    elif choice == 4:
+        return draw(json_values)
+    elif choice == 5 and body:
+        huge = draw(st.sampled_from([5_000, 70_000, 1_000_000]))
+        body[draw(st.sampled_from(sorted(body)))] = "x" * huge
+    return body
+
+
+@st.composite
+def raw_content(draw: st.DrawFn, valid: dict[str, Any]) -> bytes:
+    """Bytes that are not (quite) JSON: truncated, binary, or JSON with a trailing mess."""
+    text = json.dumps(valid).encode()
+    return draw(
+        st.one_of(
+            st.integers(0, max(len(text) - 1, 0)).map(lambda cut: text[:cut]),
+            st.binary(max_size=200),
+            st.sampled_from([text + b"}", text.replace(b'"', b"'"), b"\xff\xfe" + text]),
+        )
+    )
+
+
+@st.composite
+def hostile_request(draw: st.DrawFn, operation: Operation) -> dict[str, Any]:
+    n = draw(st.integers(0, 10_000))
+    path = operation.path
+    if operation.valid_id is not None:
+        path_id = draw(
+            st.one_of(
+                st.just(operation.valid_id),
+                st.sampled_from(UNKNOWN_IDS),
+                st.text(min_size=1, max_size=80),
+            )
+        )
+        path = path.format(quote(path_id, safe=""))
+    headers = dict(ADMIN)
+    if draw(st.booleans()):
+        headers["Idempotency-Key"] = draw(header_text)
+    if draw(st.integers(0, 3)) == 0:
+        headers["If-Match"] = draw(st.one_of(st.integers(-5, 10**20).map(str), header_text))
+    request: dict[str, Any] = {"method": operation.method, "url": path, "headers": headers}
+    if operation.valid_body is not None:
+        valid = operation.valid_body(n)
+        if draw(st.integers(0, 4)) == 0:
+            request["content"] = draw(raw_content(valid))
+            headers["Content-Type"] = "application/json"
+        else:
+            request["json"] = draw(mangled_body(valid))
+    return request
+
+
+OPERATION_NAMES = [
+    "create unit",
+    "appoint head",
+    "join staff",
+    "transfer staff",
+    "depart staff",
+    "register client",
+    "update profile",
+    "report assets",
+    "change tier",
+    "assign",
+    "log contact",
+    "churn",
+    "reactivate",
+    "retract",
+    "determine",
+    "issue api key",
+    "revoke api key",
+]
+
+
+@pytest.mark.parametrize("index", range(len(OPERATION_NAMES)), ids=OPERATION_NAMES)
+def test_hostile_input_is_refused_without_a_server_error_or_an_event(
+    seeded: Seeded, index: int
+) -> None:
+    operation = seeded.operations[index]
+    ledger = seeded.container.ledger
+
+    @settings(
+        max_examples=40,
+        deadline=None,
+        derandomize=True,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
+    @given(request=hostile_request(operation))
+    def check(request: dict[str, Any]) -> None:
+        before = ledger.position
+        answer = seeded.api.request(**request)
+        assert answer.status_code < 500, answer.text
+        if answer.headers.get("Idempotent-Replayed") == "true":
+            assert ledger.position == before  # a retry answered from the first write
+        elif 200 <= answer.status_code < 300:
+            assert ledger.position > before
+        else:
+            assert answer.headers["content-type"] == PROBLEM, answer.text
+            assert ledger.position == before, f"{answer.status_code} appended an event"
+
+    check()
+
+
+def test_every_write_endpoint_is_fed_hostile_input(seeded: Seeded) -> None:
+    """The operations above are all the writes the schema documents."""
+    spec = seeded.api.get("/openapi.json").json()
+    documented = {
+        (method.upper(), path)
+        for path, methods in spec["paths"].items()
+        for method in methods
+        if method in ("post", "put", "patch", "delete")
+    }
+    covered = {
+        (op.method, op.path.replace("{}", "{" + _placeholder(spec, op) + "}"))
+        for op in seeded.operations
+    }
+    assert documented == covered
+    assert len(OPERATION_NAMES) == len(seeded.operations)
+
+
+def _placeholder(spec: dict, operation: Operation) -> str:
+    prefix, _, _ = operation.path.partition("{}")
+    for path in spec["paths"]:
+        if path.startswith(prefix) and "{" in path[len(prefix) :][:1]:
+            return path[len(prefix) + 1 :].split("}")[0]
+    return ""
