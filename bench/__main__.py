@@ -5,7 +5,13 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ["bench.long_client", "bench.rebuild", "bench.verify"]
+BENCHMARKS = [
+    "bench.http_writes",
+    "bench.long_client",
+    "bench.rebuild",
+    "bench.queries",
+    "bench.verify",
+]
 # Each runs at its own default size; run one alone for its options: python -m bench.NAME --help
 
 

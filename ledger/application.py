@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import random
 import secrets
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
@@ -19,9 +20,15 @@ from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import (
+    AggregateNotFoundError,
+    Application,
+    Repository,
+    project_aggregate,
+)
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
+from eventsourcing.utils import strtobool
 
 from ledger.domain import (
     AlreadyExists,
@@ -114,6 +121,39 @@ class StaffView:
     version: int
 
 
+# How long a request waits for its turn on one aggregate before going ahead without it.
+TURN_WAIT = 0.5
+
+
+class SerialCacheRepository(Repository[UUID]):
+    """The library's repository, with the cached loads of any one aggregate serialised.
+
+    eventsourcing 9.5.6 deep-copies a cached aggregate after releasing the lock under
+    which it fast-forwards it, so a copy taken while another thread fast-forwards the same
+    aggregate fails ("dictionary changed size during iteration") or comes out torn.
+    """
+
+    STRIPES = 64
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._stripes = [threading.Lock() for _ in range(self.STRIPES)]
+
+    def get(self, aggregate_id: UUID, *, version: int | None = None, **kwargs: Any) -> Any:
+        if self.cache is None or version is not None:
+            return super().get(aggregate_id, version=version, **kwargs)
+        stripe = self._stripes[hash(aggregate_id) % self.STRIPES]
+        if not stripe.acquire(timeout=TURN_WAIT):
+            # The holder is slow (the store may be down): load past the cache rather than
+            # queue every request for this aggregate behind it.
+            projector = kwargs.get("projector_func", project_aggregate)
+            return self._reconstruct_aggregate(aggregate_id, None, projector)
+        try:
+            return super().get(aggregate_id, version=version, **kwargs)
+        finally:
+            stripe.release()
+
+
 _BASE_FIELDS = {"originator_id", "originator_version", "timestamp", "originator_topic"}
 _TIME_FIELDS = {"recorded_by", "effective_at"}
 
@@ -137,6 +177,37 @@ class Ledger(Application):
         super().__init__(env)
         self.clock = clock or (lambda: datetime.now(UTC))
         self._verified_tokens: dict[str, str] = {}
+        self._writing = [threading.Lock() for _ in range(64)]
+        # Units, staff and API keys are read on every request (scope, rules, auth) and
+        # stay small, so they are cached and fast-forwarded from the store on each load:
+        # one query for the events since, and another process's writes are always seen.
+        # A command runs on a deep copy, so one that fails leaves the cache untouched.
+        # Clients are not cached: a deep copy of a long-lived client costs more than
+        # loading it from its snapshot.
+        self._organisation = SerialCacheRepository(
+            event_store=self.events,
+            snapshot_store=self.snapshots,
+            cache_maxsize=ORGANISATION_CACHE_SIZE,
+            fastforward=True,
+            deepcopy_from_cache=True,
+        )
+        # Facts that never change once recorded, so no process can make them stale:
+        # a unit's parent and a client's home unit.
+        self._unit_parents: dict[str, str | None] = {}
+        self._client_units: dict[str, str] = {}
+
+    def construct_repository(self) -> Repository[UUID]:
+        maxsize = self.env.get(self.AGGREGATE_CACHE_MAXSIZE)
+        return SerialCacheRepository(
+            event_store=self.events,  # type: ignore[arg-type]
+            snapshot_store=self.snapshots,  # type: ignore[arg-type]
+            cache_maxsize=int(maxsize) if maxsize else None,
+            fastforward=strtobool(self.env.get(self.AGGREGATE_CACHE_FASTFORWARD, "y")),
+            fastforward_skipping=strtobool(
+                self.env.get(self.AGGREGATE_CACHE_FASTFORWARD_SKIPPING, "n")
+            ),
+            deepcopy_from_cache=strtobool(self.env.get(self.DEEPCOPY_FROM_AGGREGATE_CACHE, "y")),
+        )
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -494,8 +565,12 @@ class Ledger(Application):
         chain = []
         current: str | None = unit_id
         while current is not None:
+            chain.append(current)
+            if current in self._unit_parents:
+                current = self._unit_parents[current]
+                continue
             unit = self._load_unit(current, field="unit_id")
-            chain.append(unit.unit_id)
+            _remember(self._unit_parents, current, unit.parent_id)
             current = unit.parent_id
         return chain
 
@@ -544,7 +619,11 @@ class Ledger(Application):
         return self._load(Client, client_id, "client", field="client_id").version
 
     def client_unit(self, client_id: str) -> str:
-        return self._load(Client, client_id, "client", field="client_id").unit_id
+        unit_id = self._client_units.get(client_id)
+        if unit_id is None:
+            unit_id = self._load(Client, client_id, "client", field="client_id").unit_id
+            _remember(self._client_units, client_id, unit_id)
+        return unit_id
 
     def client_history(self, client_id: str) -> list[HistoryEntry]:
         client_uuid = Client.id_for(client_id)
@@ -614,7 +693,11 @@ class Ledger(Application):
     def _load(self, cls: type[A], business_id: str, kind: str, *, field: str) -> A:
         check_identifier(field, business_id)
         try:
-            aggregate = self.repository.get(cls.id_for(business_id))  # type: ignore[attr-defined]
+            repository = self._organisation if cls in _CACHED else self.repository
+            aggregate = repository.get(
+                cls.id_for(business_id),  # type: ignore[attr-defined]
+                projector_func=_project,
+            )
         except AggregateNotFoundError:
             raise NotFound(kind, business_id) from None
         if not isinstance(aggregate, cls):
@@ -640,6 +723,26 @@ class Ledger(Application):
         return self._result(business_id, recordings)
 
     def _update(
+        self,
+        cls: type[A],
+        business_id: str,
+        kind: str,
+        command: Callable[[A], None],
+        expected_version: int | None = None,
+    ) -> WriteResult:
+        # Writers to one aggregate in this process take turns, so they do not load the
+        # same version and lose to each other; other processes are still met by the retry.
+        turn = self._writing[hash((cls.__name__, business_id)) % len(self._writing)]
+        # A bounded wait: behind a slow writer (the store may be down) go ahead, and let
+        # the optimistic retry below keep writers apart as it always did.
+        taken = turn.acquire(timeout=TURN_WAIT)
+        try:
+            return self._update_unlocked(cls, business_id, kind, command, expected_version)
+        finally:
+            if taken:
+                turn.release()
+
+    def _update_unlocked(
         self,
         cls: type[A],
         business_id: str,
@@ -852,6 +955,25 @@ class _ClaimedMeanwhile(Exception):
 
 # Set only while `Ledger.idempotent` runs a write, in that thread or task.
 _pending_claim: ContextVar[_Claim | None] = ContextVar("ledger_idempotency_claim", default=None)
+
+
+def _project(aggregate: Any, events: Any) -> Any:
+    """The library's `project_aggregate` without its per-event `isinstance` check against
+    a runtime protocol, which costs more than applying a small event."""
+    for event in events:
+        aggregate = event.mutate(aggregate)
+    return aggregate
+
+
+_REMEMBERED = 100_000
+ORGANISATION_CACHE_SIZE = 10_000
+_CACHED = (Unit, Staff, ApiKey)
+
+
+def _remember(memo: dict[str, Any], key: str, value: Any) -> None:
+    if len(memo) >= _REMEMBERED:
+        memo.clear()
+    memo[key] = value
 
 
 def _business_id(aggregate: Aggregate) -> str:

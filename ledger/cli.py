@@ -44,6 +44,9 @@ def serve(
     no_projections: Annotated[
         bool, typer.Option("--no-projections", help="do not run the projections in-process")
     ] = False,
+    access_log: Annotated[
+        bool, typer.Option(help="log every request (off for benchmarks: it costs CPU)")
+    ] = True,
 ) -> None:
     """Serve the HTTP API with uvicorn."""
     import uvicorn
@@ -65,11 +68,18 @@ def serve(
     )
     if workers > 1:
         # Workers are separate processes: each imports the factory and builds its container.
-        uvicorn.run("ledger.api.main:create", factory=True, host=host, port=port, workers=workers)
+        uvicorn.run(
+            "ledger.api.main:create",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            access_log=access_log,
+        )
         return
     container = build(settings)
     try:
-        uvicorn.run(create_app(container), host=host, port=port)
+        uvicorn.run(create_app(container), host=host, port=port, access_log=access_log)
     finally:
         container.close()
 

@@ -320,6 +320,16 @@ class SQLiteBackend(SQLiteTrackingRecorder):
         ]
         return statements + self.view_statements()  # type: ignore[attr-defined]
 
+    def refresh_statistics(self) -> None:
+        """The query planner's statistics of the view's tables (sampled, so cheap).
+
+        Without them SQLite guesses, and on a large view it chose to sort every client of
+        an outlet before a roster page's LIMIT instead of walking clients in id order
+        (25-65 ms against 1-3 ms at 100,000 clients)."""
+        with self._transaction() as c:
+            c.execute("PRAGMA analysis_limit = 1000")
+            c.execute("ANALYZE")
+
     @contextmanager
     def _transaction(self) -> Iterator[Any]:
         # BEGIN IMMEDIATE takes the write lock first: a view reads, then writes, and a
@@ -371,6 +381,13 @@ class PostgresBackend(PostgresTrackingRecorder):
 
     def _transaction(self) -> Any:
         return self.datastore.transaction(commit=True)
+
+    def refresh_statistics(self) -> None:
+        """Autovacuum analyses in its own time, not straight after a catch-up of the whole
+        log, when the planner would still plan for empty tables."""
+        with self._transaction() as c:
+            for table in self.view_tables():
+                c.execute(f"ANALYZE {table}")
 
     def _read_transaction(self) -> Any:
         return self.datastore.transaction(commit=False)

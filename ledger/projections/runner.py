@@ -363,6 +363,7 @@ class Projections:
             while True:
                 batch = ahead.get()
                 if batch is None:
+                    self._refresh_statistics(names)
                     return start
                 if isinstance(batch, BaseException):
                     raise batch
@@ -374,6 +375,13 @@ class Projections:
             with contextlib.suppress(queue.Empty):
                 ahead.get_nowait()
             reader.join()
+
+    def _refresh_statistics(self, names: Iterable[str]) -> None:
+        # Once caught up, the views' shape is known: let the planner see it.
+        for name in names:
+            refresh = getattr(self.views[name], "refresh_statistics", None)
+            if refresh is not None:
+                refresh()
 
     def _read_ahead(self, start: int, ahead: queue.Queue[Any], stop: threading.Event) -> None:
         try:

@@ -17,12 +17,20 @@ from uuid import UUID
 
 from eventsourcing.persistence import (
     ApplicationRecorder,
+    ConnectionUnavailableError,
     DatabaseError,
     ListenNotifySubscription,
     StoredEvent,
     Subscription,
 )
-from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteFactory
+from eventsourcing.sqlite import (
+    SQLiteApplicationRecorder,
+    SQLiteConnection,
+    SQLiteConnectionPool,
+    SQLiteCursor,
+    SQLiteFactory,
+)
+from eventsourcing.utils import Environment, EnvType
 
 from ledger.integrity.chain import GENESIS, ChainEvent, chain_hashes
 
@@ -216,5 +224,70 @@ def _uuid_bytes(originator_id: UUID | str) -> bytes:
     return originator_id.bytes if isinstance(originator_id, UUID) else UUID(originator_id).bytes
 
 
+class LedgerSQLiteConnectionPool(SQLiteConnectionPool):
+    """The library's pool, tuned for a server's thread pool on a WAL file.
+
+    - `synchronous=NORMAL` on every connection to a file. In WAL mode (the library
+      switches the file to it) NORMAL still survives a crash of the process: only an
+      operating-system crash or power loss can lose the last commits, never corrupt the
+      file. FULL would sync the log on every commit, which the single writer pays in series.
+    - Writers queue on their own lock, not inside the pool's fairness semaphore: the
+      library holds that semaphore while a writer waits for the writer lock, so every
+      reader queued behind one waiting writer, although WAL lets readers run beside it.
+    - Room for every thread of the server's pool: the library keeps 5 connections and
+      closes any extra one on return, so busier moments opened a connection per query.
+    """
+
+    POOL_SIZE = 40
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**{**kwargs, "pool_size": self.POOL_SIZE, "max_overflow": 10})
+        self._write_gate = threading.Lock()
+        self._gated: set[int] = set()
+
+    def _create_connection(self) -> SQLiteConnection:
+        connection = super()._create_connection()
+        if not self.is_sqlite_memory_mode:
+            connection.cursor().execute("PRAGMA synchronous=NORMAL")
+        return connection
+
+    def get_connection(
+        self, timeout: float | None = None, *, is_writer: bool | None = None
+    ) -> SQLiteConnection:
+        if is_writer is not True or self.is_sqlite_memory_mode:
+            return super().get_connection(timeout, is_writer=is_writer)
+        wait = self.pool_timeout if timeout is None else timeout
+        if not self._write_gate.acquire(timeout=wait):
+            raise ConnectionUnavailableError("Timed out waiting for return of writer")
+        try:
+            connection = super().get_connection(timeout, is_writer=None)
+        except BaseException:
+            self._write_gate.release()
+            raise
+        self._gated.add(id(connection))
+        return connection
+
+    def put_connection(self, conn: SQLiteConnection) -> None:
+        gated = id(conn) in self._gated
+        self._gated.discard(id(conn))
+        try:
+            super().put_connection(conn)
+        finally:
+            if gated:
+                self._write_gate.release()
+
+
 class LedgerSQLiteFactory(SQLiteFactory):
     application_recorder_class = LedgerSQLiteApplicationRecorder
+
+    def __init__(self, env: Environment | EnvType | None):
+        super().__init__(env)
+        library_pool = self.datastore.pool
+        self.datastore.pool = LedgerSQLiteConnectionPool(
+            db_name=library_pool.db_name,
+            lock_timeout=library_pool.lock_timeout,
+            pool_timeout=library_pool.pool_timeout,
+            max_age=library_pool.max_age,
+            pre_ping=library_pool.pre_ping,
+        )
+        library_pool.close()

@@ -339,6 +339,65 @@ class ApplicationStoreContract:
         assert not errors, errors
         assert sorted(ledger.get_unit(bank.sub_branch).children) == sorted([bank.outlet, *outlets])
 
+    # ---- the organisation cache -----------------------------------------------------
+
+    def test_a_staff_member_read_by_one_ledger_is_seen_departed_after_another_records_it(
+        self, ledger: Ledger, other_ledger: Ledger, bank: Bank
+    ) -> None:
+        client_id = register(ledger, bank, at=NOW - timedelta(days=30))
+        assert ledger.get_staff(bank.manager).status == "active"
+        other_ledger.depart_staff(
+            staff_id=bank.manager, reason="left", effective_at=NOW - timedelta(days=1), **by()
+        )
+        assert ledger.get_staff(bank.manager).status == "departed"
+        with pytest.raises(RuleViolation) as refused:
+            ledger.log_contact(
+                client_id=client_id, channel="phone", staff_id=bank.manager, occurred_at=NOW, **by()
+            )
+        assert refused.value.rule == "staff_departed"
+
+    def test_a_refused_command_leaves_the_cached_unit_as_stored(
+        self, ledger: Ledger, bank: Bank
+    ) -> None:
+        before = ledger.get_unit(bank.outlet)
+        with pytest.raises(LedgerError):
+            ledger.appoint_head(unit_id=bank.outlet, staff_id="nobody", effective_at=NOW, **by())
+        with pytest.raises(LedgerError):
+            ledger.create_unit(
+                unit_id=bank.outlet, name="Again", kind="outlet", parent_id=bank.sub_branch, **by()
+            )
+        assert ledger.get_unit(bank.outlet) == before
+        assert ledger.get_unit(bank.sub_branch).children == [bank.outlet]
+
+    def test_concurrent_reads_of_a_staff_member_being_transferred_never_fail(
+        self, ledger: Ledger, other_ledger: Ledger, bank: Bank
+    ) -> None:
+        units = [bank.sub_branch, bank.outlet]  # the manager starts in the outlet
+        transfers = 20
+
+        def transfer() -> str:
+            for n in range(transfers):
+                ledger.transfer_staff(
+                    staff_id=bank.other_manager,
+                    unit_id=units[n % 2],
+                    effective_at=NOW - timedelta(minutes=transfers - n),
+                    **by(),
+                )
+            return units[(transfers - 1) % 2]
+
+        def read() -> set[str]:
+            seen = set()
+            for _ in range(100):
+                seen.add(ledger.get_staff(bank.other_manager).unit_id)
+            return seen
+
+        outcomes = run_together(transfer, *(read for _ in range(6)))
+        errors = [o for o in outcomes if isinstance(o, Exception)]
+        assert not errors, errors
+        assert all(seen <= {*units} for seen in outcomes[1:])
+        assert ledger.get_staff(bank.other_manager).unit_id == outcomes[0]
+        assert other_ledger.get_staff(bank.other_manager).unit_id == outcomes[0]
+
     # ---- a client with a long history --------------------------------------------
 
     def test_a_client_loaded_from_a_snapshot_equals_its_full_replay(
@@ -489,6 +548,34 @@ class TestApplicationOnSQLite(ApplicationStoreContract):
     @pytest.fixture
     def database_url(self, sqlite_url: str) -> str:
         return sqlite_url
+
+    def test_the_file_is_in_wal_mode_and_syncs_normally(self, ledger: Ledger) -> None:
+        with ledger.recorder.datastore.transaction(commit=False) as cursor:  # type: ignore[attr-defined]
+            cursor.execute("PRAGMA journal_mode")
+            journal = cursor.fetchone()[0]
+            cursor.execute("PRAGMA synchronous")
+            synchronous = cursor.fetchone()[0]
+        assert (journal, synchronous) == ("wal", 1)
+
+    def test_readers_are_not_held_up_by_writers_queued_behind_a_writer(
+        self, ledger: Ledger, bank: Bank
+    ) -> None:
+        pool = ledger.recorder.datastore.pool  # type: ignore[attr-defined]
+        writer = pool.get_connection(is_writer=True)
+        queued = threading.Thread(
+            target=lambda: pool.put_connection(pool.get_connection(is_writer=True))
+        )
+        queued.start()
+        time.sleep(0.1)
+        try:
+            started = time.perf_counter()
+            assert ledger.get_staff(bank.manager).status == "active"
+            assert time.perf_counter() - started < 1
+            assert queued.is_alive()
+        finally:
+            pool.put_connection(writer)
+            queued.join(timeout=10)
+        assert not queued.is_alive()
 
 
 class TestApplicationOnPostgres(ApplicationStoreContract):

@@ -172,11 +172,37 @@ class TestRosterSQLite(RosterCase):
     def database_url(self, sqlite_url: str) -> str:
         return sqlite_url
 
+    def test_a_caught_up_view_gives_the_planner_statistics(
+        self, container: Container, projections: Projections
+    ) -> None:
+        build_org(container.ledger, day(1, 1))
+        bulk_clients(container.ledger, [(f"C{n:02}", "O1", "gold", day(2, 1)) for n in range(5)])
+        projections.catch_up()
+        with projections.roster_view.datastore.transaction(commit=False) as c:
+            c.execute("SELECT DISTINCT tbl FROM sqlite_stat1")
+            analysed = {row[0] for row in c.fetchall()}
+        assert {"roster_clients", "roster_intervals"} <= analysed
+
 
 class TestRosterPostgres(RosterCase):
     @pytest.fixture
     def database_url(self, postgres_url: str) -> str:
         return postgres_url
+
+    def test_a_caught_up_view_gives_the_planner_statistics(
+        self, container: Container, projections: Projections
+    ) -> None:
+        build_org(container.ledger, day(1, 1))
+        bulk_clients(container.ledger, [(f"C{n:02}", "O1", "gold", day(2, 1)) for n in range(5)])
+        projections.catch_up()
+        with projections.roster_view.datastore.transaction(commit=False) as c:
+            # reltuples stays -1 until the table is first analysed (or vacuumed).
+            c.execute(
+                "SELECT relname, reltuples FROM pg_class "
+                "WHERE relname IN ('roster_clients', 'roster_intervals')"
+            )
+            counted = {row["relname"]: row["reltuples"] for row in c.fetchall()}
+        assert counted == {"roster_clients": 5, "roster_intervals": 5}
 
 
 # ---- accountability -----------------------------------------------------------------------
