@@ -482,7 +482,7 @@ class DigestCheck(Body):
     hash: str = Field(pattern=r"^[0-9a-fA-F]{64}$", description="64 hex digits")
     # A digest kept from GET /v1/integrity/digest is sent back as it was; its time is
     # informational and plays no part in the check.
-    recorded_at: AwareDatetime | None = None
+    recorded_at: Moment | None = None
 
 
 class VerificationPublic(BaseModel):
