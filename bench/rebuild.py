@@ -11,6 +11,7 @@ a tier change), the mix a branch's log mostly holds.
 from __future__ import annotations
 
 import argparse
+import resource
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
@@ -132,9 +133,14 @@ def main() -> None:
 
         def report(label: str, end: int, seconds: float) -> None:
             rate = end / seconds
+            # ru_maxrss is in KiB on Linux: the peak of this process (threads included) and
+            # of the largest finished child (the process-per-view rebuild).
+            own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
             print(
                 f"rebuild {label}: {end:,} events in {seconds:.1f}s = {rate:,.0f} events/s "
-                f"({rate / raw:.0%} of raw)"
+                f"({rate / raw:.0%} of raw); peak RSS so far {own:,.0f} MiB "
+                f"(largest child {children:,.0f} MiB)"
             )
 
         for names in (["roster"], ["accountability"], ["reports"], None):
