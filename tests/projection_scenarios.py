@@ -3,12 +3,14 @@ a dump of every view's rows."""
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ledger.application import Ledger
-from ledger.domain import Client
+from ledger.domain import Client, LedgerError
+from ledger.domain.values import TIERS
 from ledger.projections.base import SQLView
 
 BY = "test"
@@ -84,3 +86,88 @@ def dump(views: dict[str, SQLView]) -> dict[str, list[tuple[Any, ...]]]:
             found = view._query(f"SELECT * FROM {table}")
             rows[table] = sorted(tuple(str(v) for v in r.values()) for r in found)
     return rows
+
+
+def random_tier_history(
+    app: Ledger,
+    rng: random.Random,
+    *,
+    clients: int,
+    since: datetime,
+    steps: int,
+    prefix: str = "R",
+    earlier: Iterable[str] = (),
+) -> list[str]:
+    """Registrations, tier changes, churns, reactivations and reassignments at random
+    effective times from `since` to now, many of them backdated behind what the log
+    already holds, several on one day and some on month and day boundaries. Commands the
+    rules refuse are skipped: the log holds only what the ledger accepted. Steps pick
+    among the new clients and the `earlier` ones; returns them all."""
+    span = int((datetime.now(UTC) - since).total_seconds()) - 3600
+    outlets = ("O1", "O2", "O3")
+
+    def moment() -> datetime:
+        at = since + timedelta(seconds=rng.randrange(span))
+        if rng.random() < 0.2:  # on a month's or a day's first instant
+            at = at.replace(day=1 if rng.random() < 0.5 else at.day, hour=0, minute=0, second=0)
+        return at
+
+    new = [f"{prefix}{n:03}" for n in range(clients)]
+    ids = [*earlier, *new]
+    for client_id in new:
+        app.register_client(
+            client_id=client_id,
+            name=client_id,
+            unit_id=rng.choice(outlets),
+            tier=rng.choice(TIERS),
+            occurred_at=since + timedelta(seconds=rng.randrange(span // 4)),
+            recorded_by=BY,
+        )
+    for _ in range(steps):
+        client_id, at, what = rng.choice(ids), moment(), rng.random()
+        try:
+            if what < 0.5:
+                app.change_tier(
+                    client_id=client_id,
+                    tier=rng.choice(TIERS),
+                    reason="r",
+                    effective_at=at,
+                    recorded_by=BY,
+                )
+            elif what < 0.65:
+                app.churn(
+                    client_id=client_id,
+                    kind=rng.choice(("normal", "abnormal")),
+                    reason="r",
+                    effective_at=at,
+                    recorded_by=BY,
+                )
+            elif what < 0.8:
+                app.reactivate(client_id=client_id, reason="r", effective_at=at, recorded_by=BY)
+            else:
+                app.assign(
+                    client_id=client_id,
+                    staff_id=rng.choice(("M1", "M2", "M3")),
+                    reason="r",
+                    effective_at=at,
+                    recorded_by=BY,
+                )
+        except LedgerError:
+            continue
+    return ids
+
+
+def count_checkpoints(rows: Iterable[dict[str, Any]], rng: random.Random) -> list[datetime]:
+    """Moments worth checking counts at: every interval boundary, a microsecond either side,
+    the first instant of its day and month, and a few random ones."""
+    moments: set[datetime] = set()
+    for row in rows:
+        for text in (row["valid_from"], row["valid_to"]):
+            if text is None:
+                continue
+            at = datetime.fromisoformat(text).replace(tzinfo=UTC)
+            tick = timedelta(microseconds=1)
+            day_start = at.replace(hour=0, minute=0, second=0, microsecond=0)
+            moments.update((at, at - tick, at + tick, day_start, day_start.replace(day=1)))
+    picked = sorted(moments)
+    return [*rng.sample(picked, min(len(picked), 150)), datetime.now(UTC)]

@@ -91,6 +91,9 @@ class SQLView(TrackingRecorder, ABC):
     def _flush(self, c: Any, dirty: dict[str, set[str]]) -> None:
         """Recompute what the batch's events made stale (cooperative)."""
 
+    def upgrade(self) -> None:
+        """Bring rows written by an earlier version of the view up to date (at start)."""
+
     # ---- what each backend provides ------------------------------------------------
 
     @abstractmethod

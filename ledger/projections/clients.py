@@ -7,6 +7,7 @@ reorders the intervals exactly as if it had been recorded in its place.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -17,6 +18,9 @@ from ledger.projections.base import UnitTree, chunks, ts
 from ledger.projections.timeline import Change, fold_intervals
 
 FIELDS = ("tier", "status", "manager")
+
+# (aid, valid_from, valid_to, tier, status, manager)
+IntervalRow = tuple[str, str, str | None, str | None, str | None, str | None]
 
 
 class ClientIntervals(UnitTree):
@@ -98,18 +102,25 @@ class ClientIntervals(UnitTree):
                 changes[row["aid"]].append(
                     Change(row["effective_at"], row["seq"], row["field"], row["value"])
                 )
-            self._exec(c, f"DELETE FROM {p}_intervals WHERE aid IN {self._in(part)}", part)
-            self._many(
-                c,
-                f"INSERT INTO {p}_intervals (aid, valid_from, valid_to, tier, status, "
-                "manager) VALUES (?, ?, ?, ?, ?, ?)",
-                (
-                    (aid, i.valid_from, i.valid_to, *i.values)
-                    for aid, points in changes.items()
-                    for i in fold_intervals(points, FIELDS)
-                    if i.values[0] is not None  # before registration there is no client
-                ),
-            )
+            rows = [
+                (aid, i.valid_from, i.valid_to, *i.values)
+                for aid, points in changes.items()
+                for i in fold_intervals(points, FIELDS)
+                if i.values[0] is not None  # before registration there is no client
+            ]
+            self._replace_intervals(c, part, rows)
+
+    def _replace_intervals(self, c: Any, aids: Sequence[str], rows: list[IntervalRow]) -> None:
+        """Swap the clients' intervals for their refolded `rows` (a hook for what is
+        derived from intervals)."""
+        p = self.view_name
+        self._exec(c, f"DELETE FROM {p}_intervals WHERE aid IN {self._in(aids)}", aids)
+        self._many(
+            c,
+            f"INSERT INTO {p}_intervals (aid, valid_from, valid_to, tier, status, "
+            "manager) VALUES (?, ?, ?, ?, ?, ?)",
+            rows,
+        )
 
     # ---- queries ------------------------------------------------------------------------
 

@@ -1,5 +1,5 @@
-"""The managers' reports: tier growth, key-information completeness, overdue contacts,
-orphaned clients and manager portfolios.
+"""The managers' reports: key-information completeness, overdue contacts, orphaned clients
+and manager portfolios. (Tier growth is read from the roster view's tier counts.)
 
 Contacts, assets and profile updates are kept by event id, so a retraction removes
 exactly the retracted event's rows and the derived rows of its client are recomputed.
@@ -37,31 +37,10 @@ from ledger.projections.base import (
     ts,
 )
 from ledger.projections.clients import ClientIntervals
-from ledger.projections.timeline import asset_deltas, growth_rate, share
+from ledger.projections.timeline import asset_deltas, share
 
 DEFAULT_TARGET = 0.95
 DEFAULT_CADENCE = {"diamond": 30, "platinum": 60, "gold": 90}
-
-
-def _growth(start: dict[str, int], end: dict[str, int]) -> dict[str, dict[str, Any]]:
-    rows = {
-        tier: {
-            "start": start[tier],
-            "end": end[tier],
-            "change": end[tier] - start[tier],
-            "growth_rate": growth_rate(start[tier], end[tier]),
-        }
-        for tier in TIERS
-    }
-    vip_start = sum(start[t] for t in VIP_TIERS)
-    vip_end = sum(end[t] for t in VIP_TIERS)
-    rows["vip"] = {
-        "start": vip_start,
-        "end": vip_end,
-        "change": vip_end - vip_start,
-        "growth_rate": growth_rate(vip_start, vip_end),
-    }
-    return rows
 
 
 class ReportsView(ClientIntervals, ABC):
@@ -253,43 +232,6 @@ class ReportsView(ClientIntervals, ABC):
         )
 
     # ---- queries --------------------------------------------------------------------
-
-    def tier_growth(self, unit_id: str, start: datetime, end: datetime) -> dict[str, Any]:
-        """`{unit_id, from, to, tiers: {tier: {start, end, change, growth_rate}}, vip,
-        share_of_parent: {tier: ratio}, sibling_ranking: [{unit_id, vip_growth_rate}]}` for
-        the period `[from, to)`: active clients at `from` and just before `to`."""
-        unit = self.unit(unit_id)
-        rows = self._period(unit_id, start, end)
-        parent_id = unit["parent_id"]
-        share_of_parent: dict[str, float | None] = {}
-        ranking: list[dict[str, Any]] = []
-        if parent_id is not None:
-            parent = self._period(parent_id, start, end)
-            share_of_parent = {
-                tier: share(rows[tier]["change"], parent[tier]["change"])
-                for tier in (*VIP_TIERS, "vip")
-            }
-            for sibling in self.children(parent_id):
-                rate = rows if sibling == unit_id else self._period(sibling, start, end)
-                ranking.append({"unit_id": sibling, "vip_growth_rate": rate["vip"]["growth_rate"]})
-            ranking.sort(key=lambda r: (r["vip_growth_rate"] is None, -(r["vip_growth_rate"] or 0)))
-        else:
-            ranking = [{"unit_id": unit_id, "vip_growth_rate": rows["vip"]["growth_rate"]}]
-        vip = rows.pop("vip")
-        return {
-            "unit_id": unit_id,
-            "from": start,
-            "to": end,
-            "tiers": rows,
-            "vip": vip,
-            "share_of_parent": share_of_parent,
-            "sibling_ranking": ranking,
-        }
-
-    def _period(self, unit_id: str, start: datetime, end: datetime) -> dict[str, dict[str, Any]]:
-        return _growth(
-            self.tier_counts(unit_id, start), self.tier_counts(unit_id, end, just_before=True)
-        )
 
     def completeness(
         self, unit_id: str, *, as_of: datetime, target: float = DEFAULT_TARGET

@@ -14,15 +14,16 @@ from eventsourcing.projection import Projection
 from ledger.domain import Client, Unit
 from ledger.domain.values import ACTIVE, DESIGNATED_MANAGER, TIERS, VIP_TIERS
 from ledger.projections.base import PostgresBackend, SQLiteBackend, aid, topics_of, ts
-from ledger.projections.clients import ClientIntervals
+from ledger.projections.counts import TierCounts
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
 
 
-class RosterView(ClientIntervals, ABC):
-    """Besides the intervals, the roster keeps when each change was recorded, so that its
-    summary can be read as the ledger knew it at a past time (`known_at`)."""
+class RosterView(TierCounts, ABC):
+    """Besides the intervals and the tier counts (which also give the tier-growth report),
+    the roster keeps when each change was recorded, so that its summary can be read as the
+    ledger knew it at a past time (`known_at`)."""
 
     view_name = "roster"
 

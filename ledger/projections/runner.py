@@ -126,6 +126,7 @@ def construct_views(
         view_class = PROJECTIONS[name][1]["postgres" if kind == "postgres" else "sqlite"]
         view = factory.tracking_recorder(view_class)  # type: ignore[arg-type]
         view.configure(**(options or {}))
+        view.upgrade()
         # The factory closes the connection pool when collected: the view keeps it.
         view.factory = factory  # type: ignore[attr-defined]
         views[name] = view
@@ -234,7 +235,7 @@ class Projections:
 
     def tier_growth(self, unit_id: str, start: datetime, end: datetime) -> dict[str, Any]:
         """GET /v1/reports/tier-growth (`from`, `to` are `start`, `end`)."""
-        return self.reports_view.tier_growth(unit_id, start, end)
+        return self.roster_view.tier_growth(unit_id, start, end)
 
     def completeness(
         self, unit_id: str, *, as_of: datetime | None = None, target: float = DEFAULT_TARGET

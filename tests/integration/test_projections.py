@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -12,8 +13,18 @@ import pytest
 from ledger.bootstrap import Container, build
 from ledger.config import Settings
 from ledger.domain import Client
+from ledger.projections.clients import ClientIntervals
 from ledger.projections.runner import ProjectionError, Projections, rebuild_in_processes
-from projection_scenarios import BY, LAST_YEAR, build_org, bulk_clients, day, dump
+from projection_scenarios import (
+    BY,
+    LAST_YEAR,
+    build_org,
+    bulk_clients,
+    count_checkpoints,
+    day,
+    dump,
+    random_tier_history,
+)
 
 NOW = datetime.now(UTC)
 
@@ -165,6 +176,31 @@ class RosterCase(ProjectionCase):
         assert [r["unit_id"] for r in report["sibling_ranking"]] == ["S", "S2"]
         assert report["sibling_ranking"][1]["vip_growth_rate"] == round(12 / 112, 4)
         assert projections.roster_summary("S", as_of=q1)["counts"]["gold"] == 3534
+
+    def test_tier_counts_equal_a_count_of_the_intervals_after_backdated_events(
+        self, container: Container, projections: Projections
+    ) -> None:
+        rng = random.Random(5)
+        since = NOW - timedelta(days=400)
+        build_org(container.ledger, since)
+        ids: list[str] = []
+        for round_ in "ab":
+            ids = random_tier_history(
+                container.ledger, rng, clients=12, since=since, steps=50, prefix=round_, earlier=ids
+            )
+            projections.catch_up()
+        view = projections.roster_view
+        units = ["B", "D", "S", "S2", "O1", "O2", "O3"]
+        rows = view._query("SELECT valid_from, valid_to FROM roster_intervals")
+        checks = 0
+        for at in count_checkpoints(rows, rng)[:60]:
+            for just_before in (False, True):
+                fast = view.tier_counts_of(units, at, just_before=just_before)
+                for unit in units:
+                    slow = ClientIntervals.tier_counts(view, unit, at, just_before=just_before)
+                    assert fast[unit] == slow, (unit, at, just_before)
+                    checks += 1
+        assert checks > 500
 
 
 class TestRosterSQLite(RosterCase):

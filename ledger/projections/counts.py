@@ -1,0 +1,218 @@
+"""Active clients per unit and tier over effective time, kept as counts so that a subtree's
+tier counts at any moment cost a few look-ups per unit, not a probe per client.
+
+Each active interval of a client adds +1 to its tier at `valid_from` and -1 at `valid_to`,
+at the client's (outlet) unit. The net changes are kept at three grains: per exact moment,
+per UTC day and per UTC month. The count in force at a moment T is then the sum of the
+months before T's month, the days of T's month before T's day, and the moments of T's day
+up to T: at most 31 day rows and one day's moments per unit and tier, whatever the size of
+the ledger or the age of T.
+
+When a client's intervals are refolded (a new or backdated event), the old intervals'
+changes are taken back and the new ones added, so a backdated change moves every count it
+should and nothing else.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from ledger.domain.values import ACTIVE, TIERS, VIP_TIERS
+from ledger.projections.base import ts
+from ledger.projections.clients import ClientIntervals, IntervalRow
+from ledger.projections.timeline import growth_rate, share
+
+# (table suffix, key column, length of the UTC time text that the grain keeps)
+GRAINS = (("tier_moments", "at", None), ("tier_days", "day", 10), ("tier_months", "month", 7))
+
+Key = tuple[str, str, str]  # (unit_id, moment, tier)
+
+
+def interval_changes(
+    rows: Sequence[tuple[str, str, str | None, str | None, str | None]], sign: int
+) -> dict[Key, int]:
+    """The net count changes of `(unit_id, valid_from, valid_to, tier, status)` rows of
+    active intervals: `sign` at each start, `-sign` at each end."""
+    net: dict[Key, int] = defaultdict(int)
+    for unit_id, valid_from, valid_to, tier, status in rows:
+        if status != ACTIVE or tier is None:
+            continue
+        net[(unit_id, valid_from, tier)] += sign
+        if valid_to is not None:
+            net[(unit_id, valid_to, tier)] -= sign
+    return net
+
+
+def _active(row: dict[str, Any]) -> tuple[str, str | None, str | None, str | None]:
+    return row["valid_from"], row["valid_to"], row["tier"], row["status"]
+
+
+def growth(start: dict[str, int], end: dict[str, int]) -> dict[str, dict[str, Any]]:
+    """Start, end, change and growth rate per tier and for VIP."""
+    rows = {
+        tier: {
+            "start": start[tier],
+            "end": end[tier],
+            "change": end[tier] - start[tier],
+            "growth_rate": growth_rate(start[tier], end[tier]),
+        }
+        for tier in TIERS
+    }
+    vip_start = sum(start[t] for t in VIP_TIERS)
+    vip_end = sum(end[t] for t in VIP_TIERS)
+    rows["vip"] = {
+        "start": vip_start,
+        "end": vip_end,
+        "change": vip_end - vip_start,
+        "growth_rate": growth_rate(vip_start, vip_end),
+    }
+    return rows
+
+
+class TierCounts(ClientIntervals):
+    def view_statements(self) -> list[str]:
+        p = self.view_name
+        return [
+            *super().view_statements(),
+            *(
+                f"CREATE TABLE IF NOT EXISTS {p}_{table} (unit_id TEXT, {column} TEXT, "
+                f"tier TEXT, n BIGINT, PRIMARY KEY (unit_id, {column}, tier))"
+                for table, column, _ in GRAINS
+            ),
+        ]
+
+    # ---- upkeep -------------------------------------------------------------------------
+
+    def _replace_intervals(self, c: Any, aids: Sequence[str], rows: list[IntervalRow]) -> None:
+        p = self.view_name
+        units = {
+            r["aid"]: r["unit_id"]
+            for r in self._all(
+                c, f"SELECT aid, unit_id FROM {p}_clients WHERE aid IN {self._in(aids)}", aids
+            )
+        }
+        old = self._all(
+            c,
+            f"SELECT aid, valid_from, valid_to, tier, status FROM {p}_intervals "
+            f"WHERE aid IN {self._in(aids)}",
+            aids,
+        )
+        net = interval_changes([(units[r["aid"]], *_active(r)) for r in old], -1)
+        for key, n in interval_changes(
+            [(units[r[0]], r[1], r[2], r[3], r[4]) for r in rows], 1
+        ).items():
+            net[key] += n
+        super()._replace_intervals(c, aids, rows)
+        self._add_counts(c, {k: n for k, n in net.items() if n})
+
+    def _add_counts(self, c: Any, net: dict[Key, int]) -> None:
+        if not net:
+            return
+        p = self.view_name
+        for table, column, width in GRAINS:
+            grain: dict[Key, int] = defaultdict(int)
+            for (unit_id, at, tier), n in net.items():
+                grain[(unit_id, at[:width] if width else at, tier)] += n
+            rows = sorted((*key, n) for key, n in grain.items() if n)
+            self._many(
+                c,
+                f"INSERT INTO {p}_{table} (unit_id, {column}, tier, n) VALUES (?, ?, ?, ?) "
+                f"ON CONFLICT (unit_id, {column}, tier) DO UPDATE SET n = {p}_{table}.n + "
+                "excluded.n",
+                rows,
+            )
+            # A count brought back to zero goes, so the rows never depend on how the log
+            # was cut into batches (a rebuild gives exactly the incremental rows).
+            self._many(
+                c,
+                f"DELETE FROM {p}_{table} WHERE unit_id = ? AND {column} = ? AND tier = ? "
+                "AND n = 0",
+                (row[:3] for row in rows),
+            )
+
+    def upgrade(self) -> None:
+        """Fill the counts of a view built before they were kept, from its intervals."""
+        p = self.view_name
+        with self._transaction() as c:
+            if self._all(c, f"SELECT 1 AS x FROM {p}_tier_moments LIMIT 1"):
+                return
+            if not self._all(c, f"SELECT 1 AS x FROM {p}_intervals LIMIT 1"):
+                return
+            rows = self._all(
+                c,
+                f"SELECT c.unit_id AS unit_id, i.valid_from AS valid_from, i.valid_to AS "
+                f"valid_to, i.tier AS tier, i.status AS status FROM {p}_intervals i "
+                f"JOIN {p}_clients c ON c.aid = i.aid",
+            )
+            net = interval_changes([(r["unit_id"], *_active(r)) for r in rows], 1)
+            self._add_counts(c, {k: n for k, n in net.items() if n})
+
+    # ---- queries ------------------------------------------------------------------------
+
+    def tier_counts_of(
+        self, unit_ids: Sequence[str], at: datetime, *, just_before: bool = False
+    ) -> dict[str, dict[str, int]]:
+        """Active clients per tier in each unit's subtree at `at` (or just before it)."""
+        p = self.view_name
+        moment = ts(at)
+        month, day = moment[:7], moment[:10]
+        units = self._in(unit_ids)
+        join = f"JOIN {p}_unit_paths u ON u.unit_id = g.unit_id AND u.ancestor_id IN {units}"
+        rows = self._query(
+            "SELECT ancestor_id, tier, SUM(n) AS n FROM ("
+            f"SELECT u.ancestor_id AS ancestor_id, g.tier AS tier, g.n AS n "
+            f"FROM {p}_tier_months g {join} WHERE g.month < ? "
+            "UNION ALL "
+            f"SELECT u.ancestor_id, g.tier, g.n FROM {p}_tier_days g {join} "
+            "WHERE g.day >= ? AND g.day < ? "
+            "UNION ALL "
+            f"SELECT u.ancestor_id, g.tier, g.n FROM {p}_tier_moments g {join} "
+            f"WHERE g.at >= ? AND g.at {'<' if just_before else '<='} ?"
+            ") x GROUP BY ancestor_id, tier",
+            (*unit_ids, month, *unit_ids, month, day, *unit_ids, day, moment),
+        )
+        counts = {unit_id: dict.fromkeys(TIERS, 0) for unit_id in unit_ids}
+        for row in rows:
+            counts[row["ancestor_id"]][row["tier"]] = int(row["n"])
+        return counts
+
+    def tier_counts(
+        self, unit_id: str, at: datetime, *, just_before: bool = False
+    ) -> dict[str, int]:
+        return self.tier_counts_of([unit_id], at, just_before=just_before)[unit_id]
+
+    def tier_growth(self, unit_id: str, start: datetime, end: datetime) -> dict[str, Any]:
+        """`{unit_id, from, to, tiers: {tier: {start, end, change, growth_rate}}, vip,
+        share_of_parent: {tier: ratio}, sibling_ranking: [{unit_id, vip_growth_rate}]}` for
+        the period `[from, to)`: active clients at `from` and just before `to`."""
+        parent_id = self.unit(unit_id)["parent_id"]
+        siblings = self.children(parent_id) if parent_id is not None else [unit_id]
+        units = sorted({unit_id, *siblings, *([parent_id] if parent_id else [])})
+        at_start = self.tier_counts_of(units, start)
+        at_end = self.tier_counts_of(units, end, just_before=True)
+        periods = {u: growth(at_start[u], at_end[u]) for u in units}
+        rows = periods[unit_id]
+        share_of_parent: dict[str, float | None] = {}
+        if parent_id is not None:
+            parent = periods[parent_id]
+            share_of_parent = {
+                tier: share(rows[tier]["change"], parent[tier]["change"])
+                for tier in (*VIP_TIERS, "vip")
+            }
+        ranking = [
+            {"unit_id": u, "vip_growth_rate": periods[u]["vip"]["growth_rate"]} for u in siblings
+        ]
+        ranking.sort(key=lambda r: (r["vip_growth_rate"] is None, -(r["vip_growth_rate"] or 0)))
+        vip = rows.pop("vip")
+        return {
+            "unit_id": unit_id,
+            "from": start,
+            "to": end,
+            "tiers": rows,
+            "vip": vip,
+            "share_of_parent": share_of_parent,
+            "sibling_ranking": ranking,
+        }

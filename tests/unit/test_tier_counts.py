@@ -1,0 +1,94 @@
+"""The roster view's tier counts against a count of the intervals themselves, over random
+histories full of backdated events (in memory; the same check runs on SQLite and
+PostgreSQL in tests/integration/test_projections.py)."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from ledger.bootstrap import build
+from ledger.config import Settings
+from ledger.domain.values import TIERS
+from ledger.projections.clients import ClientIntervals
+from ledger.projections.counts import interval_changes
+from projection_scenarios import build_org, count_checkpoints, dump, random_tier_history
+
+UNITS = ["B", "D", "S", "S2", "O1", "O2", "O3"]
+
+
+def assert_counts_match_intervals(projections, rng: random.Random) -> int:  # type: ignore[no-untyped-def]
+    view = projections.roster_view
+    rows = view._query("SELECT valid_from, valid_to FROM roster_intervals")
+    checked = 0
+    for at in count_checkpoints(rows, rng):
+        for just_before in (False, True):
+            fast = view.tier_counts_of(UNITS, at, just_before=just_before)
+            for unit in UNITS:
+                slow = ClientIntervals.tier_counts(view, unit, at, just_before=just_before)
+                assert fast[unit] == slow, (unit, at, just_before)
+                checked += 1
+    return checked
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_counts_equal_a_count_of_the_intervals_through_backdated_histories(seed: int) -> None:
+    rng = random.Random(seed)
+    since = datetime.now(UTC) - timedelta(days=500)
+    container = build(Settings(database_url="memory://"))
+    try:
+        projections = container.start_projections(follow=False)
+        build_org(container.ledger, since)
+        # Three rounds, caught up after each: later rounds backdate into counted intervals.
+        ids: list[str] = []
+        for round_ in "abc":
+            ids = random_tier_history(
+                container.ledger, rng, clients=15, since=since, steps=60, prefix=round_, earlier=ids
+            )
+            projections.catch_up()
+        assert assert_counts_match_intervals(projections, rng) > 1000
+        # A rebuild from the whole log gives exactly the same count rows.
+        before = dump({"roster": projections.roster_view})
+        assert any(before["roster_tier_moments"])
+        projections.rebuild(["roster"])
+        assert dump({"roster": projections.roster_view}) == before
+    finally:
+        container.close()
+
+
+def test_a_view_without_counts_gets_them_from_its_intervals_at_start() -> None:
+    since = datetime.now(UTC) - timedelta(days=300)
+    container = build(Settings(database_url="memory://"))
+    try:
+        projections = container.start_projections(follow=False)
+        build_org(container.ledger, since)
+        random_tier_history(container.ledger, random.Random(9), clients=20, since=since, steps=80)
+        projections.catch_up()
+        view = projections.roster_view
+        kept = dump({"roster": view})
+        with view._transaction() as c:
+            for table in ("tier_moments", "tier_days", "tier_months"):
+                c.execute(f"DELETE FROM roster_{table}")
+        assert view.tier_counts("B", datetime.now(UTC)) == dict.fromkeys(TIERS, 0)
+        view.upgrade()
+        assert dump({"roster": view}) == kept
+        view.upgrade()  # a second start changes nothing
+        assert dump({"roster": view}) == kept
+    finally:
+        container.close()
+
+
+def test_interval_changes_net_out_where_one_active_interval_follows_another() -> None:
+    rows = [
+        ("O1", "2025-01-01T00:00:00.000000", "2025-02-01T00:00:00.000000", "gold", "active"),
+        ("O1", "2025-02-01T00:00:00.000000", "2025-03-01T00:00:00.000000", "gold", "active"),
+        ("O1", "2025-03-01T00:00:00.000000", None, "gold", "churned"),
+    ]
+    net = {k: n for k, n in interval_changes(rows, 1).items() if n}
+    assert net == {
+        ("O1", "2025-01-01T00:00:00.000000", "gold"): 1,
+        ("O1", "2025-03-01T00:00:00.000000", "gold"): -1,
+    }
+    assert {k: -n for k, n in interval_changes(rows, -1).items() if n} == net
