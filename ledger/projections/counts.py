@@ -139,16 +139,36 @@ class TierCounts(ClientIntervals):
         with self._transaction() as c:
             if self._all(c, f"SELECT 1 AS x FROM {p}_tier_moments LIMIT 1"):
                 return
-            if not self._all(c, f"SELECT 1 AS x FROM {p}_intervals LIMIT 1"):
-                return
-            rows = self._all(
+            self._fill_counts(c)
+
+    def _fill_counts(self, c: Any) -> None:
+        """Every count from the intervals, in the database: the same net changes as the
+        upkeep's, with no client's rows in Python."""
+        p = self.view_name
+        active = (
+            f"FROM {p}_intervals i JOIN {p}_clients c ON c.aid = i.aid "
+            "WHERE i.status = ? AND i.tier IS NOT NULL"
+        )
+        self._exec(
+            c,
+            f"INSERT INTO {p}_tier_moments (unit_id, at, tier, n) "
+            "SELECT unit_id, at, tier, SUM(n) FROM ("
+            f"SELECT c.unit_id AS unit_id, i.valid_from AS at, i.tier AS tier, 1 AS n {active} "
+            f"UNION ALL SELECT c.unit_id, i.valid_to, i.tier, -1 {active} "
+            "AND i.valid_to IS NOT NULL"
+            ") x GROUP BY unit_id, at, tier HAVING SUM(n) <> 0",
+            (ACTIVE, ACTIVE),
+        )
+        for (table, column, width), (source, source_column, _) in zip(
+            GRAINS[1:], GRAINS, strict=False
+        ):
+            grain = f"substr({source_column}, 1, {width})"
+            self._exec(
                 c,
-                f"SELECT c.unit_id AS unit_id, i.valid_from AS valid_from, i.valid_to AS "
-                f"valid_to, i.tier AS tier, i.status AS status FROM {p}_intervals i "
-                f"JOIN {p}_clients c ON c.aid = i.aid",
+                f"INSERT INTO {p}_{table} (unit_id, {column}, tier, n) "
+                f"SELECT unit_id, {grain}, tier, SUM(n) FROM {p}_{source} "
+                f"GROUP BY unit_id, {grain}, tier HAVING SUM(n) <> 0",
             )
-            net = interval_changes([(r["unit_id"], *_active(r)) for r in rows], 1)
-            self._add_counts(c, {k: n for k, n in net.items() if n})
 
     # ---- queries ------------------------------------------------------------------------
 
