@@ -11,13 +11,14 @@ rebuild racing a follower never applies an event twice.
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import multiprocessing
 import queue
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -64,6 +65,25 @@ Item = tuple[Any, Tracking, str]
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+@contextlib.contextmanager
+def _cyclic_collection_paused() -> Iterator[None]:
+    """No automatic cyclic garbage collection while catching up.
+
+    A batch holds tens of thousands of events and rows alive until it commits, so the
+    collector's automatic runs walk them again and again: during a rebuild they took
+    about a third of its time. Events and rows make no reference cycles; what is left of
+    a batch is freed by reference counting, and `catch_up` collects the young
+    generations itself between batches."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 BATCH = 1000
@@ -297,9 +317,23 @@ class Projections:
             return
         self._apply_items(self._deserialise(notifications), names, after)
 
-    def _deserialise(self, notifications: Sequence[Notification]) -> list[Item]:
+    def _deserialise(
+        self, notifications: Sequence[Notification], topics: frozenset[str] | None = None
+    ) -> list[Item]:
+        """Events with a topic outside `topics` (when given) are not deserialised: no view
+        in hand would use them, and their positions are all a batch needs of them."""
         mapper, name = self.app.mapper, self.app.name
-        return [(mapper.to_domain_event(n), Tracking(name, n.id), n.topic) for n in notifications]
+        return [
+            (
+                mapper.to_domain_event(n) if topics is None or n.topic in topics else None,
+                Tracking(name, n.id),
+                n.topic,
+            )
+            for n in notifications
+        ]
+
+    def _topics(self, names: Iterable[str]) -> frozenset[str]:
+        return frozenset(t for n in names for t in self.projections[n].topics)
 
     def _apply_items(self, items: list[Item], names: Iterable[str], after: int) -> None:
         last = items[-1][1].notification_id
@@ -350,26 +384,38 @@ class Projections:
     def catch_up(self, names: Iterable[str] | None = None) -> int:
         """Process the whole log up to its current end, here and now; returns the end."""
         names = list(names or self.views)
+        with _cyclic_collection_paused():
+            end = self._catch_up(names)
+        self._refresh_statistics(names)
+        return end
+
+    def _catch_up(self, names: list[str]) -> int:
         start = self._load_positions(names)
         # The next batch is read and deserialised while the views write this one.
         ahead: queue.Queue[tuple[int, list[Item]] | BaseException | None]
         ahead = queue.Queue(maxsize=1)
         stop = threading.Event()
         reader = threading.Thread(
-            target=self._read_ahead, args=(start, ahead, stop), daemon=True, name="catch-up"
+            target=self._read_ahead,
+            args=(start, self._topics(names), ahead, stop),
+            daemon=True,
+            name="catch-up",
         )
         reader.start()
         try:
             while True:
                 batch = ahead.get()
                 if batch is None:
-                    self._refresh_statistics(names)
                     return start
                 if isinstance(batch, BaseException):
                     raise batch
                 after, items = batch
                 self._apply_items(items, names, after)
                 start = items[-1][1].notification_id
+                del batch, items
+                # Only the young generations: what the batch left is freed by reference
+                # counting, and the old generation is never walked.
+                gc.collect(1)
         finally:
             stop.set()
             with contextlib.suppress(queue.Empty):
@@ -383,7 +429,9 @@ class Projections:
             if refresh is not None:
                 refresh()
 
-    def _read_ahead(self, start: int, ahead: queue.Queue[Any], stop: threading.Event) -> None:
+    def _read_ahead(
+        self, start: int, topics: frozenset[str], ahead: queue.Queue[Any], stop: threading.Event
+    ) -> None:
         try:
             while not stop.is_set():
                 notifications = self.app.recorder.select_notifications(
@@ -392,7 +440,7 @@ class Projections:
                 if not notifications:
                     ahead.put(None)
                     return
-                batch = (start, self._deserialise(notifications))
+                batch = (start, self._deserialise(notifications, topics))
                 while not stop.is_set():
                     try:
                         ahead.put(batch, timeout=0.2)
