@@ -88,6 +88,13 @@ class SQLView(TrackingRecorder, ABC):
         """CREATE TABLE / INDEX statements of the view (cooperative: extend super())."""
         return []
 
+    def query_index_statements(self) -> list[str]:
+        """CREATE INDEX IF NOT EXISTS statements of indexes only queries use, never the
+        view's own updates (cooperative: extend super()). A rebuild drops them and creates
+        them once caught up: building an index over the finished table is far cheaper
+        than keeping it up to date row by row."""
+        return []
+
     def _flush(self, c: Any, dirty: dict[str, set[str]]) -> None:
         """Recompute what the batch's events made stale (cooperative)."""
 
@@ -176,6 +183,26 @@ class SQLView(TrackingRecorder, ABC):
             c.execute(
                 f"DELETE FROM {self._tracking_table()} WHERE application_name <> '__migration__'"
             )
+
+    def drop_query_indexes(self) -> None:
+        """Before a rebuild: see `query_index_statements`."""
+        pattern = re.compile(r"CREATE INDEX IF NOT EXISTS (\w+)")
+        with self._transaction() as c:
+            for statement in self.query_index_statements():
+                match = pattern.search(statement)
+                assert match is not None, statement
+                c.execute(f"DROP INDEX IF EXISTS {match.group(1)}")
+        self._query_indexes_dropped = True
+
+    def create_query_indexes(self) -> None:
+        """Once caught up after a rebuild (or after one that stopped half way, the next
+        time the view is constructed)."""
+        if not getattr(self, "_query_indexes_dropped", False):
+            return
+        with self._transaction() as c:
+            for statement in self.query_index_statements():
+                c.execute(statement)
+        self._query_indexes_dropped = False
 
     def view_tables(self) -> list[str]:
         pattern = re.compile(r"CREATE TABLE IF NOT EXISTS (\w+)")
@@ -318,7 +345,7 @@ class SQLiteBackend(SQLiteTrackingRecorder):
         statements = [
             _TRACKING_WORD.sub(table, s) for s in super().construct_create_table_statements()
         ]
-        return statements + self.view_statements()  # type: ignore[attr-defined]
+        return statements + self.view_statements() + self.query_index_statements()  # type: ignore[attr-defined]
 
     def refresh_statistics(self) -> None:
         """The query planner's statistics of the view's tables (sampled, so cheap).
@@ -366,7 +393,10 @@ class PostgresBackend(PostgresTrackingRecorder):
     def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
         kwargs["tracking_table_name"] = self._tracking_table()
         super().__init__(datastore, **kwargs)
-        self.sql_create_statements.extend(SQL(s) for s in self.view_statements())  # type: ignore[attr-defined]
+        self.sql_create_statements.extend(
+            SQL(s)
+            for s in self.view_statements() + self.query_index_statements()  # type: ignore[attr-defined]
+        )
 
     # A view read while the database is down fails in seconds, as the ledger's reads do.
     max_tracking_id = fewer_attempts(PostgresTrackingRecorder.max_tracking_id)

@@ -26,15 +26,21 @@ class ClientIntervals(UnitTree):
             *super().view_statements(),
             f"CREATE TABLE IF NOT EXISTS {p}_clients (aid TEXT PRIMARY KEY, client_id TEXT, "
             "name TEXT, unit_id TEXT, registered_at TEXT)",
-            f"CREATE INDEX IF NOT EXISTS {p}_clients_id ON {p}_clients (client_id)",
-            # Covering indexes: the subtree queries (roster, counts, growth) visit every
-            # client of the units, and a lookup into the table per row doubled their time.
-            f"CREATE INDEX IF NOT EXISTS {p}_clients_unit_aid ON {p}_clients (unit_id, aid)",
             f"CREATE TABLE IF NOT EXISTS {p}_changes (aid TEXT, seq BIGINT, field TEXT, "
             "effective_at TEXT, value TEXT, PRIMARY KEY (aid, seq, field))",
             f"CREATE TABLE IF NOT EXISTS {p}_intervals (aid TEXT, valid_from TEXT, "
             "valid_to TEXT, tier TEXT, status TEXT, manager TEXT, "
             "PRIMARY KEY (aid, valid_from))",
+        ]
+
+    def query_index_statements(self) -> list[str]:
+        p = self.view_name
+        return [
+            *super().query_index_statements(),
+            f"CREATE INDEX IF NOT EXISTS {p}_clients_id ON {p}_clients (client_id)",
+            # Covering indexes: the subtree queries (roster, counts, growth) visit every
+            # client of the units, and a lookup into the table per row doubled their time.
+            f"CREATE INDEX IF NOT EXISTS {p}_clients_unit_aid ON {p}_clients (unit_id, aid)",
             f"CREATE INDEX IF NOT EXISTS {p}_intervals_manager ON {p}_intervals (manager)",
             f"CREATE INDEX IF NOT EXISTS {p}_intervals_at ON {p}_intervals "
             "(aid, valid_from, valid_to, status, tier, manager)",

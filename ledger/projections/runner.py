@@ -425,6 +425,7 @@ class Projections:
     def _refresh_statistics(self, names: Iterable[str]) -> None:
         # Once caught up, the views' shape is known: let the planner see it.
         for name in names:
+            self.views[name].create_query_indexes()
             refresh = getattr(self.views[name], "refresh_statistics", None)
             if refresh is not None:
                 refresh()
@@ -462,8 +463,13 @@ class Projections:
         with self._apply_lock:
             for name in names:
                 self.views[name].reset()
+                self.views[name].drop_query_indexes()
                 self._positions[name] = 0
-        end = self.catch_up(names)
+        try:
+            end = self.catch_up(names)
+        finally:
+            for name in names:  # already done unless the catch-up failed
+                self.views[name].create_query_indexes()
         if was_running:
             self.start()
         return end
