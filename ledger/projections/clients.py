@@ -59,16 +59,17 @@ class ClientIntervals(UnitTree):
         tracking: Tracking,
     ) -> None:
         p = self.view_name
+        moment = ts(at)
         with self._write() as c:
             self._exec(
                 c,
                 f"INSERT INTO {p}_clients (aid, client_id, name, unit_id, registered_at) "
                 "VALUES (?, ?, ?, ?, ?) ON CONFLICT (aid) DO NOTHING",
-                (aid, client_id, name, unit_id, ts(at)),
+                (aid, client_id, name, unit_id, moment),
             )
             seq = tracking.notification_id
             self._add_changes(
-                c, [(aid, seq, "tier", ts(at), tier), (aid, seq, "status", ts(at), ACTIVE)]
+                c, [(aid, seq, "tier", moment, tier), (aid, seq, "status", moment, ACTIVE)]
             )
             self._track(tracking)
 

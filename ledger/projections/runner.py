@@ -11,14 +11,16 @@ rebuild racing a follower never applies an event twice.
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
+import inspect
 import logging
 import multiprocessing
 import queue
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -65,6 +67,21 @@ Item = tuple[Any, Tracking, str]
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _handlers(projection: Projection[Any]) -> Callable[[type], Callable[[Any, Tracking], None]]:
+    """The projection's handler for each event class, looked up once per class: calling
+    the `singledispatchmethod` itself dispatches (and binds) again for every event."""
+    process = projection.process_event  # binding also completes deferred registrations
+    generic = inspect.getattr_static(projection, "process_event")
+    if not isinstance(generic, functools.singledispatchmethod):
+        return lambda cls: process
+
+    @functools.cache
+    def handler(cls: type) -> Callable[[Any, Tracking], None]:
+        return generic.dispatcher.dispatch(cls).__get__(projection, type(projection))  # type: ignore[no-any-return]
+
+    return handler
 
 
 @contextlib.contextmanager
@@ -357,11 +374,11 @@ class Projections:
                     if done < after:
                         # Applying this batch would skip the events in (done, after].
                         raise ViewBehindError(name, done, after)
-                    process = projection.process_event  # bound once: dispatch is not free
+                    handler = _handlers(projection)
                     wanted = frozenset(projection.topics)
                     for event, tracking, topic in items:
                         if tracking.notification_id > done and topic in wanted:
-                            process(event, tracking)
+                            handler(type(event))(event, tracking)
                     # The position moves past the events this view has no use for too.
                     last = items[-1][1]
                     if last.notification_id > done:
@@ -402,6 +419,7 @@ class Projections:
             name="catch-up",
         )
         reader.start()
+        batches = 0
         try:
             while True:
                 batch = ahead.get()
@@ -412,10 +430,12 @@ class Projections:
                 after, items = batch
                 self._apply_items(items, names, after)
                 start = items[-1][1].notification_id
-                del batch, items
-                # Only the young generations: what the batch left is freed by reference
-                # counting, and the old generation is never walked.
-                gc.collect(1)
+                batches += 1
+                if batches % 10 == 0:
+                    # Now and then the young generations only (the old one is not walked):
+                    # should anything have made a cycle, it does not pile up.
+                    del batch, items
+                    gc.collect(1)
         finally:
             stop.set()
             with contextlib.suppress(queue.Empty):
