@@ -197,25 +197,31 @@ class SQLView(TrackingRecorder, ABC):
                 f"DELETE FROM {self._tracking_table()} WHERE application_name <> '__migration__'"
             )
 
-    def drop_query_indexes(self) -> None:
-        """Before a rebuild: see `query_index_statements`."""
+    @property
+    def rebuilding(self) -> bool:
+        return bool(self.__dict__.get("_rebuilding", False))
+
+    def start_rebuild(self) -> None:
+        """After `reset()`, before replaying the log: drop the indexes only queries use
+        (see `query_index_statements`)."""
         pattern = re.compile(r"CREATE INDEX IF NOT EXISTS (\w+)")
         with self._transaction() as c:
             for statement in self.query_index_statements():
                 match = pattern.search(statement)
                 assert match is not None, statement
                 c.execute(f"DROP INDEX IF EXISTS {match.group(1)}")
-        self._query_indexes_dropped = True
+        self._rebuilding = True
 
-    def create_query_indexes(self) -> None:
-        """Once caught up after a rebuild (or after one that stopped half way, the next
-        time the view is constructed)."""
-        if not getattr(self, "_query_indexes_dropped", False):
+    def finish_rebuild(self) -> None:
+        """Once caught up (or failed) after `start_rebuild()`: the query indexes again. A
+        process that stopped half way never gets here; the next one to construct the view
+        creates them."""
+        if not self.rebuilding:
             return
         with self._transaction() as c:
             for statement in self.query_index_statements():
                 c.execute(statement)
-        self._query_indexes_dropped = False
+        self._rebuilding = False
 
     def view_tables(self) -> list[str]:
         pattern = re.compile(r"CREATE TABLE IF NOT EXISTS (\w+)")
@@ -370,6 +376,17 @@ class SQLiteBackend(SQLiteTrackingRecorder):
         ]
         return statements + self.view_statements() + self.query_index_statements()  # type: ignore[attr-defined]
 
+    rebuilding: bool
+
+    def finish_rebuild(self) -> None:
+        rebuilt = self.rebuilding
+        super().finish_rebuild()  # type: ignore[misc]
+        if rebuilt:
+            # The write-ahead log grew large while rebuilding: fold it into the file now
+            # rather than leave it to the first writes that follow.
+            with self.datastore.get_connection(commit=True) as conn:
+                conn.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
     def refresh_statistics(self) -> None:
         """The query planner's statistics of the view's tables (sampled, so cheap).
 
@@ -391,7 +408,9 @@ class SQLiteBackend(SQLiteTrackingRecorder):
             cursor.execute("PRAGMA synchronous = NORMAL")
             cursor.execute("PRAGMA cache_size = -65536")
             # Checkpoints copy scattered pages back and sync: fewer, larger ones are cheaper.
-            cursor.execute("PRAGMA wal_autocheckpoint = 20000")
+            # A rebuild rewrites the same pages batch after batch: checkpointing seldom
+            # copies each back once, not once per batch (the log is folded in at the end).
+            cursor.execute(f"PRAGMA wal_autocheckpoint = {100000 if self.rebuilding else 20000}")
             cursor.execute("BEGIN IMMEDIATE")
             try:
                 yield cursor

@@ -445,7 +445,7 @@ class Projections:
     def _refresh_statistics(self, names: Iterable[str]) -> None:
         # Once caught up, the views' shape is known: let the planner see it.
         for name in names:
-            self.views[name].create_query_indexes()
+            self.views[name].finish_rebuild()
             refresh = getattr(self.views[name], "refresh_statistics", None)
             if refresh is not None:
                 refresh()
@@ -483,13 +483,13 @@ class Projections:
         with self._apply_lock:
             for name in names:
                 self.views[name].reset()
-                self.views[name].drop_query_indexes()
+                self.views[name].start_rebuild()
                 self._positions[name] = 0
         try:
             end = self.catch_up(names)
         finally:
             for name in names:  # already done unless the catch-up failed
-                self.views[name].create_query_indexes()
+                self.views[name].finish_rebuild()
         if was_running:
             self.start()
         return end

@@ -653,6 +653,7 @@ class RunnerCase(ProjectionCase):
         assert during and all(not (wanted & present) for present in during)
         assert wanted <= _indexes(roster, database_url)
         assert projections.roster("O1", as_of=NOW)["items"][0]["client_id"] == "R0000"
+        assert not roster.rebuilding
 
     def test_rebuilding_in_a_process_per_view_gives_the_same_rows(
         self, container: Container, projections: Projections, database_url: str
