@@ -453,22 +453,37 @@ class Projections:
     def _read_ahead(
         self, start: int, topics: frozenset[str], ahead: queue.Queue[Any], stop: threading.Event
     ) -> None:
+        """Read only the events of `topics` (the store skips the others): each batch ends
+        with the position it covers, so the views' positions still reach the log's end."""
+        recorder, name, wanted = self.app.recorder, self.app.name, sorted(topics)
         try:
+            end = 0
             while not stop.is_set():
-                notifications = self.app.recorder.select_notifications(
-                    start=start, limit=CATCH_UP_BATCH, inclusive_of_start=False
+                if start >= end:
+                    end = recorder.max_notification_id() or 0  # written meanwhile?
+                    if start >= end:
+                        ahead.put(None)
+                        return
+                notifications = recorder.select_notifications(
+                    start=start,
+                    limit=CATCH_UP_BATCH,
+                    stop=end,
+                    topics=wanted,
+                    inclusive_of_start=False,
                 )
-                if not notifications:
-                    ahead.put(None)
-                    return
-                batch = (start, self._deserialise(notifications, topics))
+                covered = notifications[-1].id if len(notifications) == CATCH_UP_BATCH else end
+                items = self._deserialise(notifications, topics)
+                if not items or items[-1][1].notification_id < covered:
+                    # Nothing further up to `covered` is of use here: only positions move.
+                    items.append((None, Tracking(name, covered), ""))
+                batch = (start, items)
                 while not stop.is_set():
                     try:
                         ahead.put(batch, timeout=0.2)
                         break
                     except queue.Full:
                         continue
-                start = notifications[-1].id
+                start = covered
         except BaseException as error:
             ahead.put(error)
 

@@ -9,8 +9,9 @@ import pytest
 
 from ledger.bootstrap import Container, build
 from ledger.config import Settings
+from ledger.projections import runner
 from ledger.projections.runner import Projections
-from projection_scenarios import BY, build_org
+from projection_scenarios import BY, build_org, dump
 
 NOW = datetime.now(UTC)
 
@@ -102,3 +103,23 @@ def test_a_failing_catch_up_turns_the_garbage_collector_back_on(
     with pytest.raises(RuntimeError, match="view broke"):
         projections.catch_up(["roster"])
     assert gc.isenabled()
+
+
+def test_small_read_batches_give_the_same_rows_and_positions(
+    container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    end = _ledger_with_a_contact(container)
+    container.ledger.change_tier(
+        client_id="G", tier="platinum", reason="r", effective_at=NOW, recorded_by=BY
+    )
+    end = container.ledger.log_contact(
+        client_id="G", channel="visit", staff_id="M1", occurred_at=NOW, recorded_by=BY
+    ).position
+    projections = container.start_projections(follow=False)
+    assert projections.rebuild() == end
+    whole = dump(projections.views)
+    monkeypatch.setattr(runner, "CATCH_UP_BATCH", 2)
+    for name in projections.views:
+        assert projections.rebuild([name]) == end
+    assert dump(projections.views) == whole
+    assert set(projections.positions().values()) == {end}
