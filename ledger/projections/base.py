@@ -12,12 +12,12 @@ import re
 import threading
 from abc import ABC, abstractmethod
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime
 from functools import cache, lru_cache
 from operator import itemgetter
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from eventsourcing.persistence import Tracking, TrackingRecorder
 from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
@@ -27,6 +27,8 @@ from psycopg.sql import SQL
 
 from ledger.domain import NotFound
 from ledger.store.postgres import fewer_attempts, schema_lock
+
+T = TypeVar("T")
 
 # Large IN (...) lists are split so neither database meets its parameter limit.
 CHUNK = 500
@@ -76,6 +78,7 @@ class _WriteState(threading.local):
     tracking: Tracking | None = None
     dirty: defaultdict[str, set[str]]
     pending: dict[str, list[tuple[Any, ...]]]
+    memo: dict[str, Any]
 
 
 class SQLView(TrackingRecorder, ABC):
@@ -142,6 +145,7 @@ class SQLView(TrackingRecorder, ABC):
             state.tracking = None
             state.dirty = defaultdict(set)
             state.pending = {}
+            state.memo = {}
             try:
                 yield c
                 self._drain(c)
@@ -153,6 +157,7 @@ class SQLView(TrackingRecorder, ABC):
                 state.cursor = None
                 state.tracking = None
                 state.pending = {}
+                state.memo = {}
 
     def _write(self) -> AbstractContextManager[Any]:
         """The open batch's cursor, or a transaction of its own."""
@@ -172,6 +177,13 @@ class SQLView(TrackingRecorder, ABC):
             return self.__dict__["_write_state"]  # type: ignore[no-any-return]
         except KeyError:
             return self.__dict__.setdefault("_write_state", _WriteState())  # type: ignore[no-any-return]
+
+    def _memo(self, key: str, factory: Callable[[], T]) -> T:
+        """Something the open batch keeps in memory for its `_flush`."""
+        memo = self._state.memo
+        if key not in memo:
+            memo[key] = factory()
+        return memo[key]  # type: ignore[no-any-return]
 
     def _dirty(self, kind: str, key: str) -> None:
         self._state.dirty[kind].add(key)

@@ -7,6 +7,7 @@ reorders the intervals exactly as if it had been recorded in its place.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -61,6 +62,7 @@ class ClientIntervals(UnitTree):
         p = self.view_name
         moment = ts(at)
         with self._write() as c:
+            self._memo("registered", dict)[aid] = []
             self._exec(
                 c,
                 f"INSERT INTO {p}_clients (aid, client_id, name, unit_id, registered_at) "
@@ -87,24 +89,18 @@ class ClientIntervals(UnitTree):
             "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             rows,
         )
+        registered: dict[str, list[Change]] = self._memo("registered", dict)
         for row in rows:
             self._dirty("client", row[0])
+            if row[0] in registered:
+                registered[row[0]].append(Change(row[3], row[1], row[2], row[4]))
 
     def _flush(self, c: Any, dirty: dict[str, set[str]]) -> None:
         super()._flush(c, dirty)
         clients = sorted(dirty.get("client", ()))
         p = self.view_name
         for part in chunks(clients):
-            changes: dict[str, list[Change]] = {aid: [] for aid in part}
-            for row in self._all(
-                c,
-                f"SELECT aid, seq, field, effective_at, value FROM {p}_changes "
-                f"WHERE aid IN {self._in(part)}",
-                part,
-            ):
-                changes[row["aid"]].append(
-                    Change(row["effective_at"], row["seq"], row["field"], row["value"])
-                )
+            changes = self._change_points(c, part)
             self._exec(c, f"DELETE FROM {p}_intervals WHERE aid IN {self._in(part)}", part)
             self._many(
                 c,
@@ -117,6 +113,24 @@ class ClientIntervals(UnitTree):
                     if i.values[0] is not None  # before registration there is no client
                 ),
             )
+
+    def _change_points(self, c: Any, aids: Sequence[str]) -> dict[str, list[Change]]:
+        """Each client's change points. A client registered in this batch has them all in
+        memory (none can precede its registration in the log); the others' are read back."""
+        registered: dict[str, list[Change]] = self._memo("registered", dict)
+        changes = {aid: registered.get(aid, []) for aid in aids}
+        older = [aid for aid in aids if aid not in registered]
+        if older:
+            for row in self._all(
+                c,
+                f"SELECT aid, seq, field, effective_at, value FROM {self.view_name}_changes "
+                f"WHERE aid IN {self._in(older)}",
+                older,
+            ):
+                changes[row["aid"]].append(
+                    Change(row["effective_at"], row["seq"], row["field"], row["value"])
+                )
+        return changes
 
     # ---- queries ------------------------------------------------------------------------
 
