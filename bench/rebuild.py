@@ -11,6 +11,7 @@ a tier change), the mix a branch's log mostly holds.
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import tempfile
 import time
@@ -108,6 +109,11 @@ def raw_rate(container) -> tuple[int, float]:  # type: ignore[no-untyped-def]
     return count, time.perf_counter() - started
 
 
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
@@ -128,10 +134,13 @@ def main() -> None:
             )
         count, seconds = raw_rate(container)
         raw = count / seconds
-        print(f"raw read + deserialise: {count:,} events in {seconds:.1f}s = {raw:,.0f} events/s")
+        print(
+            f"raw read + deserialise: {count:,} events in {seconds:.1f}s = {raw:,.0f} events/s; "
+            f"load average {os.getloadavg()[0]:.1f}"
+        )
         projections = container.start_projections(follow=False)
 
-        def report(label: str, end: int, seconds: float) -> None:
+        def report(label: str, end: int, seconds: float, cpu: float) -> None:
             rate = end / seconds
             # ru_maxrss is in KiB on Linux: the peak of this process (threads included) and
             # of the largest finished child (the process-per-view rebuild).
@@ -139,18 +148,23 @@ def main() -> None:
             children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
             print(
                 f"rebuild {label}: {end:,} events in {seconds:.1f}s = {rate:,.0f} events/s "
-                f"({rate / raw:.0%} of raw); peak RSS so far {own:,.0f} MiB "
-                f"(largest child {children:,.0f} MiB)"
+                f"({rate / raw:.0%} of raw); CPU {cpu:.1f}s; peak RSS so far {own:,.0f} MiB "
+                f"(largest child {children:,.0f} MiB); load average {os.getloadavg()[0]:.1f}"
             )
 
         for names in (["roster"], ["accountability"], ["reports"], None):
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             end = projections.rebuild(names)
             label = ", ".join(names) if names else "all (one pass, a thread per view)"
-            report(label, end, time.perf_counter() - started)
-        started = time.perf_counter()
+            report(label, end, time.perf_counter() - started, time.process_time() - cpu)
+        started, cpu = time.perf_counter(), _children_cpu()
         ends = rebuild_in_processes(container.settings.database_url)
-        report("all (a process per view)", min(ends.values()), time.perf_counter() - started)
+        report(
+            "all (a process per view)",
+            min(ends.values()),
+            time.perf_counter() - started,
+            _children_cpu() - cpu,
+        )
     finally:
         container.close()
         if directory is not None:

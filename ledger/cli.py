@@ -15,6 +15,7 @@ from ledger.bootstrap import build
 from ledger.config import Settings
 from ledger.domain import LedgerError
 from ledger.integrity import BundleError, Digest, Verification, verify_bundle
+from ledger.projections.runner import rebuild_in_processes
 
 app = typer.Typer(help="Client relationship ledger", no_args_is_help=True)
 
@@ -269,16 +270,28 @@ def rebuild(
         list[str] | None, typer.Argument(help="projections to rebuild (all if none)")
     ] = None,
 ) -> None:
-    """Rebuild read models from the whole log (stop other projection runners first)."""
+    """Rebuild read models from the whole log (stop other projection runners first).
+
+    Several views are rebuilt in a process each (a rebuild is bound by Python, and
+    processes use every core); one view, or the in-memory store, in this process."""
     container = build()
     try:
         projections = container.start_projections(follow=False)
+        chosen = list(names or projections.views)
         try:
-            end = projections.rebuild(names or None)
+            if len(chosen) > 1 and container.settings.store != "memory":
+                ends = rebuild_in_processes(
+                    container.settings.database_url,
+                    chosen,
+                    options=projections.views[chosen[0]].options,
+                )
+                end = min(ends.values())
+            else:
+                end = projections.rebuild(chosen)
         except KeyError as error:
             typer.echo(f"error: {error.args[0]}", err=True)
             raise typer.Exit(1) from None
-        typer.echo(f"rebuilt {', '.join(names or projections.views)} up to position {end}")
+        typer.echo(f"rebuilt {', '.join(chosen)} up to position {end}")
     finally:
         container.close()
 

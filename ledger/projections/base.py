@@ -12,10 +12,12 @@ import re
 import threading
 from abc import ABC, abstractmethod
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from functools import cache, lru_cache
+from operator import itemgetter
+from typing import Any, ClassVar, TypeVar
 
 from eventsourcing.persistence import Tracking, TrackingRecorder
 from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
@@ -25,6 +27,8 @@ from psycopg.sql import SQL
 
 from ledger.domain import NotFound
 from ledger.store.postgres import fewer_attempts, schema_lock
+
+T = TypeVar("T")
 
 # Large IN (...) lists are split so neither database meets its parameter limit.
 CHUNK = 500
@@ -46,7 +50,18 @@ def from_ts(text: str | None) -> datetime | None:
 
 def aid(event: Any) -> str:
     """Views key clients, units and staff by aggregate id: later events carry no business id."""
-    return str(event.originator_id)
+    return _text(event.originator_id)
+
+
+# A client's events come close together in the log: its id is formatted once for them all.
+_text = lru_cache(maxsize=1 << 16)(str)
+_first = itemgetter(0)
+
+
+@cache
+def _holdable(statement: str) -> bool:
+    """A plain INSERT can wait and go with others of its kind in one `executemany`."""
+    return statement.startswith("INSERT") and "SELECT" not in statement
 
 
 def topics_of(*event_classes: type) -> tuple[str, ...]:
@@ -64,6 +79,7 @@ class _WriteState(threading.local):
     tracking: Tracking | None = None
     dirty: defaultdict[str, set[str]]
     pending: dict[str, list[tuple[Any, ...]]]
+    memo: dict[str, Any]
 
 
 class SQLView(TrackingRecorder, ABC):
@@ -87,6 +103,13 @@ class SQLView(TrackingRecorder, ABC):
 
     def view_statements(self) -> list[str]:
         """CREATE TABLE / INDEX statements of the view (cooperative: extend super())."""
+        return []
+
+    def query_index_statements(self) -> list[str]:
+        """CREATE INDEX IF NOT EXISTS statements of indexes only queries use, never the
+        view's own updates (cooperative: extend super()). A rebuild drops them and creates
+        them once caught up: building an index over the finished table is far cheaper
+        than keeping it up to date row by row."""
         return []
 
     def _flush(self, c: Any, dirty: dict[str, set[str]]) -> None:
@@ -126,6 +149,7 @@ class SQLView(TrackingRecorder, ABC):
             state.tracking = None
             state.dirty = defaultdict(set)
             state.pending = {}
+            state.memo = {}
             try:
                 yield c
                 self._drain(c)
@@ -137,6 +161,7 @@ class SQLView(TrackingRecorder, ABC):
                 state.cursor = None
                 state.tracking = None
                 state.pending = {}
+                state.memo = {}
 
     def _write(self) -> AbstractContextManager[Any]:
         """The open batch's cursor, or a transaction of its own."""
@@ -156,6 +181,13 @@ class SQLView(TrackingRecorder, ABC):
             return self.__dict__["_write_state"]  # type: ignore[no-any-return]
         except KeyError:
             return self.__dict__.setdefault("_write_state", _WriteState())  # type: ignore[no-any-return]
+
+    def _memo(self, key: str, factory: Callable[[], T]) -> T:
+        """Something the open batch keeps in memory for its `_flush`."""
+        memo = self._state.memo
+        if key not in memo:
+            memo[key] = factory()
+        return memo[key]  # type: ignore[no-any-return]
 
     def _dirty(self, kind: str, key: str) -> None:
         self._state.dirty[kind].add(key)
@@ -181,6 +213,32 @@ class SQLView(TrackingRecorder, ABC):
                 f"DELETE FROM {self._tracking_table()} WHERE application_name <> '__migration__'"
             )
 
+    @property
+    def rebuilding(self) -> bool:
+        return bool(self.__dict__.get("_rebuilding", False))
+
+    def start_rebuild(self) -> None:
+        """After `reset()`, before replaying the log: drop the indexes only queries use
+        (see `query_index_statements`)."""
+        pattern = re.compile(r"CREATE INDEX IF NOT EXISTS (\w+)")
+        with self._transaction() as c:
+            for statement in self.query_index_statements():
+                match = pattern.search(statement)
+                assert match is not None, statement
+                c.execute(f"DROP INDEX IF EXISTS {match.group(1)}")
+        self._rebuilding = True
+
+    def finish_rebuild(self) -> None:
+        """Once caught up (or failed) after `start_rebuild()`: the query indexes again. A
+        process that stopped half way never gets here; the next one to construct the view
+        creates them."""
+        if not self.rebuilding:
+            return
+        with self._transaction() as c:
+            for statement in self.query_index_statements():
+                c.execute(statement)
+        self._rebuilding = False
+
     def view_tables(self) -> list[str]:
         pattern = re.compile(r"CREATE TABLE IF NOT EXISTS (\w+)")
         return [m.group(1) for s in self.view_statements() if (m := pattern.search(s))]
@@ -188,18 +246,28 @@ class SQLView(TrackingRecorder, ABC):
     # ---- SQL helpers --------------------------------------------------------------------
 
     def _held(self, c: Any, statement: str) -> list[tuple[Any, ...]] | None:
+        """The rows held for `statement` in the open batch, or None: it runs now (and
+        whatever is held runs first)."""
         state = self._state
         if c is not state.cursor:
             return None
-        if statement.startswith("INSERT") and "SELECT" not in statement:
-            return state.pending.setdefault(statement, [])
-        self._drain(c)
-        return None
+        held = state.pending.get(statement)
+        if held is None:
+            if not _holdable(statement):
+                self._drain(c)
+                return None
+            held = state.pending[statement] = []
+        return held
 
     def _drain(self, c: Any) -> None:
+        """Send the held rows. Each statement's rows go in the order of their first column,
+        stably: a batch's rows of one key then sit on the same b-tree pages rather than
+        all over the table. Rows that could conflict share their first column (every
+        view key starts with it), so which of them comes first is unchanged."""
         pending = self._state.pending
         for statement, rows in pending.items():
             if rows:
+                rows.sort(key=_first)
                 c.executemany(self._sql(statement), rows)
         pending.clear()
 
@@ -322,7 +390,18 @@ class SQLiteBackend(SQLiteTrackingRecorder):
         statements = [
             _TRACKING_WORD.sub(table, s) for s in super().construct_create_table_statements()
         ]
-        return statements + self.view_statements()  # type: ignore[attr-defined]
+        return statements + self.view_statements() + self.query_index_statements()  # type: ignore[attr-defined]
+
+    rebuilding: bool
+
+    def finish_rebuild(self) -> None:
+        rebuilt = self.rebuilding
+        super().finish_rebuild()  # type: ignore[misc]
+        if rebuilt:
+            # The write-ahead log grew large while rebuilding: fold it into the file now
+            # rather than leave it to the first writes that follow.
+            with self.datastore.get_connection(commit=True) as conn:
+                conn.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def refresh_statistics(self) -> None:
         """The query planner's statistics of the view's tables (sampled, so cheap).
@@ -345,7 +424,9 @@ class SQLiteBackend(SQLiteTrackingRecorder):
             cursor.execute("PRAGMA synchronous = NORMAL")
             cursor.execute("PRAGMA cache_size = -65536")
             # Checkpoints copy scattered pages back and sync: fewer, larger ones are cheaper.
-            cursor.execute("PRAGMA wal_autocheckpoint = 20000")
+            # A rebuild rewrites the same pages batch after batch: checkpointing seldom
+            # copies each back once, not once per batch (the log is folded in at the end).
+            cursor.execute(f"PRAGMA wal_autocheckpoint = {100000 if self.rebuilding else 20000}")
             cursor.execute("BEGIN IMMEDIATE")
             try:
                 yield cursor
@@ -370,7 +451,10 @@ class PostgresBackend(PostgresTrackingRecorder):
     def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
         kwargs["tracking_table_name"] = self._tracking_table()
         super().__init__(datastore, **kwargs)
-        self.sql_create_statements.extend(SQL(s) for s in self.view_statements())  # type: ignore[attr-defined]
+        self.sql_create_statements.extend(
+            SQL(s)
+            for s in self.view_statements() + self.query_index_statements()  # type: ignore[attr-defined]
+        )
 
     # A view read while the database is down fails in seconds, as the ledger's reads do.
     max_tracking_id = fewer_attempts(PostgresTrackingRecorder.max_tracking_id)

@@ -30,15 +30,21 @@ class ClientIntervals(UnitTree):
             *super().view_statements(),
             f"CREATE TABLE IF NOT EXISTS {p}_clients (aid TEXT PRIMARY KEY, client_id TEXT, "
             "name TEXT, unit_id TEXT, registered_at TEXT)",
-            f"CREATE INDEX IF NOT EXISTS {p}_clients_id ON {p}_clients (client_id)",
-            # Covering indexes: the subtree queries (roster, counts, growth) visit every
-            # client of the units, and a lookup into the table per row doubled their time.
-            f"CREATE INDEX IF NOT EXISTS {p}_clients_unit_aid ON {p}_clients (unit_id, aid)",
             f"CREATE TABLE IF NOT EXISTS {p}_changes (aid TEXT, seq BIGINT, field TEXT, "
             "effective_at TEXT, value TEXT, PRIMARY KEY (aid, seq, field))",
             f"CREATE TABLE IF NOT EXISTS {p}_intervals (aid TEXT, valid_from TEXT, "
             "valid_to TEXT, tier TEXT, status TEXT, manager TEXT, "
             "PRIMARY KEY (aid, valid_from))",
+        ]
+
+    def query_index_statements(self) -> list[str]:
+        p = self.view_name
+        return [
+            *super().query_index_statements(),
+            f"CREATE INDEX IF NOT EXISTS {p}_clients_id ON {p}_clients (client_id)",
+            # Covering indexes: the subtree queries (roster, counts, growth) visit every
+            # client of the units, and a lookup into the table per row doubled their time.
+            f"CREATE INDEX IF NOT EXISTS {p}_clients_unit_aid ON {p}_clients (unit_id, aid)",
             f"CREATE INDEX IF NOT EXISTS {p}_intervals_manager ON {p}_intervals (manager)",
             f"CREATE INDEX IF NOT EXISTS {p}_intervals_at ON {p}_intervals "
             "(aid, valid_from, valid_to, status, tier, manager)",
@@ -57,16 +63,18 @@ class ClientIntervals(UnitTree):
         tracking: Tracking,
     ) -> None:
         p = self.view_name
+        moment = ts(at)
         with self._write() as c:
+            self._memo("registered", dict)[aid] = []
             self._exec(
                 c,
                 f"INSERT INTO {p}_clients (aid, client_id, name, unit_id, registered_at) "
                 "VALUES (?, ?, ?, ?, ?) ON CONFLICT (aid) DO NOTHING",
-                (aid, client_id, name, unit_id, ts(at)),
+                (aid, client_id, name, unit_id, moment),
             )
             seq = tracking.notification_id
             self._add_changes(
-                c, [(aid, seq, "tier", ts(at), tier), (aid, seq, "status", ts(at), ACTIVE)]
+                c, [(aid, seq, "tier", moment, tier), (aid, seq, "status", moment, ACTIVE)]
             )
             self._track(tracking)
 
@@ -84,24 +92,17 @@ class ClientIntervals(UnitTree):
             "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             rows,
         )
+        registered: dict[str, list[Change]] = self._memo("registered", dict)
         for row in rows:
             self._dirty("client", row[0])
+            if row[0] in registered:
+                registered[row[0]].append(Change(row[3], row[1], row[2], row[4]))
 
     def _flush(self, c: Any, dirty: dict[str, set[str]]) -> None:
         super()._flush(c, dirty)
         clients = sorted(dirty.get("client", ()))
-        p = self.view_name
         for part in chunks(clients):
-            changes: dict[str, list[Change]] = {aid: [] for aid in part}
-            for row in self._all(
-                c,
-                f"SELECT aid, seq, field, effective_at, value FROM {p}_changes "
-                f"WHERE aid IN {self._in(part)}",
-                part,
-            ):
-                changes[row["aid"]].append(
-                    Change(row["effective_at"], row["seq"], row["field"], row["value"])
-                )
+            changes = self._change_points(c, part)
             rows = [
                 (aid, i.valid_from, i.valid_to, *i.values)
                 for aid, points in changes.items()
@@ -121,6 +122,24 @@ class ClientIntervals(UnitTree):
             "manager) VALUES (?, ?, ?, ?, ?, ?)",
             rows,
         )
+
+    def _change_points(self, c: Any, aids: Sequence[str]) -> dict[str, list[Change]]:
+        """Each client's change points. A client registered in this batch has them all in
+        memory (none can precede its registration in the log); the others' are read back."""
+        registered: dict[str, list[Change]] = self._memo("registered", dict)
+        changes = {aid: registered.get(aid, []) for aid in aids}
+        older = [aid for aid in aids if aid not in registered]
+        if older:
+            for row in self._all(
+                c,
+                f"SELECT aid, seq, field, effective_at, value FROM {self.view_name}_changes "
+                f"WHERE aid IN {self._in(older)}",
+                older,
+            ):
+                changes[row["aid"]].append(
+                    Change(row["effective_at"], row["seq"], row["field"], row["value"])
+                )
+        return changes
 
     # ---- queries ------------------------------------------------------------------------
 

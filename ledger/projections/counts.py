@@ -10,7 +10,8 @@ the ledger or the age of T.
 
 When a client's intervals are refolded (a new or backdated event), the old intervals'
 changes are taken back and the new ones added, so a backdated change moves every count it
-should and nothing else.
+should and nothing else. A rebuild keeps no counts while it replays the log and counts the
+finished intervals once, in SQL.
 """
 
 from __future__ import annotations
@@ -87,6 +88,10 @@ class TierCounts(ClientIntervals):
     # ---- upkeep -------------------------------------------------------------------------
 
     def _replace_intervals(self, c: Any, aids: Sequence[str], rows: list[IntervalRow]) -> None:
+        if self.rebuilding:
+            # Counted once at the end, from the finished intervals (`finish_rebuild`).
+            super()._replace_intervals(c, aids, rows)
+            return
         p = self.view_name
         units = {
             r["aid"]: r["unit_id"]
@@ -133,6 +138,12 @@ class TierCounts(ClientIntervals):
                 (row[:3] for row in rows),
             )
 
+    def finish_rebuild(self) -> None:
+        if self.rebuilding:
+            with self._transaction() as c:
+                self._fill_counts(c)
+        super().finish_rebuild()
+
     def upgrade(self) -> None:
         """Fill the counts of a view built before they were kept, from its intervals."""
         p = self.view_name
@@ -145,6 +156,8 @@ class TierCounts(ClientIntervals):
         """Every count from the intervals, in the database: the same net changes as the
         upkeep's, with no client's rows in Python."""
         p = self.view_name
+        for table, _, _ in GRAINS:
+            self._exec(c, f"DELETE FROM {p}_{table}")
         active = (
             f"FROM {p}_intervals i JOIN {p}_clients c ON c.aid = i.aid "
             "WHERE i.status = ? AND i.tier IS NOT NULL"

@@ -64,6 +64,12 @@ class ReportsView(ClientIntervals, ABC):
             "effective_at TEXT, amount TEXT, PRIMARY KEY (aid, version))",
             f"CREATE TABLE IF NOT EXISTS {p}_asset_changes (aid TEXT, version BIGINT, "
             "effective_at TEXT, delta TEXT, manager TEXT, PRIMARY KEY (aid, version))",
+        ]
+
+    def query_index_statements(self) -> list[str]:
+        p = self.view_name
+        return [
+            *super().query_index_statements(),
             f"CREATE INDEX IF NOT EXISTS {p}_asset_changes_manager "
             f"ON {p}_asset_changes (manager, effective_at)",
         ]

@@ -1,11 +1,14 @@
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
+from ledger import cli as cli_module
 from ledger.bootstrap import build
 from ledger.cli import app as cli
 from ledger.config import Settings
+from ledger.projections.runner import rebuild_in_processes
 from projection_scenarios import build_org
 
 
@@ -29,6 +32,38 @@ def test_rebuild_replays_the_named_read_models_from_the_whole_log(
         positions = container.start_projections(follow=False).positions()
         assert positions["roster"] == end
         assert positions["reports"] == 0
+    finally:
+        container.close()
+
+
+def test_rebuild_of_several_read_models_runs_a_process_per_view(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LEDGER_DATABASE_URL", sqlite_url)
+    monkeypatch.setenv("LEDGER_CADENCE_DAYS", "gold=7")
+    container = build(Settings(database_url=sqlite_url))
+    try:
+        build_org(container.ledger, datetime.now(UTC) - timedelta(days=10))
+        end = container.ledger.position
+    finally:
+        container.close()
+    calls: list[tuple[list[str], dict[str, Any]]] = []
+
+    def spying(database_url: str, names: list[str], *, options: dict[str, Any]) -> dict[str, int]:
+        calls.append((names, options))
+        return rebuild_in_processes(database_url, names, options=options)
+
+    monkeypatch.setattr(cli_module, "rebuild_in_processes", spying)
+    result = CliRunner().invoke(cli, ["rebuild"])
+    assert result.exit_code == 0, result.output
+    assert f"rebuilt roster, accountability, reports up to position {end}" in result.output
+    assert [names for names, _ in calls] == [["roster", "accountability", "reports"]]
+    assert calls[0][1]["cadence"] == {"gold": 7}
+
+    container = build(Settings(database_url=sqlite_url))
+    try:
+        positions = container.start_projections(follow=False).positions()
+        assert set(positions.values()) == {end}
     finally:
         container.close()
 

@@ -13,6 +13,7 @@ import pytest
 from ledger.bootstrap import Container, build
 from ledger.config import Settings
 from ledger.domain import Client
+from ledger.projections.base import SQLView
 from ledger.projections.clients import ClientIntervals
 from ledger.projections.runner import ProjectionError, Projections, rebuild_in_processes
 from projection_scenarios import (
@@ -674,6 +675,29 @@ class RunnerCase(ProjectionCase):
         assert dump(projections.views) == incremental
         assert set(projections.positions().values()) == {container.ledger.position}
 
+    def test_a_rebuild_writes_without_the_query_indexes_and_builds_them_once_caught_up(
+        self, container: Container, projections: Projections, database_url: str
+    ) -> None:
+        build_org(container.ledger, day(1, 1))
+        self._write_clients(container, 0, 3)
+        projections.catch_up()
+        roster = projections.roster_view
+        wanted = {"roster_clients_id", "roster_clients_unit_aid", "roster_intervals_at"}
+        assert wanted <= _indexes(roster, database_url)
+        during: list[set[str]] = []
+        process = projections.projections["roster"].process_event
+
+        def spying(event: object, tracking: object) -> None:
+            during.append(_indexes(roster, database_url))
+            process(event, tracking)
+
+        projections.projections["roster"].process_event = spying  # type: ignore[method-assign]
+        projections.rebuild(["roster"])
+        assert during and all(not (wanted & present) for present in during)
+        assert wanted <= _indexes(roster, database_url)
+        assert projections.roster("O1", as_of=NOW)["items"][0]["client_id"] == "R0000"
+        assert not roster.rebuilding
+
     def test_rebuilding_in_a_process_per_view_gives_the_same_rows(
         self, container: Container, projections: Projections, database_url: str
     ) -> None:
@@ -720,6 +744,13 @@ class RunnerCase(ProjectionCase):
         with pytest.raises(ProjectionError, match="reset by another process"):
             projections.wait(later, timeout=10)
         assert projections.positions()["roster"] == 0
+
+
+def _indexes(view: SQLView, database_url: str) -> set[str]:
+    if database_url.startswith("sqlite"):
+        rows = view._query("SELECT name FROM sqlite_master WHERE type = 'index'")
+        return {r["name"] for r in rows}
+    return {r["indexname"] for r in view._query("SELECT indexname FROM pg_indexes")}
 
 
 class TestRunnerSQLite(RunnerCase):

@@ -1,0 +1,125 @@
+"""Catching up: what is deserialised, and the process state a catch-up leaves behind."""
+
+import gc
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from ledger.bootstrap import Container, build
+from ledger.config import Settings
+from ledger.projections import runner
+from ledger.projections.runner import Projections
+from projection_scenarios import BY, build_org, dump
+
+NOW = datetime.now(UTC)
+
+
+@pytest.fixture
+def container() -> Any:
+    container = build(Settings(database_url="memory://"))
+    yield container
+    container.close()
+
+
+def _ledger_with_a_contact(container: Container) -> int:
+    app = container.ledger
+    build_org(app, NOW - timedelta(days=400))
+    app.register_client(
+        client_id="G",
+        name="g",
+        unit_id="O1",
+        tier="gold",
+        occurred_at=NOW - timedelta(days=100),
+        recorded_by=BY,
+    )
+    return app.log_contact(
+        client_id="G",
+        channel="visit",
+        staff_id="M1",
+        occurred_at=NOW - timedelta(days=10),
+        recorded_by=BY,
+    ).position
+
+
+def _count_deserialised(container: Container, monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
+    mapper = container.ledger.mapper
+    seen: Counter[str] = Counter()
+    original = mapper.to_domain_event
+
+    def counting(stored: Any) -> Any:
+        seen[stored.topic.rpartition(":")[2]] += 1
+        return original(stored)
+
+    monkeypatch.setattr(mapper, "to_domain_event", counting)
+    return seen
+
+
+def test_a_rebuild_deserialises_only_the_events_its_views_use(
+    container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    end = _ledger_with_a_contact(container)
+    projections: Projections = container.start_projections(follow=False)
+    seen = _count_deserialised(container, monkeypatch)
+
+    assert projections.rebuild(["roster"]) == end
+    assert seen["Client.Registered"] == 1
+    assert seen["Client.ContactLogged"] == 0
+    assert seen["Staff.Joined"] == 0
+    # Positions still move past the events no view of the rebuild wanted.
+    assert projections.positions()["roster"] == end
+
+    projections.rebuild(["reports"])
+    assert seen["Client.ContactLogged"] == 1
+    assert projections.roster("O1", as_of=NOW)["items"][0]["client_id"] == "G"
+    assert projections.overdue_contacts("O1", as_of=NOW)["items"] == []
+
+
+def test_a_catch_up_leaves_the_garbage_collector_as_it_found_it(container: Container) -> None:
+    _ledger_with_a_contact(container)
+    projections = container.start_projections(follow=False)
+    assert gc.isenabled()
+    projections.rebuild()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        projections.rebuild()
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_a_failing_catch_up_turns_the_garbage_collector_back_on(
+    container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _ledger_with_a_contact(container)
+    projections = container.start_projections(follow=False)
+
+    def broken(event: Any, tracking: Any) -> None:
+        raise RuntimeError("view broke")
+
+    monkeypatch.setattr(projections.projections["roster"], "process_event", broken)
+    with pytest.raises(RuntimeError, match="view broke"):
+        projections.catch_up(["roster"])
+    assert gc.isenabled()
+
+
+def test_small_read_batches_give_the_same_rows_and_positions(
+    container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    end = _ledger_with_a_contact(container)
+    container.ledger.change_tier(
+        client_id="G", tier="platinum", reason="r", effective_at=NOW, recorded_by=BY
+    )
+    end = container.ledger.log_contact(
+        client_id="G", channel="visit", staff_id="M1", occurred_at=NOW, recorded_by=BY
+    ).position
+    projections = container.start_projections(follow=False)
+    assert projections.rebuild() == end
+    whole = dump(projections.views)
+    monkeypatch.setattr(runner, "CATCH_UP_BATCH", 2)
+    for name in projections.views:
+        assert projections.rebuild([name]) == end
+    assert dump(projections.views) == whole
+    assert set(projections.positions().values()) == {end}
