@@ -8,6 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api_world import ADMIN, SwitchableClock, World, at, bearer, new_id, running_app
+from ledger.api import deps, problems
 from ledger.bootstrap import Container
 from ledger.domain.api_key import ApiKey
 
@@ -408,6 +409,24 @@ class ApiContract:
         assert (first.status_code, again.status_code) == (201, 201)
         assert again.json() == first.json()
         assert_problem(world.api.post("/v1/clients", json=body, headers=ADMIN), 409)
+
+    def test_only_a_write_under_an_idempotency_key_fingerprints_its_body(
+        self, world: World, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        canonical = []
+        monkeypatch.setattr(
+            deps,
+            "canonical_json",
+            lambda raw: canonical.append(raw) or problems.canonical_json(raw),
+        )
+        client_id = world.client()
+        body = {"channel": "phone", "staff_id": world["M1"], "occurred_at": at(3)}
+        path = f"/v1/clients/{client_id}/contacts"
+        assert world.api.post(path, json=body, headers=ADMIN).status_code == 201
+        assert canonical == []
+        headers = {**ADMIN, "Idempotency-Key": new_id("k")}
+        assert world.api.post(path, json=body, headers=headers).status_code == 201
+        assert len(canonical) == 1
 
     def test_the_same_key_with_another_body_is_409(self, world: World) -> None:
         client_id = world.client()
