@@ -11,17 +11,20 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import (
+    ApplicationRecorder,
     DatabaseError,
     InterfaceError,
     OperationalError,
     ProgrammingError,
     StoredEvent,
+    Subscription,
 )
 from eventsourcing.postgres import (
     PostgresAggregateRecorder,
     PostgresApplicationRecorder,
     PostgresDatastore,
     PostgresFactory,
+    PostgresSubscription,
 )
 from eventsourcing.utils import Environment, EnvType, retry
 from psycopg import Connection, Cursor
@@ -31,6 +34,7 @@ from psycopg.sql import SQL, Composed, Identifier
 from psycopg_pool import ConnectionPool
 
 from ledger.integrity.chain import GENESIS, ChainEvent, chain_hashes
+from ledger.store.pulls import SpacedPulls
 
 BACKFILL_WINDOW = 5000
 
@@ -107,6 +111,11 @@ class LedgerPostgresApplicationRecorder(PostgresApplicationRecorder):
         with schema_lock(self.datastore):
             super().create_table()
             self._backfill_hashes()
+
+    def subscribe(
+        self, gt: int | None = None, topics: Sequence[str] = ()
+    ) -> Subscription[ApplicationRecorder]:
+        return SpacedPostgresSubscription(recorder=self, gt=gt, topics=topics)
 
     def _fetch_ids_after_insert_events(
         self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -265,6 +274,10 @@ class LedgerPostgresFactory(PostgresFactory):
         if self.datastore.pre_ping:
             # psycopg_pool keeps the check it was built with here; the library builds it.
             pool._check = IdlePing(PING_IDLE_AFTER)
+
+
+class SpacedPostgresSubscription(SpacedPulls, PostgresSubscription):
+    """The library's LISTEN/NOTIFY follower, pulling a batch at most once per gap."""
 
 
 class IdlePing:

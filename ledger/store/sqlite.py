@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-import time
 import weakref
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -20,7 +19,6 @@ from eventsourcing.persistence import (
     ApplicationRecorder,
     ConnectionUnavailableError,
     DatabaseError,
-    ListenNotifySubscription,
     StoredEvent,
     Subscription,
 )
@@ -34,13 +32,9 @@ from eventsourcing.sqlite import (
 from eventsourcing.utils import Environment, EnvType
 
 from ledger.integrity.chain import GENESIS, ChainEvent, chain_hashes
+from ledger.store.pulls import PULL_GAP, SpacedPulls
 
 POLL_INTERVAL = 0.25
-# A save in this process wakes the follower at once, but it pulls at most once per gap:
-# under a stream of writes each pull then takes a batch, not one event, and the
-# projections pay their per-batch transactions once per batch (0.4 ms of CPU per write
-# less at ~350 writes/s). An idle follower still pulls at once.
-PULL_GAP = 0.02
 BACKFILL_WINDOW = 5000
 
 # Subscriptions waiting on each database file; a local save wakes them at once.
@@ -55,7 +49,7 @@ def _wake(db_name: str) -> None:
         event.set()
 
 
-class PollingSubscription(ListenNotifySubscription["LedgerSQLiteApplicationRecorder"]):
+class PollingSubscription(SpacedPulls):
     def __init__(
         self,
         recorder: LedgerSQLiteApplicationRecorder,
@@ -71,23 +65,6 @@ class PollingSubscription(ListenNotifySubscription["LedgerSQLiteApplicationRecor
             _waiting.setdefault(recorder.db_name, weakref.WeakSet()).add(self._has_been_notified)
         self._ticker = threading.Thread(target=self._tick, daemon=True)
         self._ticker.start()
-
-    def _loop_on_pull(self) -> None:
-        # The library's loop (eventsourcing 9.5.6), with the pulls spaced by PULL_GAP.
-        try:
-            self._pull()
-            pulled = time.monotonic()
-            while not self._has_been_stopped:
-                self._has_been_notified.wait()
-                wait = pulled + self._pull_gap - time.monotonic()
-                if wait > 0:
-                    time.sleep(wait)
-                pulled = time.monotonic()
-                self._pull()
-        except BaseException as e:
-            if self._thread_error is None:
-                self._thread_error = e
-            self.stop()
 
     def _tick(self) -> None:
         # Other processes may write too: look again every interval.

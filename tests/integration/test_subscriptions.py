@@ -1,5 +1,5 @@
-"""The SQLite follower: a local save wakes it at once, and a stream of saves is pulled in
-batches, not one pull per save."""
+"""Following the store: a save wakes the follower at once, and a stream of saves is pulled
+in batches, not one pull per save (SQLite's polling follower, PostgreSQL's LISTEN/NOTIFY)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ import pytest
 from ledger.application import Ledger
 from ledger.bootstrap import build
 from ledger.config import Settings
-from ledger.store.sqlite import PULL_GAP, PollingSubscription
+from ledger.store.pulls import PULL_GAP, SpacedPulls
+from ledger.store.sqlite import PollingSubscription
 from scenario import NOW, STAFF_SINCE, Bank, Clock, build_bank, register
 
 
@@ -78,3 +79,39 @@ def test_a_stream_of_saves_is_pulled_in_batches(ledger: Ledger, bank: Bank) -> N
         assert seen == sorted(set(seen))
     finally:
         subscription.stop()
+
+
+def test_the_postgres_follower_pulls_a_stream_of_saves_in_batches(postgres_url: str) -> None:
+    container = build(Settings(database_url=postgres_url), clock=Clock())
+    ledger = container.ledger
+    try:
+        bank = build_bank(ledger, staff_since=STAFF_SINCE)
+        subscription = ledger.recorder.subscribe(gt=ledger.position)
+        assert isinstance(subscription, SpacedPulls)
+        subscription._pull_gap = 0.2
+        pulls: list[int] = []
+        pull = subscription._pull
+
+        def counting_pull() -> None:
+            pulls.append(1)
+            pull()
+
+        subscription._pull = counting_pull  # type: ignore[method-assign]
+        seen: list[int] = []
+        reader = threading.Thread(target=lambda: seen.extend(n.id for n in subscription))
+        reader.daemon = True
+        reader.start()
+        try:
+            time.sleep(0.3)
+            pulls.clear()
+            started = time.monotonic()
+            for _ in range(20):
+                register(ledger, bank, at=NOW)
+            elapsed = time.monotonic() - started
+            wait_for(lambda: ledger.position in seen)
+            assert ledger.position in seen
+            assert len(pulls) <= elapsed / 0.2 + 2 < 20
+        finally:
+            subscription.stop()
+    finally:
+        container.close()
