@@ -47,8 +47,8 @@ STORE_ATTEMPTS = 2
 # sooner lets the next request start a fresh attempt.
 RECONNECT_TIMEOUT = 5.0
 # POSTGRES_PRE_PING pings a connection before every checkout, a round trip per statement
-# (12.8% of a worker's samples under write load). A connection used less than this long
-# ago is handed out unpinged: should the database have restarted in that moment, the
+# (12.8% of a worker's samples under write load). A connection last handed out less than
+# this long ago goes out unpinged: should the database have restarted in that moment, the
 # statement fails on it and the store's second attempt takes a fresh connection.
 PING_IDLE_AFTER = 1.0
 
