@@ -116,7 +116,7 @@ class Writer:
         ledger: Ledger,
         principal: Principal,
         response: Response,
-        fingerprint: str,
+        fingerprint: str | None,
         idempotency_key: str | None,
         expected_version: int | None,
     ) -> None:
@@ -132,7 +132,7 @@ class Writer:
         return self.principal.name
 
     def __call__(self, write: Callable[[int | None], WriteResult]) -> WritePublic:
-        if self.idempotency_key is None:
+        if self.idempotency_key is None or self.fingerprint is None:
             result = write(self.expected_version)
         else:
             result, replayed = self.ledger.idempotent(
@@ -146,7 +146,11 @@ class Writer:
         return WritePublic.model_validate(result, from_attributes=True)
 
 
-async def _fingerprint(request: Request, if_match: str | None) -> str:
+async def _fingerprint(request: Request, key: str | None, if_match: str | None) -> str | None:
+    # Only a write under an Idempotency-Key is compared with another: without one, the
+    # canonical JSON and hash of the body would be work for nothing.
+    if key is None:
+        return None
     body = await request.body()
     digest = hashlib.sha256()
     for part in (request.method.encode(), request.url.path.encode(), (if_match or "").encode()):
@@ -187,7 +191,7 @@ async def create_writer(
     principal: PrincipalDep,
     idempotency_key: IdempotencyKeyHeader = None,  # type: ignore[assignment]
 ) -> Writer:
-    fingerprint = await _fingerprint(request, None)
+    fingerprint = await _fingerprint(request, idempotency_key, None)
     return Writer(ledger, principal, response, fingerprint, idempotency_key, None)
 
 
@@ -200,7 +204,7 @@ async def update_writer(
     if_match: IfMatchHeader = None,  # type: ignore[assignment]
 ) -> Writer:
     expected = _expected_version(if_match)
-    fingerprint = await _fingerprint(request, if_match)
+    fingerprint = await _fingerprint(request, idempotency_key, if_match)
     return Writer(ledger, principal, response, fingerprint, idempotency_key, expected)
 
 

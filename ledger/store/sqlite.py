@@ -19,7 +19,6 @@ from eventsourcing.persistence import (
     ApplicationRecorder,
     ConnectionUnavailableError,
     DatabaseError,
-    ListenNotifySubscription,
     StoredEvent,
     Subscription,
 )
@@ -33,6 +32,7 @@ from eventsourcing.sqlite import (
 from eventsourcing.utils import Environment, EnvType
 
 from ledger.integrity.chain import GENESIS, ChainEvent, chain_hashes
+from ledger.store.pulls import PULL_GAP, SpacedPulls
 
 POLL_INTERVAL = 0.25
 BACKFILL_WINDOW = 5000
@@ -49,16 +49,18 @@ def _wake(db_name: str) -> None:
         event.set()
 
 
-class PollingSubscription(ListenNotifySubscription["LedgerSQLiteApplicationRecorder"]):
+class PollingSubscription(SpacedPulls):
     def __init__(
         self,
         recorder: LedgerSQLiteApplicationRecorder,
         gt: int | None = None,
         topics: Sequence[str] = (),
         poll_interval: float = POLL_INTERVAL,
+        pull_gap: float = PULL_GAP,
     ) -> None:
-        super().__init__(recorder=recorder, gt=gt, topics=topics)
         self._poll_interval = poll_interval
+        self._pull_gap = pull_gap
+        super().__init__(recorder=recorder, gt=gt, topics=topics)
         with _waiting_lock:
             _waiting.setdefault(recorder.db_name, weakref.WeakSet()).add(self._has_been_notified)
         self._ticker = threading.Thread(target=self._tick, daemon=True)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import anyio.to_thread
 import pytest
 from fastapi.testclient import TestClient
 
 from api_world import ADMIN, SwitchableClock, World, at, bearer, new_id, running_app
+from ledger.api import deps, problems
 from ledger.bootstrap import Container
 from ledger.domain.api_key import ApiKey
 
@@ -408,6 +410,43 @@ class ApiContract:
         assert (first.status_code, again.status_code) == (201, 201)
         assert again.json() == first.json()
         assert_problem(world.api.post("/v1/clients", json=body, headers=ADMIN), 409)
+
+    def test_only_a_write_under_an_idempotency_key_fingerprints_its_body(
+        self, world: World, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        canonical = []
+        monkeypatch.setattr(
+            deps,
+            "canonical_json",
+            lambda raw: canonical.append(raw) or problems.canonical_json(raw),
+        )
+        client_id = world.client()
+        body = {"channel": "phone", "staff_id": world["M1"], "occurred_at": at(3)}
+        path = f"/v1/clients/{client_id}/contacts"
+        assert world.api.post(path, json=body, headers=ADMIN).status_code == 201
+        assert canonical == []
+        headers = {**ADMIN, "Idempotency-Key": new_id("k")}
+        assert world.api.post(path, json=body, headers=headers).status_code == 201
+        assert len(canonical) == 1
+
+    def test_a_write_crosses_to_the_thread_pool_once_for_the_caller_and_once_to_write(
+        self, world: World, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        client_id = world.client()
+        _, manager = world.key("manager", "M1")
+        crossings = []
+        run_sync = anyio.to_thread.run_sync
+
+        async def counting(func, *args, **kwargs):  # type: ignore[no-untyped-def]
+            crossings.append(getattr(func, "__name__", repr(func)))
+            return await run_sync(func, *args, **kwargs)
+
+        monkeypatch.setattr(anyio.to_thread, "run_sync", counting)
+        body = {"channel": "phone", "staff_id": world["M1"], "occurred_at": at(3)}
+        answer = world.api.post(f"/v1/clients/{client_id}/contacts", json=body, headers=manager)
+        assert answer.status_code == 201
+        assert answer.json()["type"] == "ContactLogged"
+        assert len(crossings) == 2, crossings
 
     def test_the_same_key_with_another_body_is_409(self, world: World) -> None:
         client_id = world.client()

@@ -28,6 +28,7 @@ from ledger.domain import (
     StaleVersion,
     Unit,
 )
+from ledger.store.postgres import PING_IDLE_AFTER, IdlePing
 from scenario import ADMIN, NOW, STAFF_SINCE, Bank, Clock, build_bank, new_id, register
 
 SHANGHAI = timezone(timedelta(hours=8))
@@ -582,3 +583,8 @@ class TestApplicationOnPostgres(ApplicationStoreContract):
     @pytest.fixture
     def database_url(self, postgres_url: str) -> str:
         return postgres_url
+
+    def test_the_pool_pings_only_connections_idle_a_while(self, ledger: Ledger) -> None:
+        pool = ledger.recorder.datastore.pool  # type: ignore[attr-defined]
+        assert isinstance(pool._check, IdlePing)
+        assert pool._check.after == PING_IDLE_AFTER

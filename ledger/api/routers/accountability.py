@@ -14,6 +14,7 @@ from ledger.api.deps import (
     UpdateWriterDep,
 )
 from ledger.api.problems import problem_responses
+from ledger.api.routing import OneHopRoute
 from ledger.api.schemas import (
     ChurnCasesPublic,
     ChurnKind,
@@ -32,6 +33,7 @@ router = APIRouter(
     prefix="/v1/accountability",
     tags=["accountability"],
     responses=problem_responses(401, 403, 404, 422, 500, 503),
+    route_class=OneHopRoute,
 )
 
 CaseIdPath = Annotated[str, Path(min_length=1, max_length=64)]

@@ -16,6 +16,7 @@ from ledger.api.deps import (
     Writer,
 )
 from ledger.api.problems import problem_responses
+from ledger.api.routing import OneHopRoute
 from ledger.api.schemas import (
     AssetsPublic,
     AssetsReport,
@@ -39,6 +40,7 @@ router = APIRouter(
     prefix="/v1/clients",
     tags=["clients"],
     responses=problem_responses(401, 403, 404, 409, 413, 422, 500),
+    route_class=OneHopRoute,
 )
 
 

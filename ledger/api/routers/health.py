@@ -4,9 +4,15 @@ from fastapi import APIRouter
 
 from ledger.api.deps import ContainerDep
 from ledger.api.problems import problem_responses
+from ledger.api.routing import OneHopRoute
 from ledger.api.schemas import HealthPublic
 
-router = APIRouter(prefix="/v1/health", tags=["health"], responses=problem_responses(500))
+router = APIRouter(
+    prefix="/v1/health",
+    tags=["health"],
+    responses=problem_responses(500),
+    route_class=OneHopRoute,
+)
 
 
 @router.get("", summary="Liveness, store and log position (no token needed)")

@@ -4,6 +4,7 @@ from fastapi import APIRouter
 
 from ledger.api.deps import AuditorDep, ContainerDep
 from ledger.api.problems import problem_responses
+from ledger.api.routing import OneHopRoute
 from ledger.api.schemas import DigestCheck, DigestPublic, VerificationPublic
 from ledger.integrity import Digest
 
@@ -11,6 +12,7 @@ router = APIRouter(
     prefix="/v1/integrity",
     tags=["integrity"],
     responses=problem_responses(401, 403, 413, 422, 500),
+    route_class=OneHopRoute,
 )
 
 

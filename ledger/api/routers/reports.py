@@ -6,6 +6,7 @@ from fastapi import APIRouter, Query
 
 from ledger.api.deps import LedgerDep, ProjectionsDep
 from ledger.api.problems import problem_responses
+from ledger.api.routing import OneHopRoute
 from ledger.api.schemas import (
     CompletenessPublic,
     ManagerPortfolioPublic,
@@ -21,6 +22,7 @@ router = APIRouter(
     prefix="/v1/reports",
     tags=["reports"],
     responses=problem_responses(401, 403, 404, 422, 500, 503),
+    route_class=OneHopRoute,
 )
 
 UnitQuery = Annotated[str, Query(min_length=1, max_length=64, description="the subtree's root")]

@@ -1,0 +1,117 @@
+"""Following the store: a save wakes the follower at once, and a stream of saves is pulled
+in batches, not one pull per save (SQLite's polling follower, PostgreSQL's LISTEN/NOTIFY)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from ledger.application import Ledger
+from ledger.bootstrap import build
+from ledger.config import Settings
+from ledger.store.pulls import PULL_GAP, SpacedPulls
+from ledger.store.sqlite import PollingSubscription
+from scenario import NOW, STAFF_SINCE, Bank, Clock, build_bank, register
+
+
+@pytest.fixture
+def ledger(sqlite_url: str) -> Iterator[Ledger]:
+    container = build(Settings(database_url=sqlite_url), clock=Clock())
+    yield container.ledger
+    container.close()
+
+
+@pytest.fixture
+def bank(ledger: Ledger) -> Bank:
+    return build_bank(ledger, staff_since=STAFF_SINCE)
+
+
+def follow(ledger: Ledger, **kwargs: float) -> tuple[PollingSubscription, list[int], list[int]]:
+    """A subscription from the current head, counting its pulls and collecting positions."""
+    subscription = PollingSubscription(ledger.recorder, gt=ledger.position, **kwargs)  # type: ignore[arg-type]
+    pulls: list[int] = []
+    pull = subscription._pull
+
+    def counting_pull() -> None:
+        pulls.append(1)
+        pull()
+
+    subscription._pull = counting_pull  # type: ignore[method-assign]
+    seen: list[int] = []
+    threading.Thread(target=lambda: seen.extend(n.id for n in subscription), daemon=True).start()
+    return subscription, pulls, seen
+
+
+def wait_for(condition: object, timeout: float = 5) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:  # type: ignore[operator]
+        time.sleep(0.005)
+
+
+def test_an_idle_follower_sees_a_local_save_at_once(ledger: Ledger, bank: Bank) -> None:
+    subscription, _, seen = follow(ledger, poll_interval=60)
+    try:
+        time.sleep(0.1)
+        client = register(ledger, bank, at=NOW)
+        started = time.monotonic()
+        wait_for(lambda: ledger.position in seen)
+        assert ledger.position in seen, client
+        assert time.monotonic() - started < PULL_GAP + 0.5
+    finally:
+        subscription.stop()
+
+
+def test_a_stream_of_saves_is_pulled_in_batches(ledger: Ledger, bank: Bank) -> None:
+    subscription, pulls, seen = follow(ledger, poll_interval=60, pull_gap=0.05)
+    try:
+        time.sleep(0.1)
+        pulls.clear()
+        started = time.monotonic()
+        for _ in range(40):
+            register(ledger, bank, at=NOW)
+        elapsed = time.monotonic() - started
+        wait_for(lambda: ledger.position in seen)
+        assert ledger.position in seen
+        assert len(pulls) <= elapsed / 0.05 + 2 < 40
+        assert seen == sorted(set(seen))
+    finally:
+        subscription.stop()
+
+
+def test_the_postgres_follower_pulls_a_stream_of_saves_in_batches(postgres_url: str) -> None:
+    container = build(Settings(database_url=postgres_url), clock=Clock())
+    ledger = container.ledger
+    try:
+        bank = build_bank(ledger, staff_since=STAFF_SINCE)
+        subscription = ledger.recorder.subscribe(gt=ledger.position)
+        assert isinstance(subscription, SpacedPulls)
+        subscription._pull_gap = 0.2
+        pulls: list[int] = []
+        pull = subscription._pull
+
+        def counting_pull() -> None:
+            pulls.append(1)
+            pull()
+
+        subscription._pull = counting_pull  # type: ignore[method-assign]
+        seen: list[int] = []
+        reader = threading.Thread(target=lambda: seen.extend(n.id for n in subscription))
+        reader.daemon = True
+        reader.start()
+        try:
+            time.sleep(0.3)
+            pulls.clear()
+            started = time.monotonic()
+            for _ in range(20):
+                register(ledger, bank, at=NOW)
+            elapsed = time.monotonic() - started
+            wait_for(lambda: ledger.position in seen)
+            assert ledger.position in seen
+            assert len(pulls) <= elapsed / 0.2 + 2 < 20
+        finally:
+            subscription.stop()
+    finally:
+        container.close()
