@@ -110,7 +110,7 @@ RECOVERY_PAUSE = 1.0
 # writes the pages it touches to the write-ahead log once, so larger ones write less; a
 # view caught up alone takes larger ones in about the memory all three take together.
 CATCH_UP_BATCH = 20000
-CATCH_UP_BATCH_ALONE = 50000
+CATCH_UP_BATCH_ALONE = 40000
 
 PROJECTIONS: dict[str, tuple[type[Projection[Any]], dict[str, type[SQLView]]]] = {
     "roster": (RosterProjection, {"sqlite": SQLiteRosterView, "postgres": PostgresRosterView}),
@@ -478,14 +478,17 @@ class Projections:
                     if start >= end:
                         ahead.put(None)
                         return
+                # At most `limit` positions too: a view that wants a few of the events
+                # would otherwise hold many more of them in a batch than `limit`.
+                until = min(end, start + limit)
                 notifications = recorder.select_notifications(
                     start=start,
                     limit=limit,
-                    stop=end,
+                    stop=until,
                     topics=wanted,
                     inclusive_of_start=False,
                 )
-                covered = notifications[-1].id if len(notifications) == limit else end
+                covered = notifications[-1].id if len(notifications) == limit else until
                 items = self._deserialise(notifications, topics)
                 if not items or items[-1][1].notification_id < covered:
                     # Nothing further up to `covered` is of use here: only positions move.
