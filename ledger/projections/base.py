@@ -54,7 +54,7 @@ def aid(event: Any) -> str:
 
 
 # A client's events come close together in the log: its id is formatted once for them all.
-_text = lru_cache(maxsize=1 << 16)(str)
+_text = lru_cache(maxsize=4096)(str)
 _first = itemgetter(0)
 
 
@@ -394,14 +394,27 @@ class SQLiteBackend(SQLiteTrackingRecorder):
 
     rebuilding: bool
 
+    # Page cache of a view's writing connection, in KiB.
+    cache_kib = 65536
+    # While indexes are built: SQLite sorts in memory up to the page cache's size, and a
+    # rebuild's peak memory was that sort's.
+    index_build_cache_kib = 8192
+
     def finish_rebuild(self) -> None:
         rebuilt = self.rebuilding
-        super().finish_rebuild()  # type: ignore[misc]
+        self.cache_kib = self.index_build_cache_kib
+        try:
+            super().finish_rebuild()  # type: ignore[misc]
+        finally:
+            del self.cache_kib
         if rebuilt:
-            # The write-ahead log grew large while rebuilding: fold it into the file now
-            # rather than leave it to the first writes that follow.
             with self.datastore.get_connection(commit=True) as conn:
-                conn.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                cursor = conn.cursor()
+                # The write-ahead log grew large while rebuilding: fold it into the file
+                # now rather than leave it to the first writes that follow; and give back
+                # the page cache the rebuild filled.
+                cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                cursor.execute("PRAGMA shrink_memory")
 
     def refresh_statistics(self) -> None:
         """The query planner's statistics of the view's tables (sampled, so cheap).
@@ -422,7 +435,7 @@ class SQLiteBackend(SQLiteTrackingRecorder):
             # A view is rebuilt from the log: a commit lost to a power cut is replayed, so
             # it need not wait for fsync (WAL keeps the file consistent either way).
             cursor.execute("PRAGMA synchronous = NORMAL")
-            cursor.execute("PRAGMA cache_size = -65536")
+            cursor.execute(f"PRAGMA cache_size = -{self.cache_kib}")
             # Checkpoints copy scattered pages back and sync: fewer, larger ones are cheaper.
             # A rebuild rewrites the same pages batch after batch: checkpointing seldom
             # copies each back once, not once per batch (the log is folded in at the end).

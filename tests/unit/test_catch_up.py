@@ -119,6 +119,9 @@ def test_small_read_batches_give_the_same_rows_and_positions(
     assert projections.rebuild() == end
     whole = dump(projections.views)
     monkeypatch.setattr(runner, "CATCH_UP_BATCH", 2)
+    monkeypatch.setattr(runner, "CATCH_UP_BATCH_ALONE", 3)
+    assert projections.rebuild() == end
+    assert dump(projections.views) == whole
     for name in projections.views:
         assert projections.rebuild([name]) == end
     assert dump(projections.views) == whole
