@@ -320,6 +320,14 @@ def server(url: str, workers: int, projector: bool, profile: str | None = None) 
                         "ledger serve did not start:\n" + (Path(cwd) / "serve.log").read_text()
                     )
                 time.sleep(0.2)
+            # The projections first catch up with the log the in-process run wrote (tens
+            # of thousands of events): that is a catch-up, not the write path, so the
+            # measurement starts once they are level with the log.
+            while time.monotonic() < deadline + 240:
+                health = httpx.get(f"{base_url}/v1/health", timeout=5).json()
+                if all(p >= health["position"] for p in health["projections"].values()):
+                    break
+                time.sleep(0.5)
             yield Server(base_url, [process.pid for process in processes])
         finally:
             for process in reversed(processes):
