@@ -4,14 +4,14 @@ a dump of every view's rows."""
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ledger.application import Ledger
 from ledger.domain import Client, LedgerError
 from ledger.domain.values import TIERS
-from ledger.projections.base import SQLView
+from ledger.projections.base import SQLView, ts
 
 BY = "test"
 LAST_YEAR = datetime.now(UTC).year - 1
@@ -171,3 +171,40 @@ def count_checkpoints(rows: Iterable[dict[str, Any]], rng: random.Random) -> lis
             moments.update((at, at - tick, at + tick, day_start, day_start.replace(day=1)))
     picked = sorted(moments)
     return [*rng.sample(picked, min(len(picked), 150)), datetime.now(UTC)]
+
+
+def counted_from_intervals(
+    view: SQLView, unit_id: str, at: datetime, *, just_before: bool = False
+) -> dict[str, int]:
+    """The reference for the roster's tier counts: active clients per tier of the unit's
+    subtree at `at` (or just before it), counted client by client from the intervals."""
+    start, end = ("<", ">=") if just_before else ("<=", ">")
+    moment = ts(at)
+    rows = view._query(
+        "SELECT i.tier AS tier, COUNT(*) AS n FROM roster_intervals i "
+        "JOIN roster_clients c ON c.aid = i.aid "
+        "JOIN roster_unit_paths u ON u.unit_id = c.unit_id AND u.ancestor_id = ? "
+        f"WHERE i.valid_from {start} ? AND (i.valid_to IS NULL OR i.valid_to {end} ?) "
+        "AND i.status = 'active' GROUP BY i.tier",
+        (unit_id, moment, moment),
+    )
+    counts = dict.fromkeys(TIERS, 0)
+    counts.update({row["tier"]: int(row["n"]) for row in rows})
+    return counts
+
+
+def assert_tier_counts_match_intervals(
+    view: Any, units: Sequence[str], rng: random.Random, *, samples: int = 150
+) -> int:
+    """Compare the view's tier counts with `counted_from_intervals` at `samples` of the
+    `count_checkpoints`, at and just before each; returns how many comparisons passed."""
+    rows = view._query("SELECT valid_from, valid_to FROM roster_intervals")
+    checked = 0
+    for at in count_checkpoints(rows, rng)[:samples]:
+        for just_before in (False, True):
+            fast = view.tier_counts_of(units, at, just_before=just_before)
+            for unit in units:
+                slow = counted_from_intervals(view, unit, at, just_before=just_before)
+                assert fast[unit] == slow, (unit, at, just_before)
+                checked += 1
+    return checked

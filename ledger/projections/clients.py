@@ -13,7 +13,7 @@ from typing import Any
 
 from eventsourcing.persistence import Tracking
 
-from ledger.domain.values import ACTIVE, TIERS
+from ledger.domain.values import ACTIVE
 from ledger.projections.base import UnitTree, chunks, ts
 from ledger.projections.timeline import Change, fold_intervals
 
@@ -144,10 +144,8 @@ class ClientIntervals(UnitTree):
     # ---- queries ------------------------------------------------------------------------
 
     @staticmethod
-    def _at(just_before: bool = False) -> str:
-        """Intervals in force at a time, or in force just before it (a period's end)."""
-        if just_before:
-            return "i.valid_from < ? AND (i.valid_to IS NULL OR i.valid_to >= ?)"
+    def _at() -> str:
+        """Intervals in force at a time."""
         return "i.valid_from <= ? AND (i.valid_to IS NULL OR i.valid_to > ?)"
 
     def _subtree_join(self) -> str:
@@ -156,17 +154,3 @@ class ClientIntervals(UnitTree):
             f"FROM {p}_intervals i JOIN {p}_clients c ON c.aid = i.aid "
             f"JOIN {p}_unit_paths u ON u.unit_id = c.unit_id AND u.ancestor_id = ? "
         )
-
-    def tier_counts(
-        self, unit_id: str, at: datetime, *, just_before: bool = False
-    ) -> dict[str, int]:
-        """Active clients per tier in the unit's subtree at `at`."""
-        moment = ts(at)
-        rows = self._query(
-            f"SELECT i.tier AS tier, COUNT(*) AS n {self._subtree_join()}"
-            f"WHERE {self._at(just_before)} AND i.status = ? GROUP BY i.tier",
-            (unit_id, moment, moment, ACTIVE),
-        )
-        counts = dict.fromkeys(TIERS, 0)
-        counts.update({row["tier"]: int(row["n"]) for row in rows})
-        return counts
