@@ -106,16 +106,13 @@ class TierCounts(ClientIntervals):
             aids,
         )
         net = interval_changes([(units[r["aid"]], *_active(r)) for r in old], -1)
-        for key, n in interval_changes(
-            [(units[r[0]], r[1], r[2], r[3], r[4]) for r in rows], 1
-        ).items():
+        for key, n in interval_changes([(units[r[0]], *r[1:5]) for r in rows], 1).items():
             net[key] += n
         super()._replace_intervals(c, aids, rows)
-        self._add_counts(c, {k: n for k, n in net.items() if n})
+        self._add_counts(c, net)
 
     def _add_counts(self, c: Any, net: dict[Key, int]) -> None:
-        if not net:
-            return
+        """Add the net changes (zeros are skipped) at every grain."""
         p = self.view_name
         for table, column, width in GRAINS:
             grain: dict[Key, int] = defaultdict(int)
