@@ -270,8 +270,7 @@ class Ledger(Application):
         expected_version: int | None = None,
     ) -> WriteResult:
         effective_at = self._effective("effective_at", effective_at)
-        staff = self._load_staff(staff_id, field="staff_id")
-        staff.check_active_at(effective_at, doing="be appointed unit head")
+        self._check_staff_active(staff_id, effective_at, doing="be appointed unit head")
 
         def command(unit: Unit) -> None:
             unit.appoint_head(staff_id=staff_id, recorded_by=recorded_by, effective_at=effective_at)
@@ -739,9 +738,6 @@ class Ledger(Application):
     def _load_unit(self, unit_id: str, *, field: str) -> Unit:
         return self._load(Unit, unit_id, "unit", field=field)
 
-    def _load_staff(self, staff_id: str, *, field: str) -> Staff:
-        return self._load(Staff, staff_id, "staff", field=field)
-
     def _save_new(
         self, aggregate: Aggregate, business_id: str, kind: str, also: Aggregate | None = None
     ) -> WriteResult:
@@ -876,16 +872,17 @@ class Ledger(Application):
         if not pending:
             return None
         first = pending[0]
-        return IdempotencyKey.claim(
-            scope=claim.scope,
-            key=claim.key,
-            fingerprint=claim.fingerprint,
-            result_id=_business_id(aggregate),
-            event_originator_id=first.originator_id,
-            event_version=first.originator_version,
-            recorded_by=first.recorded_by,  # type: ignore[attr-defined]
-            effective_at=self.clock(),
-        )
+        with recording_clock(self.clock):
+            return IdempotencyKey.claim(
+                scope=claim.scope,
+                key=claim.key,
+                fingerprint=claim.fingerprint,
+                result_id=_business_id(aggregate),
+                event_originator_id=first.originator_id,
+                event_version=first.originator_version,
+                recorded_by=first.recorded_by,  # type: ignore[attr-defined]
+                effective_at=self.clock(),
+            )
 
     def _replay(self, scope: str, key: str, fingerprint: str) -> WriteResult | None:
         try:
@@ -916,21 +913,21 @@ class Ledger(Application):
     ) -> tuple[WriteResult, str]:
         """A new key and its token `<key_id>.<secret>`; only a salted hash is stored."""
         if staff_id is not None:
-            staff = self._load_staff(staff_id, field="staff_id")
-            staff.check_active_at(self.clock(), doing="hold an API key")
+            self._check_staff_active(staff_id, self.clock(), doing="hold an API key")
         key_id = f"k{secrets.token_hex(8)}"
         secret = secrets.token_urlsafe(32)
         salt = secrets.token_hex(16)
-        key = ApiKey.issue(
-            key_id=key_id,
-            role=role,
-            staff_id=staff_id,
-            label=label,
-            salt=salt,
-            secret_hash=hash_secret(secret, salt),
-            recorded_by=recorded_by,
-            effective_at=self.clock(),
-        )
+        with recording_clock(self.clock):
+            key = ApiKey.issue(
+                key_id=key_id,
+                role=role,
+                staff_id=staff_id,
+                label=label,
+                salt=salt,
+                secret_hash=hash_secret(secret, salt),
+                recorded_by=recorded_by,
+                effective_at=self.clock(),
+            )
         return self._save_new(key, key_id, "api_key"), f"{key_id}.{secret}"
 
     def revoke_api_key(self, *, key_id: str, recorded_by: str) -> WriteResult:
@@ -955,9 +952,7 @@ class Ledger(Application):
         if self._verified_tokens.get(digest) != key_id:
             if not hmac.compare_digest(hash_secret(secret, key.salt), key.secret_hash):
                 return None
-            if len(self._verified_tokens) > 10_000:
-                self._verified_tokens.clear()
-            self._verified_tokens[digest] = key_id
+            _remember(self._verified_tokens, digest, key_id)
         if not key.active:
             return None
         return ApiKeyView(key_id=key.key_id, role=key.role, staff_id=key.staff_id, label=key.label)

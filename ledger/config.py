@@ -7,7 +7,7 @@ from functools import cached_property
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from ledger.domain.values import VIP_TIERS
+from ledger.domain.values import TIERS
 from ledger.store import store_kind
 
 DEFAULT_DATABASE_URL = "sqlite:///./var/ledger.db"
@@ -53,7 +53,7 @@ def parse_cadence(text: str) -> dict[str, int]:
     for item in filter(None, (part.strip() for part in text.split(","))):
         tier, sep, days = item.partition("=")
         tier = tier.strip()
-        if not sep or tier not in (*VIP_TIERS, "standard"):
+        if not sep or tier not in TIERS:
             raise ValueError(f"LEDGER_CADENCE_DAYS: {item!r} is not TIER=DAYS")
         if not days.strip().isdigit() or int(days) <= 0:
             raise ValueError(f"LEDGER_CADENCE_DAYS: days for {tier} must be a positive integer")

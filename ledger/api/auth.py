@@ -15,8 +15,6 @@ from fastapi import HTTPException
 from ledger.application import Ledger
 from ledger.domain import NotFound
 
-ROLES = ("admin", "manager", "auditor", "compliance")
-
 
 @dataclass(frozen=True)
 class Principal:

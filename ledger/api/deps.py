@@ -9,11 +9,12 @@ from typing import Annotated
 from fastapi import Depends, Header, HTTPException, Path, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from ledger.api.auth import ROLES, Principal, check_role, identify, unauthorized
+from ledger.api.auth import Principal, check_role, identify, unauthorized
 from ledger.api.problems import canonical_json
 from ledger.api.schemas import WritePublic
 from ledger.application import Ledger, WriteResult
 from ledger.bootstrap import Container
+from ledger.domain.api_key import ROLES
 from ledger.projections.runner import Projections
 
 _bearer = HTTPBearer(auto_error=False, description="an API key or LEDGER_ADMIN_TOKEN")

@@ -49,10 +49,6 @@ class LedgerAggregate(Aggregate):
         def event_id(self) -> str:
             return event_id(self.originator_id, self.originator_version)
 
-    @property
-    def next_event_id(self) -> str:
-        return event_id(self.id, self.version + 1)
-
 
 def timeline_insert(timeline: list[list[Any]], entry: list[Any]) -> None:
     """Insert `entry` (whose first item is its effective time) after every entry that

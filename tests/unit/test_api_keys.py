@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from ledger.application import Ledger
@@ -53,3 +55,16 @@ def test_a_manager_key_needs_a_known_staff_member(ledger: Ledger) -> None:
     assert missing.value.field == "staff_id"
     with pytest.raises(NotFound):
         ledger.issue_api_key(role="manager", staff_id="ghost", label="m", recorded_by="x")
+
+
+def test_a_key_is_recorded_at_the_ledgers_clock() -> None:
+    at = datetime(2025, 6, 1, 9, 30, tzinfo=UTC)
+    container = build(Settings(database_url="memory://"), clock=lambda: at)
+    try:
+        result, _ = container.ledger.issue_api_key(
+            role="auditor", staff_id=None, label="a", recorded_by="x"
+        )
+        assert result.recorded_at == at
+        assert container.ledger.repository.get(ApiKey.id_for(result.id)).created_on == at
+    finally:
+        container.close()

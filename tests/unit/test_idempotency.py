@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from datetime import UTC, datetime
 
 import pytest
 
@@ -11,6 +12,7 @@ from ledger.application import Ledger
 from ledger.bootstrap import build
 from ledger.config import Settings
 from ledger.domain import RuleViolation
+from ledger.domain.idempotency import IdempotencyKey
 
 
 @pytest.fixture
@@ -95,3 +97,15 @@ def test_concurrent_requests_under_one_key_write_once(ledger: Ledger) -> None:
 def test_writes_outside_idempotent_claim_nothing(ledger: Ledger) -> None:
     branch(ledger, new_id("B"))()
     assert ledger.position == 1
+
+
+def test_a_claim_is_recorded_at_the_ledgers_clock() -> None:
+    at = datetime(2025, 6, 1, 9, 30, tzinfo=UTC)
+    container = build(Settings(database_url="memory://"), clock=lambda: at)
+    try:
+        ledger = container.ledger
+        ledger.idempotent(scope="admin", key="k", fingerprint="f", write=branch(ledger, "B"))
+        claim = ledger.repository.get(IdempotencyKey.id_for("admin", "k"))
+        assert claim.created_on == at
+    finally:
+        container.close()
