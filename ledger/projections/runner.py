@@ -187,6 +187,11 @@ class Projections:
         self.projections: dict[str, Projection[Any]] = {
             name: PROJECTIONS[name][0](view=view) for name, view in views.items()
         }
+        # Each view's handlers and topics, looked up once rather than for every batch.
+        self._dispatch = {
+            name: (_handlers(projection), frozenset(projection.topics))
+            for name, projection in self.projections.items()
+        }
         self._apply_lock = threading.Lock()
         self._progress = threading.Condition()
         self._positions: dict[str, int] = {}
@@ -336,7 +341,7 @@ class Projections:
         last = notifications[-1].id
         if all(self._positions.get(n, 0) >= last for n in names):
             return
-        self._apply_items(self._deserialise(notifications), names, after)
+        self._apply_items(self._deserialise(notifications, self._topics(names)), names, after)
 
     def _deserialise(
         self, notifications: Sequence[Notification], topics: frozenset[str] | None = None
@@ -370,7 +375,7 @@ class Projections:
             self._progress.notify_all()
 
     def _apply_to(self, name: str, items: list[Item], after: int) -> None:
-        view, projection = self.views[name], self.projections[name]
+        view = self.views[name]
         for attempt in range(3):
             try:
                 with view.batch():
@@ -378,8 +383,7 @@ class Projections:
                     if done < after:
                         # Applying this batch would skip the events in (done, after].
                         raise ViewBehindError(name, done, after)
-                    handler = _handlers(projection)
-                    wanted = frozenset(projection.topics)
+                    handler, wanted = self._dispatch[name]
                     for event, tracking, topic in items:
                         if tracking.notification_id > done and topic in wanted:
                             handler(type(event))(event, tracking)

@@ -7,6 +7,7 @@ import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -675,14 +676,17 @@ class RunnerCase(ProjectionCase):
         wanted = {"roster_clients_id", "roster_clients_unit_aid", "roster_intervals_at"}
         assert wanted <= _indexes(roster, database_url)
         during: list[set[str]] = []
-        process = projections.projections["roster"].process_event
+        register = roster.register_client
 
-        def spying(event: object, tracking: object) -> None:
+        def spying(*args: Any, **kwargs: Any) -> None:
             during.append(_indexes(roster, database_url))
-            process(event, tracking)
+            register(*args, **kwargs)
 
-        projections.projections["roster"].process_event = spying  # type: ignore[method-assign]
-        projections.rebuild(["roster"])
+        roster.register_client = spying  # type: ignore[method-assign]
+        try:
+            projections.rebuild(["roster"])
+        finally:
+            del roster.register_client
         assert during and all(not (wanted & present) for present in during)
         assert wanted <= _indexes(roster, database_url)
         assert projections.roster("O1", as_of=NOW)["items"][0]["client_id"] == "R0000"

@@ -90,16 +90,35 @@ def test_a_catch_up_leaves_the_garbage_collector_as_it_found_it(container: Conta
         gc.enable()
 
 
+def test_a_following_runner_deserialises_only_what_its_views_use(
+    container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    end = _ledger_with_a_contact(container)
+    projections: Projections = container.start_projections()
+    assert projections.wait(end, timeout=10)
+    seen = _count_deserialised(container, monkeypatch)
+    issued, _ = container.ledger.issue_api_key(
+        role="auditor", staff_id=None, label="a", recorded_by=BY
+    )
+    contact = container.ledger.log_contact(
+        client_id="G", channel="visit", staff_id="M1", occurred_at=NOW, recorded_by=BY
+    )
+    assert projections.wait(contact.position, timeout=10)
+    assert seen["Client.ContactLogged"] >= 1  # the views' (and the ledger's own reads)
+    assert seen["ApiKey.Issued"] == 0  # no view has a use for it
+    assert min(projections.positions().values()) == contact.position > issued.position
+
+
 def test_a_failing_catch_up_turns_the_garbage_collector_back_on(
     container: Container, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _ledger_with_a_contact(container)
     projections = container.start_projections(follow=False)
 
-    def broken(event: Any, tracking: Any) -> None:
+    def broken(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("view broke")
 
-    monkeypatch.setattr(projections.projections["roster"], "process_event", broken)
+    monkeypatch.setattr(projections.views["roster"], "register_client", broken)
     with pytest.raises(RuntimeError, match="view broke"):
         projections.catch_up(["roster"])
     assert gc.isenabled()
