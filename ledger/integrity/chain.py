@@ -28,8 +28,11 @@ import struct
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol, TypeVar
+from uuid import UUID
 
 GENESIS = bytes(32)
+# Events hashed per step when a store fills in the hashes of events written before it.
+BACKFILL_WINDOW = 5000
 
 Row = TypeVar("Row", bound=tuple[Any, ...])
 
@@ -46,6 +49,21 @@ class ChainEvent(NamedTuple):
     version: int
     topic: str
     state: bytes
+
+
+def uuid_bytes(originator_id: UUID | str) -> bytes:
+    return originator_id.bytes if isinstance(originator_id, UUID) else UUID(originator_id).bytes
+
+
+def chain_event(position: int, stored: Any) -> ChainEvent:
+    """A store's `StoredEvent` at `position`, as the chain sees it."""
+    return ChainEvent(
+        position,
+        uuid_bytes(stored.originator_id),
+        stored.originator_version,
+        stored.topic,
+        stored.state,
+    )
 
 
 class ChainRecorder(Protocol):

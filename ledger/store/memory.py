@@ -9,7 +9,7 @@ from uuid import UUID
 from eventsourcing.persistence import ApplicationRecorder, StoredEvent
 from eventsourcing.popo import POPOApplicationRecorder, POPOFactory
 
-from ledger.integrity.chain import GENESIS, ChainEvent, chain_hashes
+from ledger.integrity.chain import GENESIS, ChainEvent, chain_event, chain_hashes
 
 
 class LedgerPOPOApplicationRecorder(POPOApplicationRecorder):
@@ -23,7 +23,7 @@ class LedgerPOPOApplicationRecorder(POPOApplicationRecorder):
     ) -> Sequence[int] | None:
         ids = super()._update_table(stored_events, **kwargs) or []
         previous = self._hashes[-1] if self._hashes else GENESIS
-        events = [_chain_event(p, s) for p, s in zip(ids, stored_events, strict=True)]
+        events = [chain_event(p, s) for p, s in zip(ids, stored_events, strict=True)]
         self._hashes.extend(chain_hashes(previous, events))
         return ids
 
@@ -43,7 +43,7 @@ class LedgerPOPOApplicationRecorder(POPOApplicationRecorder):
     def chain_events(self, after: int, upto: int) -> list[ChainEvent]:
         with self._database_lock:
             stop = min(upto, len(self._stored_events))
-            return [_chain_event(i + 1, self._stored_events[i]) for i in range(max(after, 0), stop)]
+            return [chain_event(i + 1, self._stored_events[i]) for i in range(max(after, 0), stop)]
 
     def chain_hashes(self, after: int, upto: int) -> list[tuple[int, bytes]]:
         with self._database_lock:
@@ -53,11 +53,6 @@ class LedgerPOPOApplicationRecorder(POPOApplicationRecorder):
     def hashes_at(self, positions: Iterable[int]) -> dict[int, bytes]:
         with self._database_lock:
             return {p: self._hashes[p - 1] for p in positions if 0 < p <= len(self._hashes)}
-
-
-def _chain_event(position: int, s: StoredEvent) -> ChainEvent:
-    originator_id = s.originator_id if isinstance(s.originator_id, UUID) else UUID(s.originator_id)
-    return ChainEvent(position, originator_id.bytes, s.originator_version, s.topic, s.state)
 
 
 class LedgerPOPOFactory(POPOFactory):

@@ -33,10 +33,14 @@ from psycopg.rows import DictRow, tuple_row
 from psycopg.sql import SQL, Composed, Identifier
 from psycopg_pool import ConnectionPool
 
-from ledger.integrity.chain import GENESIS, ChainEvent, chain_hashes
+from ledger.integrity.chain import (
+    BACKFILL_WINDOW,
+    GENESIS,
+    ChainEvent,
+    chain_hashes,
+    uuid_bytes,
+)
 from ledger.store.pulls import SpacedPulls
-
-BACKFILL_WINDOW = 5000
 
 # The library tries a statement 10 times, each attempt waiting up to POSTGRES_CONNECT_TIMEOUT
 # for a connection, so with the database down a request hung for about a minute. Two
@@ -207,7 +211,7 @@ class LedgerPostgresApplicationRecorder(PostgresApplicationRecorder):
                 params,
             )
             return [
-                ChainEvent(position, _uuid_bytes(originator_id), version, topic, bytes(state))
+                ChainEvent(position, uuid_bytes(originator_id), version, topic, bytes(state))
                 for position, originator_id, version, topic, state in c.fetchall()
             ]
 
@@ -246,10 +250,6 @@ class LedgerPostgresApplicationRecorder(PostgresApplicationRecorder):
                 (list(positions),),
             )
             return {row["position"]: bytes(row["hash"]) for row in c.fetchall()}
-
-
-def _uuid_bytes(originator_id: UUID | str) -> bytes:
-    return originator_id.bytes if isinstance(originator_id, UUID) else UUID(originator_id).bytes
 
 
 class LedgerPostgresAggregateRecorder(PostgresAggregateRecorder):

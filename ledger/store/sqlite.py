@@ -31,11 +31,16 @@ from eventsourcing.sqlite import (
 )
 from eventsourcing.utils import Environment, EnvType
 
-from ledger.integrity.chain import GENESIS, ChainEvent, chain_hashes
+from ledger.integrity.chain import (
+    BACKFILL_WINDOW,
+    GENESIS,
+    ChainEvent,
+    chain_event,
+    chain_hashes,
+)
 from ledger.store.pulls import PULL_GAP, SpacedPulls
 
 POLL_INTERVAL = 0.25
-BACKFILL_WINDOW = 5000
 
 # Subscriptions waiting on each database file; a local save wakes them at once.
 _waiting: dict[str, weakref.WeakSet[threading.Event]] = {}
@@ -114,12 +119,7 @@ class LedgerSQLiteApplicationRecorder(SQLiteApplicationRecorder):
         ids = super()._insert_events(c, stored_events, **kwargs)
         if ids:
             # The inserts above hold SQLite's write lock, so the head cannot move under us.
-            events = [
-                ChainEvent(
-                    position, _uuid_bytes(s.originator_id), s.originator_version, s.topic, s.state
-                )
-                for position, s in zip(ids, stored_events, strict=True)
-            ]
+            events = [chain_event(p, s) for p, s in zip(ids, stored_events, strict=True)]
             self._record_hashes(c, events)
         return ids
 
@@ -220,10 +220,6 @@ class LedgerSQLiteApplicationRecorder(SQLiteApplicationRecorder):
                 )
                 found.update((row[0], row[1]) for row in c.fetchall())
         return found
-
-
-def _uuid_bytes(originator_id: UUID | str) -> bytes:
-    return originator_id.bytes if isinstance(originator_id, UUID) else UUID(originator_id).bytes
 
 
 class LedgerSQLiteConnectionPool(SQLiteConnectionPool):
