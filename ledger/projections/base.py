@@ -124,16 +124,21 @@ class SQLView(TrackingRecorder, ABC):
     def _transaction(self) -> Any:
         """A context manager: a write transaction's cursor, committed on success."""
 
-    @abstractmethod
     def _read_transaction(self) -> Any:
         """A context manager: a read-only cursor."""
+        return self.datastore.transaction(commit=False)  # type: ignore[attr-defined]
 
     @abstractmethod
     def _sql(self, statement: str) -> str:
         """The statement in the backend's placeholder style."""
 
+    def _tracking_table(self) -> str:
+        """Several views share one SQLite file or PostgreSQL database: each has its own."""
+        return f"{self.view_name}_tracking"
+
     @abstractmethod
-    def _tracking_table(self) -> str: ...
+    def refresh_statistics(self) -> None:
+        """Give the query planner the view's shape (once caught up)."""
 
     # ---- writing --------------------------------------------------------------------
 
@@ -382,9 +387,6 @@ class SQLiteBackend(SQLiteTrackingRecorder):
             table, self.select_max_tracking_id_statement
         )
 
-    def _tracking_table(self) -> str:
-        return f"{self.view_name}_tracking"
-
     def construct_create_table_statements(self) -> list[str]:
         table = self._tracking_table()
         statements = [
@@ -448,9 +450,6 @@ class SQLiteBackend(SQLiteTrackingRecorder):
                 raise
             conn.commit()
 
-    def _read_transaction(self) -> Any:
-        return self.datastore.transaction(commit=False)
-
     def _sql(self, statement: str) -> str:
         return statement
 
@@ -473,9 +472,6 @@ class PostgresBackend(PostgresTrackingRecorder):
     max_tracking_id = fewer_attempts(PostgresTrackingRecorder.max_tracking_id)
     has_tracking_id = fewer_attempts(PostgresTrackingRecorder.has_tracking_id)
 
-    def _tracking_table(self) -> str:
-        return f"{self.view_name}_tracking"
-
     def create_table(self) -> None:
         with schema_lock(self.datastore):
             super().create_table()
@@ -489,9 +485,6 @@ class PostgresBackend(PostgresTrackingRecorder):
         with self._transaction() as c:
             for table in self.view_tables():
                 c.execute(f"ANALYZE {table}")
-
-    def _read_transaction(self) -> Any:
-        return self.datastore.transaction(commit=False)
 
     def _sql(self, statement: str) -> str:
         return statement.replace("?", "%s")

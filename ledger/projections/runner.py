@@ -460,9 +460,7 @@ class Projections:
         # Once caught up, the views' shape is known: let the planner see it.
         for name in names:
             self.views[name].finish_rebuild()
-            refresh = getattr(self.views[name], "refresh_statistics", None)
-            if refresh is not None:
-                refresh()
+            self.views[name].refresh_statistics()
 
     def _read_ahead(
         self,
