@@ -58,14 +58,14 @@ class Bank:
 def build_bank(ledger: Ledger, *, staff_since: datetime) -> Bank:
     branch, department = new_id("BR"), new_id("DEP")
     sub_branch, outlet = new_id("SUB"), new_id("OUT")
-    ledger.create_unit(unit_id=branch, name="Branch", kind="branch", parent_id=None, **_by())
+    ledger.create_unit(unit_id=branch, name="Branch", kind="branch", parent_id=None, **by())
     ledger.create_unit(
-        unit_id=department, name="Department", kind="department", parent_id=branch, **_by()
+        unit_id=department, name="Department", kind="department", parent_id=branch, **by()
     )
     ledger.create_unit(
-        unit_id=sub_branch, name="Sub-branch", kind="sub_branch", parent_id=department, **_by()
+        unit_id=sub_branch, name="Sub-branch", kind="sub_branch", parent_id=department, **by()
     )
-    ledger.create_unit(unit_id=outlet, name="Outlet", kind="outlet", parent_id=sub_branch, **_by())
+    ledger.create_unit(unit_id=outlet, name="Outlet", kind="outlet", parent_id=sub_branch, **by())
     staff = {}
     for key, unit, role in (
         ("president", sub_branch, "president"),
@@ -81,7 +81,7 @@ def build_bank(ledger: Ledger, *, staff_since: datetime) -> Bank:
             unit_id=unit,
             role=role,
             effective_at=staff_since,
-            **_by(),
+            **by(),
         )
     return Bank(branch=branch, department=department, sub_branch=sub_branch, outlet=outlet, **staff)
 
@@ -99,7 +99,8 @@ def register(ledger: Ledger, bank: Bank, *, at: datetime, tier: str = "standard"
     return client_id
 
 
-def _by() -> dict[str, str]:
+def by() -> dict[str, str]:
+    """`recorded_by` for a command written by the admin."""
     return {"recorded_by": ADMIN}
 
 

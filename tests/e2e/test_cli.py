@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import stat
 import subprocess
 import sys
@@ -18,13 +17,9 @@ from pathlib import Path
 
 import pytest
 
+from pg import free_port
+
 LEDGER = str(Path(sys.executable).with_name("ledger"))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def call(url: str, token: str | None = None, body: dict | None = None) -> tuple[int, dict]:
@@ -61,7 +56,8 @@ def serving(cwd: Path, *args: str) -> Iterator[tuple[str, subprocess.Popen]]:
                 if call(f"{base}/v1/health")[0] == 200:
                     break
             except OSError:
-                time.sleep(0.2)
+                pass
+            time.sleep(0.2)
         else:
             pytest.fail("ledger serve did not answer within 30 s")
         yield base, process

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,13 +13,8 @@ import httpx
 
 from ledger.bootstrap import build
 from ledger.config import Settings
+from pg import free_port
 from scenario import ADMIN, new_id
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_for_health(url: str, server: subprocess.Popen[str], timeout: float = 30) -> httpx.Response:

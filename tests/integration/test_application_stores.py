@@ -29,14 +29,10 @@ from ledger.domain import (
     Unit,
 )
 from ledger.store.postgres import PING_IDLE_AFTER, IdlePing
-from scenario import ADMIN, NOW, STAFF_SINCE, Bank, Clock, build_bank, new_id, register
+from scenario import ADMIN, NOW, STAFF_SINCE, Bank, Clock, build_bank, by, new_id, register
 
 SHANGHAI = timezone(timedelta(hours=8))
 CONTACTS = 10_000
-
-
-def by() -> dict[str, str]:
-    return {"recorded_by": ADMIN}
 
 
 def run_together(*calls: Callable[[], Any]) -> list[Any]:

@@ -9,7 +9,7 @@ import pytest
 
 from ledger.application import Ledger
 from ledger.domain import Client, RuleViolation
-from scenario import ADMIN, NOW, REGISTERED_AT, Bank, Clock, new_id, register, rejected
+from scenario import ADMIN, NOW, REGISTERED_AT, Bank, Clock, by, new_id, register, rejected
 
 MANAGER = "manager:test"
 
@@ -475,10 +475,6 @@ def test_expected_version_that_matches_lets_the_write_through(
         **by(),
     )
     assert result.version == 2
-
-
-def by() -> dict[str, str]:
-    return {"recorded_by": ADMIN}
 
 
 def test_the_outlet_director_defaults_to_the_head_of_the_clients_outlet(

@@ -8,7 +8,7 @@ import pytest
 
 from ledger.application import Ledger
 from ledger.domain import AlreadyExists, InvalidInput, NotFound, RuleViolation, Staff, Unit
-from scenario import ADMIN, NOW, Bank, Clock, new_id, rejected
+from scenario import ADMIN, NOW, Bank, Clock, by, new_id, rejected
 
 
 def unit_event_types(ledger: Ledger, unit_id: str) -> list[str]:
@@ -324,7 +324,3 @@ def test_a_departure_needs_a_reason(ledger: Ledger, bank: Bank) -> None:
 def test_unknown_staff_is_not_found(ledger: Ledger) -> None:
     with pytest.raises(NotFound):
         ledger.get_staff("NO-SUCH-STAFF")
-
-
-def by() -> dict[str, str]:
-    return {"recorded_by": ADMIN}

@@ -18,13 +18,9 @@ from ledger.domain import (
     RuleViolation,
     StaleVersion,
 )
-from scenario import ADMIN, NOW, REGISTERED_AT, Bank, Clock, new_id, register, rejected
+from scenario import NOW, REGISTERED_AT, Bank, Clock, by, new_id, register, rejected
 
 NAIVE = datetime(2025, 6, 1, 12, 0)
-
-
-def by() -> dict[str, str]:
-    return {"recorded_by": ADMIN}
 
 
 def churned(ledger: Ledger, client_id: str) -> str:
