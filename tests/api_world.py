@@ -17,6 +17,19 @@ from ledger.api.app import create_app
 from ledger.bootstrap import Container, build
 from ledger.config import Settings
 
+PROBLEM = "application/problem+json"
+
+
+def assert_problem(answer: Any, status: int) -> dict[str, Any]:
+    """A problem+json answer with this status, its status in the body too."""
+    assert answer.status_code == status, answer.text
+    assert answer.headers["content-type"] == PROBLEM
+    body: dict[str, Any] = answer.json()
+    assert body["status"] == status
+    assert {"type", "title", "detail"} <= body.keys()
+    return body
+
+
 ADMIN_TOKEN = "test-admin-token"
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 YEAR_AGO = datetime.now(UTC) - timedelta(days=365)

@@ -8,21 +8,19 @@ import anyio.to_thread
 import pytest
 from fastapi.testclient import TestClient
 
-from api_world import ADMIN, SwitchableClock, World, at, bearer, new_id, running_app
+from api_world import (
+    ADMIN,
+    SwitchableClock,
+    World,
+    assert_problem,
+    at,
+    bearer,
+    new_id,
+    running_app,
+)
 from ledger.api import deps, problems
 from ledger.bootstrap import Container
 from ledger.domain.api_key import ApiKey
-
-PROBLEM = "application/problem+json"
-
-
-def assert_problem(answer, status: int) -> dict:
-    assert answer.status_code == status, answer.text
-    assert answer.headers["content-type"] == PROBLEM
-    body = answer.json()
-    assert body["status"] == status
-    assert {"type", "title", "detail"} <= body.keys()
-    return body
 
 
 class ApiContract:

@@ -9,18 +9,11 @@ from datetime import UTC, datetime
 import pytest
 from fastapi.testclient import TestClient
 
-from api_world import ADMIN, SettableClock, World, at, new_id, running_app
+from api_world import ADMIN, SettableClock, World, assert_problem, at, new_id, running_app
 from ledger.bootstrap import Container, build
 from ledger.config import Settings
 
-PROBLEM = "application/problem+json"
 FAR = 10**12
-
-
-def problem(answer, status: int) -> dict:
-    assert answer.status_code == status, answer.text
-    assert answer.headers["content-type"] == PROBLEM
-    return answer.json()
 
 
 def ok(answer) -> dict:
@@ -77,13 +70,13 @@ class ReadModelContract:
             ("/v1/accountability/churn-cases", {}),
         ):
             answer = world.api.get(path, params={**params, "after": FAR}, headers=ADMIN)
-            body = problem(answer, 503)
+            body = assert_problem(answer, 503)
             assert str(FAR) in body["detail"]
             assert int(answer.headers["retry-after"]) >= 1
 
     def test_a_refused_caller_is_not_kept_waiting(self, world: World) -> None:
         answer = world.api.get("/v1/rosters", params={"unit_id": world["O1"], "after": FAR})
-        problem(answer, 401)
+        assert_problem(answer, 401)
 
     # ---- rosters --------------------------------------------------------------------
 
@@ -186,7 +179,7 @@ class ReadModelContract:
             json={"outcome": "waived", "reason": "r", "client_id": world.client()},
             headers=ADMIN,
         )
-        assert problem(wrong, 422)["errors"][0]["field"] == "client_id"
+        assert assert_problem(wrong, 422)["errors"][0]["field"] == "client_id"
         second = world.post(path, {"outcome": "waived", "reason": "client emigrated"})
         cases = self.get(
             world,
@@ -283,13 +276,13 @@ class ReadModelContract:
             ("/v1/reports/orphaned-clients", unit),
             ("/v1/reports/manager-portfolio", {"staff_id": new_id("S"), **period}),
         ):
-            problem(world.api.get(path, params=params, headers=ADMIN), 404)
+            assert_problem(world.api.get(path, params=params, headers=ADMIN), 404)
         bad = world.api.get(
             "/v1/reports/tier-growth",
             params={"unit_id": world["S1"], "from": at(5), "to": at(1)},
             headers=ADMIN,
         )
-        assert problem(bad, 422)["errors"][0]["field"] == "to"
+        assert assert_problem(bad, 422)["errors"][0]["field"] == "to"
 
     # ---- roles ----------------------------------------------------------------------
 
@@ -334,18 +327,18 @@ class ReadModelContract:
             if role in ("admin", "auditor"):
                 assert (digest.status_code, verify.status_code) == (200, 200), role
             else:
-                problem(digest, 403)
-                problem(verify, 403)
+                assert_problem(digest, 403)
+                assert_problem(verify, 403)
             determination = world.api.post(
                 f"/v1/accountability/churn-cases/{new_id('K')}/determinations",
                 json={"outcome": "waived", "reason": "r"},
                 headers=headers,
             )
             # Compliance and admin may determine (an unknown case is then a 404).
-            problem(determination, 404 if role in ("admin", "compliance") else 403)
+            assert_problem(determination, 404 if role in ("admin", "compliance") else 403)
         for path, params in reads:
-            problem(world.api.get(path, params=params), 401)
-        problem(world.api.get("/v1/integrity/digest"), 401)
+            assert_problem(world.api.get(path, params=params), 401)
+        assert_problem(world.api.get("/v1/integrity/digest"), 401)
 
     # ---- integrity ------------------------------------------------------------------
 
@@ -375,7 +368,7 @@ class ReadModelContract:
         )
         assert beyond == {"ok": False, "checked": end, "first_mismatch": end + 1}
         for bad in ({**check, "hash": "xyz"}, {**check, "position": -1}, {"hash": "ab" * 32}):
-            problem(world.api.post("/v1/integrity/verify", json=bad, headers=ADMIN), 422)
+            assert_problem(world.api.post("/v1/integrity/verify", json=bad, headers=ADMIN), 422)
 
 
 class TimeTravelContract:
@@ -435,7 +428,7 @@ class NoProjectionsContract:
             client_id = world.client(unit="O1", tier="gold")
             position = api.get("/v1/health").json()["position"]
             params = {"unit_id": world["O1"], "after": position}
-            problem(api.get("/v1/rosters", params=params, headers=ADMIN), 503)
+            assert_problem(api.get("/v1/rosters", params=params, headers=ADMIN), 503)
             runner = build(Settings(database_url=database_url))
             try:
                 runner.start_projections()

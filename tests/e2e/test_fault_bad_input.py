@@ -15,10 +15,8 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from api_world import ADMIN, World, at, running_app
+from api_world import ADMIN, PROBLEM, World, at, running_app
 from ledger.bootstrap import Container
-
-PROBLEM = "application/problem+json"
 
 NAIVE_TIMES = ["2025-01-01T09:00:00", "2025-01-01 09:00", "2025-01-01", "20250101T0900"]
 BAD_TIMES = [
