@@ -8,10 +8,10 @@ Prints figures; asserts nothing. DATABASE_URL defaults to a fresh temporary SQLi
 from __future__ import annotations
 
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 
+from bench.common import sqlite_url
 from ledger.application import Ledger
 from ledger.domain import Client
 from ledger.store import library_environment
@@ -77,9 +77,9 @@ def main(database_url: str, count: int) -> None:
 
 
 if __name__ == "__main__":
-    url = (
-        sys.argv[1]
-        if len(sys.argv) > 1 and sys.argv[1]
-        else f"sqlite:///{tempfile.mkdtemp()}/bench.db"
-    )
-    main(url, int(sys.argv[2]) if len(sys.argv) > 2 else 10_000)
+    count = int(sys.argv[2]) if len(sys.argv) > 2 else 10_000
+    if len(sys.argv) > 1 and sys.argv[1]:
+        main(sys.argv[1], count)
+    else:
+        with sqlite_url() as url:  # a temporary store, removed afterwards
+            main(url, count)
