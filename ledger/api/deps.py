@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Awaitable, Callable
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Header, HTTPException, Path, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -109,8 +109,8 @@ ProjectionsDep = Annotated[Projections, Depends(caught_up_projections)]
 
 
 class Writer:
-    """Runs one write under the caller's Idempotency-Key and If-Match, and shapes the
-    answer. A handler hands it a function of the expected version."""
+    """Runs one ledger command under the caller's Idempotency-Key and If-Match, recorded by
+    the caller, and shapes the answer."""
 
     def __init__(
         self,
@@ -120,6 +120,8 @@ class Writer:
         fingerprint: str | None,
         idempotency_key: str | None,
         expected_version: int | None,
+        *,
+        updates: bool,
     ) -> None:
         self.ledger = ledger
         self.principal = principal
@@ -127,20 +129,25 @@ class Writer:
         self.fingerprint = fingerprint
         self.idempotency_key = idempotency_key
         self.expected_version = expected_version
+        self.updates = updates
 
     @property
     def recorded_by(self) -> str:
         return self.principal.name
 
-    def __call__(self, write: Callable[[int | None], WriteResult]) -> WritePublic:
+    def __call__(self, command: Callable[..., WriteResult], **fields: Any) -> WritePublic:
+        """`command(**fields)` with `recorded_by`, and for an update `expected_version`."""
+        fields["recorded_by"] = self.recorded_by
+        if self.updates:
+            fields["expected_version"] = self.expected_version
         if self.idempotency_key is None or self.fingerprint is None:
-            result = write(self.expected_version)
+            result = command(**fields)
         else:
             result, replayed = self.ledger.idempotent(
                 scope=self.principal.name,
                 key=self.idempotency_key,
                 fingerprint=self.fingerprint,
-                write=lambda: write(self.expected_version),
+                write=lambda: command(**fields),
             )
             if replayed:
                 self.response.headers["Idempotent-Replayed"] = "true"
@@ -193,7 +200,7 @@ async def create_writer(
     idempotency_key: IdempotencyKeyHeader = None,  # type: ignore[assignment]
 ) -> Writer:
     fingerprint = await _fingerprint(request, idempotency_key, None)
-    return Writer(ledger, principal, response, fingerprint, idempotency_key, None)
+    return Writer(ledger, principal, response, fingerprint, idempotency_key, None, updates=False)
 
 
 async def update_writer(
@@ -206,7 +213,7 @@ async def update_writer(
 ) -> Writer:
     expected = _expected_version(if_match)
     fingerprint = await _fingerprint(request, idempotency_key, if_match)
-    return Writer(ledger, principal, response, fingerprint, idempotency_key, expected)
+    return Writer(ledger, principal, response, fingerprint, idempotency_key, expected, updates=True)
 
 
 CreateWriterDep = Annotated[Writer, Depends(create_writer)]

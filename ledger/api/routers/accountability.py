@@ -115,12 +115,9 @@ def determine(
             ]
         )
     return write(
-        lambda version: write.ledger.determine(
-            client_id=client_id,
-            case_id=case_id,
-            outcome=body.outcome,
-            reason=body.reason,
-            recorded_by=write.recorded_by,
-            expected_version=version,
-        )
+        write.ledger.determine,
+        client_id=client_id,
+        case_id=case_id,
+        outcome=body.outcome,
+        reason=body.reason,
     )

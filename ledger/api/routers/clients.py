@@ -48,24 +48,13 @@ def _client_write(
     write: Writer, client_id: str, command: Callable[..., WriteResult], **fields: Any
 ) -> WritePublic:
     check_client_scope(write.ledger, write.principal, client_id)
-    return write(
-        lambda version: command(
-            client_id=client_id,
-            **fields,
-            recorded_by=write.recorded_by,
-            expected_version=version,
-        )
-    )
+    return write(command, client_id=client_id, **fields)
 
 
 @router.post("", status_code=201, summary="Register a client")
 def register_client(body: ClientCreate, _: ClientWriterDep, write: CreateWriterDep) -> WritePublic:
     check_unit_scope(write.ledger, write.principal, body.unit_id)
-    return write(
-        lambda _version: write.ledger.register_client(
-            **body.model_dump(), recorded_by=write.recorded_by
-        )
-    )
+    return write(write.ledger.register_client, **body.model_dump())
 
 
 @router.post("/{client_id}/profile", status_code=201, summary="Update the profile")

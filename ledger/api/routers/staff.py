@@ -17,37 +17,21 @@ router = APIRouter(
 
 @router.post("", status_code=201, summary="A staff member joins a unit")
 def join_staff(body: StaffCreate, _: AdminDep, write: CreateWriterDep) -> WritePublic:
-    return write(
-        lambda _version: write.ledger.join_staff(**body.model_dump(), recorded_by=write.recorded_by)
-    )
+    return write(write.ledger.join_staff, **body.model_dump())
 
 
 @router.post("/{staff_id}/transfers", status_code=201, summary="Transfer to another unit")
 def transfer_staff(
     staff_id: IdPath, body: StaffTransfer, _: AdminDep, write: UpdateWriterDep
 ) -> WritePublic:
-    return write(
-        lambda version: write.ledger.transfer_staff(
-            staff_id=staff_id,
-            **body.model_dump(),
-            recorded_by=write.recorded_by,
-            expected_version=version,
-        )
-    )
+    return write(write.ledger.transfer_staff, staff_id=staff_id, **body.model_dump())
 
 
 @router.post("/{staff_id}/departure", status_code=201, summary="The staff member leaves")
 def depart_staff(
     staff_id: IdPath, body: StaffDeparture, _: AdminDep, write: UpdateWriterDep
 ) -> WritePublic:
-    return write(
-        lambda version: write.ledger.depart_staff(
-            staff_id=staff_id,
-            **body.model_dump(),
-            recorded_by=write.recorded_by,
-            expected_version=version,
-        )
-    )
+    return write(write.ledger.depart_staff, staff_id=staff_id, **body.model_dump())
 
 
 @router.get("/{staff_id}", summary="Read a staff member")

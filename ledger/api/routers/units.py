@@ -17,25 +17,14 @@ router = APIRouter(
 
 @router.post("", status_code=201, summary="Register a unit")
 def create_unit(body: UnitCreate, _: AdminDep, write: CreateWriterDep) -> WritePublic:
-    return write(
-        lambda _version: write.ledger.create_unit(
-            **body.model_dump(), recorded_by=write.recorded_by
-        )
-    )
+    return write(write.ledger.create_unit, **body.model_dump())
 
 
 @router.post("/{unit_id}/head", status_code=201, summary="Appoint the unit head")
 def appoint_head(
     unit_id: IdPath, body: HeadAppointment, _: AdminDep, write: UpdateWriterDep
 ) -> WritePublic:
-    return write(
-        lambda version: write.ledger.appoint_head(
-            unit_id=unit_id,
-            **body.model_dump(),
-            recorded_by=write.recorded_by,
-            expected_version=version,
-        )
-    )
+    return write(write.ledger.appoint_head, unit_id=unit_id, **body.model_dump())
 
 
 @router.get("/{unit_id}", summary="Read a unit")
