@@ -288,7 +288,7 @@ class Ledger(Application):
         recorded_by: str,
     ) -> WriteResult:
         effective_at = self._effective("effective_at", effective_at)
-        self._load_unit(unit_id, field="unit_id")
+        self._unit_kind(unit_id, field="unit_id")  # the unit must exist
         with recording_clock(self.clock):
             staff = Staff.join(
                 staff_id=staff_id,
@@ -310,7 +310,7 @@ class Ledger(Application):
         expected_version: int | None = None,
     ) -> WriteResult:
         effective_at = self._effective("effective_at", effective_at)
-        self._load_unit(unit_id, field="unit_id")
+        self._unit_kind(unit_id, field="unit_id")  # the unit must exist
 
         def command(staff: Staff) -> None:
             staff.transfer(unit_id=unit_id, recorded_by=recorded_by, effective_at=effective_at)
@@ -349,11 +349,11 @@ class Ledger(Application):
     ) -> WriteResult:
         occurred_at = self._effective("occurred_at", occurred_at)
         check_identifier("client_id", client_id)
-        unit = self._load_unit(unit_id, field="unit_id")
-        if unit.kind != "outlet":
+        unit_kind = self._unit_kind(unit_id, field="unit_id")
+        if unit_kind != "outlet":
             raise RuleViolation(
                 "home_unit_not_outlet",
-                f"a client's home unit must be an outlet; {unit_id} is a {unit.kind}",
+                f"a client's home unit must be an outlet; {unit_id} is a {unit_kind}",
             )
         if referred_by is not None:
             check_identifier("referred_by", referred_by)
@@ -735,6 +735,9 @@ class Ledger(Application):
 
         self._read(Staff, staff_id, "staff", check, field="staff_id")
 
+    def _unit_kind(self, unit_id: str, *, field: str) -> str:
+        return self._read(Unit, unit_id, "unit", _kind_of, field=field)
+
     def _load_unit(self, unit_id: str, *, field: str) -> Unit:
         return self._load(Unit, unit_id, "unit", field=field)
 
@@ -1023,6 +1026,10 @@ def _staff_view(staff: Staff) -> StaffView:
         status=staff.status,
         version=staff.version,
     )
+
+
+def _kind_of(unit: Unit) -> str:
+    return unit.kind
 
 
 def _remember(memo: dict[str, Any], key: str, value: Any) -> None:
