@@ -115,7 +115,11 @@ class ClientIntervals(UnitTree):
         """Swap the clients' intervals for their refolded `rows` (a hook for what is
         derived from intervals)."""
         p = self.view_name
-        self._exec(c, f"DELETE FROM {p}_intervals WHERE aid IN {self._in(aids)}", aids)
+        # A client registered in this batch has no intervals from before to delete.
+        registered = self._memo("registered", dict)
+        older = [aid for aid in aids if aid not in registered]
+        if older:
+            self._exec(c, f"DELETE FROM {p}_intervals WHERE aid IN {self._in(older)}", older)
         self._many(
             c,
             f"INSERT INTO {p}_intervals (aid, valid_from, valid_to, tier, status, "

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from abc import ABC
 from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -36,7 +37,7 @@ from ledger.projections.base import (
     topics_of,
     ts,
 )
-from ledger.projections.clients import ClientIntervals
+from ledger.projections.clients import ClientIntervals, IntervalRow
 from ledger.projections.timeline import asset_deltas, share
 
 DEFAULT_TARGET = 0.95
@@ -122,16 +123,20 @@ class ReportsView(ClientIntervals, ABC):
         self, aid: str, version: int, at: datetime, changes: dict[str, Any], tracking: Tracking
     ) -> None:
         with self._write() as c:
+            seq, moment = tracking.notification_id, ts(at)
+            rows = [
+                (aid, version, field, seq, moment, value)
+                for field, value in changes.items()
+                if field in KEY_INFO_FIELDS
+            ]
             self._many(
                 c,
                 f"INSERT INTO {self.view_name}_profile (aid, version, field, seq, effective_at, "
                 "value) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                (
-                    (aid, version, field, tracking.notification_id, ts(at), value)
-                    for field, value in changes.items()
-                    if field in KEY_INFO_FIELDS
-                ),
+                rows,
             )
+            if self._fresh(aid):
+                self._memo("profiles", _lists)[aid].extend(rows)
             self._dirty("keyinfo", aid)
             self._track(tracking)
 
@@ -139,12 +144,15 @@ class ReportsView(ClientIntervals, ABC):
         self, aid: str, version: int, at: datetime, amount: Decimal, tracking: Tracking
     ) -> None:
         with self._write() as c:
+            seq, moment = tracking.notification_id, ts(at)
             self._exec(
                 c,
                 f"INSERT INTO {self.view_name}_assets (aid, version, seq, effective_at, amount) "
                 "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                (aid, version, tracking.notification_id, ts(at), str(amount)),
+                (aid, version, seq, moment, str(amount)),
             )
+            if self._fresh(aid):
+                self._memo("assets", _lists)[aid].append((moment, seq, version, amount))
             self._dirty("assets", aid)
             self._track(tracking)
 
@@ -152,6 +160,8 @@ class ReportsView(ClientIntervals, ABC):
         """Remove the retracted contact, profile update or assets report."""
         p = self.view_name
         with self._write() as c:
+            # What this batch holds in memory of the client is now stale: read it back.
+            self._memo("retracted", set).add(aid)
             rows = self._all(
                 c,
                 f"SELECT version FROM {p}_contacts WHERE aid = ? UNION SELECT version FROM "
@@ -171,54 +181,80 @@ class ReportsView(ClientIntervals, ABC):
             self._dirty("assets", aid)
             self._track(tracking)
 
+    def _fresh(self, aid: str) -> bool:
+        """The client was registered in the open batch and nothing of it was retracted:
+        every row of it is in memory, and it has none in the tables from before."""
+        return aid in self._memo("registered", dict) and aid not in self._memo("retracted", set)
+
+    def _replace_intervals(self, c: Any, aids: Sequence[str], rows: list[IntervalRow]) -> None:
+        # Kept for the asset changes' managers, so they need not be read back.
+        folded = self._memo("folded", _lists)
+        for row in rows:
+            folded[row[0]].append((row[1], row[2], row[5]))
+        super()._replace_intervals(c, aids, rows)
+
     def _flush(self, c: Any, dirty: dict[str, set[str]]) -> None:
         super()._flush(c, dirty)
-        for part in chunks(sorted(dirty.get("keyinfo", ()))):
-            self._recompute_keyinfo(c, part)
-        for part in chunks(sorted(dirty.get("assets", ()))):
-            self._recompute_assets(c, part)
-
-    def _recompute_keyinfo(self, c: Any, aids: list[str]) -> None:
-        p = self.view_name
-        latest: dict[str, dict[str, str | None]] = {a: {} for a in aids}
-        for row in self._all(
-            c,
-            f"SELECT aid, field, value FROM {p}_profile WHERE aid IN {self._in(aids)} "
-            "ORDER BY effective_at, seq",
-            aids,
+        for kind, recompute in (
+            ("keyinfo", self._recompute_keyinfo),
+            ("assets", self._recompute_assets),
         ):
-            latest[row["aid"]][row["field"]] = row["value"]
-        self._exec(c, f"DELETE FROM {p}_keyinfo WHERE aid IN {self._in(aids)}", aids)
+            aids = sorted(dirty.get(kind, ()))
+            fresh = [a for a in aids if self._fresh(a)]
+            recompute(c, fresh, fresh=True)
+            for part in chunks([a for a in aids if not self._fresh(a)]):
+                recompute(c, part, fresh=False)
+
+    def _recompute_keyinfo(self, c: Any, aids: Sequence[str], *, fresh: bool) -> None:
+        """The clients' key-information completeness, from their profile updates (held in
+        memory for `fresh` clients, read back for the others)."""
+        p = self.view_name
+        updates: dict[str, list[tuple[Any, ...]]] = self._memo("profiles", _lists)
+        if not fresh:
+            updates = defaultdict(list)
+            for row in self._all(
+                c,
+                f"SELECT aid, version, field, seq, effective_at, value FROM {p}_profile "
+                f"WHERE aid IN {self._in(aids)}",
+                aids,
+            ):
+                updates[row["aid"]].append(tuple(row.values()))
+            self._exec(c, f"DELETE FROM {p}_keyinfo WHERE aid IN {self._in(aids)}", aids)
         self._many(
             c,
             f"INSERT INTO {p}_keyinfo (aid, complete) VALUES (?, ?)",
-            ((a, int(all(fields.get(f) for f in KEY_INFO_FIELDS))) for a, fields in latest.items()),
+            ((a, _complete(updates.get(a, ()))) for a in aids),
         )
 
-    def _recompute_assets(self, c: Any, aids: list[str]) -> None:
+    def _recompute_assets(self, c: Any, aids: Sequence[str], *, fresh: bool) -> None:
+        """Each assets report's change and the designated manager credited with it."""
         p = self.view_name
-        reports: dict[str, list[tuple[str, int, int, Decimal]]] = defaultdict(list)
-        for row in self._all(
-            c,
-            f"SELECT aid, seq, version, effective_at, amount FROM {p}_assets "
-            f"WHERE aid IN {self._in(aids)}",
-            aids,
-        ):
-            reports[row["aid"]].append(
-                (row["effective_at"], row["seq"], row["version"], Decimal(row["amount"]))
-            )
-        self._exec(c, f"DELETE FROM {p}_asset_changes WHERE aid IN {self._in(aids)}", aids)
-        if not reports:
+        reports: dict[str, list[tuple[str, int, int, Decimal]]] = self._memo("assets", _lists)
+        if not fresh:
+            reports = defaultdict(list)
+            for row in self._all(
+                c,
+                f"SELECT aid, seq, version, effective_at, amount FROM {p}_assets "
+                f"WHERE aid IN {self._in(aids)}",
+                aids,
+            ):
+                reports[row["aid"]].append(
+                    (row["effective_at"], row["seq"], row["version"], Decimal(row["amount"]))
+                )
+            self._exec(c, f"DELETE FROM {p}_asset_changes WHERE aid IN {self._in(aids)}", aids)
+        holders = [a for a in aids if reports.get(a)]
+        if not holders:
             return
-        holders = list(reports)
-        managers: dict[str, list[tuple[str, str | None, str | None]]] = defaultdict(list)
-        for row in self._all(
-            c,
-            f"SELECT aid, valid_from, valid_to, manager FROM {p}_intervals "
-            f"WHERE aid IN {self._in(holders)}",
-            holders,
-        ):
-            managers[row["aid"]].append((row["valid_from"], row["valid_to"], row["manager"]))
+        managers: dict[str, list[tuple[str, str | None, str | None]]] = self._memo("folded", _lists)
+        unfolded = [a for a in holders if a not in managers]
+        for part in chunks(unfolded):
+            for row in self._all(
+                c,
+                f"SELECT aid, valid_from, valid_to, manager FROM {p}_intervals "
+                f"WHERE aid IN {self._in(part)}",
+                part,
+            ):
+                managers[row["aid"]].append((row["valid_from"], row["valid_to"], row["manager"]))
 
         def manager_at(a: str, at: str) -> str | None:
             for start, end, manager in managers[a]:
@@ -232,8 +268,8 @@ class ReportsView(ClientIntervals, ABC):
             "VALUES (?, ?, ?, ?, ?)",
             (
                 (a, version, at, str(delta), manager_at(a, at))
-                for a, rows in reports.items()
-                for version, at, delta in asset_deltas(rows)
+                for a in holders
+                for version, at, delta in asset_deltas(reports[a])
             ),
         )
 
@@ -355,6 +391,20 @@ class ReportsView(ClientIntervals, ABC):
             "clients": clients,
             "assets_change": sum((Decimal(r["delta"]) for r in deltas), Decimal(0)),
         }
+
+
+def _lists() -> defaultdict[str, list[Any]]:
+    return defaultdict(list)
+
+
+def _complete(updates: Iterable[tuple[Any, ...]]) -> int:
+    """1 when the latest address, phone and employer (in effective order, then recorded
+    order) are all present. `updates` are profile rows: (aid, version, field, seq,
+    effective_at, value)."""
+    latest: dict[str, Any] = {}
+    for _aid, _version, field, _seq, _at, value in sorted(updates, key=lambda r: (r[4], r[3])):
+        latest[field] = value
+    return int(all(latest.get(f) for f in KEY_INFO_FIELDS))
 
 
 class SQLiteReportsView(SQLiteBackend, ReportsView):

@@ -517,7 +517,6 @@ class Projections:
         self.stop()
         with self._apply_lock:
             for name in names:
-                self.views[name].reset()
                 self.views[name].start_rebuild()
                 self._positions[name] = 0
         try:

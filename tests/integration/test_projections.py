@@ -666,6 +666,87 @@ class RunnerCase(ProjectionCase):
         assert dump(projections.views) == incremental
         assert set(projections.positions().values()) == {container.ledger.position}
 
+    def test_a_batch_that_registers_a_client_gives_the_rows_of_one_event_at_a_time(
+        self, container: Container, projections: Projections
+    ) -> None:
+        """A client registered in a batch is worked out from memory (no reading back);
+        a retraction in the same batch sends it back to the tables."""
+        app = container.ledger
+        build_org(app, day(1, 1))
+        self._write_clients(container, 0, 1)  # R0000: registered in an earlier batch
+        projections.start()
+        positions = []
+        full = {"address": "a", "phone": "p", "employer": "e"}
+        for client_id in ("F1", "F2"):
+            positions.append(
+                app.register_client(
+                    client_id=client_id,
+                    name=client_id,
+                    unit_id="O1",
+                    tier="gold",
+                    occurred_at=day(3, 1),
+                    recorded_by=BY,
+                ).position
+            )
+        writes = [
+            lambda: app.assign(
+                client_id="F1", staff_id="M1", reason="r", effective_at=day(3, 1), recorded_by=BY
+            ),
+            lambda: app.update_profile(
+                client_id="F1", changes=full, effective_at=day(3, 2), recorded_by=BY
+            ),
+            lambda: app.update_profile(
+                client_id="F1", changes={"phone": None}, effective_at=day(3, 1), recorded_by=BY
+            ),
+            lambda: app.report_assets(
+                client_id="F1", amount="900.00", as_of=day(4, 1).date(), recorded_by=BY
+            ),
+            lambda: app.report_assets(
+                client_id="F1", amount="400.00", as_of=day(3, 20).date(), recorded_by=BY
+            ),
+            # A backdated reassignment moves the credit for the change of 04-01.
+            lambda: app.assign(
+                client_id="F1", staff_id="M2", reason="r", effective_at=day(3, 25), recorded_by=BY
+            ),
+            lambda: app.update_profile(
+                client_id="F2", changes=full, effective_at=day(3, 2), recorded_by=BY
+            ),
+            lambda: app.report_assets(
+                client_id="F2", amount="100.00", as_of=day(3, 3).date(), recorded_by=BY
+            ),
+            lambda: app.update_profile(
+                client_id="R0000", changes=full, effective_at=day(3, 2), recorded_by=BY
+            ),
+            lambda: app.report_assets(
+                client_id="R0000", amount="50.00", as_of=day(3, 3).date(), recorded_by=BY
+            ),
+        ]
+        results = []
+        for write in writes:
+            results.append(write())
+            positions.append(results[-1].position)
+            assert projections.wait(positions[-1], timeout=10)
+        # F2's profile update and assets report are retracted, each its own batch here.
+        for retracted in (results[6], results[7]):
+            end = app.retract(
+                client_id="F2", event_id=retracted.event_id, reason="r", recorded_by=BY
+            ).position
+            assert projections.wait(end, timeout=10)
+        one_at_a_time = dump(projections.views)
+        # The rebuild applies all of it in one batch.
+        assert projections.rebuild() == container.ledger.position
+        assert dump(projections.views) == one_at_a_time
+        report = projections.completeness("O1", as_of=NOW)
+        # F1's phone was cleared before the full update took effect; F2's update is gone.
+        assert (report["vip_active"], report["complete"]) == (3, 2)
+        m1 = projections.manager_portfolio("M1", day(1, 1), day(12, 31))
+        m2 = projections.manager_portfolio("M2", day(1, 1), day(12, 31))
+        # M1: F1's first 400 and R0000's 50; M2: F1's rise to 900 after the reassignment.
+        assert (m1["assets_change"], m2["assets_change"]) == (Decimal("450.00"), Decimal("500.00"))
+        assert one_at_a_time["reports_asset_changes"] and all(
+            "F2" not in str(row) for row in one_at_a_time["reports_asset_changes"]
+        )
+
     def test_a_rebuild_writes_without_the_query_indexes_and_builds_them_once_caught_up(
         self, container: Container, projections: Projections, database_url: str
     ) -> None:
