@@ -145,3 +145,8 @@ def test_small_read_batches_give_the_same_rows_and_positions(
         assert projections.rebuild([name]) == end
     assert dump(projections.views) == whole
     assert set(projections.positions().values()) == {end}
+
+
+def test_a_rebuild_in_processes_starts_the_longest_first_and_knows_every_projection() -> None:
+    assert sorted(runner.LONGEST_REBUILD_FIRST) == sorted(runner.PROJECTIONS)
+    assert runner.LONGEST_REBUILD_FIRST[0] == "reports"
