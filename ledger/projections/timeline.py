@@ -8,36 +8,39 @@ recorded order (as the aggregate's own timelines do).
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterable, Sequence
-from dataclasses import dataclass
 from decimal import Decimal
 from itertools import groupby
+from operator import itemgetter
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class Change:
+# Named tuples rather than frozen dataclasses: a rebuild makes one per change point and
+# interval, and a frozen dataclass's __init__ costs several times a tuple's.
+class Change(NamedTuple):
     effective_at: str
     seq: int
     field: str
     value: str | None
 
 
-@dataclass(frozen=True)
-class Interval:
+class Interval(NamedTuple):
     valid_from: str
     valid_to: str | None
     values: tuple[str | None, ...]
+
+
+_when = itemgetter(0, 1)  # (effective_at, seq)
+_effective_at = itemgetter(0)
 
 
 def fold_intervals(changes: Iterable[Change], fields: Sequence[str]) -> list[Interval]:
     """The consecutive `[from, to)` intervals of the combined values of `fields`; an
     interval starts wherever any of them changes. A backdated change lands in its place
     because the fold is always over every change point, in effective order."""
-    ordered = sorted(
-        (ch for ch in changes if ch.field in fields), key=lambda ch: (ch.effective_at, ch.seq)
-    )
+    ordered = sorted((ch for ch in changes if ch.field in fields), key=_when)
     state: dict[str, str | None] = dict.fromkeys(fields)
     starts: list[tuple[str, tuple[str | None, ...]]] = []
-    for at, group in groupby(ordered, key=lambda ch: ch.effective_at):
+    for at, group in groupby(ordered, key=_effective_at):
         for change in group:
             state[change.field] = change.value
         values = tuple(state[f] for f in fields)
