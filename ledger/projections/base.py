@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from functools import cache, lru_cache
 from operator import itemgetter
 from typing import Any, ClassVar, TypeVar
+from uuid import UUID
 
 from eventsourcing.persistence import Tracking, TrackingRecorder
 from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
@@ -53,11 +54,16 @@ def from_ts(text: str | None) -> datetime | None:
 
 def aid(event: Any) -> str:
     """Views key clients, units and staff by aggregate id: later events carry no business id."""
-    return _text(event.originator_id)
+    return _text(event.originator_id.int)
 
 
-# A client's events come close together in the log: its id is formatted once for them all.
-_text = lru_cache(maxsize=4096)(str)
+@lru_cache(maxsize=4096)
+def _text(number: int) -> str:
+    # A client's events come close together in the log: its id is formatted once for them
+    # all. Keyed by the id's integer, which hashes and compares in C; a UUID does in Python.
+    return str(UUID(int=number))
+
+
 _first = itemgetter(0)
 
 
@@ -79,10 +85,28 @@ def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
 
 class _WriteState(threading.local):
     cursor: Any = None
+    within: AbstractContextManager[Any]
     tracking: Tracking | None = None
     dirty: defaultdict[str, set[str]]
     pending: dict[str, list[tuple[Any, ...]]]
     memo: dict[str, Any]
+
+
+class _PerView:
+    """The view's write state: made once, under a lock, on first use; from then on a plain
+    attribute of the view (a non-data descriptor gives way to the instance's own), which
+    every update reads several times."""
+
+    _lock = threading.Lock()
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, view: Any, owner: type | None = None) -> Any:
+        if view is None:
+            return self
+        with self._lock:
+            return view.__dict__.setdefault(self.name, _WriteState())
 
 
 class SQLView(TrackingRecorder, ABC):
@@ -154,6 +178,7 @@ class SQLView(TrackingRecorder, ABC):
             return
         with self._transaction() as c:
             state.cursor = c
+            state.within = nullcontext(c)
             state.tracking = None
             state.dirty = defaultdict(set)
             state.pending = {}
@@ -175,7 +200,7 @@ class SQLView(TrackingRecorder, ABC):
         """The open batch's cursor, or a transaction of its own."""
         state = self._state
         if state.cursor is not None:
-            return nullcontext(state.cursor)
+            return state.within
         return self.batch()
 
     def _track(self, tracking: Tracking) -> None:
@@ -183,12 +208,7 @@ class SQLView(TrackingRecorder, ABC):
         if state.tracking is None or tracking.notification_id > state.tracking.notification_id:
             state.tracking = tracking
 
-    @property
-    def _state(self) -> _WriteState:
-        try:
-            return self.__dict__["_write_state"]  # type: ignore[no-any-return]
-        except KeyError:
-            return self.__dict__.setdefault("_write_state", _WriteState())  # type: ignore[no-any-return]
+    _state: _WriteState = _PerView()  # type: ignore[assignment]
 
     def _memo(self, key: str, factory: Callable[[], T]) -> T:
         """Something the open batch keeps in memory for its `_flush`."""
