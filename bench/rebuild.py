@@ -160,7 +160,7 @@ def main() -> None:
         started, cpu = time.perf_counter(), _children_cpu()
         ends = rebuild_in_processes(container.settings.database_url)
         report(
-            "all (a process per view)",
+            "all (`ledger rebuild`: a process per core, views shared out)",
             min(ends.values()),
             time.perf_counter() - started,
             _children_cpu() - cpu,

@@ -272,8 +272,9 @@ def rebuild(
 ) -> None:
     """Rebuild read models from the whole log (stop other projection runners first).
 
-    Several views are rebuilt in a process each (a rebuild is bound by Python, and
-    processes use every core); one view, or the in-memory store, in this process."""
+    Several views are rebuilt in up to one process per core (a rebuild is bound by
+    Python, and processes use every core); one view, or the in-memory store, in this
+    process."""
     container = build()
     try:
         projections = container.start_projections(follow=False)

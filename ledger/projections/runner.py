@@ -123,9 +123,9 @@ PROJECTIONS: dict[str, tuple[type[Projection[Any]], dict[str, type[SQLView]]]] =
 }
 
 
-# The reports view takes about twice as long as either other to rebuild (bench/rebuild.py
-# at 1,000,000 events: 34 s against 18 s and 15 s).
-LONGEST_REBUILD_FIRST = ("reports", "roster", "accountability")
+# Seconds to rebuild each view alone from 1,000,000 events on SQLite (bench/rebuild.py):
+# how `rebuild_in_processes` shares the views out among processes.
+REBUILD_WEIGHTS = {"reports": 34, "roster": 18, "accountability": 15}
 
 
 class ProjectionError(RuntimeError):
@@ -681,33 +681,50 @@ class Projections:
             view.factory.close()  # type: ignore[attr-defined]
 
 
-def _rebuild_alone(database_url: str, name: str, options: dict[str, Any]) -> int:
+def _rebuild_together(database_url: str, names: list[str], options: dict[str, Any]) -> int:
     app = Ledger(library_environment(database_url))
-    projections = Projections(app, construct_views(database_url, [name], options=options))
+    projections = Projections(app, construct_views(database_url, names, options=options))
     try:
-        return projections.rebuild([name])
+        return projections.rebuild(names)
     finally:
         projections.close()
         app.close()
 
 
+def rebuild_groups(names: Iterable[str], processes: int) -> list[list[str]]:
+    """The views shared out among `processes`, longest first, each to the process with the
+    least work so far: about the same work each, and views that share a process share one
+    reading of the log."""
+    groups: list[list[str]] = [[] for _ in range(max(1, processes))]
+    load = [0] * len(groups)
+    for name in sorted(names, key=lambda n: -REBUILD_WEIGHTS[n]):
+        least = load.index(min(load))
+        groups[least].append(name)
+        load[least] += REBUILD_WEIGHTS[name]
+    return [group for group in groups if group]
+
+
 def rebuild_in_processes(
     database_url: str, names: Iterable[str] | None = None, *, options: dict[str, Any] | None = None
 ) -> dict[str, int]:
-    """Rebuild the named projections (all by default), each in a process of its own.
+    """Rebuild the named projections (all by default) in as many processes as there are
+    cores, at most one per view.
 
     Each view has its own tables (its own file on SQLite), and a rebuild is bound by
-    Python, so separate processes use separate cores where threads would share one. There
-    are no more processes than cores, and the longest rebuild starts first: on two cores
-    the reports run beside the roster and then the accountability view, which together
-    take about as long, rather than three processes taking turns on two cores."""
+    Python, so separate processes use separate cores where threads would share one. With
+    fewer cores than views some views share a process (`rebuild_groups`), and with it one
+    reading of the log: on two cores the reports are rebuilt beside the roster and the
+    accountability view, which together take about as long, rather than three processes
+    taking turns on two cores."""
     names = list(names or PROJECTIONS)
     unknown = set(names) - set(PROJECTIONS)
     if unknown:
         raise KeyError(f"unknown projection(s): {', '.join(sorted(unknown))}")
-    names.sort(key=LONGEST_REBUILD_FIRST.index)
+    groups = rebuild_groups(names, os.cpu_count() or 1)
     context = multiprocessing.get_context("spawn")
-    workers = max(1, min(len(names), os.cpu_count() or 1))
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        futures = {n: pool.submit(_rebuild_alone, database_url, n, options or {}) for n in names}
-        return {name: future.result() for name, future in futures.items()}
+    with ProcessPoolExecutor(max_workers=len(groups), mp_context=context) as pool:
+        futures = [
+            (group, pool.submit(_rebuild_together, database_url, group, options or {}))
+            for group in groups
+        ]
+        return {name: future.result() for group, future in futures for name in group}

@@ -147,6 +147,11 @@ def test_small_read_batches_give_the_same_rows_and_positions(
     assert set(projections.positions().values()) == {end}
 
 
-def test_a_rebuild_in_processes_starts_the_longest_first_and_knows_every_projection() -> None:
-    assert sorted(runner.LONGEST_REBUILD_FIRST) == sorted(runner.PROJECTIONS)
-    assert runner.LONGEST_REBUILD_FIRST[0] == "reports"
+def test_a_rebuild_in_processes_shares_the_views_out_by_their_work() -> None:
+    assert sorted(runner.REBUILD_WEIGHTS) == sorted(runner.PROJECTIONS)
+    every = list(runner.PROJECTIONS)
+    assert runner.rebuild_groups(every, 1) == [["reports", "roster", "accountability"]]
+    # Two cores: the reports alone, beside the two views that together take as long.
+    assert runner.rebuild_groups(every, 2) == [["reports"], ["roster", "accountability"]]
+    assert runner.rebuild_groups(every, 8) == [["reports"], ["roster"], ["accountability"]]
+    assert runner.rebuild_groups(["accountability"], 2) == [["accountability"]]
