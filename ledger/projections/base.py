@@ -167,6 +167,10 @@ class SQLView(TrackingRecorder, ABC):
     def refresh_statistics(self) -> None:
         """Give the query planner the view's shape (once caught up)."""
 
+    @abstractmethod
+    def _has_table(self, c: Any, table: str) -> bool:
+        """Whether the database has the table (for upgrades of older views)."""
+
     # ---- writing --------------------------------------------------------------------
 
     @contextmanager
@@ -483,6 +487,10 @@ class SQLiteBackend(SQLiteTrackingRecorder):
     def _sql(self, statement: str) -> str:
         return statement
 
+    def _has_table(self, c: Any, table: str) -> bool:
+        c.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,))
+        return c.fetchone() is not None
+
 
 class PostgresBackend(PostgresTrackingRecorder):
     """A view in PostgreSQL, beside the events in the same database."""
@@ -506,6 +514,12 @@ class PostgresBackend(PostgresTrackingRecorder):
         with schema_lock(self.datastore):
             super().create_table()
 
+    def upgrade(self) -> None:
+        # Processes starting together would each upgrade: one at a time, the later ones
+        # find it done.
+        with schema_lock(self.datastore):
+            super().upgrade()  # type: ignore[misc]
+
     def _transaction(self) -> Any:
         return self.datastore.transaction(commit=True)
 
@@ -518,3 +532,7 @@ class PostgresBackend(PostgresTrackingRecorder):
 
     def _sql(self, statement: str) -> str:
         return statement.replace("?", "%s")
+
+    def _has_table(self, c: Any, table: str) -> bool:
+        c.execute("SELECT to_regclass(%s) IS NOT NULL AS found", (table,))
+        return bool(c.fetchone()["found"])

@@ -7,6 +7,7 @@ exactly the retracted event's rows and the derived rows of its client are recomp
 
 from __future__ import annotations
 
+import json
 from abc import ABC
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -58,8 +59,9 @@ class ReportsView(ClientIntervals, ABC):
             # event id is derived from, and one index serves both lookups and retraction.
             f"CREATE TABLE IF NOT EXISTS {p}_contacts (aid TEXT, occurred_at TEXT, "
             "version BIGINT, staff_id TEXT, PRIMARY KEY (aid, occurred_at, version))",
-            f"CREATE TABLE IF NOT EXISTS {p}_profile (aid TEXT, version BIGINT, field TEXT, "
-            "seq BIGINT, effective_at TEXT, value TEXT, PRIMARY KEY (aid, version, field))",
+            # One row per profile update: its key-information fields as a JSON object.
+            f"CREATE TABLE IF NOT EXISTS {p}_profile_updates (aid TEXT, version BIGINT, "
+            "seq BIGINT, effective_at TEXT, key_info TEXT, PRIMARY KEY (aid, version))",
             f"CREATE TABLE IF NOT EXISTS {p}_keyinfo (aid TEXT PRIMARY KEY, complete BIGINT)",
             f"CREATE TABLE IF NOT EXISTS {p}_assets (aid TEXT, version BIGINT, seq BIGINT, "
             "effective_at TEXT, amount TEXT, PRIMARY KEY (aid, version))",
@@ -83,6 +85,37 @@ class ReportsView(ClientIntervals, ABC):
             if field == "manager":
                 # A reassignment moves the credit for the client's asset changes.
                 self._dirty("assets", aid)
+
+    def upgrade(self) -> None:
+        """A view built when profile updates were kept a row per field: the same updates
+        a row each, and the old table gone."""
+        super().upgrade()
+        p = self.view_name
+        with self._transaction() as c:
+            if not self._has_table(c, f"{p}_profile"):
+                return
+            aids = [r["aid"] for r in self._all(c, f"SELECT DISTINCT aid FROM {p}_profile")]
+            for part in chunks(aids):
+                updates: dict[tuple[str, int], tuple[int, str, dict[str, Any]]] = {}
+                for row in self._all(
+                    c,
+                    f"SELECT aid, version, field, seq, effective_at, value FROM {p}_profile "
+                    f"WHERE aid IN {self._in(part)}",
+                    part,
+                ):
+                    key = (row["aid"], row["version"])
+                    update = updates.setdefault(key, (row["seq"], row["effective_at"], {}))
+                    update[2][row["field"]] = row["value"]
+                self._many(
+                    c,
+                    f"INSERT INTO {p}_profile_updates (aid, version, seq, effective_at, "
+                    "key_info) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                    (
+                        (a, version, seq, at, json.dumps(key_info, sort_keys=True))
+                        for (a, version), (seq, at, key_info) in updates.items()
+                    ),
+                )
+            self._exec(c, f"DROP TABLE IF EXISTS {p}_profile")
 
     @property
     def cadence(self) -> dict[str, int]:
@@ -123,20 +156,17 @@ class ReportsView(ClientIntervals, ABC):
         self, aid: str, version: int, at: datetime, changes: dict[str, Any], tracking: Tracking
     ) -> None:
         with self._write() as c:
-            seq, moment = tracking.notification_id, ts(at)
-            rows = [
-                (aid, version, field, seq, moment, value)
-                for field, value in changes.items()
-                if field in KEY_INFO_FIELDS
-            ]
-            self._many(
-                c,
-                f"INSERT INTO {self.view_name}_profile (aid, version, field, seq, effective_at, "
-                "value) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                rows,
-            )
-            if self._fresh(aid):
-                self._memo("profiles", _lists)[aid].extend(rows)
+            key_info = {f: v for f, v in changes.items() if f in KEY_INFO_FIELDS}
+            if key_info:
+                update = (tracking.notification_id, ts(at), key_info)
+                self._exec(
+                    c,
+                    f"INSERT INTO {self.view_name}_profile_updates (aid, version, seq, "
+                    "effective_at, key_info) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                    (aid, version, update[0], update[1], json.dumps(key_info, sort_keys=True)),
+                )
+                if self._fresh(aid):
+                    self._memo("profiles", _lists)[aid].append(update)
             self._dirty("keyinfo", aid)
             self._track(tracking)
 
@@ -165,13 +195,14 @@ class ReportsView(ClientIntervals, ABC):
             rows = self._all(
                 c,
                 f"SELECT version FROM {p}_contacts WHERE aid = ? UNION SELECT version FROM "
-                f"{p}_profile WHERE aid = ? UNION SELECT version FROM {p}_assets WHERE aid = ?",
+                f"{p}_profile_updates WHERE aid = ? UNION SELECT version FROM {p}_assets "
+                "WHERE aid = ?",
                 (aid, aid, aid),
             )
             client = UUID(aid)
             for version in (r["version"] for r in rows):
                 if event_id_of(client, version) == retracted_event_id:
-                    for table in ("contacts", "profile", "assets"):
+                    for table in ("contacts", "profile_updates", "assets"):
                         self._exec(
                             c,
                             f"DELETE FROM {p}_{table} WHERE aid = ? AND version = ?",
@@ -209,16 +240,18 @@ class ReportsView(ClientIntervals, ABC):
         """The clients' key-information completeness, from their profile updates (held in
         memory for `fresh` clients, read back for the others)."""
         p = self.view_name
-        updates: dict[str, list[tuple[Any, ...]]] = self._memo("profiles", _lists)
+        updates: dict[str, list[ProfileUpdate]] = self._memo("profiles", _lists)
         if not fresh:
             updates = defaultdict(list)
             for row in self._all(
                 c,
-                f"SELECT aid, version, field, seq, effective_at, value FROM {p}_profile "
+                f"SELECT aid, seq, effective_at, key_info FROM {p}_profile_updates "
                 f"WHERE aid IN {self._in(aids)}",
                 aids,
             ):
-                updates[row["aid"]].append(tuple(row.values()))
+                updates[row["aid"]].append(
+                    (row["seq"], row["effective_at"], json.loads(row["key_info"]))
+                )
             self._exec(c, f"DELETE FROM {p}_keyinfo WHERE aid IN {self._in(aids)}", aids)
         self._many(
             c,
@@ -397,13 +430,16 @@ def _lists() -> defaultdict[str, list[Any]]:
     return defaultdict(list)
 
 
-def _complete(updates: Iterable[tuple[Any, ...]]) -> int:
+# A profile update's (seq, effective_at, key-information fields it sets).
+ProfileUpdate = tuple[int, str, dict[str, Any]]
+
+
+def _complete(updates: Iterable[ProfileUpdate]) -> int:
     """1 when the latest address, phone and employer (in effective order, then recorded
-    order) are all present. `updates` are profile rows: (aid, version, field, seq,
-    effective_at, value)."""
+    order) are all present."""
     latest: dict[str, Any] = {}
-    for _aid, _version, field, _seq, _at, value in sorted(updates, key=lambda r: (r[4], r[3])):
-        latest[field] = value
+    for _seq, _at, key_info in sorted(updates, key=lambda u: (u[1], u[0])):
+        latest.update(key_info)
     return int(all(latest.get(f) for f in KEY_INFO_FIELDS))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 import threading
 from collections.abc import Iterator
@@ -426,6 +427,56 @@ class ReportsCase(ProjectionCase):
         projections.catch_up()
         report = projections.completeness("S", as_of=NOW, target=0.9)
         assert (report["complete"], report["rate"], report["meets_target"]) == (2, 1.0, True)
+
+    def test_a_view_that_kept_a_row_per_profile_field_is_upgraded_to_a_row_per_update(
+        self, container: Container, projections: Projections
+    ) -> None:
+        app = container.ledger
+        build_org(app, day(1, 1))
+        app.register_client(
+            client_id="U1",
+            name="u",
+            unit_id="O1",
+            tier="gold",
+            occurred_at=day(1, 5),
+            recorded_by=BY,
+        )
+        app.update_profile(
+            client_id="U1",
+            changes={"address": "a", "phone": "p", "employer": "e", "risk_appetite": "balanced"},
+            effective_at=day(1, 6),
+            recorded_by=BY,
+        )
+        cleared = app.update_profile(
+            client_id="U1", changes={"phone": None}, effective_at=day(1, 7), recorded_by=BY
+        )
+        projections.catch_up()
+        view = projections.views["reports"]
+        kept = dump({"reports": view})["reports_profile_updates"]
+        # The layout of earlier versions: a row per key-information field of each update.
+        with view._transaction() as c:
+            c.execute(
+                "CREATE TABLE reports_profile (aid TEXT, version BIGINT, field TEXT, seq BIGINT, "
+                "effective_at TEXT, value TEXT, PRIMARY KEY (aid, version, field))"
+            )
+            for row in view._all(c, "SELECT * FROM reports_profile_updates"):
+                for field, value in json.loads(row["key_info"]).items():
+                    view._exec(
+                        c,
+                        "INSERT INTO reports_profile VALUES (?, ?, ?, ?, ?, ?)",
+                        (row["aid"], row["version"], field, row["seq"], row["effective_at"], value),
+                    )
+            view._exec(c, "DELETE FROM reports_profile_updates")
+        assert projections.completeness("O1", as_of=NOW)["complete"] == 0
+        view.upgrade()
+        assert dump({"reports": view})["reports_profile_updates"] == kept
+        with view._read_transaction() as c:
+            assert not view._has_table(c, "reports_profile")
+        view.upgrade()  # nothing left to do
+        # The upgraded rows serve a retraction as the view's own do.
+        app.retract(client_id="U1", event_id=cleared.event_id, reason="typo", recorded_by=BY)
+        projections.catch_up()
+        assert projections.completeness("O1", as_of=NOW)["complete"] == 1
 
     def test_overdue_contacts_follow_the_cadence_and_retractions(
         self, container: Container, projections: Projections
