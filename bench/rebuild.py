@@ -14,6 +14,7 @@ import argparse
 import os
 import resource
 import tempfile
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -109,6 +110,40 @@ def raw_rate(container) -> tuple[int, float]:  # type: ignore[no-untyped-def]
     return count, time.perf_counter() - started
 
 
+class ChildPeak:
+    """The largest peak RSS of this process's children while in use, read from /proc.
+    (RUSAGE_CHILDREN's ru_maxrss is no good here: a spawned child is forked from this
+    process first, and counts this process's size as its own peak.)"""
+
+    def __init__(self) -> None:
+        self.mib = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def __enter__(self) -> ChildPeak:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _sample(self) -> None:
+        me = str(os.getpid())
+        while not self._stop.wait(0.2):
+            for status in Path("/proc").glob("[0-9]*/status"):
+                try:
+                    fields = dict(
+                        line.split(":", 1)
+                        for line in status.read_text().splitlines()
+                        if ":" in line
+                    )
+                except OSError:
+                    continue
+                if fields.get("PPid", "").strip() == me and "VmHWM" in fields:
+                    self.mib = max(self.mib, int(fields["VmHWM"].split()[0]) / 1024)
+
+
 def _children_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
@@ -132,38 +167,48 @@ def main() -> None:
                 f"generated {container.ledger.position:,} events in "
                 f"{time.perf_counter() - started:.1f}s"
             )
-        count, seconds = raw_rate(container)
-        raw = count / seconds
-        print(
-            f"raw read + deserialise: {count:,} events in {seconds:.1f}s = {raw:,.0f} events/s; "
-            f"load average {os.getloadavg()[0]:.1f}"
-        )
         projections = container.start_projections(follow=False)
 
-        def report(label: str, end: int, seconds: float, cpu: float) -> None:
+        def measure_raw() -> float:
+            # Measured again before each rebuild: on a shared machine the speed drifts by a
+            # tenth or more within minutes, and a rebuild is compared with the raw rate of
+            # its own minute.
+            count, seconds = raw_rate(container)
+            print(
+                f"raw read + deserialise: {count:,} events in {seconds:.1f}s = "
+                f"{count / seconds:,.0f} events/s; load average {os.getloadavg()[0]:.1f}"
+            )
+            return count / seconds
+
+        def report(
+            label: str, raw: float, end: int, seconds: float, cpu: float, rss: float
+        ) -> None:
             rate = end / seconds
-            # ru_maxrss is in KiB on Linux: the peak of this process (threads included) and
-            # of the largest finished child (the process-per-view rebuild).
-            own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-            children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
             print(
                 f"rebuild {label}: {end:,} events in {seconds:.1f}s = {rate:,.0f} events/s "
-                f"({rate / raw:.0%} of raw); CPU {cpu:.1f}s; peak RSS so far {own:,.0f} MiB "
-                f"(largest child {children:,.0f} MiB); load average {os.getloadavg()[0]:.1f}"
+                f"({rate / raw:.0%} of raw); CPU {cpu:.1f}s; peak RSS {rss:,.0f} MiB; "
+                f"load average {os.getloadavg()[0]:.1f}"
             )
 
         for names in (["roster"], ["accountability"], ["reports"], None):
+            raw = measure_raw()
             started, cpu = time.perf_counter(), time.process_time()
             end = projections.rebuild(names)
             label = ", ".join(names) if names else "all (one pass, a thread per view)"
-            report(label, end, time.perf_counter() - started, time.process_time() - cpu)
+            # ru_maxrss is in KiB on Linux: this process's peak so far.
+            rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            report(label, raw, end, time.perf_counter() - started, time.process_time() - cpu, rss)
+        raw = measure_raw()
         started, cpu = time.perf_counter(), _children_cpu()
-        ends = rebuild_in_processes(container.settings.database_url)
+        with ChildPeak() as peak:
+            ends = rebuild_in_processes(container.settings.database_url)
         report(
             "all (`ledger rebuild`: a process per core, views shared out)",
+            raw,
             min(ends.values()),
             time.perf_counter() - started,
             _children_cpu() - cpu,
+            peak.mib,
         )
     finally:
         container.close()
