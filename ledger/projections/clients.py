@@ -18,9 +18,19 @@ from ledger.projections.base import UnitTree, chunks, ts
 from ledger.projections.timeline import Change, fold_intervals
 
 FIELDS = ("tier", "status", "manager")
+# A registration is one change point: the client's first tier, and active status.
+REGISTERED = "registered"
 
 # (aid, valid_from, valid_to, tier, status, manager)
 IntervalRow = tuple[str, str, str | None, str | None, str | None, str | None]
+
+
+def change_points(at: str, seq: int, field: str, value: str | None) -> tuple[Change, ...]:
+    """The change points of a stored change: a registration's are its tier and its status.
+    (Views built before registrations were stored as one row have both rows stored.)"""
+    if field == REGISTERED:
+        return (Change(at, seq, "tier", value), Change(at, seq, "status", ACTIVE))
+    return (Change(at, seq, field, value),)
 
 
 class ClientIntervals(UnitTree):
@@ -72,10 +82,7 @@ class ClientIntervals(UnitTree):
                 "VALUES (?, ?, ?, ?, ?) ON CONFLICT (aid) DO NOTHING",
                 (aid, client_id, name, unit_id, moment),
             )
-            seq = tracking.notification_id
-            self._add_changes(
-                c, [(aid, seq, "tier", moment, tier), (aid, seq, "status", moment, ACTIVE)]
-            )
+            self._add_changes(c, [(aid, tracking.notification_id, REGISTERED, moment, tier)])
             self._track(tracking)
 
     def record_change(
@@ -96,7 +103,7 @@ class ClientIntervals(UnitTree):
         for row in rows:
             self._dirty("client", row[0])
             if row[0] in registered:
-                registered[row[0]].append(Change(row[3], row[1], row[2], row[4]))
+                registered[row[0]].extend(change_points(row[3], row[1], row[2], row[4]))
 
     def _flush(self, c: Any, dirty: dict[str, set[str]]) -> None:
         super()._flush(c, dirty)
@@ -140,8 +147,8 @@ class ClientIntervals(UnitTree):
                 f"WHERE aid IN {self._in(older)}",
                 older,
             ):
-                changes[row["aid"]].append(
-                    Change(row["effective_at"], row["seq"], row["field"], row["value"])
+                changes[row["aid"]].extend(
+                    change_points(row["effective_at"], row["seq"], row["field"], row["value"])
                 )
         return changes
 

@@ -14,6 +14,7 @@ from eventsourcing.projection import Projection
 from ledger.domain import Client, Unit
 from ledger.domain.values import ACTIVE, DESIGNATED_MANAGER, TIERS, VIP_TIERS
 from ledger.projections.base import PostgresBackend, SQLiteBackend, aid, topics_of, ts
+from ledger.projections.clients import REGISTERED, change_points
 from ledger.projections.counts import TierCounts
 
 DEFAULT_LIMIT = 50
@@ -141,14 +142,16 @@ class RosterView(TierCounts, ABC):
             f"JOIN {p}_clients c ON c.aid = ch.aid "
             f"JOIN {p}_unit_paths u ON u.unit_id = c.unit_id AND u.ancestor_id = ? "
             f"LEFT JOIN {p}_recorded r ON r.seq = ch.seq "
-            "WHERE ch.field IN ('tier', 'status') AND ch.effective_at <= ? "
+            f"WHERE ch.field IN ('tier', 'status', '{REGISTERED}') AND ch.effective_at <= ? "
             "AND (r.recorded_at IS NULL OR r.recorded_at <= ?) "
             "ORDER BY ch.aid, ch.effective_at, ch.seq",
             (unit_id, ts(as_of), ts(known_at)),
         )
         state: dict[str, dict[str, str | None]] = {}
         for row in rows:
-            state.setdefault(row["aid"], {})[row["field"]] = row["value"]
+            values = state.setdefault(row["aid"], {})
+            for point in change_points("", 0, row["field"], row["value"]):
+                values[point.field] = point.value
         counts = dict.fromkeys(TIERS, 0)
         for values in state.values():
             tier = values.get("tier")

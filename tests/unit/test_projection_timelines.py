@@ -3,6 +3,7 @@ from decimal import Decimal
 
 from ledger.projections.accountability import churn_case, fiscal_year_of
 from ledger.projections.base import from_ts, ts
+from ledger.projections.clients import FIELDS, REGISTERED, change_points
 from ledger.projections.timeline import (
     Change,
     Interval,
@@ -151,3 +152,22 @@ def test_asset_changes_are_differences_between_reports_in_effective_order() -> N
         ("b", at(10), Decimal("50.00")),
         ("c", at(20), Decimal("-29.50")),
     ]
+
+
+def test_a_registration_is_stored_once_and_read_as_its_tier_and_active_status() -> None:
+    stored = [
+        (at(0), 1, REGISTERED, "gold"),
+        (at(10), 2, "manager", "M1"),
+        (at(20), 3, "status", "churned"),
+    ]
+    points = [p for row in stored for p in change_points(*row)]
+    assert fold_intervals(points, FIELDS) == [
+        Interval(at(0), at(10), ("gold", "active", None)),
+        Interval(at(10), at(20), ("gold", "active", "M1")),
+        Interval(at(20), None, ("gold", "churned", "M1")),
+    ]
+    # A view built before keeps a registration as two rows, which read the same.
+    older = [(at(0), 1, "tier", "gold"), (at(0), 1, "status", "active"), *stored[1:]]
+    assert fold_intervals([p for row in older for p in change_points(*row)], FIELDS) == (
+        fold_intervals(points, FIELDS)
+    )
