@@ -111,12 +111,12 @@ def raw_rate(container) -> tuple[int, float]:  # type: ignore[no-untyped-def]
 
 
 class ChildPeak:
-    """The largest peak RSS of this process's children while in use, read from /proc.
-    (RUSAGE_CHILDREN's ru_maxrss is no good here: a spawned child is forked from this
-    process first, and counts this process's size as its own peak.)"""
+    """The peak RSS of each of this process's children while in use, read from /proc
+    (sampled every 0.1 s). RUSAGE_CHILDREN's ru_maxrss is no good here: a spawned child is
+    forked from this process first, and counts this process's size as its own peak."""
 
     def __init__(self) -> None:
-        self.mib = 0.0
+        self.peaks: dict[str, float] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
 
@@ -130,7 +130,7 @@ class ChildPeak:
 
     def _sample(self) -> None:
         me = str(os.getpid())
-        while not self._stop.wait(0.2):
+        while not self._stop.wait(0.1):
             for status in Path("/proc").glob("[0-9]*/status"):
                 try:
                     fields = dict(
@@ -141,7 +141,16 @@ class ChildPeak:
                 except OSError:
                     continue
                 if fields.get("PPid", "").strip() == me and "VmHWM" in fields:
-                    self.mib = max(self.mib, int(fields["VmHWM"].split()[0]) / 1024)
+                    self.peaks[status.parent.name] = int(fields["VmHWM"].split()[0]) / 1024
+
+    @property
+    def largest(self) -> float:
+        return max(self.peaks.values(), default=0.0)
+
+    @property
+    def total(self) -> float:
+        """An upper bound of the children's footprint: their peaks added up."""
+        return sum(self.peaks.values())
 
 
 def _children_cpu() -> float:
@@ -180,13 +189,11 @@ def main() -> None:
             )
             return count / seconds
 
-        def report(
-            label: str, raw: float, end: int, seconds: float, cpu: float, rss: float
-        ) -> None:
+        def report(label: str, raw: float, end: int, seconds: float, cpu: float, rss: str) -> None:
             rate = end / seconds
             print(
                 f"rebuild {label}: {end:,} events in {seconds:.1f}s = {rate:,.0f} events/s "
-                f"({rate / raw:.0%} of raw); CPU {cpu:.1f}s; peak RSS {rss:,.0f} MiB; "
+                f"({rate / raw:.0%} of raw); CPU {cpu:.1f}s; {rss}; "
                 f"load average {os.getloadavg()[0]:.1f}"
             )
 
@@ -195,9 +202,10 @@ def main() -> None:
             started, cpu = time.perf_counter(), time.process_time()
             end = projections.rebuild(names)
             label = ", ".join(names) if names else "all (one pass, a thread per view)"
-            # ru_maxrss is in KiB on Linux: this process's peak so far.
+            # ru_maxrss is in KiB on Linux: this process's peak so far, earlier runs included.
             rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-            report(label, raw, end, time.perf_counter() - started, time.process_time() - cpu, rss)
+            seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+            report(label, raw, end, seconds, cpu, f"peak RSS so far {rss:,.0f} MiB")
         raw = measure_raw()
         started, cpu = time.perf_counter(), _children_cpu()
         with ChildPeak() as peak:
@@ -208,7 +216,8 @@ def main() -> None:
             min(ends.values()),
             time.perf_counter() - started,
             _children_cpu() - cpu,
-            peak.mib,
+            f"peak RSS of the largest process {peak.largest:,.0f} MiB, of all "
+            f"{len(peak.peaks)} children added up {peak.total:,.0f} MiB",
         )
     finally:
         container.close()

@@ -78,7 +78,8 @@ def topics_of(*event_classes: type) -> tuple[str, ...]:
     return tuple(get_topic(cls) for cls in event_classes)
 
 
-def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
+def chunks(items: Sequence[Any], size: int | None = None) -> Iterator[Sequence[Any]]:
+    size = size or CHUNK
     for start in range(0, len(items), size):
         yield items[start : start + size]
 
@@ -256,12 +257,19 @@ class SQLView(TrackingRecorder, ABC):
         under the rebuild's settings (no checkpoint of the deletions on their own)."""
         pattern = re.compile(r"CREATE INDEX IF NOT EXISTS (\w+)")
         self._rebuilding = True
-        with self._transaction() as c:
-            for statement in self.query_index_statements():
-                match = pattern.search(statement)
-                assert match is not None, statement
-                c.execute(f"DROP INDEX IF EXISTS {match.group(1)}")
-        self.reset()
+        try:
+            with self._transaction() as c:
+                for statement in self.query_index_statements():
+                    match = pattern.search(statement)
+                    assert match is not None, statement
+                    c.execute(f"DROP INDEX IF EXISTS {match.group(1)}")
+            self.reset()
+        except BaseException:
+            # Not rebuilding after all (the rows are as they were): the indexes back, and
+            # what is counted as it goes is counted again.
+            self._rebuilding = False
+            self._create_query_indexes()
+            raise
 
     def finish_rebuild(self) -> None:
         """Once caught up (or failed) after `start_rebuild()`: the query indexes again. A
@@ -269,10 +277,13 @@ class SQLView(TrackingRecorder, ABC):
         creates them."""
         if not self.rebuilding:
             return
+        self._create_query_indexes()
+        self._rebuilding = False
+
+    def _create_query_indexes(self) -> None:
         with self._transaction() as c:
             for statement in self.query_index_statements():
                 c.execute(statement)
-        self._rebuilding = False
 
     def view_tables(self) -> list[str]:
         pattern = re.compile(r"CREATE TABLE IF NOT EXISTS (\w+)")

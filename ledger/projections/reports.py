@@ -30,6 +30,7 @@ from ledger.domain.values import (
 )
 from ledger.domain.values import event_id as event_id_of
 from ledger.projections.base import (
+    CHUNK,
     PostgresBackend,
     SQLiteBackend,
     aid,
@@ -94,8 +95,16 @@ class ReportsView(ClientIntervals, ABC):
         with self._transaction() as c:
             if not self._has_table(c, f"{p}_profile"):
                 return
-            aids = [r["aid"] for r in self._all(c, f"SELECT DISTINCT aid FROM {p}_profile")]
-            for part in chunks(aids):
+            after = ""
+            while part := [
+                r["aid"]
+                for r in self._all(
+                    c,
+                    f"SELECT DISTINCT aid FROM {p}_profile WHERE aid > ? ORDER BY aid LIMIT ?",
+                    (after, CHUNK),
+                )
+            ]:
+                after = part[-1]
                 updates: dict[tuple[str, int], tuple[int, str, dict[str, Any]]] = {}
                 for row in self._all(
                     c,
@@ -111,7 +120,7 @@ class ReportsView(ClientIntervals, ABC):
                     f"INSERT INTO {p}_profile_updates (aid, version, seq, effective_at, "
                     "key_info) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                     (
-                        (a, version, seq, at, json.dumps(key_info, sort_keys=True))
+                        (a, version, seq, at, _key_info_json(key_info))
                         for (a, version), (seq, at, key_info) in updates.items()
                     ),
                 )
@@ -163,7 +172,7 @@ class ReportsView(ClientIntervals, ABC):
                     c,
                     f"INSERT INTO {self.view_name}_profile_updates (aid, version, seq, "
                     "effective_at, key_info) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                    (aid, version, update[0], update[1], json.dumps(key_info, sort_keys=True)),
+                    (aid, version, update[0], update[1], _key_info_json(key_info)),
                 )
                 if self._fresh(aid):
                     self._memo("profiles", _lists)[aid].append(update)
@@ -428,6 +437,12 @@ class ReportsView(ClientIntervals, ABC):
 
 def _lists() -> defaultdict[str, list[Any]]:
     return defaultdict(list)
+
+
+def _key_info_json(key_info: dict[str, Any]) -> str:
+    """The stored form of an update's key information: the same text however it was
+    reached (an update, or an upgraded older view), names and addresses as written."""
+    return json.dumps(key_info, sort_keys=True, ensure_ascii=False)
 
 
 # A profile update's (seq, effective_at, key-information fields it sets).

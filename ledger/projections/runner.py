@@ -697,11 +697,21 @@ def rebuild_groups(names: Iterable[str], processes: int) -> list[list[str]]:
     reading of the log."""
     groups: list[list[str]] = [[] for _ in range(max(1, processes))]
     load = [0] * len(groups)
-    for name in sorted(names, key=lambda n: -REBUILD_WEIGHTS[n]):
+    # A view not yet weighed counts as the heaviest.
+    weight = {name: REBUILD_WEIGHTS.get(name, max(REBUILD_WEIGHTS.values())) for name in names}
+    for name in sorted(weight, key=lambda n: -weight[n]):
         least = load.index(min(load))
         groups[least].append(name)
-        load[least] += REBUILD_WEIGHTS[name]
+        load[least] += weight[name]
     return [group for group in groups if group]
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity, as a container limits it), not
+    every core of the host."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
 
 
 def rebuild_in_processes(
@@ -716,11 +726,15 @@ def rebuild_in_processes(
     reading of the log: on two cores the reports are rebuilt beside the roster and the
     accountability view, which together take about as long, rather than three processes
     taking turns on two cores."""
-    names = list(names or PROJECTIONS)
+    names = list(dict.fromkeys(names or PROJECTIONS))  # each view once
     unknown = set(names) - set(PROJECTIONS)
     if unknown:
         raise KeyError(f"unknown projection(s): {', '.join(sorted(unknown))}")
-    groups = rebuild_groups(names, os.cpu_count() or 1)
+    groups = rebuild_groups(names, usable_cores())
+    if len(groups) == 1:
+        # One core: one pass here, with no process to start.
+        end = _rebuild_together(database_url, groups[0], options or {})
+        return dict.fromkeys(groups[0], end)
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=len(groups), mp_context=context) as pool:
         futures = [

@@ -15,6 +15,7 @@ import pytest
 from ledger.bootstrap import Container, build
 from ledger.config import Settings
 from ledger.domain import Client
+from ledger.projections import reports as reports_module
 from ledger.projections.base import SQLView
 from ledger.projections.runner import ProjectionError, Projections, rebuild_in_processes
 from projection_scenarios import (
@@ -429,18 +430,26 @@ class ReportsCase(ProjectionCase):
         assert (report["complete"], report["rate"], report["meets_target"]) == (2, 1.0, True)
 
     def test_a_view_that_kept_a_row_per_profile_field_is_upgraded_to_a_row_per_update(
-        self, container: Container, projections: Projections
+        self, container: Container, projections: Projections, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         app = container.ledger
         build_org(app, day(1, 1))
-        app.register_client(
-            client_id="U1",
-            name="u",
-            unit_id="O1",
-            tier="gold",
-            occurred_at=day(1, 5),
+        for client_id in ("U1", "U2"):
+            app.register_client(
+                client_id=client_id,
+                name="u",
+                unit_id="O1",
+                tier="gold",
+                occurred_at=day(1, 5),
+                recorded_by=BY,
+            )
+        app.update_profile(
+            client_id="U2",
+            changes={"address": "北京市朝阳区", "phone": "p", "employer": "银行"},
+            effective_at=day(1, 6),
             recorded_by=BY,
         )
+        monkeypatch.setattr(reports_module, "CHUNK", 1)  # a page per client
         app.update_profile(
             client_id="U1",
             changes={"address": "a", "phone": "p", "employer": "e", "risk_appetite": "balanced"},
@@ -467,8 +476,8 @@ class ReportsCase(ProjectionCase):
                         (row["aid"], row["version"], field, row["seq"], row["effective_at"], value),
                     )
             view._exec(c, "DELETE FROM reports_profile_updates")
-        assert projections.completeness("O1", as_of=NOW)["complete"] == 0
         view.upgrade()
+        assert projections.completeness("O1", as_of=NOW)["complete"] == 1  # U2
         assert dump({"reports": view})["reports_profile_updates"] == kept
         with view._read_transaction() as c:
             assert not view._has_table(c, "reports_profile")
@@ -476,7 +485,7 @@ class ReportsCase(ProjectionCase):
         # The upgraded rows serve a retraction as the view's own do.
         app.retract(client_id="U1", event_id=cleared.event_id, reason="typo", recorded_by=BY)
         projections.catch_up()
-        assert projections.completeness("O1", as_of=NOW)["complete"] == 1
+        assert projections.completeness("O1", as_of=NOW)["complete"] == 2
 
     def test_overdue_contacts_follow_the_cadence_and_retractions(
         self, container: Container, projections: Projections
@@ -823,6 +832,78 @@ class RunnerCase(ProjectionCase):
         assert wanted <= _indexes(roster, database_url)
         assert projections.roster("O1", as_of=NOW)["items"][0]["client_id"] == "R0000"
         assert not roster.rebuilding
+
+    def test_a_rebuild_that_cannot_start_leaves_the_view_as_it_was(
+        self,
+        container: Container,
+        projections: Projections,
+        database_url: str,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        build_org(container.ledger, day(1, 1))
+        self._write_clients(container, 0, 2)
+        projections.catch_up()
+        roster = projections.roster_view
+        before = dump({"roster": roster})
+        wanted = {"roster_clients_id", "roster_clients_unit_aid", "roster_intervals_at"}
+
+        def busy() -> None:
+            raise RuntimeError("database is locked")
+
+        monkeypatch.setattr(roster, "reset", busy)
+        with pytest.raises(RuntimeError, match="locked"):
+            projections.rebuild(["roster"])
+        assert not roster.rebuilding
+        assert wanted <= _indexes(roster, database_url)
+        assert dump({"roster": roster}) == before
+        # Counts are kept up as events come, as before the attempt.
+        container.ledger.register_client(
+            client_id="LATE",
+            name="l",
+            unit_id="O1",
+            tier="gold",
+            occurred_at=day(3, 1),
+            recorded_by=BY,
+        )
+        projections.catch_up()
+        assert projections.roster_summary("O1", as_of=NOW)["counts"]["gold"] == 3
+
+    def test_registrations_stored_as_two_rows_by_an_older_view_read_the_same(
+        self, container: Container, projections: Projections
+    ) -> None:
+        app = container.ledger
+        build_org(app, day(1, 1))
+        self._write_clients(container, 0, 2)
+        projections.catch_up()
+        roster = projections.roster_view
+        summary = projections.roster_summary("O1", as_of=NOW, known_at=datetime.now(UTC))
+        assert summary["counts"]["gold"] == 2
+        # The layout of earlier versions: a registration as a tier row and a status row.
+        with roster._transaction() as c:
+            for row in roster._all(c, "SELECT * FROM roster_changes WHERE field = 'registered'"):
+                roster._exec(
+                    c,
+                    "INSERT INTO roster_changes (aid, seq, field, effective_at, value) "
+                    "VALUES (?, ?, 'status', ?, 'active')",
+                    (row["aid"], row["seq"], row["effective_at"]),
+                )
+            roster._exec(c, "UPDATE roster_changes SET field = 'tier' WHERE field = 'registered'")
+        known = datetime.now(UTC)
+        assert (
+            projections.roster_summary("O1", as_of=NOW, known_at=known)["counts"]
+            == (summary["counts"])
+        )
+        # A backdated change refolds the client from its old rows and the new one.
+        app.change_tier(
+            client_id="R0000", tier="diamond", reason="r", effective_at=day(2, 2), recorded_by=BY
+        )
+        projections.catch_up()
+        items = {i["client_id"]: i for i in projections.roster("O1", as_of=NOW)["items"]}
+        assert (items["R0000"]["tier"], items["R0000"]["status"]) == ("diamond", "active")
+        assert projections.roster_summary("O1", as_of=NOW)["counts"]["diamond"] == 1
+        # As known before the change: both still gold.
+        then = projections.roster_summary("O1", as_of=NOW, known_at=known)
+        assert then["counts"] == summary["counts"]
 
     def test_rebuilding_in_a_process_per_view_gives_the_same_rows(
         self, container: Container, projections: Projections, database_url: str

@@ -155,3 +155,23 @@ def test_a_rebuild_in_processes_shares_the_views_out_by_their_work() -> None:
     assert runner.rebuild_groups(every, 2) == [["reports"], ["roster", "accountability"]]
     assert runner.rebuild_groups(every, 8) == [["reports"], ["roster"], ["accountability"]]
     assert runner.rebuild_groups(["accountability"], 2) == [["accountability"]]
+    # A view not yet weighed counts as the heaviest rather than failing the rebuild.
+    assert runner.rebuild_groups(["roster", "new"], 2) == [["new"], ["roster"]]
+    assert runner.usable_cores() >= 1
+
+
+def test_a_view_named_twice_is_rebuilt_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[list[str]] = []
+
+    def together(url: str, names: list[str], options: dict[str, Any]) -> int:
+        seen.append(names)
+        return 7
+
+    monkeypatch.setattr(runner, "_rebuild_together", together)
+    monkeypatch.setattr(runner, "usable_cores", lambda: 1)
+    # One core: one pass in this process, no process started.
+    assert runner.rebuild_in_processes("memory://", ["reports", "roster", "reports"]) == {
+        "reports": 7,
+        "roster": 7,
+    }
+    assert seen == [["reports", "roster"]]
