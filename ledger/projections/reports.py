@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from abc import ABC
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -245,45 +245,60 @@ class ReportsView(ClientIntervals, ABC):
             for part in chunks([a for a in aids if not self._fresh(a)]):
                 recompute(c, part, fresh=False)
 
+    def _inputs(
+        self,
+        c: Any,
+        aids: Sequence[str],
+        *,
+        fresh: bool,
+        memo: str,
+        select: str,
+        row: Callable[[dict[str, Any]], tuple[Any, ...]],
+        derived: str,
+    ) -> dict[str, list[Any]]:
+        """What the clients' derived rows are worked out from: for `fresh` clients, what
+        the batch holds in memory; for the others, their rows read back (`select` names
+        the columns and table), their `derived` rows deleted to be written anew."""
+        if fresh:
+            return self._memo(memo, _lists)  # type: ignore[no-any-return]
+        p = self.view_name
+        found: defaultdict[str, list[Any]] = defaultdict(list)
+        query = f"SELECT aid, {select.format(p=p)} WHERE aid IN {self._in(aids)}"
+        for r in self._all(c, query, aids):
+            found[r["aid"]].append(row(r))
+        self._exec(c, f"DELETE FROM {p}_{derived} WHERE aid IN {self._in(aids)}", aids)
+        return found
+
     def _recompute_keyinfo(self, c: Any, aids: Sequence[str], *, fresh: bool) -> None:
         """The clients' key-information completeness, from their profile updates (held in
         memory for `fresh` clients, read back for the others)."""
-        p = self.view_name
-        updates: dict[str, list[ProfileUpdate]] = self._memo("profiles", _lists)
-        if not fresh:
-            updates = defaultdict(list)
-            for row in self._all(
-                c,
-                f"SELECT aid, seq, effective_at, key_info FROM {p}_profile_updates "
-                f"WHERE aid IN {self._in(aids)}",
-                aids,
-            ):
-                updates[row["aid"]].append(
-                    (row["seq"], row["effective_at"], json.loads(row["key_info"]))
-                )
-            self._exec(c, f"DELETE FROM {p}_keyinfo WHERE aid IN {self._in(aids)}", aids)
+        updates: dict[str, list[ProfileUpdate]] = self._inputs(
+            c,
+            aids,
+            fresh=fresh,
+            memo="profiles",
+            select="seq, effective_at, key_info FROM {p}_profile_updates",
+            row=lambda r: (r["seq"], r["effective_at"], json.loads(r["key_info"])),
+            derived="keyinfo",
+        )
         self._many(
             c,
-            f"INSERT INTO {p}_keyinfo (aid, complete) VALUES (?, ?)",
+            f"INSERT INTO {self.view_name}_keyinfo (aid, complete) VALUES (?, ?)",
             ((a, _complete(updates.get(a, ()))) for a in aids),
         )
 
     def _recompute_assets(self, c: Any, aids: Sequence[str], *, fresh: bool) -> None:
         """Each assets report's change and the designated manager credited with it."""
         p = self.view_name
-        reports: dict[str, list[tuple[str, int, int, Decimal]]] = self._memo("assets", _lists)
-        if not fresh:
-            reports = defaultdict(list)
-            for row in self._all(
-                c,
-                f"SELECT aid, seq, version, effective_at, amount FROM {p}_assets "
-                f"WHERE aid IN {self._in(aids)}",
-                aids,
-            ):
-                reports[row["aid"]].append(
-                    (row["effective_at"], row["seq"], row["version"], Decimal(row["amount"]))
-                )
-            self._exec(c, f"DELETE FROM {p}_asset_changes WHERE aid IN {self._in(aids)}", aids)
+        reports: dict[str, list[tuple[str, int, int, Decimal]]] = self._inputs(
+            c,
+            aids,
+            fresh=fresh,
+            memo="assets",
+            select="seq, version, effective_at, amount FROM {p}_assets",
+            row=lambda r: (r["effective_at"], r["seq"], r["version"], Decimal(r["amount"])),
+            derived="asset_changes",
+        )
         holders = [a for a in aids if reports.get(a)]
         if not holders:
             return
