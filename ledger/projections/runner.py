@@ -521,14 +521,16 @@ class Projections:
             raise KeyError(f"unknown projection(s): {', '.join(sorted(unknown))}")
         was_running = self.is_running
         self.stop()
-        with self._apply_lock:
-            for name in names:
-                self.views[name].start_rebuild()
-                self._positions[name] = 0
         try:
+            with self._apply_lock:
+                for name in names:
+                    self.views[name].start_rebuild()
+                    self._positions[name] = 0
             end = self.catch_up(names)
         finally:
-            for name in names:  # already done unless the catch-up failed
+            # Already done unless a start or the catch-up failed; a view whose start failed
+            # put itself back, and one started before it is left with its indexes.
+            for name in names:
                 self.views[name].finish_rebuild()
         if was_running:
             self.start()

@@ -856,6 +856,16 @@ class RunnerCase(ProjectionCase):
         assert not roster.rebuilding
         assert wanted <= _indexes(roster, database_url)
         assert dump({"roster": roster}) == before
+        # The reports view, started before the roster failed, is not left rebuilding:
+        # emptied, it is replayed by the next catch-up.
+        reports = projections.views["reports"]
+        reports_before = dump({"reports": reports})
+        with pytest.raises(RuntimeError, match="locked"):
+            projections.rebuild(["reports", "roster"])
+        assert not any(view.rebuilding for view in projections.views.values())
+        assert {"reports_asset_changes_manager"} <= _indexes(reports, database_url)
+        projections.catch_up()
+        assert dump({"reports": reports}) == reports_before
         # Counts are kept up as events come, as before the attempt.
         container.ledger.register_client(
             client_id="LATE",
