@@ -123,8 +123,7 @@ class ClientIntervals(UnitTree):
         derived from intervals)."""
         p = self.view_name
         # A client registered in this batch has no intervals from before to delete.
-        registered = self._memo("registered", dict)
-        older = [aid for aid in aids if aid not in registered]
+        older = self._registered_before(aids)
         if older:
             self._exec(c, f"DELETE FROM {p}_intervals WHERE aid IN {self._in(older)}", older)
         self._many(
@@ -134,12 +133,17 @@ class ClientIntervals(UnitTree):
             rows,
         )
 
+    def _registered_before(self, aids: Sequence[str]) -> list[str]:
+        """The clients registered before this batch: the ones with rows from before."""
+        registered = self._memo("registered", dict)
+        return [aid for aid in aids if aid not in registered]
+
     def _change_points(self, c: Any, aids: Sequence[str]) -> dict[str, list[Change]]:
         """Each client's change points. A client registered in this batch has them all in
         memory (none can precede its registration in the log); the others' are read back."""
         registered: dict[str, list[Change]] = self._memo("registered", dict)
         changes = {aid: registered.get(aid, []) for aid in aids}
-        older = [aid for aid in aids if aid not in registered]
+        older = self._registered_before(aids)
         if older:
             for row in self._all(
                 c,

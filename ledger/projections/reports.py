@@ -227,10 +227,13 @@ class ReportsView(ClientIntervals, ABC):
         return aid in self._memo("registered", dict) and aid not in self._memo("retracted", set)
 
     def _replace_intervals(self, c: Any, aids: Sequence[str], rows: list[IntervalRow]) -> None:
-        # Kept for the asset changes' managers, so they need not be read back.
+        # Kept for the managers of the asset changes recomputed next, so they need not be
+        # read back.
         folded = self._memo("folded", _lists)
+        assets = self._state.dirty.get("assets", ())
         for row in rows:
-            folded[row[0]].append((row[1], row[2], row[5]))
+            if row[0] in assets:
+                folded[row[0]].append((row[1], row[2], row[5]))
         super()._replace_intervals(c, aids, rows)
 
     def _flush(self, c: Any, dirty: dict[str, set[str]]) -> None:
@@ -239,10 +242,12 @@ class ReportsView(ClientIntervals, ABC):
             ("keyinfo", self._recompute_keyinfo),
             ("assets", self._recompute_assets),
         ):
-            aids = sorted(dirty.get(kind, ()))
-            fresh = [a for a in aids if self._fresh(a)]
+            fresh: list[str] = []
+            older: list[str] = []
+            for a in sorted(dirty.get(kind, ())):
+                (fresh if self._fresh(a) else older).append(a)
             recompute(c, fresh, fresh=True)
-            for part in chunks([a for a in aids if not self._fresh(a)]):
+            for part in chunks(older):
                 recompute(c, part, fresh=False)
 
     def _inputs(
