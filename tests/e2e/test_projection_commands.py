@@ -12,16 +12,21 @@ from ledger.projections.runner import rebuild_in_processes
 from projection_scenarios import build_org
 
 
+def _organisation(sqlite_url: str) -> int:
+    """A ledger holding the test organisation; returns its position."""
+    container = build(Settings(database_url=sqlite_url))
+    try:
+        build_org(container.ledger, datetime.now(UTC) - timedelta(days=10))
+        return container.ledger.position
+    finally:
+        container.close()
+
+
 def test_rebuild_replays_the_named_read_models_from_the_whole_log(
     sqlite_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("LEDGER_DATABASE_URL", sqlite_url)
-    container = build(Settings(database_url=sqlite_url))
-    try:
-        build_org(container.ledger, datetime.now(UTC) - timedelta(days=10))
-        end = container.ledger.position
-    finally:
-        container.close()
+    end = _organisation(sqlite_url)
 
     result = CliRunner().invoke(cli, ["rebuild", "roster"])
     assert result.exit_code == 0, result.output
@@ -36,17 +41,12 @@ def test_rebuild_replays_the_named_read_models_from_the_whole_log(
         container.close()
 
 
-def test_rebuild_of_several_read_models_runs_a_process_per_view(
+def test_rebuild_of_several_read_models_runs_them_in_processes(
     sqlite_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("LEDGER_DATABASE_URL", sqlite_url)
     monkeypatch.setenv("LEDGER_CADENCE_DAYS", "gold=7")
-    container = build(Settings(database_url=sqlite_url))
-    try:
-        build_org(container.ledger, datetime.now(UTC) - timedelta(days=10))
-        end = container.ledger.position
-    finally:
-        container.close()
+    end = _organisation(sqlite_url)
     calls: list[tuple[list[str], dict[str, Any]]] = []
 
     def spying(database_url: str, names: list[str], *, options: dict[str, Any]) -> dict[str, int]:

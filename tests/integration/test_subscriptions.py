@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -32,6 +33,11 @@ def bank(ledger: Ledger) -> Bank:
 def follow(ledger: Ledger, **kwargs: float) -> tuple[PollingSubscription, list[int], list[int]]:
     """A subscription from the current head, counting its pulls and collecting positions."""
     subscription = PollingSubscription(ledger.recorder, gt=ledger.position, **kwargs)  # type: ignore[arg-type]
+    return subscription, *counted(subscription)
+
+
+def counted(subscription: Any) -> tuple[list[int], list[int]]:
+    """Counts the subscription's pulls, and collects the positions it yields."""
     pulls: list[int] = []
     pull = subscription._pull
 
@@ -42,7 +48,7 @@ def follow(ledger: Ledger, **kwargs: float) -> tuple[PollingSubscription, list[i
     subscription._pull = counting_pull  # type: ignore[method-assign]
     seen: list[int] = []
     threading.Thread(target=lambda: seen.extend(n.id for n in subscription), daemon=True).start()
-    return subscription, pulls, seen
+    return pulls, seen
 
 
 def wait_for(condition: object, timeout: float = 5) -> None:
@@ -64,18 +70,26 @@ def test_an_idle_follower_sees_a_local_save_at_once(ledger: Ledger, bank: Bank) 
         subscription.stop()
 
 
+def assert_pulled_in_batches(
+    ledger: Ledger, bank: Bank, pulls: list[int], seen: list[int], *, saves: int, gap: float
+) -> None:
+    """`saves` registrations in a row reach the follower, which pulled at most once per
+    `gap` meanwhile: far fewer pulls than saves."""
+    time.sleep(gap + 0.05)  # the first pull, from the subscription's start, is not counted
+    pulls.clear()
+    started = time.monotonic()
+    for _ in range(saves):
+        register(ledger, bank, at=NOW)
+    elapsed = time.monotonic() - started
+    wait_for(lambda: ledger.position in seen)
+    assert ledger.position in seen
+    assert len(pulls) <= elapsed / gap + 2 < saves
+
+
 def test_a_stream_of_saves_is_pulled_in_batches(ledger: Ledger, bank: Bank) -> None:
     subscription, pulls, seen = follow(ledger, poll_interval=60, pull_gap=0.05)
     try:
-        time.sleep(0.1)
-        pulls.clear()
-        started = time.monotonic()
-        for _ in range(40):
-            register(ledger, bank, at=NOW)
-        elapsed = time.monotonic() - started
-        wait_for(lambda: ledger.position in seen)
-        assert ledger.position in seen
-        assert len(pulls) <= elapsed / 0.05 + 2 < 40
+        assert_pulled_in_batches(ledger, bank, pulls, seen, saves=40, gap=0.05)
         assert seen == sorted(set(seen))
     finally:
         subscription.stop()
@@ -89,28 +103,9 @@ def test_the_postgres_follower_pulls_a_stream_of_saves_in_batches(postgres_url: 
         subscription = ledger.recorder.subscribe(gt=ledger.position)
         assert isinstance(subscription, SpacedPulls)
         subscription._pull_gap = 0.2
-        pulls: list[int] = []
-        pull = subscription._pull
-
-        def counting_pull() -> None:
-            pulls.append(1)
-            pull()
-
-        subscription._pull = counting_pull  # type: ignore[method-assign]
-        seen: list[int] = []
-        reader = threading.Thread(target=lambda: seen.extend(n.id for n in subscription))
-        reader.daemon = True
-        reader.start()
+        pulls, seen = counted(subscription)
         try:
-            time.sleep(0.3)
-            pulls.clear()
-            started = time.monotonic()
-            for _ in range(20):
-                register(ledger, bank, at=NOW)
-            elapsed = time.monotonic() - started
-            wait_for(lambda: ledger.position in seen)
-            assert ledger.position in seen
-            assert len(pulls) <= elapsed / 0.2 + 2 < 20
+            assert_pulled_in_batches(ledger, bank, pulls, seen, saves=20, gap=0.2)
         finally:
             subscription.stop()
     finally:
