@@ -124,6 +124,8 @@ class Container:
     settings: Settings
     ledger: Ledger
     closers: list[Callable[[], None]] = field(default_factory=list)
+    # The read models this container builds (all by default; a rebuild process, its own).
+    view_names: list[str] = field(default_factory=lambda: list(PROJECTIONS))
 
     @cached_property
     def integrity(self) -> Integrity:
@@ -133,7 +135,7 @@ class Container:
     @cached_property
     def views(self) -> ReadModels:
         """The read models, built on first use."""
-        views = ReadModels(construct_views(self.settings))
+        views = ReadModels(construct_views(self.settings, self.view_names))
         self.closers.append(views.close)
         return views
 
@@ -194,7 +196,7 @@ class Container:
 
 def _rebuild_group(settings: dict[str, Any], names: list[str]) -> int:
     """In a rebuild process: the read models `names` rebuilt from the whole log."""
-    container = build(Settings(**settings))
+    container = build(Settings(**settings), views=names)
     try:
         return container.runner.rebuild(names)
     finally:
@@ -202,11 +204,18 @@ def _rebuild_group(settings: dict[str, Any], names: list[str]) -> int:
 
 
 def build(
-    settings: Settings | None = None, *, clock: Callable[[], datetime] | None = None
+    settings: Settings | None = None,
+    *,
+    clock: Callable[[], datetime] | None = None,
+    views: Iterable[str] | None = None,
 ) -> Container:
+    """The ledger and, built on first use, the read models (`views`: all by default)."""
     settings = settings or Settings()
     env = library_environment(settings.database_url)
     if "SQLITE_DBNAME" in env:
         Path(env["SQLITE_DBNAME"]).parent.mkdir(parents=True, exist_ok=True)
     ledger = Ledger(env, clock=clock)
-    return Container(settings=settings, ledger=ledger)
+    container = Container(settings=settings, ledger=ledger)
+    if views is not None:
+        container.view_names = list(views)
+    return container

@@ -59,7 +59,9 @@ class AccountabilityView(ABC):
 
 
 class SQLAccountabilityView(BatchView, AccountabilityView):
-    """Options: `fiscal_year_start` (a month) and `churn_lookback_days` (from Settings)."""
+    """Options: `fiscal_year_start` (a month) and `churn_lookback_days` (from Settings).
+    (Each query's signature repeats the interface's, as an implementation of an abstract
+    method must.)"""
 
     view_name = "accountability"
 

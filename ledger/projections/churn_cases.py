@@ -161,48 +161,45 @@ class ChurnCases(Part):
         view.advance(tracking)
 
     def churned(self, event: Client.Churned, tracking: Tracking) -> None:
-        view, key, at = self.view, aggregate_key(event), event.effective_at
-        with view.write() as c:
-            view.execute(
-                c,
-                f"INSERT INTO {self.prefix}_churns (case_id, aid, kind, effective_at, "
-                "local_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                (event.event_id, key, event.kind, utc_text(at), at.isoformat()),
-            )
-            view.mark("client", key)
-            view.advance(tracking)
+        at = event.effective_at
+        self.view.record(
+            f"INSERT INTO {self.prefix}_churns (aid, case_id, kind, effective_at, local_at) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            (aggregate_key(event), event.event_id, event.kind, utc_text(at), at.isoformat()),
+            tracking,
+            mark="client",
+        )
 
     def head_appointed(self, event: Unit.HeadAppointed, tracking: Tracking) -> None:
-        view, unit_key = self.view, aggregate_key(event)
-        with view.write() as c:
-            view.execute(
-                c,
-                f"INSERT INTO {self.prefix}_heads (unit_aid, seq, effective_at, staff_id) "
-                "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                (unit_key, tracking.notification_id, utc_text(event.effective_at), event.staff_id),
-            )
-            view.mark("unit", unit_key)
-            view.advance(tracking)
+        self.view.record(
+            f"INSERT INTO {self.prefix}_heads (unit_aid, seq, effective_at, staff_id) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            (
+                aggregate_key(event),
+                tracking.notification_id,
+                utc_text(event.effective_at),
+                event.staff_id,
+            ),
+            tracking,
+            mark="unit",
+        )
 
     def determined(self, event: Client.ChurnDetermined, tracking: Tracking) -> None:
-        view = self.view
-        with view.write() as c:
-            view.execute(
-                c,
-                f"INSERT INTO {self.prefix}_determinations (case_id, seq, outcome, reason, "
-                "event_id, recorded_at, recorded_by) VALUES (?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT DO NOTHING",
-                (
-                    event.case_id,
-                    tracking.notification_id,
-                    event.outcome,
-                    event.reason,
-                    event.event_id,
-                    utc_text(event.timestamp),
-                    event.recorded_by,
-                ),
-            )
-            view.advance(tracking)
+        self.view.record(
+            f"INSERT INTO {self.prefix}_determinations (case_id, seq, outcome, reason, "
+            "event_id, recorded_at, recorded_by) VALUES (?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT DO NOTHING",
+            (
+                event.case_id,
+                tracking.notification_id,
+                event.outcome,
+                event.reason,
+                event.event_id,
+                utc_text(event.timestamp),
+                event.recorded_by,
+            ),
+            tracking,
+        )
 
     def flush(self, c: Any, marked: dict[str, set[str]]) -> None:
         p = self.prefix

@@ -135,41 +135,32 @@ class ClientFacts(Part):
     # ---- updates --------------------------------------------------------------------
 
     def staff_joined(self, event: Staff.Joined, tracking: Tracking) -> None:
-        view = self.view
-        with view.write() as c:
-            view.execute(
-                c,
-                f"INSERT INTO {self.prefix}_staff (aid, staff_id) VALUES (?, ?) "
-                "ON CONFLICT (aid) DO NOTHING",
-                (aggregate_key(event), event.staff_id),
-            )
-            view.advance(tracking)
+        self.view.record(
+            f"INSERT INTO {self.prefix}_staff (aid, staff_id) VALUES (?, ?) "
+            "ON CONFLICT (aid) DO NOTHING",
+            (aggregate_key(event), event.staff_id),
+            tracking,
+        )
 
     def staff_departed(self, event: Staff.Departed, tracking: Tracking) -> None:
-        view = self.view
-        with view.write() as c:
-            view.execute(
-                c,
-                f"UPDATE {self.prefix}_staff SET departed_at = ? WHERE aid = ?",
-                (utc_text(event.effective_at), aggregate_key(event)),
-            )
-            view.advance(tracking)
+        self.view.record(
+            f"UPDATE {self.prefix}_staff SET departed_at = ? WHERE aid = ?",
+            (utc_text(event.effective_at), aggregate_key(event)),
+            tracking,
+        )
 
     def contact_logged(self, event: Client.ContactLogged, tracking: Tracking) -> None:
-        view = self.view
-        with view.write() as c:
-            view.execute(
-                c,
-                f"INSERT INTO {self.prefix}_contacts (aid, occurred_at, version, staff_id) "
-                "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                (
-                    aggregate_key(event),
-                    utc_text(event.effective_at),
-                    event.originator_version,
-                    event.staff_id,
-                ),
-            )
-            view.advance(tracking)
+        self.view.record(
+            f"INSERT INTO {self.prefix}_contacts (aid, occurred_at, version, staff_id) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            (
+                aggregate_key(event),
+                utc_text(event.effective_at),
+                event.originator_version,
+                event.staff_id,
+            ),
+            tracking,
+        )
 
     def profile_updated(self, event: Client.ProfileUpdated, tracking: Tracking) -> None:
         view, key = self.view, aggregate_key(event)

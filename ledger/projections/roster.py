@@ -83,7 +83,8 @@ def _growth(start: int, end: int) -> dict[str, Any]:
 
 class SQLRosterView(BatchView, RosterView):
     """The unit tree, the clients' intervals (with when each change was recorded, so the
-    summary can be read as known at a past time) and the tier counts."""
+    summary can be read as known at a past time) and the tier counts. (Each query's
+    signature repeats the interface's, as an implementation of an abstract method must.)"""
 
     view_name = "roster"
 

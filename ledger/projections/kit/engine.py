@@ -35,7 +35,11 @@ def _can_wait(statement: str) -> bool:
 class Part:
     """A piece of a read model (the unit tree, client intervals, tier counts...): its tables,
     its updates, its queries and the handlers of the events it keeps. It is handed the view
-    (the engine it writes through) and a table prefix when built."""
+    (the engine it writes through) and a table prefix when built.
+
+    Parts look alike by shape (a list of CREATE statements, a map of event classes to
+    handlers, handlers that write a row) and share no line of substance: each has its own
+    tables and facts."""
 
     def __init__(self, view: BatchView, prefix: str | None = None) -> None:
         self.view = view
@@ -202,6 +206,17 @@ class BatchView(TrackingRecorder, ABC):
         if state.cursor is not None:
             return state.within
         return self.batch()
+
+    def record(
+        self, statement: str, params: Sequence[Any], tracking: Tracking, *, mark: str = ""
+    ) -> None:
+        """The whole of most handlers: one statement for one event, and its position; with
+        `mark`, the event's aggregate (`params[0]`) marked for that kind of recompute."""
+        with self.write() as c:
+            self.execute(c, statement, params)
+            if mark:
+                self.mark(mark, params[0])
+            self.advance(tracking)
 
     def advance(self, tracking: Tracking) -> None:
         """Within `write()`: the position the transaction records."""
