@@ -1,4 +1,5 @@
-"""Dependencies shared by the routers: the ledger, the caller, and the write protocol."""
+"""Dependencies shared by the routers: the ledger, the caller, the read models and the
+write protocol."""
 
 from __future__ import annotations
 
@@ -15,7 +16,9 @@ from ledger.api.schemas import WritePublic
 from ledger.application import Ledger, WriteResult
 from ledger.bootstrap import Container
 from ledger.domain.api_key import ROLES
-from ledger.projections.runner import Projections
+from ledger.projections.accountability import AccountabilityView
+from ledger.projections.reports import ReportsView
+from ledger.projections.roster import RosterView
 
 _bearer = HTTPBearer(auto_error=False, description="an API key or LEDGER_ADMIN_TOKEN")
 
@@ -78,34 +81,49 @@ AuditorDep = Annotated[
 # Seconds a client is told to wait before asking again when the projections lag.
 RETRY_AFTER = "1"
 
+AfterQuery = Annotated[
+    int | None,
+    Query(
+        ge=0,
+        le=2**62,
+        description="wait (up to 5 s) until the read models have processed this global "
+        "log position, e.g. the `position` of your last write; else 503 with Retry-After",
+    ),
+]
 
-def caught_up_projections(
-    container: ContainerDep,
-    _: ReaderDep,
-    after: Annotated[
-        int | None,
-        Query(
-            ge=0,
-            le=2**62,
-            description="wait (up to 5 s) until the read models have processed this global "
-            "log position, e.g. the `position` of your last write; else 503 with Retry-After",
-        ),
-    ] = None,
-) -> Projections:
-    # An app served without its lifespan (no `with TestClient(...)`) still reads the views.
-    projections = container.projections or container.start_projections(follow=False)
-    if after is not None and not projections.wait(
-        after, timeout=container.settings.read_wait_seconds
+
+def _caught_up(container: Container, name: str, after: int | None) -> None:
+    """With `after`: wait (bounded) until the read model `name` has processed it; else 503."""
+    if after is not None and not container.runner.wait(
+        after, timeout=container.settings.read_wait_seconds, names=[name]
     ):
         raise HTTPException(
             503,
             f"the read models have not yet processed position {after}; retry shortly",
             headers={"Retry-After": RETRY_AFTER},
         )
-    return projections
 
 
-ProjectionsDep = Annotated[Projections, Depends(caught_up_projections)]
+def roster_view(container: ContainerDep, _: ReaderDep, after: AfterQuery = None) -> RosterView:
+    _caught_up(container, "roster", after)
+    return container.views.roster
+
+
+def accountability_view(
+    container: ContainerDep, _: ReaderDep, after: AfterQuery = None
+) -> AccountabilityView:
+    _caught_up(container, "accountability", after)
+    return container.views.accountability
+
+
+def reports_view(container: ContainerDep, _: ReaderDep, after: AfterQuery = None) -> ReportsView:
+    _caught_up(container, "reports", after)
+    return container.views.reports
+
+
+RosterDep = Annotated[RosterView, Depends(roster_view)]
+AccountabilityDep = Annotated[AccountabilityView, Depends(accountability_view)]
+ReportsDep = Annotated[ReportsView, Depends(reports_view)]
 
 
 class Writer:
