@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ledger.application import Ledger
 from ledger.config import Settings
+from ledger.domain import NotFound
 from ledger.integrity import Integrity
 from ledger.projections.runner import Projections, construct_views
 from ledger.store import library_environment
@@ -51,6 +52,23 @@ class Container:
         self.ledger.close()
 
 
+@dataclass
+class ProjectedChurnCases:
+    """The application's `ChurnCases` port, answered by the accountability read model."""
+
+    container: Container
+
+    def client_of_case(self, case_id: str, *, after: int | None, timeout: float) -> str | None:
+        # An app served without its lifespan (no `with TestClient(...)`) still reads the views.
+        projections = self.container.projections or self.container.start_projections(follow=False)
+        if after is not None and not projections.wait(after, timeout=timeout):
+            return None
+        try:
+            return str(projections.churn_case(case_id)["client_id"])
+        except NotFound:
+            return None
+
+
 def build(
     settings: Settings | None = None, *, clock: Callable[[], datetime] | None = None
 ) -> Container:
@@ -59,4 +77,7 @@ def build(
     if "SQLITE_DBNAME" in env:
         Path(env["SQLITE_DBNAME"]).parent.mkdir(parents=True, exist_ok=True)
     ledger = Ledger(env, clock=clock)
-    return Container(settings=settings, ledger=ledger)
+    container = Container(settings=settings, ledger=ledger)
+    ledger.churn_cases = ProjectedChurnCases(container)
+    ledger.case_wait = settings.read_wait_seconds
+    return container

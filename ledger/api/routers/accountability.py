@@ -3,10 +3,8 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
-from fastapi.exceptions import RequestValidationError
 
 from ledger.api.deps import (
-    ContainerDep,
     DeterminerDep,
     IdPath,
     LedgerDep,
@@ -25,9 +23,6 @@ from ledger.api.schemas import (
     StaffRecordPublic,
     WritePublic,
 )
-from ledger.application import Ledger
-from ledger.domain import NotFound
-from ledger.projections.runner import Projections
 
 router = APIRouter(
     prefix="/v1/accountability",
@@ -77,17 +72,6 @@ def staff_record(
     return StaffRecordPublic.model_validate(projections.staff_record(staff_id, fiscal_year))
 
 
-def _case_client(projections: Projections, ledger: Ledger, case_id: str, wait: float) -> str:
-    """The churned client of a case, from the churn-case read model. A case it does not
-    know yet may be a churn just recorded: wait (bounded) for the log's current end first."""
-    try:
-        return str(projections.churn_case(case_id)["client_id"])
-    except NotFound:
-        if not projections.wait(ledger.position, timeout=wait):
-            raise
-    return str(projections.churn_case(case_id)["client_id"])
-
-
 @router.post(
     "/churn-cases/{case_id}/determinations",
     status_code=201,
@@ -95,29 +79,6 @@ def _case_client(projections: Projections, ledger: Ledger, case_id: str, wait: f
     responses=problem_responses(409, 413),
 )
 def determine(
-    case_id: CaseIdPath,
-    body: DeterminationCreate,
-    _: DeterminerDep,
-    projections: ProjectionsDep,
-    write: UpdateWriterDep,
-    container: ContainerDep,
+    case_id: CaseIdPath, body: DeterminationCreate, _: DeterminerDep, write: UpdateWriterDep
 ) -> WritePublic:
-    wait = container.settings.read_wait_seconds
-    client_id = _case_client(projections, write.ledger, case_id, wait)
-    if body.client_id is not None and body.client_id != client_id:
-        raise RequestValidationError(
-            [
-                {
-                    "loc": ("body", "client_id"),
-                    "msg": f"case {case_id} is a churn of client {client_id}",
-                    "type": "value_error",
-                }
-            ]
-        )
-    return write(
-        write.ledger.determine,
-        client_id=client_id,
-        case_id=case_id,
-        outcome=body.outcome,
-        reason=body.reason,
-    )
+    return write(write.ledger.determine_case, case_id=case_id, **body.model_dump())
