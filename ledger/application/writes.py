@@ -48,6 +48,13 @@ KINDS: dict[type[Aggregate], str] = {
     Client: "client",
     ApiKey: "api_key",
 }
+# The attribute holding an aggregate's business id.
+_ID_ATTRIBUTES: dict[type[Aggregate], str] = {
+    Unit: "unit_id",
+    Staff: "staff_id",
+    Client: "client_id",
+    ApiKey: "key_id",
+}
 _CACHED = (Unit, Staff, ApiKey)
 
 
@@ -116,11 +123,8 @@ def _attempts() -> Iterator[int]:
 
 
 def _business_id(aggregate: Aggregate) -> str:
-    for name in ("client_id", "staff_id", "unit_id", "key_id"):
-        value = getattr(aggregate, name, None)
-        if isinstance(value, str):
-            return value
-    return str(aggregate.id)
+    attribute = _ID_ATTRIBUTES.get(type(aggregate))
+    return getattr(aggregate, attribute) if attribute else str(aggregate.id)
 
 
 class LedgerBase(Application):
