@@ -19,10 +19,15 @@ from uuid import UUID
 
 from eventsourcing.application import Repository, project_aggregate
 
+from ledger.domain import Staff, Unit
+from ledger.domain.api_key import ApiKey
+
 T = TypeVar("T")
 
 # How long a request waits for its turn on one aggregate before going ahead without it.
 TURN_WAIT = 0.5
+# The aggregates kept in the organisation cache.
+ORGANISATION = (Unit, Staff, ApiKey)
 ORGANISATION_CACHE_SIZE = 10_000
 # A memo of facts holds at most this many before it starts again from empty.
 MEMO_SIZE = 100_000

@@ -25,7 +25,13 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
 from eventsourcing.utils import strtobool
 
-from ledger.application.caches import TURN_WAIT, SerialCacheRepository, organisation_cache, project
+from ledger.application.caches import (
+    ORGANISATION,
+    TURN_WAIT,
+    SerialCacheRepository,
+    organisation_cache,
+    project,
+)
 from ledger.domain import AlreadyExists, Client, NotFound, RuleViolation, Staff, StaleVersion, Unit
 from ledger.domain.api_key import ApiKey
 from ledger.domain.base import recording_clock
@@ -55,7 +61,6 @@ _ID_ATTRIBUTES: dict[type[Aggregate], str] = {
     Client: "client_id",
     ApiKey: "key_id",
 }
-_CACHED = (Unit, Staff, ApiKey)
 
 
 @dataclass(frozen=True)
@@ -177,7 +182,7 @@ class LedgerBase(Application):
         kind = KINDS[cls]
         check_identifier(field or f"{kind}_id", business_id)
         try:
-            repository = self._organisation if cls in _CACHED else self.repository
+            repository = self._organisation if cls in ORGANISATION else self.repository
             aggregate = repository.get(
                 cls.id_for(business_id),  # type: ignore[attr-defined]
                 projector_func=project,
