@@ -18,13 +18,16 @@ from __future__ import annotations
 from ledger.application.access import AccessUseCases, ApiKeySummary, Principal, check_role
 from ledger.application.accountability import AccountabilityUseCases, ChurnCases
 from ledger.application.caches import TURN_WAIT
-from ledger.application.history import HistoryEntry
-from ledger.application.organisation import StaffSummary, UnitSummary
+from ledger.application.clients import ClientUseCases
+from ledger.application.history import HistoryEntry, HistoryUseCases
+from ledger.application.organisation import OrganisationUseCases, StaffSummary, UnitSummary
 from ledger.application.writes import CONFLICT_RETRIES, WriteResult
 from ledger.domain import Client
 
 
-class Ledger(AccountabilityUseCases, AccessUseCases):
+class Ledger(
+    AccountabilityUseCases, ClientUseCases, AccessUseCases, HistoryUseCases, OrganisationUseCases
+):
     # The name keys the library's environment variables and the read models' tracking rows.
     name = "Ledger"
     # A client with 10,000 contacts loads from its latest snapshot, not by replay.
