@@ -218,4 +218,6 @@ def build(
     container = Container(settings=settings, ledger=ledger)
     if views is not None:
         container.view_names = list(views)
+    ledger.churn_cases = container  # the application's ChurnCases port
+    ledger.case_wait = settings.read_wait_seconds
     return container

@@ -10,10 +10,9 @@ from typing import Annotated, Any
 from fastapi import Depends, Header, HTTPException, Path, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from ledger.api.auth import Principal, check_role, identify, unauthorized
 from ledger.api.problems import canonical_json
 from ledger.api.schemas import WritePublic
-from ledger.application import Ledger, WriteResult
+from ledger.application import Ledger, Principal, WriteResult, check_role
 from ledger.bootstrap import Container
 from ledger.domain.api_key import ROLES
 from ledger.projections.accountability import AccountabilityView
@@ -41,6 +40,10 @@ async def get_ledger(container: ContainerDep) -> Ledger:
 LedgerDep = Annotated[Ledger, Depends(get_ledger)]
 
 
+def unauthorized(detail: str) -> HTTPException:
+    return HTTPException(401, detail, headers={"WWW-Authenticate": "Bearer"})
+
+
 def get_principal(
     container: ContainerDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
@@ -48,9 +51,12 @@ def get_principal(
     if credentials is None:
         raise unauthorized("send Authorization: Bearer <token>")
     admin = container.settings.admin_token
-    return identify(
-        container.ledger, admin.get_secret_value() if admin else None, credentials.credentials
+    principal = container.ledger.identify(
+        credentials.credentials, admin_token=admin.get_secret_value() if admin else None
     )
+    if principal is None:
+        raise unauthorized("the bearer token is unknown or revoked")
+    return principal
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]

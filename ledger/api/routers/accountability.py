@@ -3,11 +3,9 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
-from fastapi.exceptions import RequestValidationError
 
 from ledger.api.deps import (
     AccountabilityDep,
-    ContainerDep,
     DeterminerDep,
     IdPath,
     LedgerDep,
@@ -25,7 +23,6 @@ from ledger.api.schemas import (
     StaffRecordPublic,
     WritePublic,
 )
-from ledger.domain import NotFound
 
 router = APIRouter(
     prefix="/v1/accountability",
@@ -83,29 +80,7 @@ def determine(
     case_id: CaseIdPath,
     body: DeterminationCreate,
     _: DeterminerDep,
-    _view: AccountabilityDep,  # the `after=` wait
+    _caught_up: AccountabilityDep,  # the `after=` wait
     write: UpdateWriterDep,
-    container: ContainerDep,
 ) -> WritePublic:
-    client_id = container.client_of_case(
-        case_id, after=write.ledger.position, timeout=container.settings.read_wait_seconds
-    )
-    if client_id is None:
-        raise NotFound("churn case", case_id)
-    if body.client_id is not None and body.client_id != client_id:
-        raise RequestValidationError(
-            [
-                {
-                    "loc": ("body", "client_id"),
-                    "msg": f"case {case_id} is a churn of client {client_id}",
-                    "type": "value_error",
-                }
-            ]
-        )
-    return write(
-        write.ledger.determine,
-        client_id=client_id,
-        case_id=case_id,
-        outcome=body.outcome,
-        reason=body.reason,
-    )
+    return write(write.ledger.determine_case, case_id=case_id, **body.model_dump())
