@@ -49,7 +49,7 @@ def store_kind(database_url: str) -> str:
 def redact_url(database_url: str) -> str:
     """The URL as it may be printed or logged: without user and password, and with the
     value of every query parameter masked (libpq takes `?password=` too). Written for
-    mistyped URLs as well: whatever precedes the last `@` before the path is credentials."""
+    mistyped URLs as well: whatever precedes the last `@` is taken for credentials."""
     scheme, separator, rest = database_url.partition("://")
     if not separator:
         scheme, rest = "", database_url

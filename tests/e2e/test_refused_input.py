@@ -292,6 +292,14 @@ class RefusedInputContract:
         answer = api.get(f"/v1/rosters?unit_id={world['O1']}&unit_id={world['O3']}", headers=ADMIN)
         self.refused(container, answer, "unit_id", before)
 
+    def test_a_query_value_holding_a_control_character_is_refused(
+        self, api: TestClient, container: Container, world: World
+    ) -> None:
+        before = container.ledger.position
+        for text in CONTROL_TEXT:
+            answer = api.get("/v1/rosters", params={"unit_id": world["O1"] + text}, headers=ADMIN)
+            self.refused(container, answer, "unit_id", before)
+
     # ---- JSON bodies -----------------------------------------------------------------------
 
     def test_a_body_with_a_duplicated_key_is_refused(
