@@ -2,12 +2,14 @@
 wrong types, huge strings, naive times, times across the whole range Python can represent
 with offsets of up to 14 hours, text with control characters, unknown ids, odd path ids
 and headers). Never a 5xx, a refused call never appends an event (the log's position moves
-only on a 2xx), and the read models keep up with whatever was accepted."""
+only on a 2xx), and the read models keep up with whatever was accepted. On SQLite and on
+PostgreSQL."""
 
 from __future__ import annotations
 
 import json
 import unicodedata
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
@@ -21,6 +23,7 @@ from hypothesis import strategies as st
 
 from api_world import ADMIN, PROBLEM, World, at, running_app
 from ledger.bootstrap import Container
+from pg import ThrowawayPostgres
 
 NAIVE_TIMES = ["2025-01-01T09:00:00", "2025-01-01 09:00", "2025-01-01", "20250101T0900"]
 BAD_TIMES = [
@@ -111,9 +114,19 @@ class Seeded:
     operations: list[Operation]
 
 
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    # Module-scoped, so each store is seeded once; `postgres_url` is per test.
+    if request.param == "postgres":
+        server: ThrowawayPostgres = request.getfixturevalue("pg_server")
+        return server.create_database(f"t_{uuid.uuid4().hex[:12]}")
+    return f"sqlite:///{tmp_path_factory.mktemp('bad-input') / 'ledger.db'}"
+
+
 @pytest.fixture(scope="module")
-def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
-    database_url = f"sqlite:///{tmp_path_factory.mktemp('bad-input') / 'ledger.db'}"
+def seeded(database_url: str) -> Iterator[Seeded]:
     with running_app(database_url) as (api, container):
         world = World(api).build()
         client = world.client()
