@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import secrets
@@ -15,6 +16,7 @@ from ledger.bootstrap import PROJECTIONS, build
 from ledger.config import Settings
 from ledger.domain import LedgerError
 from ledger.integrity import BundleError, Digest, Verification, verify_bundle
+from ledger.store import redact_url
 
 app = typer.Typer(help="Client relationship ledger", no_args_is_help=True)
 
@@ -34,6 +36,15 @@ def ensure_admin_token(token_file: Path = ADMIN_TOKEN_FILE) -> Path | None:
             handle.write(secrets.token_urlsafe(32) + "\n")
     os.environ["LEDGER_ADMIN_TOKEN"] = token_file.read_text().strip()
     return token_file
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name that may resolve anywhere
 
 
 @app.command()
@@ -58,7 +69,14 @@ def serve(
         # Through the environment, so that every worker reads it.
         os.environ["LEDGER_NO_PROJECTIONS"] = "1"
     settings = Settings()
-    typer.echo(f"ledger: {settings.store} store")
+    typer.echo(f"ledger: {settings.store} store at {redact_url(settings.database_url)}")
+    if not _loopback(host):
+        typer.echo(
+            f"ledger: warning: listening on {host}, open to other machines, in plain HTTP: "
+            "the ledger has no TLS of its own. Keep it on 127.0.0.1 behind a "
+            "TLS-terminating proxy (README: Running behind a TLS-terminating proxy).",
+            err=True,
+        )
     if token_file is not None:
         typer.echo(f"ledger: admin token in {token_file.resolve()} (send it as a Bearer token)")
     typer.echo(f"ledger: API docs at http://{host}:{port}/docs")
