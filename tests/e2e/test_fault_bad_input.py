@@ -404,9 +404,9 @@ def _check_answer(seeded: Seeded, request: dict[str, Any]) -> None:
 def _assert_read_models_keep_up(seeded: Seeded) -> None:
     # Whatever was accepted, the read models process it (a time they cannot convert would
     # stop them for good).
-    projections = seeded.container.projections
-    assert projections is not None
-    assert projections.wait(seeded.container.ledger.position, timeout=30), projections.error
+    runner = seeded.container.runner
+    assert runner.is_running
+    assert runner.wait(seeded.container.ledger.position, timeout=30), runner.error
 
 
 PROPERTY_SETTINGS = settings(
