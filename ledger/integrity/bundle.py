@@ -37,7 +37,7 @@ from ledger.integrity.chain import (
     Digest,
     Verification,
     canonical_bytes,
-    check_chain,
+    check_log,
 )
 from ledger.integrity.merkle import InclusionProof, leaf_hash, root_from_inclusion
 
@@ -138,8 +138,8 @@ def verify_bundle(lines: Iterable[str], digest: Digest | None = None) -> Verific
     target = digest or own
     if target.position > own.position:
         # The bundle was cut before the digest: it cannot prove the missing tail.
-        return check_chain(entries, target)
-    return check_chain(_upto(entries, target.position), target)
+        return check_log(entries, target)
+    return check_log(_upto(entries, target.position), target)
 
 
 def _upto(entries: Iterator[ChainEntry], position: int) -> Iterator[ChainEntry]:

@@ -30,6 +30,8 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol, TypeVar
 from uuid import UUID
 
+from ledger.integrity.merkle import Frontier, leaf_hash
+
 GENESIS = bytes(32)
 
 Row = TypeVar("Row", bound=tuple[Any, ...])
@@ -246,6 +248,28 @@ def check_chain(entries: Iterable[ChainEntry], digest: Digest | None = None) -> 
     if previous.hex() != digest.hash:
         return Verification(False, checked, digest.position)
     return Verification(True, checked, None)
+
+
+def check_log(entries: Iterable[ChainEntry], digest: Digest | None = None) -> Verification:
+    """`check_chain`, and, when the digest carries a tree head, the Merkle tree
+    recomputed from the same events (its first `tree_size`) against its root. A log
+    whose chain holds but whose tree does not is not the one the digest was cut from:
+    the mismatch is placed at the digest's position, as for its chain hash."""
+    if digest is None or digest.tree_size is None or digest.root_hash is None:
+        return check_chain(entries, digest)
+    size = digest.tree_size
+    frontier = Frontier(0, {})
+
+    def leaves() -> Iterator[ChainEntry]:
+        for entry in entries:
+            if entry.event is not None and frontier.size < size:
+                frontier.append(leaf_hash(canonical_bytes(entry.event)))
+            yield entry
+
+    result = check_chain(leaves(), digest)
+    if result.ok and (frontier.size, frontier.root().hex()) != (size, digest.root_hash):
+        return Verification(False, result.checked, digest.position)
+    return result
 
 
 def windowed(fetch: Callable[[int, int], Sequence[Row]], upto: int, window: int) -> Iterator[Row]:

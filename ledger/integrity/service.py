@@ -16,7 +16,7 @@ from ledger.integrity.chain import (
     ChainRecorder,
     Digest,
     Verification,
-    check_chain,
+    check_log,
     stream_entries,
 )
 from ledger.integrity.merkle import (
@@ -156,7 +156,7 @@ class Integrity:
         earlier `digest()`): the log up to its position against the stored hashes and the
         digest's hash, so later writes do not disturb it.
         """
-        return check_chain(self.entries(digest), digest)
+        return check_log(self.entries(digest), digest)
 
     def entries(self, digest: Digest | None = None) -> Iterator[ChainEntry]:
         head = self.recorder.chain_head()
