@@ -17,9 +17,10 @@ Nothing else writes links or leaves: verification and start-up only read.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, NamedTuple, Protocol
 
 from ledger.integrity.chain import GENESIS, ChainEvent, canonical_bytes, chain_hashes
 from ledger.integrity.merkle import Block, Frontier, leaf_hash, range_blocks
@@ -36,7 +37,54 @@ class UnlinkedLog(Exception):
         self.position = position
 
 
+class Leaf(NamedTuple):
+    position: int
+    index: int
+    hash: bytes
+
+
+class Heads(NamedTuple):
+    link: tuple[int, bytes] | None  # (position, hash) of the last link below a position
+    leaf: Leaf | None  # the tree's last leaf
+
+    @classmethod
+    def from_row(cls, row: Sequence[Any]) -> Heads:
+        """From (link position, link, leaf position, leaf index, leaf hash), NULLs for
+        what is not there (a leaf's hash only if its block was deleted)."""
+        link_position, link, leaf_position, index, leaf = row
+        return cls(
+            (link_position, bytes(link)) if link_position is not None else None,
+            Leaf(leaf_position, index, bytes(leaf or b"")) if leaf_position is not None else None,
+        )
+
+
+class FrontierCache:
+    """The tree's right edge as this process's last write left it, so the next write
+    need not read it back. It is only used for the tree it was made for, recognised by
+    its size and the hash of its last leaf (which commits to that event's bytes and
+    position), both read by every write anyway; and it is taken, not shared, so a
+    write that fails or rolls back leaves nothing behind that a later one could use."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._kept: tuple[tuple[int, bytes | None], Frontier] | None = None
+
+    def take(self, size: int, last_leaf: bytes | None) -> Frontier | None:
+        with self._lock:
+            kept, self._kept = self._kept, None
+        return kept[1] if kept is not None and kept[0] == (size, last_leaf) else None
+
+    def keep(self, frontier: Frontier, last_leaf: bytes) -> None:
+        with self._lock:
+            self._kept = ((frontier.size, last_leaf), frontier)
+
+
 class ChainTables(Protocol):
+    frontiers: FrontierCache
+
+    def heads(self, before: int) -> Heads:
+        """The last link below `before` and the tree's last leaf, in one read."""
+
     def last_link(self, before: int) -> tuple[int, bytes] | None:
         """The link with the greatest position below `before`, as (position, hash)."""
 
@@ -52,9 +100,6 @@ class ChainTables(Protocol):
 
     def insert_links(self, rows: Sequence[tuple[int, bytes]]) -> None: ...
 
-    def last_leaf(self) -> tuple[int, int] | None:
-        """The tree's last leaf as (position, leaf index); None for an empty tree."""
-
     def blocks(self, wanted: Iterable[Block]) -> dict[Block, bytes]: ...
 
     def insert_tree(
@@ -65,7 +110,7 @@ class ChainTables(Protocol):
 
 def record(tables: ChainTables, events: Sequence[ChainEvent]) -> None:
     first = events[0].position
-    previous = tables.last_link(first)
+    previous, leaf = tables.heads(first)
     if previous is None and tables.has_event_before(first):
         # A new chain must start at the log's first event, or backfill could never
         # link the events before it without rewriting the links after them.
@@ -76,30 +121,36 @@ def record(tables: ChainTables, events: Sequence[ChainEvent]) -> None:
         )
     hashes = chain_hashes(previous[1] if previous else GENESIS, events)
     tables.insert_links([(e.position, h) for e, h in zip(events, hashes, strict=True)])
-    extend_tree(tables, previous[0] if previous else 0, events)
+    extend_tree(tables, leaf, previous[0] if previous else 0, events)
 
 
-def extend_tree(tables: ChainTables, previous: int, events: Sequence[ChainEvent]) -> int:
-    """Append `events` to the tree if its last leaf is at `previous` (0: none); else
-    the tree lags the chain (a store from before it) and `backfill` extends it."""
-    last = tables.last_leaf()
-    if (last[0] if last else 0) != previous:
+def extend_tree(
+    tables: ChainTables, last: Leaf | None, previous: int, events: Sequence[ChainEvent]
+) -> int:
+    """Append `events` to the tree whose last leaf is `last` if that leaf is at
+    `previous` (0: none); else the tree lags the chain (a store from before it) and
+    `backfill` extends it."""
+    if (last.position if last else 0) != previous:
         return 0
-    size = last[1] + 1 if last else 0
-    edge = range_blocks(0, size)
-    blocks = tables.blocks(edge)
-    if len(blocks) != len(edge):
-        raise UnlinkedLog(
-            events[0].position,
-            f"blocks of the Merkle tree's right edge are missing at size {size}; "
-            "the store was tampered with (run `ledger verify`)",
-        )
-    frontier = Frontier(size, blocks)
+    size = last.index + 1 if last else 0
+    frontier = tables.frontiers.take(size, last.hash if last else None)
+    if frontier is None:
+        edge = range_blocks(0, size)
+        blocks = tables.blocks(edge)
+        if len(blocks) != len(edge):
+            raise UnlinkedLog(
+                events[0].position,
+                f"blocks of the Merkle tree's right edge are missing at size {size}; "
+                "the store was tampered with (run `ledger verify`)",
+            )
+        frontier = Frontier(size, blocks)
     leaves, nodes = [], []
     for event in events:
         leaves.append((event.position, frontier.size))
-        nodes.extend(frontier.append(leaf_hash(canonical_bytes(event))))
+        leaf = leaf_hash(canonical_bytes(event))
+        nodes.extend(frontier.append(leaf))
     tables.insert_tree(leaves, nodes)
+    tables.frontiers.keep(frontier, leaf)
     return len(leaves)
 
 
@@ -141,8 +192,8 @@ def backfill(tables: ChainTables, window: int = BACKFILL_WINDOW) -> Backfilled:
 
 
 def _grow_tree(tables: ChainTables, upto: int, window: int) -> int:
-    last = tables.last_leaf()
-    tail = after = last[0] if last else 0
+    last = tables.heads(upto + 1).leaf
+    tail = after = last.position if last else 0
     link = tables.last_link(tail + 1) if tail else None
     previous = link[1] if link and link[0] == tail else GENESIS
     grown = 0
@@ -158,7 +209,7 @@ def _grow_tree(tables: ChainTables, upto: int, window: int) -> int:
                     "it cannot join the tree (run `ledger verify`)",
                 )
         if events:
-            grown += extend_tree(tables, tail, events)
+            grown += extend_tree(tables, tables.heads(upto + 1).leaf, tail, events)
             tail, previous = events[-1].position, stored[events[-1].position]
         after = stop
     return grown

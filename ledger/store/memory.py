@@ -9,7 +9,15 @@ from uuid import UUID
 from eventsourcing.persistence import ApplicationRecorder, DatabaseError, StoredEvent
 from eventsourcing.popo import POPOApplicationRecorder, POPOFactory
 
-from ledger.integrity.append import Backfilled, UnlinkedLog, backfill, record
+from ledger.integrity.append import (
+    Backfilled,
+    FrontierCache,
+    Heads,
+    Leaf,
+    UnlinkedLog,
+    backfill,
+    record,
+)
 from ledger.integrity.chain import ChainEvent, chain_event
 from ledger.integrity.merkle import Block
 
@@ -21,6 +29,7 @@ class LedgerPOPOApplicationRecorder(POPOApplicationRecorder):
         self._links: dict[int, bytes] = {}
         self._leaves: dict[int, int] = {}
         self._blocks: dict[Block, bytes] = {}
+        self.frontiers = FrontierCache()
 
     def _update_table(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -84,6 +93,12 @@ class MemoryChainTables:
         self._links = recorder._links
         self._leaves = recorder._leaves
         self._blocks = recorder._blocks
+        self.frontiers = recorder.frontiers
+
+    def heads(self, before: int) -> Heads:
+        last = self.last_leaf()
+        leaf = Leaf(*last, self._blocks.get((0, last[1]), b"")) if last else None
+        return Heads(self.last_link(before), leaf)
 
     def last_link(self, before: int | None) -> tuple[int, bytes] | None:
         # Links are added in position order, so the last ones are at the dict's end.

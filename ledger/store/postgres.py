@@ -33,7 +33,14 @@ from psycopg.rows import DictRow, tuple_row
 from psycopg.sql import SQL, Composed, Identifier
 from psycopg_pool import ConnectionPool
 
-from ledger.integrity.append import Backfilled, UnlinkedLog, backfill, record
+from ledger.integrity.append import (
+    Backfilled,
+    FrontierCache,
+    Heads,
+    UnlinkedLog,
+    backfill,
+    record,
+)
 from ledger.integrity.chain import ChainEvent, uuid_bytes
 from ledger.integrity.merkle import Block
 from ledger.store.pulls import SpacedPulls
@@ -108,6 +115,7 @@ class LedgerPostgresApplicationRecorder(PostgresApplicationRecorder):
             # The stored-function insert path offers no hook inside its transaction.
             raise ProgrammingError("the ledger's hash chain needs POSTGRES_ENABLE_DB_FUNCTIONS off")
         super().__init__(datastore, events_table_name=events_table_name)
+        self.frontiers = FrontierCache()
         self.sql_create_statements.extend(
             [
                 self._sql(
@@ -236,6 +244,22 @@ class PostgresChainTables:
     def __init__(self, recorder: LedgerPostgresApplicationRecorder, c: Cursor[Any]) -> None:
         self.c = c
         self._sql = recorder._sql
+        self.frontiers = recorder.frontiers
+
+    def heads(self, before: int) -> Heads:
+        # One statement of five index seeks: a write reads all it needs here.
+        last_link = "FROM {hashes} WHERE position < %(before)s ORDER BY position DESC LIMIT 1"
+        last_leaf = "FROM {leaves} ORDER BY position DESC LIMIT 1"
+        self.c.execute(
+            self._sql(
+                f"SELECT (SELECT position {last_link}), (SELECT hash {last_link}), "
+                f"(SELECT position {last_leaf}), (SELECT leaf_index {last_leaf}), "
+                "(SELECT hash FROM {nodes} WHERE level = 0 "
+                f"AND idx = (SELECT leaf_index {last_leaf}))"
+            ),
+            {"before": before},
+        )
+        return Heads.from_row(self.c.fetchone())  # type: ignore[arg-type]
 
     def select_events(self, where: str, params: Sequence[Any]) -> list[ChainEvent]:
         # Tuple rows: verification reads every event, and dict rows cost a fifth of it.
