@@ -72,8 +72,9 @@ def rebuild_tree(url: str) -> None:
     with recorder.datastore.transaction(commit=False) as c:
         counts = {}
         for table in (recorder.leaves_table_name, recorder.nodes_table_name):
-            c.execute(f"SELECT count(*) FROM {table}")
-            counts[table] = c.fetchone()[0]
+            c.execute(f"SELECT count(*) AS n FROM {table}")
+            row = c.fetchone()
+            counts[table] = row["n"] if isinstance(row, dict) else row[0]
     print(f"tree rows: {counts}")
     container.close()
 

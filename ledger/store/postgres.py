@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
 
+import psycopg
 from eventsourcing.persistence import (
     ApplicationRecorder,
     DatabaseError,
@@ -171,6 +172,8 @@ class LedgerPostgresApplicationRecorder(PostgresApplicationRecorder):
             with curs.connection.cursor(row_factory=tuple_row) as c:
                 try:
                     record(PostgresChainTables(self, c), events)
+                except psycopg.Error:
+                    raise  # the database aborted the transaction: it cannot commit
                 except UnlinkedLog as error:
                     raise RolledBack(DatabaseError(str(error))) from None
                 except Exception as error:
