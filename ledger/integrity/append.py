@@ -18,7 +18,8 @@ Nothing else writes links or leaves: verification and start-up only read.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
 
@@ -163,14 +164,44 @@ class Backfilled:
         return {"linked": self.linked, "leaves": self.leaves}
 
 
-def backfill(tables: ChainTables, window: int = BACKFILL_WINDOW) -> Backfilled:
+def backfill(
+    locked: Callable[[], AbstractContextManager[ChainTables]], window: int | None = None
+) -> Backfilled:
     """Link a log from before the chain, then grow the tree over the linked log.
+    `locked()` opens one write transaction holding the store's write lock.
 
-    Refused (UnlinkedLog, nothing written) when a chain exists but events past its head
-    have no link, or when an event the tree would take does not match its link: both
-    are what tampering leaves, and `ledger verify` names them."""
+    The links are written in one transaction: a write finding an empty chain over
+    stored events is refused, but one finding part of a chain would extend it. The tree
+    grows one window per transaction (5,000 events, tens of milliseconds), so writers
+    wait for a window, not for the whole log: while the tree lags they skip it, and the
+    window that reaches the end of the log, under the lock, hands it back to them.
+
+    Refused (UnlinkedLog) when a chain exists but events past its head have no link
+    (nothing written), or when an event the tree would take does not match its link
+    (the windows before it stay): both are what tampering leaves, and `ledger verify`
+    names them."""
+    window = window or BACKFILL_WINDOW
+    with locked() as tables:
+        linked = _link_log(tables, window)
+    leaves = 0
+    while True:
+        with locked() as tables:
+            grown = _grow_tree(tables, window)
+        if grown is None:
+            return Backfilled(linked, leaves)
+        leaves += grown
+
+
+def _link_log(tables: ChainTables, window: int) -> int:
     upto = tables.max_event_position()
     head = tables.last_link(upto + 1)
+    if head is not None and head[0] < upto:
+        unlinked = tables.events(head[0], min(upto, head[0] + window))
+        raise UnlinkedLog(
+            unlinked[0].position if unlinked else head[0] + 1,
+            f"events after position {head[0]} have no link although the chain exists: "
+            "not a store from before the chain (run `ledger verify`)",
+        )
     linked = 0
     if head is None:
         previous = GENESIS
@@ -181,25 +212,23 @@ def backfill(tables: ChainTables, window: int = BACKFILL_WINDOW) -> Backfilled:
                 tables.insert_links([(e.position, h) for e, h in zip(events, hashes, strict=True)])
                 previous = hashes[-1]
                 linked += len(events)
-    elif head[0] < upto:
-        unlinked = tables.events(head[0], min(upto, head[0] + window))
-        raise UnlinkedLog(
-            unlinked[0].position if unlinked else head[0] + 1,
-            f"events after position {head[0]} have no link although the chain exists: "
-            "not a store from before the chain (run `ledger verify`)",
-        )
-    return Backfilled(linked, _grow_tree(tables, upto, window))
+    return linked
 
 
-def _grow_tree(tables: ChainTables, upto: int, window: int) -> int:
+def _grow_tree(tables: ChainTables, window: int) -> int | None:
+    """Add the next window of linked events to the tree: the number added, or None
+    when the tree already reaches the end of the log."""
+    upto = tables.max_event_position()
     last = tables.heads(upto + 1).leaf
     tail = after = last.position if last else 0
     link = tables.last_link(tail + 1) if tail else None
     previous = link[1] if link and link[0] == tail else GENESIS
-    grown = 0
     while after < upto:
         stop = min(upto, after + window)
         events = tables.events(after, stop)
+        if not events:
+            after = stop  # a gap in PostgreSQL's positions as wide as a window
+            continue
         stored = dict(tables.links(after, stop))
         for event, expected in zip(events, chain_hashes(previous, events), strict=True):
             if stored.get(event.position) != expected:
@@ -208,8 +237,5 @@ def _grow_tree(tables: ChainTables, upto: int, window: int) -> int:
                     f"the event at position {event.position} does not match its link; "
                     "it cannot join the tree (run `ledger verify`)",
                 )
-        if events:
-            grown += extend_tree(tables, tables.heads(upto + 1).leaf, tail, events)
-            tail, previous = events[-1].position, stored[events[-1].position]
-        after = stop
-    return grown
+        return extend_tree(tables, last, tail, events)
+    return None

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
 
@@ -44,8 +45,12 @@ class LedgerPOPOApplicationRecorder(POPOApplicationRecorder):
         return ids
 
     def backfill_chain(self) -> Backfilled:
+        return backfill(self._locked)
+
+    @contextmanager
+    def _locked(self) -> Iterator[MemoryChainTables]:
         with self._database_lock:
-            return backfill(MemoryChainTables(self))
+            yield MemoryChainTables(self)
 
     def event_positions(self, originator_id: UUID) -> dict[int, int]:
         """Global position of each stored event of one aggregate, by version."""

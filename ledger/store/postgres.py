@@ -181,11 +181,15 @@ class LedgerPostgresApplicationRecorder(PostgresApplicationRecorder):
         return ids
 
     def backfill_chain(self) -> Backfilled:
+        return backfill(self._locked)
+
+    @contextmanager
+    def _locked(self) -> Iterator[PostgresChainTables]:
         with self.datastore.transaction(commit=True) as curs:
             for statement in self.lock_table_statements:
                 curs.execute(statement)
             with curs.connection.cursor(row_factory=tuple_row) as c:
-                return backfill(PostgresChainTables(self, c))
+                yield PostgresChainTables(self, c)
 
     def event_positions(self, originator_id: UUID) -> dict[int, int]:
         """Global position of each stored event of one aggregate, by version."""

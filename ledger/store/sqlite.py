@@ -11,7 +11,8 @@ from __future__ import annotations
 import sqlite3
 import threading
 import weakref
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
 
@@ -138,11 +139,15 @@ class LedgerSQLiteApplicationRecorder(SQLiteApplicationRecorder):
         return ids
 
     def backfill_chain(self) -> Backfilled:
+        return backfill(self._locked)
+
+    @contextmanager
+    def _locked(self) -> Iterator[SQLiteChainTables]:
         with self.datastore.transaction(commit=True) as c:
             # A write first, so the transaction holds the write lock from here on
             # (BEGIN is deferred) and no other process extends the chain meanwhile.
             c.execute(f"DELETE FROM {self.hashes_table_name} WHERE 0")
-            return backfill(SQLiteChainTables(self, c))
+            yield SQLiteChainTables(self, c)
 
     def subscribe(
         self, gt: int | None = None, topics: Sequence[str] = ()

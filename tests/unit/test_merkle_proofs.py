@@ -4,6 +4,9 @@ tests/rfc9162.py (never by the ledger's own code)."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import pytest
 from eventsourcing.persistence import StoredEvent
@@ -12,7 +15,7 @@ from hypothesis import strategies as st
 
 import rfc9162
 from ledger.domain import InvalidInput, NotFound
-from ledger.integrity import Integrity
+from ledger.integrity import Integrity, append
 from ledger.store.memory import LedgerPOPOApplicationRecorder
 
 SIZE = 300
@@ -144,3 +147,40 @@ def test_a_tree_grown_in_batches_matches_one_grown_event_by_event() -> None:
     batched.insert_events(events[:20])
     batched.insert_events(events[20:])
     assert Integrity(one_by_one).digest() == Integrity(batched).digest()
+
+
+def test_backfill_grows_the_tree_in_windows_while_writes_go_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    recorder = LedgerPOPOApplicationRecorder()
+    fill(recorder, 20)
+    recorder._leaves.clear()  # a store from before the tree
+    recorder._blocks.clear()
+    monkeypatch.setattr(append, "BACKFILL_WINDOW", 3)
+    locked = recorder._locked
+    windows = []
+
+    @contextmanager
+    def then_a_write() -> Iterator[Any]:
+        with locked() as tables:
+            yield tables
+        windows.append(len(recorder._leaves))
+        recorder.insert_events([stored(len(windows))])  # between two windows
+
+    monkeypatch.setattr(recorder, "_locked", then_a_write)
+    done = Integrity(recorder).backfill()
+    assert windows[:3] == [0, 3, 6]  # the links first, then three leaves at a time
+    total = recorder.max_event_position()
+    # The window that reached the end gave the tree back to the writers: the two writes
+    # after it (one after the window that found nothing left) joined it themselves.
+    assert done.leaves == total - 2
+    digest = Integrity(recorder).digest()
+    leaves = [
+        rfc9162.leaf(
+            rfc9162.leaf_input(
+                e.position, uuid.UUID(bytes=e.originator_id), e.version, e.topic, e.state
+            )
+        )
+        for e in recorder.chain_events(0, total)
+    ]
+    assert (digest.tree_size, digest.root_hash) == (total, rfc9162.mth(leaves).hex())
