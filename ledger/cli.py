@@ -15,7 +15,14 @@ import typer
 from ledger.bootstrap import PROJECTIONS, build
 from ledger.config import Settings
 from ledger.domain import LedgerError
-from ledger.integrity import BundleError, Digest, Verification, verify_bundle
+from ledger.integrity import (
+    BundleError,
+    Digest,
+    ProofCheck,
+    UnlinkedLog,
+    Verification,
+    verify_bundle,
+)
 from ledger.store import redact_url
 
 app = typer.Typer(help="Client relationship ledger", no_args_is_help=True)
@@ -198,8 +205,16 @@ def _read_digest(path: Path) -> Digest:
         raise typer.Exit(2) from None
 
 
-def _report(result: Verification) -> None:
+def _report(result: Verification | ProofCheck) -> None:
     typer.echo(json.dumps(result.as_dict()))
+    if isinstance(result, ProofCheck) and not result.ok:
+        typer.echo(
+            f"line {result.line}: {result.check} check failed"
+            + (f" (position {result.first_mismatch})" if result.first_mismatch else ""),
+            err=True,
+        )
+    elif not result.ok:
+        typer.echo(f"position {result.first_mismatch}: does not verify", err=True)
     if not result.ok:
         raise typer.Exit(1)
 
@@ -253,16 +268,53 @@ def digest(
 @app.command()
 def export(
     out: Annotated[Path, typer.Option(help="the bundle file to write (JSON Lines)")],
+    client: Annotated[
+        str | None,
+        typer.Option(help="only this client's events, each with its inclusion proof"),
+    ] = None,
 ) -> None:
-    """Write the whole log and its digest to one file that `ledger verify --bundle` checks
-    with no database."""
+    """Write the whole log and its digest (or, with --client, one client's events and
+    their Merkle proofs) to one file that `ledger verify --bundle` checks with no
+    database."""
     container = build()
     try:
+        positions = None
+        if client is not None:
+            history = container.ledger.client_history(client)
+            positions = [entry.position for entry in history if entry.position is not None]
         with out.open("w", encoding="utf-8") as file:
-            cut = container.integrity.export(file)
+            if positions is None:
+                cut = container.integrity.export(file)
+            else:
+                cut = container.integrity.export_events(
+                    file, positions, subject={"client_id": client or ""}
+                )
+    except LedgerError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(1) from None
     finally:
         container.close()
     typer.echo(json.dumps(cut.as_dict()))
+
+
+chain = typer.Typer(help="The hash chain and Merkle tree kept beside the log")
+app.add_typer(chain, name="chain")
+
+
+@chain.command("backfill")
+def chain_backfill() -> None:
+    """Link a log written before the hash chain existed and grow the Merkle tree over
+    it. Refused, with nothing written, if a chain exists and events past its head have
+    no link, or if an event does not match its link: that is tampering, not age."""
+    container = build()
+    try:
+        done = container.integrity.backfill()
+    except UnlinkedLog as refused:
+        typer.echo(f"refused at position {refused.position}: {refused}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        container.close()
+    typer.echo(json.dumps(done.as_dict()))
 
 
 @app.command()
