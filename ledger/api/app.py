@@ -20,6 +20,7 @@ from ledger.api.routers import (
     units,
 )
 from ledger.bootstrap import Container
+from ledger.console import router as console_router
 
 DESCRIPTION = """\
 An event-sourced ledger of a bank's client relationships.
@@ -76,5 +77,6 @@ def create_app(
         api_keys,
     ):
         app.include_router(module.router)
+    app.include_router(console_router)
     app.add_middleware(ProblemMiddleware)
     return app
