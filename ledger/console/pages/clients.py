@@ -209,17 +209,19 @@ def register(request: Request, viewer: ViewerDep, form: FormDep) -> Response:
 
 
 @router.get("/find")
-def find(
-    request: Request,
-    viewer: ViewerDep,
-    q: Annotated[str, Query(max_length=200)] = "",
-    format: Annotated[str | None, Query(max_length=8)] = None,
-) -> Response:
+def find_page(request: Request, viewer: ViewerDep) -> Response:
+    return render(request, viewer, "find.html", q="", rows=[], fields=FOUND)
+
+
+@router.post("/find")
+def find(request: Request, viewer: ViewerDep, form: FormDep) -> Response:
     """By client id (exact), else by name (contains, any case) over the viewer's units
-    through the roster. By phone comes with issue 15's blind index."""
-    q = q.strip()
+    through the roster; by phone comes with issue 15's blind index. A POST, so that a
+    name never lands in a URL or an access log."""
+    q = form.get("q", "").strip()[:200]
+    fmt = form.get("format") or None
     rows: list[dict[str, Any]] = []
-    if q and format is None:
+    if q and fmt is None:
         try:
             viewer.check_client(q)
             viewer.sources.client_unit(q)
@@ -227,17 +229,16 @@ def find(
             pass
         else:
             return RedirectResponse(f"/clients/{q}", status_code=303)
-    if q:
-        unit = viewer.default_unit()
+    unit = viewer.default_unit()
+    if q and unit is not None:
         needle = q.casefold()
-        if unit is not None:
-            for row in viewer.sources.roster_rows(unit):
-                if needle in row["name"].casefold():
-                    rows.append(row)
-                    if len(rows) >= FIND_LIMIT:
-                        break
+        for row in viewer.sources.roster_rows(unit):
+            if needle in row["name"].casefold():
+                rows.append(row)
+                if len(rows) >= FIND_LIMIT:
+                    break
     return table_page(
-        request, viewer, "find.html", fmt=format, rows=rows, fields=FOUND, name="clients", q=q
+        request, viewer, "find.html", fmt=fmt, rows=rows, fields=FOUND, name="clients", q=q
     )
 
 
