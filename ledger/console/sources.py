@@ -25,6 +25,7 @@ from ledger.api.schemas import (  # noqa: F401  (re-exported: the forms validate
 )
 from ledger.bootstrap import Container
 from ledger.domain import InvalidInput, LedgerError, NotFound, RuleViolation  # noqa: F401
+from ledger.domain.values import CHANNELS, PROFILE_FIELDS, SOURCES  # noqa: F401
 from ledger.integrity import Digest
 from ledger.integrity.bundle import write_bundle
 from ledger.projections.roster import MAX_LIMIT

@@ -10,6 +10,9 @@ from pydantic import BaseModel
 
 from ledger.console.pages.tables import FOUND, HISTORY, ROSTER, TIERS, table_page
 from ledger.console.sources import (
+    CHANNELS,
+    PROFILE_FIELDS,
+    SOURCES,
     Assignment,
     ChurnCreate,
     ClientCreate,
@@ -34,20 +37,7 @@ router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 ClientId = Annotated[str, Query(max_length=64)]
 Text = Annotated[str | None, Query(max_length=64)]
 FIND_LIMIT = 50
-CHANNELS = ("visit", "phone", "wechat", "sms", "letter", "event")
 TEAM_ROLES = ("client_manager", "outlet_director", "vice_president", "president")
-SOURCES = ("media", "organisation", "personal_network", "referral")
-PROFILE = (
-    "address",
-    "phone",
-    "employer",
-    "risk_appetite",
-    "business_interests",
-    "product_horizon",
-    "personality",
-    "hobbies",
-    "specialties",
-)
 
 
 def _when(as_of: str | None, known_at: str | None) -> dict[str, Any]:
@@ -76,7 +66,7 @@ def client_page(
         contacts=contacts,
         as_of=as_of or "",
         known_at=known_at or "",
-        profile_fields=PROFILE,
+        profile_fields=PROFILE_FIELDS,
         channels=CHANNELS,
         team_roles=TEAM_ROLES,
         tiers=TIERS,
