@@ -508,3 +508,21 @@ def test_exports_hold_every_matching_row_with_the_json_field_names(
         assert answer.status_code == 200, path
         load_workbook(io.BytesIO(answer.content))
     assert auditor.get(f"/roster?unit_id={cw['B']}&format=pdf").status_code == 422
+
+
+def test_the_client_page_as_of_a_past_day_lists_only_the_contacts_made_by_then(
+    as_role: dict[str, TestClient], cw: ConsoleWorld
+) -> None:
+    gold = cw.clients["gold"]
+    before = datetime.now(UTC)
+    time.sleep(1.1)
+    cw.world.post(
+        f"/v1/clients/{gold}/contacts",
+        {"channel": "phone", "staff_id": cw["M1"], "occurred_at": _recent(), "purpose": "今日来电"},
+    )
+    auditor = as_role["auditor"]
+    assert "今日来电" in auditor.get(f"/clients/{gold}").text
+    week_ago = (datetime.now(UTC) - timedelta(days=7)).date().isoformat()
+    assert "今日来电" not in auditor.get(f"/clients/{gold}?as_of={week_ago}").text
+    known = auditor.get(f"/clients/{gold}", params={"known_at": before.isoformat()})
+    assert known.status_code == 200 and "今日来电" not in known.text

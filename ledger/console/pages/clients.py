@@ -55,9 +55,15 @@ def client_page(
     when = _when(as_of, known_at)
     state = viewer.sources.client(client_id, **when)
     history = viewer.sources.history(client_id)
-    contacts = [e for e in history if e.type == "ContactLogged" and e.retracted_by is None][-5:][
-        ::-1
-    ]
+    as_of_, known_at_ = when["as_of"], when["known_at"]
+    contacts = [
+        e
+        for e in history
+        if e.type == "ContactLogged"
+        and e.retracted_by is None
+        and (as_of_ is None or e.occurred_at <= as_of_)
+        and (known_at_ is None or e.recorded_at <= known_at_)
+    ][-5:][::-1]
     return render(
         request,
         viewer,
