@@ -4,8 +4,10 @@ cannot run here), and where the tests leave their screenshots."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
@@ -29,16 +31,30 @@ def executable() -> str:
     return os.environ.get("LEDGER_CHROMIUM", CHROMIUM)
 
 
-def launch(playwright: Any) -> Any:
-    """Chromium, or the test fails (in CI, `CI=true`) or skips (elsewhere) saying why."""
+def cannot_start(reason: str) -> NoReturn:
+    # In CI a browser that cannot start must be loud: skipped tests look like a green run.
+    if os.environ.get("CI") == "true":
+        pytest.fail(reason, pytrace=False)
+    pytest.skip(reason)
+
+
+@contextmanager
+def chromium() -> Iterator[Any]:
+    """Debian's chromium under Playwright, or the test fails (with `CI=true`) or skips
+    (elsewhere) saying why."""
     try:
-        return playwright.chromium.launch(executable_path=executable(), args=LAUNCH_ARGS)
-    except Exception as exc:
-        reason = f"chromium could not start ({executable()}): {str(exc).splitlines()[0]}"
-        # In CI a browser that cannot start must be loud: skipped tests look like a green run.
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason, pytrace=False)
-        pytest.skip(reason)
+        from playwright.sync_api import sync_playwright
+    except ImportError as exc:
+        cannot_start(f"Playwright for Python is not installed: {exc}")
+    with sync_playwright() as playwright:
+        try:
+            browser = playwright.chromium.launch(executable_path=executable(), args=LAUNCH_ARGS)
+        except Exception as exc:
+            cannot_start(f"chromium could not start ({executable()}): {str(exc).splitlines()[0]}")
+        try:
+            yield browser
+        finally:
+            browser.close()
 
 
 def shoot(page: Any, name: str) -> list[Path]:

@@ -16,12 +16,11 @@ import httpx
 import pytest
 from openpyxl import load_workbook
 
-from browser import launch, shoot
+from browser import chromium as launch_chromium
+from browser import shoot
 from served import ADMIN, CLIENTS_SINCE, Server, build_org, moment, new_id, post
 
 pytestmark = pytest.mark.browser
-
-playwright_api = pytest.importorskip("playwright.sync_api")
 
 
 @dataclass
@@ -117,10 +116,8 @@ def scene(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scene]:
 
 @pytest.fixture(scope="module")
 def chromium() -> Iterator[object]:
-    with playwright_api.sync_playwright() as playwright:
-        browser = launch(playwright)
+    with launch_chromium() as browser:
         yield browser
-        browser.close()
 
 
 def signed_in(chromium: object, scene: Scene, role: str, locale: str = "zh-CN") -> object:
