@@ -526,3 +526,13 @@ def test_the_client_page_as_of_a_past_day_lists_only_the_contacts_made_by_then(
     assert "今日来电" not in auditor.get(f"/clients/{gold}?as_of={week_ago}").text
     known = auditor.get(f"/clients/{gold}", params={"known_at": before.isoformat()})
     assert known.status_code == 200 and "今日来电" not in known.text
+
+
+def test_the_queue_shows_a_page_of_cases_and_exports_them_all(
+    as_role: dict[str, TestClient], cw: ConsoleWorld
+) -> None:
+    compliance = as_role["compliance"]
+    base = f"/cases?unit_id={cw['O1']}&fiscal_year={cw.case_year}"
+    assert f"/cases/{cw.case_id}" in compliance.get(f"{base}&page=1").text
+    assert f"/cases/{cw.case_id}" not in compliance.get(f"{base}&page=2").text
+    assert cw.case_id in compliance.get(f"{base}&page=2&format=csv").text

@@ -20,6 +20,8 @@ router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 Text = Annotated[str | None, Query(max_length=64)]
 Year = Annotated[int | None, Query(ge=1900, le=9999)]
 Format = Annotated[str | None, Query(max_length=8)]
+# Rows of the queue on one page: a branch has hundreds of cases a year.
+PAGE_ROWS = 100
 
 
 def _cases(viewer: Viewer, unit_id: str | None, fiscal_year: int | None) -> tuple[str, list]:
@@ -38,12 +40,17 @@ def cases(
     unit_id: Text = None,
     fiscal_year: Year = None,
     scope: Text = None,
+    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
     format: Format = None,
 ) -> Response:
+    """In scope and pending first, a page of `PAGE_ROWS` at a time; the exports hold all."""
     year = fiscal_year if fiscal_year is not None else utc_now().year
     unit, rows = _cases(viewer, unit_id, year)
     if scope == "in":
         rows = [case for case in rows if case["in_scope"]]
+    total = len(rows)
+    if format is None:
+        rows = rows[(page - 1) * PAGE_ROWS : page * PAGE_ROWS]
     return table_page(
         request,
         viewer,
@@ -56,6 +63,10 @@ def cases(
         units=viewer.visible_units(),
         fiscal_year=year,
         scope=scope or "",
+        page=page,
+        first=(page - 1) * PAGE_ROWS + 1,
+        total=total,
+        more=page * PAGE_ROWS < total,
     )
 
 
