@@ -8,11 +8,12 @@ import csv
 import io
 import json
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any, Literal
 
+from fastapi import Query
 from fastapi.responses import StreamingResponse
 from openpyxl import Workbook
 
@@ -24,6 +25,30 @@ BOM = "\ufeff".encode()
 CHUNK_ROWS = 500
 # Excel's own limit on a cell's text.
 XLSX_MAX_CELL = 32_767
+
+
+ExportFormat = Annotated[
+    Literal["csv", "xlsx"] | None,
+    Query(
+        alias="format",
+        description="csv (UTF-8 with a byte-order mark) or xlsx: every matching row, not a "
+        "page, with the JSON field names as the header row",
+    ),
+]
+"""A list endpoint's `format=csv|xlsx` (API.md 1.1, Exports)."""
+
+
+def every_page(
+    read_page: Callable[[str | None], Mapping[str, Any]], key: str = "items"
+) -> Iterator[Mapping[str, Any]]:
+    """Every row of a paged answer (`{items, next_cursor}`), a page at a time."""
+    cursor: str | None = None
+    while True:
+        page = read_page(cursor)
+        yield from page[key]
+        cursor = page.get("next_cursor")
+        if cursor is None:
+            return
 
 
 def cell(value: Any) -> Any:

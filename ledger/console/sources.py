@@ -7,13 +7,14 @@ from __future__ import annotations
 import hashlib
 import io
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import HTTPException, Request
 
 from ledger.api.auth import Principal, check_client_scope, check_unit_scope, identify
+from ledger.api.exports import every_page
 from ledger.api.schemas import (  # noqa: F401  (re-exported: the forms validate with them)
     Assignment,
     ChurnCreate,
@@ -113,15 +114,11 @@ class Sources:
     def roster(self, unit_id: str, **filters: Any) -> dict[str, Any]:
         return self.projections.roster(unit_id, **filters)  # type: ignore[no-any-return]
 
-    def roster_rows(self, unit_id: str, **filters: Any) -> Iterator[dict[str, Any]]:
+    def roster_rows(self, unit_id: str, **filters: Any) -> Iterator[Mapping[str, Any]]:
         """Every matching roster row, page after page."""
-        cursor = None
-        while True:
-            page = self.roster(unit_id, limit=MAX_LIMIT, cursor=cursor, **filters)
-            yield from page["items"]
-            cursor = page["next_cursor"]
-            if cursor is None:
-                return
+        return every_page(
+            lambda cursor: self.roster(unit_id, limit=MAX_LIMIT, cursor=cursor, **filters)
+        )
 
     def roster_summary(self, unit_id: str, **when: Any) -> dict[str, Any]:
         return self.projections.roster_summary(unit_id, **when)  # type: ignore[no-any-return]

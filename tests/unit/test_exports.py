@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from openpyxl import load_workbook
 
-from ledger.api.exports import CHUNK_ROWS, csv_bytes, csv_chunks, xlsx_bytes
+from ledger.api.exports import CHUNK_ROWS, csv_bytes, csv_chunks, every_page, xlsx_bytes
 from ledger.console.charts import bar_chart, intervals_timeline
 from ledger.console.i18n import choose, translator
 
@@ -77,3 +77,18 @@ def test_charts_escape_their_labels() -> None:
     )
     assert "<b>" not in timeline and 'class="interval open"' in timeline
     assert "style=" not in svg + timeline
+
+
+def test_every_page_follows_the_cursor_to_the_last_page() -> None:
+    pages = {
+        None: {"items": [{"n": 1}, {"n": 2}], "next_cursor": "2"},
+        "2": {"items": [{"n": 3}], "next_cursor": None},
+    }
+    asked: list[str | None] = []
+
+    def read(cursor: str | None) -> dict:
+        asked.append(cursor)
+        return pages[cursor]
+
+    assert [row["n"] for row in every_page(read)] == [1, 2, 3]
+    assert asked == [None, "2"]
