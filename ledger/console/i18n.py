@@ -129,8 +129,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "f.as_designated_manager": ("作为管户经理", "As designated manager"),
     "f.as_unit_head": ("作为网点负责人", "As outlet head"),
     "f.as_prior_holder": ("作为前任管户经理", "As prior holder"),
-    "f.as_of": ("截至(生效时间)", "As of (effective time)"),
-    "f.known_at": ("所知截至(记录时间)", "As known at (recorded time)"),
+    "f.as_of": ("截至（生效时间）", "As of (effective time)"),
+    "f.known_at": ("所知截至（记录时间）", "As known at (recorded time)"),
     "f.from": ("起", "From"),
     "f.to": ("止", "To"),
     "f.start": ("期初", "Start"),
@@ -157,7 +157,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "page.my_day": ("我的工作台", "My day"),
     "page.my_clients": ("我的管户客户", "My clients"),
     "page.overdue": ("逾期未联系客户", "Overdue contacts"),
-    "page.orphaned": ("无人管户客户(管户经理已离职)", "Orphaned clients (manager departed)"),
+    "page.orphaned": ("无人管户客户（管户经理已离职）", "Orphaned clients (manager departed)"),
     "page.client": ("客户", "Client"),
     "page.timeline": ("事件时间线", "Timeline"),
     "page.last_contacts": ("最近联系", "Last contacts"),
@@ -189,18 +189,18 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "form.sign_in": ("登录", "Sign in"),
     # ---- phrases ----
     "msg.empty_ledger": (
-        "台账为空。在服务器上运行 `ledger demo` 载入演示分行,然后刷新本页。",
+        "台账为空。在服务器上运行 `ledger demo` 载入演示分行，然后刷新本页。",
         "The ledger is empty. Run `ledger demo` on the server to load the demo branch, "
         "then reload this page.",
     ),
     "msg.admin_token_where": (
-        "管理员令牌:启动时设置的 LEDGER_ADMIN_TOKEN,未设置时在 ./var/admin-token"
-        "(`make run` 启动时会打印其路径)。",
+        "管理员令牌：启动时设置的 LEDGER_ADMIN_TOKEN，未设置时在 ./var/admin-token"
+        "（`make run` 启动时会打印其路径）。",
         "The admin token: LEDGER_ADMIN_TOKEN as set at start, else the file ./var/admin-token "
         "(`make run` prints its path).",
     ),
     "msg.signin_help": (
-        "使用您的 API 密钥登录;密钥仅用于换取会话,不会出现在网址中。",
+        "使用您的 API 密钥登录；密钥仅用于换取会话，不会出现在网址中。",
         "Sign in with your API key; it is exchanged for a session and never shown in a URL.",
     ),
     "msg.bad_token": ("密钥无效或已撤销。", "The key is unknown or revoked."),
@@ -216,14 +216,14 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "msg.download_digest": ("下载摘要", "Download the digest"),
     "msg.download_bundle": ("下载离线校验包", "Download the offline bundle"),
     "msg.current_digest": ("当前摘要", "Current digest"),
-    "msg.verify_ok": ("校验通过:历史未被改动。", "Verified: stored history is unchanged."),
-    "msg.verify_bad": ("校验失败:历史与摘要不符。", "Mismatch: stored history differs."),
+    "msg.verify_ok": ("校验通过：历史未被改动。", "Verified: stored history is unchanged."),
+    "msg.verify_bad": ("校验失败：历史与摘要不符。", "Mismatch: stored history differs."),
     "msg.retracted": ("已撤销", "Retracted"),
     "msg.not_yet_effective": ("该时点尚未生效", "Not yet effective then"),
     "msg.not_yet_known": ("该时点尚未记录", "Not yet recorded then"),
     "msg.no_results": ("没有匹配的记录。", "Nothing matches."),
     "msg.phone_later": (
-        "按电话查找将随盲索引(第 15 号议题)上线;现可按客户号或姓名查找。",
+        "按电话查找将随盲索引（第 15 号议题）上线；现可按客户号或姓名查找。",
         "Finding by phone comes with the blind index (issue 15); find by id or name for now.",
     ),
     "msg.back": ("返回", "Back"),
@@ -248,8 +248,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "msg.error_409": ("与台账现状冲突。", "Conflicts with the ledger's state."),
     "msg.error_422": ("输入有误。", "Invalid input."),
     "msg.error_401": ("请重新登录。", "Please sign in again."),
-    "msg.error_503": ("暂时无法访问存储,请稍后再试。", "The store is unavailable; retry shortly."),
-    "msg.session_expired": ("会话已过期,请重新登录。", "Your session expired; sign in again."),
+    "msg.error_503": ("暂时无法访问存储，请稍后再试。", "The store is unavailable; retry shortly."),
+    "msg.error_500": ("服务器内部错误。", "An unexpected error occurred."),
+    "msg.session_expired": ("会话已过期，请重新登录。", "Your session expired; sign in again."),
 }
 
 
