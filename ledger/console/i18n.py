@@ -215,6 +215,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "msg.copy": ("复制", "Copy"),
     "msg.download_digest": ("下载摘要", "Download the digest"),
     "msg.download_bundle": ("下载离线校验包", "Download the offline bundle"),
+    "msg.or_paste_digest": (
+        "或粘贴下载的摘要文件内容（JSON）",
+        "Or paste a downloaded digest file (JSON)",
+    ),
     "msg.current_digest": ("当前摘要", "Current digest"),
     "msg.verify_ok": ("校验通过：历史未被改动。", "Verified: stored history is unchanged."),
     "msg.verify_bad": ("校验失败：历史与摘要不符。", "Mismatch: stored history differs."),

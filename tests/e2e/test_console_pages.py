@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 import time
 from collections.abc import Iterator
@@ -536,3 +537,17 @@ def test_the_queue_shows_a_page_of_cases_and_exports_them_all(
     assert f"/cases/{cw.case_id}" in compliance.get(f"{base}&page=1").text
     assert f"/cases/{cw.case_id}" not in compliance.get(f"{base}&page=2").text
     assert cw.case_id in compliance.get(f"{base}&page=2&format=csv").text
+
+
+def test_the_auditor_verifies_a_pasted_digest_file(as_role: dict[str, TestClient]) -> None:
+    auditor = as_role["auditor"]
+    kept = auditor.get("/integrity/digest.json").text
+    answer = post_form(auditor, "/integrity", "/integrity/verify", {"digest": kept}, "verify-form")
+    assert re.search(r'<p class="(\w+)" id="verify-result"', answer.text).group(1) == "ok"
+    other = json.dumps({**json.loads(kept), "hash": "0" * 64})
+    answer = post_form(auditor, "/integrity", "/integrity/verify", {"digest": other}, "verify-form")
+    assert re.search(r'<p class="(\w+)" id="verify-result"', answer.text).group(1) == "error"
+    broken = post_form(
+        auditor, "/integrity", "/integrity/verify", {"digest": "{not json"}, "verify-form"
+    )
+    assert broken.status_code == 422
