@@ -33,6 +33,7 @@ class Scene:
     lost: str  # platinum, abnormal churn: an in-scope case
     moved: str  # gold, then platinum, then diamond
     known_between: datetime  # recorded after the platinum upgrade, before the diamond one
+    log: Path
     case_id: str = ""
     tokens: dict[str, str] = field(default_factory=dict)
 
@@ -101,6 +102,7 @@ def scene(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scene]:
                 lost=lost,
                 moved=moved,
                 known_between=known_between,
+                log=server.log,
                 case_id=churn["event_id"],
             )
             for role, staff in (("manager", manager), ("auditor", None), ("compliance", None)):
@@ -288,3 +290,13 @@ def test_the_reports_fit_a_phone(chromium: object, scene: Scene) -> None:
     page.goto(f"/reports/tier-growth?unit_id={scene.sub_branch}")
     assert page.locator("svg.chart rect.bar").count() >= 1
     page.context.close()
+
+
+def test_the_server_log_holds_no_token_and_no_personal_data(scene: Scene) -> None:
+    log = scene.log.read_text(errors="replace")
+    assert "GET /clients/" in log  # the access log is there, and was read
+    for token in scene.tokens.values():
+        secret = token.partition(".")[2] or token  # an API key's secret, or the admin token
+        assert secret not in log
+    for personal in ("王芳", "张伟", "刘洋", "年度回访", "一个季度未拜访"):
+        assert personal not in log
