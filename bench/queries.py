@@ -130,8 +130,8 @@ def parameters(container: Container, projections: Any, seed: int) -> dict[str, A
 
 
 def _clients_and_units(projections: Any) -> list[tuple[str, str]]:
-    view = projections.roster_view
-    with view._read_transaction() as c:  # a benchmark may read the view's table directly
+    view = projections.views["roster"]
+    with view.read_transaction() as c:  # a benchmark may read the view's table directly
         c.execute(f"SELECT client_id, unit_id FROM {view.view_name}_clients")
         return [(row["client_id"], row["unit_id"]) for row in c.fetchall()]
 
@@ -155,15 +155,21 @@ def run(label: str, url: str, samples: int, http: bool) -> None:
             return now - timedelta(seconds=rng.uniform(0, 365 * 86400))
 
         queries: dict[str, Callable[[], object]] = {
-            "roster summary": lambda: projections.roster_summary(rng.choice(p["outlets"])),
-            "roster page": lambda: projections.roster(rng.choice(p["outlets"]), limit=50),
-            "responsible-at": lambda: projections.responsible(
+            "roster summary": lambda: container.views.roster.roster_summary(
+                rng.choice(p["outlets"])
+            ),
+            "roster page": lambda: container.views.roster.roster(
+                rng.choice(p["outlets"]), limit=50
+            ),
+            "responsible-at": lambda: container.views.accountability.responsible(
                 rng.choice(p["clients"]), some_moment()
             ),
-            "churn cases": lambda: projections.churn_cases(
+            "churn cases": lambda: container.views.accountability.churn_cases(
                 unit_id=rng.choice(p["units"]), fiscal_year=p["year"]
             ),
-            "tier growth": lambda: projections.tier_growth(rng.choice(p["units"]), year_start, now),
+            "tier growth": lambda: container.views.roster.tier_growth(
+                rng.choice(p["units"]), year_start, now
+            ),
         }
         references: dict[str, tuple[str, int, Callable[[], object]]] = {
             "responsible-at": (

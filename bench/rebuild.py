@@ -22,7 +22,6 @@ from pathlib import Path
 from ledger.bootstrap import build
 from ledger.config import Settings
 from ledger.domain import Client
-from ledger.projections.runner import rebuild_in_processes
 
 EVENTS_PER_CLIENT = 9
 BY = "bench"
@@ -209,7 +208,7 @@ def main() -> None:
         raw = measure_raw()
         started, cpu = time.perf_counter(), _children_cpu()
         with ChildPeak() as peak:
-            ends = rebuild_in_processes(container.settings.database_url)
+            ends = container.rebuild_in_processes()
         report(
             "all (`ledger rebuild`: a process per core, views shared out)",
             raw,

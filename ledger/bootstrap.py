@@ -1,18 +1,122 @@
-"""The composition root: settings in, a wired ledger out. Tests rewire it here."""
+"""The composition root: settings in, a wired ledger, its read models and their runner out.
+Tests rewire it here."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
+from typing import Any
+
+from eventsourcing.persistence import InfrastructureFactory
+from eventsourcing.utils import Environment
 
 from ledger.application import Ledger
 from ledger.config import Settings
+from ledger.domain import NotFound
 from ledger.integrity import Integrity
-from ledger.projections.runner import Projections, construct_views
-from ledger.store import library_environment
+from ledger.projections import rebuild as rebuilding
+from ledger.projections.accountability import (
+    AccountabilityProjection,
+    AccountabilityView,
+    SQLAccountabilityView,
+)
+from ledger.projections.kit import BatchView, ViewProjection, view_class
+from ledger.projections.reports import ReportsProjection, ReportsView, SQLReportsView
+from ledger.projections.roster import RosterProjection, RosterView, SQLRosterView
+from ledger.projections.runner import ProjectionRunner
+from ledger.store import library_environment, store_kind
+
+# Each read model: its projection and its SQL view.
+PROJECTIONS: dict[str, tuple[type[ViewProjection], type[BatchView]]] = {
+    "roster": (RosterProjection, SQLRosterView),
+    "accountability": (AccountabilityProjection, SQLAccountabilityView),
+    "reports": (ReportsProjection, SQLReportsView),
+}
+
+
+def view_options(settings: Settings) -> dict[str, Any]:
+    """The settings the views' rows and answers depend on."""
+    return {
+        "fiscal_year_start": settings.fiscal_year_start,
+        "churn_lookback_days": settings.churn_lookback_days,
+        "cadence": settings.cadence,
+        "completeness_target": settings.completeness_target,
+    }
+
+
+def construct_views(settings: Settings, names: Iterable[str] | None = None) -> dict[str, BatchView]:
+    """The views of the named projections (all by default), configured from `settings`.
+
+    On PostgreSQL they sit beside the events, in the same database. On SQLite each view
+    has a file of its own next to the store (`ledger.db` -> `ledger.roster.db`): SQLite has
+    one writer per file, so a view catching up never holds the lock the ledger's writes
+    need, and the views can be written in parallel. With the in-memory store they are
+    in-memory SQLite databases."""
+    database_url = settings.database_url
+    kind = store_kind(database_url)
+    views: dict[str, BatchView] = {}
+    for name in names or PROJECTIONS:
+        if kind == "postgres":
+            env = library_environment(database_url)
+            # Views need few connections; the ledger keeps the larger pool.
+            env.update({"POSTGRES_POOL_SIZE": "1", "POSTGRES_MAX_OVERFLOW": "4"})
+        elif kind == "memory":
+            env = {
+                "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                "SQLITE_DBNAME": f"file:ledger-{name}-{uuid.uuid4().hex}?mode=memory&cache=shared",
+            }
+        else:
+            env = library_environment(database_url)
+            env["PERSISTENCE_MODULE"] = "eventsourcing.sqlite"
+            env["SQLITE_DBNAME"] = view_file(env["SQLITE_DBNAME"], name)
+        factory = InfrastructureFactory.construct(Environment("LEDGER_VIEWS", env))
+        read_model = PROJECTIONS[name][1]
+        view_type = view_class(read_model, "postgres" if kind == "postgres" else "sqlite")
+        view = factory.tracking_recorder(view_type)  # type: ignore[arg-type]
+        view.configure(**view_options(settings))
+        view.upgrade()
+        # The factory closes the connection pool when collected: the view keeps it.
+        view.factory = factory  # type: ignore[attr-defined]
+        views[name] = view
+    return views
+
+
+def view_file(store_path: str, name: str) -> str:
+    path = Path(store_path)
+    return str(path.with_name(f"{path.stem}.{name}{path.suffix or '.db'}"))
+
+
+class ReadModels:
+    """The views the API reads, typed by read model, and iterable by name."""
+
+    def __init__(self, views: dict[str, BatchView]) -> None:
+        self.by_name = views
+
+    @property
+    def roster(self) -> RosterView:
+        return self.by_name["roster"]  # type: ignore[return-value]
+
+    @property
+    def accountability(self) -> AccountabilityView:
+        return self.by_name["accountability"]  # type: ignore[return-value]
+
+    @property
+    def reports(self) -> ReportsView:
+        return self.by_name["reports"]  # type: ignore[return-value]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.by_name)
+
+    def __getitem__(self, name: str) -> BatchView:
+        return self.by_name[name]
+
+    def close(self) -> None:
+        for view in self.by_name.values():
+            view.factory.close()  # type: ignore[attr-defined]
 
 
 @dataclass
@@ -20,30 +124,69 @@ class Container:
     settings: Settings
     ledger: Ledger
     closers: list[Callable[[], None]] = field(default_factory=list)
-    projections: Projections | None = None
+    # The read models this container builds (all by default; a rebuild process, its own).
+    view_names: list[str] = field(default_factory=lambda: list(PROJECTIONS))
 
     @cached_property
     def integrity(self) -> Integrity:
         """Digest and verification of the hash chain over this ledger's log."""
         return Integrity.for_application(self.ledger)
 
-    def start_projections(self, *, follow: bool = True) -> Projections:
-        """The read models; with `follow`, this process also runs them, following the store
-        (without, another process such as `ledger project` runs them)."""
-        if self.projections is None:
-            views = construct_views(
-                self.settings.database_url,
-                options={
-                    "fiscal_year_start": self.settings.fiscal_year_start,
-                    "churn_lookback_days": self.settings.churn_lookback_days,
-                    "cadence": self.settings.cadence,
-                },
-            )
-            self.projections = Projections(self.ledger, views)
-            self.closers.append(self.projections.close)
+    @cached_property
+    def views(self) -> ReadModels:
+        """The read models, built on first use."""
+        views = ReadModels(construct_views(self.settings, self.view_names))
+        self.closers.append(views.close)
+        return views
+
+    @cached_property
+    def runner(self) -> ProjectionRunner:
+        """What runs the read models' projections (built on first use; it follows the store
+        once started)."""
+        runner = ProjectionRunner(
+            self.ledger,
+            {name: PROJECTIONS[name][0](self.views[name]) for name in self.views},
+        )
+        self.closers.append(runner.close)
+        return runner
+
+    @property
+    def views_built(self) -> bool:
+        return "views" in self.__dict__
+
+    def start_projections(self, *, follow: bool = True) -> ProjectionRunner:
+        """The runner; with `follow`, this process also runs the projections, following the
+        store (without, another process such as `ledger project` runs them)."""
         if follow:
-            self.projections.start()
-        return self.projections
+            self.runner.start()
+        return self.runner
+
+    def client_of_case(self, case_id: str, *, after: int | None, timeout: float) -> str | None:
+        """The churned client of a case, from the accountability read model; a case it does
+        not know yet may be a churn just recorded: with `after`, wait (up to `timeout`) for
+        the read models to reach that position and look again. None if still unknown."""
+        view = self.views.accountability
+        try:
+            return str(view.churn_case(case_id)["client_id"])
+        except NotFound:
+            if after is None or not self.runner.wait(after, timeout=timeout):
+                return None
+        try:
+            return str(view.churn_case(case_id)["client_id"])
+        except NotFound:
+            return None
+
+    def rebuild_in_processes(self, names: Iterable[str] | None = None) -> dict[str, int]:
+        """Rebuild the named read models (all by default) in a process per core, each
+        process built through `build` from these settings."""
+        chosen = list(names or PROJECTIONS)
+        unknown = set(chosen) - set(PROJECTIONS)
+        if unknown:
+            raise KeyError(f"unknown projection(s): {', '.join(sorted(unknown))}")
+        if self.settings.store == "memory":
+            return dict.fromkeys(chosen, self.runner.rebuild(chosen))
+        worker = partial(_rebuild_group, self.settings.model_dump())
+        return rebuilding.rebuild_in_processes(chosen, worker)
 
     def close(self) -> None:
         for close in reversed(self.closers):
@@ -51,12 +194,30 @@ class Container:
         self.ledger.close()
 
 
+def _rebuild_group(settings: dict[str, Any], names: list[str]) -> int:
+    """In a rebuild process: the read models `names` rebuilt from the whole log."""
+    container = build(Settings(**settings), views=names)
+    try:
+        return container.runner.rebuild(names)
+    finally:
+        container.close()
+
+
 def build(
-    settings: Settings | None = None, *, clock: Callable[[], datetime] | None = None
+    settings: Settings | None = None,
+    *,
+    clock: Callable[[], datetime] | None = None,
+    views: Iterable[str] | None = None,
 ) -> Container:
+    """The ledger and, built on first use, the read models (`views`: all by default)."""
     settings = settings or Settings()
     env = library_environment(settings.database_url)
     if "SQLITE_DBNAME" in env:
         Path(env["SQLITE_DBNAME"]).parent.mkdir(parents=True, exist_ok=True)
     ledger = Ledger(env, clock=clock)
-    return Container(settings=settings, ledger=ledger)
+    container = Container(settings=settings, ledger=ledger)
+    if views is not None:
+        container.view_names = list(views)
+    ledger.churn_cases = container  # the application's ChurnCases port
+    ledger.case_wait = settings.read_wait_seconds
+    return container

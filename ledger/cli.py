@@ -11,11 +11,10 @@ from typing import Annotated
 
 import typer
 
-from ledger.bootstrap import build
+from ledger.bootstrap import PROJECTIONS, build
 from ledger.config import Settings
 from ledger.domain import LedgerError
 from ledger.integrity import BundleError, Digest, Verification, verify_bundle
-from ledger.projections.runner import rebuild_in_processes
 
 app = typer.Typer(help="Client relationship ledger", no_args_is_help=True)
 
@@ -277,18 +276,12 @@ def rebuild(
     process."""
     container = build()
     try:
-        projections = container.start_projections(follow=False)
-        chosen = list(names or projections.views)
+        chosen = list(names or PROJECTIONS)
         try:
-            if len(chosen) > 1 and container.settings.store != "memory":
-                ends = rebuild_in_processes(
-                    container.settings.database_url,
-                    chosen,
-                    options=projections.views[chosen[0]].options,
-                )
-                end = min(ends.values())
+            if len(chosen) > 1:
+                end = min(container.rebuild_in_processes(chosen).values())
             else:
-                end = projections.rebuild(chosen)
+                end = container.runner.rebuild(chosen)
         except KeyError as error:
             typer.echo(f"error: {error.args[0]}", err=True)
             raise typer.Exit(1) from None

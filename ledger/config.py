@@ -11,6 +11,8 @@ from ledger.domain.values import TIERS
 from ledger.store import store_kind
 
 DEFAULT_DATABASE_URL = "sqlite:///./var/ledger.db"
+# DOMAIN.md's default contact cadence: days per tier (a tier left out has none).
+DEFAULT_CADENCE_DAYS = "diamond=30,platinum=60,gold=90"
 
 
 class Settings(BaseSettings):
@@ -20,7 +22,9 @@ class Settings(BaseSettings):
     admin_token: SecretStr | None = None
     fiscal_year_start: int = Field(default=1, ge=1, le=12)
     churn_lookback_days: int = Field(default=90, ge=1, le=3660)
-    cadence_days: str = "diamond=30,platinum=60,gold=90"
+    cadence_days: str = DEFAULT_CADENCE_DAYS
+    # The share of active VIP clients with complete key information a unit is held to.
+    completeness_target: float = Field(default=0.95, ge=0, le=1)
     # Serve without running the projections (another process, `ledger project`, runs them).
     no_projections: bool = False
     # How long a read with `after=<position>` waits for the projections (API.md: 5 s).

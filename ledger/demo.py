@@ -19,13 +19,14 @@ from decimal import Decimal
 from typing import Any
 
 from ledger.application import Ledger
+from ledger.config import DEFAULT_CADENCE_DAYS, parse_cadence
 
 RECORDED_BY = "demo"
 LOCAL = timezone(timedelta(hours=8), "CST")
 TIER_WEIGHTS = {"standard": 0.70, "gold": 0.22, "platinum": 0.065, "diamond": 0.015}
 TIERS = list(TIER_WEIGHTS)
-# Days between contacts a diligent manager keeps to, per tier (DOMAIN.md's default cadence).
-CADENCE = {"diamond": 30, "platinum": 60, "gold": 90}
+# Days between contacts a diligent manager keeps to, per tier: the default cadence.
+CADENCE = parse_cadence(DEFAULT_CADENCE_DAYS)
 ASSETS = {
     "standard": (10_000, 500_000),
     "gold": (500_000, 3_000_000),

@@ -11,7 +11,7 @@ from typing import Any
 from ledger.application import Ledger
 from ledger.domain import Client, LedgerError
 from ledger.domain.values import TIERS
-from ledger.projections.base import SQLView, ts
+from ledger.projections.kit import BatchView, utc_text
 
 BY = "test"
 LAST_YEAR = datetime.now(UTC).year - 1
@@ -78,12 +78,12 @@ def bulk_clients(
         app.save(*batch)
 
 
-def dump(views: dict[str, SQLView]) -> dict[str, list[tuple[Any, ...]]]:
+def dump(views: dict[str, BatchView]) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of every view table, in a stable order."""
     rows: dict[str, list[tuple[Any, ...]]] = {}
     for view in views.values():
         for table in view.view_tables():
-            found = view._query(f"SELECT * FROM {table}")
+            found = view.query(f"SELECT * FROM {table}")
             rows[table] = sorted(tuple(str(v) for v in r.values()) for r in found)
     return rows
 
@@ -174,13 +174,13 @@ def count_checkpoints(rows: Iterable[dict[str, Any]], rng: random.Random) -> lis
 
 
 def counted_from_intervals(
-    view: SQLView, unit_id: str, at: datetime, *, just_before: bool = False
+    view: BatchView, unit_id: str, at: datetime, *, just_before: bool = False
 ) -> dict[str, int]:
     """The reference for the roster's tier counts: active clients per tier of the unit's
     subtree at `at` (or just before it), counted client by client from the intervals."""
     start, end = ("<", ">=") if just_before else ("<=", ">")
-    moment = ts(at)
-    rows = view._query(
+    moment = utc_text(at)
+    rows = view.query(
         "SELECT i.tier AS tier, COUNT(*) AS n FROM roster_intervals i "
         "JOIN roster_clients c ON c.aid = i.aid "
         "JOIN roster_unit_paths u ON u.unit_id = c.unit_id AND u.ancestor_id = ? "
@@ -198,7 +198,7 @@ def assert_tier_counts_match_intervals(
 ) -> int:
     """Compare the view's tier counts with `counted_from_intervals` at `samples` of the
     `count_checkpoints`, at and just before each; returns how many comparisons passed."""
-    rows = view._query("SELECT valid_from, valid_to FROM roster_intervals")
+    rows = view.query("SELECT valid_from, valid_to FROM roster_intervals")
     checked = 0
     for at in count_checkpoints(rows, rng)[:samples]:
         for just_before in (False, True):

@@ -1,4 +1,5 @@
-"""Dependencies shared by the routers: the ledger, the caller, and the write protocol."""
+"""Dependencies shared by the routers: the ledger, the caller, the read models and the
+write protocol."""
 
 from __future__ import annotations
 
@@ -9,13 +10,14 @@ from typing import Annotated, Any
 from fastapi import Depends, Header, HTTPException, Path, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from ledger.api.auth import Principal, check_role, identify, unauthorized
 from ledger.api.problems import canonical_json
 from ledger.api.schemas import WritePublic
-from ledger.application import Ledger, WriteResult
+from ledger.application import Ledger, Principal, WriteResult, check_role
 from ledger.bootstrap import Container
 from ledger.domain.api_key import ROLES
-from ledger.projections.runner import Projections
+from ledger.projections.accountability import AccountabilityView
+from ledger.projections.reports import ReportsView
+from ledger.projections.roster import RosterView
 
 _bearer = HTTPBearer(auto_error=False, description="an API key or LEDGER_ADMIN_TOKEN")
 
@@ -38,6 +40,10 @@ async def get_ledger(container: ContainerDep) -> Ledger:
 LedgerDep = Annotated[Ledger, Depends(get_ledger)]
 
 
+def unauthorized(detail: str) -> HTTPException:
+    return HTTPException(401, detail, headers={"WWW-Authenticate": "Bearer"})
+
+
 def get_principal(
     container: ContainerDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
@@ -45,9 +51,12 @@ def get_principal(
     if credentials is None:
         raise unauthorized("send Authorization: Bearer <token>")
     admin = container.settings.admin_token
-    return identify(
-        container.ledger, admin.get_secret_value() if admin else None, credentials.credentials
+    principal = container.ledger.identify(
+        credentials.credentials, admin_token=admin.get_secret_value() if admin else None
     )
+    if principal is None:
+        raise unauthorized("the bearer token is unknown or revoked")
+    return principal
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
@@ -78,34 +87,49 @@ AuditorDep = Annotated[
 # Seconds a client is told to wait before asking again when the projections lag.
 RETRY_AFTER = "1"
 
+AfterQuery = Annotated[
+    int | None,
+    Query(
+        ge=0,
+        le=2**62,
+        description="wait (up to 5 s) until the read models have processed this global "
+        "log position, e.g. the `position` of your last write; else 503 with Retry-After",
+    ),
+]
 
-def caught_up_projections(
-    container: ContainerDep,
-    _: ReaderDep,
-    after: Annotated[
-        int | None,
-        Query(
-            ge=0,
-            le=2**62,
-            description="wait (up to 5 s) until the read models have processed this global "
-            "log position, e.g. the `position` of your last write; else 503 with Retry-After",
-        ),
-    ] = None,
-) -> Projections:
-    # An app served without its lifespan (no `with TestClient(...)`) still reads the views.
-    projections = container.projections or container.start_projections(follow=False)
-    if after is not None and not projections.wait(
-        after, timeout=container.settings.read_wait_seconds
+
+def _caught_up(container: Container, name: str, after: int | None) -> None:
+    """With `after`: wait (bounded) until the read model `name` has processed it; else 503."""
+    if after is not None and not container.runner.wait(
+        after, timeout=container.settings.read_wait_seconds, names=[name]
     ):
         raise HTTPException(
             503,
             f"the read models have not yet processed position {after}; retry shortly",
             headers={"Retry-After": RETRY_AFTER},
         )
-    return projections
 
 
-ProjectionsDep = Annotated[Projections, Depends(caught_up_projections)]
+def roster_view(container: ContainerDep, _: ReaderDep, after: AfterQuery = None) -> RosterView:
+    _caught_up(container, "roster", after)
+    return container.views.roster
+
+
+def accountability_view(
+    container: ContainerDep, _: ReaderDep, after: AfterQuery = None
+) -> AccountabilityView:
+    _caught_up(container, "accountability", after)
+    return container.views.accountability
+
+
+def reports_view(container: ContainerDep, _: ReaderDep, after: AfterQuery = None) -> ReportsView:
+    _caught_up(container, "reports", after)
+    return container.views.reports
+
+
+RosterDep = Annotated[RosterView, Depends(roster_view)]
+AccountabilityDep = Annotated[AccountabilityView, Depends(accountability_view)]
+ReportsDep = Annotated[ReportsView, Depends(reports_view)]
 
 
 class Writer:

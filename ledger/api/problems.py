@@ -1,10 +1,10 @@
 """Every refusal as application/problem+json, in one place.
 
 Domain errors map by class: `InvalidInput` 422 naming the field, `RuleViolation` 409 naming
-the rule, `NotFound` 404. A store that cannot be reached (database down or restarting, no
-free connection, SQLite locked too long) is a 503 with `Retry-After`: nothing was written and
-the same request may be sent again. Anything unexpected is a 500 whose body says nothing of
-the code.
+the rule, `NotFound` 404, `Forbidden` 403. A store that cannot be reached (database down or
+restarting, no free connection, SQLite locked too long) is a 503 with `Retry-After`: nothing
+was written and the same request may be sent again. Anything unexpected is a 500 whose body
+says nothing of the code.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ledger.api.schemas import Problem
-from ledger.domain import InvalidInput, NotFound, RuleViolation
+from ledger.domain import Forbidden, InvalidInput, NotFound, RuleViolation
 from ledger.store import STORE_UNAVAILABLE
 
 MEDIA_TYPE = "application/problem+json"
@@ -99,6 +99,10 @@ async def _on_not_found(request: Request, exc: NotFound) -> JSONResponse:
     return problem_response(404, exc.message)
 
 
+async def _on_forbidden(request: Request, exc: Forbidden) -> JSONResponse:
+    return problem_response(403, exc.message)
+
+
 async def _on_store_unavailable(request: Request, exc: Exception) -> JSONResponse:
     log.warning("store unavailable on %s %s: %s", request.method, request.url.path, exc)
     return problem_response(
@@ -128,6 +132,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(InvalidInput, _on_invalid_input)  # type: ignore[arg-type]
     app.add_exception_handler(RuleViolation, _on_rule)  # type: ignore[arg-type]
     app.add_exception_handler(NotFound, _on_not_found)  # type: ignore[arg-type]
+    app.add_exception_handler(Forbidden, _on_forbidden)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _on_http)  # type: ignore[arg-type]
     for unavailable in STORE_UNAVAILABLE:
         app.add_exception_handler(unavailable, _on_store_unavailable)

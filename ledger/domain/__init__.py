@@ -3,6 +3,7 @@
 from ledger.domain.client import Client, ClientState
 from ledger.domain.errors import (
     AlreadyExists,
+    Forbidden,
     InvalidInput,
     LedgerError,
     NotFound,
@@ -16,6 +17,7 @@ __all__ = [
     "AlreadyExists",
     "Client",
     "ClientState",
+    "Forbidden",
     "InvalidInput",
     "LedgerError",
     "NotFound",

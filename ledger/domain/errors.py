@@ -37,6 +37,10 @@ class NotFound(LedgerError):
         self.identifier = identifier
 
 
+class Forbidden(LedgerError):
+    """The caller may not do this: its role, or a manager key's scope (HTTP 403)."""
+
+
 class AlreadyExists(RuleViolation):
     """An id is taken for ever (HTTP 409)."""
 

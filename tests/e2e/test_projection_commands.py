@@ -4,11 +4,10 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from ledger import cli as cli_module
 from ledger.bootstrap import build
 from ledger.cli import app as cli
 from ledger.config import Settings
-from ledger.projections.runner import rebuild_in_processes
+from ledger.projections import rebuild as rebuilding
 from projection_scenarios import build_org
 
 
@@ -47,18 +46,20 @@ def test_rebuild_of_several_read_models_runs_them_in_processes(
     monkeypatch.setenv("LEDGER_DATABASE_URL", sqlite_url)
     monkeypatch.setenv("LEDGER_CADENCE_DAYS", "gold=7")
     end = _organisation(sqlite_url)
-    calls: list[tuple[list[str], dict[str, Any]]] = []
+    calls: list[tuple[list[str], Settings]] = []
+    rebuild_in_processes = rebuilding.rebuild_in_processes
 
-    def spying(database_url: str, names: list[str], *, options: dict[str, Any]) -> dict[str, int]:
-        calls.append((names, options))
-        return rebuild_in_processes(database_url, names, options=options)
+    def spying(names: list[str], rebuild_group: Any) -> dict[str, int]:
+        # What each process builds its container from: the settings, as a dict.
+        calls.append((names, Settings(**rebuild_group.args[0])))
+        return rebuild_in_processes(names, rebuild_group)
 
-    monkeypatch.setattr(cli_module, "rebuild_in_processes", spying)
+    monkeypatch.setattr(rebuilding, "rebuild_in_processes", spying)
     result = CliRunner().invoke(cli, ["rebuild"])
     assert result.exit_code == 0, result.output
     assert f"rebuilt roster, accountability, reports up to position {end}" in result.output
     assert [names for names, _ in calls] == [["roster", "accountability", "reports"]]
-    assert calls[0][1]["cadence"] == {"gold": 7}
+    assert calls[0][1].cadence == {"gold": 7}
 
     container = build(Settings(database_url=sqlite_url))
     try:

@@ -15,9 +15,9 @@ import pytest
 from ledger.bootstrap import Container, build
 from ledger.config import Settings
 from ledger.domain import Client
-from ledger.projections import reports as reports_module
-from ledger.projections.base import SQLView
-from ledger.projections.runner import ProjectionError, Projections, rebuild_in_processes
+from ledger.projections import client_facts
+from ledger.projections.kit import BatchView
+from ledger.projections.runner import ProjectionError, ProjectionRunner
 from projection_scenarios import (
     BY,
     LAST_YEAR,
@@ -43,9 +43,8 @@ class ProjectionCase:
         container.close()
 
     @pytest.fixture
-    def projections(self, container: Container) -> Projections:
-        assert container.projections is not None
-        return container.projections
+    def projections(self, container: Container) -> ProjectionRunner:
+        return container.runner
 
 
 # ---- roster and tier growth -------------------------------------------------------------
@@ -53,7 +52,7 @@ class ProjectionCase:
 
 class RosterCase(ProjectionCase):
     def test_roster_pages_a_subtree_as_of_a_time(
-        self, container: Container, projections: Projections
+        self, container: Container, projections: ProjectionRunner
     ) -> None:
         app = container.ledger
         build_org(app, day(1, 1))
@@ -70,7 +69,7 @@ class RosterCase(ProjectionCase):
             client_id="C05", kind="normal", reason="r", effective_at=day(5, 1), recorded_by=BY
         )
         projections.catch_up()
-        roster = projections
+        roster = container.views.roster
 
         first = roster.roster("S", as_of=day(6, 1), limit=3)
         assert [i["client_id"] for i in first["items"]] == ["C01", "C03", "C05"]
@@ -100,7 +99,7 @@ class RosterCase(ProjectionCase):
         assert summary["vip"] == 9
 
     def test_the_sub_branch_report_figures(
-        self, container: Container, projections: Projections
+        self, container: Container, projections: ProjectionRunner
     ) -> None:
         app = container.ledger
         q0 = day(4, 1)
@@ -154,7 +153,7 @@ class RosterCase(ProjectionCase):
         app.save(*upgraded)
         projections.catch_up()
 
-        report = projections.tier_growth("S", q0, q1)
+        report = container.views.roster.tier_growth("S", q0, q1)
         assert report["tiers"]["gold"] == {
             "start": 3078,
             "end": 3533,
@@ -178,10 +177,10 @@ class RosterCase(ProjectionCase):
         assert report["share_of_parent"]["diamond"] == 0.75
         assert [r["unit_id"] for r in report["sibling_ranking"]] == ["S", "S2"]
         assert report["sibling_ranking"][1]["vip_growth_rate"] == round(12 / 112, 4)
-        assert projections.roster_summary("S", as_of=q1)["counts"]["gold"] == 3534
+        assert container.views.roster.roster_summary("S", as_of=q1)["counts"]["gold"] == 3534
 
     def test_tier_counts_equal_a_count_of_the_intervals_after_backdated_events(
-        self, container: Container, projections: Projections
+        self, container: Container, projections: ProjectionRunner
     ) -> None:
         rng = random.Random(5)
         since = NOW - timedelta(days=400)
@@ -192,12 +191,12 @@ class RosterCase(ProjectionCase):
                 container.ledger, rng, clients=12, since=since, steps=50, prefix=round_, earlier=ids
             )
             projections.catch_up()
-        view = projections.roster_view
+        view = container.views["roster"]
         units = ["B", "D", "S", "S2", "O1", "O2", "O3"]
         assert assert_tier_counts_match_intervals(view, units, rng, samples=60) > 500
         # A view without counts (built before they were kept) gets exactly these at start.
         kept = dump({"roster": view})
-        with view._transaction() as c:
+        with view.transaction() as c:
             for table in ("tier_moments", "tier_days", "tier_months"):
                 c.execute(f"DELETE FROM roster_{table}")
         view.upgrade()
@@ -210,12 +209,12 @@ class TestRosterSQLite(RosterCase):
         return sqlite_url
 
     def test_a_caught_up_view_gives_the_planner_statistics(
-        self, container: Container, projections: Projections
+        self, container: Container, projections: ProjectionRunner
     ) -> None:
         build_org(container.ledger, day(1, 1))
         bulk_clients(container.ledger, [(f"C{n:02}", "O1", "gold", day(2, 1)) for n in range(5)])
         projections.catch_up()
-        with projections.roster_view.datastore.transaction(commit=False) as c:
+        with container.views["roster"].datastore.transaction(commit=False) as c:
             c.execute("SELECT DISTINCT tbl FROM sqlite_stat1")
             analysed = {row[0] for row in c.fetchall()}
         assert {"roster_clients", "roster_intervals"} <= analysed
@@ -227,12 +226,12 @@ class TestRosterPostgres(RosterCase):
         return postgres_url
 
     def test_a_caught_up_view_gives_the_planner_statistics(
-        self, container: Container, projections: Projections
+        self, container: Container, projections: ProjectionRunner
     ) -> None:
         build_org(container.ledger, day(1, 1))
         bulk_clients(container.ledger, [(f"C{n:02}", "O1", "gold", day(2, 1)) for n in range(5)])
         projections.catch_up()
-        with projections.roster_view.datastore.transaction(commit=False) as c:
+        with container.views["roster"].datastore.transaction(commit=False) as c:
             # reltuples stays -1 until the table is first analysed (or vacuumed).
             c.execute(
                 "SELECT relname, reltuples FROM pg_class "
@@ -309,11 +308,11 @@ class AccountabilityCase(ProjectionCase):
         return {"A": churn_a.event_id, "B": churn_b.event_id}
 
     def test_intervals_and_who_was_responsible(
-        self, container: Container, projections: Projections
+        self, container: Container, projections: ProjectionRunner
     ) -> None:
         self._scenario(container)
         projections.catch_up()
-        view = projections
+        view = container.views.accountability
         intervals = view.client_intervals("CA")["intervals"]
         assert intervals == [
             {"role": "client_manager", "staff_id": "M1", "from": day(1, 5), "to": day(5, 16)},
@@ -327,11 +326,11 @@ class AccountabilityCase(ProjectionCase):
         assert view.responsible("CB", day(6, 2))["unit_head"] == "H2"
 
     def test_churn_cases_reflect_what_was_true_at_the_churn(
-        self, container: Container, projections: Projections
+        self, container: Container, projections: ProjectionRunner
     ) -> None:
         cases = self._scenario(container)
         projections.catch_up()
-        view = projections
+        view = container.views.accountability
         by_id = {c["case_id"]: c for c in view.churn_cases()["items"]}
         a, b = by_id[cases["A"]], by_id[cases["B"]]
         assert a["accountability_tier"] == "diamond"
@@ -348,7 +347,7 @@ class AccountabilityCase(ProjectionCase):
         assert [c["client_id"] for c in view.churn_cases(kind="normal")["items"]] == ["CC"]
 
     def test_the_latest_determination_stands_and_all_are_kept(
-        self, container: Container, projections: Projections
+        self, container: Container, projections: ProjectionRunner
     ) -> None:
         cases = self._scenario(container)
         app = container.ledger
@@ -359,16 +358,16 @@ class AccountabilityCase(ProjectionCase):
             client_id="CA", case_id=cases["A"], outcome="confirmed", reason="again", recorded_by="c"
         )
         projections.catch_up()
-        case = projections.churn_case(cases["A"])
+        case = container.views.accountability.churn_case(cases["A"])
         assert case["determination"]["outcome"] == "confirmed"
         assert [d["outcome"] for d in case["determinations"]] == ["waived", "confirmed"]
 
     def test_staff_counts_per_fiscal_year(
-        self, container: Container, projections: Projections
+        self, container: Container, projections: ProjectionRunner
     ) -> None:
         self._scenario(container)
         projections.catch_up()
-        view = projections
+        view = container.views.accountability
         assert view.staff_record("M1", LAST_YEAR) == {
             "staff_id": "M1",
             "fiscal_year": LAST_YEAR,
@@ -398,7 +397,7 @@ class TestAccountabilityPostgres(AccountabilityCase):
 
 class ReportsCase(ProjectionCase):
     def test_completeness_counts_active_vip_clients_and_honours_retractions(
-        self, container: Container, projections: Projections
+        self, container: Container, projections: ProjectionRunner
     ) -> None:
         app = container.ledger
         build_org(app, day(1, 1))
@@ -419,18 +418,18 @@ class ReportsCase(ProjectionCase):
             client_id="P2", changes={"employer": None}, effective_at=day(1, 7), recorded_by=BY
         )
         projections.catch_up()
-        report = projections.completeness("S", as_of=NOW)
+        report = container.views.reports.completeness("S", as_of=NOW)
         assert (report["vip_active"], report["complete"], report["rate"]) == (2, 1, 0.5)
         assert report["meets_target"] is False
         assert report["by_unit"] == [{"unit_id": "O1", "vip_active": 2, "complete": 1, "rate": 0.5}]
 
         app.retract(client_id="P2", event_id=cleared.event_id, reason="typo", recorded_by=BY)
         projections.catch_up()
-        report = projections.completeness("S", as_of=NOW, target=0.9)
+        report = container.views.reports.completeness("S", as_of=NOW, target=0.9)
         assert (report["complete"], report["rate"], report["meets_target"]) == (2, 1.0, True)
 
     def test_a_view_that_kept_a_row_per_profile_field_is_upgraded_to_a_row_per_update(
-        self, container: Container, projections: Projections, monkeypatch: pytest.MonkeyPatch
+        self, container: Container, projections: ProjectionRunner, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         app = container.ledger
         build_org(app, day(1, 1))
@@ -449,7 +448,7 @@ class ReportsCase(ProjectionCase):
             effective_at=day(1, 6),
             recorded_by=BY,
         )
-        monkeypatch.setattr(reports_module, "CHUNK", 1)  # a page per client
+        monkeypatch.setattr(client_facts, "CHUNK", 1)  # a page per client
         app.update_profile(
             client_id="U1",
             changes={"address": "a", "phone": "p", "employer": "e", "risk_appetite": "balanced"},
@@ -463,32 +462,32 @@ class ReportsCase(ProjectionCase):
         view = projections.views["reports"]
         kept = dump({"reports": view})["reports_profile_updates"]
         # The layout of earlier versions: a row per key-information field of each update.
-        with view._transaction() as c:
+        with view.transaction() as c:
             c.execute(
                 "CREATE TABLE reports_profile (aid TEXT, version BIGINT, field TEXT, seq BIGINT, "
                 "effective_at TEXT, value TEXT, PRIMARY KEY (aid, version, field))"
             )
-            for row in view._all(c, "SELECT * FROM reports_profile_updates"):
+            for row in view.fetch(c, "SELECT * FROM reports_profile_updates"):
                 for field, value in json.loads(row["key_info"]).items():
-                    view._exec(
+                    view.execute(
                         c,
                         "INSERT INTO reports_profile VALUES (?, ?, ?, ?, ?, ?)",
                         (row["aid"], row["version"], field, row["seq"], row["effective_at"], value),
                     )
-            view._exec(c, "DELETE FROM reports_profile_updates")
+            view.execute(c, "DELETE FROM reports_profile_updates")
         view.upgrade()
-        assert projections.completeness("O1", as_of=NOW)["complete"] == 1  # U2
+        assert container.views.reports.completeness("O1", as_of=NOW)["complete"] == 1  # U2
         assert dump({"reports": view})["reports_profile_updates"] == kept
-        with view._read_transaction() as c:
-            assert not view._has_table(c, "reports_profile")
+        with view.read_transaction() as c:
+            assert not view.has_table(c, "reports_profile")
         view.upgrade()  # nothing left to do
         # The upgraded rows serve a retraction as the view's own do.
         app.retract(client_id="U1", event_id=cleared.event_id, reason="typo", recorded_by=BY)
         projections.catch_up()
-        assert projections.completeness("O1", as_of=NOW)["complete"] == 2
+        assert container.views.reports.completeness("O1", as_of=NOW)["complete"] == 2
 
     def test_overdue_contacts_follow_the_cadence_and_retractions(
-        self, container: Container, projections: Projections
+        self, container: Container, projections: ProjectionRunner
     ) -> None:
         app = container.ledger
         build_org(app, NOW - timedelta(days=400))
@@ -530,18 +529,18 @@ class ReportsCase(ProjectionCase):
             recorded_by=BY,
         )
         projections.catch_up()
-        assert projections.overdue_contacts("S", as_of=NOW)["items"] == []
+        assert container.views.reports.overdue_contacts("S", as_of=NOW)["items"] == []
 
         app.retract(client_id="G", event_id=recent.event_id, reason="wrong client", recorded_by=BY)
         projections.catch_up()
-        items = projections.overdue_contacts("S", as_of=NOW)["items"]
+        items = container.views.reports.overdue_contacts("S", as_of=NOW)["items"]
         assert [(i["client_id"], i["days_overdue"], i["designated_manager"]) for i in items] == [
             ("G", 10, "M1")
         ]
         assert items[0]["last_contact_at"] == NOW - timedelta(days=100)
 
     def test_orphaned_clients_after_their_manager_departs(
-        self, container: Container, projections: Projections
+        self, container: Container, projections: ProjectionRunner
     ) -> None:
         app = container.ledger
         build_org(app, NOW - timedelta(days=400))
@@ -571,14 +570,14 @@ class ReportsCase(ProjectionCase):
             recorded_by=BY,
         )
         projections.catch_up()
-        items = projections.orphaned_clients("B", as_of=NOW)["items"]
+        items = container.views.reports.orphaned_clients("B", as_of=NOW)["items"]
         assert items == [
             {"client_id": "K1", "tier": "platinum", "former_manager": "M3", "since": departed_at}
         ]
-        assert projections.orphaned_clients("S2", as_of=NOW)["items"] == []
+        assert container.views.reports.orphaned_clients("S2", as_of=NOW)["items"] == []
 
     def test_manager_portfolio_credits_asset_changes_to_the_manager_of_the_day(
-        self, container: Container, projections: Projections
+        self, container: Container, projections: ProjectionRunner
     ) -> None:
         app = container.ledger
         build_org(app, day(1, 1))
@@ -598,7 +597,7 @@ class ReportsCase(ProjectionCase):
         app.assign(client_id="W", staff_id="M2", reason="r", effective_at=day(4, 1), recorded_by=BY)
         app.report_assets(client_id="W", amount="1200.00", as_of=day(5, 1).date(), recorded_by=BY)
         projections.catch_up()
-        reports = projections
+        reports = container.views.reports
         m1 = reports.manager_portfolio("M1", day(1, 1), day(12, 31))
         m2 = reports.manager_portfolio("M2", day(1, 1), day(12, 31))
         assert m1["assets_change"] == Decimal("1500.00")
@@ -677,7 +676,7 @@ class RunnerCase(ProjectionCase):
         return position
 
     def test_a_following_runner_lets_a_reader_wait_for_its_own_write(
-        self, container: Container, projections: Projections, database_url: str
+        self, container: Container, projections: ProjectionRunner, database_url: str
     ) -> None:
         build_org(container.ledger, day(1, 1))
         projections.start()
@@ -690,7 +689,7 @@ class RunnerCase(ProjectionCase):
             recorded_by=BY,
         )
         assert projections.wait(written.position, timeout=10)
-        assert projections.roster("O1", as_of=NOW)["items"][0]["client_id"] == "RYW"
+        assert container.views.roster.roster("O1", as_of=NOW)["items"][0]["client_id"] == "RYW"
         # A process that does not run the projections waits on their tracking rows.
         other = build(Settings(database_url=database_url))
         try:
@@ -699,13 +698,13 @@ class RunnerCase(ProjectionCase):
                 client_id="RYW", tier="gold", reason="r", effective_at=day(3, 1), recorded_by=BY
             )
             assert elsewhere.wait(later.position, timeout=10)
-            assert elsewhere.roster("O1", as_of=NOW)["items"][0]["tier"] == "gold"
+            assert other.views.roster.roster("O1", as_of=NOW)["items"][0]["tier"] == "gold"
             assert elsewhere.wait(later.position + 1000, timeout=0.3) is False
         finally:
             other.close()
 
     def test_rebuilding_gives_exactly_the_rows_of_incremental_processing(
-        self, container: Container, projections: Projections
+        self, container: Container, projections: ProjectionRunner
     ) -> None:
         build_org(container.ledger, day(1, 1))
         projections.start()
@@ -727,7 +726,7 @@ class RunnerCase(ProjectionCase):
         assert set(projections.positions().values()) == {container.ledger.position}
 
     def test_a_batch_that_registers_a_client_gives_the_rows_of_one_event_at_a_time(
-        self, container: Container, projections: Projections
+        self, container: Container, projections: ProjectionRunner
     ) -> None:
         """A client registered in a batch is worked out from memory (no reading back);
         a retraction in the same batch sends it back to the tables."""
@@ -796,11 +795,11 @@ class RunnerCase(ProjectionCase):
         # The rebuild applies all of it in one batch.
         assert projections.rebuild() == container.ledger.position
         assert dump(projections.views) == one_at_a_time
-        report = projections.completeness("O1", as_of=NOW)
+        report = container.views.reports.completeness("O1", as_of=NOW)
         # F1's phone was cleared before the full update took effect; F2's update is gone.
         assert (report["vip_active"], report["complete"]) == (3, 2)
-        m1 = projections.manager_portfolio("M1", day(1, 1), day(12, 31))
-        m2 = projections.manager_portfolio("M2", day(1, 1), day(12, 31))
+        m1 = container.views.reports.manager_portfolio("M1", day(1, 1), day(12, 31))
+        m2 = container.views.reports.manager_portfolio("M2", day(1, 1), day(12, 31))
         # M1: F1's first 400 and R0000's 50; M2: F1's rise to 900 after the reassignment.
         assert (m1["assets_change"], m2["assets_change"]) == (Decimal("450.00"), Decimal("500.00"))
         assert one_at_a_time["reports_asset_changes"] and all(
@@ -808,42 +807,43 @@ class RunnerCase(ProjectionCase):
         )
 
     def test_a_rebuild_writes_without_the_query_indexes_and_builds_them_once_caught_up(
-        self, container: Container, projections: Projections, database_url: str
+        self, container: Container, projections: ProjectionRunner, database_url: str
     ) -> None:
         build_org(container.ledger, day(1, 1))
         self._write_clients(container, 0, 3)
         projections.catch_up()
-        roster = projections.roster_view
+        roster = container.views["roster"]
         wanted = {"roster_clients_id", "roster_clients_unit_aid", "roster_intervals_at"}
         assert wanted <= _indexes(roster, database_url)
         during: list[set[str]] = []
-        register = roster.register_client
+        handlers = projections.projections["roster"].handlers
+        register = handlers[Client.Registered]
 
         def spying(*args: Any, **kwargs: Any) -> None:
             during.append(_indexes(roster, database_url))
             register(*args, **kwargs)
 
-        roster.register_client = spying  # type: ignore[method-assign]
+        handlers[Client.Registered] = spying
         try:
             projections.rebuild(["roster"])
         finally:
-            del roster.register_client
+            handlers[Client.Registered] = register
         assert during and all(not (wanted & present) for present in during)
         assert wanted <= _indexes(roster, database_url)
-        assert projections.roster("O1", as_of=NOW)["items"][0]["client_id"] == "R0000"
+        assert container.views.roster.roster("O1", as_of=NOW)["items"][0]["client_id"] == "R0000"
         assert not roster.rebuilding
 
     def test_a_rebuild_that_cannot_start_leaves_the_view_as_it_was(
         self,
         container: Container,
-        projections: Projections,
+        projections: ProjectionRunner,
         database_url: str,
         monkeypatch: pytest.MonkeyPatch,
     ) -> None:
         build_org(container.ledger, day(1, 1))
         self._write_clients(container, 0, 2)
         projections.catch_up()
-        roster = projections.roster_view
+        roster = container.views["roster"]
         before = dump({"roster": roster})
         wanted = {"roster_clients_id", "roster_clients_unit_aid", "roster_intervals_at"}
 
@@ -876,31 +876,31 @@ class RunnerCase(ProjectionCase):
             recorded_by=BY,
         )
         projections.catch_up()
-        assert projections.roster_summary("O1", as_of=NOW)["counts"]["gold"] == 3
+        assert container.views.roster.roster_summary("O1", as_of=NOW)["counts"]["gold"] == 3
 
     def test_registrations_stored_as_two_rows_by_an_older_view_read_the_same(
-        self, container: Container, projections: Projections
+        self, container: Container, projections: ProjectionRunner
     ) -> None:
         app = container.ledger
         build_org(app, day(1, 1))
         self._write_clients(container, 0, 2)
         projections.catch_up()
-        roster = projections.roster_view
-        summary = projections.roster_summary("O1", as_of=NOW, known_at=datetime.now(UTC))
+        roster = container.views["roster"]
+        summary = container.views.roster.roster_summary("O1", as_of=NOW, known_at=datetime.now(UTC))
         assert summary["counts"]["gold"] == 2
         # The layout of earlier versions: a registration as a tier row and a status row.
-        with roster._transaction() as c:
-            for row in roster._all(c, "SELECT * FROM roster_changes WHERE field = 'registered'"):
-                roster._exec(
+        with roster.transaction() as c:
+            for row in roster.fetch(c, "SELECT * FROM roster_changes WHERE field = 'registered'"):
+                roster.execute(
                     c,
                     "INSERT INTO roster_changes (aid, seq, field, effective_at, value) "
                     "VALUES (?, ?, 'status', ?, 'active')",
                     (row["aid"], row["seq"], row["effective_at"]),
                 )
-            roster._exec(c, "UPDATE roster_changes SET field = 'tier' WHERE field = 'registered'")
+            roster.execute(c, "UPDATE roster_changes SET field = 'tier' WHERE field = 'registered'")
         known = datetime.now(UTC)
         assert (
-            projections.roster_summary("O1", as_of=NOW, known_at=known)["counts"]
+            container.views.roster.roster_summary("O1", as_of=NOW, known_at=known)["counts"]
             == (summary["counts"])
         )
         # A backdated change refolds the client from its old rows and the new one.
@@ -908,25 +908,25 @@ class RunnerCase(ProjectionCase):
             client_id="R0000", tier="diamond", reason="r", effective_at=day(2, 2), recorded_by=BY
         )
         projections.catch_up()
-        items = {i["client_id"]: i for i in projections.roster("O1", as_of=NOW)["items"]}
+        items = {i["client_id"]: i for i in container.views.roster.roster("O1", as_of=NOW)["items"]}
         assert (items["R0000"]["tier"], items["R0000"]["status"]) == ("diamond", "active")
-        assert projections.roster_summary("O1", as_of=NOW)["counts"]["diamond"] == 1
+        assert container.views.roster.roster_summary("O1", as_of=NOW)["counts"]["diamond"] == 1
         # As known before the change: both still gold.
-        then = projections.roster_summary("O1", as_of=NOW, known_at=known)
+        then = container.views.roster.roster_summary("O1", as_of=NOW, known_at=known)
         assert then["counts"] == summary["counts"]
 
     def test_rebuilding_in_a_process_per_view_gives_the_same_rows(
-        self, container: Container, projections: Projections, database_url: str
+        self, container: Container, projections: ProjectionRunner, database_url: str
     ) -> None:
         build_org(container.ledger, day(1, 1))
         end = self._write_clients(container, 0, 5)
         projections.catch_up()
         incremental = dump(projections.views)
-        assert rebuild_in_processes(database_url) == dict.fromkeys(projections.views, end)
+        assert container.rebuild_in_processes() == dict.fromkeys(projections.views, end)
         assert dump(projections.views) == incremental
 
     def test_stopping_mid_stream_and_restarting_applies_every_event_once(
-        self, container: Container, projections: Projections
+        self, container: Container, projections: ProjectionRunner
     ) -> None:
         build_org(container.ledger, day(1, 1))
         projections.start()
@@ -947,14 +947,14 @@ class RunnerCase(ProjectionCase):
         assert dump(projections.views) == resumed
 
     def test_a_follower_stops_rather_than_skip_events_when_its_view_is_reset_elsewhere(
-        self, container: Container, projections: Projections, database_url: str
+        self, container: Container, projections: ProjectionRunner, database_url: str
     ) -> None:
         build_org(container.ledger, day(1, 1))
         projections.start()
         assert projections.wait(self._write_clients(container, 0, 1), timeout=10)
         other = build(Settings(database_url=database_url))
         try:
-            other.start_projections(follow=False).roster_view.reset()
+            other.views["roster"].reset()
         finally:
             other.close()
         later = self._write_clients(container, 1, 1)
@@ -963,11 +963,11 @@ class RunnerCase(ProjectionCase):
         assert projections.positions()["roster"] == 0
 
 
-def _indexes(view: SQLView, database_url: str) -> set[str]:
+def _indexes(view: BatchView, database_url: str) -> set[str]:
     if database_url.startswith("sqlite"):
-        rows = view._query("SELECT name FROM sqlite_master WHERE type = 'index'")
+        rows = view.query("SELECT name FROM sqlite_master WHERE type = 'index'")
         return {r["name"] for r in rows}
-    return {r["indexname"] for r in view._query("SELECT indexname FROM pg_indexes")}
+    return {r["indexname"] for r in view.query("SELECT indexname FROM pg_indexes")}
 
 
 class TestRunnerSQLite(RunnerCase):

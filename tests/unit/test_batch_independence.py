@@ -12,7 +12,8 @@ from ledger.bootstrap import build
 from ledger.config import Settings
 from ledger.domain import LedgerError
 from ledger.domain.values import TIERS
-from ledger.projections import base, runner
+from ledger.projections import runner
+from ledger.projections.kit import text
 from projection_scenarios import BY, build_org, dump
 
 NOW = datetime.now(UTC)
@@ -135,7 +136,7 @@ def test_a_rebuild_gives_the_same_rows_whatever_the_batches_and_chunks(
     assert one_at_a_time["reports_profile_updates"] and one_at_a_time["reports_asset_changes"]
     for size, chunk in ((100_000, 500), (5, 2), (13, 3)):
         _batches_of(monkeypatch, size)
-        monkeypatch.setattr(base, "CHUNK", chunk)
+        monkeypatch.setattr(text, "CHUNK", chunk)
         assert projections.rebuild() == end
         assert dump(projections.views) == one_at_a_time, (size, chunk)
 

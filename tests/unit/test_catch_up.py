@@ -7,10 +7,11 @@ from typing import Any
 
 import pytest
 
-from ledger.bootstrap import Container, build
+from ledger.bootstrap import PROJECTIONS, Container, build
 from ledger.config import Settings
-from ledger.projections import runner
-from ledger.projections.runner import Projections
+from ledger.domain import Client
+from ledger.projections import rebuild, runner
+from ledger.projections.runner import ProjectionRunner
 from projection_scenarios import BY, build_org, dump
 
 NOW = datetime.now(UTC)
@@ -60,7 +61,7 @@ def test_a_rebuild_deserialises_only_the_events_its_views_use(
     container: Container, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     end = _ledger_with_a_contact(container)
-    projections: Projections = container.start_projections(follow=False)
+    projections: ProjectionRunner = container.start_projections(follow=False)
     seen = _count_deserialised(container, monkeypatch)
 
     assert projections.rebuild(["roster"]) == end
@@ -72,8 +73,8 @@ def test_a_rebuild_deserialises_only_the_events_its_views_use(
 
     projections.rebuild(["reports"])
     assert seen["Client.ContactLogged"] == 1
-    assert projections.roster("O1", as_of=NOW)["items"][0]["client_id"] == "G"
-    assert projections.overdue_contacts("O1", as_of=NOW)["items"] == []
+    assert container.views.roster.roster("O1", as_of=NOW)["items"][0]["client_id"] == "G"
+    assert container.views.reports.overdue_contacts("O1", as_of=NOW)["items"] == []
 
 
 def test_a_catch_up_leaves_the_garbage_collector_as_it_found_it(container: Container) -> None:
@@ -94,7 +95,7 @@ def test_a_following_runner_deserialises_only_what_its_views_use(
     container: Container, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     end = _ledger_with_a_contact(container)
-    projections: Projections = container.start_projections()
+    projections: ProjectionRunner = container.start_projections()
     assert projections.wait(end, timeout=10)
     seen = _count_deserialised(container, monkeypatch)
     issued, _ = container.ledger.issue_api_key(
@@ -118,7 +119,7 @@ def test_a_failing_catch_up_turns_the_garbage_collector_back_on(
     def broken(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("view broke")
 
-    monkeypatch.setattr(projections.views["roster"], "register_client", broken)
+    monkeypatch.setitem(projections.projections["roster"].handlers, Client.Registered, broken)
     with pytest.raises(RuntimeError, match="view broke"):
         projections.catch_up(["roster"])
     assert gc.isenabled()
@@ -148,29 +149,28 @@ def test_small_read_batches_give_the_same_rows_and_positions(
 
 
 def test_a_rebuild_in_processes_shares_the_views_out_by_their_work() -> None:
-    assert sorted(runner.REBUILD_WEIGHTS) == sorted(runner.PROJECTIONS)
-    every = list(runner.PROJECTIONS)
-    assert runner.rebuild_groups(every, 1) == [["reports", "roster", "accountability"]]
+    assert sorted(rebuild.REBUILD_WEIGHTS) == sorted(PROJECTIONS)
+    every = list(PROJECTIONS)
+    assert rebuild.rebuild_groups(every, 1) == [["reports", "roster", "accountability"]]
     # Two cores: the reports alone, beside the two views that together take as long.
-    assert runner.rebuild_groups(every, 2) == [["reports"], ["roster", "accountability"]]
-    assert runner.rebuild_groups(every, 8) == [["reports"], ["roster"], ["accountability"]]
-    assert runner.rebuild_groups(["accountability"], 2) == [["accountability"]]
+    assert rebuild.rebuild_groups(every, 2) == [["reports"], ["roster", "accountability"]]
+    assert rebuild.rebuild_groups(every, 8) == [["reports"], ["roster"], ["accountability"]]
+    assert rebuild.rebuild_groups(["accountability"], 2) == [["accountability"]]
     # A view not yet weighed counts as the heaviest rather than failing the rebuild.
-    assert runner.rebuild_groups(["roster", "new"], 2) == [["new"], ["roster"]]
-    assert runner.usable_cores() >= 1
+    assert rebuild.rebuild_groups(["roster", "new"], 2) == [["new"], ["roster"]]
+    assert rebuild.usable_cores() >= 1
 
 
 def test_a_view_named_twice_is_rebuilt_once(monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[list[str]] = []
 
-    def together(url: str, names: list[str], options: dict[str, Any]) -> int:
+    def together(names: list[str]) -> int:
         seen.append(names)
         return 7
 
-    monkeypatch.setattr(runner, "_rebuild_together", together)
-    monkeypatch.setattr(runner, "usable_cores", lambda: 1)
+    monkeypatch.setattr(rebuild, "usable_cores", lambda: 1)
     # One core: one pass in this process, no process started.
-    assert runner.rebuild_in_processes("memory://", ["reports", "roster", "reports"]) == {
+    assert rebuild.rebuild_in_processes(["reports", "roster", "reports"], together) == {
         "reports": 7,
         "roster": 7,
     }

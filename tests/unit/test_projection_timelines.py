@@ -1,10 +1,10 @@
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
-from ledger.projections.accountability import churn_case, fiscal_year_of
-from ledger.projections.base import from_ts, ts
-from ledger.projections.clients import FIELDS, REGISTERED, change_points
-from ledger.projections.timeline import (
+from ledger.projections.churn_cases import churn_case, fiscal_year_of
+from ledger.projections.kit.intervals import FIELDS, REGISTERED, change_points
+from ledger.projections.kit.text import from_utc_text, utc_text
+from ledger.projections.kit.timeline import (
     Change,
     Interval,
     asset_deltas,
@@ -18,15 +18,15 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def at(days: float) -> str:
-    return ts(T0 + timedelta(days=days))
+    return utc_text(T0 + timedelta(days=days))
 
 
 def test_text_times_sort_as_times_across_offsets() -> None:
     beijing = timezone(timedelta(hours=8))
     earlier = datetime(2026, 1, 1, 7, 0, tzinfo=beijing)  # 2025-12-31T23:00Z
     later = datetime(2026, 1, 1, 0, 0, tzinfo=UTC)
-    assert ts(earlier) < ts(later)
-    assert from_ts(ts(earlier)) == earlier
+    assert utc_text(earlier) < utc_text(later)
+    assert from_utc_text(utc_text(earlier)) == earlier
 
 
 def test_a_backdated_change_splits_the_interval_it_lands_in() -> None:
@@ -77,7 +77,7 @@ def test_growth_rates_of_the_sub_branch_report() -> None:
 
 def test_fiscal_year_is_read_in_the_events_own_offset() -> None:
     beijing = timezone(timedelta(hours=8))
-    year, start = fiscal_year_of(datetime(2026, 1, 1, 3, 0, tzinfo=beijing))
+    year, start = fiscal_year_of(datetime(2026, 1, 1, 3, 0, tzinfo=beijing), start_month=1)
     assert year == 2026
     assert start == datetime(2026, 1, 1, tzinfo=beijing)
     assert fiscal_year_of(datetime(2026, 3, 31, tzinfo=UTC), start_month=4)[0] == 2025
@@ -90,6 +90,8 @@ def _case(kind: str, tiers: list[Change], managers: list[Change]) -> dict:
         tiers=fold_intervals(tiers, ("tier",)),
         managers=fold_intervals(managers, ("m",)),
         heads=fold_intervals([Change(at(0), 1, "h", "H")], ("h",)),
+        fiscal_year_start=1,
+        lookback_days=90,
     )
 
 
@@ -114,7 +116,7 @@ def test_a_normal_churn_or_a_gold_client_is_out_of_scope() -> None:
 
 def test_a_tier_held_only_in_the_previous_fiscal_year_does_not_count() -> None:
     tiers = [
-        Change(ts(T0 - timedelta(days=30)), 1, "tier", "diamond"),
+        Change(utc_text(T0 - timedelta(days=30)), 1, "tier", "diamond"),
         Change(at(-1), 2, "tier", "gold"),
     ]
     case = _case("abnormal", tiers, [Change(at(-40), 3, "m", "M1")])

@@ -12,7 +12,7 @@ import pytest
 from ledger.bootstrap import build
 from ledger.config import Settings
 from ledger.domain.values import TIERS
-from ledger.projections.counts import interval_changes
+from ledger.projections.kit.tier_counts import interval_changes
 from projection_scenarios import (
     assert_tier_counts_match_intervals,
     build_org,
@@ -38,13 +38,13 @@ def test_counts_equal_a_count_of_the_intervals_through_backdated_histories(seed:
                 container.ledger, rng, clients=15, since=since, steps=60, prefix=round_, earlier=ids
             )
             projections.catch_up()
-        view = projections.roster_view
+        view = container.views["roster"]
         assert assert_tier_counts_match_intervals(view, UNITS, rng) > 1000
         # A rebuild from the whole log gives exactly the same count rows.
-        before = dump({"roster": projections.roster_view})
+        before = dump({"roster": container.views["roster"]})
         assert any(before["roster_tier_moments"])
         projections.rebuild(["roster"])
-        assert dump({"roster": projections.roster_view}) == before
+        assert dump({"roster": container.views["roster"]}) == before
     finally:
         container.close()
 
@@ -57,9 +57,9 @@ def test_a_view_without_counts_gets_them_from_its_intervals_at_start() -> None:
         build_org(container.ledger, since)
         random_tier_history(container.ledger, random.Random(9), clients=20, since=since, steps=80)
         projections.catch_up()
-        view = projections.roster_view
+        view = container.views["roster"]
         kept = dump({"roster": view})
-        with view._transaction() as c:
+        with view.transaction() as c:
             for table in ("tier_moments", "tier_days", "tier_months"):
                 c.execute(f"DELETE FROM roster_{table}")
         assert view.tier_counts("B", datetime.now(UTC)) == dict.fromkeys(TIERS, 0)

@@ -10,6 +10,7 @@ from typing import Any
 from eventsourcing.persistence import IntegrityError
 
 from ledger.application import TURN_WAIT, Ledger
+from ledger.domain import Client
 from scenario import ADMIN, NOW, Bank
 
 
@@ -57,7 +58,7 @@ def test_a_writer_stuck_in_its_turn_delays_the_next_by_the_turn_wait_at_most(
     ledger: Ledger, bank: Bank, client_id: str
 ) -> None:
     # As when the store is down and the writer ahead waits for a connection.
-    turn = ledger._writing[hash(("Client", client_id)) % len(ledger._writing)]
+    turn = ledger.turn_of(Client, client_id)
     turn.acquire()
     try:
         started = time.perf_counter()

@@ -3,14 +3,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
-from fastapi.exceptions import RequestValidationError
 
 from ledger.api.deps import (
-    ContainerDep,
+    AccountabilityDep,
     DeterminerDep,
     IdPath,
     LedgerDep,
-    ProjectionsDep,
     UpdateWriterDep,
 )
 from ledger.api.problems import problem_responses
@@ -25,9 +23,6 @@ from ledger.api.schemas import (
     StaffRecordPublic,
     WritePublic,
 )
-from ledger.application import Ledger
-from ledger.domain import NotFound
-from ledger.projections.runner import Projections
 
 router = APIRouter(
     prefix="/v1/accountability",
@@ -41,51 +36,38 @@ FiscalYear = Annotated[int, Query(ge=1900, le=9999, description="named by the ye
 
 
 @router.get("/clients/{client_id}", summary="Every team role's [from, to) intervals of a client")
-def client_intervals(client_id: IdPath, projections: ProjectionsDep) -> ClientIntervalsPublic:
-    return ClientIntervalsPublic.model_validate(projections.client_intervals(client_id))
+def client_intervals(client_id: IdPath, view: AccountabilityDep) -> ClientIntervalsPublic:
+    return ClientIntervalsPublic.model_validate(view.client_intervals(client_id))
 
 
 @router.get("/responsible", summary="Who was responsible for a client at a time")
 def responsible(
     client_id: Annotated[str, Query(min_length=1, max_length=64)],
     at: Moment,
-    projections: ProjectionsDep,
+    view: AccountabilityDep,
 ) -> ResponsiblePublic:
-    return ResponsiblePublic.model_validate(projections.responsible(client_id, at))
+    return ResponsiblePublic.model_validate(view.responsible(client_id, at))
 
 
 @router.get("/churn-cases", summary="Churn cases with their accountability facts")
 def churn_cases(
-    projections: ProjectionsDep,
+    view: AccountabilityDep,
     unit_id: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
     fiscal_year: Annotated[int | None, Query(ge=1900, le=9999)] = None,
     in_scope: bool | None = None,
     kind: ChurnKind | None = None,
 ) -> ChurnCasesPublic:
     return ChurnCasesPublic.model_validate(
-        projections.churn_cases(
-            unit_id=unit_id, fiscal_year=fiscal_year, in_scope=in_scope, kind=kind
-        )
+        view.churn_cases(unit_id=unit_id, fiscal_year=fiscal_year, in_scope=in_scope, kind=kind)
     )
 
 
 @router.get("/staff/{staff_id}", summary="A staff member's in-scope cases in a fiscal year")
 def staff_record(
-    staff_id: IdPath, fiscal_year: FiscalYear, ledger: LedgerDep, projections: ProjectionsDep
+    staff_id: IdPath, fiscal_year: FiscalYear, ledger: LedgerDep, view: AccountabilityDep
 ) -> StaffRecordPublic:
     ledger.get_staff(staff_id)  # an unknown staff member is a 404, not a row of zeros
-    return StaffRecordPublic.model_validate(projections.staff_record(staff_id, fiscal_year))
-
-
-def _case_client(projections: Projections, ledger: Ledger, case_id: str, wait: float) -> str:
-    """The churned client of a case, from the churn-case read model. A case it does not
-    know yet may be a churn just recorded: wait (bounded) for the log's current end first."""
-    try:
-        return str(projections.churn_case(case_id)["client_id"])
-    except NotFound:
-        if not projections.wait(ledger.position, timeout=wait):
-            raise
-    return str(projections.churn_case(case_id)["client_id"])
+    return StaffRecordPublic.model_validate(view.staff_record(staff_id, fiscal_year))
 
 
 @router.post(
@@ -98,26 +80,7 @@ def determine(
     case_id: CaseIdPath,
     body: DeterminationCreate,
     _: DeterminerDep,
-    projections: ProjectionsDep,
+    _caught_up: AccountabilityDep,  # the `after=` wait
     write: UpdateWriterDep,
-    container: ContainerDep,
 ) -> WritePublic:
-    wait = container.settings.read_wait_seconds
-    client_id = _case_client(projections, write.ledger, case_id, wait)
-    if body.client_id is not None and body.client_id != client_id:
-        raise RequestValidationError(
-            [
-                {
-                    "loc": ("body", "client_id"),
-                    "msg": f"case {case_id} is a churn of client {client_id}",
-                    "type": "value_error",
-                }
-            ]
-        )
-    return write(
-        write.ledger.determine,
-        client_id=client_id,
-        case_id=case_id,
-        outcome=body.outcome,
-        reason=body.reason,
-    )
+    return write(write.ledger.determine_case, case_id=case_id, **body.model_dump())

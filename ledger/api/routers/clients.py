@@ -5,7 +5,6 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from ledger.api.auth import check_client_scope, check_unit_scope
 from ledger.api.deps import (
     ClientWriterDep,
     CreateWriterDep,
@@ -47,13 +46,13 @@ router = APIRouter(
 def _client_write(
     write: Writer, client_id: str, command: Callable[..., WriteResult], **fields: Any
 ) -> WritePublic:
-    check_client_scope(write.ledger, write.principal, client_id)
+    write.ledger.check_client_scope(write.principal, client_id)
     return write(command, client_id=client_id, **fields)
 
 
 @router.post("", status_code=201, summary="Register a client")
 def register_client(body: ClientCreate, _: ClientWriterDep, write: CreateWriterDep) -> WritePublic:
-    check_unit_scope(write.ledger, write.principal, body.unit_id)
+    write.ledger.check_unit_scope(write.principal, body.unit_id)
     return write(write.ledger.register_client, **body.model_dump())
 
 

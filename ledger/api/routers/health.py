@@ -21,5 +21,5 @@ def health(container: ContainerDep) -> HealthPublic:
         status="ok",
         store=container.settings.store,
         position=container.ledger.position,
-        projections=container.projections.positions() if container.projections else {},
+        projections=container.runner.positions() if container.views_built else {},
     )

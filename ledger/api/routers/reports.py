@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from ledger.api.deps import LedgerDep, ProjectionsDep
+from ledger.api.deps import LedgerDep, ReportsDep, RosterDep
 from ledger.api.problems import problem_responses
 from ledger.api.routing import OneHopRoute
 from ledger.api.schemas import (
@@ -16,7 +16,6 @@ from ledger.api.schemas import (
     TierGrowthPublic,
 )
 from ledger.domain import InvalidInput
-from ledger.projections.reports import DEFAULT_TARGET
 
 router = APIRouter(
     prefix="/v1/reports",
@@ -37,40 +36,42 @@ def _period(start: Moment, end: Moment) -> None:
 
 
 @router.get("/tier-growth", summary="Tier counts at the start and end of a period, and growth")
-def tier_growth(
-    unit_id: UnitQuery, start: From, end: To, projections: ProjectionsDep
-) -> TierGrowthPublic:
+def tier_growth(unit_id: UnitQuery, start: From, end: To, roster: RosterDep) -> TierGrowthPublic:
+    # Answered by the roster view, from its tier counts (ledger/projections/roster.py).
     _period(start, end)
-    return TierGrowthPublic.model_validate(projections.tier_growth(unit_id, start, end))
+    return TierGrowthPublic.model_validate(roster.tier_growth(unit_id, start, end))
 
 
 @router.get("/completeness", summary="Key-information completeness of active VIP clients")
 def completeness(
     unit_id: UnitQuery,
-    projections: ProjectionsDep,
-    target: Annotated[float, Query(ge=0, le=1, description="a ratio, e.g. 0.95")] = DEFAULT_TARGET,
+    reports: ReportsDep,
+    target: Annotated[
+        float | None,
+        Query(ge=0, le=1, description="a ratio, e.g. 0.95 (default: LEDGER_COMPLETENESS_TARGET)"),
+    ] = None,
 ) -> CompletenessPublic:
-    return CompletenessPublic.model_validate(projections.completeness(unit_id, target=target))
+    return CompletenessPublic.model_validate(reports.completeness(unit_id, target=target))
 
 
 @router.get("/overdue-contacts", summary="Clients whose tier's contact cadence has lapsed")
 def overdue_contacts(
-    unit_id: UnitQuery, projections: ProjectionsDep, as_of: Moment | None = None
+    unit_id: UnitQuery, reports: ReportsDep, as_of: Moment | None = None
 ) -> OverdueContactsPublic:
-    return OverdueContactsPublic.model_validate(projections.overdue_contacts(unit_id, as_of=as_of))
+    return OverdueContactsPublic.model_validate(reports.overdue_contacts(unit_id, as_of=as_of))
 
 
 @router.get("/orphaned-clients", summary="Active clients whose designated manager departed")
-def orphaned_clients(unit_id: UnitQuery, projections: ProjectionsDep) -> OrphanedClientsPublic:
-    return OrphanedClientsPublic.model_validate(projections.orphaned_clients(unit_id))
+def orphaned_clients(unit_id: UnitQuery, reports: ReportsDep) -> OrphanedClientsPublic:
+    return OrphanedClientsPublic.model_validate(reports.orphaned_clients(unit_id))
 
 
 @router.get("/manager-portfolio", summary="A manager's clients at `to` and asset changes")
 def manager_portfolio(
-    staff_id: StaffQuery, start: From, end: To, ledger: LedgerDep, projections: ProjectionsDep
+    staff_id: StaffQuery, start: From, end: To, ledger: LedgerDep, reports: ReportsDep
 ) -> ManagerPortfolioPublic:
     _period(start, end)
     ledger.get_staff(staff_id)  # an unknown staff member is a 404, not an empty portfolio
-    answer = projections.manager_portfolio(staff_id, start, end)
+    answer = reports.manager_portfolio(staff_id, start, end)
     answer["assets_change"] = str(answer["assets_change"])
     return ManagerPortfolioPublic.model_validate(answer)

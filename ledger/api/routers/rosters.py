@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from ledger.api.deps import ProjectionsDep
+from ledger.api.deps import RosterDep
 from ledger.api.problems import problem_responses
 from ledger.api.routing import OneHopRoute
 from ledger.api.schemas import Moment, RosterPage, RosterSummaryPublic, Status, Tier
@@ -23,7 +23,7 @@ UnitQuery = Annotated[str, Query(min_length=1, max_length=64, description="the s
 @router.get("", summary="Clients of a unit's subtree at an effective time, a page at a time")
 def roster(
     unit_id: UnitQuery,
-    projections: ProjectionsDep,
+    view: RosterDep,
     tier: Tier | None = None,
     manager_id: Annotated[str | None, Query(max_length=64)] = None,
     status: Status | None = None,
@@ -34,7 +34,7 @@ def roster(
     ] = None,
 ) -> RosterPage:
     return RosterPage.model_validate(
-        projections.roster(
+        view.roster(
             unit_id,
             as_of=as_of,
             tier=tier,
@@ -51,10 +51,10 @@ def roster(
 )
 def roster_summary(
     unit_id: UnitQuery,
-    projections: ProjectionsDep,
+    view: RosterDep,
     as_of: Moment | None = None,
     known_at: Moment | None = None,
 ) -> RosterSummaryPublic:
     return RosterSummaryPublic.model_validate(
-        projections.roster_summary(unit_id, as_of=as_of, known_at=known_at)
+        view.roster_summary(unit_id, as_of=as_of, known_at=known_at)
     )

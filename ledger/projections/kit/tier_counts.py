@@ -21,23 +21,24 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from ledger.domain.values import ACTIVE, TIERS, VIP_TIERS
-from ledger.projections.base import ts
-from ledger.projections.clients import ClientIntervals, IntervalRow
-from ledger.projections.timeline import growth_rate, share
+from ledger.domain.values import ACTIVE, TIERS
+from ledger.projections.kit.engine import BatchView, Part
+from ledger.projections.kit.intervals import ClientIntervals, IntervalRow
+from ledger.projections.kit.text import placeholders, utc_text
+from ledger.projections.kit.units import UnitTree
 
 # (table suffix, key column, length of the UTC time text that the grain keeps)
 GRAINS = (("tier_moments", "at", None), ("tier_days", "day", 10), ("tier_months", "month", 7))
 
-Key = tuple[str, str, str]  # (unit_id, moment, tier)
+CountKey = tuple[str, str, str]  # (unit_id, moment, tier)
 
 
 def interval_changes(
     rows: Sequence[tuple[str, str, str | None, str | None, str | None]], sign: int
-) -> dict[Key, int]:
+) -> dict[CountKey, int]:
     """The net count changes of `(unit_id, valid_from, valid_to, tier, status)` rows of
     active intervals: `sign` at each start, `-sign` at each end."""
-    net: dict[Key, int] = defaultdict(int)
+    net: dict[CountKey, int] = defaultdict(int)
     for unit_id, valid_from, valid_to, tier, status in rows:
         if status != ACTIVE or tier is None:
             continue
@@ -47,79 +48,63 @@ def interval_changes(
     return net
 
 
-def _active(row: dict[str, Any]) -> tuple[str, str | None, str | None, str | None]:
-    return row["valid_from"], row["valid_to"], row["tier"], row["status"]
+class ActiveTierCounts(Part):
+    """Counts of active clients per unit and tier, kept from `intervals` as it refolds."""
 
+    def __init__(self, view: BatchView, units: UnitTree, intervals: ClientIntervals) -> None:
+        super().__init__(view)
+        self.units = units
+        intervals.refold_listeners.append(self._refolded)
 
-def growth(start: dict[str, int], end: dict[str, int]) -> dict[str, dict[str, Any]]:
-    """Start, end, change and growth rate per tier and for VIP."""
-    rows = {
-        tier: {
-            "start": start[tier],
-            "end": end[tier],
-            "change": end[tier] - start[tier],
-            "growth_rate": growth_rate(start[tier], end[tier]),
-        }
-        for tier in TIERS
-    }
-    vip_start = sum(start[t] for t in VIP_TIERS)
-    vip_end = sum(end[t] for t in VIP_TIERS)
-    rows["vip"] = {
-        "start": vip_start,
-        "end": vip_end,
-        "change": vip_end - vip_start,
-        "growth_rate": growth_rate(vip_start, vip_end),
-    }
-    return rows
-
-
-class TierCounts(ClientIntervals):
-    def view_statements(self) -> list[str]:
-        p = self.view_name
+    def tables(self) -> list[str]:
+        p = self.prefix
         return [
-            *super().view_statements(),
-            *(
-                f"CREATE TABLE IF NOT EXISTS {p}_{table} (unit_id TEXT, {column} TEXT, "
-                f"tier TEXT, n BIGINT, PRIMARY KEY (unit_id, {column}, tier))"
-                for table, column, _ in GRAINS
-            ),
+            f"CREATE TABLE IF NOT EXISTS {p}_{table} (unit_id TEXT, {column} TEXT, "
+            f"tier TEXT, n BIGINT, PRIMARY KEY (unit_id, {column}, tier))"
+            for table, column, _ in GRAINS
         ]
 
     # ---- upkeep -------------------------------------------------------------------------
 
-    def _replace_intervals(self, c: Any, aids: Sequence[str], rows: list[IntervalRow]) -> None:
-        if self.rebuilding:
-            # Counted once at the end, from the finished intervals (`finish_rebuild`).
-            super()._replace_intervals(c, aids, rows)
-            return
-        p = self.view_name
+    def _refolded(self, c: Any, keys: Sequence[str], rows: list[IntervalRow]) -> None:
+        """Before the clients' intervals are replaced by `rows`: take back the old ones'
+        changes and add the new ones'."""
+        view = self.view
+        if view.rebuilding:
+            return  # counted once at the end, from the finished intervals (`rebuilt`)
+        p, marks = self.prefix, placeholders(keys)
         units = {
             r["aid"]: r["unit_id"]
-            for r in self._all(
-                c, f"SELECT aid, unit_id FROM {p}_clients WHERE aid IN {self._in(aids)}", aids
+            for r in view.fetch(
+                c, f"SELECT aid, unit_id FROM {p}_clients WHERE aid IN {marks}", keys
             )
         }
-        old = self._all(
+        old = view.fetch(
             c,
             f"SELECT aid, valid_from, valid_to, tier, status FROM {p}_intervals "
-            f"WHERE aid IN {self._in(aids)}",
-            aids,
+            f"WHERE aid IN {marks}",
+            keys,
         )
-        net = interval_changes([(units[r["aid"]], *_active(r)) for r in old], -1)
+        net = interval_changes(
+            [
+                (units[r["aid"]], r["valid_from"], r["valid_to"], r["tier"], r["status"])
+                for r in old
+            ],
+            -1,
+        )
         for key, n in interval_changes([(units[r[0]], *r[1:5]) for r in rows], 1).items():
             net[key] += n
-        super()._replace_intervals(c, aids, rows)
         self._add_counts(c, net)
 
-    def _add_counts(self, c: Any, net: dict[Key, int]) -> None:
+    def _add_counts(self, c: Any, net: dict[CountKey, int]) -> None:
         """Add the net changes (zeros are skipped) at every grain."""
-        p = self.view_name
+        p = self.prefix
         for table, column, width in GRAINS:
-            grain: dict[Key, int] = defaultdict(int)
+            grain: dict[CountKey, int] = defaultdict(int)
             for (unit_id, at, tier), n in net.items():
                 grain[(unit_id, at[:width] if width else at, tier)] += n
             rows = sorted((*key, n) for key, n in grain.items() if n)
-            self._many(
+            self.view.execute_many(
                 c,
                 f"INSERT INTO {p}_{table} (unit_id, {column}, tier, n) VALUES (?, ?, ?, ?) "
                 f"ON CONFLICT (unit_id, {column}, tier) DO UPDATE SET n = {p}_{table}.n + "
@@ -128,38 +113,35 @@ class TierCounts(ClientIntervals):
             )
             # A count brought back to zero goes, so the rows never depend on how the log
             # was cut into batches (a rebuild gives exactly the incremental rows).
-            self._many(
+            self.view.execute_many(
                 c,
                 f"DELETE FROM {p}_{table} WHERE unit_id = ? AND {column} = ? AND tier = ? "
                 "AND n = 0",
                 (row[:3] for row in rows),
             )
 
-    def finish_rebuild(self) -> None:
-        if self.rebuilding:
-            with self._transaction() as c:
-                self._fill_counts(c)
-        super().finish_rebuild()
+    def rebuilt(self) -> None:
+        with self.view.transaction() as c:
+            self._fill_counts(c)
 
     def upgrade(self) -> None:
         """Fill the counts of a view built before they were kept, from its intervals."""
-        p = self.view_name
-        with self._transaction() as c:
-            if self._all(c, f"SELECT 1 AS x FROM {p}_tier_moments LIMIT 1"):
+        with self.view.transaction() as c:
+            if self.view.fetch(c, f"SELECT 1 AS x FROM {self.prefix}_tier_moments LIMIT 1"):
                 return
             self._fill_counts(c)
 
     def _fill_counts(self, c: Any) -> None:
         """Every count from the intervals, in the database: the same net changes as the
         upkeep's, with no client's rows in Python."""
-        p = self.view_name
+        p, view = self.prefix, self.view
         for table, _, _ in GRAINS:
-            self._exec(c, f"DELETE FROM {p}_{table}")
+            view.execute(c, f"DELETE FROM {p}_{table}")
         active = (
             f"FROM {p}_intervals i JOIN {p}_clients c ON c.aid = i.aid "
             "WHERE i.status = ? AND i.tier IS NOT NULL"
         )
-        self._exec(
+        view.execute(
             c,
             f"INSERT INTO {p}_tier_moments (unit_id, at, tier, n) "
             "SELECT unit_id, at, tier, SUM(n) FROM ("
@@ -173,7 +155,7 @@ class TierCounts(ClientIntervals):
             GRAINS[1:], GRAINS, strict=False
         ):
             grain = f"substr({source_column}, 1, {width})"
-            self._exec(
+            view.execute(
                 c,
                 f"INSERT INTO {p}_{table} (unit_id, {column}, tier, n) "
                 f"SELECT unit_id, {grain}, tier, SUM(n) FROM {p}_{source} "
@@ -186,12 +168,12 @@ class TierCounts(ClientIntervals):
         self, unit_ids: Sequence[str], at: datetime, *, just_before: bool = False
     ) -> dict[str, dict[str, int]]:
         """Active clients per tier in each unit's subtree at `at` (or just before it)."""
-        p = self.view_name
-        moment = ts(at)
+        p = self.prefix
+        moment = utc_text(at)
         month, day = moment[:7], moment[:10]
-        units = self._in(unit_ids)
+        units = placeholders(unit_ids)
         join = f"JOIN {p}_unit_paths u ON u.unit_id = g.unit_id AND u.ancestor_id IN {units}"
-        rows = self._query(
+        rows = self.view.query(
             "SELECT ancestor_id, tier, SUM(n) AS n FROM ("
             f"SELECT u.ancestor_id AS ancestor_id, g.tier AS tier, g.n AS n "
             f"FROM {p}_tier_months g {join} WHERE g.month < ? "
@@ -213,36 +195,3 @@ class TierCounts(ClientIntervals):
         self, unit_id: str, at: datetime, *, just_before: bool = False
     ) -> dict[str, int]:
         return self.tier_counts_of([unit_id], at, just_before=just_before)[unit_id]
-
-    def tier_growth(self, unit_id: str, start: datetime, end: datetime) -> dict[str, Any]:
-        """`{unit_id, from, to, tiers: {tier: {start, end, change, growth_rate}}, vip,
-        share_of_parent: {tier: ratio}, sibling_ranking: [{unit_id, vip_growth_rate}]}` for
-        the period `[from, to)`: active clients at `from` and just before `to`."""
-        parent_id = self.unit(unit_id)["parent_id"]
-        siblings = self.children(parent_id) if parent_id is not None else [unit_id]
-        units = sorted({unit_id, *siblings, *([parent_id] if parent_id else [])})
-        at_start = self.tier_counts_of(units, start)
-        at_end = self.tier_counts_of(units, end, just_before=True)
-        periods = {u: growth(at_start[u], at_end[u]) for u in units}
-        rows = periods[unit_id]
-        share_of_parent: dict[str, float | None] = {}
-        if parent_id is not None:
-            parent = periods[parent_id]
-            share_of_parent = {
-                tier: share(rows[tier]["change"], parent[tier]["change"])
-                for tier in (*VIP_TIERS, "vip")
-            }
-        ranking = [
-            {"unit_id": u, "vip_growth_rate": periods[u]["vip"]["growth_rate"]} for u in siblings
-        ]
-        ranking.sort(key=lambda r: (r["vip_growth_rate"] is None, -(r["vip_growth_rate"] or 0)))
-        vip = rows.pop("vip")
-        return {
-            "unit_id": unit_id,
-            "from": start,
-            "to": end,
-            "tiers": rows,
-            "vip": vip,
-            "share_of_parent": share_of_parent,
-            "sibling_ranking": ranking,
-        }

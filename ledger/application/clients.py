@@ -1,0 +1,224 @@
+"""A client's life in the ledger: registered, served, churned, won back, corrected.
+
+Each use case checks what spans aggregates (the home unit is an outlet, the referrer is a
+client, the staff member is active) and leaves the client's own rules to `Client`.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from ledger.application.organisation import OrganisationUseCases
+from ledger.application.writes import WriteResult
+from ledger.domain import Client, InvalidInput, RuleViolation
+from ledger.domain.values import check_date
+
+
+class ClientUseCases(OrganisationUseCases):
+    def register_client(
+        self,
+        *,
+        client_id: str,
+        name: str,
+        unit_id: str,
+        tier: str = "standard",
+        occurred_at: datetime | None = None,
+        source: str | None = None,
+        referred_by: str | None = None,
+        recorded_by: str,
+    ) -> WriteResult:
+        occurred_at = self.effective("occurred_at", occurred_at)
+        unit_kind = self.unit_kind(unit_id)
+        if unit_kind != "outlet":
+            raise RuleViolation(
+                "home_unit_not_outlet",
+                f"a client's home unit must be an outlet; {unit_id} is a {unit_kind}",
+            )
+        if referred_by is not None and referred_by != client_id:
+            self.load(Client, referred_by, field="referred_by")  # the referrer must exist
+        return self.create(
+            Client.register,
+            client_id=client_id,
+            name=name,
+            unit_id=unit_id,
+            tier=tier,
+            source=source,
+            referred_by=referred_by,
+            recorded_by=recorded_by,
+            effective_at=occurred_at,
+        )
+
+    def update_profile(
+        self,
+        *,
+        client_id: str,
+        changes: dict[str, Any],
+        recorded_by: str,
+        effective_at: datetime | None = None,
+        expected_version: int | None = None,
+    ) -> WriteResult:
+        return self.update(
+            Client,
+            client_id,
+            expected_version,
+            Client.update_profile,
+            changes=changes,
+            recorded_by=recorded_by,
+            effective_at=self.effective("effective_at", effective_at),
+        )
+
+    def report_assets(
+        self,
+        *,
+        client_id: str,
+        amount: Any,
+        as_of: date,
+        recorded_by: str,
+        expected_version: int | None = None,
+    ) -> WriteResult:
+        # The client has no clock: "not in the future" is checked here, on a checked date.
+        if check_date("as_of", as_of) > self.clock().date():
+            raise InvalidInput("as_of", "must not be in the future")
+        return self.update(
+            Client,
+            client_id,
+            expected_version,
+            Client.report_assets,
+            amount=amount,
+            as_of=as_of,
+            recorded_by=recorded_by,
+        )
+
+    def change_tier(
+        self,
+        *,
+        client_id: str,
+        tier: str,
+        reason: str,
+        effective_at: datetime,
+        recorded_by: str,
+        expected_version: int | None = None,
+    ) -> WriteResult:
+        return self.update(
+            Client,
+            client_id,
+            expected_version,
+            Client.change_tier,
+            tier=tier,
+            reason=reason,
+            recorded_by=recorded_by,
+            effective_at=self.effective("effective_at", effective_at),
+        )
+
+    def assign(
+        self,
+        *,
+        client_id: str,
+        staff_id: str,
+        role: str = "client_manager",
+        reason: str,
+        effective_at: datetime,
+        recorded_by: str,
+        expected_version: int | None = None,
+    ) -> WriteResult:
+        effective_at = self.effective("effective_at", effective_at)
+        self.check_staff_active(staff_id, effective_at, doing="be assigned to a client")
+        return self.update(
+            Client,
+            client_id,
+            expected_version,
+            Client.assign,
+            staff_id=staff_id,
+            role=role,
+            reason=reason,
+            recorded_by=recorded_by,
+            effective_at=effective_at,
+        )
+
+    def log_contact(
+        self,
+        *,
+        client_id: str,
+        channel: str,
+        staff_id: str,
+        occurred_at: datetime,
+        purpose: str | None = None,
+        summary: str | None = None,
+        recorded_by: str,
+        expected_version: int | None = None,
+    ) -> WriteResult:
+        occurred_at = self.effective("occurred_at", occurred_at)
+        self.check_staff_active(staff_id, occurred_at, doing="log a contact")
+        return self.update(
+            Client,
+            client_id,
+            expected_version,
+            Client.log_contact,
+            channel=channel,
+            staff_id=staff_id,
+            purpose=purpose,
+            summary=summary,
+            recorded_by=recorded_by,
+            effective_at=occurred_at,
+        )
+
+    def churn(
+        self,
+        *,
+        client_id: str,
+        kind: str,
+        reason: str,
+        effective_at: datetime,
+        recorded_by: str,
+        expected_version: int | None = None,
+    ) -> WriteResult:
+        return self.update(
+            Client,
+            client_id,
+            expected_version,
+            Client.churn,
+            kind=kind,
+            reason=reason,
+            recorded_by=recorded_by,
+            effective_at=self.effective("effective_at", effective_at),
+        )
+
+    def reactivate(
+        self,
+        *,
+        client_id: str,
+        reason: str,
+        effective_at: datetime,
+        recorded_by: str,
+        expected_version: int | None = None,
+    ) -> WriteResult:
+        return self.update(
+            Client,
+            client_id,
+            expected_version,
+            Client.reactivate,
+            reason=reason,
+            recorded_by=recorded_by,
+            effective_at=self.effective("effective_at", effective_at),
+        )
+
+    def retract(
+        self,
+        *,
+        client_id: str,
+        event_id: str,
+        reason: str,
+        recorded_by: str,
+        expected_version: int | None = None,
+    ) -> WriteResult:
+        return self.update(
+            Client,
+            client_id,
+            expected_version,
+            Client.retract,
+            retracted_event_id=event_id,
+            reason=reason,
+            recorded_by=recorded_by,
+            effective_at=self.clock(),
+        )

@@ -1,0 +1,143 @@
+"""Time travel: a client as the world was at one time (`as_of`, effective time), as the
+ledger knew it at another (`known_at`, recorded time), and every event it holds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any, TypeVar
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+
+from ledger.application.caches import Memo
+from ledger.application.organisation import OrganisationUseCases
+from ledger.application.writes import event_type
+from ledger.domain import Client, ClientState, NotFound, Unit
+from ledger.domain.values import OUTLET_DIRECTOR, check_aware, event_id
+
+A = TypeVar("A", bound=Aggregate)
+
+_BASE_FIELDS = {"originator_id", "originator_version", "timestamp", "originator_topic"}
+_TIME_FIELDS = {"recorded_by", "effective_at"}
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    event_id: str
+    type: str
+    version: int
+    position: int | None
+    occurred_at: datetime
+    recorded_at: datetime
+    recorded_by: str
+    data: dict[str, Any]
+    retracted_by: str | None
+    # The event's link in the hash chain (hex), from the store; see ledger.integrity.chain.
+    hash: str | None = None
+
+
+class HistoryUseCases(OrganisationUseCases):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # A client's home unit never changes once recorded, so no process can make it stale.
+        self._client_units: Memo[str] = Memo()
+
+    def get_client(
+        self,
+        client_id: str,
+        *,
+        as_of: datetime | None = None,
+        known_at: datetime | None = None,
+    ) -> ClientState:
+        """The client as the world was at `as_of` (effective time), as the ledger knew it
+        at `known_at` (recorded time); both default to now."""
+        if as_of is not None:
+            check_aware("as_of", as_of)
+        client = self.load(Client, client_id)
+        unit: Unit | None = self.load(Unit, client.unit_id)
+        # "Now" is read after loading, so a write committed during the load is in the state
+        # as well as in its version.
+        as_of = as_of if as_of is not None else self.clock()
+        if known_at is not None:
+            check_aware("known_at", known_at)
+            known_client = self._as_known_at(client, known_at)
+            if known_client is None:
+                raise NotFound("client", client_id)
+            client = known_client
+            unit = self._as_known_at(unit, known_at) if unit is not None else None
+        state = client.state_at(as_of)
+        # DOMAIN.md: the outlet director defaults to the head of the client's outlet.
+        head = unit.head_at(as_of) if unit is not None else None
+        if OUTLET_DIRECTOR not in state.team and head is not None:
+            state = replace(state, team={**state.team, OUTLET_DIRECTOR: head})
+        return state
+
+    def client_version(self, client_id: str) -> int:
+        return self.load(Client, client_id).version
+
+    def client_unit(self, client_id: str) -> str:
+        unit_id = self._client_units.get(client_id)
+        if unit_id is None:
+            unit_id = self.load(Client, client_id).unit_id
+            self._client_units.remember(client_id, unit_id)
+        return unit_id
+
+    def client_history(self, client_id: str) -> list[HistoryEntry]:
+        client_uuid = Client.id_for(client_id)
+        events = list(self.events.get(client_uuid))  # type: ignore[arg-type]
+        if not events:
+            raise NotFound("client", client_id)
+        return self._history(client_uuid, events)  # type: ignore[arg-type]
+
+    def _history(self, originator_id: UUID, events: list[Any]) -> list[HistoryEntry]:
+        positions = self.recorder.event_positions(originator_id)  # type: ignore[attr-defined]
+        hashes = self.recorder.hashes_at(positions.values())  # type: ignore[attr-defined]
+        retracted_by: dict[str, str] = {}
+        for event in events:
+            if isinstance(event, Client.EventRetracted):
+                retracted_by[event.retracted_event_id] = event.event_id
+        entries = []
+        for event in events:
+            data = {
+                key: value
+                for key, value in vars(event).items()
+                if key not in _BASE_FIELDS and key not in _TIME_FIELDS
+            }
+            eid = event_id(event.originator_id, event.originator_version)
+            position = positions.get(event.originator_version)
+            chain_hash = hashes.get(position) if position is not None else None
+            entries.append(
+                HistoryEntry(
+                    event_id=eid,
+                    type=event_type(event),
+                    version=event.originator_version,
+                    position=position,
+                    occurred_at=event.effective_at,
+                    recorded_at=event.timestamp,
+                    recorded_by=event.recorded_by,
+                    data=data,
+                    retracted_by=retracted_by.get(eid),
+                    hash=chain_hash.hex() if chain_hash is not None else None,
+                )
+            )
+        return entries
+
+    # ---- known-at -------------------------------------------------------------------
+
+    def _as_known_at(self, aggregate: A, known_at: datetime) -> A | None:
+        """The aggregate as the ledger held it at `known_at` (None if not yet recorded)."""
+        version = self._version_known_at(aggregate, known_at)
+        if version is None:
+            return None
+        if version < aggregate.version:
+            return self.repository.get(aggregate.id, version=version)  # type: ignore[return-value]
+        return aggregate
+
+    def _version_known_at(self, aggregate: Aggregate, known_at: datetime) -> int | None:
+        version = None
+        for event in self.events.get(aggregate.id):
+            if event.timestamp > known_at:
+                break
+            version = event.originator_version
+        return version

@@ -1,0 +1,311 @@
+"""What the accountability read model keeps: who held each team role of a client when, the
+heads of units, churns and the cases worked out from them, and determinations.
+
+Every tier change, assignment, churn and head appointment is kept as a change point. A
+client's role intervals and churn cases are recomputed from all of them whenever one
+arrives, so a backdated reassignment or downgrade recorded after a churn still moves the
+case to what was true at the churn's effective time.
+
+Its clients, tier changes and assignments are not the kit's `ClientIntervals`: it keeps
+every team role (not the designated manager alone), a churn as a case (not a status), and
+its tables were laid out apart from the start (a view built by earlier code keeps working).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from eventsourcing.persistence import Tracking
+
+from ledger.domain import Client, Unit
+from ledger.domain.values import DESIGNATED_MANAGER, TEAM_ROLES, TIER_RANK
+from ledger.projections.kit import BatchView, Handler, Part, UnitTree
+from ledger.projections.kit.text import aggregate_key, chunks, placeholders, utc_text
+from ledger.projections.kit.timeline import (
+    Change,
+    Interval,
+    fold_intervals,
+    holders_within,
+    value_at,
+)
+
+IN_SCOPE_TIERS = ("platinum", "diamond")
+
+
+def fiscal_year_of(moment: datetime, start_month: int) -> tuple[int, datetime]:
+    """The fiscal year (named by the calendar year it starts in) holding `moment`, and its
+    start, both in `moment`'s own offset: a churn on 1 January at 03:00 in Beijing is in
+    the new year even though it is still 31 December in UTC."""
+    year = moment.year if moment.month >= start_month else moment.year - 1
+    return year, moment.replace(
+        year=year, month=start_month, day=1, hour=0, minute=0, second=0, microsecond=0
+    )
+
+
+def churn_case(
+    *,
+    kind: str,
+    churned_at: datetime,
+    tiers: list[Interval],
+    managers: list[Interval],
+    heads: list[Interval],
+    fiscal_year_start: int,
+    lookback_days: int,
+) -> dict[str, Any]:
+    """The facts of one churn case, from the client's timelines."""
+    at = utc_text(churned_at)
+    fiscal_year, fy_start = fiscal_year_of(churned_at, fiscal_year_start)
+    start = utc_text(fy_start)
+    held = [
+        i.values[0]
+        for i in tiers
+        if i.values[0] is not None
+        and i.valid_from <= at
+        and (i.valid_to is None or i.valid_to > start)
+    ]
+    tier = max(held, key=TIER_RANK.__getitem__) if held else None
+    manager = value_at(managers, at)
+    window_start = utc_text(churned_at - timedelta(days=lookback_days))
+    prior = [s for s in holders_within(managers, window_start, at) if s != manager]
+    return {
+        "fiscal_year": fiscal_year,
+        "accountability_tier": tier,
+        "in_scope": kind == "abnormal" and tier in IN_SCOPE_TIERS,
+        "designated_manager": manager,
+        "unit_head": value_at(heads, at),
+        "prior_holders": prior,
+    }
+
+
+class ChurnCases(Part):
+    """Options of the view: `fiscal_year_start` (a month) and `churn_lookback_days`."""
+
+    def __init__(self, view: BatchView, units: UnitTree) -> None:
+        super().__init__(view)
+        self.units = units
+
+    def tables(self) -> list[str]:
+        p = self.prefix
+        return [
+            f"CREATE TABLE IF NOT EXISTS {p}_clients (aid TEXT PRIMARY KEY, client_id TEXT, "
+            "unit_id TEXT)",
+            f"CREATE INDEX IF NOT EXISTS {p}_clients_unit ON {p}_clients (unit_id)",
+            f"CREATE TABLE IF NOT EXISTS {p}_changes (aid TEXT, seq BIGINT, field TEXT, "
+            "effective_at TEXT, value TEXT, PRIMARY KEY (aid, seq, field))",
+            f"CREATE TABLE IF NOT EXISTS {p}_heads (unit_aid TEXT, seq BIGINT, "
+            "effective_at TEXT, staff_id TEXT, PRIMARY KEY (unit_aid, seq))",
+            f"CREATE TABLE IF NOT EXISTS {p}_churns (case_id TEXT PRIMARY KEY, aid TEXT, "
+            "kind TEXT, effective_at TEXT, local_at TEXT)",
+            f"CREATE INDEX IF NOT EXISTS {p}_churns_aid ON {p}_churns (aid)",
+            f"CREATE TABLE IF NOT EXISTS {p}_intervals (aid TEXT, role TEXT, staff_id TEXT, "
+            "valid_from TEXT, valid_to TEXT, PRIMARY KEY (aid, role, valid_from))",
+            f"CREATE TABLE IF NOT EXISTS {p}_cases (case_id TEXT PRIMARY KEY, aid TEXT, "
+            "client_id TEXT, unit_id TEXT, kind TEXT, effective_at TEXT, fiscal_year BIGINT, "
+            "accountability_tier TEXT, in_scope BIGINT, designated_manager TEXT, "
+            "unit_head TEXT)",
+            f"CREATE INDEX IF NOT EXISTS {p}_cases_aid ON {p}_cases (aid)",
+            f"CREATE TABLE IF NOT EXISTS {p}_case_priors (case_id TEXT, staff_id TEXT, "
+            "position BIGINT, PRIMARY KEY (case_id, staff_id))",
+            f"CREATE TABLE IF NOT EXISTS {p}_determinations (case_id TEXT, seq BIGINT, "
+            "outcome TEXT, reason TEXT, event_id TEXT, recorded_at TEXT, recorded_by TEXT, "
+            "PRIMARY KEY (case_id, seq))",
+        ]
+
+    def handlers(self) -> dict[type, Handler]:
+        return {
+            Unit.HeadAppointed: self.head_appointed,
+            Client.Registered: self.registered,
+            Client.TierChanged: self.tier_changed,
+            Client.Assigned: self.assigned,
+            Client.Churned: self.churned,
+            Client.ChurnDetermined: self.determined,
+        }
+
+    # ---- updates --------------------------------------------------------------------
+
+    def registered(self, event: Client.Registered, tracking: Tracking) -> None:
+        view, key = self.view, aggregate_key(event)
+        with view.write() as c:
+            view.execute(
+                c,
+                f"INSERT INTO {self.prefix}_clients (aid, client_id, unit_id) VALUES (?, ?, ?) "
+                "ON CONFLICT (aid) DO NOTHING",
+                (key, event.client_id, event.unit_id),
+            )
+            self._change(c, key, tracking, "tier", event.effective_at, event.tier)
+
+    def tier_changed(self, event: Client.TierChanged, tracking: Tracking) -> None:
+        with self.view.write() as c:
+            key = aggregate_key(event)
+            self._change(c, key, tracking, "tier", event.effective_at, event.tier)
+
+    def assigned(self, event: Client.Assigned, tracking: Tracking) -> None:
+        with self.view.write() as c:
+            field = f"role:{event.role}"
+            self._change(
+                c, aggregate_key(event), tracking, field, event.effective_at, event.staff_id
+            )
+
+    def _change(
+        self, c: Any, key: str, tracking: Tracking, field: str, at: datetime, value: str
+    ) -> None:
+        view = self.view
+        view.execute(
+            c,
+            f"INSERT INTO {self.prefix}_changes (aid, seq, field, effective_at, value) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            (key, tracking.notification_id, field, utc_text(at), value),
+        )
+        view.mark("client", key)
+        view.advance(tracking)
+
+    def churned(self, event: Client.Churned, tracking: Tracking) -> None:
+        at = event.effective_at
+        self.view.record(
+            f"INSERT INTO {self.prefix}_churns (aid, case_id, kind, effective_at, local_at) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            (aggregate_key(event), event.event_id, event.kind, utc_text(at), at.isoformat()),
+            tracking,
+            mark="client",
+        )
+
+    def head_appointed(self, event: Unit.HeadAppointed, tracking: Tracking) -> None:
+        self.view.record(
+            f"INSERT INTO {self.prefix}_heads (unit_aid, seq, effective_at, staff_id) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            (
+                aggregate_key(event),
+                tracking.notification_id,
+                utc_text(event.effective_at),
+                event.staff_id,
+            ),
+            tracking,
+            mark="unit",
+        )
+
+    def determined(self, event: Client.ChurnDetermined, tracking: Tracking) -> None:
+        self.view.record(
+            f"INSERT INTO {self.prefix}_determinations (case_id, seq, outcome, reason, "
+            "event_id, recorded_at, recorded_by) VALUES (?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT DO NOTHING",
+            (
+                event.case_id,
+                tracking.notification_id,
+                event.outcome,
+                event.reason,
+                event.event_id,
+                utc_text(event.timestamp),
+                event.recorded_by,
+            ),
+            tracking,
+        )
+
+    def flush(self, c: Any, marked: dict[str, set[str]]) -> None:
+        p = self.prefix
+        clients = set(marked.get("client", ()))
+        for part in chunks(sorted(marked.get("unit", ()))):
+            rows = self.view.fetch(
+                c,
+                f"SELECT DISTINCT aid FROM {p}_churns WHERE aid IN (SELECT k.aid FROM "
+                f"{p}_clients k JOIN {p}_units u ON u.unit_id = k.unit_id "
+                f"WHERE u.aid IN {placeholders(part)})",
+                part,
+            )
+            clients.update(row["aid"] for row in rows)
+        for part in chunks(sorted(clients)):
+            self._recompute(c, part)
+
+    def _recompute(self, c: Any, keys: list[str]) -> None:
+        p, view, marks = self.prefix, self.view, placeholders(keys)
+        changes: dict[str, list[Change]] = {key: [] for key in keys}
+        for row in view.fetch(
+            c,
+            f"SELECT aid, seq, field, effective_at, value FROM {p}_changes WHERE aid IN {marks}",
+            keys,
+        ):
+            changes[row["aid"]].append(
+                Change(row["effective_at"], row["seq"], row["field"], row["value"])
+            )
+        roles = {
+            key: {
+                role: [i for i in fold_intervals(points, (f"role:{role}",)) if i.values[0]]
+                for role in TEAM_ROLES
+            }
+            for key, points in changes.items()
+        }
+        view.execute(c, f"DELETE FROM {p}_intervals WHERE aid IN {marks}", keys)
+        view.execute_many(
+            c,
+            f"INSERT INTO {p}_intervals (aid, role, staff_id, valid_from, valid_to) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (
+                (key, role, i.values[0], i.valid_from, i.valid_to)
+                for key, by_role in roles.items()
+                for role, intervals in by_role.items()
+                for i in intervals
+            ),
+        )
+        churns = view.fetch(
+            c,
+            f"SELECT h.case_id AS case_id, h.aid AS aid, h.kind AS kind, h.local_at AS local_at, "
+            f"k.client_id AS client_id, k.unit_id AS unit_id FROM {p}_churns h "
+            f"JOIN {p}_clients k ON k.aid = h.aid WHERE h.aid IN {marks}",
+            keys,
+        )
+        cases = [row["case_id"] for row in churns]
+        for part in chunks(cases):
+            view.execute(
+                c, f"DELETE FROM {p}_case_priors WHERE case_id IN {placeholders(part)}", part
+            )
+        view.execute(c, f"DELETE FROM {p}_cases WHERE aid IN {marks}", keys)
+        heads: dict[str, list[Interval]] = {}
+        options = view.options
+        for churn in churns:
+            unit_id = churn["unit_id"]
+            if unit_id not in heads:
+                heads[unit_id] = self.head_intervals(c, unit_id)
+            churned_at = datetime.fromisoformat(churn["local_at"])
+            case = churn_case(
+                kind=churn["kind"],
+                churned_at=churned_at,
+                tiers=fold_intervals(changes[churn["aid"]], ("tier",)),
+                managers=roles[churn["aid"]][DESIGNATED_MANAGER],
+                heads=heads[unit_id],
+                fiscal_year_start=int(options["fiscal_year_start"]),
+                lookback_days=int(options["churn_lookback_days"]),
+            )
+            view.execute(
+                c,
+                f"INSERT INTO {p}_cases (case_id, aid, client_id, unit_id, kind, effective_at, "
+                "fiscal_year, accountability_tier, in_scope, designated_manager, unit_head) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    churn["case_id"],
+                    churn["aid"],
+                    churn["client_id"],
+                    unit_id,
+                    churn["kind"],
+                    utc_text(churned_at),
+                    case["fiscal_year"],
+                    case["accountability_tier"],
+                    int(case["in_scope"]),
+                    case["designated_manager"],
+                    case["unit_head"],
+                ),
+            )
+            view.execute_many(
+                c,
+                f"INSERT INTO {p}_case_priors (case_id, staff_id, position) VALUES (?, ?, ?)",
+                ((churn["case_id"], s, n) for n, s in enumerate(case["prior_holders"])),
+            )
+
+    def head_intervals(self, c: Any, unit_id: str) -> list[Interval]:
+        rows = self.view.fetch(
+            c,
+            f"SELECT seq, effective_at, staff_id FROM {self.prefix}_heads WHERE unit_aid = ?",
+            (str(Unit.id_for(unit_id)),),
+        )
+        return fold_intervals(
+            (Change(r["effective_at"], r["seq"], "head", r["staff_id"]) for r in rows), ("head",)
+        )

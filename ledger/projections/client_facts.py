@@ -1,0 +1,338 @@
+"""The facts the managers' reports keep of each client besides its intervals: staff and
+their departures, contacts, profile updates (key-information completeness) and assets
+reports (asset changes credited to the designated manager of the moment).
+
+Contacts, assets and profile updates are kept by event id, so a retraction removes
+exactly the retracted event's rows and the derived rows of its client are recomputed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import Tracking
+
+from ledger.domain import Client, Staff
+from ledger.domain.values import KEY_INFO_FIELDS
+from ledger.domain.values import event_id as event_id_of
+from ledger.projections.kit import BatchView, ClientIntervals, Handler, Part
+from ledger.projections.kit.intervals import IntervalRow
+from ledger.projections.kit.text import CHUNK, aggregate_key, chunks, placeholders, utc_text
+from ledger.projections.kit.timeline import asset_deltas
+
+# A profile update's (seq, effective_at, key-information fields it sets).
+ProfileUpdate = tuple[int, str, dict[str, Any]]
+
+
+def _lists() -> defaultdict[str, list[Any]]:
+    return defaultdict(list)
+
+
+def key_info_json(key_info: dict[str, Any]) -> str:
+    """The stored form of an update's key information: the same text however it was
+    reached (an update, or an upgraded older view), names and addresses as written."""
+    return json.dumps(key_info, sort_keys=True, ensure_ascii=False)
+
+
+def complete(updates: Iterable[ProfileUpdate]) -> int:
+    """1 when the latest address, phone and employer (in effective order, then recorded
+    order) are all present."""
+    latest: dict[str, Any] = {}
+    for _seq, _at, key_info in sorted(updates, key=lambda u: (u[1], u[0])):
+        latest.update(key_info)
+    return int(all(latest.get(f) for f in KEY_INFO_FIELDS))
+
+
+class ClientFacts(Part):
+    """Marks clients "keyinfo" and "assets" to recompute; `intervals` must mark "assets"
+    when a designated manager changes (a reassignment moves the credit)."""
+
+    def __init__(self, view: BatchView, intervals: ClientIntervals) -> None:
+        super().__init__(view)
+        self.intervals = intervals
+        intervals.refold_listeners.append(self._refolded)
+
+    def tables(self) -> list[str]:
+        p = self.prefix
+        return [
+            f"CREATE TABLE IF NOT EXISTS {p}_staff (aid TEXT PRIMARY KEY, staff_id TEXT, "
+            "departed_at TEXT)",
+            f"CREATE INDEX IF NOT EXISTS {p}_staff_id ON {p}_staff (staff_id)",
+            # Rows of retractable events are keyed by (client, version): the key the
+            # event id is derived from, and one index serves both lookups and retraction.
+            f"CREATE TABLE IF NOT EXISTS {p}_contacts (aid TEXT, occurred_at TEXT, "
+            "version BIGINT, staff_id TEXT, PRIMARY KEY (aid, occurred_at, version))",
+            # One row per profile update: its key-information fields as a JSON object.
+            f"CREATE TABLE IF NOT EXISTS {p}_profile_updates (aid TEXT, version BIGINT, "
+            "seq BIGINT, effective_at TEXT, key_info TEXT, PRIMARY KEY (aid, version))",
+            f"CREATE TABLE IF NOT EXISTS {p}_keyinfo (aid TEXT PRIMARY KEY, complete BIGINT)",
+            f"CREATE TABLE IF NOT EXISTS {p}_assets (aid TEXT, version BIGINT, seq BIGINT, "
+            "effective_at TEXT, amount TEXT, PRIMARY KEY (aid, version))",
+            f"CREATE TABLE IF NOT EXISTS {p}_asset_changes (aid TEXT, version BIGINT, "
+            "effective_at TEXT, delta TEXT, manager TEXT, PRIMARY KEY (aid, version))",
+        ]
+
+    def query_indexes(self) -> list[str]:
+        p = self.prefix
+        return [
+            f"CREATE INDEX IF NOT EXISTS {p}_asset_changes_manager "
+            f"ON {p}_asset_changes (manager, effective_at)",
+        ]
+
+    def handlers(self) -> dict[type, Handler]:
+        return {
+            Staff.Joined: self.staff_joined,
+            Staff.Departed: self.staff_departed,
+            Client.ContactLogged: self.contact_logged,
+            Client.ProfileUpdated: self.profile_updated,
+            Client.AssetsReported: self.assets_reported,
+            Client.EventRetracted: self.retracted,
+        }
+
+    def upgrade(self) -> None:
+        """A view built when profile updates were kept a row per field: the same updates
+        a row each, and the old table gone."""
+        p, view = self.prefix, self.view
+        with view.transaction() as c:
+            if not view.has_table(c, f"{p}_profile"):
+                return
+            after = ""
+            while part := [
+                r["aid"]
+                for r in view.fetch(
+                    c,
+                    f"SELECT DISTINCT aid FROM {p}_profile WHERE aid > ? ORDER BY aid LIMIT ?",
+                    (after, CHUNK),
+                )
+            ]:
+                after = part[-1]
+                updates: dict[tuple[str, int], tuple[int, str, dict[str, Any]]] = {}
+                for row in view.fetch(
+                    c,
+                    f"SELECT aid, version, field, seq, effective_at, value FROM {p}_profile "
+                    f"WHERE aid IN {placeholders(part)}",
+                    part,
+                ):
+                    key = (row["aid"], row["version"])
+                    update = updates.setdefault(key, (row["seq"], row["effective_at"], {}))
+                    update[2][row["field"]] = row["value"]
+                view.execute_many(
+                    c,
+                    f"INSERT INTO {p}_profile_updates (aid, version, seq, effective_at, "
+                    "key_info) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                    (
+                        (client, version, seq, at, key_info_json(key_info))
+                        for (client, version), (seq, at, key_info) in updates.items()
+                    ),
+                )
+            view.execute(c, f"DROP TABLE IF EXISTS {p}_profile")
+
+    # ---- updates --------------------------------------------------------------------
+
+    def staff_joined(self, event: Staff.Joined, tracking: Tracking) -> None:
+        self.view.record(
+            f"INSERT INTO {self.prefix}_staff (aid, staff_id) VALUES (?, ?) "
+            "ON CONFLICT (aid) DO NOTHING",
+            (aggregate_key(event), event.staff_id),
+            tracking,
+        )
+
+    def staff_departed(self, event: Staff.Departed, tracking: Tracking) -> None:
+        self.view.record(
+            f"UPDATE {self.prefix}_staff SET departed_at = ? WHERE aid = ?",
+            (utc_text(event.effective_at), aggregate_key(event)),
+            tracking,
+        )
+
+    def contact_logged(self, event: Client.ContactLogged, tracking: Tracking) -> None:
+        self.view.record(
+            f"INSERT INTO {self.prefix}_contacts (aid, occurred_at, version, staff_id) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            (
+                aggregate_key(event),
+                utc_text(event.effective_at),
+                event.originator_version,
+                event.staff_id,
+            ),
+            tracking,
+        )
+
+    def profile_updated(self, event: Client.ProfileUpdated, tracking: Tracking) -> None:
+        view, key = self.view, aggregate_key(event)
+        with view.write() as c:
+            key_info = {f: v for f, v in event.changes.items() if f in KEY_INFO_FIELDS}
+            if key_info:
+                update = (tracking.notification_id, utc_text(event.effective_at), key_info)
+                view.execute(
+                    c,
+                    f"INSERT INTO {self.prefix}_profile_updates (aid, version, seq, "
+                    "effective_at, key_info) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                    (key, event.originator_version, *update[:2], key_info_json(key_info)),
+                )
+                if self._all_in_memory(key):
+                    view.batch_memo("profiles", _lists)[key].append(update)
+            view.mark("keyinfo", key)
+            view.advance(tracking)
+
+    def assets_reported(self, event: Client.AssetsReported, tracking: Tracking) -> None:
+        view, key = self.view, aggregate_key(event)
+        with view.write() as c:
+            seq, moment, version = (
+                tracking.notification_id,
+                utc_text(event.effective_at),
+                event.originator_version,
+            )
+            view.execute(
+                c,
+                f"INSERT INTO {self.prefix}_assets (aid, version, seq, effective_at, amount) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                (key, version, seq, moment, str(event.amount)),
+            )
+            if self._all_in_memory(key):
+                view.batch_memo("assets", _lists)[key].append((moment, seq, version, event.amount))
+            view.mark("assets", key)
+            view.advance(tracking)
+
+    def retracted(self, event: Client.EventRetracted, tracking: Tracking) -> None:
+        """Remove the retracted contact, profile update or assets report."""
+        p, view, key = self.prefix, self.view, aggregate_key(event)
+        with view.write() as c:
+            # What this batch holds in memory of the client is now stale: read it back.
+            view.batch_memo("retracted", set).add(key)
+            rows = view.fetch(
+                c,
+                f"SELECT version FROM {p}_contacts WHERE aid = ? UNION SELECT version FROM "
+                f"{p}_profile_updates WHERE aid = ? UNION SELECT version FROM {p}_assets "
+                "WHERE aid = ?",
+                (key, key, key),
+            )
+            client = UUID(key)
+            for version in (r["version"] for r in rows):
+                if event_id_of(client, version) == event.retracted_event_id:
+                    for table in ("contacts", "profile_updates", "assets"):
+                        view.execute(
+                            c,
+                            f"DELETE FROM {p}_{table} WHERE aid = ? AND version = ?",
+                            (key, version),
+                        )
+            view.mark("keyinfo", key)
+            view.mark("assets", key)
+            view.advance(tracking)
+
+    def _all_in_memory(self, key: str) -> bool:
+        """The client was registered in the open batch and nothing of it was retracted:
+        every row of it is in memory, and it has none in the tables from before."""
+        return key in self.intervals.registered_in_batch() and key not in self.view.batch_memo(
+            "retracted", set
+        )
+
+    def _refolded(self, c: Any, keys: Sequence[str], rows: list[IntervalRow]) -> None:
+        # Kept for the managers of the asset changes recomputed next, so they need not be
+        # read back.
+        folded = self.view.batch_memo("folded", _lists)
+        assets = self.view.marked.get("assets", ())
+        for row in rows:
+            if row[0] in assets:
+                folded[row[0]].append((row[1], row[2], row[5]))
+
+    def flush(self, c: Any, marked: dict[str, set[str]]) -> None:
+        for kind, recompute in (
+            ("keyinfo", self._recompute_keyinfo),
+            ("assets", self._recompute_assets),
+        ):
+            in_memory: list[str] = []
+            older: list[str] = []
+            for key in sorted(marked.get(kind, ())):
+                (in_memory if self._all_in_memory(key) else older).append(key)
+            recompute(c, in_memory, in_memory=True)
+            for part in chunks(older):
+                recompute(c, part, in_memory=False)
+
+    def _inputs(
+        self,
+        c: Any,
+        keys: Sequence[str],
+        *,
+        in_memory: bool,
+        memo: str,
+        select: str,
+        row: Callable[[dict[str, Any]], tuple[Any, ...]],
+        derived: str,
+    ) -> dict[str, list[Any]]:
+        """What the clients' derived rows are worked out from: for clients all `in_memory`,
+        what the batch holds; for the others, their rows read back (`select` names the
+        columns and table), their `derived` rows deleted to be written anew."""
+        if in_memory:
+            return self.view.batch_memo(memo, _lists)  # type: ignore[no-any-return]
+        p, view = self.prefix, self.view
+        found: defaultdict[str, list[Any]] = defaultdict(list)
+        query = f"SELECT aid, {select.format(p=p)} WHERE aid IN {placeholders(keys)}"
+        for r in view.fetch(c, query, keys):
+            found[r["aid"]].append(row(r))
+        view.execute(c, f"DELETE FROM {p}_{derived} WHERE aid IN {placeholders(keys)}", keys)
+        return found
+
+    def _recompute_keyinfo(self, c: Any, keys: Sequence[str], *, in_memory: bool) -> None:
+        """The clients' key-information completeness, from their profile updates."""
+        updates: dict[str, list[ProfileUpdate]] = self._inputs(
+            c,
+            keys,
+            in_memory=in_memory,
+            memo="profiles",
+            select="seq, effective_at, key_info FROM {p}_profile_updates",
+            row=lambda r: (r["seq"], r["effective_at"], json.loads(r["key_info"])),
+            derived="keyinfo",
+        )
+        self.view.execute_many(
+            c,
+            f"INSERT INTO {self.prefix}_keyinfo (aid, complete) VALUES (?, ?)",
+            ((key, complete(updates.get(key, ()))) for key in keys),
+        )
+
+    def _recompute_assets(self, c: Any, keys: Sequence[str], *, in_memory: bool) -> None:
+        """Each assets report's change and the designated manager credited with it."""
+        p, view = self.prefix, self.view
+        reports: dict[str, list[tuple[str, int, int, Decimal]]] = self._inputs(
+            c,
+            keys,
+            in_memory=in_memory,
+            memo="assets",
+            select="seq, version, effective_at, amount FROM {p}_assets",
+            row=lambda r: (r["effective_at"], r["seq"], r["version"], Decimal(r["amount"])),
+            derived="asset_changes",
+        )
+        holders = [key for key in keys if reports.get(key)]
+        if not holders:
+            return
+        managers: dict[str, list[tuple[str, str | None, str | None]]]
+        managers = view.batch_memo("folded", _lists)
+        for part in chunks([key for key in holders if key not in managers]):
+            for row in view.fetch(
+                c,
+                f"SELECT aid, valid_from, valid_to, manager FROM {p}_intervals "
+                f"WHERE aid IN {placeholders(part)}",
+                part,
+            ):
+                managers[row["aid"]].append((row["valid_from"], row["valid_to"], row["manager"]))
+
+        def manager_at(key: str, at: str) -> str | None:
+            for start, end, manager in managers[key]:
+                if start <= at and (end is None or at < end):
+                    return manager
+            return None
+
+        view.execute_many(
+            c,
+            f"INSERT INTO {p}_asset_changes (aid, version, effective_at, delta, manager) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (
+                (key, version, at, str(delta), manager_at(key, at))
+                for key in holders
+                for version, at, delta in asset_deltas(reports[key])
+            ),
+        )

@@ -1,0 +1,248 @@
+"""Clients' tier, status and designated-manager intervals, kept in effective time.
+
+Each tier, status or designated-manager event is stored as a change point; the client's
+intervals are then refolded from all its change points, so a backdated event splits and
+reorders the intervals exactly as if it had been recorded in its place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+from eventsourcing.persistence import Tracking
+
+from ledger.domain import Client
+from ledger.domain.values import ACTIVE, DESIGNATED_MANAGER
+from ledger.projections.kit.engine import BatchView, Handler, Part
+from ledger.projections.kit.text import aggregate_key, chunks, placeholders, utc_text
+from ledger.projections.kit.timeline import Change, fold_intervals
+from ledger.projections.kit.units import UnitTree
+
+FIELDS = ("tier", "status", "manager")
+# A registration is one change point: the client's first tier, and active status.
+REGISTERED = "registered"
+
+# (aid, valid_from, valid_to, tier, status, manager)
+IntervalRow = tuple[str, str, str | None, str | None, str | None, str | None]
+# Told of the clients' refolded rows before they replace the old ones: (cursor, aids, rows).
+RefoldListener = Callable[[Any, Sequence[str], list[IntervalRow]], None]
+
+
+def change_points(at: str, seq: int, field: str, value: str | None) -> tuple[Change, ...]:
+    """The change points of a stored change: a registration's are its tier and its status.
+    (Views built before registrations were stored as one row have both rows stored.)"""
+    if field == REGISTERED:
+        return (Change(at, seq, "tier", value), Change(at, seq, "status", ACTIVE))
+    return (Change(at, seq, field, value),)
+
+
+class ClientIntervals(Part):
+    """Keeps each client (registration, tier changes, designated-manager assignments,
+    churns, reactivations) as change points and `[from, to)` intervals refolded from them.
+
+    `recorded_times`: also keep when each change was recorded (the roster reads counts as
+    known at a past time). `manager_marks`: kinds to mark a client for when its designated
+    manager changes (the reports credit asset changes to the manager of the moment)."""
+
+    def __init__(
+        self,
+        view: BatchView,
+        units: UnitTree,
+        *,
+        recorded_times: bool = False,
+        manager_marks: tuple[str, ...] = (),
+    ) -> None:
+        super().__init__(view)
+        self.units = units
+        self.recorded_times = recorded_times
+        self.manager_marks = manager_marks
+        self.refold_listeners: list[RefoldListener] = []
+
+    def tables(self) -> list[str]:
+        p = self.prefix
+        return [
+            f"CREATE TABLE IF NOT EXISTS {p}_clients (aid TEXT PRIMARY KEY, client_id TEXT, "
+            "name TEXT, unit_id TEXT, registered_at TEXT)",
+            f"CREATE TABLE IF NOT EXISTS {p}_changes (aid TEXT, seq BIGINT, field TEXT, "
+            "effective_at TEXT, value TEXT, PRIMARY KEY (aid, seq, field))",
+            f"CREATE TABLE IF NOT EXISTS {p}_intervals (aid TEXT, valid_from TEXT, "
+            "valid_to TEXT, tier TEXT, status TEXT, manager TEXT, "
+            "PRIMARY KEY (aid, valid_from))",
+            *(
+                [
+                    f"CREATE TABLE IF NOT EXISTS {p}_recorded (seq BIGINT PRIMARY KEY, "
+                    "recorded_at TEXT)"
+                ]
+                if self.recorded_times
+                else []
+            ),
+        ]
+
+    def query_indexes(self) -> list[str]:
+        p = self.prefix
+        return [
+            f"CREATE INDEX IF NOT EXISTS {p}_clients_id ON {p}_clients (client_id)",
+            # Covering indexes: the subtree queries (roster, counts, growth) visit every
+            # client of the units, and a lookup into the table per row doubled their time.
+            f"CREATE INDEX IF NOT EXISTS {p}_clients_unit_aid ON {p}_clients (unit_id, aid)",
+            f"CREATE INDEX IF NOT EXISTS {p}_intervals_manager ON {p}_intervals (manager)",
+            f"CREATE INDEX IF NOT EXISTS {p}_intervals_at ON {p}_intervals "
+            "(aid, valid_from, valid_to, status, tier, manager)",
+        ]
+
+    def handlers(self) -> dict[type, Handler]:
+        return {
+            Client.Registered: self.registered,
+            Client.TierChanged: self.tier_changed,
+            Client.Assigned: self.assigned,
+            Client.Churned: self.churned,
+            Client.Reactivated: self.reactivated,
+        }
+
+    # ---- updates ------------------------------------------------------------------------
+
+    def registered(self, event: Client.Registered, tracking: Tracking) -> None:
+        view, key = self.view, aggregate_key(event)
+        moment = utc_text(event.effective_at)
+        with view.write() as c:
+            view.batch_memo("registered", dict)[key] = []
+            view.execute(
+                c,
+                f"INSERT INTO {self.prefix}_clients (aid, client_id, name, unit_id, "
+                "registered_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (aid) DO NOTHING",
+                (key, event.client_id, event.name, event.unit_id, moment),
+            )
+            self._add_change(c, key, tracking, REGISTERED, moment, event.tier, event.timestamp)
+            view.advance(tracking)
+
+    def tier_changed(self, event: Client.TierChanged, tracking: Tracking) -> None:
+        self._change(event, tracking, "tier", event.tier)
+
+    def assigned(self, event: Client.Assigned, tracking: Tracking) -> None:
+        if event.role != DESIGNATED_MANAGER:
+            self.view.track(tracking)
+            return
+        self._change(event, tracking, "manager", event.staff_id)
+        for kind in self.manager_marks:
+            self.view.mark(kind, aggregate_key(event))
+
+    def churned(self, event: Client.Churned, tracking: Tracking) -> None:
+        self._change(event, tracking, "status", "churned")
+
+    def reactivated(self, event: Client.Reactivated, tracking: Tracking) -> None:
+        self._change(event, tracking, "status", ACTIVE)
+
+    def _change(self, event: Any, tracking: Tracking, field: str, value: str | None) -> None:
+        with self.view.write() as c:
+            self._add_change(
+                c,
+                aggregate_key(event),
+                tracking,
+                field,
+                utc_text(event.effective_at),
+                value,
+                event.timestamp,
+            )
+            self.view.advance(tracking)
+
+    def _add_change(
+        self,
+        c: Any,
+        key: str,
+        tracking: Tracking,
+        field: str,
+        at: str,
+        value: str | None,
+        recorded_at: datetime,
+    ) -> None:
+        view, seq = self.view, tracking.notification_id
+        view.execute(
+            c,
+            f"INSERT INTO {self.prefix}_changes (aid, seq, field, effective_at, value) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            (key, seq, field, at, value),
+        )
+        if self.recorded_times:
+            view.execute(
+                c,
+                f"INSERT INTO {self.prefix}_recorded (seq, recorded_at) VALUES (?, ?) "
+                "ON CONFLICT (seq) DO NOTHING",
+                (seq, utc_text(recorded_at)),
+            )
+        view.mark("client", key)
+        registered: dict[str, list[Change]] = view.batch_memo("registered", dict)
+        if key in registered:
+            registered[key].extend(change_points(at, seq, field, value))
+
+    def registered_in_batch(self) -> dict[str, list[Change]]:
+        """The clients registered in the open batch, with their change points so far."""
+        return self.view.batch_memo("registered", dict)
+
+    def flush(self, c: Any, marked: dict[str, set[str]]) -> None:
+        for part in chunks(sorted(marked.get("client", ()))):
+            changes = self._change_points(c, part)
+            rows = [
+                (key, i.valid_from, i.valid_to, *i.values)
+                for key, points in changes.items()
+                for i in fold_intervals(points, FIELDS)
+                if i.values[0] is not None  # before registration there is no client
+            ]
+            for listener in self.refold_listeners:
+                listener(c, part, rows)
+            self._replace_intervals(c, part, rows)
+
+    def _replace_intervals(self, c: Any, keys: Sequence[str], rows: list[IntervalRow]) -> None:
+        """Swap the clients' intervals for their refolded `rows`."""
+        p = self.prefix
+        # A client registered in this batch has no intervals from before to delete.
+        older = self._registered_before(keys)
+        if older:
+            self.view.execute(
+                c, f"DELETE FROM {p}_intervals WHERE aid IN {placeholders(older)}", older
+            )
+        self.view.execute_many(
+            c,
+            f"INSERT INTO {p}_intervals (aid, valid_from, valid_to, tier, status, "
+            "manager) VALUES (?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+
+    def _registered_before(self, keys: Sequence[str]) -> list[str]:
+        """The clients registered before this batch: the ones with rows from before."""
+        registered = self.registered_in_batch()
+        return [key for key in keys if key not in registered]
+
+    def _change_points(self, c: Any, keys: Sequence[str]) -> dict[str, list[Change]]:
+        """Each client's change points. A client registered in this batch has them all in
+        memory (none can precede its registration in the log); the others' are read back."""
+        registered = self.registered_in_batch()
+        changes = {key: registered.get(key, []) for key in keys}
+        older = self._registered_before(keys)
+        if older:
+            for row in self.view.fetch(
+                c,
+                f"SELECT aid, seq, field, effective_at, value FROM {self.prefix}_changes "
+                f"WHERE aid IN {placeholders(older)}",
+                older,
+            ):
+                changes[row["aid"]].extend(
+                    change_points(row["effective_at"], row["seq"], row["field"], row["value"])
+                )
+        return changes
+
+    # ---- queries ------------------------------------------------------------------------
+
+    @staticmethod
+    def in_force() -> str:
+        """Intervals (`i`) in force at a time: two parameters, the time twice."""
+        return "i.valid_from <= ? AND (i.valid_to IS NULL OR i.valid_to > ?)"
+
+    def subtree_join(self) -> str:
+        """FROM intervals `i` of clients `c` in the subtree of a unit (one parameter)."""
+        p = self.prefix
+        return (
+            f"FROM {p}_intervals i JOIN {p}_clients c ON c.aid = i.aid "
+            f"JOIN {p}_unit_paths u ON u.unit_id = c.unit_id AND u.ancestor_id = ? "
+        )

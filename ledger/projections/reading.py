@@ -1,0 +1,129 @@
+"""Reading the log for the projections: events deserialised only for the views that use
+them, and, while catching up, the next batch read while the views write this one."""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import queue
+import threading
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from eventsourcing.application import Application
+from eventsourcing.persistence import Notification, Tracking
+
+# A deserialised event (None if no view in hand uses it), its tracking position, and its
+# stored topic.
+TrackedEvent = tuple[Any, Tracking, str]
+
+# Catching up (a rebuild) reads further ahead: fewer, larger transactions. Each batch
+# writes the pages it touches to the write-ahead log once, so larger ones write less; a
+# view caught up alone takes larger ones in about the memory all three take together.
+CATCH_UP_BATCH = 20000
+CATCH_UP_BATCH_ALONE = 40000
+
+
+def deserialise(
+    app: Application, notifications: Sequence[Notification], topics: frozenset[str] | None = None
+) -> list[TrackedEvent]:
+    """Events with a topic outside `topics` (when given) are not deserialised: no view in
+    hand would use them, and their positions are all a batch needs of them."""
+    mapper, name = app.mapper, app.name
+    return [
+        (
+            mapper.to_domain_event(n) if topics is None or n.topic in topics else None,
+            Tracking(name, n.id),
+            n.topic,
+        )
+        for n in notifications
+    ]
+
+
+@contextlib.contextmanager
+def cyclic_collection_paused() -> Iterator[None]:
+    """No automatic cyclic garbage collection while catching up.
+
+    A batch holds tens of thousands of events and rows alive until it commits, so the
+    collector's automatic runs walk them again and again: they took a quarter (all views)
+    to nearly half (the roster alone) of a rebuild's CPU time. Events and rows make no
+    reference cycles; what is left of a batch is freed by reference counting, and
+    `catch_up` collects the young generations itself every few batches."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+class ReadAhead:
+    """The log after `start` in batches of `(after, events)`, each read and deserialised in
+    a thread of its own while the previous one is applied. Only the events of `topics` are
+    read (the store skips the others): each batch ends with the position it covers, so the
+    views' positions still reach the log's end."""
+
+    def __init__(self, app: Application, start: int, topics: frozenset[str], limit: int) -> None:
+        self.app, self.start, self.topics, self.limit = app, start, topics, limit
+        self._ahead: queue.Queue[tuple[int, list[TrackedEvent]] | BaseException | None]
+        self._ahead = queue.Queue(maxsize=1)
+        self._stop = threading.Event()
+        self._reader = threading.Thread(target=self._read, daemon=True, name="catch-up")
+
+    def __enter__(self) -> ReadAhead:
+        self._reader.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        with contextlib.suppress(queue.Empty):
+            self._ahead.get_nowait()
+        self._reader.join()
+
+    def __iter__(self) -> Iterator[tuple[int, list[TrackedEvent]]]:
+        while True:
+            batch = self._ahead.get()
+            if batch is None:
+                return
+            if isinstance(batch, BaseException):
+                raise batch
+            yield batch
+
+    def _read(self) -> None:
+        recorder, name, wanted = self.app.recorder, self.app.name, sorted(self.topics)
+        start, limit, stop = self.start, self.limit, self._stop
+        try:
+            end = 0
+            while not stop.is_set():
+                if start >= end:
+                    end = recorder.max_notification_id() or 0  # written meanwhile?
+                    if start >= end:
+                        self._ahead.put(None)
+                        return
+                # At most `limit` positions too: a view that wants a few of the events
+                # would otherwise hold many more of them in a batch than `limit`.
+                until = min(end, start + limit)
+                notifications = recorder.select_notifications(  # type: ignore[attr-defined]
+                    start=start,
+                    limit=limit,
+                    stop=until,
+                    topics=wanted,
+                    inclusive_of_start=False,
+                )
+                covered = notifications[-1].id if len(notifications) == limit else until
+                items = deserialise(self.app, notifications, self.topics)
+                if not items or items[-1][1].notification_id < covered:
+                    # Nothing further up to `covered` is of use here: only positions move.
+                    items.append((None, Tracking(name, covered), ""))
+                batch = (start, items)
+                while not stop.is_set():
+                    try:
+                        self._ahead.put(batch, timeout=0.2)
+                        break
+                    except queue.Full:
+                        continue
+                start = covered
+        except BaseException as error:
+            self._ahead.put(error)
