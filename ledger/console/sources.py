@@ -1,6 +1,6 @@
 """The console's one door into the ledger: the application, the read models, the scope rules
 and the request schemas. Every other console module goes through `Sources`, so when the
-application and the projections move (issue 11), only this module changes."""
+application or the read models move, only this module changes."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from typing import Any
 
 from fastapi import HTTPException, Request
 
-from ledger.api.auth import Principal, check_client_scope, check_unit_scope, identify
 from ledger.api.exports import every_page
 from ledger.api.schemas import (  # noqa: F401  (re-exported: the forms validate with them)
     Assignment,
@@ -24,18 +23,21 @@ from ledger.api.schemas import (  # noqa: F401  (re-exported: the forms validate
     DigestCheck,
     TierChange,
 )
+from ledger.application import Principal, check_role
 from ledger.bootstrap import Container
-from ledger.domain import InvalidInput, LedgerError, NotFound, RuleViolation  # noqa: F401
+from ledger.domain import (  # noqa: F401
+    Forbidden,
+    InvalidInput,
+    LedgerError,
+    NotFound,
+    RuleViolation,
+)
 from ledger.domain.values import CHANNELS, PROFILE_FIELDS, SOURCES  # noqa: F401
 from ledger.integrity import Digest
 from ledger.integrity.bundle import write_bundle
 from ledger.projections.roster import MAX_LIMIT
 
-__all__ = ["LedgerError", "NotFound", "Principal", "Sources"]
-
-WRITERS = ("admin", "manager")
-DETERMINERS = ("admin", "compliance")
-AUDITORS = ("admin", "auditor")
+__all__ = ["Forbidden", "LedgerError", "NotFound", "Principal", "Sources"]
 
 
 class Sources:
@@ -51,27 +53,31 @@ class Sources:
         return cls(request.app.state.container)
 
     @property
-    def projections(self) -> Any:
-        # An app served without its lifespan (TestClient outside `with`) still reads views.
-        return self.container.projections or self.container.start_projections(follow=False)
+    def views(self) -> Any:
+        """The read models (`roster`, `accountability`, `reports`) the container built."""
+        return self.container.views
 
     # ---- who is calling -------------------------------------------------------------
 
     def identify(self, token: str) -> Principal:
         """The principal of a token; 401 for an unknown or revoked one."""
         admin = self.settings.admin_token
-        return identify(self.ledger, admin.get_secret_value() if admin else None, token)
+        principal = self.ledger.identify(
+            token, admin_token=admin.get_secret_value() if admin else None
+        )
+        if principal is None:
+            raise HTTPException(401, "the token is unknown or revoked")
+        return principal
 
     def check_unit_scope(self, principal: Principal, unit_id: str) -> None:
-        check_unit_scope(self.ledger, principal, unit_id)
+        self.ledger.check_unit_scope(principal, unit_id)
 
     def check_client_scope(self, principal: Principal, client_id: str) -> None:
-        check_client_scope(self.ledger, principal, client_id)
+        self.ledger.check_client_scope(principal, client_id)
 
     @staticmethod
     def check_role(principal: Principal, roles: tuple[str, ...]) -> None:
-        if principal.role not in roles:
-            raise HTTPException(403, f"the {principal.role} role may not do this")
+        check_role(principal, roles, "do this")
 
     # ---- the organisation -----------------------------------------------------------
 
@@ -87,16 +93,16 @@ class Sources:
 
     def units(self) -> list[dict[str, Any]]:
         """Every unit of the tree `{unit_id, parent_id, name, kind}`, ordered by id."""
-        view = self.projections.roster_view
-        return view._query(  # type: ignore[no-any-return]
-            f"SELECT unit_id, parent_id, name, kind FROM {view.view_name}_units ORDER BY unit_id"
+        tree = self.views.roster.units
+        return tree.view.query(  # type: ignore[no-any-return]
+            f"SELECT unit_id, parent_id, name, kind FROM {tree.prefix}_units ORDER BY unit_id"
         )
 
     def unit(self, unit_id: str) -> dict[str, Any]:
-        return self.projections.roster_view.unit(unit_id)  # type: ignore[no-any-return]
+        return self.views.roster.units.unit(unit_id)  # type: ignore[no-any-return]
 
     def children(self, unit_id: str) -> list[str]:
-        return self.projections.roster_view.children(unit_id)  # type: ignore[no-any-return]
+        return self.views.roster.units.children(unit_id)  # type: ignore[no-any-return]
 
     # ---- clients ----------------------------------------------------------------------
 
@@ -112,7 +118,7 @@ class Sources:
         return self.ledger.client_history(client_id)
 
     def roster(self, unit_id: str, **filters: Any) -> dict[str, Any]:
-        return self.projections.roster(unit_id, **filters)  # type: ignore[no-any-return]
+        return self.views.roster.roster(unit_id, **filters)  # type: ignore[no-any-return]
 
     def roster_rows(self, unit_id: str, **filters: Any) -> Iterator[Mapping[str, Any]]:
         """Every matching roster row, page after page."""
@@ -121,33 +127,33 @@ class Sources:
         )
 
     def roster_summary(self, unit_id: str, **when: Any) -> dict[str, Any]:
-        return self.projections.roster_summary(unit_id, **when)  # type: ignore[no-any-return]
+        return self.views.roster.roster_summary(unit_id, **when)  # type: ignore[no-any-return]
 
     # ---- accountability and reports ---------------------------------------------------
 
     def client_intervals(self, client_id: str) -> dict[str, Any]:
-        return self.projections.client_intervals(client_id)  # type: ignore[no-any-return]
+        return self.views.accountability.client_intervals(client_id)  # type: ignore[no-any-return]
 
     def churn_cases(self, **filters: Any) -> dict[str, Any]:
-        return self.projections.churn_cases(**filters)  # type: ignore[no-any-return]
+        return self.views.accountability.churn_cases(**filters)  # type: ignore[no-any-return]
 
     def churn_case(self, case_id: str) -> dict[str, Any]:
-        return self.projections.churn_case(case_id)  # type: ignore[no-any-return]
+        return self.views.accountability.churn_case(case_id)  # type: ignore[no-any-return]
 
     def tier_growth(self, unit_id: str, start: datetime, end: datetime) -> dict[str, Any]:
-        return self.projections.tier_growth(unit_id, start, end)  # type: ignore[no-any-return]
+        return self.views.roster.tier_growth(unit_id, start, end)  # type: ignore[no-any-return]
 
     def completeness(self, unit_id: str, *, target: float) -> dict[str, Any]:
-        return self.projections.completeness(unit_id, target=target)  # type: ignore[no-any-return]
+        return self.views.reports.completeness(unit_id, target=target)  # type: ignore[no-any-return]
 
     def overdue_contacts(self, unit_id: str) -> dict[str, Any]:
-        return self.projections.overdue_contacts(unit_id)  # type: ignore[no-any-return]
+        return self.views.reports.overdue_contacts(unit_id)  # type: ignore[no-any-return]
 
     def orphaned_clients(self, unit_id: str) -> dict[str, Any]:
-        return self.projections.orphaned_clients(unit_id)  # type: ignore[no-any-return]
+        return self.views.reports.orphaned_clients(unit_id)  # type: ignore[no-any-return]
 
     def manager_portfolio(self, staff_id: str, start: datetime, end: datetime) -> dict[str, Any]:
-        return self.projections.manager_portfolio(staff_id, start, end)  # type: ignore[no-any-return]
+        return self.views.reports.manager_portfolio(staff_id, start, end)  # type: ignore[no-any-return]
 
     # ---- integrity --------------------------------------------------------------------
 
@@ -197,7 +203,7 @@ class Sources:
             fingerprint=fingerprint,
             write=lambda: run(**fields, recorded_by=principal.name),
         )
-        self.projections.wait(result.position, timeout=self.settings.read_wait_seconds)
+        self.container.runner.wait(result.position, timeout=self.settings.read_wait_seconds)
         return result
 
 

@@ -22,6 +22,7 @@ from pydantic import ValidationError
 from ledger.console.i18n import LANGUAGES, choose, translator
 from ledger.console.sessions import COOKIE, Session, Sessions
 from ledger.console.sources import (
+    Forbidden,
     InvalidInput,
     LedgerError,
     NotFound,
@@ -244,6 +245,8 @@ def safe_next(target: str | None) -> str:
 def _status_of(exc: Exception) -> tuple[int, str]:
     if isinstance(exc, HTTPException):
         return exc.status_code, str(exc.detail)
+    if isinstance(exc, Forbidden):
+        return 403, exc.message
     if isinstance(exc, InvalidInput):
         return 422, exc.message
     if isinstance(exc, NotFound):
