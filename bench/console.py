@@ -22,10 +22,11 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
-from bench.queries import catch_up, ensure_demo
+from bench.queries import _clients_and_units, catch_up, ensure_demo
 from ledger.api.app import create_app
 from ledger.bootstrap import build
 from ledger.config import Settings
+from ledger.console.sources import Sources
 
 TARGET_MS = 150
 ADMIN_TOKEN = "bench-console-admin"
@@ -73,13 +74,10 @@ def main() -> None:
     container = build(Settings(database_url=url, admin_token=SecretStr(ADMIN_TOKEN)))
     try:
         projections = catch_up(container)
-        view = projections.roster_view
-        units = view._query(f"SELECT unit_id, kind FROM {view.view_name}_units")
+        units = Sources(container).units()
         sub_branches = [u["unit_id"] for u in units if u["kind"] == "sub_branch"]
         branch = next(u["unit_id"] for u in units if u["kind"] == "branch")
-        clients = [
-            r["client_id"] for r in view._query(f"SELECT client_id FROM {view.view_name}_clients")
-        ]
+        clients = [client for client, _ in _clients_and_units(projections)]
         rng = random.Random(args.seed)
         year = time.gmtime().tm_year
         app = create_app(container, follow=False)
