@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 from fastapi import Query
 from fastapi.responses import StreamingResponse
 from openpyxl import Workbook
+from pydantic import BaseModel
 
 FORMATS = ("csv", "xlsx")
 CSV_TYPE = "text/csv; charset=utf-8"
@@ -41,14 +42,21 @@ ExportFormat = Annotated[
 def every_page(
     read_page: Callable[[str | None], Mapping[str, Any]], key: str = "items"
 ) -> Iterator[Mapping[str, Any]]:
-    """Every row of a paged answer (`{items, next_cursor}`), a page at a time."""
-    cursor: str | None = None
-    while True:
-        page = read_page(cursor)
-        yield from page[key]
-        cursor = page.get("next_cursor")
-        if cursor is None:
-            return
+    """Every row of a paged answer (`{items, next_cursor}`), a page at a time. The first
+    page is read at once, so that a refusal (an unknown unit) is an answer of its own and
+    not a failure in the middle of a download that has started."""
+    first = read_page(None)
+
+    def rows() -> Iterator[Mapping[str, Any]]:
+        page = first
+        while True:
+            yield from page[key]
+            cursor = page.get("next_cursor")
+            if cursor is None:
+                return
+            page = read_page(cursor)
+
+    return rows()
 
 
 def cell(value: Any) -> Any:
@@ -144,3 +152,33 @@ def export_response(
         media_type=CSV_TYPE if fmt == "csv" else XLSX_TYPE,
         headers={"Content-Disposition": f'attachment; filename="{name}.{fmt}"'},
     )
+
+
+# For a list endpoint's `responses=`: its 200 may also be a CSV or an XLSX download.
+EXPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "JSON; with `format=csv` or `format=xlsx`, every matching row as a file",
+        "content": {
+            "text/csv": {"schema": {"type": "string"}},
+            XLSX_TYPE: {"schema": {"type": "string", "format": "binary"}},
+        },
+    }
+}
+
+
+def model_fields(model: type[BaseModel]) -> list[str]:
+    """The JSON field names of a model, in order (aliases where it has them)."""
+    return [field.alias or name for name, field in model.model_fields.items()]
+
+
+def export_models(
+    model: type[BaseModel], rows: Iterable[Any], fmt: str, name: str
+) -> StreamingResponse:
+    """Rows shaped by `model` exactly as the JSON answer shapes its items, as a download."""
+
+    def shaped() -> Iterator[dict[str, Any]]:
+        for row in rows:
+            item = model.model_validate(row, from_attributes=not isinstance(row, Mapping))
+            yield item.model_dump(mode="json", by_alias=True)
+
+    return export_response(shaped(), model_fields(model), fmt, name)

@@ -7,6 +7,7 @@ import io
 from datetime import UTC, datetime
 from decimal import Decimal
 
+import pytest
 from openpyxl import load_workbook
 
 from ledger.api.exports import CHUNK_ROWS, csv_bytes, csv_chunks, every_page, xlsx_bytes
@@ -92,3 +93,11 @@ def test_every_page_follows_the_cursor_to_the_last_page() -> None:
 
     assert [row["n"] for row in every_page(read)] == [1, 2, 3]
     assert asked == [None, "2"]
+
+
+def test_every_page_reads_the_first_page_before_any_row_is_asked_for() -> None:
+    def unknown(cursor: str | None) -> dict:
+        raise LookupError("unknown unit")
+
+    with pytest.raises(LookupError):
+        every_page(unknown)
