@@ -1,7 +1,7 @@
 PY ?= python3
 VENV = .venv
 
-.PHONY: run postgres-binaries test lint format bench clean
+.PHONY: run postgres-binaries browser-packages test lint format bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -20,7 +20,14 @@ postgres-binaries:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
 	fi
 
-test: $(VENV)/.installed postgres-binaries
+# The console's browser tests drive Debian's chromium; fonts-noto-cjk renders Chinese text.
+browser-packages:
+	@if { ! command -v chromium >/dev/null 2>&1 || ! ls /usr/share/fonts/opentype/noto/NotoSansCJK* >/dev/null 2>&1; } \
+		&& [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; \
+	fi
+
+test: $(VENV)/.installed postgres-binaries browser-packages
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed

@@ -11,6 +11,7 @@ BENCHMARKS = [
     "bench.rebuild",
     "bench.queries",
     "bench.verify",
+    "bench.console",
 ]
 # Each runs at its own default size; run one alone for its options: python -m bench.NAME --help
 

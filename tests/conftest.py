@@ -50,8 +50,17 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    # Printed so CI logs show whether the PostgreSQL tests really ran. One outcome per test:
-    # a test whose call passed but whose teardown errored counts as failed.
+    # Printed so CI logs show whether the PostgreSQL and browser tests really ran. One
+    # outcome per test: a test whose call passed but whose teardown errored counts as failed.
+    for marker, name in (("postgres", "postgres"), ("browser", "browser")):
+        counts = _outcomes(terminalreporter, marker)
+        terminalreporter.write_line(
+            f"{name} tests: {counts['passed']} passed, {counts['failed']} failed, "
+            f"{counts['skipped']} skipped"
+        )
+
+
+def _outcomes(terminalreporter: pytest.TerminalReporter, marker: str) -> dict[str, int]:
     outcome_of = {"passed": "passed", "skipped": "skipped", "failed": "failed", "error": "failed"}
     rank = {"passed": 0, "skipped": 1, "failed": 2}
     outcomes: dict[str, str] = {}
@@ -59,13 +68,9 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         if category not in outcome_of:
             continue
         for report in reports:
-            if "postgres" not in getattr(report, "keywords", {}):
+            if marker not in getattr(report, "keywords", {}):
                 continue
             new = outcome_of[category]
             if rank[new] >= rank[outcomes.get(report.nodeid, "passed")]:
                 outcomes[report.nodeid] = new
-    counts = {k: sum(v == k for v in outcomes.values()) for k in rank}
-    terminalreporter.write_line(
-        f"postgres tests: {counts['passed']} passed, {counts['failed']} failed, "
-        f"{counts['skipped']} skipped"
-    )
+    return {k: sum(v == k for v in outcomes.values()) for k in rank}

@@ -21,6 +21,7 @@ from ledger.api.routers import (
     units,
 )
 from ledger.bootstrap import Container
+from ledger.console import router as console_router
 
 DESCRIPTION = """\
 An event-sourced ledger of a bank's client relationships.
@@ -78,6 +79,7 @@ def create_app(
         api_keys,
     ):
         app.include_router(module.router)
+    app.include_router(console_router)
     # The last added is the outermost: headers on every answer, even ProblemMiddleware's 413
     # and 500; the body-size limit before the duplicate-key check reads a body.
     app.add_middleware(UniqueKeysMiddleware)

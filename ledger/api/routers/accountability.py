@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Response
 
 from ledger.api.deps import (
     AccountabilityDep,
@@ -11,9 +11,11 @@ from ledger.api.deps import (
     LedgerDep,
     UpdateWriterDep,
 )
+from ledger.api.exports import EXPORT_RESPONSES, ExportFormat, export_models
 from ledger.api.problems import problem_responses
 from ledger.api.routing import OneHopRoute
 from ledger.api.schemas import (
+    ChurnCasePublic,
     ChurnCasesPublic,
     ChurnKind,
     ClientIntervalsPublic,
@@ -49,17 +51,26 @@ def responsible(
     return ResponsiblePublic.model_validate(view.responsible(client_id, at))
 
 
-@router.get("/churn-cases", summary="Churn cases with their accountability facts")
+@router.get(
+    "/churn-cases",
+    summary="Churn cases with their accountability facts",
+    response_model=ChurnCasesPublic,
+    responses=EXPORT_RESPONSES,
+)
 def churn_cases(
     view: AccountabilityDep,
     unit_id: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
     fiscal_year: Annotated[int | None, Query(ge=1900, le=9999)] = None,
     in_scope: bool | None = None,
     kind: ChurnKind | None = None,
-) -> ChurnCasesPublic:
-    return ChurnCasesPublic.model_validate(
-        view.churn_cases(unit_id=unit_id, fiscal_year=fiscal_year, in_scope=in_scope, kind=kind)
+    fmt: ExportFormat = None,
+) -> ChurnCasesPublic | Response:
+    answer = view.churn_cases(
+        unit_id=unit_id, fiscal_year=fiscal_year, in_scope=in_scope, kind=kind
     )
+    if fmt is not None:
+        return export_models(ChurnCasePublic, answer["items"], fmt, "churn-cases")
+    return ChurnCasesPublic.model_validate(answer)
 
 
 @router.get("/staff/{staff_id}", summary="A staff member's in-scope cases in a fiscal year")

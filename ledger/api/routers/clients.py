@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
 from ledger.api.deps import (
     ClientWriterDep,
@@ -14,6 +14,7 @@ from ledger.api.deps import (
     UpdateWriterDep,
     Writer,
 )
+from ledger.api.exports import EXPORT_RESPONSES, ExportFormat, export_models
 from ledger.api.problems import problem_responses
 from ledger.api.routing import OneHopRoute
 from ledger.api.schemas import (
@@ -148,9 +149,18 @@ def get_client(
     )
 
 
-@router.get("/{client_id}/history", summary="Every event of a client, in version order")
-def client_history(client_id: IdPath, ledger: LedgerDep, _: ReaderDep) -> ClientHistoryPublic:
+@router.get(
+    "/{client_id}/history",
+    summary="Every event of a client, in version order",
+    response_model=ClientHistoryPublic,
+    responses=EXPORT_RESPONSES,
+)
+def client_history(
+    client_id: IdPath, ledger: LedgerDep, _: ReaderDep, fmt: ExportFormat = None
+) -> ClientHistoryPublic | Response:
     entries = ledger.client_history(client_id)
+    if fmt is not None:
+        return export_models(HistoryEventPublic, entries, fmt, f"history-{client_id}")
     return ClientHistoryPublic(
         client_id=client_id,
         events=[HistoryEventPublic.model_validate(e, from_attributes=True) for e in entries],

@@ -2,16 +2,19 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from ledger.api.deps import LedgerDep, ReportsDep, RosterDep
+from ledger.api.exports import EXPORT_RESPONSES, ExportFormat, export_models
 from ledger.api.problems import problem_responses
 from ledger.api.routing import OneHopRoute
 from ledger.api.schemas import (
     CompletenessPublic,
     ManagerPortfolioPublic,
     Moment,
+    OrphanedClient,
     OrphanedClientsPublic,
+    OverdueContact,
     OverdueContactsPublic,
     TierGrowthPublic,
 )
@@ -54,16 +57,34 @@ def completeness(
     return CompletenessPublic.model_validate(reports.completeness(unit_id, target=target))
 
 
-@router.get("/overdue-contacts", summary="Clients whose tier's contact cadence has lapsed")
+@router.get(
+    "/overdue-contacts",
+    summary="Clients whose tier's contact cadence has lapsed",
+    response_model=OverdueContactsPublic,
+    responses=EXPORT_RESPONSES,
+)
 def overdue_contacts(
-    unit_id: UnitQuery, reports: ReportsDep, as_of: Moment | None = None
-) -> OverdueContactsPublic:
-    return OverdueContactsPublic.model_validate(reports.overdue_contacts(unit_id, as_of=as_of))
+    unit_id: UnitQuery, reports: ReportsDep, as_of: Moment | None = None, fmt: ExportFormat = None
+) -> OverdueContactsPublic | Response:
+    answer = reports.overdue_contacts(unit_id, as_of=as_of)
+    if fmt is not None:
+        return export_models(OverdueContact, answer["items"], fmt, f"overdue-{unit_id}")
+    return OverdueContactsPublic.model_validate(answer)
 
 
-@router.get("/orphaned-clients", summary="Active clients whose designated manager departed")
-def orphaned_clients(unit_id: UnitQuery, reports: ReportsDep) -> OrphanedClientsPublic:
-    return OrphanedClientsPublic.model_validate(reports.orphaned_clients(unit_id))
+@router.get(
+    "/orphaned-clients",
+    summary="Active clients whose designated manager departed",
+    response_model=OrphanedClientsPublic,
+    responses=EXPORT_RESPONSES,
+)
+def orphaned_clients(
+    unit_id: UnitQuery, reports: ReportsDep, fmt: ExportFormat = None
+) -> OrphanedClientsPublic | Response:
+    answer = reports.orphaned_clients(unit_id)
+    if fmt is not None:
+        return export_models(OrphanedClient, answer["items"], fmt, f"orphaned-{unit_id}")
+    return OrphanedClientsPublic.model_validate(answer)
 
 
 @router.get("/manager-portfolio", summary="A manager's clients at `to` and asset changes")

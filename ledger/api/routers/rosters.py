@@ -2,12 +2,20 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from ledger.api.deps import RosterDep
+from ledger.api.exports import EXPORT_RESPONSES, ExportFormat, every_page, export_models
 from ledger.api.problems import problem_responses
 from ledger.api.routing import OneHopRoute
-from ledger.api.schemas import Moment, RosterPage, RosterSummaryPublic, Status, Tier
+from ledger.api.schemas import (
+    Moment,
+    RosterItem,
+    RosterPage,
+    RosterSummaryPublic,
+    Status,
+    Tier,
+)
 from ledger.projections.roster import DEFAULT_LIMIT, MAX_LIMIT
 
 router = APIRouter(
@@ -20,7 +28,12 @@ router = APIRouter(
 UnitQuery = Annotated[str, Query(min_length=1, max_length=64, description="the subtree's root")]
 
 
-@router.get("", summary="Clients of a unit's subtree at an effective time, a page at a time")
+@router.get(
+    "",
+    summary="Clients of a unit's subtree at an effective time, a page at a time",
+    response_model=RosterPage,
+    responses=EXPORT_RESPONSES,
+)
 def roster(
     unit_id: UnitQuery,
     view: RosterDep,
@@ -32,18 +45,16 @@ def roster(
     cursor: Annotated[
         str | None, Query(max_length=64, description="the previous page's next_cursor")
     ] = None,
-) -> RosterPage:
-    return RosterPage.model_validate(
-        view.roster(
-            unit_id,
-            as_of=as_of,
-            tier=tier,
-            manager_id=manager_id,
-            status=status,
-            limit=limit,
-            cursor=cursor,
+    fmt: ExportFormat = None,
+) -> RosterPage | Response:
+    filters = {"as_of": as_of, "tier": tier, "manager_id": manager_id, "status": status}
+    if fmt is not None:
+        # Every matching row, not a page: `limit` and `cursor` play no part.
+        rows = every_page(
+            lambda after: view.roster(unit_id, limit=MAX_LIMIT, cursor=after, **filters)
         )
-    )
+        return export_models(RosterItem, rows, fmt, f"roster-{unit_id}")
+    return RosterPage.model_validate(view.roster(unit_id, limit=limit, cursor=cursor, **filters))
 
 
 @router.get(

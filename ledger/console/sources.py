@@ -1,0 +1,218 @@
+"""The console's one door into the ledger: the application, the read models, the scope rules
+and the request schemas. Every other console module goes through `Sources`, so when the
+application or the read models move, only this module changes."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import HTTPException, Request
+
+from ledger.api.exports import every_page
+from ledger.api.schemas import (  # noqa: F401  (re-exported: the forms validate with them)
+    Assignment,
+    ChurnCreate,
+    ClientCreate,
+    ContactCreate,
+    DeterminationCreate,
+    DigestCheck,
+    TierChange,
+)
+from ledger.application import Principal, check_role
+from ledger.bootstrap import Container
+from ledger.domain import (  # noqa: F401
+    Forbidden,
+    InvalidInput,
+    LedgerError,
+    NotFound,
+    RuleViolation,
+)
+from ledger.domain.values import CHANNELS, PROFILE_FIELDS, SOURCES  # noqa: F401
+from ledger.integrity import Digest
+from ledger.integrity.bundle import write_bundle
+from ledger.projections.roster import MAX_LIMIT
+
+__all__ = ["Forbidden", "LedgerError", "NotFound", "Principal", "Sources"]
+
+
+class Sources:
+    """The ledger and its read models as the console's pages need them."""
+
+    def __init__(self, container: Container) -> None:
+        self.container = container
+        self.ledger = container.ledger
+        self.settings = container.settings
+
+    @classmethod
+    def of(cls, request: Request) -> Sources:
+        return cls(request.app.state.container)
+
+    @property
+    def views(self) -> Any:
+        """The read models (`roster`, `accountability`, `reports`) the container built."""
+        return self.container.views
+
+    # ---- who is calling -------------------------------------------------------------
+
+    def identify(self, token: str) -> Principal:
+        """The principal of a token; 401 for an unknown or revoked one."""
+        admin = self.settings.admin_token
+        principal = self.ledger.identify(
+            token, admin_token=admin.get_secret_value() if admin else None
+        )
+        if principal is None:
+            raise HTTPException(401, "the token is unknown or revoked")
+        return principal
+
+    def check_unit_scope(self, principal: Principal, unit_id: str) -> None:
+        self.ledger.check_unit_scope(principal, unit_id)
+
+    def check_client_scope(self, principal: Principal, client_id: str) -> None:
+        self.ledger.check_client_scope(principal, client_id)
+
+    @staticmethod
+    def check_role(principal: Principal, roles: tuple[str, ...]) -> None:
+        check_role(principal, roles, "do this")
+
+    # ---- the organisation -----------------------------------------------------------
+
+    @property
+    def position(self) -> int:
+        return self.ledger.position
+
+    def staff(self, staff_id: str) -> Any:
+        return self.ledger.get_staff(staff_id)
+
+    def unit_ancestry(self, unit_id: str) -> list[str]:
+        return self.ledger.unit_ancestry(unit_id)
+
+    def units(self) -> list[dict[str, Any]]:
+        """Every unit of the tree `{unit_id, parent_id, name, kind}`, ordered by id."""
+        tree = self.views.roster.units
+        return tree.view.query(  # type: ignore[no-any-return]
+            f"SELECT unit_id, parent_id, name, kind FROM {tree.prefix}_units ORDER BY unit_id"
+        )
+
+    def unit(self, unit_id: str) -> dict[str, Any]:
+        return self.views.roster.units.unit(unit_id)  # type: ignore[no-any-return]
+
+    def children(self, unit_id: str) -> list[str]:
+        return self.views.roster.units.children(unit_id)  # type: ignore[no-any-return]
+
+    # ---- clients ----------------------------------------------------------------------
+
+    def client(
+        self, client_id: str, *, as_of: datetime | None = None, known_at: datetime | None = None
+    ) -> Any:
+        return self.ledger.get_client(client_id, as_of=as_of, known_at=known_at)
+
+    def client_unit(self, client_id: str) -> str:
+        return self.ledger.client_unit(client_id)
+
+    def history(self, client_id: str) -> list[Any]:
+        return self.ledger.client_history(client_id)
+
+    def roster(self, unit_id: str, **filters: Any) -> dict[str, Any]:
+        return self.views.roster.roster(unit_id, **filters)  # type: ignore[no-any-return]
+
+    def roster_rows(self, unit_id: str, **filters: Any) -> Iterator[Mapping[str, Any]]:
+        """Every matching roster row, page after page."""
+        return every_page(
+            lambda cursor: self.roster(unit_id, limit=MAX_LIMIT, cursor=cursor, **filters)
+        )
+
+    def roster_summary(self, unit_id: str, **when: Any) -> dict[str, Any]:
+        return self.views.roster.roster_summary(unit_id, **when)  # type: ignore[no-any-return]
+
+    # ---- accountability and reports ---------------------------------------------------
+
+    def client_intervals(self, client_id: str) -> dict[str, Any]:
+        return self.views.accountability.client_intervals(client_id)  # type: ignore[no-any-return]
+
+    def churn_cases(self, **filters: Any) -> dict[str, Any]:
+        return self.views.accountability.churn_cases(**filters)  # type: ignore[no-any-return]
+
+    def churn_case(self, case_id: str) -> dict[str, Any]:
+        return self.views.accountability.churn_case(case_id)  # type: ignore[no-any-return]
+
+    def tier_growth(self, unit_id: str, start: datetime, end: datetime) -> dict[str, Any]:
+        return self.views.roster.tier_growth(unit_id, start, end)  # type: ignore[no-any-return]
+
+    def completeness(self, unit_id: str, *, target: float) -> dict[str, Any]:
+        return self.views.reports.completeness(unit_id, target=target)  # type: ignore[no-any-return]
+
+    def overdue_contacts(self, unit_id: str) -> dict[str, Any]:
+        return self.views.reports.overdue_contacts(unit_id)  # type: ignore[no-any-return]
+
+    def orphaned_clients(self, unit_id: str) -> dict[str, Any]:
+        return self.views.reports.orphaned_clients(unit_id)  # type: ignore[no-any-return]
+
+    def manager_portfolio(self, staff_id: str, start: datetime, end: datetime) -> dict[str, Any]:
+        return self.views.reports.manager_portfolio(staff_id, start, end)  # type: ignore[no-any-return]
+
+    # ---- integrity --------------------------------------------------------------------
+
+    def digest(self) -> dict[str, Any]:
+        return self.container.integrity.digest().as_dict()
+
+    def verify(self, position: int, chain_hash: str) -> dict[str, Any]:
+        digest = Digest(position, chain_hash.lower(), None)
+        return self.container.integrity.verify(digest).as_dict()
+
+    def bundle(self) -> Iterator[bytes]:
+        """The offline bundle (JSON Lines), spooled to disk past 8 MB and streamed from it."""
+        integrity = self.container.integrity
+        # Closed by the stream below, once the response has sent it.
+        spool = tempfile.SpooledTemporaryFile(max_size=8 << 20, mode="w+b")  # noqa: SIM115
+        text = io.TextIOWrapper(spool, encoding="utf-8")
+        digest = integrity.digest()
+        write_bundle(text, digest, integrity.entries(digest))
+        text.flush()
+        text.detach()
+        spool.seek(0)
+
+        def stream() -> Iterator[bytes]:
+            with spool:
+                yield from iter(lambda: spool.read(1 << 16), b"")
+
+        return stream()
+
+    # ---- writes -----------------------------------------------------------------------
+
+    def write(
+        self,
+        principal: Principal,
+        command: str,
+        fields: dict[str, Any],
+        *,
+        idempotency_key: str,
+        fingerprint: str,
+    ) -> Any:
+        """Run a ledger command once per rendered form: a resend of the same form (same
+        key, same fields) answers the first result and appends nothing. Then wait (bounded)
+        until the read models hold the write, so the next page shows it."""
+        run: Callable[..., Any] = getattr(self.ledger, command)
+        result, _ = self.ledger.idempotent(
+            scope=principal.name,
+            key=idempotency_key,
+            fingerprint=fingerprint,
+            write=lambda: run(**fields, recorded_by=principal.name),
+        )
+        self.container.runner.wait(result.position, timeout=self.settings.read_wait_seconds)
+        return result
+
+
+def fingerprint(path: str, fields: dict[str, str]) -> str:
+    digest = hashlib.sha256(path.encode() + b"\n")
+    for name in sorted(fields):
+        digest.update(f"{name}={fields[name]}\n".encode())
+    return digest.hexdigest()
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
