@@ -23,7 +23,7 @@ def sqlite_url() -> Iterator[str]:
 def postgres_url() -> Iterator[str]:
     """A throwaway PostgreSQL cluster, the same one the test suite starts."""
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-    from pg import ThrowawayPostgres  # type: ignore[import-not-found]
+    from support.pg import ThrowawayPostgres  # type: ignore[import-not-found]
 
     server = ThrowawayPostgres()
     server.start()

@@ -263,7 +263,7 @@ class Server:
 def server(url: str, workers: int, projector: bool, profile: str | None = None) -> Iterator[Server]:
     """`ledger serve` (and `ledger project` if asked) as subprocesses on a free port."""
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-    from pg import free_port  # type: ignore[import-not-found]
+    from support.pg import free_port  # type: ignore[import-not-found]
 
     port = free_port()
     env = {

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pg import ThrowawayPostgres
+from support.pg import ThrowawayPostgres
 
 _PG_FIXTURES = {"pg_server", "postgres_url"}
 

@@ -12,11 +12,23 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
+from ledger.domain.api_key import ROLES as KEY_ROLES
 from ledger.domain.values import (
     AMOUNT_PATTERN,
+    CHANNELS,
+    CHURN_KINDS,
+    CLIENT_STATUSES,
     EARLIEST,
     LATEST,
+    OUTCOMES,
+    RISK_APPETITES,
+    SOURCES,
+    STAFF_ROLES,
+    STAFF_STATUSES,
+    TEAM_ROLES,
+    TIERS,
     TIME_RANGE,
+    UNIT_KINDS,
     amount_fault,
     text_fault,
 )
@@ -127,24 +139,19 @@ Money = Annotated[
         examples=["1234567.89"],
     ),
 ]
-Tier = Literal["standard", "gold", "platinum", "diamond"]
-UnitKind = Literal["branch", "department", "sub_branch", "outlet"]
-StaffRole = Literal[
-    "president",
-    "vice_president",
-    "outlet_director",
-    "client_manager",
-    "wealth_manager",
-    "lobby_manager",
-    "teller",
-]
-TeamRole = Literal["client_manager", "president", "vice_president", "outlet_director"]
-Channel = Literal["visit", "phone", "sms", "letter", "event", "wechat"]
-Source = Literal["media", "organisation", "personal_network", "referral"]
-RiskAppetite = Literal["conservative", "balanced", "aggressive"]
-ChurnKind = Literal["normal", "abnormal"]
-Outcome = Literal["confirmed", "waived"]
-KeyRole = Literal["admin", "manager", "auditor", "compliance"]
+# The closed sets are the domain's (ledger/domain/values.py); the schema only lists them.
+Tier = Literal[TIERS]  # type: ignore[valid-type]
+UnitKind = Literal[UNIT_KINDS]  # type: ignore[valid-type]
+StaffRole = Literal[STAFF_ROLES]  # type: ignore[valid-type]
+TeamRole = Literal[TEAM_ROLES]  # type: ignore[valid-type]
+Channel = Literal[CHANNELS]  # type: ignore[valid-type]
+Source = Literal[SOURCES]  # type: ignore[valid-type]
+RiskAppetite = Literal[RISK_APPETITES]  # type: ignore[valid-type]
+ChurnKind = Literal[CHURN_KINDS]  # type: ignore[valid-type]
+Outcome = Literal[OUTCOMES]  # type: ignore[valid-type]
+KeyRole = Literal[KEY_ROLES]  # type: ignore[valid-type]
+Status = Literal[CLIENT_STATUSES]  # type: ignore[valid-type]
+StaffStatus = Literal[STAFF_STATUSES]  # type: ignore[valid-type]
 
 
 class Body(BaseModel):
@@ -233,7 +240,7 @@ class StaffPublic(BaseModel):
     name: str
     unit_id: str
     role: StaffRole
-    status: Literal["active", "departed"]
+    status: StaffStatus
     version: int
 
 
@@ -321,7 +328,7 @@ class ClientPublic(BaseModel):
     name: str
     unit_id: str
     tier: Tier
-    status: Literal["active", "churned"]
+    status: Status
     designated_manager: str | None
     team: dict[str, str] = Field(description="team role -> staff id")
     profile: dict[str, str]
@@ -365,8 +372,6 @@ class DeterminationCreate(Body):
 
 
 # ---- projections: rosters ---------------------------------------------------------------
-
-Status = Literal["active", "churned"]
 
 
 class TierCounts(BaseModel):

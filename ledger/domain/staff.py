@@ -7,6 +7,8 @@ from datetime import datetime
 from ledger.domain.base import LedgerAggregate, timeline_at, timeline_insert
 from ledger.domain.errors import RuleViolation
 from ledger.domain.values import (
+    ACTIVE,
+    DEPARTED,
     MAX_NAME,
     STAFF_ROLES,
     aggregate_uuid,
@@ -87,7 +89,7 @@ class Staff(LedgerAggregate):
 
     @property
     def status(self) -> str:
-        return "departed" if self.departed_at is not None else "active"
+        return DEPARTED if self.departed_at is not None else ACTIVE
 
     def unit_at(self, at: datetime) -> str | None:
         entry = timeline_at(self.units, at)

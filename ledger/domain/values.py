@@ -61,6 +61,9 @@ PROFILE_FIELDS: tuple[str, ...] = (
 
 ACTIVE = "active"
 CHURNED = "churned"
+DEPARTED = "departed"
+CLIENT_STATUSES: tuple[str, ...] = (ACTIVE, CHURNED)
+STAFF_STATUSES: tuple[str, ...] = (ACTIVE, DEPARTED)
 
 MAX_ID = 64
 MAX_NAME = 200

@@ -8,7 +8,10 @@ import anyio.to_thread
 import pytest
 from fastapi.testclient import TestClient
 
-from api_world import (
+from ledger.api import deps, problems
+from ledger.bootstrap import Container
+from ledger.domain.api_key import ApiKey
+from support.api_world import (
     ADMIN,
     SwitchableClock,
     World,
@@ -18,9 +21,6 @@ from api_world import (
     new_id,
     running_app,
 )
-from ledger.api import deps, problems
-from ledger.bootstrap import Container
-from ledger.domain.api_key import ApiKey
 
 
 class ApiContract:

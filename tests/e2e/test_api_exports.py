@@ -13,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 
-from api_world import ADMIN, World, at, running_app
+from support.api_world import ADMIN, World, at, running_app
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 

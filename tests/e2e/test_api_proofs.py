@@ -13,10 +13,10 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-import rfc9162
-from api_world import ADMIN, World, assert_problem, running_app
+import support.rfc9162 as rfc9162
 from ledger.bootstrap import Container
 from ledger.store import library_environment
+from support.api_world import ADMIN, World, assert_problem, running_app
 
 FAR = 10**12
 

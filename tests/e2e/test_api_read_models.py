@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 import pytest
 from fastapi.testclient import TestClient
 
-from api_world import ADMIN, SettableClock, World, assert_problem, at, new_id, running_app
 from ledger.bootstrap import Container, build
 from ledger.config import Settings
+from support.api_world import ADMIN, SettableClock, World, assert_problem, at, new_id, running_app
 
 FAR = 10**12
 

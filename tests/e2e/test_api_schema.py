@@ -14,11 +14,11 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis import checks
 
-from api_world import ADMIN, ADMIN_TOKEN
 from ledger.api.app import create_app
 from ledger.application import Ledger
 from ledger.bootstrap import build
 from ledger.config import Settings
+from support.api_world import ADMIN, ADMIN_TOKEN
 
 _directory = tempfile.mkdtemp(prefix="ledger-schemathesis-")
 _container = build(

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from pg import free_port
+from support.pg import free_port
 
 LEDGER = str(Path(sys.executable).with_name("ledger"))
 

@@ -16,9 +16,9 @@ import httpx
 import pytest
 from openpyxl import load_workbook
 
-from browser import chromium as launch_chromium
-from browser import shoot
-from served import ADMIN, CLIENTS_SINCE, Server, build_org, moment, new_id, post
+from support.browser import chromium as launch_chromium
+from support.browser import shoot
+from support.served import ADMIN, CLIENTS_SINCE, Server, build_org, moment, new_id, post
 
 pytestmark = pytest.mark.browser
 

@@ -16,9 +16,9 @@ import pytest
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 
-from api_world import ADMIN, World, running_app
-from console_support import ConsoleWorld, hidden_fields, post_form, sign_in
 from ledger.console import i18n
+from support.api_world import ADMIN, World, running_app
+from support.console_support import ConsoleWorld, hidden_fields, post_form, sign_in
 
 CSP = "default-src 'self'"
 

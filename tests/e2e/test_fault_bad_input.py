@@ -21,9 +21,9 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from api_world import ADMIN, PROBLEM, World, at, running_app
 from ledger.bootstrap import Container
-from pg import ThrowawayPostgres
+from support.api_world import ADMIN, PROBLEM, World, at, running_app
+from support.pg import ThrowawayPostgres
 
 NAIVE_TIMES = ["2025-01-01T09:00:00", "2025-01-01 09:00", "2025-01-01", "20250101T0900"]
 BAD_TIMES = [

@@ -16,7 +16,7 @@ import pytest
 from ledger.bootstrap import build
 from ledger.config import Settings
 from ledger.domain import Client
-from served import (
+from support.served import (
     ADMIN,
     Answer,
     Journal,

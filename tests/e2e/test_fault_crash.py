@@ -14,8 +14,8 @@ import pytest
 
 from ledger.bootstrap import build
 from ledger.config import Settings
-from projection_scenarios import dump
-from served import (
+from support.projection_scenarios import dump
+from support.served import (
     ADMIN,
     Answer,
     Journal,

@@ -17,9 +17,9 @@ import pytest
 
 from ledger.bootstrap import build
 from ledger.config import Settings
-from pg import ThrowawayPostgres
-from projection_scenarios import dump
-from served import (
+from support.pg import ThrowawayPostgres
+from support.projection_scenarios import dump
+from support.served import (
     Journal,
     Projector,
     Request,

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from ledger.bootstrap import build
 from ledger.cli import app
 from ledger.config import Settings
-from scenario import ADMIN, NOW, REGISTERED_AT, STAFF_SINCE, Clock, build_bank, register
+from support.scenario import ADMIN, NOW, REGISTERED_AT, STAFF_SINCE, Clock, build_bank, register
 
 EXPECTED_TYPES = [
     "Registered",

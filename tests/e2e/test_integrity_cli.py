@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from integrity_support import populate
 from ledger.bootstrap import build
 from ledger.cli import app
 from ledger.config import Settings
 from ledger.store import library_environment
+from support.integrity_support import populate
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from ledger.bootstrap import build
 from ledger.cli import app as cli
 from ledger.config import Settings
 from ledger.projections import rebuild as rebuilding
-from projection_scenarios import build_org
+from support.projection_scenarios import build_org
 
 
 def _organisation(sqlite_url: str) -> int:

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from api_world import (
+from ledger.bootstrap import Container
+from support.api_world import (
     ADMIN,
     SwitchableClock,
     World,
@@ -18,7 +19,6 @@ from api_world import (
     new_id,
     running_app,
 )
-from ledger.bootstrap import Container
 
 # Each is outside [1900-01-01T00:00:00Z, 9999-12-31T00:00:00Z] once converted to UTC.
 TIMES_OUT_OF_RANGE = [

@@ -13,8 +13,8 @@ import httpx
 
 from ledger.bootstrap import build
 from ledger.config import Settings
-from pg import free_port
-from scenario import ADMIN, new_id
+from support.pg import free_port
+from support.scenario import ADMIN, new_id
 
 
 def wait_for_health(url: str, server: subprocess.Popen[str], timeout: float = 30) -> httpx.Response:

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from eventsourcing.persistence import OperationalError
 
-from api_world import ADMIN, SwitchableClock, World, at, running_app
+from support.api_world import ADMIN, SwitchableClock, World, at, running_app
 
 
 def test_a_store_that_cannot_be_reached_is_a_503_with_retry_after(sqlite_url: str) -> None:

@@ -29,7 +29,7 @@ from ledger.domain import (
     Unit,
 )
 from ledger.store.postgres import PING_IDLE_AFTER, IdlePing
-from scenario import ADMIN, NOW, STAFF_SINCE, Bank, Clock, build_bank, by, new_id, register
+from support.scenario import ADMIN, NOW, STAFF_SINCE, Bank, Clock, build_bank, by, new_id, register
 
 SHANGHAI = timezone(timedelta(hours=8))
 CONTACTS = 10_000

@@ -7,11 +7,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from api_world import new_id
 from ledger.application import Ledger
 from ledger.bootstrap import build
 from ledger.config import Settings
 from ledger.domain import RuleViolation
+from support.api_world import new_id
 
 
 class IdempotencyOnStore:

@@ -16,12 +16,12 @@ import psycopg
 import pytest
 from eventsourcing.persistence import DatabaseError, IntegrityError
 
-from integrity_support import outlet_of, populate, register
 from ledger.bootstrap import Container, build
 from ledger.config import Settings
 from ledger.domain import Client
 from ledger.integrity import Digest, UnlinkedLog, verify_bundle
 from ledger.store import library_environment
+from support.integrity_support import outlet_of, populate, register
 
 CLIENTS = 7  # 3 organisation events + 7 registrations = positions 1..10
 EVENTS = 10
@@ -278,7 +278,7 @@ class IntegrityContract:
         outlet = outlet_of(container.ledger, populate(container.ledger, 1)[0])
         register(container.ledger, outlet)
         script = (
-            "from integrity_support import register\n"
+            "from support.integrity_support import register\n"
             "from ledger.bootstrap import build\n"
             "from ledger.config import Settings\n"
             f"c = build(Settings(database_url={container.settings.database_url!r}))\n"

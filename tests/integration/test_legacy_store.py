@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from api_world import ADMIN, running_app
+from support.api_world import ADMIN, running_app
 
 LEGACY = Path(__file__).parent.parent / "fixtures" / "legacy" / "store-478c92c.db"
 EVENTS = 156

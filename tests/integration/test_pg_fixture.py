@@ -2,7 +2,7 @@ import uuid
 
 import psycopg
 
-from pg import ThrowawayPostgres
+from support.pg import ThrowawayPostgres
 
 
 def test_postgres_url_is_a_live_database(postgres_url: str) -> None:

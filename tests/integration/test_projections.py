@@ -18,7 +18,7 @@ from ledger.domain import Client
 from ledger.projections import client_facts
 from ledger.projections.kit import BatchView
 from ledger.projections.runner import ProjectionError, ProjectionRunner
-from projection_scenarios import (
+from support.projection_scenarios import (
     BY,
     LAST_YEAR,
     assert_tier_counts_match_intervals,

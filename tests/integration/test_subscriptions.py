@@ -15,7 +15,7 @@ from ledger.bootstrap import build
 from ledger.config import Settings
 from ledger.store.pulls import PULL_GAP, SpacedPulls
 from ledger.store.sqlite import PollingSubscription
-from scenario import NOW, STAFF_SINCE, Bank, Clock, build_bank, register
+from support.scenario import NOW, STAFF_SINCE, Bank, Clock, build_bank, register
 
 
 @pytest.fixture

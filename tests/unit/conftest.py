@@ -7,7 +7,7 @@ import pytest
 from ledger.application import Ledger
 from ledger.bootstrap import build
 from ledger.config import Settings
-from scenario import REGISTERED_AT, STAFF_SINCE, Bank, Clock, build_bank, register
+from support.scenario import REGISTERED_AT, STAFF_SINCE, Bank, Clock, build_bank, register
 
 
 @pytest.fixture

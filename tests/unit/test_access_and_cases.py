@@ -10,7 +10,7 @@ import pytest
 
 from ledger.application import Ledger, Principal
 from ledger.domain import Forbidden, InvalidInput, NotFound
-from scenario import NOW, REGISTERED_AT, Bank, by, register, rejected
+from support.scenario import NOW, REGISTERED_AT, Bank, by, register, rejected
 
 
 @dataclass

@@ -14,7 +14,7 @@ from ledger.domain import LedgerError
 from ledger.domain.values import TIERS
 from ledger.projections import runner
 from ledger.projections.kit import text
-from projection_scenarios import BY, build_org, dump
+from support.projection_scenarios import BY, build_org, dump
 
 NOW = datetime.now(UTC)
 

@@ -11,7 +11,7 @@ import pytest
 
 from ledger.application import Ledger
 from ledger.domain import NotFound, RuleViolation
-from scenario import NOW, Bank
+from support.scenario import NOW, Bank
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from ledger.config import Settings
 from ledger.domain import Client
 from ledger.projections import rebuild, runner
 from ledger.projections.runner import ProjectionRunner
-from projection_scenarios import BY, build_org, dump
+from support.projection_scenarios import BY, build_org, dump
 
 NOW = datetime.now(UTC)
 

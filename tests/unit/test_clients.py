@@ -9,7 +9,7 @@ import pytest
 
 from ledger.application import Ledger
 from ledger.domain import Client, RuleViolation
-from scenario import ADMIN, NOW, REGISTERED_AT, Bank, Clock, by, new_id, register, rejected
+from support.scenario import ADMIN, NOW, REGISTERED_AT, Bank, Clock, by, new_id, register, rejected
 
 MANAGER = "manager:test"
 

@@ -6,7 +6,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from ledger.application import Ledger
-from scenario import ADMIN, NOW, REGISTERED_AT, Bank, Clock, by, register
+from support.scenario import ADMIN, NOW, REGISTERED_AT, Bank, Clock, by, register
 
 
 def test_history_lists_every_event_in_version_order_with_increasing_positions(

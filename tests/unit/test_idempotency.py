@@ -7,12 +7,12 @@ from datetime import UTC, datetime
 
 import pytest
 
-from api_world import new_id
 from ledger.application import Ledger
 from ledger.bootstrap import build
 from ledger.config import Settings
 from ledger.domain import RuleViolation
 from ledger.domain.idempotency import IdempotencyKey
+from support.api_world import new_id
 
 
 @pytest.fixture

@@ -9,10 +9,10 @@ from collections.abc import Iterator
 import pytest
 from eventsourcing.persistence import StoredEvent
 
-from integrity_support import outlet_of, populate, register
 from ledger.bootstrap import Container, build
 from ledger.config import Settings
 from ledger.integrity import GENESIS, verify_bundle
+from support.integrity_support import outlet_of, populate, register
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from eventsourcing.persistence import StoredEvent
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import rfc9162
+import support.rfc9162 as rfc9162
 from ledger.domain import InvalidInput, NotFound
 from ledger.integrity import Integrity, append
 from ledger.store.memory import LedgerPOPOApplicationRecorder

@@ -8,7 +8,7 @@ import pytest
 
 from ledger.application import Ledger
 from ledger.domain import AlreadyExists, InvalidInput, NotFound, RuleViolation, Staff, Unit
-from scenario import ADMIN, NOW, Bank, Clock, by, new_id, rejected
+from support.scenario import ADMIN, NOW, Bank, Clock, by, new_id, rejected
 
 
 def unit_event_types(ledger: Ledger, unit_id: str) -> list[str]:

@@ -2,7 +2,7 @@ from datetime import UTC, datetime, timedelta
 
 from ledger.bootstrap import build
 from ledger.config import Settings
-from projection_scenarios import BY, build_org
+from support.projection_scenarios import BY, build_org
 
 NOW = datetime.now(UTC)
 

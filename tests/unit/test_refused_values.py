@@ -14,7 +14,7 @@ import pytest
 from ledger.application import Ledger
 from ledger.domain import InvalidInput
 from ledger.domain.values import check_aware, check_not_future, check_text
-from scenario import NOW, Bank, by, new_id, rejected
+from support.scenario import NOW, Bank, by, new_id, rejected
 
 PLUS_14 = timezone(timedelta(hours=14))
 MINUS_14 = timezone(timedelta(hours=-14))

@@ -18,7 +18,7 @@ from ledger.domain import (
     RuleViolation,
     StaleVersion,
 )
-from scenario import NOW, REGISTERED_AT, Bank, Clock, by, new_id, register, rejected
+from support.scenario import NOW, REGISTERED_AT, Bank, Clock, by, new_id, register, rejected
 
 NAIVE = datetime(2025, 6, 1, 12, 0)
 

@@ -13,7 +13,7 @@ from ledger.bootstrap import build
 from ledger.config import Settings
 from ledger.domain.values import TIERS
 from ledger.projections.kit.tier_counts import interval_changes
-from projection_scenarios import (
+from support.projection_scenarios import (
     assert_tier_counts_match_intervals,
     build_org,
     dump,

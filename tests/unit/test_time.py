@@ -8,7 +8,7 @@ import pytest
 
 from ledger.application import Ledger
 from ledger.domain import Client, NotFound, Staff, Unit
-from scenario import ADMIN, NOW, REGISTERED_AT, Bank, Clock, by
+from support.scenario import ADMIN, NOW, REGISTERED_AT, Bank, Clock, by
 
 
 def test_a_backdated_tier_change_applies_from_its_effective_time(

@@ -12,7 +12,7 @@ from ledger.bootstrap import build
 from ledger.config import Settings
 from ledger.domain import RuleViolation
 from ledger.domain.values import TIERS
-from scenario import ADMIN, NOW, REGISTERED_AT, STAFF_SINCE, Clock, build_bank, register
+from support.scenario import ADMIN, NOW, REGISTERED_AT, STAFF_SINCE, Clock, build_bank, register
 
 # Offsets in hours after registration; registration is 60 days (1440 h) before "now".
 HOURS = st.integers(min_value=0, max_value=1440)

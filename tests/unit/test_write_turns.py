@@ -11,7 +11,7 @@ from eventsourcing.persistence import IntegrityError
 
 from ledger.application import TURN_WAIT, Ledger
 from ledger.domain import Client
-from scenario import ADMIN, NOW, Bank
+from support.scenario import ADMIN, NOW, Bank
 
 
 def test_concurrent_contacts_on_one_client_in_one_process_never_conflict(

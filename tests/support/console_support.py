@@ -10,7 +10,7 @@ from datetime import datetime
 import httpx
 from fastapi.testclient import TestClient
 
-from api_world import ADMIN_TOKEN, World, at
+from support.api_world import ADMIN_TOKEN, World, at
 
 _HIDDEN = re.compile(r'<input type="hidden" name="(csrf|form_key|signin_token)" value="([^"]*)">')
 

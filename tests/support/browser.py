@@ -23,7 +23,7 @@ LAUNCH_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-SCREENSHOTS = Path(__file__).resolve().parents[1] / "var" / "screenshots"
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
 WIDTHS = (1280, 390)
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from pg import free_port
+from support.pg import free_port
 
 ADMIN_TOKEN = "fault-admin-token"
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
