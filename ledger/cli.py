@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import secrets
@@ -14,7 +15,15 @@ import typer
 from ledger.bootstrap import PROJECTIONS, build
 from ledger.config import Settings
 from ledger.domain import LedgerError
-from ledger.integrity import BundleError, Digest, Verification, verify_bundle
+from ledger.integrity import (
+    BundleError,
+    Digest,
+    ProofCheck,
+    UnlinkedLog,
+    Verification,
+    verify_bundle,
+)
+from ledger.store import redact_url
 
 app = typer.Typer(help="Client relationship ledger", no_args_is_help=True)
 
@@ -34,6 +43,15 @@ def ensure_admin_token(token_file: Path = ADMIN_TOKEN_FILE) -> Path | None:
             handle.write(secrets.token_urlsafe(32) + "\n")
     os.environ["LEDGER_ADMIN_TOKEN"] = token_file.read_text().strip()
     return token_file
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name that may resolve anywhere
 
 
 @app.command()
@@ -58,7 +76,14 @@ def serve(
         # Through the environment, so that every worker reads it.
         os.environ["LEDGER_NO_PROJECTIONS"] = "1"
     settings = Settings()
-    typer.echo(f"ledger: {settings.store} store")
+    typer.echo(f"ledger: {settings.store} store at {redact_url(settings.database_url)}")
+    if not _loopback(host):
+        typer.echo(
+            f"ledger: warning: listening on {host}, open to other machines, in plain HTTP: "
+            "the ledger has no TLS of its own. Keep it on 127.0.0.1 behind a "
+            "TLS-terminating proxy (README: Running behind a TLS-terminating proxy).",
+            err=True,
+        )
     if token_file is not None:
         typer.echo(f"ledger: admin token in {token_file.resolve()} (send it as a Bearer token)")
     typer.echo(f"ledger: API docs at http://{host}:{port}/docs")
@@ -180,8 +205,16 @@ def _read_digest(path: Path) -> Digest:
         raise typer.Exit(2) from None
 
 
-def _report(result: Verification) -> None:
+def _report(result: Verification | ProofCheck) -> None:
     typer.echo(json.dumps(result.as_dict()))
+    if isinstance(result, ProofCheck) and not result.ok:
+        typer.echo(
+            f"line {result.line}: {result.check} check failed"
+            + (f" (position {result.first_mismatch})" if result.first_mismatch else ""),
+            err=True,
+        )
+    elif not result.ok:
+        typer.echo(f"position {result.first_mismatch}: does not verify", err=True)
     if not result.ok:
         raise typer.Exit(1)
 
@@ -235,16 +268,53 @@ def digest(
 @app.command()
 def export(
     out: Annotated[Path, typer.Option(help="the bundle file to write (JSON Lines)")],
+    client: Annotated[
+        str | None,
+        typer.Option(help="only this client's events, each with its inclusion proof"),
+    ] = None,
 ) -> None:
-    """Write the whole log and its digest to one file that `ledger verify --bundle` checks
-    with no database."""
+    """Write the whole log and its digest (or, with --client, one client's events and
+    their Merkle proofs) to one file that `ledger verify --bundle` checks with no
+    database."""
     container = build()
     try:
+        positions = None
+        if client is not None:
+            history = container.ledger.client_history(client)
+            positions = [entry.position for entry in history if entry.position is not None]
         with out.open("w", encoding="utf-8") as file:
-            cut = container.integrity.export(file)
+            if positions is None:
+                cut = container.integrity.export(file)
+            else:
+                cut = container.integrity.export_events(
+                    file, positions, subject={"client_id": client or ""}
+                )
+    except LedgerError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(1) from None
     finally:
         container.close()
     typer.echo(json.dumps(cut.as_dict()))
+
+
+chain = typer.Typer(help="The hash chain and Merkle tree kept beside the log")
+app.add_typer(chain, name="chain")
+
+
+@chain.command("backfill")
+def chain_backfill() -> None:
+    """Link a log written before the hash chain existed and grow the Merkle tree over
+    it. Refused, with nothing written, if a chain exists and events past its head have
+    no link, or if an event does not match its link: that is tampering, not age."""
+    container = build()
+    try:
+        done = container.integrity.backfill()
+    except UnlinkedLog as refused:
+        typer.echo(f"refused at position {refused.position}: {refused}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        container.close()
+    typer.echo(json.dumps(done.as_dict()))
 
 
 @app.command()

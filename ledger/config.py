@@ -16,9 +16,13 @@ DEFAULT_CADENCE_DAYS = "diamond=30,platinum=60,gold=90"
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="LEDGER_", env_file=".env", extra="ignore")
+    # A refused value is not echoed in the error: LEDGER_DATABASE_URL holds a password, and
+    # its own validator prints it redacted.
+    model_config = SettingsConfigDict(
+        env_prefix="LEDGER_", env_file=".env", extra="ignore", hide_input_in_errors=True
+    )
 
-    database_url: str = DEFAULT_DATABASE_URL
+    database_url: str = Field(default=DEFAULT_DATABASE_URL, repr=False)
     admin_token: SecretStr | None = None
     fiscal_year_start: int = Field(default=1, ge=1, le=12)
     churn_lookback_days: int = Field(default=90, ge=1, le=3660)

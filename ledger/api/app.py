@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
+from ledger.api.guards import AnswerHeadersMiddleware, UniqueKeysMiddleware, defined_query_only
 from ledger.api.problems import ProblemMiddleware, install_problem_handlers, problem_responses
 from ledger.api.routers import (
     accountability,
@@ -62,6 +63,7 @@ def create_app(
         lifespan=lifespan,
         # Any route may meet the store down.
         responses=problem_responses(503),
+        dependencies=[Depends(defined_query_only)],
     )
     app.state.container = container
     install_problem_handlers(app)
@@ -78,5 +80,9 @@ def create_app(
     ):
         app.include_router(module.router)
     app.include_router(console_router)
+    # The last added is the outermost: headers on every answer, even ProblemMiddleware's 413
+    # and 500; the body-size limit before the duplicate-key check reads a body.
+    app.add_middleware(UniqueKeysMiddleware)
     app.add_middleware(ProblemMiddleware)
+    app.add_middleware(AnswerHeadersMiddleware)
     return app

@@ -7,10 +7,19 @@ the domain checks everything again, so a rule lives in one place even if this dr
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
+
+from ledger.domain.values import (
+    AMOUNT_PATTERN,
+    EARLIEST,
+    LATEST,
+    TIME_RANGE,
+    amount_fault,
+    text_fault,
+)
 
 _RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
 
@@ -24,12 +33,24 @@ def _rfc3339_text(value: object) -> object:
     return value
 
 
+def _in_range(value: datetime) -> datetime:
+    # Compared, not converted: converting 0001-01-01T00:00:00+14:00 to UTC overflows.
+    if not EARLIEST <= value <= LATEST:
+        raise ValueError(f"must be {TIME_RANGE}")
+    return value
+
+
 Moment = Annotated[
     AwareDatetime,
     BeforeValidator(_rfc3339_text),
-    Field(description="RFC 3339 with an offset, e.g. 2025-03-31T09:00:00+08:00"),
+    AfterValidator(_in_range),
+    Field(
+        description="RFC 3339 with an offset, e.g. 2025-03-31T09:00:00+08:00, "
+        "from 1900-01-01T00:00:00Z to 9999-12-31T00:00:00Z"
+    ),
 ]
-"""An input time: an RFC 3339 string with an offset (a naive time is a 422)."""
+"""An input time: an RFC 3339 string with an offset (a naive time is a 422), within the
+range every view can convert."""
 
 
 def _iso_date_text(value: object) -> object:
@@ -38,15 +59,66 @@ def _iso_date_text(value: object) -> object:
     return value
 
 
-Day = Annotated[date, BeforeValidator(_iso_date_text)]
+def _day_in_range(value: date) -> date:
+    if not EARLIEST.date() <= value <= LATEST.date():
+        raise ValueError("must be between 1900-01-01 and 9999-12-31")
+    return value
+
+
+Day = Annotated[date, BeforeValidator(_iso_date_text), AfterValidator(_day_in_range)]
+
+
+def _one_line(value: str) -> str:
+    fault = text_fault(value, free=False)
+    if fault is not None:
+        raise ValueError(fault)
+    return value
+
+
+def _free(value: str) -> str:
+    fault = text_fault(value, free=True)
+    if fault is not None:
+        raise ValueError(fault)
+    return value
+
+
+OneLine = AfterValidator(_one_line)
+"""Names, labels and key information: no control character, line feed and tab included."""
+FreeText = AfterValidator(_free)
+"""Reasons, summaries and notes: line feed and tab, but no other control character."""
+ONE_LINE = "one line: no control characters"
+FREE_TEXT = "line feeds and tabs allowed, no other control characters"
 
 Identifier = Annotated[
     str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")
 ]
 # `\S`: at least one character that is not white space (the domain refuses blank text).
-Name = Annotated[str, Field(min_length=1, max_length=200, pattern=r"\S")]
-Text = Annotated[str, Field(min_length=1, max_length=2000, pattern=r"\S")]
-OptionalText = Annotated[str, Field(max_length=2000)]
+Name = Annotated[
+    str, Field(min_length=1, max_length=200, pattern=r"\S", description=ONE_LINE), OneLine
+]
+Text = Annotated[
+    str, Field(min_length=1, max_length=2000, pattern=r"\S", description=FREE_TEXT), FreeText
+]
+OptionalText = Annotated[str, Field(max_length=2000, description=FREE_TEXT), FreeText]
+
+
+def _amount(value: str) -> str:
+    fault = amount_fault(value)
+    if fault is not None:
+        raise ValueError(fault)
+    return value
+
+
+Amount = Annotated[
+    str,
+    AfterValidator(_amount),
+    Field(
+        json_schema_extra={"pattern": AMOUNT_PATTERN},
+        description="a decimal string in CNY: digits, at most two decimal places",
+        examples=["1234567.89"],
+    ),
+]
+"""Money as input: a JSON string of plain digits (no sign, exponent, spaces or `_`)."""
 Money = Annotated[
     str,
     Field(
@@ -178,26 +250,27 @@ class ClientCreate(Body):
     referred_by: Identifier | None = Field(default=None, description="a referring client id")
 
 
-ProfileText = Annotated[str | None, Field(max_length=500)]
+KeyInformation = Annotated[str, Field(max_length=500, description=ONE_LINE), OneLine] | None
+ProfileNote = Annotated[str, Field(max_length=500, description=FREE_TEXT), FreeText] | None
 
 
 class ClientProfileUpdate(Body):
     """Only the fields sent change; `null` clears a field."""
 
-    address: ProfileText = None
-    phone: ProfileText = None
-    employer: ProfileText = None
+    address: KeyInformation = None
+    phone: KeyInformation = None
+    employer: KeyInformation = None
     risk_appetite: RiskAppetite | None = None
-    business_interests: ProfileText = None
-    product_horizon: ProfileText = None
-    personality: ProfileText = None
-    hobbies: ProfileText = None
-    specialties: ProfileText = None
+    business_interests: ProfileNote = None
+    product_horizon: ProfileNote = None
+    personality: ProfileNote = None
+    hobbies: ProfileNote = None
+    specialties: ProfileNote = None
     effective_at: Moment | None = Field(default=None, description="defaults to now")
 
 
 class AssetsReport(Body):
-    amount: Money
+    amount: Amount
     as_of: Day
 
 
@@ -218,7 +291,7 @@ class ContactCreate(Body):
     channel: Channel
     staff_id: Identifier
     occurred_at: Moment
-    purpose: Annotated[str, Field(max_length=500)] | None = None
+    purpose: Annotated[str, Field(max_length=500, description=FREE_TEXT), FreeText] | None = None
     summary: OptionalText | None = None
 
 
@@ -234,7 +307,7 @@ class Reactivation(Body):
 
 
 class Retraction(Body):
-    event_id: Annotated[str, Field(min_length=1, max_length=64)]
+    event_id: Annotated[str, Field(min_length=1, max_length=64), OneLine]
     reason: Text
 
 
@@ -475,6 +548,8 @@ class DigestPublic(BaseModel):
     position: int = Field(description="the latest position of the log (0 when empty)")
     hash: str = Field(description="the chain hash at that position, 64 hex digits")
     recorded_at: AwareDatetime | None
+    tree_size: int = Field(description="leaves of the Merkle tree: the events up to position")
+    root_hash: str = Field(description="RFC 9162 Merkle tree hash of those leaves, 64 hex digits")
 
 
 class DigestCheck(Body):
@@ -483,12 +558,32 @@ class DigestCheck(Body):
     # A digest kept from GET /v1/integrity/digest is sent back as it was; its time is
     # informational and plays no part in the check.
     recorded_at: Moment | None = None
+    # Its tree head, when given, is checked too: the tree recomputed from the events.
+    tree_size: int | None = Field(default=None, ge=0, le=2**62, strict=True)
+    root_hash: str | None = Field(default=None, pattern=r"^[0-9a-fA-F]{64}$")
 
 
 class VerificationPublic(BaseModel):
     ok: bool
     checked: int = Field(description="events that hashed correctly before the first mismatch")
     first_mismatch: int | None
+
+
+class InclusionProofPublic(BaseModel):
+    position: int
+    leaf_index: int = Field(description="the event's place among the log's events, from 0")
+    tree_size: int
+    root_hash: str
+    leaf_hash: str = Field(description="SHA-256(0x00 || the event's canonical bytes)")
+    audit_path: list[str] = Field(description="RFC 9162 2.1.3 inclusion proof, leaf upward")
+
+
+class ConsistencyProofPublic(BaseModel):
+    first: int
+    second: int
+    first_root: str
+    second_root: str
+    proof: list[str] = Field(description="RFC 9162 2.1.4 consistency proof")
 
 
 # ---- API keys --------------------------------------------------------------------------

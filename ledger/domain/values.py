@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
@@ -65,11 +65,35 @@ CHURNED = "churned"
 MAX_ID = 64
 MAX_NAME = 200
 MAX_TEXT = 2000
-# CNY with two decimals; 10^15 is beyond any real client's annual average assets.
-MAX_AMOUNT = Decimal("1000000000000000")
+# CNY with two decimals, at most 13 digits before the point: 10^13 is beyond any real
+# client's annual average assets.
+MAX_AMOUNT = Decimal("10000000000000")
+AMOUNT_PATTERN = r"^[0-9]{1,13}(\.[0-9]{1,2})?$"
 FUTURE_TOLERANCE = timedelta(minutes=5)
+# Every time the ledger takes lies here once converted to UTC, so that any view can convert
+# it, or move it by a day or an offset, without leaving datetime's years 1 to 9999.
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(9999, 12, 31, tzinfo=UTC)
+TIME_RANGE = "between 1900-01-01T00:00:00Z and 9999-12-31T00:00:00Z in UTC"
+# Free text may run over lines; every other text is one line. Nothing may hold a control
+# character (C0, DEL, C1) or a bidi control, which could forge or reorder a printed line.
+FREE_TEXT_FIELDS: frozenset[str] = frozenset(
+    {
+        "purpose",
+        "summary",
+        "reason",
+        "business_interests",
+        "product_horizon",
+        "personality",
+        "hobbies",
+        "specialties",
+    }
+)
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_CONTROLS_BUT_LINE_BREAKS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 _ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")
+_AMOUNT = re.compile(AMOUNT_PATTERN)
 _EVENT_NAMESPACE = uuid5(NAMESPACE_URL, "urn:ledger:event")
 
 
@@ -93,7 +117,17 @@ def check_identifier(field: str, value: Any) -> str:
     return value
 
 
+def text_fault(value: str, *, free: bool) -> str | None:
+    """Why `value` is refused as text (free text, or one line), or None."""
+    control = (_CONTROLS_BUT_LINE_BREAKS if free else _CONTROLS).search(value)
+    if control is None:
+        return None
+    allowed = "; only line feed and tab are allowed" if free else ""
+    return f"must not hold control characters (U+{ord(control.group()):04X}){allowed}"
+
+
 def check_text(field: str, value: Any, *, limit: int = MAX_TEXT, required: bool = True) -> str:
+    """Text of `field`: free text (FREE_TEXT_FIELDS) may hold line feeds and tabs."""
     if value is None and not required:
         return ""
     if not isinstance(value, str):
@@ -102,6 +136,9 @@ def check_text(field: str, value: Any, *, limit: int = MAX_TEXT, required: bool 
         raise InvalidInput(field, "must not be blank")
     if len(value) > limit:
         raise InvalidInput(field, f"must be at most {limit} characters")
+    fault = text_fault(value, free=field in FREE_TEXT_FIELDS)
+    if fault is not None:
+        raise InvalidInput(field, fault)
     return value
 
 
@@ -117,6 +154,10 @@ def check_aware(field: str, value: Any) -> datetime:
         raise InvalidInput(field, "must be a date-time")
     if value.tzinfo is None or value.utcoffset() is None:
         raise InvalidInput(field, "must carry a timezone offset (naive times are refused)")
+    # Aware times compare without converting, so a time whose UTC is beyond year 9999 (or
+    # before year 1) is compared, not overflowed.
+    if not EARLIEST <= value <= LATEST:
+        raise InvalidInput(field, f"must be {TIME_RANGE}")
     return value
 
 
@@ -127,9 +168,24 @@ def check_not_future(field: str, value: datetime, now: datetime) -> datetime:
     return value
 
 
+def amount_fault(text: str) -> str | None:
+    """Why `text` is refused as an amount of money, or None."""
+    if _AMOUNT.fullmatch(text):
+        return None
+    if _AMOUNT.fullmatch(text.removeprefix("-")):
+        return "must not be negative"
+    return "must be digits with up to two decimal places, e.g. 1234.50"
+
+
 def check_amount(field: str, value: Any) -> Decimal:
+    """An amount of money; as text only plain digits with up to two decimals, as HTTP
+    takes it (no sign, exponent, spaces or underscores, which `Decimal` would read)."""
     if isinstance(value, (bool, float)):
         raise InvalidInput(field, "must be an exact decimal string, not a float")
+    if isinstance(value, str):
+        fault = amount_fault(value)
+        if fault is not None:
+            raise InvalidInput(field, fault)
     try:
         amount = Decimal(value) if isinstance(value, (str, int)) else value
     except (InvalidOperation, ValueError):
@@ -148,4 +204,6 @@ def check_amount(field: str, value: Any) -> Decimal:
 def check_date(field: str, value: Any) -> date:
     if isinstance(value, datetime) or not isinstance(value, date):
         raise InvalidInput(field, "must be a date (YYYY-MM-DD)")
+    if not EARLIEST.date() <= value <= LATEST.date():
+        raise InvalidInput(field, "must be between 1900-01-01 and 9999-12-31")
     return value

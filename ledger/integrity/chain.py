@@ -30,9 +30,9 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol, TypeVar
 from uuid import UUID
 
+from ledger.integrity.merkle import Frontier, leaf_hash
+
 GENESIS = bytes(32)
-# Events hashed per step when a store fills in the hashes of events written before it.
-BACKFILL_WINDOW = 5000
 
 Row = TypeVar("Row", bound=tuple[Any, ...])
 
@@ -86,6 +86,18 @@ class ChainRecorder(Protocol):
     def hashes_at(self, positions: Iterable[int]) -> dict[int, bytes]:
         """The stored hash of each of these positions that has one."""
 
+    def tree_tail(self) -> tuple[int, int] | None:
+        """The Merkle tree's last leaf as (position, leaf index); None when empty."""
+
+    def leaf_indexes(self, positions: Iterable[int]) -> dict[int, int]:
+        """The leaf index of each of these positions that is in the tree."""
+
+    def tree_blocks(self, wanted: Iterable[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        """The stored hash of each wanted complete block (level, index) of the tree."""
+
+    def backfill_chain(self) -> Any:
+        """`ledger.integrity.append.backfill` in one write transaction under the lock."""
+
 
 def canonical_bytes(event: ChainEvent) -> bytes:
     if len(event.originator_id) != 16:
@@ -111,30 +123,58 @@ def chain_hashes(previous: bytes, events: Iterable[ChainEvent]) -> list[bytes]:
 
 @dataclass(frozen=True)
 class Digest:
-    """A commitment to the whole log up to `position`; `hash` is lowercase hex."""
+    """A commitment to the whole log up to `position`; `hash` is lowercase hex. The tree
+    head (`tree_size` leaves, `root_hash`) commits to the same log as a Merkle tree;
+    a digest kept from before the tree has none."""
 
     position: int
     hash: str
     recorded_at: str | None = None
+    tree_size: int | None = None
+    root_hash: str | None = None
 
     def as_dict(self) -> dict[str, object]:
-        return {"position": self.position, "hash": self.hash, "recorded_at": self.recorded_at}
+        return {
+            "position": self.position,
+            "hash": self.hash,
+            "recorded_at": self.recorded_at,
+            "tree_size": self.tree_size,
+            "root_hash": self.root_hash,
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, object]) -> Digest:
-        position, digest_hash = data.get("position"), data.get("hash")
-        if not isinstance(position, int) or isinstance(position, bool) or position < 0:
+        position = data.get("position")
+        if not _natural(position):
             raise ValueError("digest position must be a non-negative integer")
-        if not isinstance(digest_hash, str) or len(digest_hash) != 64:
-            raise ValueError("digest hash must be 64 hex digits")
-        try:
-            bytes.fromhex(digest_hash)
-        except ValueError:
-            raise ValueError("digest hash must be 64 hex digits") from None
+        digest_hash = _hex32(data.get("hash"), "digest hash")
         recorded_at = data.get("recorded_at")
+        tree_size, root = data.get("tree_size"), data.get("root_hash")
+        if tree_size is not None and not _natural(tree_size):
+            raise ValueError("digest tree_size must be a non-negative integer")
+        if root is not None:
+            root = _hex32(root, "digest root_hash")
         return cls(
-            position, digest_hash.lower(), recorded_at if isinstance(recorded_at, str) else None
+            position,  # type: ignore[arg-type]
+            digest_hash,
+            recorded_at if isinstance(recorded_at, str) else None,
+            tree_size,  # type: ignore[arg-type]
+            root,
         )
+
+
+def _natural(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _hex32(value: object, name: str) -> str:
+    if not isinstance(value, str) or len(value) != 64:
+        raise ValueError(f"{name} must be 64 hex digits")
+    try:
+        bytes.fromhex(value)
+    except ValueError:
+        raise ValueError(f"{name} must be 64 hex digits") from None
+    return value.lower()
 
 
 @dataclass(frozen=True)
@@ -208,6 +248,28 @@ def check_chain(entries: Iterable[ChainEntry], digest: Digest | None = None) -> 
     if previous.hex() != digest.hash:
         return Verification(False, checked, digest.position)
     return Verification(True, checked, None)
+
+
+def check_log(entries: Iterable[ChainEntry], digest: Digest | None = None) -> Verification:
+    """`check_chain`, and, when the digest carries a tree head, the Merkle tree
+    recomputed from the same events (its first `tree_size`) against its root. A log
+    whose chain holds but whose tree does not is not the one the digest was cut from:
+    the mismatch is placed at the digest's position, as for its chain hash."""
+    if digest is None or digest.tree_size is None or digest.root_hash is None:
+        return check_chain(entries, digest)
+    size = digest.tree_size
+    frontier = Frontier(0, {})
+
+    def leaves() -> Iterator[ChainEntry]:
+        for entry in entries:
+            if entry.event is not None and frontier.size < size:
+                frontier.append(leaf_hash(canonical_bytes(entry.event)))
+            yield entry
+
+    result = check_chain(leaves(), digest)
+    if result.ok and (frontier.size, frontier.root().hex()) != (size, digest.root_hash):
+        return Verification(False, result.checked, digest.position)
+    return result
 
 
 def windowed(fetch: Callable[[int, int], Sequence[Row]], upto: int, window: int) -> Iterator[Row]:

@@ -42,8 +42,27 @@ def store_kind(database_url: str) -> str:
         return "memory"
     raise DatabaseURLError(
         f"LEDGER_DATABASE_URL must start with sqlite:///, postgresql:// or memory://; "
-        f"got {database_url!r}"
+        f"got {redact_url(database_url)!r}"
     )
+
+
+def redact_url(database_url: str) -> str:
+    """The URL as it may be printed or logged: without user and password, and with the
+    value of every query parameter masked (libpq takes `?password=` too). Written for
+    mistyped URLs as well: whatever precedes the last `@` is taken for credentials."""
+    scheme, separator, rest = database_url.partition("://")
+    if not separator:
+        scheme, rest = "", database_url
+    elif scheme in ("sqlite", "memory"):
+        return database_url  # a file path: no credentials, and an `@` in it is not one
+    rest, question, query = rest.partition("#")[0].partition("?")
+    # A password may hold `/` or `@`: the host starts after the last `@`.
+    host_and_path = rest.rpartition("@")[2]
+    masked = "&".join(
+        name + ("=***" if equals else "")
+        for name, equals, _ in (part.partition("=") for part in query.split("&") if part)
+    )
+    return f"{scheme}{separator}{host_and_path}{question}{masked}"
 
 
 def library_environment(database_url: str) -> dict[str, str]:

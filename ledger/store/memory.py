@@ -1,31 +1,56 @@
-"""In memory (the library's POPO store), for unit tests, with the hash chain."""
+"""In memory (the library's POPO store), for unit tests, with the hash chain and tree."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import ApplicationRecorder, StoredEvent
+from eventsourcing.persistence import ApplicationRecorder, DatabaseError, StoredEvent
 from eventsourcing.popo import POPOApplicationRecorder, POPOFactory
 
-from ledger.integrity.chain import GENESIS, ChainEvent, chain_event, chain_hashes
+from ledger.integrity.append import (
+    Backfilled,
+    FrontierCache,
+    Heads,
+    Leaf,
+    UnlinkedLog,
+    backfill,
+    record,
+)
+from ledger.integrity.chain import ChainEvent, chain_event
+from ledger.integrity.merkle import Block
 
 
 class LedgerPOPOApplicationRecorder(POPOApplicationRecorder):
     def __init__(self) -> None:
         super().__init__()
-        # _hashes[i] is the chain hash of _stored_events[i], at position i + 1.
-        self._hashes: list[bytes] = []
+        # Position i + 1 is _stored_events[i]; links, leaves and blocks by position.
+        self._links: dict[int, bytes] = {}
+        self._leaves: dict[int, int] = {}
+        self._blocks: dict[Block, bytes] = {}
+        self.frontiers = FrontierCache()
 
     def _update_table(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
         ids = super()._update_table(stored_events, **kwargs) or []
-        previous = self._hashes[-1] if self._hashes else GENESIS
-        events = [chain_event(p, s) for p, s in zip(ids, stored_events, strict=True)]
-        self._hashes.extend(chain_hashes(previous, events))
+        if ids:
+            try:
+                events = [chain_event(p, s) for p, s in zip(ids, stored_events, strict=True)]
+                record(MemoryChainTables(self), events)
+            except UnlinkedLog as error:
+                raise DatabaseError(str(error)) from None
         return ids
+
+    def backfill_chain(self) -> Backfilled:
+        return backfill(self._locked)
+
+    @contextmanager
+    def _locked(self) -> Iterator[MemoryChainTables]:
+        with self._database_lock:
+            yield MemoryChainTables(self)
 
     def event_positions(self, originator_id: UUID) -> dict[int, int]:
         """Global position of each stored event of one aggregate, by version."""
@@ -35,24 +60,87 @@ class LedgerPOPOApplicationRecorder(POPOApplicationRecorder):
 
     def chain_head(self) -> tuple[int, bytes] | None:
         with self._database_lock:
-            return (len(self._hashes), self._hashes[-1]) if self._hashes else None
+            return MemoryChainTables(self).last_link(None)
 
     def max_event_position(self) -> int:
         return self.max_notification_id() or 0
 
     def chain_events(self, after: int, upto: int) -> list[ChainEvent]:
         with self._database_lock:
-            stop = min(upto, len(self._stored_events))
-            return [chain_event(i + 1, self._stored_events[i]) for i in range(max(after, 0), stop)]
+            return MemoryChainTables(self).events(after, upto)
 
     def chain_hashes(self, after: int, upto: int) -> list[tuple[int, bytes]]:
         with self._database_lock:
-            stop = min(upto, len(self._hashes))
-            return [(i + 1, self._hashes[i]) for i in range(max(after, 0), stop)]
+            return MemoryChainTables(self).links(after, upto)
 
     def hashes_at(self, positions: Iterable[int]) -> dict[int, bytes]:
         with self._database_lock:
-            return {p: self._hashes[p - 1] for p in positions if 0 < p <= len(self._hashes)}
+            return {p: self._links[p] for p in positions if p in self._links}
+
+    def tree_tail(self) -> tuple[int, int] | None:
+        with self._database_lock:
+            return MemoryChainTables(self).last_leaf()
+
+    def leaf_indexes(self, positions: Iterable[int]) -> dict[int, int]:
+        with self._database_lock:
+            return {p: self._leaves[p] for p in positions if p in self._leaves}
+
+    def tree_blocks(self, wanted: Iterable[Block]) -> dict[Block, bytes]:
+        with self._database_lock:
+            return MemoryChainTables(self).blocks(wanted)
+
+
+class MemoryChainTables:
+    """The chain and tree of the memory store (`ChainTables`), under its lock."""
+
+    def __init__(self, recorder: LedgerPOPOApplicationRecorder) -> None:
+        self.recorder = recorder
+        self._links = recorder._links
+        self._leaves = recorder._leaves
+        self._blocks = recorder._blocks
+        self.frontiers = recorder.frontiers
+
+    def heads(self, before: int) -> Heads:
+        last = self.last_leaf()
+        leaf = Leaf(*last, self._blocks.get((0, last[1]), b"")) if last else None
+        return Heads(self.last_link(before), leaf)
+
+    def last_link(self, before: int | None) -> tuple[int, bytes] | None:
+        # Links are added in position order, so the last ones are at the dict's end.
+        for position in reversed(self._links):
+            if before is None or position < before:
+                return position, self._links[position]
+        return None
+
+    def has_event_before(self, position: int) -> bool:
+        return 1 < position <= len(self.recorder._stored_events) + 1
+
+    def max_event_position(self) -> int:
+        return len(self.recorder._stored_events)
+
+    def events(self, after: int, upto: int) -> list[ChainEvent]:
+        stored = self.recorder._stored_events
+        stop = min(upto, len(stored))
+        return [chain_event(i + 1, stored[i]) for i in range(max(after, 0), stop)]
+
+    def links(self, after: int, upto: int) -> list[tuple[int, bytes]]:
+        return sorted((p, h) for p, h in self._links.items() if after < p <= upto)
+
+    def insert_links(self, rows: Sequence[tuple[int, bytes]]) -> None:
+        self._links.update(rows)
+
+    def last_leaf(self) -> tuple[int, int] | None:
+        last = next(reversed(self._leaves), None)
+        return (last, self._leaves[last]) if last is not None else None
+
+    def blocks(self, wanted: Iterable[Block]) -> dict[Block, bytes]:
+        return {block: self._blocks[block] for block in wanted if block in self._blocks}
+
+    def insert_tree(
+        self, leaves: Sequence[tuple[int, int]], nodes: Sequence[tuple[int, int, bytes]]
+    ) -> None:
+        self._leaves.update(leaves)
+        self._blocks.update(((level, index), block) for level, index, block in nodes)
 
 
 class LedgerPOPOFactory(POPOFactory):

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
 
+import psycopg
 from eventsourcing.persistence import (
     ApplicationRecorder,
     DatabaseError,
@@ -33,13 +34,16 @@ from psycopg.rows import DictRow, tuple_row
 from psycopg.sql import SQL, Composed, Identifier
 from psycopg_pool import ConnectionPool
 
-from ledger.integrity.chain import (
-    BACKFILL_WINDOW,
-    GENESIS,
-    ChainEvent,
-    chain_hashes,
-    uuid_bytes,
+from ledger.integrity.append import (
+    Backfilled,
+    FrontierCache,
+    Heads,
+    UnlinkedLog,
+    backfill,
+    record,
 )
+from ledger.integrity.chain import ChainEvent, uuid_bytes
+from ledger.integrity.merkle import Block
 from ledger.store.pulls import SpacedPulls
 
 # The library tries a statement 10 times, each attempt waiting up to POSTGRES_CONNECT_TIMEOUT
@@ -81,14 +85,28 @@ def fewer_attempts(method: Any) -> Any:
     )
 
 
+class RolledBack(BaseException):
+    """Carries an error out of the library's insert through its transaction. The library
+    (9.5.6) catches an `Exception` raised after the insert, lets its transaction block
+    commit, and raises it afterwards: a write refused there would be stored without its
+    link. A BaseException passes its `except Exception`, so the transaction rolls back."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
 class LedgerPostgresApplicationRecorder(PostgresApplicationRecorder):
-    """Each insert hashes its events in the transaction that inserts them. The library
-    locks the events table in EXCLUSIVE mode before inserting, so inserts are serialised
-    and the head of the chain cannot move while a transaction extends it."""
+    """Each insert links its events and appends them to the Merkle tree in the
+    transaction that inserts them. The library locks the events table in EXCLUSIVE mode
+    before inserting, so inserts are serialised (across processes too) and the heads
+    cannot move while a transaction extends them. Starting never writes to them."""
 
     hashes_table_name = "event_hashes"
+    leaves_table_name = "merkle_leaves"
+    nodes_table_name = "merkle_nodes"
 
-    insert_events = fewer_attempts(PostgresApplicationRecorder.insert_events)
+    _insert_events_retrying = fewer_attempts(PostgresApplicationRecorder.insert_events)
     select_events = fewer_attempts(PostgresAggregateRecorder.select_events)
     select_notifications = fewer_attempts(PostgresApplicationRecorder.select_notifications)
     max_notification_id = fewer_attempts(PostgresApplicationRecorder.max_notification_id)
@@ -98,28 +116,48 @@ class LedgerPostgresApplicationRecorder(PostgresApplicationRecorder):
             # The stored-function insert path offers no hook inside its transaction.
             raise ProgrammingError("the ledger's hash chain needs POSTGRES_ENABLE_DB_FUNCTIONS off")
         super().__init__(datastore, events_table_name=events_table_name)
-        self.sql_create_statements.append(
-            self._sql(
-                "CREATE TABLE IF NOT EXISTS {hashes} "
-                "(position bigint PRIMARY KEY, hash bytea NOT NULL)"
-            )
+        self.frontiers = FrontierCache()
+        self.sql_create_statements.extend(
+            [
+                self._sql(
+                    "CREATE TABLE IF NOT EXISTS {hashes} "
+                    "(position bigint PRIMARY KEY, hash bytea NOT NULL)"
+                ),
+                self._sql(
+                    "CREATE TABLE IF NOT EXISTS {leaves} "
+                    "(position bigint PRIMARY KEY, leaf_index bigint NOT NULL)"
+                ),
+                self._sql(
+                    "CREATE TABLE IF NOT EXISTS {nodes} (level smallint, idx bigint, "
+                    "hash bytea NOT NULL, PRIMARY KEY (level, idx))"
+                ),
+            ]
         )
 
     def _sql(self, text: str) -> Composed:
         return SQL(text).format(
             events=Identifier(self.datastore.schema, self.events_table_name),
             hashes=Identifier(self.datastore.schema, self.hashes_table_name),
+            leaves=Identifier(self.datastore.schema, self.leaves_table_name),
+            nodes=Identifier(self.datastore.schema, self.nodes_table_name),
         )
 
     def create_table(self) -> None:
         with schema_lock(self.datastore):
             super().create_table()
-            self._backfill_hashes()
 
     def subscribe(
         self, gt: int | None = None, topics: Sequence[str] = ()
     ) -> Subscription[ApplicationRecorder]:
         return SpacedPostgresSubscription(recorder=self, gt=gt, topics=topics)
+
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        try:
+            return self._insert_events_retrying(stored_events, **kwargs)  # type: ignore[no-any-return]
+        except RolledBack as rolled:
+            raise rolled.error from None
 
     def _fetch_ids_after_insert_events(
         self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -131,61 +169,27 @@ class LedgerPostgresApplicationRecorder(PostgresApplicationRecorder):
             events = self._select_chain_events(
                 curs.connection, "notification_id = ANY(%s)", (list(ids),)
             )
-            with curs.connection.cursor() as c:
-                self._record_hashes(c, events)
+            with curs.connection.cursor(row_factory=tuple_row) as c:
+                try:
+                    record(PostgresChainTables(self, c), events)
+                except psycopg.Error:
+                    raise  # the database aborted the transaction: it cannot commit
+                except UnlinkedLog as error:
+                    raise RolledBack(DatabaseError(str(error))) from None
+                except Exception as error:
+                    raise RolledBack(error) from None
         return ids
 
-    def _record_hashes(self, c: Cursor[DictRow], events: Sequence[ChainEvent]) -> None:
-        c.execute(
-            self._sql(
-                "SELECT hash FROM {hashes} WHERE position < %s ORDER BY position DESC LIMIT 1"
-            ),
-            (events[0].position,),
-        )
-        row = c.fetchone()
-        hashes = chain_hashes(bytes(row["hash"]) if row else GENESIS, events)
-        try:
-            # Inside the library's pipeline, a nested block syncs on exit, so a conflict
-            # is raised here rather than at commit.
-            with c.connection.pipeline():
-                c.execute(
-                    self._sql(
-                        "INSERT INTO {hashes} (position, hash) "
-                        "SELECT * FROM unnest(%s::bigint[], %s::bytea[])"
-                    ),
-                    ([e.position for e in events], hashes),
-                )
-        except UniqueViolation:
-            raise DatabaseError(
-                f"position {events[0].position} is already in the hash chain; "
-                "the store was tampered with (run `ledger verify`)"
-            ) from None
+    def backfill_chain(self) -> Backfilled:
+        return backfill(self._locked)
 
-    def _backfill_hashes(self) -> None:
-        """Hash a log written before the chain existed: only when no hash exists at all,
-        so an event slipped in later never gets silently blessed."""
-        with self.datastore.transaction(commit=True) as c:
-            c.execute(self._sql("SELECT 1 FROM {hashes} LIMIT 1"))
-            if c.fetchone() is not None:
-                return
-            c.execute(self._sql("SELECT 1 FROM {events} LIMIT 1"))
-            if c.fetchone() is None:
-                return
+    @contextmanager
+    def _locked(self) -> Iterator[PostgresChainTables]:
+        with self.datastore.transaction(commit=True) as curs:
             for statement in self.lock_table_statements:
-                c.execute(statement)
-            c.execute(self._sql("SELECT 1 FROM {hashes} LIMIT 1"))
-            if c.fetchone() is not None:
-                return  # another process backfilled while we waited for the lock
-            c.execute(self.max_notification_id_statement)
-            upto = c.fetchone()["max"] or 0  # type: ignore[index]
-            for after in range(0, upto, BACKFILL_WINDOW):
-                events = self._select_chain_events(
-                    c.connection,
-                    "notification_id > %s AND notification_id <= %s",
-                    (after, min(upto, after + BACKFILL_WINDOW)),
-                )
-                if events:
-                    self._record_hashes(c, events)
+                curs.execute(statement)
+            with curs.connection.cursor(row_factory=tuple_row) as c:
+                yield PostgresChainTables(self, c)
 
     def event_positions(self, originator_id: UUID) -> dict[int, int]:
         """Global position of each stored event of one aggregate, by version."""
@@ -196,60 +200,198 @@ class LedgerPostgresApplicationRecorder(PostgresApplicationRecorder):
             curs.execute(statement, (originator_id,))
             return {row["originator_version"]: row["notification_id"] for row in curs.fetchall()}
 
-    # ---- the hash chain, read a page at a time (see ChainRecorder) ----------------
+    # ---- the hash chain and the tree, read a page at a time (see ChainRecorder) ----
+
+    @contextmanager
+    def _tables(self) -> Iterator[PostgresChainTables]:
+        with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as c:
+            yield PostgresChainTables(self, c)
 
     def _select_chain_events(
         self, conn: Connection[Any], where: str, params: Sequence[Any]
     ) -> list[ChainEvent]:
-        # Tuple rows: verification reads every event, and dict rows cost a fifth of it.
         with conn.cursor(row_factory=tuple_row) as c:
-            c.execute(
-                self._sql(
-                    "SELECT notification_id, originator_id, originator_version, topic, state "
-                    "FROM {events} WHERE " + where + " ORDER BY notification_id"
-                ),
-                params,
-            )
-            return [
-                ChainEvent(position, uuid_bytes(originator_id), version, topic, bytes(state))
-                for position, originator_id, version, topic, state in c.fetchall()
-            ]
+            return PostgresChainTables(self, c).select_events(where, params)
 
     def chain_head(self) -> tuple[int, bytes] | None:
-        with self.datastore.get_connection() as conn, conn.cursor() as c:
-            c.execute(
-                self._sql("SELECT position, hash FROM {hashes} ORDER BY position DESC LIMIT 1")
-            )
-            row = c.fetchone()
-            return (row["position"], bytes(row["hash"])) if row else None
+        with self._tables() as tables:
+            return tables.last_link(None)
 
     def max_event_position(self) -> int:
         return self.max_notification_id() or 0
 
     def chain_events(self, after: int, upto: int) -> list[ChainEvent]:
-        with self.datastore.get_connection() as conn:
-            return self._select_chain_events(
-                conn, "notification_id > %s AND notification_id <= %s", (after, upto)
-            )
+        with self._tables() as tables:
+            return tables.events(after, upto)
 
     def chain_hashes(self, after: int, upto: int) -> list[tuple[int, bytes]]:
-        with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as c:
-            c.execute(
-                self._sql(
-                    "SELECT position, hash FROM {hashes} WHERE position > %s AND position <= %s "
-                    "ORDER BY position"
-                ),
-                (after, upto),
-            )
-            return [(position, bytes(link)) for position, link in c.fetchall()]
+        with self._tables() as tables:
+            return tables.links(after, upto)
 
     def hashes_at(self, positions: Iterable[int]) -> dict[int, bytes]:
-        with self.datastore.get_connection() as conn, conn.cursor() as c:
-            c.execute(
-                self._sql("SELECT position, hash FROM {hashes} WHERE position = ANY(%s)"),
-                (list(positions),),
-            )
-            return {row["position"]: bytes(row["hash"]) for row in c.fetchall()}
+        with self._tables() as tables:
+            return {p: bytes(h) for p, h in tables.select_at("{hashes}", "hash", positions)}
+
+    def tree_tail(self) -> tuple[int, int] | None:
+        with self._tables() as tables:
+            return tables.last_leaf()
+
+    def leaf_indexes(self, positions: Iterable[int]) -> dict[int, int]:
+        with self._tables() as tables:
+            return dict(tables.select_at("{leaves}", "leaf_index", positions))
+
+    def tree_blocks(self, wanted: Iterable[Block]) -> dict[Block, bytes]:
+        with self._tables() as tables:
+            return tables.blocks(wanted)
+
+
+class PostgresChainTables:
+    """The chain and tree tables in one PostgreSQL transaction (`ChainTables`)."""
+
+    def __init__(self, recorder: LedgerPostgresApplicationRecorder, c: Cursor[Any]) -> None:
+        self.c = c
+        self._sql = recorder._sql
+        self.frontiers = recorder.frontiers
+
+    def heads(self, before: int) -> Heads:
+        # One statement of five index seeks: a write reads all it needs here.
+        last_link = "FROM {hashes} WHERE position < %(before)s ORDER BY position DESC LIMIT 1"
+        last_leaf = "FROM {leaves} ORDER BY position DESC LIMIT 1"
+        self.c.execute(
+            self._sql(
+                f"SELECT (SELECT position {last_link}), (SELECT hash {last_link}), "
+                f"(SELECT position {last_leaf}), (SELECT leaf_index {last_leaf}), "
+                "(SELECT hash FROM {nodes} WHERE level = 0 "
+                f"AND idx = (SELECT leaf_index {last_leaf}))"
+            ),
+            {"before": before},
+        )
+        return Heads.from_row(self.c.fetchone())  # type: ignore[arg-type]
+
+    def select_events(self, where: str, params: Sequence[Any]) -> list[ChainEvent]:
+        # Tuple rows: verification reads every event, and dict rows cost a fifth of it.
+        self.c.execute(
+            self._sql(
+                "SELECT notification_id, originator_id, originator_version, topic, state "
+                "FROM {events} WHERE " + where + " ORDER BY notification_id"
+            ),
+            params,
+        )
+        return [
+            ChainEvent(position, uuid_bytes(originator_id), version, topic, bytes(state))
+            for position, originator_id, version, topic, state in self.c.fetchall()
+        ]
+
+    def select_at(self, table: str, column: str, positions: Iterable[int]) -> list[Any]:
+        self.c.execute(
+            self._sql(f"SELECT position, {column} FROM {table} WHERE position = ANY(%s)"),
+            (list(positions),),
+        )
+        return self.c.fetchall()
+
+    def last_link(self, before: int | None) -> tuple[int, bytes] | None:
+        below = "" if before is None else "WHERE position < %s "
+        self.c.execute(
+            self._sql(
+                "SELECT position, hash FROM {hashes} " + below + "ORDER BY position DESC LIMIT 1"
+            ),
+            () if before is None else (before,),
+        )
+        row = self.c.fetchone()
+        return (row[0], bytes(row[1])) if row else None
+
+    def has_event_before(self, position: int) -> bool:
+        self.c.execute(
+            self._sql("SELECT 1 FROM {events} WHERE notification_id < %s LIMIT 1"), (position,)
+        )
+        return self.c.fetchone() is not None
+
+    def max_event_position(self) -> int:
+        self.c.execute(self._sql("SELECT MAX(notification_id) FROM {events}"))
+        row = self.c.fetchone()
+        return (row[0] if row else None) or 0
+
+    def events(self, after: int, upto: int) -> list[ChainEvent]:
+        return self.select_events("notification_id > %s AND notification_id <= %s", (after, upto))
+
+    def links(self, after: int, upto: int) -> list[tuple[int, bytes]]:
+        self.c.execute(
+            self._sql(
+                "SELECT position, hash FROM {hashes} WHERE position > %s AND position <= %s "
+                "ORDER BY position"
+            ),
+            (after, upto),
+        )
+        return [(position, bytes(link)) for position, link in self.c.fetchall()]
+
+    def insert_links(self, rows: Sequence[tuple[int, bytes]]) -> None:
+        self._insert(
+            [
+                (
+                    "INSERT INTO {hashes} (position, hash) "
+                    "SELECT * FROM unnest(%s::bigint[], %s::bytea[])",
+                    rows,
+                )
+            ],
+            f"position {rows[0][0]} is already in the hash chain",
+        )
+
+    def last_leaf(self) -> tuple[int, int] | None:
+        self.c.execute(
+            self._sql("SELECT position, leaf_index FROM {leaves} ORDER BY position DESC LIMIT 1")
+        )
+        row = self.c.fetchone()
+        return (row[0], row[1]) if row else None
+
+    def blocks(self, wanted: Iterable[Block]) -> dict[Block, bytes]:
+        keys = list(wanted)
+        if not keys:
+            return {}
+        self.c.execute(
+            self._sql(
+                "SELECT level, idx, hash FROM {nodes} WHERE (level, idx) IN "
+                "(SELECT * FROM unnest(%s::smallint[], %s::bigint[]))"
+            ),
+            ([level for level, _ in keys], [index for _, index in keys]),
+        )
+        return {(level, index): bytes(block) for level, index, block in self.c.fetchall()}
+
+    def insert_tree(
+        self, leaves: Sequence[tuple[int, int]], nodes: Sequence[tuple[int, int, bytes]]
+    ) -> None:
+        self._insert(
+            [
+                (
+                    "INSERT INTO {leaves} (position, leaf_index) "
+                    "SELECT * FROM unnest(%s::bigint[], %s::bigint[])",
+                    leaves,
+                ),
+                (
+                    "INSERT INTO {nodes} (level, idx, hash) "
+                    "SELECT * FROM unnest(%s::smallint[], %s::bigint[], %s::bytea[])",
+                    nodes,
+                ),
+            ],
+            f"position {leaves[0][0]} is already in the Merkle tree",
+        )
+
+    def _insert(
+        self, statements: list[tuple[str, Sequence[tuple[Any, ...]]]], conflict: str
+    ) -> None:
+        """Insert rows column-wise (one array per column), one statement per table."""
+        try:
+            # Inside the library's pipeline, a nested block syncs on exit, so a conflict
+            # is raised here rather than at commit.
+            with self.c.connection.pipeline():
+                for statement, rows in statements:
+                    if rows:
+                        self.c.execute(
+                            self._sql(statement), [list(c) for c in zip(*rows, strict=True)]
+                        )
+        except UniqueViolation:
+            raise DatabaseError(
+                f"{conflict}; the store was tampered with (run `ledger verify`)"
+            ) from None
 
 
 class LedgerPostgresAggregateRecorder(PostgresAggregateRecorder):

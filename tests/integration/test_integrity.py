@@ -3,7 +3,10 @@ at exactly the position tampered with; untouched history verifies."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +20,7 @@ from integrity_support import outlet_of, populate, register
 from ledger.bootstrap import Container, build
 from ledger.config import Settings
 from ledger.domain import Client
-from ledger.integrity import verify_bundle
+from ledger.integrity import Digest, UnlinkedLog, verify_bundle
 from ledger.store import library_environment
 
 CLIENTS = 7  # 3 organisation events + 7 registrations = positions 1..10
@@ -39,6 +42,14 @@ class IntegrityContract:
     def execute(self, url: str, statements: list[tuple[str, tuple[Any, ...]]]) -> None:
         raise NotImplementedError
 
+    def count(self, url: str, table: str) -> int:
+        raise NotImplementedError
+
+    def rows(self, container: Container) -> dict[str, int]:
+        """Rows in each table the chain and the tree keep."""
+        url = container.settings.database_url
+        return {t: self.count(url, t) for t in ("event_hashes", "merkle_leaves", "merkle_nodes")}
+
     @pytest.fixture
     def container(self, database_url: str) -> Iterator[Container]:
         built = build(Settings(database_url=database_url))
@@ -55,6 +66,18 @@ class IntegrityContract:
             for sql, params in statements
         ]
         self.execute(container.settings.database_url, formatted)
+
+    def forge(self, container: Container) -> Digest:
+        """Issue 12 item 5: history edited at position 2, every link deleted; the digest
+        from before."""
+        populate(container.ledger, CLIENTS)
+        earlier = container.integrity.digest()
+        self.tamper(
+            container,
+            ("UPDATE {events} SET state = {p} WHERE {pos} = {p}", (b'{"x":1}', 2)),
+            ("DELETE FROM event_hashes", ()),
+        )
+        return earlier
 
     def test_untouched_history_verifies(self, container: Container) -> None:
         populate(container.ledger, CLIENTS)
@@ -97,25 +120,37 @@ class IntegrityContract:
             "first_mismatch": 5,
         }
 
-    def test_history_rewritten_with_its_hashes_fails_against_an_earlier_digest(
+    def test_a_forged_log_with_its_hashes_deleted_does_not_verify(
         self, container: Container
     ) -> None:
-        populate(container.ledger, CLIENTS)
-        earlier = container.integrity.digest()
-        self.tamper(
-            container,
-            ("UPDATE {events} SET state = {p} WHERE {pos} = {p}", (b'{"x":1}', 2)),
-            ("DELETE FROM event_hashes", ()),
-        )
-        # A restart finds no hash at all and hashes the forged log as if it were legacy.
+        earlier = self.forge(container)
+        before = self.rows(container)
         container.close()
         rebuilt = build(container.settings)
         try:
-            assert rebuilt.integrity.verify().ok
+            assert rebuilt.integrity.verify().as_dict() == {
+                "ok": False,
+                "checked": 0,
+                "first_mismatch": 1,  # the first event without its link
+            }
             result = rebuilt.integrity.verify(earlier)
-            assert (result.ok, result.first_mismatch) == (False, earlier.position)
+            assert (result.ok, result.first_mismatch) == (False, 1)
+            rebuilt.integrity.digest()
+            rebuilt.integrity.unhashed()
+            assert self.rows(rebuilt) == before  # neither start nor verify wrote a row
         finally:
             rebuilt.close()
+
+    def test_history_rewritten_with_its_hashes_fails_against_an_earlier_digest(
+        self, container: Container
+    ) -> None:
+        earlier = self.forge(container)
+        # Relinked on purpose, as a forger with the database could: only a digest kept
+        # from before, or the tree, finds it.
+        assert container.integrity.backfill().linked == EVENTS
+        assert container.integrity.verify().ok
+        result = container.integrity.verify(earlier)
+        assert (result.ok, result.first_mismatch) == (False, earlier.position)
 
     def test_earlier_digest_still_verifies_after_more_writes(self, container: Container) -> None:
         clients = populate(container.ledger, CLIENTS)
@@ -130,17 +165,73 @@ class IntegrityContract:
             "first_mismatch": None,
         }
 
-    def test_a_log_from_before_the_chain_is_hashed_at_start(self, container: Container) -> None:
-        populate(container.ledger, CLIENTS)
+    def test_a_log_from_before_the_chain_is_hashed_by_backfill_only(
+        self, container: Container
+    ) -> None:
+        clients = populate(container.ledger, CLIENTS)
         live = container.integrity.digest()
-        self.tamper(container, ("DELETE FROM event_hashes", ()))
+        self.tamper(
+            container,
+            ("DELETE FROM event_hashes", ()),
+            ("DELETE FROM merkle_leaves", ()),
+            ("DELETE FROM merkle_nodes", ()),
+        )
         container.close()
         rebuilt = build(container.settings)
         try:
+            assert rebuilt.integrity.unhashed() == 1
+            assert rebuilt.integrity.verify().first_mismatch == 1
+            with pytest.raises(DatabaseError, match="chain backfill"):
+                register(rebuilt.ledger, outlet_of(rebuilt.ledger, clients[0]))
+            assert rebuilt.integrity.backfill().as_dict() == {"linked": EVENTS, "leaves": EVENTS}
             assert rebuilt.integrity.digest() == live
             assert rebuilt.integrity.verify(live).ok
+            assert rebuilt.integrity.unhashed() is None
+            register(rebuilt.ledger, outlet_of(rebuilt.ledger, clients[0]))
+            assert rebuilt.integrity.verify().as_dict()["checked"] == EVENTS + 1
         finally:
             rebuilt.close()
+
+    def test_a_store_from_before_the_tree_keeps_writing_and_backfill_grows_it(
+        self, container: Container
+    ) -> None:
+        clients = populate(container.ledger, CLIENTS)
+        live = container.integrity.digest()
+        self.tamper(container, ("DELETE FROM merkle_leaves", ()), ("DELETE FROM merkle_nodes", ()))
+        register(container.ledger, outlet_of(container.ledger, clients[0]))
+        assert container.integrity.unhashed() == 1
+        assert container.integrity.digest().tree_size == 0
+        assert container.integrity.backfill().as_dict() == {"linked": 0, "leaves": EVENTS + 1}
+        assert container.integrity.unhashed() is None
+        assert container.integrity.consistency(EVENTS, EVENTS + 1).first_root == live.root_hash
+        register(container.ledger, outlet_of(container.ledger, clients[0]))
+        assert container.integrity.digest().tree_size == EVENTS + 2
+
+    def test_backfill_refuses_to_link_events_after_an_existing_chain(
+        self, container: Container
+    ) -> None:
+        populate(container.ledger, CLIENTS)
+        self.tamper(container, ("DELETE FROM event_hashes WHERE position > {p}", (EVENTS - 2,)))
+        before = self.rows(container)
+        with pytest.raises(UnlinkedLog) as refused:
+            container.integrity.backfill()
+        assert refused.value.position == EVENTS - 1
+        assert self.rows(container) == before
+
+    def test_backfill_refuses_to_put_a_changed_event_in_the_tree(
+        self, container: Container
+    ) -> None:
+        populate(container.ledger, CLIENTS)
+        self.tamper(
+            container,
+            ("DELETE FROM merkle_leaves", ()),
+            ("DELETE FROM merkle_nodes", ()),
+            ("UPDATE {events} SET state = {p} WHERE {pos} = {p}", (b'{"x":1}', 4)),
+        )
+        with pytest.raises(UnlinkedLog) as refused:
+            container.integrity.backfill()
+        assert refused.value.position == 4
+        assert container.integrity.digest().tree_size == 0
 
     def test_an_event_without_a_hash_is_not_blessed_by_a_restart(
         self, container: Container
@@ -175,6 +266,36 @@ class IntegrityContract:
         assert container.integrity.verify().as_dict() == {
             "ok": True,
             "checked": 34,
+            "first_mismatch": None,
+        }
+        digest = container.integrity.digest()
+        assert digest.tree_size == 34
+        assert container.integrity.verify(digest).ok  # the tree recomputed from the events
+
+    def test_two_processes_writing_at_once_keep_one_chain_and_one_tree(
+        self, container: Container
+    ) -> None:
+        outlet = outlet_of(container.ledger, populate(container.ledger, 1)[0])
+        register(container.ledger, outlet)
+        script = (
+            "from integrity_support import register\n"
+            "from ledger.bootstrap import build\n"
+            "from ledger.config import Settings\n"
+            f"c = build(Settings(database_url={container.settings.database_url!r}))\n"
+            f"for _ in range(15): register(c.ledger, {outlet!r})\n"
+            "c.close()\n"
+        )
+        env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
+        writers = [subprocess.Popen([sys.executable, "-c", script], env=env) for _ in range(2)]
+        assert [writer.wait(timeout=120) for writer in writers] == [0, 0]
+        # This process's writer kept the tree's edge from its own last write; the others
+        # have grown the tree since, so it must read the edge afresh.
+        register(container.ledger, outlet)
+        digest = container.integrity.digest()
+        assert digest.tree_size == 36
+        assert container.integrity.verify(digest).as_dict() == {
+            "ok": True,
+            "checked": 36,
             "first_mismatch": None,
         }
 
@@ -240,6 +361,10 @@ class TestIntegritySQLite(IntegrityContract):
             for sql, params in statements:
                 conn.execute(sql, params)
 
+    def count(self, url: str, table: str) -> int:
+        with sqlite3.connect(library_environment(url)["SQLITE_DBNAME"]) as conn:
+            return int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+
     def test_a_write_after_the_last_event_was_deleted_is_refused(
         self, container: Container
     ) -> None:
@@ -266,3 +391,8 @@ class TestIntegrityPostgres(IntegrityContract):
         with psycopg.connect(url) as conn:
             for sql, params in statements:
                 conn.execute(sql, params)  # type: ignore[arg-type]
+
+    def count(self, url: str, table: str) -> int:
+        with psycopg.connect(url) as conn:
+            row = conn.execute(f"SELECT count(*) FROM {table}").fetchone()  # type: ignore[arg-type]
+            return int(row[0]) if row else 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 from collections.abc import Iterator
 
@@ -26,6 +27,8 @@ def test_empty_log_digest_is_genesis(container: Container) -> None:
         "position": 0,
         "hash": GENESIS.hex(),
         "recorded_at": None,
+        "tree_size": 0,
+        "root_hash": hashlib.sha256(b"").hexdigest(),  # RFC 9162's MTH of no leaves
     }
     assert container.integrity.verify().as_dict() == {
         "ok": True,

@@ -46,3 +46,31 @@ def test_projections_follow_the_in_memory_store_and_answer_after_a_write() -> No
         assert min(positions.values()) >= contact.position
     finally:
         container.close()
+
+
+def test_the_container_finds_a_case_s_client_waiting_for_a_churn_not_yet_projected() -> None:
+    container = build(Settings(database_url="memory://"))
+    try:
+        app = container.ledger
+        build_org(app, NOW - timedelta(days=400))
+        app.register_client(
+            client_id="C",
+            name="c",
+            unit_id="O1",
+            tier="gold",
+            occurred_at=NOW - timedelta(days=100),
+            recorded_by=BY,
+        )
+        churn = app.churn(
+            client_id="C", kind="abnormal", reason="r", effective_at=NOW, recorded_by=BY
+        )
+        assert list(container.views) == ["roster", "accountability", "reports"]
+        # Nothing follows the store yet: the case is unknown, and waiting does not help.
+        assert container.client_of_case(churn.event_id, after=None, timeout=0.1) is None
+        assert container.client_of_case(churn.event_id, after=churn.position, timeout=0.1) is None
+        container.start_projections()
+        # The case id is the churn's event id; the lookup waits for the churn's position.
+        assert container.client_of_case(churn.event_id, after=churn.position, timeout=10) == "C"
+        assert container.client_of_case("nonsense", after=churn.position, timeout=0.1) is None
+    finally:
+        container.close()
