@@ -86,6 +86,7 @@ def serve(
         )
     if token_file is not None:
         typer.echo(f"ledger: admin token in {token_file.resolve()} (send it as a Bearer token)")
+    typer.echo(f"ledger: console at http://{host}:{port}/ (sign in with an API key)")
     typer.echo(f"ledger: API docs at http://{host}:{port}/docs")
     typer.echo(
         "ledger: projections "

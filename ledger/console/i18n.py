@@ -145,6 +145,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "f.target": ("目标", "Target"),
     "f.meets_target": ("达标", "Meets target"),
     "f.assets_change": ("管户资产增量", "Assets change"),
+    "f.tree_size": ("默克尔树叶数", "Merkle tree size"),
+    "f.root_hash": ("默克尔树根哈希", "Merkle root hash"),
     "f.ok": ("校验结果", "Result"),
     "f.checked": ("已校验事件", "Events checked"),
     "f.first_mismatch": ("首个不符位置", "First mismatch"),
@@ -218,6 +220,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "msg.or_paste_digest": (
         "或粘贴下载的摘要文件内容（JSON）",
         "Or paste a downloaded digest file (JSON)",
+    ),
+    "msg.download_client_bundle": (
+        "下载该客户的离线校验包（含包含证明）",
+        "Download this client's bundle (with inclusion proofs)",
     ),
     "msg.current_digest": ("当前摘要", "Current digest"),
     "msg.verify_ok": ("校验通过：历史未被改动。", "Verified: stored history is unchanged."),

@@ -34,7 +34,6 @@ from ledger.domain import (  # noqa: F401
 )
 from ledger.domain.values import CHANNELS, PROFILE_FIELDS, SOURCES  # noqa: F401
 from ledger.integrity import Digest
-from ledger.integrity.bundle import write_bundle
 from ledger.projections.roster import MAX_LIMIT
 
 __all__ = ["Forbidden", "LedgerError", "NotFound", "Principal", "Sources"]
@@ -160,18 +159,24 @@ class Sources:
     def digest(self) -> dict[str, Any]:
         return self.container.integrity.digest().as_dict()
 
-    def verify(self, position: int, chain_hash: str) -> dict[str, Any]:
-        digest = Digest(position, chain_hash.lower(), None)
+    def verify(self, kept: dict[str, Any]) -> dict[str, Any]:
+        """Verification against a kept digest (`{position, hash}`, and its tree head if it
+        has one); ValueError for one that is not a digest."""
+        digest = Digest.from_dict(kept)
         return self.container.integrity.verify(digest).as_dict()
 
-    def bundle(self) -> Iterator[bytes]:
-        """The offline bundle (JSON Lines), spooled to disk past 8 MB and streamed from it."""
+    def bundle(self, client_id: str | None = None) -> Iterator[bytes]:
+        """The offline bundle (JSON Lines) of the whole log, or of one client's events with
+        their inclusion proofs; spooled to disk past 8 MB and streamed from it."""
         integrity = self.container.integrity
         # Closed by the stream below, once the response has sent it.
         spool = tempfile.SpooledTemporaryFile(max_size=8 << 20, mode="w+b")  # noqa: SIM115
         text = io.TextIOWrapper(spool, encoding="utf-8")
-        digest = integrity.digest()
-        write_bundle(text, digest, integrity.entries(digest))
+        if client_id is None:
+            integrity.export(text)
+        else:
+            positions = [e.position for e in self.history(client_id) if e.position is not None]
+            integrity.export_events(text, positions, subject={"client_id": client_id})
         text.flush()
         text.detach()
         spool.seek(0)

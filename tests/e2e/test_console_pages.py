@@ -551,3 +551,21 @@ def test_the_auditor_verifies_a_pasted_digest_file(as_role: dict[str, TestClient
         auditor, "/integrity", "/integrity/verify", {"digest": "{not json"}, "verify-form"
     )
     assert broken.status_code == 422
+
+
+def test_the_auditor_downloads_one_clients_bundle_with_its_proofs(
+    as_role: dict[str, TestClient], cw: ConsoleWorld
+) -> None:
+    gold = cw.clients["gold"]
+    timeline = as_role["auditor"].get(f"/clients/{gold}/timeline").text
+    assert f'href="/clients/{gold}/bundle"' in timeline
+    bundle = as_role["auditor"].get(f"/clients/{gold}/bundle")
+    assert bundle.status_code == 200
+    lines = [json.loads(line) for line in bundle.text.splitlines()]
+    assert gold in json.dumps(lines[0])
+    assert len(lines) > 1
+    assert as_role["manager"].get(f"/clients/{gold}/bundle").status_code == 403
+    assert (
+        f'href="/clients/{gold}/bundle"'
+        not in as_role["manager"].get(f"/clients/{gold}/timeline").text
+    )

@@ -59,6 +59,8 @@ def test_serve_answers_health_from_the_sqlite_store(tmp_path: Path) -> None:
         assert body["position"] == 1
         # The projections run in the serving process, following the store.
         assert set(body["projections"]) == {"roster", "accountability", "reports"}
+        # The console is served at / by the same process.
+        assert httpx.get(f"http://127.0.0.1:{port}/signin", timeout=5).status_code == 200
     finally:
         server.send_signal(signal.SIGTERM)
         try:
@@ -70,3 +72,4 @@ def test_serve_answers_health_from_the_sqlite_store(tmp_path: Path) -> None:
     assert server.returncode in (0, -signal.SIGTERM), output
     assert "Application shutdown complete" in output
     assert "sqlite store" in output
+    assert f"console at http://127.0.0.1:{port}/" in output

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import StreamingResponse
@@ -32,36 +33,48 @@ def digest_file(viewer: ViewerDep) -> Response:
 @router.post("/integrity/verify")
 def verify(request: Request, viewer: ViewerDep, form: FormDep) -> Response:
     viewer.require("admin", "auditor")
-    position_text = form.get("position", "").strip()
-    chain_hash = form.get("hash", "").strip().lower()
     pasted = form.get("digest", "").strip()
-    if pasted:
-        # The digest as downloaded: {"position": ..., "hash": ...}.
-        try:
-            kept = json.loads(pasted)
-            position_text, chain_hash = str(kept["position"]), str(kept["hash"]).lower()
-        except (ValueError, KeyError, TypeError):
-            raise HTTPException(422, "digest: not a digest file's JSON") from None
-    if not position_text.isdigit() or len(position_text) > 18:
-        raise HTTPException(422, "position: must be a whole number")
-    if len(chain_hash) != 64 or any(c not in "0123456789abcdef" for c in chain_hash):
-        raise HTTPException(422, "hash: must be 64 hex digits")
-    result = viewer.sources.verify(int(position_text), chain_hash)
+    try:
+        # The digest file as downloaded, or a position and hash typed in.
+        kept = json.loads(pasted) if pasted else _typed(form)
+        if not isinstance(kept, dict):
+            raise ValueError("not a digest file's JSON object")
+        result = viewer.sources.verify(kept)
+    except ValueError as exc:
+        raise HTTPException(422, f"digest: {exc}") from None
     return render(
         request,
         viewer,
         "integrity.html",
         digest=viewer.sources.digest(),
         result=result,
-        checked_against={"position": int(position_text), "hash": chain_hash},
+        checked_against=kept,
     )
+
+
+def _typed(form: dict[str, str]) -> dict[str, object]:
+    position = form.get("position", "").strip()
+    if not position.isdigit() or len(position) > 18:
+        raise ValueError("position must be a whole number")
+    return {"position": int(position), "hash": form.get("hash", "").strip().lower()}
 
 
 @router.get("/integrity/bundle")
 def bundle(viewer: ViewerDep) -> Response:
     viewer.require("admin", "auditor")
+    return _bundle(viewer.sources.bundle(), "ledger-bundle.jsonl")
+
+
+@router.get("/clients/{client_id}/bundle")
+def client_bundle(client_id: str, viewer: ViewerDep) -> Response:
+    """One client's events with their inclusion proofs, verifiable offline."""
+    viewer.require("admin", "auditor")
+    return _bundle(viewer.sources.bundle(client_id), f"client-{client_id}-bundle.jsonl")
+
+
+def _bundle(chunks: Iterator[bytes], filename: str) -> Response:
     return StreamingResponse(
-        viewer.sources.bundle(),
+        chunks,
         media_type="application/x-ndjson",
-        headers={"Content-Disposition": 'attachment; filename="ledger-bundle.jsonl"'},
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
