@@ -63,13 +63,20 @@ def serve(
         bool, typer.Option("--no-projections", help="do not run the projections in-process")
     ] = False,
     access_log: Annotated[
-        bool, typer.Option(help="log every request (off for benchmarks: it costs CPU)")
+        bool,
+        typer.Option(help="log every request as a JSON line (off for benchmarks: it costs CPU)"),
     ] = True,
 ) -> None:
     """Serve the HTTP API with uvicorn."""
     import uvicorn
 
     from ledger.api.app import create_app
+    from ledger.api.observability import configure_json_logs
+
+    # Through the environment, so that every worker reads it. uvicorn's own access log
+    # is off: it prints paths and queries; the ledger's JSON line prints route templates.
+    os.environ["LEDGER_ACCESS_LOG"] = "1" if access_log else "0"
+    configure_json_logs(access=access_log)
 
     token_file = ensure_admin_token()
     if no_projections:
@@ -100,12 +107,12 @@ def serve(
             host=host,
             port=port,
             workers=workers,
-            access_log=access_log,
+            access_log=False,
         )
         return
     container = build(settings)
     try:
-        uvicorn.run(create_app(container), host=host, port=port, access_log=access_log)
+        uvicorn.run(create_app(container), host=host, port=port, access_log=False)
     finally:
         container.close()
 

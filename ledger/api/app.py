@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 
 from ledger.api.guards import AnswerHeadersMiddleware, UniqueKeysMiddleware, defined_query_only
+from ledger.api.observability import Observability
 from ledger.api.problems import ProblemMiddleware, install_problem_handlers, problem_responses
 from ledger.api.routers import (
     accountability,
@@ -80,9 +81,15 @@ def create_app(
     ):
         app.include_router(module.router)
     app.include_router(console_router)
+    observability = Observability(container)
+    app.add_api_route(
+        "/metrics", observability.endpoint(), methods=["GET"], include_in_schema=False
+    )
     # The last added is the outermost: headers on every answer, even ProblemMiddleware's 413
     # and 500; the body-size limit before the duplicate-key check reads a body.
     app.add_middleware(UniqueKeysMiddleware)
     app.add_middleware(ProblemMiddleware)
     app.add_middleware(AnswerHeadersMiddleware)
+    # Outermost: it times and logs every answer, the problem middleware's too.
+    app.add_middleware(observability.middleware)
     return app

@@ -45,6 +45,7 @@ def unauthorized(detail: str) -> HTTPException:
 
 
 def get_principal(
+    request: Request,
     container: ContainerDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
@@ -56,6 +57,7 @@ def get_principal(
     )
     if principal is None:
         raise unauthorized("the bearer token is unknown or revoked")
+    request.state.principal = principal.name  # for the request's log line
     return principal
 
 

@@ -105,6 +105,39 @@ class DateAsISO(Transcoding):
 
 
 @dataclass(frozen=True)
+class WriteCounts:
+    """Since the process started: events written by type, saves that lost to a concurrent
+    write, and commands re-run after one (read by /metrics)."""
+
+    events: dict[str, int]
+    conflicts: int
+    retries: int
+
+
+class _Counters:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.events: dict[str, int] = {}
+        self.conflicts = 0
+        self.retries = 0
+
+    def written(self, recordings: list[Any]) -> None:
+        with self._lock:
+            for recording in recordings:
+                name = event_type(recording.domain_event)
+                self.events[name] = self.events.get(name, 0) + 1
+
+    def conflict(self, retried: bool) -> None:
+        with self._lock:
+            self.conflicts += 1
+            self.retries += retried
+
+    def snapshot(self) -> WriteCounts:
+        with self._lock:
+            return WriteCounts(dict(self.events), self.conflicts, self.retries)
+
+
+@dataclass(frozen=True)
 class _Claim:
     scope: str
     key: str
@@ -145,6 +178,7 @@ class LedgerBase(Application):
         self.clock = clock or (lambda: datetime.now(UTC))
         self._turns = [threading.Lock() for _ in range(TURNS)]
         self._organisation = organisation_cache(self.events, self.snapshots)
+        self.counters = _Counters()
 
     def construct_repository(self) -> Repository[UUID]:
         maxsize = self.env.get(self.AGGREGATE_CACHE_MAXSIZE)
@@ -162,6 +196,17 @@ class LedgerBase(Application):
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
         transcoder.register(DateAsISO())
+
+    def write_counts(self) -> WriteCounts:
+        return self.counters.snapshot()
+
+    def recorded_at(self, position: int) -> datetime | None:
+        """When the event at `position` in the log was recorded (None if there is none)."""
+        notifications = self.recorder.select_notifications(start=position, limit=1)
+        if not notifications or notifications[0].id != position:
+            return None
+        event = self.mapper.to_domain_event(notifications[0])
+        return getattr(event, "timestamp", None)
 
     @property
     def position(self) -> int:
@@ -285,17 +330,20 @@ class LedgerBase(Application):
             # Someone else wrote first. With If-Match the caller must look again;
             # otherwise the command is re-run on the new state (its rules re-checked).
             if expected_version is not None:
+                self.counters.conflict(retried=False)
                 raise StaleVersion(expected_version, aggregate.version) from None
             raise
         return self._result(business_id, recordings)
 
-    @staticmethod
-    def retrying(kind: str, business_id: str, attempt: Callable[[], WriteResult]) -> WriteResult:
+    def retrying(
+        self, kind: str, business_id: str, attempt: Callable[[], WriteResult]
+    ) -> WriteResult:
         """`attempt()` again while it loses to a concurrent write on `kind business_id`."""
         for number in _attempts():
             try:
                 return attempt()
             except IntegrityError:
+                self.counters.conflict(retried=number < CONFLICT_RETRIES)
                 if number == CONFLICT_RETRIES:
                     raise RuleViolation(
                         "concurrent_write",
@@ -303,8 +351,8 @@ class LedgerBase(Application):
                     ) from None
         raise AssertionError("unreachable")
 
-    @staticmethod
-    def _result(business_id: str, recordings: list[Any]) -> WriteResult:
+    def _result(self, business_id: str, recordings: list[Any]) -> WriteResult:
+        self.counters.written(recordings)
         first = recordings[0]
         return written(business_id, first.domain_event, first.notification.id)
 
