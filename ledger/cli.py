@@ -6,9 +6,10 @@ import ipaddress
 import json
 import os
 import secrets
+import sys
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -154,6 +155,55 @@ def demo(
     )
     for kind, count in sorted(stats.by_type.items()):
         typer.echo(f"  {kind}: {count}")
+
+
+@app.command("import")
+def import_names(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="CSV or XLSX")],
+    recorded_by: Annotated[str, typer.Option(help="who the events are recorded by")] = "import",
+) -> None:
+    """Import a name list (CSV or XLSX: client_id, name, outlet, tier, designated_manager,
+    registered_on, phone, address, employer, assets, assets_as_of, source, referrer): every
+    row is checked first; any bad row is reported and nothing is written."""
+    from ledger.name_lists import read_name_list
+
+    try:
+        rows = read_name_list(file.read_bytes())
+    except LedgerError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(1) from None
+    container = build()
+    bars: dict[str, Any] = {}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        if stage not in bars:
+            for bar in bars.values():
+                bar.render_finish()
+            label = "checking rows " if stage == "checked" else "writing events"
+            bars[stage] = typer.progressbar(length=total, label=label, file=sys.stderr)
+            bars[stage].__enter__()
+        bar = bars[stage]
+        bar.update(done - bar.pos)
+
+    try:
+        report = container.ledger.import_clients(rows, recorded_by=recorded_by, progress=progress)
+    finally:
+        for bar in bars.values():
+            bar.render_finish()
+        container.close()
+    for error in report.errors:
+        typer.echo(f"line {error.line}: {error.field}: {error.message}", err=True)
+    if report.errors:
+        typer.echo(
+            f"error: {len(report.errors)} problem(s) in {report.rows} rows; nothing was written",
+            err=True,
+        )
+        raise typer.Exit(1)
+    typer.echo(
+        f"imported {report.imported} clients ({report.skipped} already in the ledger): "
+        f"{report.events} events in {report.seconds:.1f}s "
+        f"({report.events / max(report.seconds, 1e-9):.0f} events/s)"
+    )
 
 
 @app.command()

@@ -90,6 +90,8 @@ DISTRICTS = [
 EMPLOYERS = ["SAIC Motor", "Bank of Shanghai", "Fudan University", "Ruijin Hospital", "own firm"]
 INTERESTS = ["property", "manufacturing", "trade", "education", "healthcare", "retail"]
 HOBBIES = ["golf", "tea", "calligraphy", "travel", "photography", "fishing"]
+# Clients gathered in memory between two bulk writes.
+CLIENTS_PER_WRITE = 1000
 CHANNEL_WEIGHTS = {"visit": 3, "phone": 5, "wechat": 4, "sms": 1, "event": 1, "letter": 1}
 
 
@@ -392,7 +394,6 @@ def load_demo(
     def write(method: str, **fields: Any) -> None:
         result = getattr(ledger, method)(**fields, recorded_by=RECORDED_BY)
         stats.commands += 1
-        stats.events = result.position - first_position
         stats.by_type[result.type] = stats.by_type.get(result.type, 0) + 1
 
     founded = start - timedelta(days=30)
@@ -413,14 +414,21 @@ def load_demo(
         write("appoint_head", unit_id=unit_id, staff_id=staff_id, effective_at=founded)
     for staff_id, left in sorted(org.departures.items()):
         write("depart_staff", staff_id=staff_id, reason="resigned", effective_at=left)
-    for steps in plans:
-        for _, method, fields in steps:
-            write(method, **fields)
-            stats.churns += method == "churn"
-        stats.clients += 1
-        if progress is not None and stats.clients % 1000 == 0:
-            stats.seconds = time.perf_counter() - started
-            progress(stats)
+    # The clients go through the bulk path: the same use cases, written many clients per
+    # transaction (613 s for 100,000 clients one command at a time).
+    with ledger.batched() as batch:
+        for steps in plans:
+            for _, method, fields in steps:
+                write(method, **fields)
+                stats.churns += method == "churn"
+            stats.clients += 1
+            if stats.clients % CLIENTS_PER_WRITE == 0:
+                batch.write()
+            if progress is not None and stats.clients % 1000 == 0:
+                stats.events = ledger.position - first_position
+                stats.seconds = time.perf_counter() - started
+                progress(stats)
+        batch.write()
     stats.events = ledger.position - first_position
     stats.seconds = time.perf_counter() - started
     return stats

@@ -15,6 +15,7 @@ from ledger.api.routers import (
     api_keys,
     clients,
     health,
+    imports,
     integrity,
     reports,
     rosters,
@@ -78,6 +79,7 @@ def create_app(
         reports,
         integrity,
         api_keys,
+        imports,
     ):
         app.include_router(module.router)
     app.include_router(console_router)

@@ -27,6 +27,9 @@ from ledger.store import STORE_UNAVAILABLE
 
 MEDIA_TYPE = "application/problem+json"
 MAX_BODY = 64 * 1024
+IMPORTS_PATH = "/v1/imports"
+# A name list of ~100,000 clients as CSV.
+MAX_IMPORT_BODY = 64 * 1024 * 1024
 RETRY_AFTER_SECONDS = 2
 
 log = logging.getLogger("ledger.api")
@@ -37,7 +40,7 @@ def problem_response(
     detail: str,
     *,
     slug: str | None = None,
-    errors: list[dict[str, str]] | None = None,
+    errors: list[dict[str, Any]] | None = None,
     rule: str | None = None,
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
@@ -140,8 +143,8 @@ def install_problem_handlers(app: FastAPI) -> None:
 
 class BodyTooLarge(HTTPException):
     # An HTTPException, so FastAPI's body reader lets it through instead of making it a 400.
-    def __init__(self) -> None:
-        super().__init__(413, f"the request body exceeds {MAX_BODY} bytes")
+    def __init__(self, limit: int = MAX_BODY) -> None:
+        super().__init__(413, f"the request body exceeds {limit} bytes")
 
 
 class ProblemMiddleware:
@@ -151,14 +154,17 @@ class ProblemMiddleware:
     def __init__(self, app: ASGIApp, max_body: int = MAX_BODY) -> None:
         self.app = app
         self.max_body = max_body
+        # A name list is a file, not a command: its route takes a larger body.
+        self.max_bodies = {IMPORTS_PATH: MAX_IMPORT_BODY}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        max_body = self.max_bodies.get(scope["path"], self.max_body)
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_body):
-            await self._send(send, 413, BodyTooLarge().detail)
+        if declared is not None and (not declared.isdigit() or int(declared) > max_body):
+            await self._send(send, 413, BodyTooLarge(max_body).detail)
             return
         received = 0
         started = False
@@ -168,8 +174,8 @@ class ProblemMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_body:
-                    raise BodyTooLarge()
+                if received > max_body:
+                    raise BodyTooLarge(max_body)
             return message
 
         async def tracking_send(message: Message) -> None:

@@ -166,6 +166,7 @@ class Body(BaseModel):
 class FieldError(BaseModel):
     field: str
     message: str
+    line: int | None = Field(default=None, description="the line of an imported file")
 
 
 class Problem(BaseModel):
@@ -180,6 +181,16 @@ class Problem(BaseModel):
 
 
 # ---- writes ---------------------------------------------------------------------------
+
+
+class ImportPublic(BaseModel):
+    """A name list written: how many rows, clients written, clients already held."""
+
+    rows: int
+    imported: int
+    skipped: int
+    events: int
+    position: int = Field(description="the log's position after the import (for `after=`)")
 
 
 class WritePublic(BaseModel):

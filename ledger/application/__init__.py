@@ -8,6 +8,7 @@ cases, each in its own module over the write machinery of `writes.py`:
 
 - `organisation.py`: units and staff;
 - `clients.py`: a client's life, from registration to retraction;
+- `imports.py`: a bank's name list, imported all or nothing through the bulk path;
 - `accountability.py`: determinations on churn cases (through the `ChurnCases` port);
 - `history.py`: a client as of a time, as known at a time, and its events;
 - `access.py`: API keys, the caller (`Principal`), roles and a manager key's scope.
@@ -20,13 +21,19 @@ from ledger.application.accountability import AccountabilityUseCases, ChurnCases
 from ledger.application.caches import TURN_WAIT
 from ledger.application.clients import ClientUseCases
 from ledger.application.history import HistoryEntry, HistoryUseCases
+from ledger.application.imports import ImportReport, ImportUseCases, RowError
 from ledger.application.organisation import OrganisationUseCases, StaffSummary, UnitSummary
 from ledger.application.writes import CONFLICT_RETRIES, WriteResult
 from ledger.domain import Client
 
 
 class Ledger(
-    AccountabilityUseCases, ClientUseCases, AccessUseCases, HistoryUseCases, OrganisationUseCases
+    AccountabilityUseCases,
+    ImportUseCases,
+    ClientUseCases,
+    AccessUseCases,
+    HistoryUseCases,
+    OrganisationUseCases,
 ):
     # The name keys the library's environment variables and the read models' tracking rows.
     name = "Ledger"
@@ -40,8 +47,10 @@ __all__ = [
     "ApiKeySummary",
     "ChurnCases",
     "HistoryEntry",
+    "ImportReport",
     "Ledger",
     "Principal",
+    "RowError",
     "StaffSummary",
     "UnitSummary",
     "WriteResult",

@@ -36,7 +36,7 @@ class ClientUseCases(OrganisationUseCases):
                 f"a client's home unit must be an outlet; {unit_id} is a {unit_kind}",
             )
         if referred_by is not None and referred_by != client_id:
-            self.load(Client, referred_by, field="referred_by")  # the referrer must exist
+            self.check_exists(Client, referred_by, field="referred_by")
         return self.create(
             Client.register,
             client_id=client_id,

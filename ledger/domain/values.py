@@ -10,6 +10,8 @@ import re
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
+from hashlib import sha1
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -100,14 +102,26 @@ _AMOUNT = re.compile(AMOUNT_PATTERN)
 _EVENT_NAMESPACE = uuid5(NAMESPACE_URL, "urn:ledger:event")
 
 
+_EVENT_NAMESPACE_BYTES = _EVENT_NAMESPACE.bytes
+
+
+# A bulk load asks for the same few hundred thousand ids again and again.
+@lru_cache(maxsize=1 << 16)
 def aggregate_uuid(kind: str, business_id: str) -> UUID:
     """The store id of a unit, staff member or client: one per business id, for ever."""
     return uuid5(NAMESPACE_URL, f"urn:ledger:{kind}:{business_id}")
 
 
 def event_id(originator_id: UUID, version: int) -> str:
-    """A stable id for the event at `version` of an aggregate, derivable from the log."""
-    return str(uuid5(_EVENT_NAMESPACE, f"{originator_id}/{version}"))
+    """A stable id for the event at `version` of an aggregate, derivable from the log:
+    `str(uuid5(<event namespace>, "<originator id>/<version>"))`, spelled out because
+    building the UUID object was a tenth of a bulk load's time."""
+    name = f"{originator_id}/{version}".encode()
+    digest = bytearray(sha1(_EVENT_NAMESPACE_BYTES + name, usedforsecurity=False).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
+    h = digest.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def check_identifier(field: str, value: Any) -> str:

@@ -14,18 +14,17 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from ledger.api.observability import JSONLogFormatter, access_log, request_id
 from ledger.bootstrap import Container
-from support.api_world import ADMIN, World, assert_problem, at, running_app
+from support.api_world import ADMIN, World, assert_problem, at
 
 
 @pytest.fixture
-def app(sqlite_url: str) -> Iterator[tuple[TestClient, Container]]:
-    with running_app(sqlite_url) as running:
-        yield running
+def app(sqlite_app: tuple[TestClient, Container]) -> tuple[TestClient, Container]:
+    return sqlite_app
 
 
 @pytest.fixture
-def world(app: tuple[TestClient, Container]) -> World:
-    return World(app[0]).build()
+def world(sqlite_world: World) -> World:
+    return sqlite_world
 
 
 @pytest.fixture
