@@ -15,14 +15,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from datetime import time as day_time
-from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError
 
 from ledger.application.clients import ClientUseCases
 from ledger.application.writes import Batch
 from ledger.domain import Client, InvalidInput, NotFound, RuleViolation
-from ledger.domain.values import DESIGNATED_MANAGER
+from ledger.domain.values import DESIGNATED_MANAGER, check_identifier
 
 COLUMNS = (
     "client_id",
@@ -110,6 +109,9 @@ class ImportUseCases(ClientUseCases):
         progress: Progress | None,
     ) -> None:
         now = self.clock()
+        held = self.registered(
+            [Client.id_for(row["client_id"]) for _, row in rows if _is_id(row.get("client_id"))]
+        )
         seen: dict[str, int] = {}
         for done, (line, row) in enumerate(rows, start=1):
             client_id = row.get("client_id", "")
@@ -123,7 +125,7 @@ class ImportUseCases(ClientUseCases):
                 report.errors += [RowError(line, c, "is required") for c in missing]
                 continue
             try:
-                if self._in_store(Client.id_for(client_id)):
+                if Client.id_for(client_id) in held:
                     report.skipped += 1
                     continue
                 self._import_row(row, recorded_by, now)
@@ -138,9 +140,6 @@ class ImportUseCases(ClientUseCases):
         batch.gather()
         if progress is not None:
             progress("checked", len(rows), len(rows))
-
-    def _in_store(self, aggregate_id: UUID) -> bool:
-        return bool(self.recorder.select_events(aggregate_id, lte=1))
 
     def _import_row(self, row: dict[str, str], recorded_by: str, now: datetime) -> None:
         client_id = row["client_id"]
@@ -194,15 +193,24 @@ class ImportUseCases(ClientUseCases):
             report.events = batch.write(written)
         except IntegrityError:
             # Clients registered meanwhile by another writer: write the others.
-            taken = {
-                stored.originator_id
-                for stored in batch.unwritten()
-                if stored.originator_version == 1 and self._in_store(stored.originator_id)
-            }
+            taken = self.registered(
+                [
+                    stored.originator_id
+                    for stored in batch.unwritten()
+                    if stored.originator_version == 1
+                ]
+            )
             batch.discard(taken)
             report.imported -= len(taken)
             report.skipped += len(taken)
             report.events = batch.write(written)
+
+
+def _is_id(value: str | None) -> bool:
+    try:
+        return check_identifier("client_id", value) is not None
+    except InvalidInput:
+        return False
 
 
 def _row_error(line: int, error: InvalidInput | RuleViolation | NotFound) -> RowError:

@@ -69,12 +69,18 @@ class WriteResult:
     """What every write answers: the aggregate, the event, and its place in the log."""
 
     id: str
-    event_id: str
+    originator_id: UUID
     type: str
     version: int
     position: int
     recorded_at: datetime
     recorded_by: str
+
+    @property
+    def event_id(self) -> str:
+        # Derived when asked: a bulk load answers hundreds of thousands of writes that
+        # nobody reads the id of.
+        return event_id(self.originator_id, self.version)
 
 
 def event_type(event: object) -> str:
@@ -85,7 +91,7 @@ def event_type(event: object) -> str:
 def written(business_id: str, event: Any, position: int) -> WriteResult:
     return WriteResult(
         id=business_id,
-        event_id=event_id(event.originator_id, event.originator_version),
+        originator_id=event.originator_id,
         type=event_type(event),
         version=event.originator_version,
         position=position,
@@ -364,6 +370,10 @@ class LedgerBase(Application):
         except AggregateNotFoundError:
             raise NotFound(kind, business_id) from None
         return checked(aggregate)
+
+    def registered(self, aggregate_ids: list[UUID]) -> set[UUID]:
+        """Those of the aggregates the store holds."""
+        return self.recorder.registered(aggregate_ids)  # type: ignore[attr-defined,no-any-return]
 
     def check_exists(self, cls: type[Aggregate], business_id: str, *, field: str) -> None:
         """NotFound unless the aggregate is in the store (or gathered in this batch)."""

@@ -52,6 +52,12 @@ class LedgerPOPOApplicationRecorder(POPOApplicationRecorder):
         with self._database_lock:
             yield MemoryChainTables(self)
 
+    def registered(self, originator_ids: Sequence[UUID]) -> set[UUID]:
+        """Those of the aggregates that have a first event in the store."""
+        with self._database_lock:
+            index = self._stored_events_index
+            return {i for i in originator_ids if 1 in index.get(str(i), {})}
+
     def event_positions(self, originator_id: UUID) -> dict[int, int]:
         """Global position of each stored event of one aggregate, by version."""
         with self._database_lock:

@@ -191,6 +191,16 @@ class LedgerPostgresApplicationRecorder(PostgresApplicationRecorder):
             with curs.connection.cursor(row_factory=tuple_row) as c:
                 yield PostgresChainTables(self, c)
 
+    def registered(self, originator_ids: Sequence[UUID]) -> set[UUID]:
+        """Those of the aggregates that have a first event in the store, in one query."""
+        statement = self._sql(
+            "SELECT originator_id FROM {events} "
+            "WHERE originator_version = 1 AND originator_id = ANY(%s)"
+        )
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(statement, (list(originator_ids),))
+            return {row["originator_id"] for row in curs.fetchall()}
+
     def event_positions(self, originator_id: UUID) -> dict[int, int]:
         """Global position of each stored event of one aggregate, by version."""
         statement = self._sql(

@@ -154,6 +154,22 @@ class LedgerSQLiteApplicationRecorder(SQLiteApplicationRecorder):
     ) -> Subscription[ApplicationRecorder]:
         return PollingSubscription(self, gt=gt, topics=topics)
 
+    def registered(self, originator_ids: Sequence[UUID]) -> set[UUID]:
+        """Those of the aggregates that have a first event in the store (one query per
+        500 ids: a bulk import asks for every client of its file)."""
+        found: set[UUID] = set()
+        with self.datastore.transaction(commit=False) as c:
+            for start in range(0, len(originator_ids), 500):
+                part = originator_ids[start : start + 500]
+                marks = ",".join("?" * len(part))
+                c.execute(
+                    f"SELECT originator_id FROM {self.events_table_name} "
+                    f"WHERE originator_version=1 AND originator_id IN ({marks})",
+                    [i.hex for i in part],
+                )
+                found.update(UUID(row[0]) for row in c.fetchall())
+        return found
+
     def event_positions(self, originator_id: UUID) -> dict[int, int]:
         """Global position of each stored event of one aggregate, by version."""
         with self.datastore.transaction(commit=False) as c:
