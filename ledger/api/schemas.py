@@ -536,6 +536,9 @@ class OverdueContact(BaseModel):
 
 class OverdueContactsPublic(BaseModel):
     items: list[OverdueContact]
+    next_cursor: str | None = Field(
+        description="pass it as `cursor` for the next page; null on the last page"
+    )
 
 
 class OrphanedClient(BaseModel):
@@ -547,6 +550,9 @@ class OrphanedClient(BaseModel):
 
 class OrphanedClientsPublic(BaseModel):
     items: list[OrphanedClient]
+    next_cursor: str | None = Field(
+        description="pass it as `cursor` for the next page; null on the last page"
+    )
 
 
 class ManagerPortfolioPublic(_FromTo):

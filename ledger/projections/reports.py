@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from ledger.domain.errors import InvalidInput
 from ledger.domain.values import ACTIVE, TIERS, VIP_TIERS
 from ledger.projections.client_facts import ClientFacts
 from ledger.projections.kit import (
@@ -24,6 +25,16 @@ from ledger.projections.kit import (
 from ledger.projections.kit.timeline import share
 
 
+def _overdue_cursor(cursor: str | None) -> tuple[int, str] | None:
+    """An overdue-contacts cursor, `<days overdue>:<client id>`, as the sort key it ends at."""
+    if cursor is None:
+        return None
+    days, _, client_id = cursor.partition(":")
+    if not days.isdigit() or not client_id:
+        raise InvalidInput("cursor", "is not a next_cursor of this report")
+    return -int(days), client_id
+
+
 class ReportsView(ABC):
     """The queries of the reports read model."""
 
@@ -37,15 +48,32 @@ class ReportsView(ABC):
         is the view's `completeness_target` option by default."""
 
     @abstractmethod
-    def overdue_contacts(self, unit_id: str, *, as_of: datetime | None = None) -> dict[str, Any]:
-        """`{items: [{client_id, tier, last_contact_at, days_overdue, designated_manager}]}`:
-        active clients whose last contact (or, never contacted, registration) is older
-        than their tier's cadence at `as_of`; most overdue first."""
+    def overdue_contacts(
+        self,
+        unit_id: str,
+        *,
+        as_of: datetime | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> dict[str, Any]:
+        """`{items: [{client_id, tier, last_contact_at, days_overdue, designated_manager}],
+        next_cursor}`: active clients whose last contact (or, never contacted,
+        registration) is older than their tier's cadence at `as_of`; most overdue first.
+        `limit` rows after `cursor` (the previous page's `next_cursor`); every row
+        without a limit."""
 
     @abstractmethod
-    def orphaned_clients(self, unit_id: str, *, as_of: datetime | None = None) -> dict[str, Any]:
-        """`{items: [{client_id, tier, former_manager, since}]}`: active clients whose
-        designated manager had departed by `as_of`; `since` is the departure."""
+    def orphaned_clients(
+        self,
+        unit_id: str,
+        *,
+        as_of: datetime | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> dict[str, Any]:
+        """`{items: [{client_id, tier, former_manager, since}], next_cursor}`: active
+        clients whose designated manager had departed by `as_of`; `since` is the
+        departure. Ordered by client id, paged as `overdue_contacts`."""
 
     @abstractmethod
     def manager_portfolio(self, staff_id: str, start: datetime, end: datetime) -> dict[str, Any]:
@@ -102,11 +130,19 @@ class SQLReportsView(BatchView, ReportsView):
             "by_unit": by_unit,
         }
 
-    def overdue_contacts(self, unit_id: str, *, as_of: datetime | None = None) -> dict[str, Any]:
+    def overdue_contacts(
+        self,
+        unit_id: str,
+        *,
+        as_of: datetime | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> dict[str, Any]:
         self.units.unit(unit_id)
+        after = _overdue_cursor(cursor)
         cadence: dict[str, int] = self.options["cadence"]
         if not cadence:
-            return {"items": []}
+            return {"items": [], "next_cursor": None}
         as_of = as_of or datetime.now(UTC)
         moment = utc_text(as_of)
         tiers = list(cadence)
@@ -134,23 +170,45 @@ class SQLReportsView(BatchView, ReportsView):
                         "designated_manager": r["manager"],
                     }
                 )
-        items.sort(key=lambda item: (-item["days_overdue"], item["client_id"]))
-        return {"items": items}
 
-    def orphaned_clients(self, unit_id: str, *, as_of: datetime | None = None) -> dict[str, Any]:
+        def order(item: dict[str, Any]) -> tuple[int, str]:
+            return -item["days_overdue"], item["client_id"]
+
+        if after is not None:
+            items = [item for item in items if order(item) > after]
+        items.sort(key=order)
+        if limit is None or len(items) <= limit:
+            return {"items": items, "next_cursor": None}
+        last = items[limit - 1]
+        return {
+            "items": items[:limit],
+            "next_cursor": f"{last['days_overdue']}:{last['client_id']}",
+        }
+
+    def orphaned_clients(
+        self,
+        unit_id: str,
+        *,
+        as_of: datetime | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> dict[str, Any]:
         self.units.unit(unit_id)
         moment = utc_text(as_of or datetime.now(UTC))
+        params: tuple[Any, ...] = (unit_id, moment, moment, ACTIVE, moment, cursor or "")
         rows = self.query(
             "SELECT c.client_id AS client_id, i.tier AS tier, i.manager AS former_manager, "
             f"s.departed_at AS since {self.intervals.subtree_join()}"
             f"JOIN {self.view_name}_staff s ON s.staff_id = i.manager "
             f"WHERE {self.intervals.in_force()} AND i.status = ? AND s.departed_at <= ? "
-            "ORDER BY c.client_id",
-            (unit_id, moment, moment, ACTIVE, moment),
+            "AND c.client_id > ? ORDER BY c.client_id" + (" LIMIT ?" if limit else ""),
+            (*params, limit + 1) if limit else params,
         )
         for r in rows:
             r["since"] = from_utc_text(r["since"])
-        return {"items": rows}
+        if limit is None or len(rows) <= limit:
+            return {"items": rows, "next_cursor": None}
+        return {"items": rows[:limit], "next_cursor": rows[limit - 1]["client_id"]}
 
     def manager_portfolio(self, staff_id: str, start: datetime, end: datetime) -> dict[str, Any]:
         p = self.view_name

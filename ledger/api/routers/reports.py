@@ -33,6 +33,15 @@ From = Annotated[Moment, Query(alias="from", description="the period's start (in
 To = Annotated[Moment, Query(alias="to", description="the period's end (exclusive)")]
 
 
+# API.md 1.1, Paging: the report lists' pages.
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 1000
+LimitQuery = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="rows per page")]
+CursorQuery = Annotated[
+    str | None, Query(max_length=140, description="the previous page's next_cursor")
+]
+
+
 def _period(start: Moment, end: Moment) -> None:
     if end <= start:
         raise InvalidInput("to", "must be after from")
@@ -64,11 +73,18 @@ def completeness(
     responses=EXPORT_RESPONSES,
 )
 def overdue_contacts(
-    unit_id: UnitQuery, reports: ReportsDep, as_of: Moment | None = None, fmt: ExportFormat = None
+    unit_id: UnitQuery,
+    reports: ReportsDep,
+    as_of: Moment | None = None,
+    limit: LimitQuery = DEFAULT_LIMIT,
+    cursor: CursorQuery = None,
+    fmt: ExportFormat = None,
 ) -> OverdueContactsPublic | Response:
-    answer = reports.overdue_contacts(unit_id, as_of=as_of)
     if fmt is not None:
+        # Every matching row, not a page.
+        answer = reports.overdue_contacts(unit_id, as_of=as_of)
         return export_models(OverdueContact, answer["items"], fmt, f"overdue-{unit_id}")
+    answer = reports.overdue_contacts(unit_id, as_of=as_of, limit=limit, cursor=cursor)
     return OverdueContactsPublic.model_validate(answer)
 
 
@@ -79,11 +95,16 @@ def overdue_contacts(
     responses=EXPORT_RESPONSES,
 )
 def orphaned_clients(
-    unit_id: UnitQuery, reports: ReportsDep, fmt: ExportFormat = None
+    unit_id: UnitQuery,
+    reports: ReportsDep,
+    limit: LimitQuery = DEFAULT_LIMIT,
+    cursor: CursorQuery = None,
+    fmt: ExportFormat = None,
 ) -> OrphanedClientsPublic | Response:
-    answer = reports.orphaned_clients(unit_id)
     if fmt is not None:
+        answer = reports.orphaned_clients(unit_id)
         return export_models(OrphanedClient, answer["items"], fmt, f"orphaned-{unit_id}")
+    answer = reports.orphaned_clients(unit_id, limit=limit, cursor=cursor)
     return OrphanedClientsPublic.model_validate(answer)
 
 
