@@ -103,12 +103,17 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--clients", type=int, default=200)
+    parser.add_argument(
+        "--project-apart",
+        action="store_true",
+        help="serve --no-projections beside a `ledger project` process",
+    )
     args = parser.parse_args()
     with sqlite_url() as url:
         ledger = Ledger(library_environment(url))
         world = build_world(ledger, args.threads, args.clients)
         ledger.close()
-        with server(url, 1, False) as led, reference_server() as ref:
+        with server(url, 1, args.project_apart) as led, reference_server() as ref:
             for number in range(1, args.rounds + 1):
                 runs: list[tuple[str, Run]] = []
                 for name, serving in (("reference", ref), ("ledger", led)):
