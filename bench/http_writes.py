@@ -345,7 +345,11 @@ def server(url: str, workers: int, projector: bool, profile: str | None = None) 
 def projections_exist() -> bool:
     from ledger.cli import app
 
-    return any(command.name == "project" for command in app.registered_commands)
+    # A command registered without a name is named after its function.
+    return any(
+        (command.name or getattr(command.callback, "__name__", None)) == "project"
+        for command in app.registered_commands
+    )
 
 
 def run(store: str, url: str, args: argparse.Namespace) -> None:
