@@ -23,7 +23,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
 
-from ledger.integrity.chain import GENESIS, ChainEvent, canonical_bytes, chain_hashes
+from ledger.integrity.chain import GENESIS, ChainEvent, canonical_bytes, chain_hashes, link_hash
 from ledger.integrity.merkle import Block, Frontier, leaf_hash, range_blocks
 
 # Events read, hashed and written per step of a backfill.
@@ -120,13 +120,23 @@ def record(tables: ChainTables, events: Sequence[ChainEvent]) -> None:
             "the log holds events from before the hash chain; "
             "run `ledger chain backfill` before writing",
         )
-    hashes = chain_hashes(previous[1] if previous else GENESIS, events)
-    tables.insert_links([(e.position, h) for e, h in zip(events, hashes, strict=True)])
-    extend_tree(tables, leaf, previous[0] if previous else 0, events)
+    # Each event's canonical bytes once: the link and the leaf both hash them.
+    blobs = [canonical_bytes(event) for event in events]
+    link = previous[1] if previous else GENESIS
+    rows = []
+    for event, blob in zip(events, blobs, strict=True):
+        link = link_hash(link, blob)
+        rows.append((event.position, link))
+    tables.insert_links(rows)
+    extend_tree(tables, leaf, previous[0] if previous else 0, events, blobs)
 
 
 def extend_tree(
-    tables: ChainTables, last: Leaf | None, previous: int, events: Sequence[ChainEvent]
+    tables: ChainTables,
+    last: Leaf | None,
+    previous: int,
+    events: Sequence[ChainEvent],
+    blobs: Sequence[bytes] | None = None,
 ) -> int:
     """Append `events` to the tree whose last leaf is `last` if that leaf is at
     `previous` (0: none); else the tree lags the chain (a store from before it) and
@@ -146,9 +156,9 @@ def extend_tree(
             )
         frontier = Frontier(size, blocks)
     leaves, nodes = [], []
-    for event in events:
+    for number, event in enumerate(events):
         leaves.append((event.position, frontier.size))
-        leaf = leaf_hash(canonical_bytes(event))
+        leaf = leaf_hash(blobs[number] if blobs is not None else canonical_bytes(event))
         nodes.extend(frontier.append(leaf))
     tables.insert_tree(leaves, nodes)
     tables.frontiers.keep(frontier, leaf)

@@ -108,8 +108,13 @@ def canonical_bytes(event: ChainEvent) -> bytes:
     return b"".join((head, topic, _LENGTH.pack(len(state)), state))
 
 
+def link_hash(previous: bytes, canonical: bytes) -> bytes:
+    """The link after `previous` of the event whose canonical bytes are `canonical`."""
+    return hashlib.sha256(previous + canonical).digest()
+
+
 def next_hash(previous: bytes, event: ChainEvent) -> bytes:
-    return hashlib.sha256(previous + canonical_bytes(event)).digest()
+    return link_hash(previous, canonical_bytes(event))
 
 
 def chain_hashes(previous: bytes, events: Iterable[ChainEvent]) -> list[bytes]:
