@@ -516,6 +516,21 @@ class ApplicationStoreContract:
         assert None not in positions
         assert all(a < b for a, b in itertools.pairwise(positions))
 
+    def test_a_name_list_is_written_once_and_known_clients_are_skipped(
+        self, ledger: Ledger, bank: Bank
+    ) -> None:
+        rows = [
+            (line, {"client_id": new_id("C"), "name": "Wang Fang", "outlet": bank.outlet})
+            for line in range(2, 2 + 1200)  # more than one query's worth of known ids
+        ]
+        before = ledger.position
+        first = ledger.import_clients(rows[:700], recorded_by=ADMIN)
+        assert (first.imported, first.skipped, first.events) == (700, 0, 700)
+        again = ledger.import_clients(rows, recorded_by=ADMIN)
+        assert (again.imported, again.skipped, again.events) == (500, 700, 500)
+        assert ledger.position == before + 1200
+        assert ledger.get_client(rows[-1][1]["client_id"]).unit_id == bank.outlet
+
 
 def count_events_read(ledger: Ledger, originator_id: Any) -> dict[str, int]:
     """Count the stored events `ledger` reads for one aggregate from now on."""
