@@ -1,6 +1,6 @@
 """Bulk writes: a name list imported, and `ledger demo` through the same bulk path.
 
-    .venv/bin/python -m bench.imports --clients 20000 [--postgres] [--demo 100000]
+    .venv/bin/python -m bench.imports --clients 20000 [--store sqlite|postgres|both] [--demo N]
 
 Each run gets a fresh store with the demo's organisation (units and staff, written one
 command at a time), then imports a CSV name list of `--clients` rows (four events a row:
@@ -112,10 +112,15 @@ def _library_append(url: str, notifications: list) -> None:
     if "SQLITE_DBNAME" in env:
         env["SQLITE_DBNAME"] = env["SQLITE_DBNAME"] + ".plain.db"
     else:
-        env["POSTGRES_SCHEMA"] = "plain"
-    env["PERSISTENCE_MODULE"] = env.get("PERSISTENCE_MODULE", "")
+        # The library's own recorder, in its own table beside the ledger's.
+        env["PERSISTENCE_MODULE"] = "eventsourcing.postgres"
+    if "SQLITE_DBNAME" in env:
+        env["PERSISTENCE_MODULE"] = "eventsourcing.sqlite"
     factory = InfrastructureFactory.construct(Environment("PLAIN", env))
     recorder = factory.application_recorder()
+    if hasattr(recorder, "events_table_name") and "SQLITE_DBNAME" not in env:
+        recorder = type(recorder)(recorder.datastore, events_table_name="plain_events")
+    recorder.create_table()
     events = [
         StoredEvent(n.originator_id, n.originator_version, n.topic, n.state) for n in notifications
     ]
@@ -149,10 +154,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--clients", type=int, default=20_000)
     parser.add_argument("--demo", type=int, default=0, help="also `ledger demo` at this size")
-    parser.add_argument("--postgres", action="store_true")
+    parser.add_argument("--store", choices=["sqlite", "postgres", "both"], default="sqlite")
     args = parser.parse_args()
-    stores: list[tuple[str, AbstractContextManager[str]]] = [("SQLite", sqlite_url())]
-    if args.postgres:
+    stores: list[tuple[str, AbstractContextManager[str]]] = []
+    if args.store in ("sqlite", "both"):
+        stores.append(("SQLite", sqlite_url()))
+    if args.store in ("postgres", "both"):
         stores.append(("PostgreSQL", postgres_url()))
     for name, store in stores:
         with store as url:
