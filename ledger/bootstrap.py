@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cached_property, partial
 from pathlib import Path
 from typing import Any
@@ -220,4 +220,5 @@ def build(
         container.view_names = list(views)
     ledger.churn_cases = container  # the application's ChurnCases port
     ledger.case_wait = settings.read_wait_seconds
+    ledger.manager_backdate = timedelta(days=settings.manager_backdate_days)
     return container

@@ -11,7 +11,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from ledger.application.caches import Memo
@@ -22,6 +24,18 @@ from ledger.domain import Forbidden, InvalidInput, NotFound
 from ledger.domain.api_key import ApiKey, hash_secret
 
 MANAGER = "manager"
+# A manager's commands that date an accountability-relevant fact, and the field that dates it
+# (a registration's `occurred_at` and an asset statement's `as_of` are not limited).
+BACKDATE_LIMITED: dict[str, str] = {
+    "assign": "effective_at",
+    "change_tier": "effective_at",
+    "churn": "effective_at",
+    "reactivate": "effective_at",
+    "log_contact": "occurred_at",
+}
+# A manager's commands that name a staff member by `staff_id`.
+NAMES_STAFF = frozenset({"assign", "log_contact"})
+DEFAULT_MANAGER_BACKDATE = timedelta(days=7)
 
 
 @dataclass(frozen=True)
@@ -69,6 +83,7 @@ class AccessUseCases(HistoryUseCases):
         super().__init__(*args, **kwargs)
         # The KDF is slow on purpose; a token verified once is remembered by its digest.
         self._verified_tokens: Memo[str] = Memo()
+        self.manager_backdate = DEFAULT_MANAGER_BACKDATE
 
     # ---- keys -------------------------------------------------------------------------
 
@@ -127,13 +142,13 @@ class AccessUseCases(HistoryUseCases):
         return Principal(name=f"key:{key.key_id}", role=key.role, staff_id=key.staff_id)
 
     # ---- the scope of a manager key -----------------------------------------------------
-    # API.md, "Scope of a manager key": every rule that limits what a manager key may touch
-    # lives in this section, each a `check_*_scope(principal, ...)` that passes any other
-    # role and raises Forbidden. Today: the client's home unit. Issue 12 adds the staff a
-    # command names, how far back it may be dated, and reads, beside these two.
+    # API.md 1.1, "Scope of a manager key": every rule that limits what a manager key may
+    # touch lives in this section, each a `check_*` that passes any other role and raises
+    # Forbidden (or InvalidInput for a date too far back). The HTTP routers and the console
+    # both call these, so a rule holds whichever door a request comes through.
 
     def check_unit_scope(self, principal: Principal, unit_id: str) -> None:
-        """A manager acts only on clients whose home unit lies in its own unit's subtree."""
+        """A manager acts on and reads only units of its own unit's subtree."""
         if principal.role != MANAGER:
             return
         manager = self._acting_manager(principal)
@@ -144,8 +159,71 @@ class AccessUseCases(HistoryUseCases):
             )
 
     def check_client_scope(self, principal: Principal, client_id: str) -> None:
+        """A manager acts on and reads only clients whose home unit is in its subtree."""
         if principal.role == MANAGER:
             self.check_unit_scope(principal, self.client_unit(client_id))
+
+    def scoped_unit(self, principal: Principal, unit_id: str | None) -> str | None:
+        """The unit a read covers: for a manager, one of its subtree (its own unit when it
+        names none); for every other role, what it asked for (None: every unit)."""
+        if principal.role != MANAGER:
+            return unit_id
+        if unit_id is None:
+            return self._acting_manager(principal).unit_id
+        self.check_unit_scope(principal, unit_id)
+        return unit_id
+
+    def check_staff_read_scope(self, principal: Principal, staff_id: str) -> None:
+        """A manager reads the records and portfolios of staff of its own subtree only."""
+        if principal.role == MANAGER:
+            self.check_unit_scope(principal, self.get_staff(staff_id).unit_id)
+
+    def check_named_staff(self, principal: Principal, staff_id: str) -> None:
+        """Staff a manager names (an assignee, a contact's author) must be active staff of
+        its subtree or of a unit above it: the president and vice president above an
+        outlet belong to its teams; a colleague of another sub-branch does not."""
+        if principal.role != MANAGER:
+            return
+        manager = self._acting_manager(principal)
+        named = self.get_staff(staff_id)
+        if named.status != "active":
+            raise Forbidden(f"staff {staff_id} is not active staff")
+        below = manager.unit_id in self.unit_ancestry(named.unit_id)
+        above = named.unit_id in self.unit_ancestry(manager.unit_id)
+        if not (below or above):
+            raise Forbidden(
+                f"staff {staff_id} works in unit {named.unit_id}, neither in nor above "
+                f"{manager.staff_id}'s unit {manager.unit_id}"
+            )
+
+    def check_backdating(self, principal: Principal, field: str, moment: datetime | None) -> None:
+        """A manager may date accountability-relevant events only `manager_backdate` before
+        the moment they are recorded (DOMAIN.md: 责任不能转嫁, not rewrite last quarter)."""
+        if principal.role != MANAGER or moment is None:
+            return
+        earliest = self.clock() - self.manager_backdate
+        if moment < earliest:
+            raise InvalidInput(
+                field,
+                f"a manager may date this at most {self.manager_backdate.days} days back "
+                f"(not before {earliest.isoformat(timespec='seconds')})",
+            )
+
+    def check_client_command(
+        self, principal: Principal, command: str, fields: Mapping[str, Any]
+    ) -> None:
+        """Every rule for a manager's client command `command(**fields)`."""
+        if principal.role != MANAGER:
+            return
+        if command == "register_client":
+            self.check_unit_scope(principal, fields["unit_id"])
+        else:
+            self.check_client_scope(principal, fields["client_id"])
+        dated = BACKDATE_LIMITED.get(command)
+        if dated is not None:
+            self.check_backdating(principal, dated, fields.get(dated))
+        if command in NAMES_STAFF and fields.get("staff_id") is not None:
+            self.check_named_staff(principal, fields["staff_id"])
 
     def _acting_manager(self, principal: Principal) -> StaffSummary:
         """The active staff member a manager key is bound to."""

@@ -309,7 +309,8 @@ class ApiContract:
             ),
             403,
         )
-        assert api.get(f"/v1/clients/{elsewhere}", headers=manager).status_code == 200
+        # API.md 1.1 ("Scope of a manager key"): it reads only its own subtree too.
+        assert_problem(api.get(f"/v1/clients/{elsewhere}", headers=manager), 403)
 
     def test_a_sub_branch_manager_reaches_every_outlet_below_it(self, world: World) -> None:
         world.post(
@@ -440,7 +441,8 @@ class ApiContract:
             return await run_sync(func, *args, **kwargs)
 
         monkeypatch.setattr(anyio.to_thread, "run_sync", counting)
-        body = {"channel": "phone", "staff_id": world["M1"], "occurred_at": at(3)}
+        # Yesterday: a manager may date a contact only a few days back (API.md 1.1).
+        body = {"channel": "phone", "staff_id": world["M1"], "occurred_at": at(364)}
         answer = world.api.post(f"/v1/clients/{client_id}/contacts", json=body, headers=manager)
         assert answer.status_code == 201
         assert answer.json()["type"] == "ContactLogged"
