@@ -600,6 +600,7 @@ class ApiKeyCreate(Body):
         default=None, description="required for a manager: the staff member it acts as"
     )
     label: Name
+    expires_at: Moment | None = Field(default=None, description="refused with 401 from then on")
 
 
 class ApiKeyIssued(WritePublic):
@@ -608,6 +609,24 @@ class ApiKeyIssued(WritePublic):
     role: KeyRole
     staff_id: str | None
     label: str
+    expires_at: datetime | None = None
+
+
+class ApiKeyPublic(BaseModel):
+    key_id: str
+    role: KeyRole
+    staff_id: str | None
+    label: str
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    last_used_at: datetime | None = Field(
+        description="to the minute, as this process saw it (not kept across restarts)"
+    )
+
+
+class ApiKeysPublic(BaseModel):
+    items: list[ApiKeyPublic]
 
 
 # ---- health ----------------------------------------------------------------------------
