@@ -342,7 +342,8 @@ class ApiContract:
             json={"client_id": new_id("C"), "name": "Li", "unit_id": world["O1"]},
             headers=manager,
         )
-        assert_problem(answer, 403)
+        # API.md 1.1, "Keys": from the departure on, the key itself is refused.
+        assert_problem(answer, 401)
 
     def test_api_keys_are_issued_once_by_admin_and_revoked(self, world: World) -> None:
         api = world.api

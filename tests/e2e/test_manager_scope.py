@@ -4,14 +4,21 @@ most a few days back, and reads only its own subtree; the console obeys the same
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
 
 from ledger.bootstrap import Container
-from support.api_world import ADMIN, World, assert_problem, at, new_id, running_app
+from support.api_world import (
+    ADMIN,
+    ContractOnEachStore,
+    World,
+    assert_problem,
+    at,
+    new_id,
+    running_app,
+)
 from support.console_support import post_form, sign_in
 
 
@@ -19,16 +26,7 @@ def ago(days: float) -> str:
     return (datetime.now(UTC) - timedelta(days=days)).isoformat()
 
 
-class ManagerScopeContract:
-    @pytest.fixture
-    def database_url(self) -> str:
-        raise NotImplementedError
-
-    @pytest.fixture
-    def app(self, database_url: str) -> Iterator[tuple[TestClient, Container]]:
-        with running_app(database_url, read_wait_seconds=2) as running:
-            yield running
-
+class ManagerScopeContract(ContractOnEachStore):
     @pytest.fixture
     def world(self, app: tuple[TestClient, Container]) -> World:
         world = World(app[0]).build()

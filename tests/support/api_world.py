@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
@@ -83,6 +84,20 @@ def running_app(
             yield client, container
     finally:
         container.close()
+
+
+class ContractOnEachStore:
+    """A contract run once per store: a subclass per backend provides `database_url`; `app`
+    is the app on it, its reads waiting up to 2 s for the read models."""
+
+    @pytest.fixture
+    def database_url(self) -> str:
+        raise NotImplementedError
+
+    @pytest.fixture
+    def app(self, database_url: str) -> Iterator[tuple[TestClient, Container]]:
+        with running_app(database_url, read_wait_seconds=2) as running:
+            yield running
 
 
 def bearer(token: str) -> dict[str, str]:
