@@ -100,9 +100,10 @@ AfterQuery = Annotated[
 ]
 
 
-def _caught_up(container: Container, name: str, after: int | None) -> None:
-    """With `after`: wait (bounded) until the read model `name` has processed it; else 503."""
-    if after is not None and not container.runner.wait(
+async def _caught_up(container: Container, name: str, after: int | None) -> None:
+    """With `after`: wait (bounded, on the event loop: no worker thread is held) until the
+    read model `name` has processed it; else, or at once beyond the log's end, 503."""
+    if after is not None and not await container.runner.wait_async(
         after, timeout=container.settings.read_wait_seconds, names=[name]
     ):
         raise HTTPException(
@@ -112,20 +113,24 @@ def _caught_up(container: Container, name: str, after: int | None) -> None:
         )
 
 
-def roster_view(container: ContainerDep, _: ReaderDep, after: AfterQuery = None) -> RosterView:
-    _caught_up(container, "roster", after)
+async def roster_view(
+    container: ContainerDep, _: ReaderDep, after: AfterQuery = None
+) -> RosterView:
+    await _caught_up(container, "roster", after)
     return container.views.roster
 
 
-def accountability_view(
+async def accountability_view(
     container: ContainerDep, _: ReaderDep, after: AfterQuery = None
 ) -> AccountabilityView:
-    _caught_up(container, "accountability", after)
+    await _caught_up(container, "accountability", after)
     return container.views.accountability
 
 
-def reports_view(container: ContainerDep, _: ReaderDep, after: AfterQuery = None) -> ReportsView:
-    _caught_up(container, "reports", after)
+async def reports_view(
+    container: ContainerDep, _: ReaderDep, after: AfterQuery = None
+) -> ReportsView:
+    await _caught_up(container, "reports", after)
     return container.views.reports
 
 

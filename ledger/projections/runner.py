@@ -10,6 +10,7 @@ rebuild racing a follower never applies an event twice.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gc
 import logging
@@ -20,6 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from anyio import to_thread
 from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError, Notification
 
@@ -37,6 +39,9 @@ from ledger.store import STORE_UNAVAILABLE
 log = logging.getLogger(__name__)
 
 BATCH = 1000
+# A read waiting on another process's views (`ledger project`) looks at their positions this
+# often; waiting on this process's own views, it is woken by their progress instead.
+POLL_OTHERS = 0.1
 # While the store is unreachable (a database restart), following is tried again this often.
 RECOVERY_PAUSE = 1.0
 # A view that failed on an event is tried again after this pause, doubled each failure up to
@@ -99,6 +104,8 @@ class ProjectionRunner:
         # Views stopped on an event (name -> what failed where), while they are retried.
         self.failures: dict[str, str] = {}
         self._retrying: set[str] = set()
+        # Reads waiting on the event loop (`wait_async`): woken by every batch applied.
+        self._async_waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
         # Views write to separate files or rows, so their batches run side by side.
         self._workers = ThreadPoolExecutor(
             max_workers=max(1, len(self.views)), thread_name_prefix="view"
@@ -135,6 +142,63 @@ class ProjectionRunner:
             except TimeoutError:
                 return False
         return True
+
+    async def wait_async(
+        self, position: int, timeout: float = 5.0, names: Iterable[str] | None = None
+    ) -> bool:
+        """`wait` for a request on the event loop: it holds no worker thread while it
+        waits, and answers False at once for a position beyond the end of the log."""
+        names = list(names or self.views)
+        if all(self._positions.get(n, 0) >= position for n in names):
+            return True
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        end = await to_thread.run_sync(self.app.recorder.max_notification_id)
+        if position > (end or 0):
+            return False
+        if not (self.is_running or self.error is not None):
+            return await self._poll_others(position, names, deadline)
+        woken = asyncio.Event()
+        waiter = (loop, woken)
+        self._async_waiters.add(waiter)
+        try:
+            while True:
+                woken.clear()
+                if self.error is not None:
+                    raise ProjectionError(str(self.error)) from self.error
+                if any(n in self.failures for n in names):
+                    return False
+                if all(self._positions.get(n, 0) >= position for n in names):
+                    return True
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    return False
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(woken.wait(), min(remaining, 0.5))
+        finally:
+            self._async_waiters.discard(waiter)
+
+    async def _poll_others(self, position: int, names: list[str], deadline: float) -> bool:
+        loop = asyncio.get_running_loop()
+
+        def reached() -> bool:
+            return all(
+                (self.views[n].max_tracking_id(self.app.name) or 0) >= position for n in names
+            )
+
+        while not await to_thread.run_sync(reached):
+            if loop.time() >= deadline:
+                return False
+            await asyncio.sleep(POLL_OTHERS)
+        return True
+
+    def _notify(self) -> None:
+        """Wake every waiting read, in threads and on event loops."""
+        with self._progress:
+            self._progress.notify_all()
+        for loop, woken in list(self._async_waiters):
+            with contextlib.suppress(RuntimeError):  # its loop has closed
+                loop.call_soon_threadsafe(woken.set)
 
     # ---- processing -------------------------------------------------------------------
 
@@ -181,12 +245,12 @@ class ProjectionRunner:
                 apply(pending[0])
             else:
                 list(self._workers.map(apply, pending))
-        with self._progress:
-            self._progress.notify_all()
+        self._notify()
 
     def _view_failed(self, name: str, error: BaseException) -> None:
         self.failures[name] = str(error)
         log.error("projection %s: %s; retrying with backoff", name, error, exc_info=error)
+        self._notify()
         if name not in self._retrying:
             self._retrying.add(name)
             threading.Thread(
@@ -210,8 +274,7 @@ class ProjectionRunner:
                     delay = min(delay * 2, RETRY_LONGEST)
                     continue
                 log.warning("projection %s: recovered", name)
-                with self._progress:
-                    self._progress.notify_all()
+                self._notify()
                 return
         finally:
             self._retrying.discard(name)
@@ -396,8 +459,7 @@ class ProjectionRunner:
         self._stopping.set()
         if self._subscription is not None:
             self._subscription.stop()
-        with self._progress:
-            self._progress.notify_all()
+        self._notify()
         if (
             isinstance(error, STORE_UNAVAILABLE)
             and not self._halted.is_set()
