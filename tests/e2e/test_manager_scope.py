@@ -30,18 +30,7 @@ class ManagerScopeContract(ContractOnEachStore):
     @pytest.fixture
     def world(self, app: tuple[TestClient, Container]) -> World:
         world = World(app[0]).build()
-        # A vice president in sub-branch S1, above outlet O1.
-        world.ids["VP"] = new_id("VP")
-        world.post(
-            "/v1/staff",
-            {
-                "staff_id": world["VP"],
-                "name": "vice president",
-                "unit_id": world["S1"],
-                "role": "vice_president",
-                "effective_at": at(-1),
-            },
-        )
+        world.hire("VP", "S1", "vice_president", at(-1))  # in sub-branch S1, above outlet O1
         return world
 
     def test_a_manager_cannot_hand_its_lost_client_to_another_sub_branch(

@@ -158,6 +158,21 @@ class World:
             )
         return self
 
+    def hire(self, name: str, unit: str, role: str, since: str) -> str:
+        """A staff member `name` (its id in `ids`) joining `unit` in `role` at `since`."""
+        self.ids[name] = new_id(name)
+        self.post(
+            "/v1/staff",
+            {
+                "staff_id": self[name],
+                "name": name,
+                "unit_id": self[unit],
+                "role": role,
+                "effective_at": since,
+            },
+        )
+        return self[name]
+
     def client(self, unit: str = "O1", tier: str = "standard") -> str:
         client_id = new_id("C")
         self.post(
