@@ -7,15 +7,18 @@ from __future__ import annotations
 
 import time
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
 from ledger.bootstrap import Container
 from ledger.domain import Client, values
 from ledger.projections import runner as runner_module
-from support.api_world import ADMIN, ContractOnEachStore, World, new_id
+from support.api_world import ADMIN, ContractOnEachStore, World, new_id, running_app
+from support.served import Server, run_cli
 
 # 10:00 UTC on 31 December of year 0: converting it to UTC overflows datetime.
 BEFORE_YEAR_ONE = datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=14)))
@@ -157,6 +160,26 @@ class ReadModelsNeverStopContract(ContractOnEachStore):
         assert health.status_code == 200
         assert "position 5" in health.json()["warnings"]["chain"]
         assert "ledger chain backfill" in health.json()["warnings"]["chain"]
+
+    def test_ledger_serve_and_ledger_rebuild_survive_such_an_event(
+        self, database_url: str, tmp_path: Path
+    ) -> None:
+        with running_app(database_url, follow=False) as (api, container):
+            position = store_below_the_api(container, World(api).build(), BEFORE_YEAR_ONE)
+        server = Server(database_url, tmp_path)
+        server.start()
+        try:
+            until(
+                lambda: (
+                    httpx.get(f"{server.url}/v1/health").json()["projections"]
+                    == dict.fromkeys(["roster", "accountability", "reports"], position)
+                )
+            )
+            assert httpx.get(f"{server.url}/v1/health").json()["status"] == "ok"
+        finally:
+            server.stop()
+        rebuilt = run_cli(database_url, "rebuild", cwd=tmp_path)
+        assert rebuilt.returncode == 0, rebuilt.stderr
 
 
 class TestReadModelsNeverStopOnSQLite(ReadModelsNeverStopContract):
