@@ -20,6 +20,7 @@ from ledger.domain import NotFound
 from ledger.integrity import Integrity
 from ledger.projections import rebuild as rebuilding
 from ledger.projections.accountability import (
+    CASE_FACTS,
     AccountabilityProjection,
     AccountabilityView,
     SQLAccountabilityView,
@@ -45,6 +46,7 @@ def view_options(settings: Settings) -> dict[str, Any]:
         "churn_lookback_days": settings.churn_lookback_days,
         "cadence": settings.cadence,
         "completeness_target": settings.completeness_target,
+        "late_entry_days": settings.late_entry_days,
     }
 
 
@@ -175,6 +177,14 @@ class Container:
             return str(view.churn_case(case_id)["client_id"])
         except NotFound:
             return None
+
+    def facts_of_case(self, case_id: str, *, after: int, timeout: float) -> dict[str, Any] | None:
+        self.runner.wait(after, timeout=timeout, names=["accountability"])
+        try:
+            case = self.views.accountability.churn_case(case_id)
+        except NotFound:
+            return None
+        return {name: case[name] for name in CASE_FACTS}
 
     def rebuild_in_processes(self, names: Iterable[str] | None = None) -> dict[str, int]:
         """Rebuild the named read models (all by default) in a process per core, each

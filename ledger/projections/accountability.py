@@ -7,9 +7,14 @@ from abc import ABC, abstractmethod
 from datetime import UTC, datetime
 from typing import Any
 
-from ledger.domain import Client, NotFound
+from ledger.domain import Client, InvalidInput, NotFound, Unit
 from ledger.domain.values import DESIGNATED_MANAGER
-from ledger.projections.churn_cases import ChurnCases
+from ledger.projections.churn_cases import (
+    CASE_FACTS,
+    ChurnCases,
+    is_stale,
+    late_changes,
+)
 from ledger.projections.kit import (
     BatchView,
     Part,
@@ -18,7 +23,13 @@ from ledger.projections.kit import (
     from_utc_text,
     utc_text,
 )
+from ledger.projections.kit.text import chunks, placeholders
 from ledger.projections.kit.timeline import value_at
+
+__all__ = ["CASE_FACTS", "AccountabilityView", "SQLAccountabilityView"]
+
+# Days after its effective time an event is recorded late (LEDGER_LATE_ENTRY_DAYS).
+LATE_ENTRY_DAYS = 2
 
 
 class AccountabilityView(ABC):
@@ -42,11 +53,17 @@ class AccountabilityView(ABC):
         in_scope: bool | None = None,
         kind: str | None = None,
         case_id: str | None = None,
+        pending: bool | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
     ) -> dict[str, Any]:
         """`{items: [{case_id, client_id, kind, effective_at, accountability_tier, in_scope,
         designated_manager, unit_head, prior_holders, determination, determinations,
-        fiscal_year, unit_id}]}` in effective order; `determination` is the latest (it
-        stands), `determinations` all of them, oldest first."""
+        determination_history, pending, late_changes, fiscal_year, unit_id}], next_cursor}`
+        in effective order, `limit` a page (all by default) after `cursor`.
+        `determination` is the latest (it stands), `determinations` the latest per party
+        (null: the whole case), `determination_history` all of them, oldest first; each
+        with the facts it was made on and `stale`."""
 
     @abstractmethod
     def churn_case(self, case_id: str) -> dict[str, Any]:
@@ -54,8 +71,10 @@ class AccountabilityView(ABC):
 
     @abstractmethod
     def staff_record(self, staff_id: str, fiscal_year: int) -> dict[str, Any]:
-        """`{staff_id, fiscal_year, as_designated_manager, as_unit_head, as_prior_holder}`:
-        in-scope cases of that fiscal year."""
+        """`{staff_id, fiscal_year, as_designated_manager, as_unit_head, as_prior_holder,
+        confirmed, waived, pending}`: in-scope cases of that fiscal year; the last three
+        each `{as_designated_manager, as_unit_head}` by the outcome standing against the
+        staff member's party."""
 
 
 class SQLAccountabilityView(BatchView, AccountabilityView):
@@ -129,6 +148,9 @@ class SQLAccountabilityView(BatchView, AccountabilityView):
         in_scope: bool | None = None,
         kind: str | None = None,
         case_id: str | None = None,
+        pending: bool | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
     ) -> dict[str, Any]:
         p = self.view_name
         where, params = ["1 = 1"], []
@@ -143,60 +165,103 @@ class SQLAccountabilityView(BatchView, AccountabilityView):
         if in_scope is not None:
             where.append("k.in_scope = ?")
             params.append(int(in_scope))
-        # One query per table, each filtered by the cases' own conditions: a unit high in
-        # the tree has thousands of cases, and lists of their ids cost a round trip per
-        # few hundred on PostgreSQL.
-        matching = f"JOIN {p}_cases k ON k.case_id = x.case_id WHERE {' AND '.join(where)}"
+        if pending is not None:
+            where.append("COALESCE(s.pending, 0) = ?")
+            params.append(int(pending))
+        if cursor is not None:
+            after_at, sep, after_case = cursor.partition("|")
+            if not sep:
+                raise InvalidInput("cursor", "not a cursor this list answered")
+            where.append("(k.effective_at > ? OR (k.effective_at = ? AND k.case_id > ?))")
+            params.extend((after_at, after_at, after_case))
+        page = "" if limit is None else f" LIMIT {int(limit) + 1}"
         with self.read_transaction() as c:
             cases = self.fetch(
                 c,
-                f"SELECT * FROM {p}_cases k WHERE {' AND '.join(where)} "
-                "ORDER BY k.effective_at, k.case_id",
+                f"SELECT k.*, s.pending AS pending FROM {p}_cases k LEFT JOIN {p}_case_states s "
+                f"ON s.case_id = k.case_id WHERE {' AND '.join(where)} "
+                f"ORDER BY k.effective_at, k.case_id{page}",
                 params,
             )
-            priors: dict[str, list[str]] = {case["case_id"]: [] for case in cases}
-            rulings: dict[str, list[dict[str, Any]]] = {case["case_id"]: [] for case in cases}
+            next_cursor = None
+            if limit is not None and len(cases) > limit:
+                cases = cases[:limit]
+                next_cursor = f"{cases[-1]['effective_at']}|{cases[-1]['case_id']}"
+            items = self._cases(c, cases)
+        return {"items": items, "next_cursor": next_cursor}
+
+    def _cases(self, c: Any, cases: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The answer's items for rows of the cases table (a page of them)."""
+        p = self.view_name
+        ids = [case["case_id"] for case in cases]
+        priors: dict[str, list[str]] = {case_id: [] for case_id in ids}
+        entries: dict[str, list[dict[str, Any]]] = {}
+        churn_recorded: dict[str, str] = {}
+        for part in chunks(ids):
             for row in self.fetch(
                 c,
-                f"SELECT x.case_id AS case_id, x.staff_id AS staff_id FROM {p}_case_priors x "
-                f"{matching} ORDER BY x.case_id, x.position",
-                params,
+                f"SELECT case_id, staff_id FROM {p}_case_priors WHERE case_id IN "
+                f"{placeholders(part)} ORDER BY case_id, position",
+                part,
             ):
                 priors[row["case_id"]].append(row["staff_id"])
+        rulings = self.cases.rulings(c, ids)
+        keys = sorted(
+            {case["aid"] for case in cases} | {str(Unit.id_for(case["unit_id"])) for case in cases}
+        )
+        for part in chunks(keys):
             for row in self.fetch(
                 c,
-                f"SELECT x.* FROM {p}_determinations x {matching} ORDER BY x.case_id, x.seq",
-                params,
+                f"SELECT * FROM {p}_entries WHERE aid IN {placeholders(part)} ORDER BY seq",
+                part,
             ):
-                rulings[row["case_id"]].append(
-                    {
-                        "outcome": row["outcome"],
-                        "reason": row["reason"],
-                        "event_id": row["event_id"],
-                        "recorded_at": from_utc_text(row["recorded_at"]),
-                        "recorded_by": row["recorded_by"],
-                    }
-                )
-        return {
-            "items": [
+                if row["type"] == "Churned":
+                    churn_recorded[row["event_id"]] = row["recorded_at"]
+                else:
+                    entries.setdefault(row["aid"], []).append(row)
+        late_days = int(self.options.get("late_entry_days", LATE_ENTRY_DAYS))
+        items = []
+        for case in cases:
+            case_id = case["case_id"]
+            facts = {
+                "accountability_tier": case["accountability_tier"],
+                "designated_manager": case["designated_manager"],
+                "unit_head": case["unit_head"],
+                "prior_holders": priors[case_id],
+            }
+            history = [
                 {
-                    "case_id": case["case_id"],
+                    **ruling,
+                    "decided_at": ruling["recorded_at"],
+                    "decided_by": ruling["recorded_by"],
+                    "stale": is_stale(ruling["facts"], facts),
+                }
+                for ruling in rulings.get(case_id, [])
+            ]
+            latest = {ruling["party"]: ruling for ruling in history}
+            moved = entries.get(case["aid"], []) + entries.get(
+                str(Unit.id_for(case["unit_id"])), []
+            )
+            items.append(
+                {
+                    "case_id": case_id,
                     "client_id": case["client_id"],
                     "unit_id": case["unit_id"],
                     "kind": case["kind"],
                     "effective_at": from_utc_text(case["effective_at"]),
                     "fiscal_year": int(case["fiscal_year"]),
-                    "accountability_tier": case["accountability_tier"],
+                    **facts,
                     "in_scope": bool(case["in_scope"]),
-                    "designated_manager": case["designated_manager"],
-                    "unit_head": case["unit_head"],
-                    "prior_holders": priors[case["case_id"]],
-                    "determination": (rulings[case["case_id"]] or [None])[-1],
-                    "determinations": rulings[case["case_id"]],
+                    "pending": bool(case["pending"]),
+                    "determination": history[-1] if history else None,
+                    "determinations": sorted(latest.values(), key=lambda r: r["recorded_at"]),
+                    "determination_history": history,
+                    "late_changes": late_changes(
+                        case, churn_recorded.get(case_id), moved, late_days
+                    ),
                 }
-                for case in cases
-            ]
-        }
+            )
+        return items
 
     def churn_case(self, case_id: str) -> dict[str, Any]:
         items = self.churn_cases(case_id=case_id)["items"]
@@ -208,20 +273,34 @@ class SQLAccountabilityView(BatchView, AccountabilityView):
         p = self.view_name
         scope = "in_scope = 1 AND fiscal_year = ?"
         rows = self.query(
-            f"SELECT (SELECT COUNT(*) FROM {p}_cases WHERE {scope} AND designated_manager = ?) "
-            f"AS dm, (SELECT COUNT(*) FROM {p}_cases WHERE {scope} AND unit_head = ?) AS uh, "
-            f"(SELECT COUNT(*) FROM {p}_cases k JOIN {p}_case_priors r ON r.case_id = k.case_id "
-            f"WHERE {scope} AND r.staff_id = ?) AS ph",
-            (fiscal_year, staff_id, fiscal_year, staff_id, fiscal_year, staff_id),
+            f"SELECT (SELECT COUNT(*) FROM {p}_cases k JOIN {p}_case_priors r ON r.case_id = "
+            f"k.case_id WHERE {scope} AND r.staff_id = ?) AS ph",
+            (fiscal_year, staff_id),
         )
-        row = rows[0]
-        return {
+        record: dict[str, Any] = {
             "staff_id": staff_id,
             "fiscal_year": fiscal_year,
-            "as_designated_manager": int(row["dm"]),
-            "as_unit_head": int(row["uh"]),
-            "as_prior_holder": int(row["ph"]),
+            "as_designated_manager": 0,
+            "as_unit_head": 0,
+            "as_prior_holder": int(rows[0]["ph"]),
         }
+        outcomes = ("confirmed", "waived", "pending")
+        for outcome in outcomes:
+            record[outcome] = {"as_designated_manager": 0, "as_unit_head": 0}
+        for party, column, outcome_column in (
+            ("as_designated_manager", "designated_manager", "manager_outcome"),
+            ("as_unit_head", "unit_head", "head_outcome"),
+        ):
+            for row in self.query(
+                f"SELECT s.{outcome_column} AS outcome, COUNT(*) AS n FROM {p}_cases k "
+                f"LEFT JOIN {p}_case_states s ON s.case_id = k.case_id "
+                f"WHERE {scope} AND k.{column} = ? GROUP BY s.{outcome_column}",
+                (fiscal_year, staff_id),
+            ):
+                record[party] += int(row["n"])
+                if row["outcome"] in outcomes:
+                    record[row["outcome"]][party] += int(row["n"])
+        return record
 
 
 class AccountabilityProjection(ViewProjection):

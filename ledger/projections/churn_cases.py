@@ -13,15 +13,23 @@ its tables were laid out apart from the start (a view built by earlier code keep
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from eventsourcing.persistence import Tracking
 
 from ledger.domain import Client, Unit
-from ledger.domain.values import DESIGNATED_MANAGER, TEAM_ROLES, TIER_RANK
+from ledger.domain.values import DESIGNATED_MANAGER, PARTIES, TEAM_ROLES, TIER_RANK
 from ledger.projections.kit import BatchView, Handler, Part, UnitTree
-from ledger.projections.kit.text import aggregate_key, chunks, placeholders, utc_text
+from ledger.projections.kit.text import (
+    aggregate_key,
+    chunks,
+    from_utc_text,
+    placeholders,
+    utc_text,
+)
 from ledger.projections.kit.timeline import (
     Change,
     Interval,
@@ -31,6 +39,60 @@ from ledger.projections.kit.timeline import (
 )
 
 IN_SCOPE_TIERS = ("platinum", "diamond")
+# What a determination is made on: when any of them changes, it is stale.
+CASE_FACTS = ("accountability_tier", "designated_manager", "unit_head", "prior_holders")
+PENDING = "pending"
+
+
+def is_stale(facts: Mapping[str, Any] | None, case: Mapping[str, Any]) -> bool:
+    """Whether the case's facts moved since a determination made on `facts`. One stored
+    before determinations kept their facts (None) is taken as made on today's."""
+    if facts is None:
+        return False
+    return any(facts.get(name) != case[name] for name in CASE_FACTS)
+
+
+def party_outcomes(case: Mapping[str, Any], rulings: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+    """Per party, the outcome standing against it: the latest determination naming it or
+    the whole case (`rulings` oldest first), or `pending` when there is none or it is
+    stale."""
+    outcomes = {}
+    for party in PARTIES:
+        covering = [r for r in rulings if r["party"] in (None, party)]
+        latest = covering[-1] if covering else None
+        if latest is None or is_stale(latest["facts"], case):
+            outcomes[party] = PENDING
+        else:
+            outcomes[party] = latest["outcome"]
+    return outcomes
+
+
+def late_changes(
+    case: Mapping[str, Any],
+    churn_recorded_at: str | None,
+    entries: Iterable[Mapping[str, Any]],
+    late_days: int,
+) -> list[dict[str, Any]]:
+    """The entries (assignments, tier changes, head appointments) in force by the churn
+    that were recorded after the churn was, or more than `late_days` after they took
+    effect; in recorded order."""
+    late = []
+    for entry in entries:
+        if entry["effective_at"] > case["effective_at"] or entry["event_id"] == case["case_id"]:
+            continue
+        recorded, effective = (from_utc_text(entry[k]) for k in ("recorded_at", "effective_at"))
+        after_churn = churn_recorded_at is not None and entry["recorded_at"] > churn_recorded_at
+        if after_churn or recorded - effective > timedelta(days=late_days):  # type: ignore[operator]
+            late.append(
+                {
+                    "event_id": entry["event_id"],
+                    "type": entry["type"],
+                    "effective_at": effective,
+                    "recorded_at": recorded,
+                    "recorded_by": entry["recorded_by"],
+                }
+            )
+    return sorted(late, key=lambda e: e["recorded_at"])
 
 
 def fiscal_year_of(moment: datetime, start_month: int) -> tuple[int, datetime]:
@@ -110,7 +172,27 @@ class ChurnCases(Part):
             f"CREATE TABLE IF NOT EXISTS {p}_determinations (case_id TEXT, seq BIGINT, "
             "outcome TEXT, reason TEXT, event_id TEXT, recorded_at TEXT, recorded_by TEXT, "
             "PRIMARY KEY (case_id, seq))",
+            # 1.1: the party a determination names and the facts it was made on (a row
+            # only for determinations that carry them).
+            f"CREATE TABLE IF NOT EXISTS {p}_ruling_facts (case_id TEXT, seq BIGINT, "
+            "party TEXT, facts TEXT, PRIMARY KEY (case_id, seq))",
+            # The events a case's facts move with (and churns), with both their times.
+            f"CREATE TABLE IF NOT EXISTS {p}_entries (aid TEXT, seq BIGINT, type TEXT, "
+            "event_id TEXT, effective_at TEXT, recorded_at TEXT, recorded_by TEXT, "
+            "PRIMARY KEY (aid, seq))",
+            f"CREATE TABLE IF NOT EXISTS {p}_case_states (case_id TEXT PRIMARY KEY, "
+            "pending BIGINT, manager_outcome TEXT, head_outcome TEXT)",
         ]
+
+    def upgrade(self) -> None:
+        """A view built before 1.1 has cases but no states of them, nor the entries late
+        changes are found in: it replays the log."""
+        p, view = self.prefix, self.view
+        with view.transaction() as c:
+            cases = view.fetch(c, f"SELECT case_id FROM {p}_cases LIMIT 1")
+            states = view.fetch(c, f"SELECT case_id FROM {p}_case_states LIMIT 1")
+        if cases and not states:
+            view.reset()
 
     def handlers(self) -> dict[type, Handler]:
         return {
@@ -138,14 +220,31 @@ class ChurnCases(Part):
     def tier_changed(self, event: Client.TierChanged, tracking: Tracking) -> None:
         with self.view.write() as c:
             key = aggregate_key(event)
+            self._entry(c, key, tracking, event)
             self._change(c, key, tracking, "tier", event.effective_at, event.tier)
 
     def assigned(self, event: Client.Assigned, tracking: Tracking) -> None:
         with self.view.write() as c:
-            field = f"role:{event.role}"
-            self._change(
-                c, aggregate_key(event), tracking, field, event.effective_at, event.staff_id
-            )
+            key = aggregate_key(event)
+            if event.role == DESIGNATED_MANAGER:
+                self._entry(c, key, tracking, event)
+            self._change(c, key, tracking, f"role:{event.role}", event.effective_at, event.staff_id)
+
+    def _entry(self, c: Any, key: str, tracking: Tracking, event: Any) -> None:
+        self.view.execute(
+            c,
+            f"INSERT INTO {self.prefix}_entries (aid, seq, type, event_id, effective_at, "
+            "recorded_at, recorded_by) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            (
+                key,
+                tracking.notification_id,
+                type(event).__name__,
+                event.event_id,
+                utc_text(event.effective_at),
+                utc_text(event.timestamp),
+                event.recorded_by,
+            ),
+        )
 
     def _change(
         self, c: Any, key: str, tracking: Tracking, field: str, at: datetime, value: str
@@ -161,45 +260,57 @@ class ChurnCases(Part):
         view.advance(tracking)
 
     def churned(self, event: Client.Churned, tracking: Tracking) -> None:
-        at = event.effective_at
-        self.view.record(
-            f"INSERT INTO {self.prefix}_churns (aid, case_id, kind, effective_at, local_at) "
-            "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            (aggregate_key(event), event.event_id, event.kind, utc_text(at), at.isoformat()),
-            tracking,
-            mark="client",
-        )
+        at, key = event.effective_at, aggregate_key(event)
+        with self.view.write() as c:
+            self._entry(c, key, tracking, event)
+            self.view.record(
+                f"INSERT INTO {self.prefix}_churns (aid, case_id, kind, effective_at, local_at) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                (key, event.event_id, event.kind, utc_text(at), at.isoformat()),
+                tracking,
+                mark="client",
+            )
 
     def head_appointed(self, event: Unit.HeadAppointed, tracking: Tracking) -> None:
-        self.view.record(
-            f"INSERT INTO {self.prefix}_heads (unit_aid, seq, effective_at, staff_id) "
-            "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            (
-                aggregate_key(event),
-                tracking.notification_id,
-                utc_text(event.effective_at),
-                event.staff_id,
-            ),
-            tracking,
-            mark="unit",
-        )
+        key = aggregate_key(event)
+        with self.view.write() as c:
+            self._entry(c, key, tracking, event)
+            self.view.record(
+                f"INSERT INTO {self.prefix}_heads (unit_aid, seq, effective_at, staff_id) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                (key, tracking.notification_id, utc_text(event.effective_at), event.staff_id),
+                tracking,
+                mark="unit",
+            )
 
     def determined(self, event: Client.ChurnDetermined, tracking: Tracking) -> None:
-        self.view.record(
-            f"INSERT INTO {self.prefix}_determinations (case_id, seq, outcome, reason, "
-            "event_id, recorded_at, recorded_by) VALUES (?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT DO NOTHING",
-            (
-                event.case_id,
-                tracking.notification_id,
-                event.outcome,
-                event.reason,
-                event.event_id,
-                utc_text(event.timestamp),
-                event.recorded_by,
-            ),
-            tracking,
-        )
+        view, seq = self.view, tracking.notification_id
+        with view.write() as c:
+            view.execute(
+                c,
+                f"INSERT INTO {self.prefix}_determinations (case_id, seq, outcome, reason, "
+                "event_id, recorded_at, recorded_by) VALUES (?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT DO NOTHING",
+                (
+                    event.case_id,
+                    seq,
+                    event.outcome,
+                    event.reason,
+                    event.event_id,
+                    utc_text(event.timestamp),
+                    event.recorded_by,
+                ),
+            )
+            if event.party is not None or event.facts is not None:
+                facts = None if event.facts is None else json.dumps(event.facts, sort_keys=True)
+                view.execute(
+                    c,
+                    f"INSERT INTO {self.prefix}_ruling_facts (case_id, seq, party, facts) "
+                    "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                    (event.case_id, seq, event.party, facts),
+                )
+            view.mark("client", aggregate_key(event))
+            view.advance(tracking)
 
     def flush(self, c: Any, marked: dict[str, set[str]]) -> None:
         p = self.prefix
@@ -259,6 +370,7 @@ class ChurnCases(Part):
                 c, f"DELETE FROM {p}_case_priors WHERE case_id IN {placeholders(part)}", part
             )
         view.execute(c, f"DELETE FROM {p}_cases WHERE aid IN {marks}", keys)
+        rulings = self.rulings(c, cases)
         heads: dict[str, list[Interval]] = {}
         options = view.options
         for churn in churns:
@@ -298,6 +410,56 @@ class ChurnCases(Part):
                 c,
                 f"INSERT INTO {p}_case_priors (case_id, staff_id, position) VALUES (?, ?, ?)",
                 ((churn["case_id"], s, n) for n, s in enumerate(case["prior_holders"])),
+            )
+            outcomes = party_outcomes(case, rulings.get(churn["case_id"], []))
+            pending = case["in_scope"] and PENDING in outcomes.values()
+            view.execute(
+                c,
+                f"INSERT INTO {p}_case_states (case_id, pending, manager_outcome, head_outcome) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT (case_id) DO UPDATE SET pending = "
+                "excluded.pending, manager_outcome = excluded.manager_outcome, "
+                "head_outcome = excluded.head_outcome",
+                (
+                    churn["case_id"],
+                    int(pending),
+                    outcomes["designated_manager"],
+                    outcomes["unit_head"],
+                ),
+            )
+
+    def rulings(self, c: Any, cases: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
+        """The determinations of `cases`, oldest first, with the party each names and the
+        facts it was made on (None for one stored before they were kept)."""
+        found: dict[str, list[dict[str, Any]]] = {}
+        for part in chunks(cases):
+            self._add_rulings(
+                found,
+                self.view.fetch(
+                    c,
+                    f"SELECT x.*, f.party AS party, f.facts AS facts FROM "
+                    f"{self.prefix}_determinations x LEFT JOIN {self.prefix}_ruling_facts f "
+                    "ON f.case_id = x.case_id AND f.seq = x.seq "
+                    f"WHERE x.case_id IN {placeholders(part)} ORDER BY x.case_id, x.seq",
+                    part,
+                ),
+            )
+        return found
+
+    @staticmethod
+    def _add_rulings(
+        found: dict[str, list[dict[str, Any]]], rows: Iterable[dict[str, Any]]
+    ) -> None:
+        for row in rows:
+            found.setdefault(row["case_id"], []).append(
+                {
+                    "party": row["party"],
+                    "outcome": row["outcome"],
+                    "reason": row["reason"],
+                    "event_id": row["event_id"],
+                    "recorded_at": from_utc_text(row["recorded_at"]),
+                    "recorded_by": row["recorded_by"],
+                    "facts": None if row["facts"] is None else json.loads(row["facts"]),
+                }
             )
 
     def head_intervals(self, c: Any, unit_id: str) -> list[Interval]:

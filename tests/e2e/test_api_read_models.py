@@ -194,7 +194,7 @@ class ReadModelContract:
         assert (case["client_id"], case["accountability_tier"]) == (client_id, "diamond")
         assert case["designated_manager"] == world["M1"]
         assert case["determination"]["outcome"] == "waived"
-        assert [d["outcome"] for d in case["determinations"]] == ["confirmed", "waived"]
+        assert [d["outcome"] for d in case["determination_history"]] == ["confirmed", "waived"]
         year = case["fiscal_year"]
         record = self.get(world, f"/v1/accountability/staff/{world['M1']}", fiscal_year=year)
         assert record == {
@@ -203,6 +203,10 @@ class ReadModelContract:
             "as_designated_manager": 1,
             "as_unit_head": 0,
             "as_prior_holder": 0,
+            # The waiver on the whole case stands against M1 as designated manager.
+            "confirmed": {"as_designated_manager": 0, "as_unit_head": 0},
+            "waived": {"as_designated_manager": 1, "as_unit_head": 0},
+            "pending": {"as_designated_manager": 0, "as_unit_head": 0},
         }
         elsewhere = self.get(world, "/v1/accountability/churn-cases", unit_id=world["S2"])
         assert elsewhere["items"] == []
