@@ -154,16 +154,7 @@ class ReadModelContract:
         assert then["team"]["client_manager"] == world["M1"]
 
     def test_a_churn_case_carries_the_latest_determination(self, world: World) -> None:
-        client_id = world.client(unit="O1", tier="diamond")
-        world.post(
-            f"/v1/clients/{client_id}/assignments",
-            {"staff_id": world["M1"], "reason": "r", "effective_at": at(1)},
-        )
-        churn = world.post(
-            f"/v1/clients/{client_id}/churn",
-            {"kind": "abnormal", "reason": "competitor", "effective_at": at(40)},
-        )
-        case_id = churn["event_id"]
+        client_id, case_id = world.churned_client(unit="O1", tier="diamond")
         _, compliance = world.key("compliance")
         path = f"/v1/accountability/churn-cases/{case_id}/determinations"
         # No after=: a case the read model has not seen yet waits for the log's end.

@@ -157,6 +157,20 @@ class World:
         )
         return client_id
 
+    def churned_client(self, unit: str = "O1", tier: str = "diamond") -> tuple[str, str]:
+        """A client of `unit` held by M1 from day 1 who churned abnormally on day 40:
+        its id and its churn case's id."""
+        client_id = self.client(unit=unit, tier=tier)
+        self.post(
+            f"/v1/clients/{client_id}/assignments",
+            {"staff_id": self["M1"], "reason": "r", "effective_at": at(1)},
+        )
+        churn = self.post(
+            f"/v1/clients/{client_id}/churn",
+            {"kind": "abnormal", "reason": "competitor", "effective_at": at(40)},
+        )
+        return client_id, churn["event_id"]
+
     def key(self, role: str, staff: str | None = None) -> tuple[str, dict[str, str]]:
         body = {"role": role, "label": f"{role} key"}
         if staff is not None:
