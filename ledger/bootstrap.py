@@ -25,6 +25,7 @@ from ledger.projections.accountability import (
     AccountabilityView,
     SQLAccountabilityView,
 )
+from ledger.projections.audit import AuditProjection, AuditView, SQLAuditView
 from ledger.projections.kit import BatchView, ViewProjection, view_class
 from ledger.projections.reports import ReportsProjection, ReportsView, SQLReportsView
 from ledger.projections.roster import RosterProjection, RosterView, SQLRosterView
@@ -36,6 +37,7 @@ PROJECTIONS: dict[str, tuple[type[ViewProjection], type[BatchView]]] = {
     "roster": (RosterProjection, SQLRosterView),
     "accountability": (AccountabilityProjection, SQLAccountabilityView),
     "reports": (ReportsProjection, SQLReportsView),
+    "audit": (AuditProjection, SQLAuditView),
 }
 
 
@@ -109,6 +111,10 @@ class ReadModels:
     @property
     def reports(self) -> ReportsView:
         return self.by_name["reports"]  # type: ignore[return-value]
+
+    @property
+    def audit(self) -> AuditView:
+        return self.by_name["audit"]  # type: ignore[return-value]
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.by_name)

@@ -12,6 +12,7 @@ from ledger.api.problems import ProblemMiddleware, install_problem_handlers, pro
 from ledger.api.routers import (
     accountability,
     api_keys,
+    audit,
     clients,
     health,
     integrity,
@@ -77,6 +78,7 @@ def create_app(
         reports,
         integrity,
         api_keys,
+        audit,
     ):
         app.include_router(module.router)
     app.include_router(console_router)

@@ -16,6 +16,7 @@ from ledger.application import Ledger, Principal, WriteResult, check_role
 from ledger.bootstrap import Container
 from ledger.domain.api_key import ROLES
 from ledger.projections.accountability import AccountabilityView
+from ledger.projections.audit import AuditView
 from ledger.projections.reports import ReportsView
 from ledger.projections.roster import RosterView
 
@@ -127,6 +128,18 @@ def reports_view(container: ContainerDep, _: ReaderDep, after: AfterQuery = None
     return container.views.reports
 
 
+AuditReaderDep = Annotated[
+    Principal,
+    Depends(role_in("admin", "auditor", "compliance", doing="read the audit log")),
+]
+
+
+def audit_view(container: ContainerDep, _: AuditReaderDep, after: AfterQuery = None) -> AuditView:
+    _caught_up(container, "audit", after)
+    return container.views.audit
+
+
+AuditDep = Annotated[AuditView, Depends(audit_view)]
 RosterDep = Annotated[RosterView, Depends(roster_view)]
 AccountabilityDep = Annotated[AccountabilityView, Depends(accountability_view)]
 ReportsDep = Annotated[ReportsView, Depends(reports_view)]

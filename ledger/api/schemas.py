@@ -668,3 +668,26 @@ class HealthPublic(BaseModel):
     store: str
     position: int
     projections: dict[str, int]
+
+
+# ---- audit --------------------------------------------------------------------------------
+
+
+class AuditEventPublic(BaseModel):
+    position: int
+    event_id: str
+    aggregate_id: str = Field(description="the business id (client, unit, staff, key id)")
+    aggregate_type: str
+    type: str
+    version: int
+    occurred_at: AwareDatetime = Field(description="the effective time")
+    recorded_at: AwareDatetime
+    recorded_by: str
+    data: dict[str, Any]
+
+
+class AuditEventsPage(BaseModel):
+    items: list[AuditEventPublic]
+    next_cursor: str | None = Field(
+        description="pass it as `cursor` for the next page; null on the last page"
+    )

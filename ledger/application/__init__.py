@@ -10,6 +10,7 @@ cases, each in its own module over the write machinery of `writes.py`:
 - `clients.py`: a client's life, from registration to retraction;
 - `accountability.py`: determinations on churn cases (through the `ChurnCases` port);
 - `history.py`: a client as of a time, as known at a time, and its events;
+- `audit.py`: the data of the events the audit log lists;
 - `access.py`: API keys, the caller (`Principal`), roles and a manager key's scope.
 """
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 from ledger.application.access import AccessUseCases, ApiKeySummary, Principal, check_role
 from ledger.application.accountability import AccountabilityUseCases, ChurnCases
+from ledger.application.audit import AuditUseCases
 from ledger.application.caches import TURN_WAIT
 from ledger.application.clients import ClientUseCases
 from ledger.application.history import HistoryEntry, HistoryUseCases
@@ -26,7 +28,12 @@ from ledger.domain import Client
 
 
 class Ledger(
-    AccountabilityUseCases, ClientUseCases, AccessUseCases, HistoryUseCases, OrganisationUseCases
+    AccountabilityUseCases,
+    ClientUseCases,
+    AccessUseCases,
+    AuditUseCases,
+    HistoryUseCases,
+    OrganisationUseCases,
 ):
     # The name keys the library's environment variables and the read models' tracking rows.
     name = "Ledger"

@@ -7,25 +7,15 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
 
 import pytest
 
-from support.api_world import ADMIN, World, at, new_id, running_app
+from support.api_world import ADMIN, World, WorldOnAStore, at, new_id
 
 CASES = "/v1/accountability/churn-cases"
 
 
-class AccountabilityHoldsContract:
-    @pytest.fixture
-    def database_url(self) -> str:
-        raise NotImplementedError
-
-    @pytest.fixture
-    def world(self, database_url: str) -> Iterator[World]:
-        with running_app(database_url) as (api, _container):
-            yield World(api).build()
-
+class AccountabilityHoldsContract(WorldOnAStore):
     def cases(self, world: World, **params) -> dict:
         params.setdefault("after", world.api.get("/v1/health").json()["position"])
         answer = world.api.get(CASES, params=params, headers=ADMIN)

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
@@ -177,3 +178,17 @@ class World:
             body["staff_id"] = self[staff]
         issued = self.post("/v1/api-keys", body)
         return issued["key_id"], bearer(issued["token"])
+
+
+class WorldOnAStore:
+    """A test case over HTTP with a built `World`, once per store: subclasses provide
+    `database_url`."""
+
+    @pytest.fixture
+    def database_url(self) -> str:
+        raise NotImplementedError
+
+    @pytest.fixture
+    def world(self, database_url: str) -> Iterator[World]:
+        with running_app(database_url) as (api, _container):
+            yield World(api).build()

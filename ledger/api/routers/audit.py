@@ -1,0 +1,85 @@
+"""The audit log (API.md 1.1, Audit): auditor, compliance and admin."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Response
+
+from ledger.api.deps import AuditDep, LedgerDep
+from ledger.api.exports import EXPORT_RESPONSES, ExportFormat, every_page, export_models
+from ledger.api.problems import problem_responses
+from ledger.api.routing import OneHopRoute
+from ledger.api.schemas import AuditEventPublic, AuditEventsPage, Moment
+from ledger.application import Ledger
+from ledger.projections.audit import AuditQuery
+
+router = APIRouter(
+    prefix="/v1/audit",
+    tags=["audit"],
+    responses=problem_responses(401, 403, 404, 422, 500, 503),
+    route_class=OneHopRoute,
+)
+
+DEFAULT_LIMIT, MAX_LIMIT = 100, 1000
+Text = Annotated[str | None, Query(min_length=1, max_length=200)]
+
+
+def with_data(ledger: Ledger, page: Mapping[str, Any]) -> dict[str, Any]:
+    """The page's events with their data, read from the store."""
+    refs = [(UUID(item["aggregate_uuid"]), item["version"]) for item in page["items"]]
+    data = ledger.events_data(refs)
+    return {
+        "items": [
+            {**item, "data": data.get(ref, {})}
+            for item, ref in zip(page["items"], refs, strict=True)
+        ],
+        "next_cursor": page["next_cursor"],
+    }
+
+
+@router.get(
+    "/events",
+    summary="Every event of every aggregate, filtered, in log order",
+    response_model=AuditEventsPage,
+    responses=EXPORT_RESPONSES,
+)
+def audit_events(
+    view: AuditDep,
+    ledger: LedgerDep,
+    recorded_by: Text = None,
+    type: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+    client_id: Text = None,
+    unit_id: Text = None,
+    effective_from: Moment | None = None,
+    effective_to: Moment | None = None,
+    recorded_from: Moment | None = None,
+    recorded_to: Moment | None = None,
+    late_by_days: Annotated[int | None, Query(ge=0, le=36_500)] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    cursor: Annotated[
+        str | None, Query(max_length=20, description="the previous page's next_cursor")
+    ] = None,
+    fmt: ExportFormat = None,
+) -> AuditEventsPage | Response:
+    query = AuditQuery(
+        recorded_by=recorded_by,
+        type=type,
+        client_id=client_id,
+        unit_id=unit_id,
+        effective_from=effective_from,
+        effective_to=effective_to,
+        recorded_from=recorded_from,
+        recorded_to=recorded_to,
+        late_by_days=late_by_days,
+    )
+    if fmt is not None:
+        rows = every_page(
+            lambda after: with_data(ledger, view.events(query, limit=MAX_LIMIT, cursor=after))
+        )
+        return export_models(AuditEventPublic, rows, fmt, "audit-events")
+    return AuditEventsPage.model_validate(
+        with_data(ledger, view.events(query, limit=limit, cursor=cursor))
+    )
