@@ -175,7 +175,7 @@ def time_page_data(database_url: str, samples: int) -> None:
     try:
         ledger = container.ledger
         ledger.create_unit(
-            unit_id="B", name="B", kind="branch", parent_id=None, recorded_by="bench"
+            unit_id="B", name="B", kind="outlet", parent_id=None, recorded_by="bench"
         )
         for n in range(300):
             ledger.register_client(
