@@ -30,6 +30,7 @@ from ledger.projections.kit import BatchView, ViewProjection, view_class
 from ledger.projections.reports import ReportsProjection, ReportsView, SQLReportsView
 from ledger.projections.roster import RosterProjection, RosterView, SQLRosterView
 from ledger.projections.runner import ProjectionRunner
+from ledger.read_log import ReadLog, SQLReadLogStore
 from ledger.store import library_environment, store_kind
 
 # Each read model: its projection and its SQL view.
@@ -52,7 +53,11 @@ def view_options(settings: Settings) -> dict[str, Any]:
     }
 
 
-def construct_views(settings: Settings, names: Iterable[str] | None = None) -> dict[str, BatchView]:
+def construct_views(
+    settings: Settings,
+    names: Iterable[str] | None = None,
+    models: dict[str, type[BatchView]] | None = None,
+) -> dict[str, BatchView]:
     """The views of the named projections (all by default), configured from `settings`.
 
     On PostgreSQL they sit beside the events, in the same database. On SQLite each view
@@ -78,7 +83,7 @@ def construct_views(settings: Settings, names: Iterable[str] | None = None) -> d
             env["PERSISTENCE_MODULE"] = "eventsourcing.sqlite"
             env["SQLITE_DBNAME"] = view_file(env["SQLITE_DBNAME"], name)
         factory = InfrastructureFactory.construct(Environment("LEDGER_VIEWS", env))
-        read_model = PROJECTIONS[name][1]
+        read_model = models[name] if models else PROJECTIONS[name][1]
         view_type = view_class(read_model, "postgres" if kind == "postgres" else "sqlite")
         view = factory.tracking_recorder(view_type)  # type: ignore[arg-type]
         view.configure(**view_options(settings))
@@ -146,6 +151,14 @@ class Container:
         views = ReadModels(construct_views(self.settings, self.view_names))
         self.closers.append(views.close)
         return views
+
+    @cached_property
+    def read_log(self) -> ReadLog:
+        """Who read which client's personal data (in a database of its own, as a view)."""
+        store = construct_views(self.settings, ["read_log"], {"read_log": SQLReadLogStore})
+        read_log = ReadLog(store["read_log"], clock=self.ledger.clock)  # type: ignore[arg-type]
+        self.closers.append(read_log.close)
+        return read_log
 
     @cached_property
     def runner(self) -> ProjectionRunner:

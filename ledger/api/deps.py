@@ -128,6 +128,24 @@ def reports_view(container: ContainerDep, _: ReaderDep, after: AfterQuery = None
     return container.views.reports
 
 
+def read_recorder(
+    request: Request, container: ContainerDep, principal: ReaderDep
+) -> Callable[[str], None]:
+    """Records, for the read log, that the caller read a client's personal data here."""
+
+    def record(client_id: str) -> None:
+        container.read_log.record(
+            principal=principal.name,
+            role=principal.role,
+            path=request.url.path,
+            client_id=client_id,
+        )
+
+    return record
+
+
+# A handler that answers a client's personal data calls it once it has the answer.
+ReadRecorderDep = Annotated[Callable[[str], None], Depends(read_recorder)]
 AuditReaderDep = Annotated[
     Principal,
     Depends(role_in("admin", "auditor", "compliance", doing="read the audit log")),

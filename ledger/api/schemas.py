@@ -691,3 +691,18 @@ class AuditEventsPage(BaseModel):
     next_cursor: str | None = Field(
         description="pass it as `cursor` for the next page; null on the last page"
     )
+
+
+class ReadPublic(BaseModel):
+    at: AwareDatetime
+    principal: str
+    role: KeyRole
+    path: str
+    client_id: str
+
+
+class ReadsPage(BaseModel):
+    items: list[ReadPublic]
+    next_cursor: str | None = Field(
+        description="pass it as `cursor` for the next page; null on the last page"
+    )

@@ -8,11 +8,17 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Response
 
-from ledger.api.deps import AuditDep, LedgerDep
+from ledger.api.deps import AuditDep, AuditReaderDep, ContainerDep, LedgerDep
 from ledger.api.exports import EXPORT_RESPONSES, ExportFormat, every_page, export_models
 from ledger.api.problems import problem_responses
 from ledger.api.routing import OneHopRoute
-from ledger.api.schemas import AuditEventPublic, AuditEventsPage, Moment
+from ledger.api.schemas import (
+    AuditEventPublic,
+    AuditEventsPage,
+    Moment,
+    ReadPublic,
+    ReadsPage,
+)
 from ledger.application import Ledger
 from ledger.projections.audit import AuditQuery
 
@@ -83,3 +89,30 @@ def audit_events(
     return AuditEventsPage.model_validate(
         with_data(ledger, view.events(query, limit=limit, cursor=cursor))
     )
+
+
+@router.get(
+    "/reads",
+    summary="Who read a client's personal data, and when",
+    response_model=ReadsPage,
+    responses=EXPORT_RESPONSES,
+)
+def reads(
+    container: ContainerDep,
+    _: AuditReaderDep,
+    client_id: Text = None,
+    principal: Text = None,
+    start: Annotated[Moment | None, Query(alias="from")] = None,
+    end: Annotated[Moment | None, Query(alias="to")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    cursor: Annotated[
+        str | None, Query(max_length=80, description="the previous page's next_cursor")
+    ] = None,
+    fmt: ExportFormat = None,
+) -> ReadsPage | Response:
+    read_log = container.read_log
+    query = {"client_id": client_id, "principal": principal, "start": start, "end": end}
+    if fmt is not None:
+        rows = every_page(lambda after: read_log.reads(limit=MAX_LIMIT, cursor=after, **query))
+        return export_models(ReadPublic, rows, fmt, "reads")
+    return ReadsPage.model_validate(read_log.reads(limit=limit, cursor=cursor, **query))

@@ -10,7 +10,7 @@ from ledger.api.deps import (
     CreateWriterDep,
     IdPath,
     LedgerDep,
-    ReaderDep,
+    ReadRecorderDep,
     UpdateWriterDep,
     Writer,
 )
@@ -124,11 +124,12 @@ def retract(
 def get_client(
     client_id: IdPath,
     ledger: LedgerDep,
-    _: ReaderDep,
+    read: ReadRecorderDep,
     as_of: Moment | None = None,
     known_at: Moment | None = None,
 ) -> ClientPublic:
     state = ledger.get_client(client_id, as_of=as_of, known_at=known_at)
+    read(client_id)
     assets = None
     if state.assets_amount is not None and state.assets_as_of is not None:
         assets = AssetsPublic(amount=str(state.assets_amount), as_of=state.assets_as_of)
@@ -156,9 +157,10 @@ def get_client(
     responses=EXPORT_RESPONSES,
 )
 def client_history(
-    client_id: IdPath, ledger: LedgerDep, _: ReaderDep, fmt: ExportFormat = None
+    client_id: IdPath, ledger: LedgerDep, read: ReadRecorderDep, fmt: ExportFormat = None
 ) -> ClientHistoryPublic | Response:
     entries = ledger.client_history(client_id)
+    read(client_id)
     if fmt is not None:
         return export_models(HistoryEventPublic, entries, fmt, f"history-{client_id}")
     return ClientHistoryPublic(
