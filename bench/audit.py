@@ -174,14 +174,13 @@ def time_page_data(database_url: str, samples: int) -> None:
     container = build(Settings(database_url=database_url))
     try:
         ledger = container.ledger
-        ledger.create_unit(
-            unit_id="B", name="B", kind="outlet", parent_id=None, recorded_by="bench"
-        )
+        ledger.create_unit(unit_id="B", name="B", kind="branch", parent_id=None, recorded_by="b")
+        ledger.create_unit(unit_id="O", name="O", kind="outlet", parent_id="B", recorded_by="b")
         for n in range(300):
             ledger.register_client(
                 client_id=f"C{n}",
                 name="Wang",
-                unit_id="B",
+                unit_id="O",
                 tier="gold",
                 recorded_by="bench",
             )
