@@ -521,6 +521,7 @@ class StaffRecordPublic(BaseModel):
     confirmed: PartyCounts
     waived: PartyCounts
     pending: PartyCounts
+    known_at: AwareDatetime | None = None
 
 
 # ---- projections: reports -----------------------------------------------------------------

@@ -11,9 +11,11 @@ from ledger.domain import Client, InvalidInput, NotFound, Unit
 from ledger.domain.values import DESIGNATED_MANAGER
 from ledger.projections.churn_cases import (
     CASE_FACTS,
+    PENDING,
     ChurnCases,
     is_stale,
     late_changes,
+    party_outcomes,
 )
 from ledger.projections.kit import (
     BatchView,
@@ -56,6 +58,7 @@ class AccountabilityView(ABC):
         pending: bool | None = None,
         limit: int | None = None,
         cursor: str | None = None,
+        known_at: datetime | None = None,
     ) -> dict[str, Any]:
         """`{items: [{case_id, client_id, kind, effective_at, accountability_tier, in_scope,
         designated_manager, unit_head, prior_holders, determination, determinations,
@@ -63,18 +66,21 @@ class AccountabilityView(ABC):
         in effective order, `limit` a page (all by default) after `cursor`.
         `determination` is the latest (it stands), `determinations` the latest per party
         (null: the whole case), `determination_history` all of them, oldest first; each
-        with the facts it was made on and `stale`."""
+        with the facts it was made on and `stale`. With `known_at`, the cases as the
+        ledger knew them then (recorded time)."""
 
     @abstractmethod
     def churn_case(self, case_id: str) -> dict[str, Any]:
         """One case (as in `churn_cases`), e.g. to find its client before a determination."""
 
     @abstractmethod
-    def staff_record(self, staff_id: str, fiscal_year: int) -> dict[str, Any]:
+    def staff_record(
+        self, staff_id: str, fiscal_year: int, known_at: datetime | None = None
+    ) -> dict[str, Any]:
         """`{staff_id, fiscal_year, as_designated_manager, as_unit_head, as_prior_holder,
         confirmed, waived, pending}`: in-scope cases of that fiscal year; the last three
         each `{as_designated_manager, as_unit_head}` by the outcome standing against the
-        staff member's party."""
+        staff member's party. With `known_at`, as the ledger knew the cases then."""
 
 
 class SQLAccountabilityView(BatchView, AccountabilityView):
@@ -151,6 +157,7 @@ class SQLAccountabilityView(BatchView, AccountabilityView):
         pending: bool | None = None,
         limit: int | None = None,
         cursor: str | None = None,
+        known_at: datetime | None = None,
     ) -> dict[str, Any]:
         p = self.view_name
         where, params = ["1 = 1"], []
@@ -158,6 +165,13 @@ class SQLAccountabilityView(BatchView, AccountabilityView):
             self.units.unit(unit_id)
             where.append(f"k.unit_id IN (SELECT unit_id FROM {p}_unit_paths WHERE ancestor_id = ?)")
             params.append(unit_id)
+        if known_at is not None:
+            for column, value in (("kind", kind), ("case_id", case_id)):
+                if value is not None:
+                    where.append(f"k.{column} = ?")
+                    params.append(value)
+            wanted = {"fiscal_year": fiscal_year, "in_scope": in_scope, "pending": pending}
+            return self._known_at(where, params, known_at, wanted, limit, cursor)
         for column, value in (("fiscal_year", fiscal_year), ("kind", kind), ("case_id", case_id)):
             if value is not None:
                 where.append(f"k.{column} = ?")
@@ -190,8 +204,48 @@ class SQLAccountabilityView(BatchView, AccountabilityView):
             items = self._cases(c, cases)
         return {"items": items, "next_cursor": next_cursor}
 
-    def _cases(self, c: Any, cases: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """The answer's items for rows of the cases table (a page of them)."""
+    def _known_at(
+        self,
+        where: list[str],
+        params: list[Any],
+        known_at: datetime,
+        wanted: dict[str, Any],
+        limit: int | None,
+        cursor: str | None,
+    ) -> dict[str, Any]:
+        """The cases as known at `known_at`: worked out again from what was recorded by
+        then (the tables hold what is known now)."""
+        p = self.view_name
+        with self.read_transaction() as c:
+            upto = self.cases.known_position(c, known_at)
+            rows = self.fetch(
+                c,
+                f"SELECT k.* FROM {p}_cases k WHERE {' AND '.join(where)} "
+                "ORDER BY k.effective_at, k.case_id",
+                params,
+            )
+            known = self.cases.known_cases(c, rows, upto)
+            known = [
+                case
+                for case in known
+                if wanted["fiscal_year"] in (None, case["fiscal_year"])
+                and wanted["in_scope"] in (None, bool(case["in_scope"]))
+                and (cursor is None or f"{case['effective_at']}|{case['case_id']}" > cursor)
+            ]
+            items = self._cases(c, known, upto)
+        if wanted["pending"] is not None:
+            items = [i for i in items if i["pending"] == wanted["pending"]]
+        next_cursor = None
+        if limit is not None and len(items) > limit:
+            items = items[:limit]
+            next_cursor = f"{utc_text(items[-1]['effective_at'])}|{items[-1]['case_id']}"
+        return {"items": items, "next_cursor": next_cursor}
+
+    def _cases(
+        self, c: Any, cases: list[dict[str, Any]], upto: int | None = None
+    ) -> list[dict[str, Any]]:
+        """The answer's items for rows of the cases table (a page of them); with `upto`,
+        rows worked out as known at that position (`known_cases`)."""
         p = self.view_name
         ids = [case["case_id"] for case in cases]
         priors: dict[str, list[str]] = {case_id: [] for case_id in ids}
@@ -206,6 +260,9 @@ class SQLAccountabilityView(BatchView, AccountabilityView):
             ):
                 priors[row["case_id"]].append(row["staff_id"])
         rulings = self.cases.rulings(c, ids)
+        if upto is not None:
+            priors = {case["case_id"]: case["prior_holders"] for case in cases}
+            rulings = {k: [r for r in v if r["seq"] <= upto] for k, v in rulings.items()}
         keys = sorted(
             {case["aid"] for case in cases} | {str(Unit.id_for(case["unit_id"])) for case in cases}
         )
@@ -215,6 +272,8 @@ class SQLAccountabilityView(BatchView, AccountabilityView):
                 f"SELECT * FROM {p}_entries WHERE aid IN {placeholders(part)} ORDER BY seq",
                 part,
             ):
+                if upto is not None and row["seq"] > upto:
+                    continue
                 if row["type"] == "Churned":
                     churn_recorded[row["event_id"]] = row["recorded_at"]
                 else:
@@ -252,7 +311,10 @@ class SQLAccountabilityView(BatchView, AccountabilityView):
                     "fiscal_year": int(case["fiscal_year"]),
                     **facts,
                     "in_scope": bool(case["in_scope"]),
-                    "pending": bool(case["pending"]),
+                    "pending": bool(case["pending"])
+                    if upto is None
+                    else bool(case["in_scope"])
+                    and PENDING in party_outcomes(facts, rulings.get(case_id, [])).values(),
                     "determination": history[-1] if history else None,
                     "determinations": sorted(latest.values(), key=lambda r: r["recorded_at"]),
                     "determination_history": history,
@@ -269,7 +331,11 @@ class SQLAccountabilityView(BatchView, AccountabilityView):
             raise NotFound("churn case", case_id)
         return items[0]
 
-    def staff_record(self, staff_id: str, fiscal_year: int) -> dict[str, Any]:
+    def staff_record(
+        self, staff_id: str, fiscal_year: int, known_at: datetime | None = None
+    ) -> dict[str, Any]:
+        if known_at is not None:
+            return self._staff_record_known_at(staff_id, fiscal_year, known_at)
         p = self.view_name
         scope = "in_scope = 1 AND fiscal_year = ?"
         rows = self.query(
@@ -301,6 +367,32 @@ class SQLAccountabilityView(BatchView, AccountabilityView):
                 if row["outcome"] in outcomes:
                     record[row["outcome"]][party] += int(row["n"])
         return record
+
+    def _staff_record_known_at(
+        self, staff_id: str, fiscal_year: int, known_at: datetime
+    ) -> dict[str, Any]:
+        cases = self.churn_cases(fiscal_year=fiscal_year, in_scope=True, known_at=known_at)
+        return {**tally(staff_id, fiscal_year, cases["items"]), "known_at": known_at}
+
+
+def tally(staff_id: str, fiscal_year: int, cases: list[dict[str, Any]]) -> dict[str, Any]:
+    """A staff record counted from in-scope cases (as `churn_cases` answers them)."""
+    record: dict[str, Any] = {
+        "staff_id": staff_id,
+        "fiscal_year": fiscal_year,
+        "as_designated_manager": 0,
+        "as_unit_head": 0,
+        "as_prior_holder": sum(staff_id in case["prior_holders"] for case in cases),
+    }
+    for outcome in ("confirmed", "waived", PENDING):
+        record[outcome] = {"as_designated_manager": 0, "as_unit_head": 0}
+    for case in cases:
+        outcomes = party_outcomes(case, case["determination_history"])
+        for party in ("designated_manager", "unit_head"):
+            if case[party] == staff_id:
+                record[f"as_{party}"] += 1
+                record[outcomes[party]][f"as_{party}"] += 1
+    return record
 
 
 class AccountabilityProjection(ViewProjection):

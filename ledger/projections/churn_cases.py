@@ -182,6 +182,9 @@ class ChurnCases(Part):
             "PRIMARY KEY (aid, seq))",
             f"CREATE TABLE IF NOT EXISTS {p}_case_states (case_id TEXT PRIMARY KEY, "
             "pending BIGINT, manager_outcome TEXT, head_outcome TEXT)",
+            # When each event the view keeps was recorded: the cases as known at a time.
+            f"CREATE TABLE IF NOT EXISTS {p}_recorded (seq BIGINT PRIMARY KEY, recorded_at TEXT)",
+            f"CREATE INDEX IF NOT EXISTS {p}_recorded_at ON {p}_recorded (recorded_at)",
         ]
 
     def upgrade(self) -> None:
@@ -191,7 +194,9 @@ class ChurnCases(Part):
         with view.transaction() as c:
             cases = view.fetch(c, f"SELECT case_id FROM {p}_cases LIMIT 1")
             states = view.fetch(c, f"SELECT case_id FROM {p}_case_states LIMIT 1")
-        if cases and not states:
+            changes = view.fetch(c, f"SELECT aid FROM {p}_changes LIMIT 1")
+            recorded = view.fetch(c, f"SELECT seq FROM {p}_recorded LIMIT 1")
+        if (cases and not states) or (changes and not recorded):
             view.reset()
 
     def handlers(self) -> dict[type, Handler]:
@@ -215,6 +220,7 @@ class ChurnCases(Part):
                 "ON CONFLICT (aid) DO NOTHING",
                 (key, event.client_id, event.unit_id),
             )
+            self._recorded(c, tracking, event)
             self._change(c, key, tracking, "tier", event.effective_at, event.tier)
 
     def tier_changed(self, event: Client.TierChanged, tracking: Tracking) -> None:
@@ -228,9 +234,20 @@ class ChurnCases(Part):
             key = aggregate_key(event)
             if event.role == DESIGNATED_MANAGER:
                 self._entry(c, key, tracking, event)
+            else:
+                self._recorded(c, tracking, event)
             self._change(c, key, tracking, f"role:{event.role}", event.effective_at, event.staff_id)
 
+    def _recorded(self, c: Any, tracking: Tracking, event: Any) -> None:
+        self.view.execute(
+            c,
+            f"INSERT INTO {self.prefix}_recorded (seq, recorded_at) VALUES (?, ?) "
+            "ON CONFLICT DO NOTHING",
+            (tracking.notification_id, utc_text(event.timestamp)),
+        )
+
     def _entry(self, c: Any, key: str, tracking: Tracking, event: Any) -> None:
+        self._recorded(c, tracking, event)
         self.view.execute(
             c,
             f"INSERT INTO {self.prefix}_entries (aid, seq, type, event_id, effective_at, "
@@ -286,6 +303,7 @@ class ChurnCases(Part):
     def determined(self, event: Client.ChurnDetermined, tracking: Tracking) -> None:
         view, seq = self.view, tracking.notification_id
         with view.write() as c:
+            self._recorded(c, tracking, event)
             view.execute(
                 c,
                 f"INSERT INTO {self.prefix}_determinations (case_id, seq, outcome, reason, "
@@ -459,14 +477,78 @@ class ChurnCases(Part):
                     "recorded_at": from_utc_text(row["recorded_at"]),
                     "recorded_by": row["recorded_by"],
                     "facts": None if row["facts"] is None else json.loads(row["facts"]),
+                    "seq": int(row["seq"]),
                 }
             )
 
-    def head_intervals(self, c: Any, unit_id: str) -> list[Interval]:
+    def known_position(self, c: Any, known_at: datetime) -> int:
+        """The last position of the view's events recorded by `known_at`."""
         rows = self.view.fetch(
             c,
-            f"SELECT seq, effective_at, staff_id FROM {self.prefix}_heads WHERE unit_aid = ?",
-            (str(Unit.id_for(unit_id)),),
+            f"SELECT MAX(seq) AS seq FROM {self.prefix}_recorded WHERE recorded_at <= ?",
+            (utc_text(known_at),),
+        )
+        return int(rows[0]["seq"] or 0)
+
+    def known_cases(
+        self, c: Any, cases: Sequence[Mapping[str, Any]], upto: int
+    ) -> list[dict[str, Any]]:
+        """`cases` (rows of the cases table) as the ledger knew them at position `upto`:
+        those churned by then, their facts worked out from what was recorded by then."""
+        p, view = self.prefix, self.view
+        keys = sorted({case["aid"] for case in cases})
+        churned: dict[str, str] = {}
+        changes: dict[str, list[Change]] = {key: [] for key in keys}
+        for part in chunks(keys):
+            marks = placeholders(part)
+            for row in view.fetch(
+                c,
+                f"SELECT h.case_id AS case_id, h.local_at AS local_at FROM {p}_churns h "
+                f"JOIN {p}_entries e ON e.aid = h.aid AND e.event_id = h.case_id "
+                f"WHERE h.aid IN {marks} AND e.seq <= ?",
+                (*part, upto),
+            ):
+                churned[row["case_id"]] = row["local_at"]
+            for row in view.fetch(
+                c,
+                f"SELECT aid, seq, field, effective_at, value FROM {p}_changes "
+                f"WHERE aid IN {marks} AND seq <= ?",
+                (*part, upto),
+            ):
+                changes[row["aid"]].append(
+                    Change(row["effective_at"], row["seq"], row["field"], row["value"])
+                )
+        heads: dict[str, list[Interval]] = {}
+        options = view.options
+        known = []
+        for case in cases:
+            if case["case_id"] not in churned:
+                continue
+            unit_id = case["unit_id"]
+            if unit_id not in heads:
+                heads[unit_id] = self.head_intervals(c, unit_id, upto)
+            points = changes[case["aid"]]
+            managers = [
+                i for i in fold_intervals(points, (f"role:{DESIGNATED_MANAGER}",)) if i.values[0]
+            ]
+            facts = churn_case(
+                kind=case["kind"],
+                churned_at=datetime.fromisoformat(churned[case["case_id"]]),
+                tiers=fold_intervals(points, ("tier",)),
+                managers=managers,
+                heads=heads[unit_id],
+                fiscal_year_start=int(options["fiscal_year_start"]),
+                lookback_days=int(options["churn_lookback_days"]),
+            )
+            known.append({**case, **facts, "in_scope": int(facts["in_scope"])})
+        return known
+
+    def head_intervals(self, c: Any, unit_id: str, upto: int | None = None) -> list[Interval]:
+        rows = self.view.fetch(
+            c,
+            f"SELECT seq, effective_at, staff_id FROM {self.prefix}_heads WHERE unit_aid = ? "
+            "AND seq <= ?",
+            (str(Unit.id_for(unit_id)), upto if upto is not None else 2**62),
         )
         return fold_intervals(
             (Change(r["effective_at"], r["seq"], "head", r["staff_id"]) for r in rows), ("head",)

@@ -7,12 +7,17 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import UTC, datetime
 
 import pytest
 
 from support.api_world import ADMIN, World, WorldOnAStore, at, new_id
 
 CASES = "/v1/accountability/churn-cases"
+
+
+def now_text() -> str:
+    return datetime.now(UTC).isoformat()
 
 
 class AccountabilityHoldsContract(WorldOnAStore):
@@ -82,6 +87,51 @@ class AccountabilityHoldsContract(WorldOnAStore):
         late = reopened["late_changes"][-1]
         assert late["recorded_by"] == "admin"
         assert late["effective_at"][:10] == at(2)[:10]
+
+    def test_the_case_as_known_at_the_ruling_and_its_restatement(self, world: World) -> None:
+        _, case_id = world.churned_client()
+        ruling = self.determine(world, case_id, "confirmed")
+        head = self.appoint_head(world, effective_day=2)
+        then = self.cases(world, known_at=ruling["recorded_at"])["items"]
+        (case,) = [c for c in then if c["case_id"] == case_id]
+        assert (case["unit_head"], case["pending"]) == (None, False)
+        assert case["determination"]["stale"] is False
+        assert [e["type"] for e in case["late_changes"]] == ["Assigned"]
+        now = self.case(world, case_id)
+        assert (now["unit_head"], now["pending"]) == (head, True)
+        year = now["fiscal_year"]
+        record = self.staff(world, head, year, known_at=ruling["recorded_at"])
+        assert record["as_unit_head"] == 0
+        assert self.staff(world, head, year)["pending"]["as_unit_head"] == 1
+
+        answer = world.api.get(
+            "/v1/audit/restatements",
+            params={
+                "report": "churn-cases",
+                "unit_id": world["O1"],
+                "known_at": ruling["recorded_at"],
+                "compare_known_at": now_text(),
+                "after": world.api.get("/v1/health").json()["position"],
+            },
+            headers=ADMIN,
+        )
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        assert body["changed"] is True
+        assert body["at_known_at"]["items"][0]["unit_head"] is None
+        assert body["at_compare_known_at"]["items"][0]["unit_head"] == head
+        assert [e["type"] for e in body["events"]] == ["HeadAppointed"]
+        same = world.api.get(
+            "/v1/audit/restatements",
+            params={
+                "report": "churn-cases",
+                "unit_id": world["O1"],
+                "known_at": now_text(),
+                "compare_known_at": now_text(),
+            },
+            headers=ADMIN,
+        ).json()
+        assert (same["changed"], same["events"]) == (False, [])
 
     def test_parties_are_determined_separately(self, world: World) -> None:
         _, case_id = world.churned_client()
@@ -155,9 +205,11 @@ class AccountabilityHoldsContract(WorldOnAStore):
         too_many = world.api.get(CASES, params={"limit": 1001}, headers=ADMIN)
         assert too_many.status_code == 422
 
-    def staff(self, world: World, staff_id: str, year: int) -> dict:
+    def staff(self, world: World, staff_id: str, year: int, **params) -> dict:
         answer = world.api.get(
-            f"/v1/accountability/staff/{staff_id}", params={"fiscal_year": year}, headers=ADMIN
+            f"/v1/accountability/staff/{staff_id}",
+            params={"fiscal_year": year, **params},
+            headers=ADMIN,
         )
         assert answer.status_code == 200, answer.text
         return answer.json()

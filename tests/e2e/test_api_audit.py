@@ -82,6 +82,33 @@ class AuditContract(WorldOnAStore):
         xlsx = world.api.get(EVENTS, params={"format": "xlsx"}, headers=ADMIN)
         assert xlsx.content[:2] == b"PK"
 
+    def test_tier_growth_as_known_at_two_times_and_what_changed_it(self, world: World) -> None:
+        client_id = world.client(unit="O2", tier="gold")
+        registered = self.events(world, client_id=client_id)["items"][0]["recorded_at"]
+        change = world.post(
+            f"/v1/clients/{client_id}/tier-changes",
+            {"tier": "diamond", "reason": "assets", "effective_at": at(10)},
+        )
+        period = {"unit_id": world["O2"], "from": at(5), "to": at(20)}
+        then = world.api.get(
+            "/v1/reports/tier-growth",
+            params={**period, "known_at": registered, "after": change["position"]},
+            headers=ADMIN,
+        ).json()
+        assert (then["tiers"]["gold"]["end"], then["tiers"]["diamond"]["end"]) == (1, 0)
+        params = {
+            **period,
+            "report": "tier-growth",
+            "known_at": registered,
+            "compare_known_at": change["recorded_at"],
+            "after": change["position"],
+        }
+        body = world.api.get("/v1/audit/restatements", params=params, headers=ADMIN).json()
+        assert body["changed"] is True
+        assert body["at_known_at"]["tiers"]["diamond"]["end"] == 0
+        assert body["at_compare_known_at"]["tiers"]["diamond"]["end"] == 1
+        assert [e["event_id"] for e in body["events"]] == [change["event_id"]]
+
     def test_a_keys_secret_is_never_shown(self, world: World) -> None:
         world.key("auditor")
         (issued,) = self.events(world, type="Issued")["items"]

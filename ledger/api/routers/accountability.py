@@ -68,6 +68,9 @@ def churn_cases(
     pending: Annotated[
         bool | None, Query(description="in scope and without a standing determination")
     ] = None,
+    known_at: Annotated[
+        Moment | None, Query(description="the cases as the ledger knew them then")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     cursor: Annotated[
         str | None, Query(max_length=200, description="the previous page's next_cursor")
@@ -80,6 +83,7 @@ def churn_cases(
         "in_scope": in_scope,
         "kind": kind,
         "pending": pending,
+        "known_at": known_at,
     }
     if fmt is not None:
         # Every matching row, not a page: `limit` and `cursor` play no part.
@@ -90,10 +94,14 @@ def churn_cases(
 
 @router.get("/staff/{staff_id}", summary="A staff member's in-scope cases in a fiscal year")
 def staff_record(
-    staff_id: IdPath, fiscal_year: FiscalYear, ledger: LedgerDep, view: AccountabilityDep
+    staff_id: IdPath,
+    fiscal_year: FiscalYear,
+    ledger: LedgerDep,
+    view: AccountabilityDep,
+    known_at: Moment | None = None,
 ) -> StaffRecordPublic:
     ledger.get_staff(staff_id)  # an unknown staff member is a 404, not a row of zeros
-    return StaffRecordPublic.model_validate(view.staff_record(staff_id, fiscal_year))
+    return StaffRecordPublic.model_validate(view.staff_record(staff_id, fiscal_year, known_at))
 
 
 @router.post(
