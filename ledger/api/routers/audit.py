@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
-from uuid import UUID
 
 from fastapi import APIRouter, Query, Response
 
@@ -48,13 +47,9 @@ Text = Annotated[str | None, Query(min_length=1, max_length=200)]
 
 def with_data(ledger: Ledger, page: Mapping[str, Any]) -> dict[str, Any]:
     """The page's events with their data, read from the store."""
-    refs = [(UUID(item["aggregate_uuid"]), item["version"]) for item in page["items"]]
-    data = ledger.events_data(refs)
+    data = ledger.events_data(item["position"] for item in page["items"])
     return {
-        "items": [
-            {**item, "data": data.get(ref, {})}
-            for item, ref in zip(page["items"], refs, strict=True)
-        ],
+        "items": [{**item, "data": data.get(item["position"], {})} for item in page["items"]],
         "next_cursor": page["next_cursor"],
     }
 
