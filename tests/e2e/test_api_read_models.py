@@ -198,6 +198,7 @@ class ReadModelContract:
             "confirmed": {"as_designated_manager": 0, "as_unit_head": 0},
             "waived": {"as_designated_manager": 1, "as_unit_head": 0},
             "pending": {"as_designated_manager": 0, "as_unit_head": 0},
+            "known_at": None,
         }
         elsewhere = self.get(world, "/v1/accountability/churn-cases", unit_id=world["S2"])
         assert elsewhere["items"] == []
