@@ -9,12 +9,11 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Response
 
 from ledger.api.deps import (
-    AfterQuery,
     AuditDep,
     AuditReaderDep,
     ContainerDep,
     LedgerDep,
-    _caught_up,
+    RestatedDep,
 )
 from ledger.api.exports import EXPORT_RESPONSES, ExportFormat, every_page, export_models
 from ledger.api.problems import problem_responses
@@ -137,8 +136,7 @@ Report = Literal["churn-cases", "staff-record", "tier-growth"]
 
 @router.get("/restatements", summary="A report as known at two times, and what changed it")
 def restatements(
-    container: ContainerDep,
-    _: AuditReaderDep,
+    container: RestatedDep,
     ledger: LedgerDep,
     report: Report,
     known_at: Moment,
@@ -150,14 +148,11 @@ def restatements(
     kind: ChurnKind | None = None,
     start: Annotated[Moment | None, Query(alias="from")] = None,
     end: Annotated[Moment | None, Query(alias="to")] = None,
-    after: AfterQuery = None,
 ) -> dict[str, Any]:
     """`{report, known_at, compare_known_at, at_known_at, at_compare_known_at, changed,
     events}`: the report (churn-cases, staff-record or tier-growth, with its own
     parameters) as the ledger knew it at each time, and the events recorded between the
     two that changed it (none when both answers are the same)."""
-    for name in ("roster", "accountability", "audit"):
-        _caught_up(container, name, after)
     views = container.views
 
     def answer(moment: datetime) -> Any:
