@@ -20,14 +20,17 @@ from ledger.domain import NotFound
 from ledger.integrity import Integrity
 from ledger.projections import rebuild as rebuilding
 from ledger.projections.accountability import (
+    CASE_FACTS,
     AccountabilityProjection,
     AccountabilityView,
     SQLAccountabilityView,
 )
+from ledger.projections.audit import AuditProjection, AuditView, SQLAuditView
 from ledger.projections.kit import BatchView, ViewProjection, view_class
 from ledger.projections.reports import ReportsProjection, ReportsView, SQLReportsView
 from ledger.projections.roster import RosterProjection, RosterView, SQLRosterView
 from ledger.projections.runner import ProjectionRunner
+from ledger.read_log import ReadLog, SQLReadLogStore
 from ledger.store import library_environment, store_kind
 from ledger.store.files import private_directory, private_sqlite_files
 
@@ -36,6 +39,7 @@ PROJECTIONS: dict[str, tuple[type[ViewProjection], type[BatchView]]] = {
     "roster": (RosterProjection, SQLRosterView),
     "accountability": (AccountabilityProjection, SQLAccountabilityView),
     "reports": (ReportsProjection, SQLReportsView),
+    "audit": (AuditProjection, SQLAuditView),
 }
 
 
@@ -46,10 +50,15 @@ def view_options(settings: Settings) -> dict[str, Any]:
         "churn_lookback_days": settings.churn_lookback_days,
         "cadence": settings.cadence,
         "completeness_target": settings.completeness_target,
+        "late_entry_days": settings.late_entry_days,
     }
 
 
-def construct_views(settings: Settings, names: Iterable[str] | None = None) -> dict[str, BatchView]:
+def construct_views(
+    settings: Settings,
+    names: Iterable[str] | None = None,
+    models: dict[str, type[BatchView]] | None = None,
+) -> dict[str, BatchView]:
     """The views of the named projections (all by default), configured from `settings`.
 
     On PostgreSQL they sit beside the events, in the same database. On SQLite each view
@@ -75,7 +84,7 @@ def construct_views(settings: Settings, names: Iterable[str] | None = None) -> d
             env["PERSISTENCE_MODULE"] = "eventsourcing.sqlite"
             env["SQLITE_DBNAME"] = view_file(env["SQLITE_DBNAME"], name)
         factory = InfrastructureFactory.construct(Environment("LEDGER_VIEWS", env))
-        read_model = PROJECTIONS[name][1]
+        read_model = models[name] if models else PROJECTIONS[name][1]
         view_type = view_class(read_model, "postgres" if kind == "postgres" else "sqlite")
         view = factory.tracking_recorder(view_type)  # type: ignore[arg-type]
         if kind == "sqlite":
@@ -111,6 +120,10 @@ class ReadModels:
     def reports(self) -> ReportsView:
         return self.by_name["reports"]  # type: ignore[return-value]
 
+    @property
+    def audit(self) -> AuditView:
+        return self.by_name["audit"]  # type: ignore[return-value]
+
     def __iter__(self) -> Iterator[str]:
         return iter(self.by_name)
 
@@ -141,6 +154,14 @@ class Container:
         views = ReadModels(construct_views(self.settings, self.view_names))
         self.closers.append(views.close)
         return views
+
+    @cached_property
+    def read_log(self) -> ReadLog:
+        """Who read which client's personal data (in a database of its own, as a view)."""
+        store = construct_views(self.settings, ["read_log"], {"read_log": SQLReadLogStore})
+        read_log = ReadLog(store["read_log"], clock=self.ledger.clock)  # type: ignore[arg-type]
+        self.closers.append(read_log.close)
+        return read_log
 
     @cached_property
     def runner(self) -> ProjectionRunner:
@@ -178,6 +199,14 @@ class Container:
             return str(view.churn_case(case_id)["client_id"])
         except NotFound:
             return None
+
+    def facts_of_case(self, case_id: str, *, after: int, timeout: float) -> dict[str, Any] | None:
+        self.runner.wait(after, timeout=timeout, names=["accountability"])
+        try:
+            case = self.views.accountability.churn_case(case_id)
+        except NotFound:
+            return None
+        return {name: case[name] for name in CASE_FACTS}
 
     def rebuild_in_processes(self, names: Iterable[str] | None = None) -> dict[str, int]:
         """Rebuild the named read models (all by default) in a process per core, each

@@ -27,6 +27,8 @@ class Settings(BaseSettings):
     fiscal_year_start: int = Field(default=1, ge=1, le=12)
     churn_lookback_days: int = Field(default=90, ge=1, le=3660)
     cadence_days: str = DEFAULT_CADENCE_DAYS
+    # An event recorded more than this many days after its effective time was entered late.
+    late_entry_days: int = Field(default=2, ge=0, le=3660)
     # The share of active VIP clients with complete key information a unit is held to.
     completeness_target: float = Field(default=0.95, ge=0, le=1)
     # Serve without running the projections (another process, `ledger project`, runs them).

@@ -13,6 +13,7 @@ from ledger.api.problems import ProblemMiddleware, install_problem_handlers, pro
 from ledger.api.routers import (
     accountability,
     api_keys,
+    audit,
     clients,
     health,
     imports,
@@ -80,6 +81,7 @@ def create_app(
         integrity,
         api_keys,
         imports,
+        audit,
     ):
         app.include_router(module.router)
     app.include_router(console_router)

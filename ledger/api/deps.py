@@ -16,6 +16,7 @@ from ledger.application import Ledger, Principal, WriteResult, check_role
 from ledger.bootstrap import Container
 from ledger.domain.api_key import ROLES
 from ledger.projections.accountability import AccountabilityView
+from ledger.projections.audit import AuditView
 from ledger.projections.reports import ReportsView
 from ledger.projections.roster import RosterView
 
@@ -185,6 +186,49 @@ ScopedStaff = Annotated[str, Depends(staff_in_scope)]
 ScopedStaffQuery = Annotated[str, Depends(staff_query_in_scope)]
 ScopedUnitOrNone = Annotated[str | None, Depends(optional_unit_in_scope)]
 
+
+def read_recorder(
+    request: Request, container: ContainerDep, principal: ReaderDep
+) -> Callable[[str], None]:
+    """Records, for the read log, that the caller read a client's personal data here."""
+
+    def record(client_id: str) -> None:
+        container.read_log.record(
+            principal=principal.name,
+            role=principal.role,
+            path=request.url.path,
+            client_id=client_id,
+        )
+
+    return record
+
+
+# A handler that answers a client's personal data calls it once it has the answer.
+ReadRecorderDep = Annotated[Callable[[str], None], Depends(read_recorder)]
+AuditReaderDep = Annotated[
+    Principal,
+    Depends(role_in("admin", "auditor", "compliance", doing="read the audit log")),
+]
+
+
+async def audit_view(
+    container: ContainerDep, _: AuditReaderDep, after: AfterQuery = None
+) -> AuditView:
+    await _caught_up(container, "audit", after)
+    return container.views.audit
+
+
+async def restated_views(
+    container: ContainerDep, _: AuditReaderDep, after: AfterQuery = None
+) -> Container:
+    """The container, once every read model a restatement reads has processed `after`."""
+    for name in ("roster", "accountability", "audit"):
+        await _caught_up(container, name, after)
+    return container
+
+
+AuditDep = Annotated[AuditView, Depends(audit_view)]
+RestatedDep = Annotated[Container, Depends(restated_views)]
 RosterDep = Annotated[RosterView, Depends(roster_view)]
 AccountabilityDep = Annotated[AccountabilityView, Depends(accountability_view)]
 ReportsDep = Annotated[ReportsView, Depends(reports_view)]

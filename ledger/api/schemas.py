@@ -21,6 +21,7 @@ from ledger.domain.values import (
     EARLIEST,
     LATEST,
     OUTCOMES,
+    PARTIES,
     RISK_APPETITES,
     SOURCES,
     STAFF_ROLES,
@@ -149,6 +150,7 @@ Source = Literal[SOURCES]  # type: ignore[valid-type]
 RiskAppetite = Literal[RISK_APPETITES]  # type: ignore[valid-type]
 ChurnKind = Literal[CHURN_KINDS]  # type: ignore[valid-type]
 Outcome = Literal[OUTCOMES]  # type: ignore[valid-type]
+Party = Literal[PARTIES]  # type: ignore[valid-type]
 KeyRole = Literal[KEY_ROLES]  # type: ignore[valid-type]
 Status = Literal[CLIENT_STATUSES]  # type: ignore[valid-type]
 StaffStatus = Literal[STAFF_STATUSES]  # type: ignore[valid-type]
@@ -373,6 +375,10 @@ class ClientHistoryPublic(BaseModel):
 class DeterminationCreate(Body):
     outcome: Outcome
     reason: Text
+    party: Party | None = Field(
+        default=None,
+        description="the party the determination is on (pursued separately); none: the whole case",
+    )
     client_id: Identifier | None = Field(
         default=None,
         description=(
@@ -446,10 +452,32 @@ class ResponsiblePublic(BaseModel):
     unit_head: str | None
 
 
+class CaseFactsPublic(BaseModel):
+    accountability_tier: Tier | None
+    designated_manager: str | None
+    unit_head: str | None
+    prior_holders: list[str]
+
+
 class DeterminationPublic(BaseModel):
+    party: Party | None = Field(description="null: the whole case")
     outcome: Outcome
     reason: str
     event_id: str
+    decided_at: AwareDatetime
+    decided_by: str
+    recorded_at: AwareDatetime
+    recorded_by: str
+    facts: CaseFactsPublic | None = Field(
+        description="the case's facts it was made on (null for one made before 1.1)"
+    )
+    stale: bool = Field(description="the case's facts have changed since")
+
+
+class LateChangePublic(BaseModel):
+    event_id: str
+    type: str
+    effective_at: AwareDatetime
     recorded_at: AwareDatetime
     recorded_by: str
 
@@ -469,11 +497,30 @@ class ChurnCasePublic(BaseModel):
     unit_head: str | None
     prior_holders: list[str]
     determination: DeterminationPublic | None = Field(description="the latest, which stands")
-    determinations: list[DeterminationPublic] = Field(description="all of them, oldest first")
+    determinations: list[DeterminationPublic] = Field(
+        description="the latest per party (party null: the whole case)"
+    )
+    determination_history: list[DeterminationPublic] = Field(
+        description="all of them, oldest first"
+    )
+    pending: bool = Field(
+        description="in scope, and no determination that is not stale covers every party"
+    )
+    late_changes: list[LateChangePublic] = Field(
+        description="events that moved the case's facts, recorded after the churn or late"
+    )
 
 
 class ChurnCasesPublic(BaseModel):
     items: list[ChurnCasePublic]
+    next_cursor: str | None = Field(
+        default=None, description="pass it as `cursor` for the next page; null on the last page"
+    )
+
+
+class PartyCounts(BaseModel):
+    as_designated_manager: int
+    as_unit_head: int
 
 
 class StaffRecordPublic(BaseModel):
@@ -482,6 +529,10 @@ class StaffRecordPublic(BaseModel):
     as_designated_manager: int
     as_unit_head: int
     as_prior_holder: int
+    confirmed: PartyCounts
+    waived: PartyCounts
+    pending: PartyCounts
+    known_at: AwareDatetime | None = None
 
 
 # ---- projections: reports -----------------------------------------------------------------
@@ -663,4 +714,42 @@ class HealthPublic(BaseModel):
         default_factory=dict,
         description="`chain`: the first position the hash chain does not cover (a store "
         "from before the chain, until `ledger chain backfill`); `status` stays `ok`",
+    )
+
+
+# ---- audit --------------------------------------------------------------------------------
+
+
+class AuditEventPublic(BaseModel):
+    position: int
+    event_id: str
+    aggregate_id: str = Field(description="the business id (client, unit, staff, key id)")
+    aggregate_type: str
+    type: str
+    version: int
+    occurred_at: AwareDatetime = Field(description="the effective time")
+    recorded_at: AwareDatetime
+    recorded_by: str
+    data: dict[str, Any]
+
+
+class AuditEventsPage(BaseModel):
+    items: list[AuditEventPublic]
+    next_cursor: str | None = Field(
+        description="pass it as `cursor` for the next page; null on the last page"
+    )
+
+
+class ReadPublic(BaseModel):
+    at: AwareDatetime
+    principal: str
+    role: KeyRole
+    path: str
+    client_id: str
+
+
+class ReadsPage(BaseModel):
+    items: list[ReadPublic]
+    next_cursor: str | None = Field(
+        description="pass it as `cursor` for the next page; null on the last page"
     )

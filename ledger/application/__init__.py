@@ -11,6 +11,7 @@ cases, each in its own module over the write machinery of `writes.py`:
 - `imports.py`: a bank's name list, imported all or nothing through the bulk path;
 - `accountability.py`: determinations on churn cases (through the `ChurnCases` port);
 - `history.py`: a client as of a time, as known at a time, and its events;
+- `audit.py`: the data of the events the audit log lists;
 - `access.py`: API keys, the caller (`Principal`), roles and a manager key's scope.
 """
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 from ledger.application.access import AccessUseCases, ApiKeySummary, Principal, check_role
 from ledger.application.accountability import AccountabilityUseCases, ChurnCases
+from ledger.application.audit import AuditUseCases
 from ledger.application.caches import TURN_WAIT
 from ledger.application.clients import ClientUseCases
 from ledger.application.history import HistoryEntry, HistoryUseCases
@@ -32,6 +34,7 @@ class Ledger(
     ImportUseCases,
     ClientUseCases,
     AccessUseCases,
+    AuditUseCases,
     HistoryUseCases,
     OrganisationUseCases,
 ):

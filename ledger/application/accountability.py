@@ -24,11 +24,19 @@ class ChurnCases(Protocol):
         log position `after` (waiting up to `timeout` seconds for that); None if the case
         is unknown, or the position was not reached in time."""
 
+    def facts_of_case(self, case_id: str, *, after: int, timeout: float) -> dict[str, Any] | None:
+        """The case's facts (`accountability_tier`, `designated_manager`, `unit_head`,
+        `prior_holders`) once projected up to `after` (waiting up to `timeout`), or as far
+        as they are projected by then; None if the case is unknown."""
+
 
 class NoChurnCases:
     """Until wired, every case is unknown."""
 
     def client_of_case(self, case_id: str, *, after: int | None, timeout: float) -> str | None:
+        return None
+
+    def facts_of_case(self, case_id: str, *, after: int, timeout: float) -> dict[str, Any] | None:
         return None
 
 
@@ -46,6 +54,8 @@ class AccountabilityUseCases(ClientUseCases):
         outcome: str,
         reason: str,
         recorded_by: str,
+        party: str | None = None,
+        facts: dict[str, Any] | None = None,
         expected_version: int | None = None,
     ) -> WriteResult:
         return self.update(
@@ -56,6 +66,8 @@ class AccountabilityUseCases(ClientUseCases):
             case_id=case_id,
             outcome=outcome,
             reason=reason,
+            party=party,
+            facts=facts,
             recorded_by=recorded_by,
             effective_at=self.clock(),
         )
@@ -66,19 +78,26 @@ class AccountabilityUseCases(ClientUseCases):
         case_id: str,
         outcome: str,
         reason: str,
+        party: str | None = None,
         client_id: str | None = None,
         recorded_by: str,
         expected_version: int | None = None,
     ) -> WriteResult:
-        """`determine` on the case's own client; a `client_id` given must be that client."""
+        """`determine` on the case's own client; a `client_id` given must be that client.
+        The determination keeps the case's facts as the ledger knows them now (the read
+        model caught up with the log's end, within the wait), so that a later change to
+        them turns it stale."""
         case_client = self.client_of_case(case_id)
         if client_id is not None and client_id != case_client:
             raise InvalidInput("client_id", f"case {case_id} is a churn of client {case_client}")
+        facts = self.churn_cases.facts_of_case(case_id, after=self.position, timeout=self.case_wait)
         return self.determine(
             client_id=case_client,
             case_id=case_id,
             outcome=outcome,
             reason=reason,
+            party=party,
+            facts=facts,
             recorded_by=recorded_by,
             expected_version=expected_version,
         )

@@ -22,6 +22,15 @@ _BASE_FIELDS = {"originator_id", "originator_version", "timestamp", "originator_
 _TIME_FIELDS = {"recorded_by", "effective_at"}
 
 
+def event_data(event: Any) -> dict[str, Any]:
+    """An event's own fields: what it says beyond where it sits and when it was recorded."""
+    return {
+        key: value
+        for key, value in vars(event).items()
+        if key not in _BASE_FIELDS and key not in _TIME_FIELDS
+    }
+
+
 @dataclass(frozen=True)
 class HistoryEntry:
     event_id: str
@@ -99,11 +108,7 @@ class HistoryUseCases(OrganisationUseCases):
                 retracted_by[event.retracted_event_id] = event.event_id
         entries = []
         for event in events:
-            data = {
-                key: value
-                for key, value in vars(event).items()
-                if key not in _BASE_FIELDS and key not in _TIME_FIELDS
-            }
+            data = event_data(event)
             eid = event_id(event.originator_id, event.originator_version)
             position = positions.get(event.originator_version)
             chain_hash = hashes.get(position) if position is not None else None

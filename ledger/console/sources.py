@@ -119,6 +119,12 @@ class Sources:
     def history(self, client_id: str) -> list[Any]:
         return self.ledger.client_history(client_id)
 
+    def record_read(self, principal: Principal, path: str, client_id: str) -> None:
+        """The read log: `principal` was shown the client's personal data at `path`."""
+        self.container.read_log.record(
+            principal=principal.name, role=principal.role, path=path, client_id=client_id
+        )
+
     def roster(self, unit_id: str, **filters: Any) -> dict[str, Any]:
         return self.views.roster.roster(unit_id, **filters)  # type: ignore[no-any-return]
 

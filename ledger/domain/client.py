@@ -21,6 +21,7 @@ from ledger.domain.values import (
     DESIGNATED_MANAGER,
     MAX_NAME,
     OUTCOMES,
+    PARTIES,
     PROFILE_FIELDS,
     RISK_APPETITES,
     SOURCES,
@@ -150,6 +151,10 @@ class Client(LedgerAggregate):
         case_id: str
         outcome: str
         reason: str
+        # Added in 1.1; a determination stored before has neither (the whole case, and
+        # no facts kept).
+        party: str | None = None
+        facts: dict[str, Any] | None = None
 
         def apply(self, client: Client) -> None:
             client.determinations[self.case_id] = {
@@ -381,9 +386,20 @@ class Client(LedgerAggregate):
         )
 
     def determine(
-        self, *, case_id: str, outcome: str, reason: str, recorded_by: str, effective_at: datetime
+        self,
+        *,
+        case_id: str,
+        outcome: str,
+        reason: str,
+        recorded_by: str,
+        effective_at: datetime,
+        party: str | None = None,
+        facts: dict[str, Any] | None = None,
     ) -> None:
+        """`facts`: the case's facts the determination is made on, as the ledger knew them."""
         check_choice("outcome", outcome, OUTCOMES)
+        if party is not None:
+            check_choice("party", party, PARTIES)
         check_text("reason", reason)
         if case_id not in self.churn_case_ids:
             raise RuleViolation(
@@ -394,6 +410,8 @@ class Client(LedgerAggregate):
             case_id=case_id,
             outcome=outcome,
             reason=reason,
+            party=party,
+            facts=facts,
             recorded_by=recorded_by,
             effective_at=effective_at,
         )

@@ -50,6 +50,8 @@ CHURN_KINDS: tuple[str, ...] = ("normal", "abnormal")
 SOURCES: tuple[str, ...] = ("media", "organisation", "personal_network", "referral")
 RISK_APPETITES: tuple[str, ...] = ("conservative", "balanced", "aggressive")
 OUTCOMES: tuple[str, ...] = ("confirmed", "waived")
+# The parties a determination may name (the seed pursues them separately); none: the case.
+PARTIES: tuple[str, ...] = ("designated_manager", "unit_head")
 KEY_INFO_FIELDS: tuple[str, ...] = ("address", "phone", "employer")
 PROFILE_FIELDS: tuple[str, ...] = (
     *KEY_INFO_FIELDS,

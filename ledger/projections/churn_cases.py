@@ -13,15 +13,23 @@ its tables were laid out apart from the start (a view built by earlier code keep
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from eventsourcing.persistence import Tracking
 
 from ledger.domain import Client, Unit
-from ledger.domain.values import DESIGNATED_MANAGER, TEAM_ROLES, TIER_RANK
+from ledger.domain.values import DESIGNATED_MANAGER, PARTIES, TEAM_ROLES, TIER_RANK
 from ledger.projections.kit import BatchView, Handler, Part, UnitTree
-from ledger.projections.kit.text import aggregate_key, chunks, placeholders, utc_text
+from ledger.projections.kit.text import (
+    aggregate_key,
+    chunks,
+    from_utc_text,
+    placeholders,
+    utc_text,
+)
 from ledger.projections.kit.timeline import (
     Change,
     Interval,
@@ -31,6 +39,60 @@ from ledger.projections.kit.timeline import (
 )
 
 IN_SCOPE_TIERS = ("platinum", "diamond")
+# What a determination is made on: when any of them changes, it is stale.
+CASE_FACTS = ("accountability_tier", "designated_manager", "unit_head", "prior_holders")
+PENDING = "pending"
+
+
+def is_stale(facts: Mapping[str, Any] | None, case: Mapping[str, Any]) -> bool:
+    """Whether the case's facts moved since a determination made on `facts`. One stored
+    before determinations kept their facts (None) is taken as made on today's."""
+    if facts is None:
+        return False
+    return any(facts.get(name) != case[name] for name in CASE_FACTS)
+
+
+def party_outcomes(case: Mapping[str, Any], rulings: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+    """Per party, the outcome standing against it: the latest determination naming it or
+    the whole case (`rulings` oldest first), or `pending` when there is none or it is
+    stale."""
+    outcomes = {}
+    for party in PARTIES:
+        covering = [r for r in rulings if r["party"] in (None, party)]
+        latest = covering[-1] if covering else None
+        if latest is None or is_stale(latest["facts"], case):
+            outcomes[party] = PENDING
+        else:
+            outcomes[party] = latest["outcome"]
+    return outcomes
+
+
+def late_changes(
+    case: Mapping[str, Any],
+    churn_recorded_at: str | None,
+    entries: Iterable[Mapping[str, Any]],
+    late_days: int,
+) -> list[dict[str, Any]]:
+    """The entries (assignments, tier changes, head appointments) in force by the churn
+    that were recorded after the churn was, or more than `late_days` after they took
+    effect; in recorded order."""
+    late = []
+    for entry in entries:
+        if entry["effective_at"] > case["effective_at"] or entry["event_id"] == case["case_id"]:
+            continue
+        recorded, effective = (from_utc_text(entry[k]) for k in ("recorded_at", "effective_at"))
+        after_churn = churn_recorded_at is not None and entry["recorded_at"] > churn_recorded_at
+        if after_churn or recorded - effective > timedelta(days=late_days):  # type: ignore[operator]
+            late.append(
+                {
+                    "event_id": entry["event_id"],
+                    "type": entry["type"],
+                    "effective_at": effective,
+                    "recorded_at": recorded,
+                    "recorded_by": entry["recorded_by"],
+                }
+            )
+    return sorted(late, key=lambda e: e["recorded_at"])
 
 
 def fiscal_year_of(moment: datetime, start_month: int) -> tuple[int, datetime]:
@@ -110,7 +172,32 @@ class ChurnCases(Part):
             f"CREATE TABLE IF NOT EXISTS {p}_determinations (case_id TEXT, seq BIGINT, "
             "outcome TEXT, reason TEXT, event_id TEXT, recorded_at TEXT, recorded_by TEXT, "
             "PRIMARY KEY (case_id, seq))",
+            # 1.1: the party a determination names and the facts it was made on (a row
+            # only for determinations that carry them).
+            f"CREATE TABLE IF NOT EXISTS {p}_ruling_facts (case_id TEXT, seq BIGINT, "
+            "party TEXT, facts TEXT, PRIMARY KEY (case_id, seq))",
+            # The events a case's facts move with (and churns), with both their times.
+            f"CREATE TABLE IF NOT EXISTS {p}_entries (aid TEXT, seq BIGINT, type TEXT, "
+            "event_id TEXT, effective_at TEXT, recorded_at TEXT, recorded_by TEXT, "
+            "PRIMARY KEY (aid, seq))",
+            f"CREATE TABLE IF NOT EXISTS {p}_case_states (case_id TEXT PRIMARY KEY, "
+            "pending BIGINT, manager_outcome TEXT, head_outcome TEXT)",
+            # When each event the view keeps was recorded: the cases as known at a time.
+            f"CREATE TABLE IF NOT EXISTS {p}_recorded (seq BIGINT PRIMARY KEY, recorded_at TEXT)",
+            f"CREATE INDEX IF NOT EXISTS {p}_recorded_at ON {p}_recorded (recorded_at)",
         ]
+
+    def upgrade(self) -> None:
+        """A view built before 1.1 has cases but no states of them, nor the entries late
+        changes are found in: it replays the log."""
+        p, view = self.prefix, self.view
+        with view.transaction() as c:
+            cases = view.fetch(c, f"SELECT case_id FROM {p}_cases LIMIT 1")
+            states = view.fetch(c, f"SELECT case_id FROM {p}_case_states LIMIT 1")
+            changes = view.fetch(c, f"SELECT aid FROM {p}_changes LIMIT 1")
+            recorded = view.fetch(c, f"SELECT seq FROM {p}_recorded LIMIT 1")
+        if (cases and not states) or (changes and not recorded):
+            view.reset()
 
     def handlers(self) -> dict[type, Handler]:
         return {
@@ -134,19 +221,48 @@ class ChurnCases(Part):
                 "ON CONFLICT (aid) DO NOTHING",
                 (key, event.client_id, event.unit_id),
             )
+            self._recorded(c, tracking, event)
             self._change(c, key, tracking, "tier", event.effective_at, event.tier)
 
     def tier_changed(self, event: Client.TierChanged, tracking: Tracking) -> None:
         with self.view.write() as c:
             key = aggregate_key(event)
+            self._entry(c, key, tracking, event)
             self._change(c, key, tracking, "tier", event.effective_at, event.tier)
 
     def assigned(self, event: Client.Assigned, tracking: Tracking) -> None:
         with self.view.write() as c:
-            field = f"role:{event.role}"
-            self._change(
-                c, aggregate_key(event), tracking, field, event.effective_at, event.staff_id
-            )
+            key = aggregate_key(event)
+            if event.role == DESIGNATED_MANAGER:
+                self._entry(c, key, tracking, event)
+            else:
+                self._recorded(c, tracking, event)
+            self._change(c, key, tracking, f"role:{event.role}", event.effective_at, event.staff_id)
+
+    def _recorded(self, c: Any, tracking: Tracking, event: Any) -> None:
+        self.view.execute(
+            c,
+            f"INSERT INTO {self.prefix}_recorded (seq, recorded_at) VALUES (?, ?) "
+            "ON CONFLICT DO NOTHING",
+            (tracking.notification_id, utc_text(event.timestamp)),
+        )
+
+    def _entry(self, c: Any, key: str, tracking: Tracking, event: Any) -> None:
+        self._recorded(c, tracking, event)
+        self.view.execute(
+            c,
+            f"INSERT INTO {self.prefix}_entries (aid, seq, type, event_id, effective_at, "
+            "recorded_at, recorded_by) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            (
+                key,
+                tracking.notification_id,
+                type(event).__name__,
+                event.event_id,
+                utc_text(event.effective_at),
+                utc_text(event.timestamp),
+                event.recorded_by,
+            ),
+        )
 
     def _change(
         self, c: Any, key: str, tracking: Tracking, field: str, at: datetime, value: str
@@ -162,14 +278,16 @@ class ChurnCases(Part):
         view.advance(tracking)
 
     def churned(self, event: Client.Churned, tracking: Tracking) -> None:
-        at = event.effective_at
-        self.view.record(
-            f"INSERT INTO {self.prefix}_churns (aid, case_id, kind, effective_at, local_at) "
-            "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            (aggregate_key(event), event.event_id, event.kind, utc_text(at), at.isoformat()),
-            tracking,
-            mark="client",
-        )
+        at, key = event.effective_at, aggregate_key(event)
+        with self.view.write() as c:
+            self._entry(c, key, tracking, event)
+            self.view.record(
+                f"INSERT INTO {self.prefix}_churns (aid, case_id, kind, effective_at, local_at) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                (key, event.event_id, event.kind, utc_text(at), at.isoformat()),
+                tracking,
+                mark="client",
+            )
 
     def head_appointed(self, event: Unit.HeadAppointed, tracking: Tracking) -> None:
         self._head_from(event, tracking, event.staff_id)
@@ -179,35 +297,46 @@ class ChurnCases(Part):
 
     def _head_from(self, event: Any, tracking: Tracking, staff_id: str | None) -> None:
         """From the event's effective time the unit is headed by `staff_id` (None: nobody)."""
-        self.view.record(
-            f"INSERT INTO {self.prefix}_heads (unit_aid, seq, effective_at, staff_id) "
-            "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            (
-                aggregate_key(event),
-                tracking.notification_id,
-                utc_text(event.effective_at),
-                staff_id,
-            ),
-            tracking,
-            mark="unit",
-        )
+        key = aggregate_key(event)
+        with self.view.write() as c:
+            self._entry(c, key, tracking, event)
+            self.view.record(
+                f"INSERT INTO {self.prefix}_heads (unit_aid, seq, effective_at, staff_id) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                (key, tracking.notification_id, utc_text(event.effective_at), staff_id),
+                tracking,
+                mark="unit",
+            )
 
     def determined(self, event: Client.ChurnDetermined, tracking: Tracking) -> None:
-        self.view.record(
-            f"INSERT INTO {self.prefix}_determinations (case_id, seq, outcome, reason, "
-            "event_id, recorded_at, recorded_by) VALUES (?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT DO NOTHING",
-            (
-                event.case_id,
-                tracking.notification_id,
-                event.outcome,
-                event.reason,
-                event.event_id,
-                utc_text(event.timestamp),
-                event.recorded_by,
-            ),
-            tracking,
-        )
+        view, seq = self.view, tracking.notification_id
+        with view.write() as c:
+            self._recorded(c, tracking, event)
+            view.execute(
+                c,
+                f"INSERT INTO {self.prefix}_determinations (case_id, seq, outcome, reason, "
+                "event_id, recorded_at, recorded_by) VALUES (?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT DO NOTHING",
+                (
+                    event.case_id,
+                    seq,
+                    event.outcome,
+                    event.reason,
+                    event.event_id,
+                    utc_text(event.timestamp),
+                    event.recorded_by,
+                ),
+            )
+            if event.party is not None or event.facts is not None:
+                facts = None if event.facts is None else json.dumps(event.facts, sort_keys=True)
+                view.execute(
+                    c,
+                    f"INSERT INTO {self.prefix}_ruling_facts (case_id, seq, party, facts) "
+                    "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                    (event.case_id, seq, event.party, facts),
+                )
+            view.mark("client", aggregate_key(event))
+            view.advance(tracking)
 
     def flush(self, c: Any, marked: dict[str, set[str]]) -> None:
         p = self.prefix
@@ -267,6 +396,7 @@ class ChurnCases(Part):
                 c, f"DELETE FROM {p}_case_priors WHERE case_id IN {placeholders(part)}", part
             )
         view.execute(c, f"DELETE FROM {p}_cases WHERE aid IN {marks}", keys)
+        rulings = self.rulings(c, cases)
         heads: dict[str, list[Interval]] = {}
         options = view.options
         for churn in churns:
@@ -307,12 +437,126 @@ class ChurnCases(Part):
                 f"INSERT INTO {p}_case_priors (case_id, staff_id, position) VALUES (?, ?, ?)",
                 ((churn["case_id"], s, n) for n, s in enumerate(case["prior_holders"])),
             )
+            outcomes = party_outcomes(case, rulings.get(churn["case_id"], []))
+            pending = case["in_scope"] and PENDING in outcomes.values()
+            view.execute(
+                c,
+                f"INSERT INTO {p}_case_states (case_id, pending, manager_outcome, head_outcome) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT (case_id) DO UPDATE SET pending = "
+                "excluded.pending, manager_outcome = excluded.manager_outcome, "
+                "head_outcome = excluded.head_outcome",
+                (
+                    churn["case_id"],
+                    int(pending),
+                    outcomes["designated_manager"],
+                    outcomes["unit_head"],
+                ),
+            )
 
-    def head_intervals(self, c: Any, unit_id: str) -> list[Interval]:
+    def rulings(self, c: Any, cases: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
+        """The determinations of `cases`, oldest first, with the party each names and the
+        facts it was made on (None for one stored before they were kept)."""
+        found: dict[str, list[dict[str, Any]]] = {}
+        for part in chunks(cases):
+            self._add_rulings(
+                found,
+                self.view.fetch(
+                    c,
+                    f"SELECT x.*, f.party AS party, f.facts AS facts FROM "
+                    f"{self.prefix}_determinations x LEFT JOIN {self.prefix}_ruling_facts f "
+                    "ON f.case_id = x.case_id AND f.seq = x.seq "
+                    f"WHERE x.case_id IN {placeholders(part)} ORDER BY x.case_id, x.seq",
+                    part,
+                ),
+            )
+        return found
+
+    @staticmethod
+    def _add_rulings(
+        found: dict[str, list[dict[str, Any]]], rows: Iterable[dict[str, Any]]
+    ) -> None:
+        for row in rows:
+            found.setdefault(row["case_id"], []).append(
+                {
+                    "party": row["party"],
+                    "outcome": row["outcome"],
+                    "reason": row["reason"],
+                    "event_id": row["event_id"],
+                    "recorded_at": from_utc_text(row["recorded_at"]),
+                    "recorded_by": row["recorded_by"],
+                    "facts": None if row["facts"] is None else json.loads(row["facts"]),
+                    "seq": int(row["seq"]),
+                }
+            )
+
+    def known_position(self, c: Any, known_at: datetime) -> int:
+        """The last position of the view's events recorded by `known_at`."""
         rows = self.view.fetch(
             c,
-            f"SELECT seq, effective_at, staff_id FROM {self.prefix}_heads WHERE unit_aid = ?",
-            (str(Unit.id_for(unit_id)),),
+            f"SELECT MAX(seq) AS seq FROM {self.prefix}_recorded WHERE recorded_at <= ?",
+            (utc_text(known_at),),
+        )
+        return int(rows[0]["seq"] or 0)
+
+    def known_cases(
+        self, c: Any, cases: Sequence[Mapping[str, Any]], upto: int
+    ) -> list[dict[str, Any]]:
+        """`cases` (rows of the cases table) as the ledger knew them at position `upto`:
+        those churned by then, their facts worked out from what was recorded by then."""
+        p, view = self.prefix, self.view
+        keys = sorted({case["aid"] for case in cases})
+        churned: dict[str, str] = {}
+        changes: dict[str, list[Change]] = {key: [] for key in keys}
+        for part in chunks(keys):
+            marks = placeholders(part)
+            for row in view.fetch(
+                c,
+                f"SELECT h.case_id AS case_id, h.local_at AS local_at FROM {p}_churns h "
+                f"JOIN {p}_entries e ON e.aid = h.aid AND e.event_id = h.case_id "
+                f"WHERE h.aid IN {marks} AND e.seq <= ?",
+                (*part, upto),
+            ):
+                churned[row["case_id"]] = row["local_at"]
+            for row in view.fetch(
+                c,
+                f"SELECT aid, seq, field, effective_at, value FROM {p}_changes "
+                f"WHERE aid IN {marks} AND seq <= ?",
+                (*part, upto),
+            ):
+                changes[row["aid"]].append(
+                    Change(row["effective_at"], row["seq"], row["field"], row["value"])
+                )
+        heads: dict[str, list[Interval]] = {}
+        options = view.options
+        known = []
+        for case in cases:
+            if case["case_id"] not in churned:
+                continue
+            unit_id = case["unit_id"]
+            if unit_id not in heads:
+                heads[unit_id] = self.head_intervals(c, unit_id, upto)
+            points = changes[case["aid"]]
+            managers = [
+                i for i in fold_intervals(points, (f"role:{DESIGNATED_MANAGER}",)) if i.values[0]
+            ]
+            facts = churn_case(
+                kind=case["kind"],
+                churned_at=datetime.fromisoformat(churned[case["case_id"]]),
+                tiers=fold_intervals(points, ("tier",)),
+                managers=managers,
+                heads=heads[unit_id],
+                fiscal_year_start=int(options["fiscal_year_start"]),
+                lookback_days=int(options["churn_lookback_days"]),
+            )
+            known.append({**case, **facts, "in_scope": int(facts["in_scope"])})
+        return known
+
+    def head_intervals(self, c: Any, unit_id: str, upto: int | None = None) -> list[Interval]:
+        rows = self.view.fetch(
+            c,
+            f"SELECT seq, effective_at, staff_id FROM {self.prefix}_heads WHERE unit_aid = ? "
+            "AND seq <= ?",
+            (str(Unit.id_for(unit_id)), upto if upto is not None else 2**62),
         )
         return fold_intervals(
             (Change(r["effective_at"], r["seq"], "head", r["staff_id"]) for r in rows), ("head",)

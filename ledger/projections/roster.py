@@ -13,7 +13,7 @@ roster's rebuild is 2.5 s with it).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ledger.domain.values import ACTIVE, TIERS, VIP_TIERS
@@ -61,10 +61,13 @@ class RosterView(ABC):
         at `known_at` (by default, as it knows them now)."""
 
     @abstractmethod
-    def tier_growth(self, unit_id: str, start: datetime, end: datetime) -> dict[str, Any]:
+    def tier_growth(
+        self, unit_id: str, start: datetime, end: datetime, known_at: datetime | None = None
+    ) -> dict[str, Any]:
         """`{unit_id, from, to, tiers: {tier: {start, end, change, growth_rate}}, vip,
         share_of_parent: {tier: ratio}, sibling_ranking: [{unit_id, vip_growth_rate}]}` for
-        the period `[from, to)`: active clients at `from` and just before `to`."""
+        the period `[from, to)`: active clients at `from` and just before `to`; with
+        `known_at`, as the ledger knew them then."""
 
 
 def growth(start: dict[str, int], end: dict[str, int]) -> dict[str, dict[str, Any]]:
@@ -186,12 +189,19 @@ class SQLRosterView(BatchView, RosterView):
                 counts[tier] += 1
         return counts
 
-    def tier_growth(self, unit_id: str, start: datetime, end: datetime) -> dict[str, Any]:
+    def tier_growth(
+        self, unit_id: str, start: datetime, end: datetime, known_at: datetime | None = None
+    ) -> dict[str, Any]:
         parent_id = self.units.unit(unit_id)["parent_id"]
         siblings = self.units.children(parent_id) if parent_id is not None else [unit_id]
         units = sorted({unit_id, *siblings, *([parent_id] if parent_id else [])})
-        at_start = self.counts.tier_counts_of(units, start)
-        at_end = self.counts.tier_counts_of(units, end, just_before=True)
+        if known_at is None:
+            at_start = self.counts.tier_counts_of(units, start)
+            at_end = self.counts.tier_counts_of(units, end, just_before=True)
+        else:
+            just_before = end - timedelta(microseconds=1)
+            at_start = {u: self._tier_counts_known_at(u, start, known_at) for u in units}
+            at_end = {u: self._tier_counts_known_at(u, just_before, known_at) for u in units}
         periods = {u: growth(at_start[u], at_end[u]) for u in units}
         rows = periods[unit_id]
         share_of_parent: dict[str, float | None] = {}

@@ -569,3 +569,23 @@ def test_the_auditor_downloads_one_clients_bundle_with_its_proofs(
         f'href="/clients/{gold}/bundle"'
         not in as_role["manager"].get(f"/clients/{gold}/timeline").text
     )
+
+
+def test_the_case_page_lists_late_changes_and_determines_a_party(
+    as_role: dict[str, TestClient], cw: ConsoleWorld
+) -> None:
+    page = as_role["compliance"].get(f"/cases/{cw.case_id}").text
+    late = page.split('id="late-changes"', 1)[1].split("</section>", 1)[0]
+    # The world's assignment was dated a year back when it was recorded: entered late.
+    assert "<td>Assigned</td>" in late
+    assert 'name="party"' in page and 'value="unit_head"' in page
+
+
+def test_a_client_page_is_in_the_read_log(
+    api: TestClient, as_role: dict[str, TestClient], cw: ConsoleWorld
+) -> None:
+    other = cw.clients["other"]
+    assert as_role["auditor"].get(f"/clients/{other}").status_code == 200
+    answer = api.get("/v1/audit/reads", params={"client_id": other}, headers=ADMIN)
+    paths = [(r["role"], r["path"]) for r in answer.json()["items"]]
+    assert ("auditor", f"/clients/{other}") in paths

@@ -85,6 +85,9 @@ def test_old_store_verifies_and_projects(legacy_url: str) -> None:
         assert case["designated_manager"] == "M2"
         assert case["unit_head"] == "H1"
         assert case["determination"]["outcome"] == "confirmed"
+        # Stored before determinations kept a party and facts: the whole case, not stale.
+        assert (case["determination"]["party"], case["determination"]["stale"]) == (None, False)
+        assert case["pending"] is False
 
 
 def test_old_idempotency_claim_still_replays(legacy_url: str) -> None:

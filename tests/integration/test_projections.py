@@ -360,7 +360,7 @@ class AccountabilityCase(ProjectionCase):
         projections.catch_up()
         case = container.views.accountability.churn_case(cases["A"])
         assert case["determination"]["outcome"] == "confirmed"
-        assert [d["outcome"] for d in case["determinations"]] == ["waived", "confirmed"]
+        assert [d["outcome"] for d in case["determination_history"]] == ["waived", "confirmed"]
 
     def test_staff_counts_per_fiscal_year(
         self, container: Container, projections: ProjectionRunner
@@ -374,6 +374,9 @@ class AccountabilityCase(ProjectionCase):
             "as_designated_manager": 0,
             "as_unit_head": 0,
             "as_prior_holder": 2,
+            "confirmed": {"as_designated_manager": 0, "as_unit_head": 0},
+            "waived": {"as_designated_manager": 0, "as_unit_head": 0},
+            "pending": {"as_designated_manager": 0, "as_unit_head": 0},
         }
         assert view.staff_record("M2", LAST_YEAR)["as_designated_manager"] == 1
         assert view.staff_record("H2", LAST_YEAR)["as_unit_head"] == 1

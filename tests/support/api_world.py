@@ -187,9 +187,37 @@ class World:
         )
         return client_id
 
+    def churned_client(self, unit: str = "O1", tier: str = "diamond") -> tuple[str, str]:
+        """A client of `unit` held by M1 from day 1 who churned abnormally on day 40:
+        its id and its churn case's id."""
+        client_id = self.client(unit=unit, tier=tier)
+        self.post(
+            f"/v1/clients/{client_id}/assignments",
+            {"staff_id": self["M1"], "reason": "r", "effective_at": at(1)},
+        )
+        churn = self.post(
+            f"/v1/clients/{client_id}/churn",
+            {"kind": "abnormal", "reason": "competitor", "effective_at": at(40)},
+        )
+        return client_id, churn["event_id"]
+
     def key(self, role: str, staff: str | None = None) -> tuple[str, dict[str, str]]:
         body = {"role": role, "label": f"{role} key"}
         if staff is not None:
             body["staff_id"] = self[staff]
         issued = self.post("/v1/api-keys", body)
         return issued["key_id"], bearer(issued["token"])
+
+
+class WorldOnAStore:
+    """A test case over HTTP with a built `World`, once per store: subclasses provide
+    `database_url`."""
+
+    @pytest.fixture
+    def database_url(self) -> str:
+        raise NotImplementedError
+
+    @pytest.fixture
+    def world(self, database_url: str) -> Iterator[World]:
+        with running_app(database_url) as (api, _container):
+            yield World(api).build()

@@ -27,6 +27,9 @@ class FakeChurnCases:
             self.known.update(self.projected_after_wait)
         return self.known.get(case_id)
 
+    def facts_of_case(self, case_id: str, *, after: int, timeout: float) -> dict[str, str] | None:
+        return None
+
 
 def manager_of(ledger: Ledger, staff_id: str) -> Principal:
     _, token = ledger.issue_api_key(role="manager", staff_id=staff_id, label="m", **by())

@@ -13,7 +13,7 @@ from ledger.api.deps import (
     ScopedUnitOrNone,
     UpdateWriterDep,
 )
-from ledger.api.exports import EXPORT_RESPONSES, ExportFormat, export_models
+from ledger.api.exports import EXPORT_RESPONSES, ExportFormat, every_page, export_models
 from ledger.api.problems import problem_responses
 from ledger.api.routing import OneHopRoute
 from ledger.api.schemas import (
@@ -36,6 +36,8 @@ router = APIRouter(
 )
 
 CaseIdPath = Annotated[str, Path(min_length=1, max_length=64)]
+# API.md 1.1, Paging.
+DEFAULT_LIMIT, MAX_LIMIT = 100, 1000
 FiscalYear = Annotated[int, Query(ge=1900, le=9999, description="named by the year it starts in")]
 
 
@@ -65,21 +67,41 @@ def churn_cases(
     fiscal_year: Annotated[int | None, Query(ge=1900, le=9999)] = None,
     in_scope: bool | None = None,
     kind: ChurnKind | None = None,
+    pending: Annotated[
+        bool | None, Query(description="in scope and without a standing determination")
+    ] = None,
+    known_at: Annotated[
+        Moment | None, Query(description="the cases as the ledger knew them then")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    cursor: Annotated[
+        str | None, Query(max_length=200, description="the previous page's next_cursor")
+    ] = None,
     fmt: ExportFormat = None,
 ) -> ChurnCasesPublic | Response:
-    answer = view.churn_cases(
-        unit_id=unit_id, fiscal_year=fiscal_year, in_scope=in_scope, kind=kind
-    )
+    filters = {
+        "unit_id": unit_id,
+        "fiscal_year": fiscal_year,
+        "in_scope": in_scope,
+        "kind": kind,
+        "pending": pending,
+        "known_at": known_at,
+    }
     if fmt is not None:
-        return export_models(ChurnCasePublic, answer["items"], fmt, "churn-cases")
-    return ChurnCasesPublic.model_validate(answer)
+        # Every matching row, not a page: `limit` and `cursor` play no part.
+        rows = every_page(lambda after: view.churn_cases(limit=MAX_LIMIT, cursor=after, **filters))
+        return export_models(ChurnCasePublic, rows, fmt, "churn-cases")
+    return ChurnCasesPublic.model_validate(view.churn_cases(limit=limit, cursor=cursor, **filters))
 
 
 @router.get("/staff/{staff_id}", summary="A staff member's in-scope cases in a fiscal year")
 def staff_record(
-    staff_id: ScopedStaff, fiscal_year: FiscalYear, view: AccountabilityDep
+    staff_id: ScopedStaff,
+    fiscal_year: FiscalYear,
+    view: AccountabilityDep,
+    known_at: Moment | None = None,
 ) -> StaffRecordPublic:
-    return StaffRecordPublic.model_validate(view.staff_record(staff_id, fiscal_year))
+    return StaffRecordPublic.model_validate(view.staff_record(staff_id, fiscal_year, known_at))
 
 
 @router.post(

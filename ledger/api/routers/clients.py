@@ -10,6 +10,7 @@ from ledger.api.deps import (
     CreateWriterDep,
     IdPath,
     LedgerDep,
+    ReadRecorderDep,
     ScopedClient,
     UpdateWriterDep,
     Writer,
@@ -126,10 +127,12 @@ def retract(
 def get_client(
     client_id: ScopedClient,
     ledger: LedgerDep,
+    read: ReadRecorderDep,
     as_of: Moment | None = None,
     known_at: Moment | None = None,
 ) -> ClientPublic:
     state = ledger.get_client(client_id, as_of=as_of, known_at=known_at)
+    read(client_id)
     assets = None
     if state.assets_amount is not None and state.assets_as_of is not None:
         assets = AssetsPublic(amount=str(state.assets_amount), as_of=state.assets_as_of)
@@ -157,9 +160,10 @@ def get_client(
     responses=EXPORT_RESPONSES,
 )
 def client_history(
-    client_id: ScopedClient, ledger: LedgerDep, fmt: ExportFormat = None
+    client_id: ScopedClient, ledger: LedgerDep, read: ReadRecorderDep, fmt: ExportFormat = None
 ) -> ClientHistoryPublic | Response:
     entries = ledger.client_history(client_id)
+    read(client_id)
     if fmt is not None:
         return export_models(HistoryEventPublic, entries, fmt, f"history-{client_id}")
     return ClientHistoryPublic(

@@ -46,10 +46,12 @@ def _period(start: Moment, end: Moment) -> None:
 
 
 @router.get("/tier-growth", summary="Tier counts at the start and end of a period, and growth")
-def tier_growth(unit_id: ScopedUnit, start: From, end: To, roster: RosterDep) -> TierGrowthPublic:
+def tier_growth(
+    unit_id: ScopedUnit, start: From, end: To, roster: RosterDep, known_at: Moment | None = None
+) -> TierGrowthPublic:
     # Answered by the roster view, from its tier counts (ledger/projections/roster.py).
     _period(start, end)
-    return TierGrowthPublic.model_validate(roster.tier_growth(unit_id, start, end))
+    return TierGrowthPublic.model_validate(roster.tier_growth(unit_id, start, end, known_at))
 
 
 @router.get("/completeness", summary="Key-information completeness of active VIP clients")

@@ -55,6 +55,7 @@ def client_page(
     when = _when(as_of, known_at)
     state = viewer.sources.client(client_id, **when)
     history = viewer.sources.history(client_id)
+    viewer.sources.record_read(viewer.principal, request.url.path, client_id)
     as_of_, known_at_ = when["as_of"], when["known_at"]
     contacts = [
         e
@@ -92,6 +93,7 @@ def timeline(
     viewer.check_client(client_id)
     when = _when(as_of, known_at)
     entries = viewer.sources.history(client_id)
+    viewer.sources.record_read(viewer.principal, request.url.path, client_id)
     rows = [_entry(e) for e in entries]
     for row in rows:
         row["after_as_of"] = when["as_of"] is not None and row["occurred_at"] > when["as_of"]

@@ -135,12 +135,18 @@ def determine(request: Request, case_id: str, viewer: ViewerDep, form: FormDep) 
     viewer.require("admin", "compliance")
     case = viewer.sources.churn_case(case_id)
     body = DeterminationCreate.model_validate(
-        {"outcome": form.get("outcome", ""), "reason": form.get("reason", "")}
+        {
+            "outcome": form.get("outcome", ""),
+            "reason": form.get("reason", ""),
+            "party": form.get("party") or None,
+        }
     )
     fields = {
         "client_id": case["client_id"],
         "case_id": case_id,
         "outcome": body.outcome,
         "reason": body.reason,
+        "party": body.party,
     }
-    return _submit(request, viewer, form, "determine", fields, f"/cases/{case_id}")
+    # Through the case, so that the determination keeps the facts it was made on.
+    return _submit(request, viewer, form, "determine_case", fields, f"/cases/{case_id}")

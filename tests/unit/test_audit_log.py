@@ -1,0 +1,78 @@
+"""The audit read model in memory: every event class of every aggregate is kept, each
+event under its client and unit (a staff member's unit follows a transfer), and pages
+follow the log."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from ledger.bootstrap import Container, build
+from ledger.config import Settings
+from ledger.domain import Client, Staff, Unit
+from ledger.projections.audit import AuditQuery, event_classes
+from support.projection_scenarios import BY, build_org
+
+NOW = datetime.now(UTC)
+
+
+@pytest.fixture
+def container() -> Iterator[Container]:
+    container = build(Settings(database_url="memory://"))
+    try:
+        yield container
+    finally:
+        container.close()
+
+
+def test_every_event_class_is_kept() -> None:
+    kept = event_classes()
+    assert {Client.ChurnDetermined, Staff.Transferred, Unit.HeadAppointed} <= set(kept)
+    assert kept[Client.ContactLogged] is Client
+
+
+def test_events_are_kept_under_their_client_and_unit(container: Container) -> None:
+    app = container.ledger
+    build_org(app, NOW - timedelta(days=400))
+    app.register_client(
+        client_id="G", name="g", unit_id="O3", tier="gold", occurred_at=NOW, recorded_by=BY
+    )
+    moved = app.transfer_staff(
+        staff_id="M2", unit_id="O3", effective_at=NOW - timedelta(days=1), recorded_by=BY
+    )
+    projections = container.start_projections()
+    assert projections.wait(moved.position, timeout=10)
+    view = container.views.audit
+
+    def ids(query: AuditQuery) -> list[str]:
+        return [e["aggregate_id"] for e in view.events(query, limit=1000)["items"]]
+
+    assert ids(AuditQuery(client_id="G")) == ["G"]
+    in_s2 = ids(AuditQuery(unit_id="S2"))
+    assert in_s2.count("O3") == 1 and "G" in in_s2
+    # A staff member's events are kept under its unit: M2's transfer under O3, its joining
+    # under O1, outside S2.
+    assert ids(AuditQuery(unit_id="S2", type="Transferred")) == ["M2"]
+    assert "M2" not in ids(AuditQuery(unit_id="S2", type="Joined"))
+    late = view.events(AuditQuery(late_by_days=300), limit=1000)["items"]
+    assert {e["type"] for e in late} == {"Joined", "HeadAppointed"}
+
+
+def test_pages_follow_the_log(container: Container) -> None:
+    app = container.ledger
+    build_org(app, NOW - timedelta(days=400))
+    projections = container.start_projections()
+    assert projections.wait(app.position, timeout=10)
+    view = container.views.audit
+    every = view.events(AuditQuery(), limit=1000)
+    assert every["next_cursor"] is None
+    positions, cursor = [], None
+    while True:
+        page = view.events(AuditQuery(), limit=3, cursor=cursor)
+        positions += [e["position"] for e in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert positions == [e["position"] for e in every["items"]] == list(range(1, app.position + 1))
