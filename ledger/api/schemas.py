@@ -10,7 +10,16 @@ import re
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+)
 
 from ledger.domain.api_key import ROLES as KEY_ROLES
 from ledger.domain.values import (
@@ -300,6 +309,13 @@ class ContactCreate(Body):
     occurred_at: Moment
     purpose: Annotated[str, Field(max_length=500, description=FREE_TEXT), FreeText] | None = None
     summary: OptionalText | None = None
+    satisfaction: (
+        Annotated[
+            StrictInt, Field(ge=1, le=5, description="the client's satisfaction, 1 (poor) to 5")
+        ]
+        | None
+    ) = None
+    complaint: Annotated[StrictBool, Field(description="the client complained")] = False
 
 
 class ChurnCreate(Body):
@@ -536,6 +552,19 @@ class OrphanedClient(BaseModel):
 
 class OrphanedClientsPublic(BaseModel):
     items: list[OrphanedClient]
+
+
+class Complaint(BaseModel):
+    client_id: str
+    staff_id: str = Field(description="who took the contact")
+    designated_manager: str | None = Field(description="the client's manager at the time")
+    occurred_at: AwareDatetime
+    summary: str
+
+
+class ComplaintsPublic(BaseModel):
+    items: list[Complaint]
+    by_manager: dict[str, int] = Field(description="complaints per designated manager")
 
 
 class ManagerPortfolioPublic(_FromTo):

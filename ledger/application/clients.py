@@ -145,6 +145,8 @@ class ClientUseCases(OrganisationUseCases):
         occurred_at: datetime,
         purpose: str | None = None,
         summary: str | None = None,
+        satisfaction: int | None = None,
+        complaint: bool = False,
         recorded_by: str,
         expected_version: int | None = None,
     ) -> WriteResult:
@@ -159,6 +161,8 @@ class ClientUseCases(OrganisationUseCases):
             staff_id=staff_id,
             purpose=purpose,
             summary=summary,
+            satisfaction=satisfaction,
+            complaint=complaint,
             recorded_by=recorded_by,
             effective_at=occurred_at,
         )

@@ -32,6 +32,7 @@ from ledger.domain.values import (
     check_choice,
     check_date,
     check_identifier,
+    check_satisfaction,
     check_text,
     event_id,
 )
@@ -120,6 +121,10 @@ class Client(LedgerAggregate):
         staff_id: str
         purpose: str
         summary: str
+        # Version 1.1: contacts stored before carry neither; the defaults read them back
+        # (the library sets stored fields on the instance, the class holds the defaults).
+        satisfaction: int | None = None
+        complaint: bool = False
 
         def apply(self, client: Client) -> None:
             # ISO strings keep a 10,000-contact snapshot compact.
@@ -314,10 +319,15 @@ class Client(LedgerAggregate):
         summary: str | None,
         recorded_by: str,
         effective_at: datetime,
+        satisfaction: int | None = None,
+        complaint: bool = False,
     ) -> None:
         check_choice("channel", channel, CHANNELS)
         purpose = check_text("purpose", purpose, limit=500, required=False)
         summary = check_text("summary", summary, required=False)
+        check_satisfaction(satisfaction)
+        if not isinstance(complaint, bool):
+            raise InvalidInput("complaint", "must be true or false")
         self.check_after_registration("occurred_at", effective_at)
         self.check_active_at(effective_at, doing="take a contact")
         self.trigger_event(
@@ -326,6 +336,8 @@ class Client(LedgerAggregate):
             staff_id=staff_id,
             purpose=purpose,
             summary=summary,
+            satisfaction=satisfaction,
+            complaint=complaint,
             recorded_by=recorded_by,
             effective_at=effective_at,
         )

@@ -145,6 +145,18 @@ def check_text(field: str, value: Any, *, limit: int = MAX_TEXT, required: bool 
     return value
 
 
+SATISFACTION_SCALE = range(1, 6)
+
+
+def check_satisfaction(value: Any) -> int | None:
+    """A contact's satisfaction: 1 (poor) to 5 (excellent), or none given."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value not in SATISFACTION_SCALE:
+        raise InvalidInput("satisfaction", "must be a whole number from 1 to 5")
+    return value
+
+
 def check_choice(field: str, value: Any, choices: Iterable[str]) -> str:
     choices = tuple(choices)
     if value not in choices:

@@ -75,6 +75,10 @@ class ClientFacts(Part):
             "effective_at TEXT, amount TEXT, PRIMARY KEY (aid, version))",
             f"CREATE TABLE IF NOT EXISTS {p}_asset_changes (aid TEXT, version BIGINT, "
             "effective_at TEXT, delta TEXT, manager TEXT, PRIMARY KEY (aid, version))",
+            # Contacts that carried a complaint (version 1.1): a table of their own, so a
+            # view built before needs no new column, and contacts stay four narrow columns.
+            f"CREATE TABLE IF NOT EXISTS {p}_complaints (aid TEXT, version BIGINT, "
+            "occurred_at TEXT, staff_id TEXT, summary TEXT, PRIMARY KEY (aid, version))",
         ]
 
     def query_indexes(self) -> list[str]:
@@ -150,17 +154,28 @@ class ClientFacts(Part):
         )
 
     def contact_logged(self, event: Client.ContactLogged, tracking: Tracking) -> None:
-        self.view.record(
-            f"INSERT INTO {self.prefix}_contacts (aid, occurred_at, version, staff_id) "
-            "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            (
-                aggregate_key(event),
-                utc_text(event.effective_at),
-                event.originator_version,
-                event.staff_id,
-            ),
-            tracking,
+        view, p = self.view, self.prefix
+        row = (
+            aggregate_key(event),
+            utc_text(event.effective_at),
+            event.originator_version,
+            event.staff_id,
         )
+        with view.write() as c:
+            view.execute(
+                c,
+                f"INSERT INTO {p}_contacts (aid, occurred_at, version, staff_id) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                row,
+            )
+            if event.complaint:
+                view.execute(
+                    c,
+                    f"INSERT INTO {p}_complaints (aid, occurred_at, version, staff_id, "
+                    "summary) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                    (*row, event.summary),
+                )
+            view.advance(tracking)
 
     def profile_updated(self, event: Client.ProfileUpdated, tracking: Tracking) -> None:
         view, key = self.view, aggregate_key(event)
@@ -214,7 +229,7 @@ class ClientFacts(Part):
             client = UUID(key)
             for version in (r["version"] for r in rows):
                 if event_id_of(client, version) == event.retracted_event_id:
-                    for table in ("contacts", "profile_updates", "assets"):
+                    for table in ("contacts", "complaints", "profile_updates", "assets"):
                         view.execute(
                             c,
                             f"DELETE FROM {p}_{table} WHERE aid = ? AND version = ?",

@@ -217,6 +217,7 @@ class ReadModelContract:
             {"staff_id": world["M1"], "reason": "r", "effective_at": at(1)},
         )
         world.post(f"/v1/clients/{gold}/assets", {"amount": "1000000.00", "as_of": at(2)[:10]})
+        world.post(f"/v1/clients/{gold}/assets", {"amount": "1250000.00", "as_of": at(20)[:10]})
         world.post(
             f"/v1/clients/{gold}/tier-changes",
             {"tier": "platinum", "reason": "assets", "effective_at": at(50)},
@@ -257,7 +258,8 @@ class ReadModelContract:
             **{"from": at(0), "to": at(100)},
         )
         assert portfolio["clients"] == {"standard": 0, "gold": 0, "platinum": 1, "diamond": 0}
-        assert portfolio["assets_change"] == "1000000.00"
+        # The first statement is the baseline: only the rise after it is credited.
+        assert portfolio["assets_change"] == "250000.00"
         assert (portfolio["from"][:10], portfolio["to"][:10]) == (at(0)[:10], at(100)[:10])
 
     def test_unknown_units_staff_clients_and_cases_are_404(self, world: World) -> None:

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
@@ -163,3 +164,33 @@ class World:
             body["staff_id"] = self[staff]
         issued = self.post("/v1/api-keys", body)
         return issued["key_id"], bearer(issued["token"])
+
+
+def ok(answer: Any) -> dict[str, Any]:
+    """The JSON of a 200 answer."""
+    assert answer.status_code == 200, answer.text
+    body: dict[str, Any] = answer.json()
+    return body
+
+
+class WorldCase:
+    """An HTTP test case over a `World`, run once per store: a subclass per backend gives
+    `database_url`."""
+
+    @pytest.fixture
+    def database_url(self) -> str:
+        raise NotImplementedError
+
+    @pytest.fixture
+    def app(self, database_url: str) -> Iterator[tuple[TestClient, Container]]:
+        with running_app(database_url) as running:
+            yield running
+
+    @pytest.fixture
+    def world(self, app: tuple[TestClient, Container]) -> World:
+        return World(app[0]).build()
+
+    def get(self, world: World, path: str, **params: Any) -> dict[str, Any]:
+        """A read as admin, after every write so far has reached the read models."""
+        params.setdefault("after", world.api.get("/v1/health").json()["position"])
+        return ok(world.api.get(path, params=params, headers=ADMIN))

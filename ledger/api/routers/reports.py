@@ -9,6 +9,8 @@ from ledger.api.exports import EXPORT_RESPONSES, ExportFormat, export_models
 from ledger.api.problems import problem_responses
 from ledger.api.routing import OneHopRoute
 from ledger.api.schemas import (
+    Complaint,
+    ComplaintsPublic,
     CompletenessPublic,
     ManagerPortfolioPublic,
     Moment,
@@ -96,3 +98,19 @@ def manager_portfolio(
     answer = reports.manager_portfolio(staff_id, start, end)
     answer["assets_change"] = str(answer["assets_change"])
     return ManagerPortfolioPublic.model_validate(answer)
+
+
+@router.get(
+    "/complaints",
+    summary="Contacts that carried a complaint, per designated manager",
+    response_model=ComplaintsPublic,
+    responses=EXPORT_RESPONSES,
+)
+def complaints(
+    unit_id: UnitQuery, start: From, end: To, reports: ReportsDep, fmt: ExportFormat = None
+) -> ComplaintsPublic | Response:
+    _period(start, end)
+    answer = reports.complaints(unit_id, start, end)
+    if fmt is not None:
+        return export_models(Complaint, answer["items"], fmt, f"complaints-{unit_id}")
+    return ComplaintsPublic.model_validate(answer)
