@@ -22,6 +22,7 @@ from pydantic import (
 )
 
 from ledger.domain.api_key import ROLES as KEY_ROLES
+from ledger.domain.campaign import MAX_ATTENDEES
 from ledger.domain.values import (
     AMOUNT_PATTERN,
     CHANNELS,
@@ -264,6 +265,37 @@ class ClientCreate(Body):
     occurred_at: Moment | None = Field(default=None, description="defaults to now")
     source: Source | None = None
     referred_by: Identifier | None = Field(default=None, description="a referring client id")
+
+
+class ProspectCreate(Body):
+    prospect_id: Identifier
+    name: Name
+    unit_id: Identifier = Field(description="the outlet the prospect would be a client of")
+    source: Source
+    owner_staff_id: Identifier
+    occurred_at: Moment | None = Field(default=None, description="defaults to now")
+
+
+class ProspectConversion(Body):
+    client_id: Identifier
+    tier: Tier = "standard"
+    occurred_at: Moment | None = Field(default=None, description="defaults to now")
+
+
+class ProspectDrop(Body):
+    reason: Text
+    effective_at: Moment | None = Field(default=None, description="defaults to now")
+
+
+class CampaignCreate(Body):
+    campaign_id: Identifier
+    name: Name
+    channel: Channel
+    staff_id: Identifier = Field(description="the staff member who ran it")
+    occurred_at: Moment | None = Field(default=None, description="defaults to now")
+    client_ids: list[Identifier] = Field(
+        min_length=1, max_length=MAX_ATTENDEES, description="the attending clients"
+    )
 
 
 KeyInformation = Annotated[str, Field(max_length=500, description=ONE_LINE), OneLine] | None
@@ -552,6 +584,20 @@ class OrphanedClient(BaseModel):
 
 class OrphanedClientsPublic(BaseModel):
     items: list[OrphanedClient]
+
+
+class FunnelStage(BaseModel):
+    prospects: int
+    converted: int
+    dropped: int
+    conversion_rate: float | None = Field(description="converted / prospects; null: none")
+
+
+class FunnelPublic(_FromTo):
+    unit_id: str
+    start: AwareDatetime = Field(alias="from")
+    end: AwareDatetime = Field(alias="to")
+    by_source: dict[Source, FunnelStage]
 
 
 class Complaint(BaseModel):

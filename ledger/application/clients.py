@@ -29,12 +29,7 @@ class ClientUseCases(OrganisationUseCases):
         recorded_by: str,
     ) -> WriteResult:
         occurred_at = self.effective("occurred_at", occurred_at)
-        unit_kind = self.unit_kind(unit_id)
-        if unit_kind != "outlet":
-            raise RuleViolation(
-                "home_unit_not_outlet",
-                f"a client's home unit must be an outlet; {unit_id} is a {unit_kind}",
-            )
+        self.check_home_unit(unit_id)
         if referred_by is not None and referred_by != client_id:
             self.load(Client, referred_by, field="referred_by")  # the referrer must exist
         return self.create(
@@ -48,6 +43,14 @@ class ClientUseCases(OrganisationUseCases):
             recorded_by=recorded_by,
             effective_at=occurred_at,
         )
+
+    def check_home_unit(self, unit_id: str) -> None:
+        unit_kind = self.unit_kind(unit_id)
+        if unit_kind != "outlet":
+            raise RuleViolation(
+                "home_unit_not_outlet",
+                f"a client's home unit must be an outlet; {unit_id} is a {unit_kind}",
+            )
 
     def update_profile(
         self,

@@ -125,6 +125,8 @@ class Client(LedgerAggregate):
         # (the library sets stored fields on the instance, the class holds the defaults).
         satisfaction: int | None = None
         complaint: bool = False
+        # The campaign the contact was part of (a campaign is a contact of each attendee).
+        campaign_id: str | None = None
 
         def apply(self, client: Client) -> None:
             # ISO strings keep a 10,000-contact snapshot compact.
@@ -321,6 +323,7 @@ class Client(LedgerAggregate):
         effective_at: datetime,
         satisfaction: int | None = None,
         complaint: bool = False,
+        campaign_id: str | None = None,
     ) -> None:
         check_choice("channel", channel, CHANNELS)
         purpose = check_text("purpose", purpose, limit=500, required=False)
@@ -338,6 +341,7 @@ class Client(LedgerAggregate):
             summary=summary,
             satisfaction=satisfaction,
             complaint=complaint,
+            campaign_id=campaign_id,
             recorded_by=recorded_by,
             effective_at=effective_at,
         )

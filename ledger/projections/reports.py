@@ -22,6 +22,7 @@ from ledger.projections.kit import (
     utc_text,
 )
 from ledger.projections.kit.timeline import share
+from ledger.projections.prospects import ProspectFunnel
 
 
 class ReportsView(ABC):
@@ -60,6 +61,12 @@ class ReportsView(ABC):
         subtree that carried a complaint, oldest first; `by_manager` counts them per
         designated manager at the contact's time (a client without one is not counted)."""
 
+    @abstractmethod
+    def funnel(self, unit_id: str, start: datetime, end: datetime) -> dict[str, Any]:
+        """`{unit_id, from, to, by_source: {source: {prospects, converted, dropped,
+        conversion_rate}}}`: prospects of the subtree found in `[start, end)`, and of them
+        those converted or dropped before `end`; the rate is None without prospects."""
+
 
 class SQLReportsView(BatchView, ReportsView):
     """Options: `cadence` (days per tier) and `completeness_target` (from Settings)."""
@@ -70,7 +77,8 @@ class SQLReportsView(BatchView, ReportsView):
         self.units = UnitTree(self)
         self.intervals = ClientIntervals(self, self.units, manager_marks=("assets",))
         self.facts = ClientFacts(self, self.intervals)
-        return [self.units, self.intervals, self.facts]
+        self.prospects = ProspectFunnel(self, self.units)
+        return [self.units, self.intervals, self.facts, self.prospects]
 
     def completeness(
         self, unit_id: str, *, as_of: datetime | None = None, target: float | None = None
@@ -182,6 +190,9 @@ class SQLReportsView(BatchView, ReportsView):
             "clients": clients,
             "assets_change": sum((Decimal(r["delta"]) for r in deltas), Decimal(0)),
         }
+
+    def funnel(self, unit_id: str, start: datetime, end: datetime) -> dict[str, Any]:
+        return self.prospects.funnel(unit_id, start, end)
 
     def complaints(self, unit_id: str, start: datetime, end: datetime) -> dict[str, Any]:
         self.units.unit(unit_id)

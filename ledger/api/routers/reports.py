@@ -12,6 +12,7 @@ from ledger.api.schemas import (
     Complaint,
     ComplaintsPublic,
     CompletenessPublic,
+    FunnelPublic,
     ManagerPortfolioPublic,
     Moment,
     OrphanedClient,
@@ -114,3 +115,9 @@ def complaints(
     if fmt is not None:
         return export_models(Complaint, answer["items"], fmt, f"complaints-{unit_id}")
     return ComplaintsPublic.model_validate(answer)
+
+
+@router.get("/funnel", summary="Prospects found in a period per source, converted and dropped")
+def funnel(unit_id: UnitQuery, start: From, end: To, reports: ReportsDep) -> FunnelPublic:
+    _period(start, end)
+    return FunnelPublic.model_validate(reports.funnel(unit_id, start, end))
