@@ -25,6 +25,11 @@ from ledger.projections.accountability import (
     SQLAccountabilityView,
 )
 from ledger.projections.kit import BatchView, ViewProjection, view_class
+from ledger.projections.maintenance import (
+    MaintenanceProjection,
+    MaintenanceView,
+    SQLMaintenanceView,
+)
 from ledger.projections.reports import ReportsProjection, ReportsView, SQLReportsView
 from ledger.projections.roster import RosterProjection, RosterView, SQLRosterView
 from ledger.projections.runner import ProjectionRunner
@@ -35,6 +40,7 @@ PROJECTIONS: dict[str, tuple[type[ViewProjection], type[BatchView]]] = {
     "roster": (RosterProjection, SQLRosterView),
     "accountability": (AccountabilityProjection, SQLAccountabilityView),
     "reports": (ReportsProjection, SQLReportsView),
+    "maintenance": (MaintenanceProjection, SQLMaintenanceView),
 }
 
 
@@ -44,6 +50,7 @@ def view_options(settings: Settings) -> dict[str, Any]:
         "fiscal_year_start": settings.fiscal_year_start,
         "churn_lookback_days": settings.churn_lookback_days,
         "cadence": settings.cadence,
+        "duty_cadence": settings.duty_cadence,
         "completeness_target": settings.completeness_target,
     }
 
@@ -107,6 +114,10 @@ class ReadModels:
     @property
     def reports(self) -> ReportsView:
         return self.by_name["reports"]  # type: ignore[return-value]
+
+    @property
+    def maintenance(self) -> MaintenanceView:
+        return self.by_name["maintenance"]  # type: ignore[return-value]
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.by_name)

@@ -15,6 +15,7 @@ from ledger.api.routers import (
     clients,
     health,
     integrity,
+    maintenance,
     outreach,
     reports,
     rosters,
@@ -77,6 +78,7 @@ def create_app(
         rosters,
         accountability,
         reports,
+        maintenance,
         integrity,
         api_keys,
     ):

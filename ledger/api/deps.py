@@ -16,6 +16,7 @@ from ledger.application import Ledger, Principal, WriteResult, check_role
 from ledger.bootstrap import Container
 from ledger.domain.api_key import ROLES
 from ledger.projections.accountability import AccountabilityView
+from ledger.projections.maintenance import MaintenanceView
 from ledger.projections.reports import ReportsView
 from ledger.projections.roster import RosterView
 
@@ -127,9 +128,17 @@ def reports_view(container: ContainerDep, _: ReaderDep, after: AfterQuery = None
     return container.views.reports
 
 
+def maintenance_view(
+    container: ContainerDep, _: ReaderDep, after: AfterQuery = None
+) -> MaintenanceView:
+    _caught_up(container, "maintenance", after)
+    return container.views.maintenance
+
+
 RosterDep = Annotated[RosterView, Depends(roster_view)]
 AccountabilityDep = Annotated[AccountabilityView, Depends(accountability_view)]
 ReportsDep = Annotated[ReportsView, Depends(reports_view)]
+MaintenanceDep = Annotated[MaintenanceView, Depends(maintenance_view)]
 
 
 class Writer:

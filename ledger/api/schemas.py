@@ -32,6 +32,8 @@ from ledger.domain.values import (
     LATEST,
     OUTCOMES,
     RISK_APPETITES,
+    RISK_REASONS,
+    SEGMENT_KEYS,
     SOURCES,
     STAFF_ROLES,
     STAFF_STATUSES,
@@ -162,6 +164,8 @@ Outcome = Literal[OUTCOMES]  # type: ignore[valid-type]
 KeyRole = Literal[KEY_ROLES]  # type: ignore[valid-type]
 Status = Literal[CLIENT_STATUSES]  # type: ignore[valid-type]
 StaffStatus = Literal[STAFF_STATUSES]  # type: ignore[valid-type]
+RiskReason = Literal[RISK_REASONS]  # type: ignore[valid-type]
+SegmentKey = Literal[SEGMENT_KEYS]  # type: ignore[valid-type]
 
 
 class Body(BaseModel):
@@ -265,6 +269,10 @@ class ClientCreate(Body):
     occurred_at: Moment | None = Field(default=None, description="defaults to now")
     source: Source | None = None
     referred_by: Identifier | None = Field(default=None, description="a referring client id")
+
+
+class Acknowledgement(Body):
+    """Empty: the assignment is in the path and the assignee is the caller."""
 
 
 class ProspectCreate(Body):
@@ -693,3 +701,103 @@ class HealthPublic(BaseModel):
     store: str
     position: int
     projections: dict[str, int]
+
+
+# ---- the maintenance read model (DOMAIN.md 1.1) ------------------------------------------
+
+
+class _Paged(BaseModel):
+    next_cursor: str | None = Field(description="the next page's cursor; null on the last page")
+
+
+class DutyOverdue(BaseModel):
+    client_id: str
+    tier: Tier
+    role: TeamRole
+    staff_id: str | None = Field(description="who holds the role; null: vacant")
+    last_contact_at: AwareDatetime | None = Field(description="null: never, for this role")
+    days_overdue: int
+
+
+class DutiesOverduePublic(_Paged):
+    items: list[DutyOverdue]
+
+
+class TeamGap(BaseModel):
+    client_id: str
+    tier: Tier
+    missing: list[TeamRole]
+
+
+class TeamGapsPublic(_Paged):
+    items: list[TeamGap]
+
+
+class LeaderVisit(BaseModel):
+    client_id: str
+    assets: Money
+    visited_by_leader: bool
+    last_leader_visit_at: AwareDatetime | None
+
+
+class LeaderVisitsPublic(_Paged):
+    items: list[LeaderVisit]
+
+
+class UnacknowledgedAssignment(BaseModel):
+    client_id: str
+    staff_id: str
+    event_id: str
+    effective_at: AwareDatetime
+
+
+class UnacknowledgedAssignmentsPublic(_Paged):
+    items: list[UnacknowledgedAssignment]
+
+
+class Accountable(BaseModel):
+    designated_manager: str | None
+    unit_head: str | None
+    prior_holders: list[str]
+
+
+class AtRiskClient(BaseModel):
+    client_id: str
+    tier: Tier
+    reasons: list[RiskReason]
+    accountable: Accountable
+
+
+class AtRiskPublic(_Paged):
+    items: list[AtRiskClient]
+
+
+class ReferralNode(BaseModel):
+    client_id: str
+    referred: list[ReferralNode]
+
+
+class ReferralManager(BaseModel):
+    staff_id: str | None = Field(description="the referrer's designated manager; null: none")
+    clients: int
+    assets: Money
+
+
+class ReferralTotal(BaseModel):
+    clients: int
+    assets: Money
+
+
+class ReferralsPublic(BaseModel):
+    by_manager: list[ReferralManager]
+    total: ReferralTotal
+
+
+class Segment(BaseModel):
+    clients: int
+    assets: Money
+
+
+class SegmentsPublic(BaseModel):
+    by: SegmentKey
+    segments: dict[str, Segment]

@@ -11,7 +11,7 @@ from typing import Any
 
 from ledger.application.organisation import OrganisationUseCases
 from ledger.application.writes import WriteResult
-from ledger.domain import Client, InvalidInput, RuleViolation
+from ledger.domain import Client, Forbidden, InvalidInput, RuleViolation
 from ledger.domain.values import check_date
 
 
@@ -226,6 +226,36 @@ class ClientUseCases(OrganisationUseCases):
             Client.retract,
             retracted_event_id=event_id,
             reason=reason,
+            recorded_by=recorded_by,
+            effective_at=self.clock(),
+        )
+
+    def acknowledge_assignment(
+        self,
+        *,
+        client_id: str,
+        event_id: str,
+        acting_staff_id: str | None,
+        recorded_by: str,
+        expected_version: int | None = None,
+    ) -> WriteResult:
+        """The assignee signs for a designated-manager assignment (名单制管理): a manager key
+        only for its own staff member's assignments (`acting_staff_id`), admin for anyone."""
+
+        def acknowledge(client: Client, **arguments: Any) -> None:
+            assignee = client.assignee_of(event_id)
+            if acting_staff_id is not None and assignee not in (None, acting_staff_id):
+                raise Forbidden(
+                    f"assignment {event_id} names {assignee}; only they may acknowledge it"
+                )
+            client.acknowledge(**arguments)
+
+        return self.update(
+            Client,
+            client_id,
+            expected_version,
+            acknowledge,
+            assignment_event_id=event_id,
             recorded_by=recorded_by,
             effective_at=self.clock(),
         )

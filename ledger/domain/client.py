@@ -116,6 +116,16 @@ class Client(LedgerAggregate):
                 [self.effective_at, self.staff_id, self.event_id],
             )
 
+    class AssignmentAcknowledged(LedgerAggregate.Event):
+        """The assignee of a designated-manager assignment signed for it (签约)."""
+
+        assignment_event_id: str
+        staff_id: str
+
+        def apply(self, client: Client) -> None:
+            # A snapshot taken before version 1.1 has no acknowledgements yet.
+            client.__dict__.setdefault("acknowledged", {})[self.assignment_event_id] = self.event_id
+
     class ContactLogged(LedgerAggregate.Event):
         channel: str
         staff_id: str
@@ -192,6 +202,7 @@ class Client(LedgerAggregate):
         self.retractable: dict[str, str] = {}
         self.retracted: dict[str, str] = {}
         self.determinations: dict[str, dict[str, str]] = {}
+        self.acknowledged: dict[str, str] = {}
 
     @staticmethod
     def id_for(client_id: str) -> object:
@@ -311,6 +322,38 @@ class Client(LedgerAggregate):
             recorded_by=recorded_by,
             effective_at=effective_at,
         )
+
+    def acknowledge(
+        self, *, assignment_event_id: str, recorded_by: str, effective_at: datetime
+    ) -> str:
+        """The assignee signs for a designated-manager assignment; answers the assignee."""
+        if not isinstance(assignment_event_id, str) or not assignment_event_id:
+            raise InvalidInput("event_id", "must name an event")
+        assignee = self.assignee_of(assignment_event_id)
+        if assignee is None:
+            raise RuleViolation(
+                "not_an_assignment",
+                f"event {assignment_event_id} is not a designated-manager assignment of "
+                f"client {self.client_id}",
+            )
+        if assignment_event_id in getattr(self, "acknowledged", {}):
+            raise RuleViolation(
+                "already_acknowledged", f"assignment {assignment_event_id} was acknowledged"
+            )
+        self.trigger_event(
+            self.AssignmentAcknowledged,
+            assignment_event_id=assignment_event_id,
+            staff_id=assignee,
+            recorded_by=recorded_by,
+            effective_at=effective_at,
+        )
+        return assignee
+
+    def assignee_of(self, assignment_event_id: str) -> str | None:
+        for entry in self.team_history.get(DESIGNATED_MANAGER, []):
+            if entry[2] == assignment_event_id:
+                return str(entry[1])
+        return None
 
     def log_contact(
         self,

@@ -48,6 +48,17 @@ CHURN_KINDS: tuple[str, ...] = ("normal", "abnormal")
 SOURCES: tuple[str, ...] = ("media", "organisation", "personal_network", "referral")
 RISK_APPETITES: tuple[str, ...] = ("conservative", "balanced", "aggressive")
 OUTCOMES: tuple[str, ...] = ("confirmed", "waived")
+# Why a VIP client is on the at-risk board (DOMAIN.md 1.1).
+RISK_REASONS: tuple[str, ...] = (
+    "contact_overdue",
+    "team_gap",
+    "orphaned",
+    "manager_departed",
+    "assets_down",
+    "downgraded",
+)
+# What the segment report groups by.
+SEGMENT_KEYS: tuple[str, ...] = ("risk_appetite", "product_horizon", "source", "tier")
 KEY_INFO_FIELDS: tuple[str, ...] = ("address", "phone", "employer")
 PROFILE_FIELDS: tuple[str, ...] = (
     *KEY_INFO_FIELDS,

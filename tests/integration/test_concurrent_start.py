@@ -39,7 +39,7 @@ def test_ledgers_and_views_created_at_once_on_a_new_database_all_start(
         assert not failures, [repr(f) for f in failures]
         assert len(containers) == STARTERS
         positions = containers[0].runner.positions()
-        assert set(positions) == {"roster", "accountability", "reports"}
+        assert set(positions) == {"roster", "accountability", "reports", "maintenance"}
     finally:
         for container in containers:
             container.close()

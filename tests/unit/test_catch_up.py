@@ -151,10 +151,20 @@ def test_small_read_batches_give_the_same_rows_and_positions(
 def test_a_rebuild_in_processes_shares_the_views_out_by_their_work() -> None:
     assert sorted(rebuild.REBUILD_WEIGHTS) == sorted(PROJECTIONS)
     every = list(PROJECTIONS)
-    assert rebuild.rebuild_groups(every, 1) == [["reports", "roster", "accountability"]]
-    # Two cores: the reports alone, beside the two views that together take as long.
-    assert rebuild.rebuild_groups(every, 2) == [["reports"], ["roster", "accountability"]]
-    assert rebuild.rebuild_groups(every, 8) == [["reports"], ["roster"], ["accountability"]]
+    assert rebuild.rebuild_groups(every, 1) == [
+        ["reports", "maintenance", "roster", "accountability"]
+    ]
+    # Two cores: each the longest left to the one with less work so far.
+    assert rebuild.rebuild_groups(every, 2) == [
+        ["reports", "accountability"],
+        ["maintenance", "roster"],
+    ]
+    assert rebuild.rebuild_groups(every, 8) == [
+        ["reports"],
+        ["maintenance"],
+        ["roster"],
+        ["accountability"],
+    ]
     assert rebuild.rebuild_groups(["accountability"], 2) == [["accountability"]]
     # A view not yet weighed counts as the heaviest rather than failing the rebuild.
     assert rebuild.rebuild_groups(["roster", "new"], 2) == [["new"], ["roster"]]

@@ -42,7 +42,7 @@ def test_projections_follow_the_in_memory_store_and_answer_after_a_write() -> No
         later = container.views.reports.overdue_contacts("B", as_of=NOW + timedelta(days=25))
         assert [(i["client_id"], i["days_overdue"]) for i in later["items"]] == [("G", 5)]
         positions = projections.positions()
-        assert set(positions) == {"roster", "accountability", "reports"}
+        assert set(positions) == {"roster", "accountability", "reports", "maintenance"}
         assert min(positions.values()) >= contact.position
     finally:
         container.close()
@@ -64,7 +64,7 @@ def test_the_container_finds_a_case_s_client_waiting_for_a_churn_not_yet_project
         churn = app.churn(
             client_id="C", kind="abnormal", reason="r", effective_at=NOW, recorded_by=BY
         )
-        assert list(container.views) == ["roster", "accountability", "reports"]
+        assert list(container.views) == ["roster", "accountability", "reports", "maintenance"]
         # Nothing follows the store yet: the case is unknown, and waiting does not help.
         assert container.client_of_case(churn.event_id, after=None, timeout=0.1) is None
         assert container.client_of_case(churn.event_id, after=churn.position, timeout=0.1) is None
