@@ -63,7 +63,7 @@ PREFERENCES = ("risk_appetite", "product_horizon", "business_interests")
 
 Page = dict[str, Any]
 # What a report makes of one client, given the chunk's contacts and the organisation.
-Evaluate = Callable[[ClientFile, list[Contact], Organisation], list[dict[str, Any]]]
+Evaluate = Callable[[ClientFile, list[Contact], Organisation], list[Any]]
 
 
 class MaintenanceView(ABC):
@@ -143,10 +143,17 @@ class MaintenanceView(ABC):
 
     @abstractmethod
     def matching(
-        self, unit_id: str, filters: dict[str, Any], *, as_of: datetime | None = None
-    ) -> set[str]:
-        """The client ids of the subtree matching the roster's preference, source and
-        assets filters at `as_of`."""
+        self,
+        unit_id: str,
+        filters: dict[str, Any],
+        *,
+        as_of: datetime | None = None,
+        limit: int = DEFAULT_LIMIT,
+        cursor: str | None = None,
+    ) -> Page:
+        """`{items: [client_id], next_cursor}`: clients of the subtree registered by
+        `as_of` matching the roster's filters there (`tier`, `status`, `manager_id`, the
+        preferences, `source`, `min_assets`, `max_assets`), in client id order."""
 
 
 class ClientFiles(Part):
@@ -655,14 +662,20 @@ class SQLMaintenanceView(BatchView, MaintenanceView):
         }
 
     def matching(
-        self, unit_id: str, filters: dict[str, Any], *, as_of: datetime | None = None
-    ) -> set[str]:
+        self,
+        unit_id: str,
+        filters: dict[str, Any],
+        *,
+        as_of: datetime | None = None,
+        limit: int = DEFAULT_LIMIT,
+        cursor: str | None = None,
+    ) -> Page:
         moment = utc_text(as_of or datetime.now(UTC))
-        return {
-            file["client_id"]
-            for file in self._active_files(unit_id, moment)
-            if matches(file, filters, moment)
-        }
+
+        def evaluate(file: ClientFile, _: list[Contact], org: Organisation) -> list[str]:
+            return [file["client_id"]] if matches(file, filters, moment) else []
+
+        return self._page(unit_id, evaluate, contacts_before=None, limit=limit, cursor=cursor)
 
 
 def value_in_team(file: ClientFile, at: str) -> str | None:
@@ -678,8 +691,19 @@ def segment_of(file: ClientFile, by: str, at: str) -> str | None:
 
 
 def matches(file: ClientFile, filters: dict[str, Any], at: str) -> bool:
-    """The roster's filters: preferences (a business interest is found in the text),
-    source, and assets at least `min_assets` and below `max_assets`."""
+    """The roster's filters: tier, status, designated manager, preferences (a business
+    interest is found in the text), source, and assets at least `min_assets` and below
+    `max_assets`."""
+    status = status_at(file, at)
+    if status is None:
+        return False
+    for name, value in (
+        ("tier", tier_at(file, at)),
+        ("status", status),
+        ("manager_id", holder_at(file, DESIGNATED_MANAGER, at)),
+    ):
+        if filters.get(name) is not None and value != filters[name]:
+            return False
     preferences = preferences_at(file, at)
     for name in ("risk_appetite", "product_horizon"):
         if filters.get(name) is not None and preferences.get(name) != filters[name]:

@@ -280,6 +280,36 @@ class MaintenanceContract(WorldCase):
             == 422
         )
 
+    def test_the_roster_filters_on_preferences_source_and_assets(self, world: World) -> None:
+        calm = world.client(unit="O1", tier="gold")
+        bold = world.client(unit="O1", tier="gold")
+        referred = self.referred(world, calm, 5)
+        world.post(
+            f"/v1/clients/{calm}/profile",
+            {"risk_appetite": "conservative", "business_interests": "Bonds, pensions"},
+        )
+        world.post(f"/v1/clients/{bold}/profile", {"risk_appetite": "aggressive"})
+        world.post(f"/v1/clients/{bold}/assets", {"amount": "2500.00", "as_of": at(3)[:10]})
+        world.post(f"/v1/clients/{calm}/assets", {"amount": "900.00", "as_of": at(3)[:10]})
+
+        def ids(**filters: str) -> list[str]:
+            page = self.get(world, "/v1/rosters", unit_id=world["S1"], **filters)
+            return [item["client_id"] for item in page["items"]]
+
+        assert ids(risk_appetite="aggressive") == [bold]
+        assert ids(business_interest="pension") == [calm]
+        assert ids(source="referral") == [referred]
+        assert ids(min_assets="1000") == [bold]
+        assert ids(max_assets="1000") == [calm]
+        assert sorted(ids(min_assets="0", tier="gold")) == sorted([calm, bold])
+        assert ids(min_assets="0", tier="gold", risk_appetite="balanced") == []
+        refused = world.api.get(
+            "/v1/rosters", params={"unit_id": world["S1"], "min_assets": "-1"}, headers=ADMIN
+        )
+        assert "min_assets" in assert_problem(refused, 422)["detail"]
+        page = self.get(world, "/v1/rosters", unit_id=world["S1"], min_assets="0", limit=1)
+        assert page["next_cursor"] is not None
+
 
 class TestMaintenanceOnSQLite(MaintenanceContract):
     @pytest.fixture

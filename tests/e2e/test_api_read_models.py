@@ -60,7 +60,7 @@ class ReadModelContract:
         assert summary["counts"] == {"standard": 0, "gold": 0, "platinum": 0, "diamond": 1}
         assert summary["vip"] == 1
         health = world.api.get("/v1/health").json()
-        assert set(health["projections"]) == {"roster", "accountability", "reports"}
+        assert set(health["projections"]) == {"roster", "accountability", "reports", "maintenance"}
         assert min(health["projections"].values()) >= tier["position"]
 
     def test_a_position_never_reached_is_503_with_retry_after(self, world: World) -> None:

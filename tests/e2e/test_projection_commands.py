@@ -57,8 +57,9 @@ def test_rebuild_of_several_read_models_runs_them_in_processes(
     monkeypatch.setattr(rebuilding, "rebuild_in_processes", spying)
     result = CliRunner().invoke(cli, ["rebuild"])
     assert result.exit_code == 0, result.output
-    assert f"rebuilt roster, accountability, reports up to position {end}" in result.output
-    assert [names for names, _ in calls] == [["roster", "accountability", "reports"]]
+    names = "roster, accountability, reports, maintenance"
+    assert f"rebuilt {names} up to position {end}" in result.output
+    assert [names for names, _ in calls] == [["roster", "accountability", "reports", "maintenance"]]
     assert calls[0][1].cadence == {"gold": 7}
 
     container = build(Settings(database_url=sqlite_url))
