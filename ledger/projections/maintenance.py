@@ -248,9 +248,10 @@ class ClientFiles(Part):
         self._change(event, tracking, change)
 
     def acknowledged(self, event: Client.AssignmentAcknowledged, tracking: Tracking) -> None:
-        self._change(
-            event, tracking, lambda f, at, seq: f["acks"].append(event.assignment_event_id)
-        )
+        def change(file: ClientFile, at: str, seq: int) -> None:
+            insert(file["acks"], [at, seq, event.assignment_event_id])
+
+        self._change(event, tracking, change)
 
     def assets_reported(self, event: Client.AssetsReported, tracking: Tracking) -> None:
         def change(file: ClientFile, at: str, seq: int) -> None:

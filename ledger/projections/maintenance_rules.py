@@ -228,7 +228,8 @@ def unacknowledged(file: ClientFile, before: str, at: str) -> dict[str, Any] | N
         if item[0] > at:
             break
         entry = item
-    if entry is None or entry[0] >= before or entry[3] in file["acks"]:
+    signed = {ack[2] for ack in file["acks"] if ack[0] <= at}
+    if entry is None or entry[0] >= before or entry[3] in signed:
         return None
     return {
         "client_id": file["client_id"],
