@@ -99,6 +99,28 @@ class ClientFacts(Part):
         }
 
     def upgrade(self) -> None:
+        self._upgrade_profile_rows()
+        self._upgrade_baselines()
+
+    def _upgrade_baselines(self) -> None:
+        """A view built when a client's first asset statement was credited in full: its
+        baseline rows gone (DOMAIN.md 1.1, Performance credit). Done once; the marker table
+        says so."""
+        p, view = self.prefix, self.view
+        marker = f"{p}_baselines_uncredited"
+        with view.transaction() as c:
+            if view.has_table(c, marker):
+                return
+            view.execute(
+                c,
+                f"DELETE FROM {p}_asset_changes WHERE NOT EXISTS (SELECT 1 FROM {p}_assets a "
+                f"JOIN {p}_assets b ON b.aid = a.aid AND (b.effective_at < a.effective_at OR "
+                "(b.effective_at = a.effective_at AND b.seq < a.seq)) "
+                f"WHERE a.aid = {p}_asset_changes.aid AND a.version = {p}_asset_changes.version)",
+            )
+            view.execute(c, f"CREATE TABLE {marker} (done BIGINT)")
+
+    def _upgrade_profile_rows(self) -> None:
         """A view built when profile updates were kept a row per field: the same updates
         a row each, and the old table gone."""
         p, view = self.prefix, self.view

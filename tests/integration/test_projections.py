@@ -16,7 +16,7 @@ from ledger.bootstrap import Container, build
 from ledger.config import Settings
 from ledger.domain import Client
 from ledger.projections import client_facts
-from ledger.projections.kit import BatchView
+from ledger.projections.kit import BatchView, utc_text
 from ledger.projections.runner import ProjectionError, ProjectionRunner
 from support.projection_scenarios import (
     BY,
@@ -628,6 +628,30 @@ class ReportsCase(ProjectionCase):
         )
         assert reports.manager_portfolio("M3", day(1, 1), day(12, 31))["assets_change"] == Decimal(
             "200.00"
+        )
+
+        # A view built when the first statement was credited in full loses that credit at
+        # its next start.
+        view = projections.views["reports"]
+        with view.transaction() as c:
+            (first,) = view.fetch(
+                c,
+                "SELECT aid, version FROM reports_assets WHERE seq = "
+                "(SELECT MIN(seq) FROM reports_assets)",
+            )
+            view.execute(
+                c,
+                "INSERT INTO reports_asset_changes VALUES (?, ?, ?, ?, ?)",
+                (first["aid"], first["version"], utc_text(day(2, 1)), "1000.00", "M1"),
+            )
+            view.execute(c, "DROP TABLE reports_baselines_uncredited")
+        assert reports.manager_portfolio("M1", day(1, 1), day(12, 31))["assets_change"] == Decimal(
+            "1000.00"
+        )
+        view.upgrade()
+        view.upgrade()  # once only
+        assert reports.manager_portfolio("M1", day(1, 1), day(12, 31))["assets_change"] == Decimal(
+            "0"
         )
 
 
