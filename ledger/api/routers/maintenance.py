@@ -5,11 +5,12 @@ unacknowledged assignments, the at-risk board, referrals and segments. Lists are
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
 from ledger.api.deps import IdPath, MaintenanceDep
@@ -56,20 +57,28 @@ def _period(start: datetime, end: datetime) -> None:
         raise InvalidInput("to", "must be after from")
 
 
-def _listed(
-    read: Callable[..., Mapping[str, Any]],
-    page: type[BaseModel],
-    item: type[BaseModel],
-    name: str,
-    limit: int,
-    cursor: str | None,
-    fmt: str | None,
-) -> Any:
-    """A page of `read(limit=, cursor=)`, or with `fmt` every row as a download."""
-    if fmt is not None:
-        rows = every_page(lambda after: read(limit=MAX_LIMIT, cursor=after))
-        return export_models(item, rows, fmt, name)
-    return page.model_validate(read(limit=limit, cursor=cursor))
+@dataclass
+class Paging:
+    """A list's `limit` and `cursor`, or with `format` every row as a download."""
+
+    limit: Limit = DEFAULT_LIMIT
+    cursor: Cursor = None
+    fmt: ExportFormat = None
+
+    def answer(
+        self,
+        read: Callable[..., Mapping[str, Any]],
+        page: type[BaseModel],
+        item: type[BaseModel],
+        name: str,
+    ) -> Any:
+        if self.fmt is not None:
+            rows = every_page(lambda after: read(limit=MAX_LIMIT, cursor=after))
+            return export_models(item, rows, self.fmt, name)
+        return page.model_validate(read(limit=self.limit, cursor=self.cursor))
+
+
+PagingDep = Annotated[Paging, Depends()]
 
 
 @router.get(
@@ -81,16 +90,14 @@ def _listed(
 def duties_overdue(
     unit_id: UnitQuery,
     view: MaintenanceDep,
+    paging: PagingDep,
     as_of: Moment | None = None,
     role: TeamRole | None = None,
-    limit: Limit = DEFAULT_LIMIT,
-    cursor: Cursor = None,
-    fmt: ExportFormat = None,
 ) -> Any:
     def read(**page: Any) -> Mapping[str, Any]:
         return view.duties_overdue(unit_id, as_of=as_of, role=role, **page)
 
-    return _listed(read, DutiesOverduePublic, DutyOverdue, f"duties-{unit_id}", limit, cursor, fmt)
+    return paging.answer(read, DutiesOverduePublic, DutyOverdue, f"duties-{unit_id}")
 
 
 @router.get(
@@ -102,15 +109,13 @@ def duties_overdue(
 def team_gaps(
     unit_id: UnitQuery,
     view: MaintenanceDep,
+    paging: PagingDep,
     as_of: Moment | None = None,
-    limit: Limit = DEFAULT_LIMIT,
-    cursor: Cursor = None,
-    fmt: ExportFormat = None,
 ) -> Any:
     def read(**page: Any) -> Mapping[str, Any]:
         return view.team_gaps(unit_id, as_of=as_of, **page)
 
-    return _listed(read, TeamGapsPublic, TeamGap, f"team-gaps-{unit_id}", limit, cursor, fmt)
+    return paging.answer(read, TeamGapsPublic, TeamGap, f"team-gaps-{unit_id}")
 
 
 @router.get(
@@ -124,19 +129,15 @@ def leader_visits(
     start: From,
     end: To,
     view: MaintenanceDep,
+    paging: PagingDep,
     min_assets: Annotated[str, Query(pattern=AMOUNT_PATTERN)] = "5000000",
-    limit: Limit = DEFAULT_LIMIT,
-    cursor: Cursor = None,
-    fmt: ExportFormat = None,
 ) -> Any:
     _period(start, end)
 
     def read(**page: Any) -> Mapping[str, Any]:
         return view.leader_visits(unit_id, start, end, min_assets=Decimal(min_assets), **page)
 
-    return _listed(
-        read, LeaderVisitsPublic, LeaderVisit, f"leader-visits-{unit_id}", limit, cursor, fmt
-    )
+    return paging.answer(read, LeaderVisitsPublic, LeaderVisit, f"leader-visits-{unit_id}")
 
 
 @router.get(
@@ -148,25 +149,17 @@ def leader_visits(
 def unacknowledged_assignments(
     unit_id: UnitQuery,
     view: MaintenanceDep,
+    paging: PagingDep,
     older_than_days: Annotated[int, Query(ge=0, le=3660)] = 7,
     as_of: Moment | None = None,
-    limit: Limit = DEFAULT_LIMIT,
-    cursor: Cursor = None,
-    fmt: ExportFormat = None,
 ) -> Any:
     def read(**page: Any) -> Mapping[str, Any]:
         return view.unacknowledged_assignments(
             unit_id, older_than_days=older_than_days, as_of=as_of, **page
         )
 
-    return _listed(
-        read,
-        UnacknowledgedAssignmentsPublic,
-        UnacknowledgedAssignment,
-        f"unacknowledged-{unit_id}",
-        limit,
-        cursor,
-        fmt,
+    return paging.answer(
+        read, UnacknowledgedAssignmentsPublic, UnacknowledgedAssignment, f"unack-{unit_id}"
     )
 
 
@@ -179,15 +172,13 @@ def unacknowledged_assignments(
 def at_risk(
     unit_id: UnitQuery,
     view: MaintenanceDep,
+    paging: PagingDep,
     as_of: Moment | None = None,
-    limit: Limit = DEFAULT_LIMIT,
-    cursor: Cursor = None,
-    fmt: ExportFormat = None,
 ) -> Any:
     def read(**page: Any) -> Mapping[str, Any]:
         return view.at_risk(unit_id, as_of=as_of, **page)
 
-    return _listed(read, AtRiskPublic, AtRiskClient, f"at-risk-{unit_id}", limit, cursor, fmt)
+    return paging.answer(read, AtRiskPublic, AtRiskClient, f"at-risk-{unit_id}")
 
 
 @router.get("/v1/clients/{client_id}/referrals", summary="The referral tree below a client")
