@@ -39,6 +39,7 @@ from ledger.projections.kit.text import (
 from ledger.projections.maintenance_rules import (
     ClientFile,
     Contact,
+    Moment,
     Organisation,
     accountable,
     assets_at,
@@ -164,7 +165,7 @@ class ClientFiles(Part):
         return [
             f"CREATE TABLE IF NOT EXISTS {p}_files (aid TEXT PRIMARY KEY, client_id TEXT, "
             "unit_id TEXT, referred_by TEXT, source TEXT, registered_at TEXT, "
-            "ever_vip BIGINT, data TEXT)",
+            "ever_vip BIGINT, peak_assets DOUBLE PRECISION, data TEXT)",
             f"CREATE TABLE IF NOT EXISTS {p}_contacts (aid TEXT, occurred_at TEXT, "
             "version BIGINT, staff_id TEXT, channel TEXT, PRIMARY KEY (aid, occurred_at, version))",
             f"CREATE TABLE IF NOT EXISTS {p}_staff (aid TEXT PRIMARY KEY, staff_id TEXT, "
@@ -343,6 +344,9 @@ class ClientFiles(Part):
             if file is None:
                 continue
             ever_vip = int(any(TIER_RANK[entry[2]] > 0 for entry in file["tiers"]))
+            # Prefilters that hold at any time asked about: VIP at some time, and the
+            # largest statement (retracted ones left out).
+            peak = max((float(entry[2]) for entry in file["assets"]), default=None)
             rows.append(
                 (
                     key,
@@ -352,14 +356,16 @@ class ClientFiles(Part):
                     file.get("source"),
                     file["registered_at"],
                     ever_vip,
+                    peak,
                     json.dumps(file, ensure_ascii=False, separators=(",", ":")),
                 )
             )
         self.view.execute_many(
             c,
             f"INSERT INTO {self.prefix}_files (aid, client_id, unit_id, referred_by, source, "
-            "registered_at, ever_vip, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (aid) "
-            "DO UPDATE SET ever_vip = excluded.ever_vip, data = excluded.data",
+            "registered_at, ever_vip, peak_assets, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (aid) DO UPDATE SET ever_vip = excluded.ever_vip, "
+            "peak_assets = excluded.peak_assets, data = excluded.data",
             rows,
         )
 
@@ -392,18 +398,23 @@ class SQLMaintenanceView(BatchView, MaintenanceView):
             heads[row["unit_id"]].append([row["effective_at"], row["seq"], row["staff_id"]])
         return Organisation(roles=roles, departed=departed, heads=heads)
 
-    def _contacts(self, keys: Sequence[str], at: str) -> dict[str, list[Contact]]:
-        """Each client's latest contact per staff member and channel up to `at`."""
+    def _contacts(
+        self, keys: Sequence[str], before: str, *, latest_only: bool = False
+    ) -> dict[str, list[Contact]]:
+        """Each client's latest contact before `before` per staff member and channel; with
+        `latest_only`, only its latest (by whom and how left out)."""
         found: dict[str, list[Contact]] = defaultdict(list)
         if not keys:
             return found
+        by = "" if latest_only else ", staff_id, channel"
         for row in self.query(
-            "SELECT aid, staff_id, channel, MAX(occurred_at) AS occurred_at FROM "
-            f"{self.view_name}_contacts WHERE aid IN {placeholders(keys)} AND occurred_at < ? "
-            "GROUP BY aid, staff_id, channel",
-            (*keys, at),
+            f"SELECT aid{by}, MAX(occurred_at) AS occurred_at FROM {self.view_name}_contacts "
+            f"WHERE aid IN {placeholders(keys)} AND occurred_at < ? GROUP BY aid{by}",
+            (*keys, before),
         ):
-            found[row["aid"]].append(Contact(row["staff_id"], row["channel"], row["occurred_at"]))
+            found[row["aid"]].append(
+                Contact(row.get("staff_id", ""), row.get("channel", ""), row["occurred_at"])
+            )
         return found
 
     def _page(
@@ -415,6 +426,8 @@ class SQLMaintenanceView(BatchView, MaintenanceView):
         limit: int,
         cursor: str | None,
         vip_only: bool = False,
+        latest_contact_only: bool = False,
+        min_peak: Decimal | None = None,
     ) -> Page:
         """`evaluate` over the subtree's clients in client id order, a chunk at a time,
         until the page holds `limit` items (a client's items stay on one page)."""
@@ -423,15 +436,24 @@ class SQLMaintenanceView(BatchView, MaintenanceView):
         org = self.organisation()
         p, after, items = self.view_name, cursor or "", []
         extra = "AND f.ever_vip = 1 " if vip_only else ""
+        floor: tuple[float, ...] = ()
+        if min_peak is not None:
+            # A float below the amount by more than its rounding: only a prefilter.
+            extra += "AND f.peak_assets >= ? "
+            floor = (float(min_peak) * 0.999,)
         while True:
             rows = self.query(
                 f"SELECT f.aid AS aid, f.client_id AS client_id, f.data AS data FROM {p}_files f "
                 f"JOIN {p}_unit_paths u ON u.unit_id = f.unit_id AND u.ancestor_id = ? "
                 f"WHERE f.client_id > ? {extra}ORDER BY f.client_id LIMIT ?",
-                (unit_id, after, CHUNK),
+                (unit_id, after, *floor, CHUNK),
             )
             keys = [row["aid"] for row in rows]
-            contacts = self._contacts(keys, contacts_before) if contacts_before else {}
+            contacts = (
+                self._contacts(keys, contacts_before, latest_only=latest_contact_only)
+                if contacts_before
+                else {}
+            )
             for index, row in enumerate(rows):
                 items.extend(evaluate(json.loads(row["data"]), contacts.get(row["aid"], []), org))
                 if len(items) >= limit:
@@ -518,7 +540,14 @@ class SQLMaintenanceView(BatchView, MaintenanceView):
                 }
             ]
 
-        return self._page(unit_id, evaluate, contacts_before=high, limit=limit, cursor=cursor)
+        return self._page(
+            unit_id,
+            evaluate,
+            contacts_before=high,
+            limit=limit,
+            cursor=cursor,
+            min_peak=min_assets,
+        )
 
     def unacknowledged_assignments(
         self,
@@ -548,32 +577,30 @@ class SQLMaintenanceView(BatchView, MaintenanceView):
         limit: int = DEFAULT_LIMIT,
         cursor: str | None = None,
     ) -> Page:
-        at = as_of or datetime.now(UTC)
-        moment, lookback = utc_text(at), self._lookback()
+        when = Moment(as_of or datetime.now(UTC), self._lookback())
         cadence: dict[str, int] = self.options["cadence"]
 
         def evaluate(
             file: ClientFile, contacts: list[Contact], org: Organisation
         ) -> list[dict[str, Any]]:
             last = max((c.occurred_at for c in contacts), default=None)
-            reasons = risk_reasons(
-                file, at, org, last_contact=last, cadence=cadence, lookback=lookback
-            )
+            reasons = risk_reasons(file, when, org, last_contact=last, cadence=cadence)
             if not reasons:
                 return []
             return [
                 {
                     "client_id": file["client_id"],
-                    "tier": tier_at(file, moment),
+                    "tier": tier_at(file, when.text),
                     "reasons": reasons,
-                    "accountable": accountable(file, at, org, lookback),
+                    "accountable": accountable(file, when, org),
                 }
             ]
 
         return self._page(
             unit_id,
             evaluate,
-            contacts_before=_just_after(at),
+            contacts_before=_just_after(when.at),
+            latest_contact_only=True,
             limit=limit,
             cursor=cursor,
             vip_only=True,

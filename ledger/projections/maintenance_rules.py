@@ -250,27 +250,42 @@ def holders_within(file: ClientFile, role: str, start: str, end: str) -> list[st
     return seen
 
 
+class Moment:
+    """The time a board is asked about and the times its rules compare with, as UTC text
+    worked out once per question rather than once per client."""
+
+    def __init__(self, at: datetime, lookback: timedelta) -> None:
+        self.at = at
+        self.text = utc_text(at)
+        self.window_start = utc_text(at - RISK_WINDOW)
+        self.lookback_start = utc_text(at - lookback)
+        self._cutoffs: dict[int, str] = {}
+
+    def days_before(self, days: int) -> str:
+        cutoff = self._cutoffs.get(days)
+        if cutoff is None:
+            cutoff = self._cutoffs[days] = utc_text(self.at - timedelta(days=days))
+        return cutoff
+
+
 def risk_reasons(
     file: ClientFile,
-    at: datetime,
+    when: Moment,
     org: Organisation,
     *,
     last_contact: str | None,
     cadence: Mapping[str, int],
-    lookback: timedelta,
 ) -> list[str]:
-    """Why an active VIP client is at risk at `at` (DOMAIN.md 1.1, At-risk board):
+    """Why an active VIP client is at risk at `when` (DOMAIN.md 1.1, At-risk board):
     `orphaned` (its designated manager has departed or it has none), `manager_departed` (a
     designated manager of the lookback has departed since, though it has a new one)."""
-    moment = utc_text(at)
+    moment = when.text
     tier = tier_at(file, moment)
     if status_at(file, moment) != ACTIVE or tier not in VIP_TIERS:
         return []
     reasons = []
     days = cadence.get(tier)
-    since = from_utc_text(last_contact or file["registered_at"])
-    assert since is not None
-    if days is not None and at - since > timedelta(days=days):
+    if days is not None and (last_contact or file["registered_at"]) < when.days_before(days):
         reasons.append("contact_overdue")
     if team_gaps(file, moment, org):
         reasons.append("team_gap")
@@ -278,10 +293,10 @@ def risk_reasons(
     if not org.active(manager, moment):
         reasons.append("orphaned")
     else:
-        earlier = holders_within(file, DESIGNATED_MANAGER, utc_text(at - lookback), moment)
+        earlier = holders_within(file, DESIGNATED_MANAGER, when.lookback_start, moment)
         if any(not org.active(staff, moment) for staff in earlier if staff != manager):
             reasons.append("manager_departed")
-    then = utc_text(at - RISK_WINDOW)
+    then = when.window_start
     peak, now = assets_peak(file, then, moment), assets_at(file, moment)
     if peak and now is not None and (peak - now) / peak >= ASSETS_DOWN_SHARE:
         reasons.append("assets_down")
@@ -300,19 +315,17 @@ def _tier_steps(file: ClientFile) -> Iterable[tuple[list[Any], str]]:
         yield tiers[index], tiers[index - 1][0]
 
 
-def accountable(
-    file: ClientFile, at: datetime, org: Organisation, lookback: timedelta
-) -> dict[str, Any]:
-    """Who would be accountable were the client lost at `at`: as a churn case would name
+def accountable(file: ClientFile, when: Moment, org: Organisation) -> dict[str, Any]:
+    """Who would be accountable were the client lost at `when`: as a churn case would name
     them (DOMAIN.md, Accountability)."""
-    moment = utc_text(at)
+    moment = when.text
     manager = holder_at(file, DESIGNATED_MANAGER, moment)
     return {
         "designated_manager": manager,
         "unit_head": value_at(org.heads.get(file["unit_id"], ()), moment),
         "prior_holders": [
             staff
-            for staff in holders_within(file, DESIGNATED_MANAGER, utc_text(at - lookback), moment)
+            for staff in holders_within(file, DESIGNATED_MANAGER, when.lookback_start, moment)
             if staff != manager
         ],
     }

@@ -9,6 +9,7 @@ from ledger.projections.kit.text import utc_text
 from ledger.projections.maintenance_rules import (
     ClientFile,
     Contact,
+    Moment,
     Organisation,
     accountable,
     duties_overdue,
@@ -90,10 +91,10 @@ def test_the_board_gives_each_reason_and_who_would_be_accountable() -> None:
     at = START + timedelta(days=100)
     lookback = timedelta(days=90)
 
+    when = Moment(at, lookback)
+
     def reasons(org: Organisation = ORG, last: str | None = day(95)) -> list[str]:
-        return risk_reasons(
-            file, at, org, last_contact=last, cadence={"platinum": 60}, lookback=lookback
-        )
+        return risk_reasons(file, when, org, last_contact=last, cadence={"platinum": 60})
 
     assert reasons() == []
     assert reasons(last=None) == ["contact_overdue"]
@@ -105,7 +106,7 @@ def test_the_board_gives_each_reason_and_who_would_be_accountable() -> None:
     insert(file["team"]["client_manager"], [day(50), 8, "M2", "e-m2"])
     gone = Organisation(roles=ORG.roles, departed={"M1": day(60)}, heads=ORG.heads)
     assert "manager_departed" in reasons(gone)
-    assert accountable(file, at, gone, lookback) == {
+    assert accountable(file, when, gone) == {
         "designated_manager": "M2",
         "unit_head": "H",
         "prior_holders": ["M1"],
