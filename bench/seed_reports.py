@@ -17,6 +17,7 @@ import random
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -104,7 +105,8 @@ def main(argv: list[str] | None = None) -> Any:
     parser.add_argument("--db", default=None)
     parser.add_argument("--samples", type=int, default=200)
     args = parser.parse_args(argv)
-    db = args.db or f"var/bench-demo-{args.clients}.db"
+    # Absolute: `ledger serve` runs in a directory of its own.
+    db = Path(args.db or f"var/bench-demo-{args.clients}.db").resolve()
     url = f"sqlite:///{db}"
     ensure_demo(url, args.clients)
     run(url, args.samples)
