@@ -108,9 +108,9 @@ def log_contact(
 def acknowledge_assignment(
     client_id: IdPath,
     event_id: IdPath,
-    body: Acknowledgement,
     _: ClientWriterDep,
     write: UpdateWriterDep,
+    body: Acknowledgement | None = None,
 ) -> WritePublic:
     acting = write.principal.staff_id if write.principal.role == "manager" else None
     return _client_write(
