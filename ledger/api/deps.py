@@ -135,10 +135,26 @@ def maintenance_view(
     return container.views.maintenance
 
 
+def maintenance_when_needed(
+    container: ContainerDep, _: ReaderDep, after: AfterQuery = None
+) -> Callable[[], MaintenanceView]:
+    """The maintenance view for a read that may not need it (a roster without profile
+    filters): it waits for `after` only when asked for."""
+
+    def view() -> MaintenanceView:
+        _caught_up(container, "maintenance", after)
+        return container.views.maintenance
+
+    return view
+
+
 RosterDep = Annotated[RosterView, Depends(roster_view)]
 AccountabilityDep = Annotated[AccountabilityView, Depends(accountability_view)]
 ReportsDep = Annotated[ReportsView, Depends(reports_view)]
 MaintenanceDep = Annotated[MaintenanceView, Depends(maintenance_view)]
+MaintenanceWhenNeededDep = Annotated[
+    Callable[[], MaintenanceView], Depends(maintenance_when_needed)
+]
 
 
 class Writer:

@@ -5,7 +5,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 
-from ledger.api.deps import MaintenanceDep, RosterDep
+from ledger.api.deps import MaintenanceWhenNeededDep, RosterDep
 from ledger.api.exports import EXPORT_RESPONSES, ExportFormat, every_page, export_models
 from ledger.api.problems import problem_responses
 from ledger.api.routing import OneHopRoute
@@ -41,7 +41,7 @@ UnitQuery = Annotated[str, Query(min_length=1, max_length=64, description="the s
 def roster(
     unit_id: UnitQuery,
     view: RosterDep,
-    segments: MaintenanceDep,
+    segments: MaintenanceWhenNeededDep,
     tier: Tier | None = None,
     manager_id: Annotated[str | None, Query(max_length=64)] = None,
     status: Status | None = None,
@@ -77,7 +77,7 @@ def roster(
             return view.roster(unit_id, limit=limit, cursor=cursor, **filters)
         # The profile, source and assets live in the maintenance view: it picks the page's
         # clients, the roster gives their rows.
-        page = segments.matching(
+        page = segments().matching(
             unit_id, {**filters, **profile}, as_of=as_of, limit=limit, cursor=cursor
         )
         rows = view.roster(unit_id, limit=limit, client_ids=page["items"], **filters)
