@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
-from ledger.api.deps import IdPath, MaintenanceDep
+from ledger.api.deps import MaintenanceDep, ScopedClient, ScopedUnit
 from ledger.api.exports import EXPORT_RESPONSES, ExportFormat, every_page, export_models
 from ledger.api.problems import problem_responses
 from ledger.api.routing import OneHopRoute
@@ -45,7 +45,6 @@ router = APIRouter(
     route_class=OneHopRoute,
 )
 
-UnitQuery = Annotated[str, Query(min_length=1, max_length=64, description="the subtree's root")]
 From = Annotated[Moment, Query(alias="from", description="the period's start (inclusive)")]
 To = Annotated[Moment, Query(alias="to", description="the period's end (exclusive)")]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
@@ -88,7 +87,7 @@ PagingDep = Annotated[Paging, Depends()]
     responses=EXPORT_RESPONSES,
 )
 def duties_overdue(
-    unit_id: UnitQuery,
+    unit_id: ScopedUnit,
     view: MaintenanceDep,
     paging: PagingDep,
     as_of: Moment | None = None,
@@ -107,7 +106,7 @@ def duties_overdue(
     responses=EXPORT_RESPONSES,
 )
 def team_gaps(
-    unit_id: UnitQuery,
+    unit_id: ScopedUnit,
     view: MaintenanceDep,
     paging: PagingDep,
     as_of: Moment | None = None,
@@ -125,7 +124,7 @@ def team_gaps(
     responses=EXPORT_RESPONSES,
 )
 def leader_visits(
-    unit_id: UnitQuery,
+    unit_id: ScopedUnit,
     start: From,
     end: To,
     view: MaintenanceDep,
@@ -147,7 +146,7 @@ def leader_visits(
     responses=EXPORT_RESPONSES,
 )
 def unacknowledged_assignments(
-    unit_id: UnitQuery,
+    unit_id: ScopedUnit,
     view: MaintenanceDep,
     paging: PagingDep,
     older_than_days: Annotated[int, Query(ge=0, le=3660)] = 7,
@@ -170,7 +169,7 @@ def unacknowledged_assignments(
     responses=EXPORT_RESPONSES,
 )
 def at_risk(
-    unit_id: UnitQuery,
+    unit_id: ScopedUnit,
     view: MaintenanceDep,
     paging: PagingDep,
     as_of: Moment | None = None,
@@ -182,18 +181,18 @@ def at_risk(
 
 
 @router.get("/v1/clients/{client_id}/referrals", summary="The referral tree below a client")
-def referral_tree(client_id: IdPath, view: MaintenanceDep) -> ReferralNode:
+def referral_tree(client_id: ScopedClient, view: MaintenanceDep) -> ReferralNode:
     return ReferralNode.model_validate(view.referral_tree(client_id))
 
 
 @router.get("/v1/reports/referrals", summary="Clients gained by referral, per manager")
-def referrals(unit_id: UnitQuery, start: From, end: To, view: MaintenanceDep) -> ReferralsPublic:
+def referrals(unit_id: ScopedUnit, start: From, end: To, view: MaintenanceDep) -> ReferralsPublic:
     _period(start, end)
     return ReferralsPublic.model_validate(view.referrals(unit_id, start, end))
 
 
 @router.get("/v1/reports/segments", summary="Active clients and their assets per segment")
 def segments(
-    unit_id: UnitQuery, by: SegmentKey, view: MaintenanceDep, as_of: Moment | None = None
+    unit_id: ScopedUnit, by: SegmentKey, view: MaintenanceDep, as_of: Moment | None = None
 ) -> SegmentsPublic:
     return SegmentsPublic.model_validate(view.segments(unit_id, by, as_of=as_of))

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from ledger.api.deps import LedgerDep, ReportsDep, RosterDep
+from ledger.api.deps import ReportsDep, RosterDep, ScopedStaffQuery, ScopedUnit
 from ledger.api.exports import EXPORT_RESPONSES, ExportFormat, export_models
 from ledger.api.problems import problem_responses
 from ledger.api.routing import OneHopRoute
@@ -30,8 +30,6 @@ router = APIRouter(
     route_class=OneHopRoute,
 )
 
-UnitQuery = Annotated[str, Query(min_length=1, max_length=64, description="the subtree's root")]
-StaffQuery = Annotated[str, Query(min_length=1, max_length=64)]
 From = Annotated[Moment, Query(alias="from", description="the period's start (inclusive)")]
 To = Annotated[Moment, Query(alias="to", description="the period's end (exclusive)")]
 
@@ -42,7 +40,7 @@ def _period(start: Moment, end: Moment) -> None:
 
 
 @router.get("/tier-growth", summary="Tier counts at the start and end of a period, and growth")
-def tier_growth(unit_id: UnitQuery, start: From, end: To, roster: RosterDep) -> TierGrowthPublic:
+def tier_growth(unit_id: ScopedUnit, start: From, end: To, roster: RosterDep) -> TierGrowthPublic:
     # Answered by the roster view, from its tier counts (ledger/projections/roster.py).
     _period(start, end)
     return TierGrowthPublic.model_validate(roster.tier_growth(unit_id, start, end))
@@ -50,7 +48,7 @@ def tier_growth(unit_id: UnitQuery, start: From, end: To, roster: RosterDep) -> 
 
 @router.get("/completeness", summary="Key-information completeness of active VIP clients")
 def completeness(
-    unit_id: UnitQuery,
+    unit_id: ScopedUnit,
     reports: ReportsDep,
     target: Annotated[
         float | None,
@@ -67,7 +65,7 @@ def completeness(
     responses=EXPORT_RESPONSES,
 )
 def overdue_contacts(
-    unit_id: UnitQuery, reports: ReportsDep, as_of: Moment | None = None, fmt: ExportFormat = None
+    unit_id: ScopedUnit, reports: ReportsDep, as_of: Moment | None = None, fmt: ExportFormat = None
 ) -> OverdueContactsPublic | Response:
     answer = reports.overdue_contacts(unit_id, as_of=as_of)
     if fmt is not None:
@@ -82,7 +80,7 @@ def overdue_contacts(
     responses=EXPORT_RESPONSES,
 )
 def orphaned_clients(
-    unit_id: UnitQuery, reports: ReportsDep, fmt: ExportFormat = None
+    unit_id: ScopedUnit, reports: ReportsDep, fmt: ExportFormat = None
 ) -> OrphanedClientsPublic | Response:
     answer = reports.orphaned_clients(unit_id)
     if fmt is not None:
@@ -92,10 +90,9 @@ def orphaned_clients(
 
 @router.get("/manager-portfolio", summary="A manager's clients at `to` and asset changes")
 def manager_portfolio(
-    staff_id: StaffQuery, start: From, end: To, ledger: LedgerDep, reports: ReportsDep
+    staff_id: ScopedStaffQuery, start: From, end: To, reports: ReportsDep
 ) -> ManagerPortfolioPublic:
     _period(start, end)
-    ledger.get_staff(staff_id)  # an unknown staff member is a 404, not an empty portfolio
     answer = reports.manager_portfolio(staff_id, start, end)
     answer["assets_change"] = str(answer["assets_change"])
     return ManagerPortfolioPublic.model_validate(answer)
@@ -108,7 +105,7 @@ def manager_portfolio(
     responses=EXPORT_RESPONSES,
 )
 def complaints(
-    unit_id: UnitQuery, start: From, end: To, reports: ReportsDep, fmt: ExportFormat = None
+    unit_id: ScopedUnit, start: From, end: To, reports: ReportsDep, fmt: ExportFormat = None
 ) -> ComplaintsPublic | Response:
     _period(start, end)
     answer = reports.complaints(unit_id, start, end)
@@ -118,6 +115,6 @@ def complaints(
 
 
 @router.get("/funnel", summary="Prospects found in a period per source, converted and dropped")
-def funnel(unit_id: UnitQuery, start: From, end: To, reports: ReportsDep) -> FunnelPublic:
+def funnel(unit_id: ScopedUnit, start: From, end: To, reports: ReportsDep) -> FunnelPublic:
     _period(start, end)
     return FunnelPublic.model_validate(reports.funnel(unit_id, start, end))

@@ -5,7 +5,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 
-from ledger.api.deps import MaintenanceWhenNeededDep, RosterDep
+from ledger.api.deps import MaintenanceForFiltersDep, RosterDep, ScopedUnit
 from ledger.api.exports import EXPORT_RESPONSES, ExportFormat, every_page, export_models
 from ledger.api.problems import problem_responses
 from ledger.api.routing import OneHopRoute
@@ -29,8 +29,6 @@ router = APIRouter(
     route_class=OneHopRoute,
 )
 
-UnitQuery = Annotated[str, Query(min_length=1, max_length=64, description="the subtree's root")]
-
 
 @router.get(
     "",
@@ -39,9 +37,9 @@ UnitQuery = Annotated[str, Query(min_length=1, max_length=64, description="the s
     responses=EXPORT_RESPONSES,
 )
 def roster(
-    unit_id: UnitQuery,
+    unit_id: ScopedUnit,
     view: RosterDep,
-    segments: MaintenanceWhenNeededDep,
+    segments: MaintenanceForFiltersDep,
     tier: Tier | None = None,
     manager_id: Annotated[str | None, Query(max_length=64)] = None,
     status: Status | None = None,
@@ -77,7 +75,7 @@ def roster(
             return view.roster(unit_id, limit=limit, cursor=cursor, **filters)
         # The profile, source and assets live in the maintenance view: it picks the page's
         # clients, the roster gives their rows.
-        page = segments().matching(
+        page = segments.matching(
             unit_id, {**filters, **profile}, as_of=as_of, limit=limit, cursor=cursor
         )
         rows = view.roster(unit_id, limit=limit, client_ids=page["items"], **filters)
@@ -94,7 +92,7 @@ def roster(
     "/summary", summary="Active clients per tier, as of an effective time, as known at a time"
 )
 def roster_summary(
-    unit_id: UnitQuery,
+    unit_id: ScopedUnit,
     view: RosterDep,
     as_of: Moment | None = None,
     known_at: Moment | None = None,
