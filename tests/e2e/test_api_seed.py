@@ -121,6 +121,30 @@ class SeedContract(WorldCase):
         client = ok(world.api.get(f"/v1/clients/{good}", headers=ADMIN))
         assert client["last_contact_at"] is None
 
+    def test_a_manager_may_not_name_staff_outside_its_reach_for_a_campaign(
+        self, world: World
+    ) -> None:
+        client_id = world.client(unit="O1", tier="gold")
+        _, manager = world.key("manager", "M1")
+        campaign = {
+            "name": "Tea",
+            "channel": "event",
+            "occurred_at": at(360),
+            "client_ids": [client_id],
+        }
+        elsewhere = world.post_raw(
+            "/v1/campaigns",
+            {**campaign, "campaign_id": new_id("K"), "staff_id": world["M3"]},
+            headers=manager,
+        )
+        assert_problem(elsewhere, 403)
+        own = world.post_raw(
+            "/v1/campaigns",
+            {**campaign, "campaign_id": new_id("K"), "staff_id": world["M1"]},
+            headers=manager,
+        )
+        assert own.status_code == 201, own.text
+
     # ---- prospects and the funnel -----------------------------------------------------
 
     def prospect(self, world: World, source: str, days: float = 5, unit: str = "O1") -> str:

@@ -28,6 +28,7 @@ def record_prospect(
     body: ProspectCreate, _: ClientWriterDep, write: CreateWriterDep
 ) -> WritePublic:
     write.ledger.check_unit_scope(write.principal, body.unit_id)
+    write.ledger.check_named_staff(write.principal, body.owner_staff_id)
     return write(write.ledger.record_prospect, **body.model_dump())
 
 
@@ -57,6 +58,9 @@ def drop_prospect(
     summary="Hold a campaign: one contact of each attending client, all or nothing",
 )
 def hold_campaign(body: CampaignCreate, _: ClientWriterDep, write: CreateWriterDep) -> WritePublic:
+    # A contact of each client: the rules of a manager's contact, once for all of them.
+    write.ledger.check_named_staff(write.principal, body.staff_id)
+    write.ledger.check_backdating(write.principal, "occurred_at", body.occurred_at)
     for client_id in body.client_ids:
         write.ledger.check_client_scope(write.principal, client_id)
     return write(write.ledger.hold_campaign, **body.model_dump())
