@@ -77,7 +77,7 @@ class ReadModelsNeverStopContract(ContractOnEachStore):
         # Catching up from scratch and rebuilding (in processes, as `ledger rebuild` does).
         assert container.runner.rebuild() == position
         assert container.rebuild_in_processes() == dict.fromkeys(
-            ["roster", "accountability", "reports"], position
+            ["roster", "accountability", "reports", "maintenance"], position
         )
         later = world.client(unit="O1")
         roster = api.get(
@@ -172,7 +172,9 @@ class ReadModelsNeverStopContract(ContractOnEachStore):
             until(
                 lambda: (
                     httpx.get(f"{server.url}/v1/health").json()["projections"]
-                    == dict.fromkeys(["roster", "accountability", "reports"], position)
+                    == dict.fromkeys(
+                        ["roster", "accountability", "reports", "maintenance"], position
+                    )
                 )
             )
             assert httpx.get(f"{server.url}/v1/health").json()["status"] == "ok"
