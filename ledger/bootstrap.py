@@ -27,6 +27,11 @@ from ledger.projections.accountability import (
 )
 from ledger.projections.audit import AuditProjection, AuditView, SQLAuditView
 from ledger.projections.kit import BatchView, ViewProjection, view_class
+from ledger.projections.maintenance import (
+    MaintenanceProjection,
+    MaintenanceView,
+    SQLMaintenanceView,
+)
 from ledger.projections.reports import ReportsProjection, ReportsView, SQLReportsView
 from ledger.projections.roster import RosterProjection, RosterView, SQLRosterView
 from ledger.projections.runner import ProjectionRunner
@@ -40,6 +45,7 @@ PROJECTIONS: dict[str, tuple[type[ViewProjection], type[BatchView]]] = {
     "accountability": (AccountabilityProjection, SQLAccountabilityView),
     "reports": (ReportsProjection, SQLReportsView),
     "audit": (AuditProjection, SQLAuditView),
+    "maintenance": (MaintenanceProjection, SQLMaintenanceView),
 }
 
 
@@ -49,6 +55,7 @@ def view_options(settings: Settings) -> dict[str, Any]:
         "fiscal_year_start": settings.fiscal_year_start,
         "churn_lookback_days": settings.churn_lookback_days,
         "cadence": settings.cadence,
+        "duty_cadence": settings.duty_cadence,
         "completeness_target": settings.completeness_target,
         "late_entry_days": settings.late_entry_days,
     }
@@ -123,6 +130,10 @@ class ReadModels:
     @property
     def audit(self) -> AuditView:
         return self.by_name["audit"]  # type: ignore[return-value]
+
+    @property
+    def maintenance(self) -> MaintenanceView:
+        return self.by_name["maintenance"]  # type: ignore[return-value]
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.by_name)

@@ -7,12 +7,20 @@ from functools import cached_property
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from ledger.domain.values import TIERS
+from ledger.domain.values import TEAM_ROLES, TIERS
 from ledger.store import store_kind
 
 DEFAULT_DATABASE_URL = "sqlite:///./var/ledger.db"
 # DOMAIN.md's default contact cadence: days per tier (a tier left out has none).
 DEFAULT_CADENCE_DAYS = "diamond=30,platinum=60,gold=90"
+# DOMAIN.md 1.1's layered duties: days per team role and tier (ROLE:TIER=DAYS,...; ";" between
+# roles). A role or tier left out has no duty.
+DEFAULT_DUTY_CADENCE_DAYS = (
+    "client_manager:diamond=30,platinum=60,gold=90;"
+    "outlet_director:diamond=90,platinum=180;"
+    "vice_president:diamond=90,platinum=180;"
+    "president:diamond=180"
+)
 
 
 class Settings(BaseSettings):
@@ -29,6 +37,7 @@ class Settings(BaseSettings):
     cadence_days: str = DEFAULT_CADENCE_DAYS
     # An event recorded more than this many days after its effective time was entered late.
     late_entry_days: int = Field(default=2, ge=0, le=3660)
+    duty_cadence_days: str = DEFAULT_DUTY_CADENCE_DAYS
     # The share of active VIP clients with complete key information a unit is held to.
     completeness_target: float = Field(default=0.95, ge=0, le=1)
     # Serve without running the projections (another process, `ledger project`, runs them).
@@ -53,24 +62,47 @@ class Settings(BaseSettings):
         parse_cadence(value)
         return value
 
+    @field_validator("duty_cadence_days")
+    @classmethod
+    def _valid_duty_cadence(cls, value: str) -> str:
+        parse_duty_cadence(value)
+        return value
+
     @cached_property
     def cadence(self) -> dict[str, int]:
         return parse_cadence(self.cadence_days)
+
+    @cached_property
+    def duty_cadence(self) -> dict[str, dict[str, int]]:
+        return parse_duty_cadence(self.duty_cadence_days)
 
     @property
     def store(self) -> str:
         return store_kind(self.database_url)
 
 
-def parse_cadence(text: str) -> dict[str, int]:
+def parse_duty_cadence(text: str) -> dict[str, dict[str, int]]:
+    """`client_manager:diamond=30,gold=90;president:diamond=180` -> days per team role and
+    tier (LEDGER_DUTY_CADENCE_DAYS)."""
+    duties: dict[str, dict[str, int]] = {}
+    for item in filter(None, (part.strip() for part in text.split(";"))):
+        role, sep, tiers = item.partition(":")
+        role = role.strip()
+        if not sep or role not in TEAM_ROLES:
+            raise ValueError(f"LEDGER_DUTY_CADENCE_DAYS: {item!r} is not ROLE:TIER=DAYS,...")
+        duties[role] = parse_cadence(tiers, setting="LEDGER_DUTY_CADENCE_DAYS")
+    return duties
+
+
+def parse_cadence(text: str, setting: str = "LEDGER_CADENCE_DAYS") -> dict[str, int]:
     """`diamond=30,platinum=60,gold=90` -> days per tier; a tier left out has no cadence."""
     cadence: dict[str, int] = {}
     for item in filter(None, (part.strip() for part in text.split(","))):
         tier, sep, days = item.partition("=")
         tier = tier.strip()
         if not sep or tier not in TIERS:
-            raise ValueError(f"LEDGER_CADENCE_DAYS: {item!r} is not TIER=DAYS")
+            raise ValueError(f"{setting}: {item!r} is not TIER=DAYS")
         if not days.strip().isdigit() or int(days) <= 0:
-            raise ValueError(f"LEDGER_CADENCE_DAYS: days for {tier} must be a positive integer")
+            raise ValueError(f"{setting}: days for {tier} must be a positive integer")
         cadence[tier] = int(days)
     return cadence

@@ -22,6 +22,13 @@ from ledger.application import Ledger
 from ledger.config import DEFAULT_CADENCE_DAYS, parse_cadence
 
 RECORDED_BY = "demo"
+# Guests of one outlet's client day (a campaign names at most 1,000).
+CAMPAIGN_SIZE = 60
+COMPLAINTS = [
+    "complained about fees on the wealth product",
+    "waited too long at the counter",
+    "unhappy with the product's returns",
+]
 LOCAL = timezone(timedelta(hours=8), "CST")
 TIER_WEIGHTS = {"standard": 0.70, "gold": 0.22, "platinum": 0.065, "diamond": 0.015}
 TIERS = list(TIER_WEIGHTS)
@@ -189,21 +196,79 @@ def plan_client(
     registered = registered.astimezone(LOCAL)
     source = rng.choice(["media", "organisation", "personal_network", "referral", None])
     referred_by = f"C{rng.randrange(index):06d}" if source == "referral" and index else None
-    steps: list[Step] = [
-        (
-            registered,
-            "register_client",
-            {
-                "client_id": client_id,
-                "name": _name(rng),
-                "unit_id": outlet,
-                "tier": tier,
-                "occurred_at": registered,
-                "source": source if referred_by or source != "referral" else None,
-                "referred_by": referred_by,
-            },
+    name = _name(rng)
+    # Found after the staff joined (a month before the year), before the registration.
+    found = max(registered - timedelta(days=rng.uniform(5, 60)), start - timedelta(days=20))
+    owner = next((m for m in org.managers[outlet] if _active(org, m, found)), None)
+    if registered > start + timedelta(days=10) and source not in (None, "referral") and owner:
+        # A new client found as a prospect (客户开发): recorded, then converted.
+        prospect_id = f"P{index:06d}"
+        steps: list[Step] = [
+            (
+                found,
+                "record_prospect",
+                {
+                    "prospect_id": prospect_id,
+                    "name": name,
+                    "unit_id": outlet,
+                    "source": source,
+                    "owner_staff_id": owner,
+                    "occurred_at": found,
+                },
+            ),
+            (
+                registered,
+                "convert_prospect",
+                {
+                    "prospect_id": prospect_id,
+                    "client_id": client_id,
+                    "tier": tier,
+                    "occurred_at": registered,
+                },
+            ),
+        ]
+    else:
+        steps = [
+            (
+                registered,
+                "register_client",
+                {
+                    "client_id": client_id,
+                    "name": name,
+                    "unit_id": outlet,
+                    "tier": tier,
+                    "occurred_at": registered,
+                    "source": source if referred_by or source != "referral" else None,
+                    "referred_by": referred_by,
+                },
+            )
+        ]
+    if owner and rng.random() < 0.12:
+        # A prospect that came to nothing.
+        lost = f"P{index:06d}-X"
+        steps.append(
+            (
+                found,
+                "record_prospect",
+                {
+                    "prospect_id": lost,
+                    "name": _name(rng),
+                    "unit_id": outlet,
+                    "source": rng.choice(["media", "organisation", "personal_network", "referral"]),
+                    "owner_staff_id": owner,
+                    "occurred_at": found,
+                },
+            )
         )
-    ]
+        dropped = found + timedelta(days=rng.uniform(5, 90))
+        if dropped < end:
+            steps.append(
+                (
+                    dropped,
+                    "drop_prospect",
+                    {"prospect_id": lost, "reason": "chose another bank", "effective_at": dropped},
+                )
+            )
 
     def at(when: datetime, method: str, **fields: Any) -> None:
         if when < end:
@@ -221,6 +286,9 @@ def plan_client(
         reason="name-list assignment",
         effective_at=t,
     )
+    # Most assignees sign for their clients (签约); some never do.
+    if rng.random() < 0.85:
+        at(t + timedelta(hours=1), "acknowledge_assignment")
     while manager in org.departures and org.departures[manager] < end:
         t = org.departures[manager] + timedelta(days=rng.uniform(1, 25))
         if t >= end:
@@ -240,7 +308,8 @@ def plan_client(
     holders.append((end, None))
 
     sub = org.sub_branch_of[outlet]
-    if tier in ("platinum", "diamond"):
+    vp = None
+    if tier in ("platinum", "diamond") and rng.random() < 0.8:  # the rest: a team gap
         vp = rng.choice(org.vice_presidents[sub])
         at(
             registered + timedelta(hours=2),
@@ -250,7 +319,7 @@ def plan_client(
             reason="layered maintenance",
             effective_at=registered + timedelta(hours=2),
         )
-    if tier == "diamond":
+    if tier == "diamond" and rng.random() < 0.85:
         at(
             registered + timedelta(hours=3),
             "assign",
@@ -337,6 +406,7 @@ def plan_client(
             and rng.random() > 0.12
         ):
             channel = rng.choices(list(CHANNEL_WEIGHTS), weights=list(CHANNEL_WEIGHTS.values()))[0]
+            complaint = rng.random() < 0.02
             at(
                 moment,
                 "log_contact",
@@ -344,7 +414,9 @@ def plan_client(
                 staff_id=staff,
                 occurred_at=moment,
                 purpose=rng.choice(["review", "greeting", "product", "service"]),
-                summary=None,
+                summary=rng.choice(COMPLAINTS) if complaint else None,
+                satisfaction=rng.randrange(1, 3) if complaint else rng.choice([None, 3, 4, 5]),
+                complaint=complaint,
             )
         cadence = CADENCE.get(tier_at(when))
         following = when + timedelta(
@@ -352,6 +424,24 @@ def plan_client(
         )
         upgrade = next((t for t in changes if when < t < following), None)
         when = upgrade + timedelta(days=rng.uniform(1, 10)) if upgrade else following
+
+    # Leaders' visits (行领导拜访): the vice president in charge now and then, some missed.
+    if vp is not None:
+        when = registered + timedelta(days=rng.uniform(20, 200))
+        while when < stop:
+            if rng.random() < 0.7:
+                moment = when.astimezone(LOCAL).replace(hour=10, minute=0, second=0, microsecond=0)
+                if moment < stop:
+                    at(
+                        moment,
+                        "log_contact",
+                        channel="visit",
+                        staff_id=vp,
+                        occurred_at=moment,
+                        purpose="leader visit",
+                        summary=None,
+                    )
+            when += timedelta(days=rng.uniform(120, 240))
 
     if churn_at is not None and churn_at < end:
         reason = "lost to a competitor" if kind == "abnormal" else "relocated out of the area"
@@ -391,8 +481,18 @@ def load_demo(
     stats = DemoStats()
     first_position = ledger.position
 
+    # The latest designated-manager assignment of each client, for its acknowledgement.
+    assignments: dict[str, str] = {}
+    # Per outlet, the VIP clients that never churn and when they were registered: the
+    # guests of its client day.
+    guests: dict[str, list[tuple[datetime, str]]] = {}
+
     def write(method: str, **fields: Any) -> None:
+        if method == "acknowledge_assignment":
+            fields.update(event_id=assignments[fields["client_id"]], acting_staff_id=None)
         result = getattr(ledger, method)(**fields, recorded_by=RECORDED_BY)
+        if method == "assign" and fields.get("role") == "client_manager":
+            assignments[fields["client_id"]] = result.event_id
         stats.commands += 1
         stats.by_type[result.type] = stats.by_type.get(result.type, 0) + 1
 
@@ -421,6 +521,7 @@ def load_demo(
             for _, method, fields in steps:
                 write(method, **fields)
                 stats.churns += method == "churn"
+            _note_guest(steps, guests)
             stats.clients += 1
             if stats.clients % CLIENTS_PER_WRITE == 0:
                 batch.write()
@@ -429,6 +530,35 @@ def load_demo(
                 stats.seconds = time.perf_counter() - started
                 progress(stats)
         batch.write()
+    # A campaign is saved with the clients it names, so after the batch: one command each.
+    _, end_at = demo_window(end)
+    day = (end_at - timedelta(days=45)).astimezone(LOCAL).replace(hour=15, minute=0)
+    for outlet, invited in sorted(guests.items()):
+        attending = [client for registered, client in invited if registered < day][:CAMPAIGN_SIZE]
+        if attending:
+            write(
+                "hold_campaign",
+                campaign_id=f"K-{outlet}",
+                name="Mid-autumn client day",
+                channel="event",
+                staff_id=org.heads[outlet],
+                client_ids=attending,
+                occurred_at=day,
+            )
     stats.events = ledger.position - first_position
     stats.seconds = time.perf_counter() - started
     return stats
+
+
+def _note_guest(steps: list[Step], guests: dict[str, list[tuple[datetime, str]]]) -> None:
+    """A VIP client registered in the plan and never churned is a guest of its outlet's
+    client day."""
+    first = next(
+        fields for _, method, fields in steps if "tier" in fields and "client_id" in fields
+    )
+    if any(method == "churn" for _, method, _ in steps) or first.get("tier") == "standard":
+        return
+    unit = first.get("unit_id") or next(
+        fields["unit_id"] for _, method, fields in steps if method == "record_prospect"
+    )
+    guests.setdefault(unit, []).append((first["occurred_at"], first["client_id"]))

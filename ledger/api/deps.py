@@ -17,6 +17,7 @@ from ledger.bootstrap import Container
 from ledger.domain.api_key import ROLES
 from ledger.projections.accountability import AccountabilityView
 from ledger.projections.audit import AuditView
+from ledger.projections.maintenance import MaintenanceView
 from ledger.projections.reports import ReportsView
 from ledger.projections.roster import RosterView
 
@@ -137,6 +138,34 @@ async def reports_view(
     return container.views.reports
 
 
+async def maintenance_view(
+    container: ContainerDep, _: ReaderDep, after: AfterQuery = None
+) -> MaintenanceView:
+    await _caught_up(container, "maintenance", after)
+    return container.views.maintenance
+
+
+# The roster's filters the maintenance view answers (DOMAIN.md 1.1, Segments).
+PROFILE_FILTERS = (
+    "risk_appetite",
+    "product_horizon",
+    "business_interest",
+    "source",
+    "min_assets",
+    "max_assets",
+)
+
+
+async def maintenance_for_filters(
+    request: Request, container: ContainerDep, _: ReaderDep, after: AfterQuery = None
+) -> MaintenanceView:
+    """The maintenance view for a roster read: waited for only when the read filters on
+    the profile, source or assets (a plain roster does not depend on it)."""
+    if any(name in request.query_params for name in PROFILE_FILTERS):
+        await _caught_up(container, "maintenance", after)
+    return container.views.maintenance
+
+
 # A manager key reads only its own subtree (API.md 1.1, "Scope of a manager key"): each read
 # names its unit, client or staff member through one of these, which checks it.
 
@@ -232,6 +261,8 @@ RestatedDep = Annotated[Container, Depends(restated_views)]
 RosterDep = Annotated[RosterView, Depends(roster_view)]
 AccountabilityDep = Annotated[AccountabilityView, Depends(accountability_view)]
 ReportsDep = Annotated[ReportsView, Depends(reports_view)]
+MaintenanceDep = Annotated[MaintenanceView, Depends(maintenance_view)]
+MaintenanceForFiltersDep = Annotated[MaintenanceView, Depends(maintenance_for_filters)]
 
 
 class Writer:

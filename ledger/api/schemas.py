@@ -10,9 +10,19 @@ import re
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+)
 
 from ledger.domain.api_key import ROLES as KEY_ROLES
+from ledger.domain.campaign import MAX_ATTENDEES
 from ledger.domain.values import (
     AMOUNT_PATTERN,
     CHANNELS,
@@ -23,6 +33,8 @@ from ledger.domain.values import (
     OUTCOMES,
     PARTIES,
     RISK_APPETITES,
+    RISK_REASONS,
+    SEGMENT_KEYS,
     SOURCES,
     STAFF_ROLES,
     STAFF_STATUSES,
@@ -154,6 +166,8 @@ Party = Literal[PARTIES]  # type: ignore[valid-type]
 KeyRole = Literal[KEY_ROLES]  # type: ignore[valid-type]
 Status = Literal[CLIENT_STATUSES]  # type: ignore[valid-type]
 StaffStatus = Literal[STAFF_STATUSES]  # type: ignore[valid-type]
+RiskReason = Literal[RISK_REASONS]  # type: ignore[valid-type]
+SegmentKey = Literal[SEGMENT_KEYS]  # type: ignore[valid-type]
 
 
 class Body(BaseModel):
@@ -270,6 +284,41 @@ class ClientCreate(Body):
     referred_by: Identifier | None = Field(default=None, description="a referring client id")
 
 
+class Acknowledgement(Body):
+    """Empty: the assignment is in the path and the assignee is the caller."""
+
+
+class ProspectCreate(Body):
+    prospect_id: Identifier
+    name: Name
+    unit_id: Identifier = Field(description="the outlet the prospect would be a client of")
+    source: Source
+    owner_staff_id: Identifier
+    occurred_at: Moment | None = Field(default=None, description="defaults to now")
+
+
+class ProspectConversion(Body):
+    client_id: Identifier
+    tier: Tier = "standard"
+    occurred_at: Moment | None = Field(default=None, description="defaults to now")
+
+
+class ProspectDrop(Body):
+    reason: Text
+    effective_at: Moment | None = Field(default=None, description="defaults to now")
+
+
+class CampaignCreate(Body):
+    campaign_id: Identifier
+    name: Name
+    channel: Channel
+    staff_id: Identifier = Field(description="the staff member who ran it")
+    occurred_at: Moment | None = Field(default=None, description="defaults to now")
+    client_ids: list[Identifier] = Field(
+        min_length=1, max_length=MAX_ATTENDEES, description="the attending clients"
+    )
+
+
 KeyInformation = Annotated[str, Field(max_length=500, description=ONE_LINE), OneLine] | None
 ProfileNote = Annotated[str, Field(max_length=500, description=FREE_TEXT), FreeText] | None
 
@@ -313,6 +362,13 @@ class ContactCreate(Body):
     occurred_at: Moment
     purpose: Annotated[str, Field(max_length=500, description=FREE_TEXT), FreeText] | None = None
     summary: OptionalText | None = None
+    satisfaction: (
+        Annotated[
+            StrictInt, Field(ge=1, le=5, description="the client's satisfaction, 1 (poor) to 5")
+        ]
+        | None
+    ) = None
+    complaint: Annotated[StrictBool, Field(description="the client complained")] = False
 
 
 class ChurnCreate(Body):
@@ -606,6 +662,33 @@ class OrphanedClientsPublic(BaseModel):
     )
 
 
+class FunnelStage(BaseModel):
+    prospects: int
+    converted: int
+    dropped: int
+    conversion_rate: float | None = Field(description="converted / prospects; null: none")
+
+
+class FunnelPublic(_FromTo):
+    unit_id: str
+    start: AwareDatetime = Field(alias="from")
+    end: AwareDatetime = Field(alias="to")
+    by_source: dict[Source, FunnelStage]
+
+
+class Complaint(BaseModel):
+    client_id: str
+    staff_id: str = Field(description="who took the contact")
+    designated_manager: str | None = Field(description="the client's manager at the time")
+    occurred_at: AwareDatetime
+    summary: str
+
+
+class ComplaintsPublic(BaseModel):
+    items: list[Complaint]
+    by_manager: dict[str, int] = Field(description="complaints per designated manager")
+
+
 class ManagerPortfolioPublic(_FromTo):
     staff_id: str
     start: AwareDatetime = Field(alias="from")
@@ -753,3 +836,103 @@ class ReadsPage(BaseModel):
     next_cursor: str | None = Field(
         description="pass it as `cursor` for the next page; null on the last page"
     )
+
+
+# ---- the maintenance read model (DOMAIN.md 1.1) ------------------------------------------
+
+
+class _Paged(BaseModel):
+    next_cursor: str | None = Field(description="the next page's cursor; null on the last page")
+
+
+class DutyOverdue(BaseModel):
+    client_id: str
+    tier: Tier
+    role: TeamRole
+    staff_id: str | None = Field(description="who holds the role; null: vacant")
+    last_contact_at: AwareDatetime | None = Field(description="null: never, for this role")
+    days_overdue: int
+
+
+class DutiesOverduePublic(_Paged):
+    items: list[DutyOverdue]
+
+
+class TeamGap(BaseModel):
+    client_id: str
+    tier: Tier
+    missing: list[TeamRole]
+
+
+class TeamGapsPublic(_Paged):
+    items: list[TeamGap]
+
+
+class LeaderVisit(BaseModel):
+    client_id: str
+    assets: Money
+    visited_by_leader: bool
+    last_leader_visit_at: AwareDatetime | None
+
+
+class LeaderVisitsPublic(_Paged):
+    items: list[LeaderVisit]
+
+
+class UnacknowledgedAssignment(BaseModel):
+    client_id: str
+    staff_id: str
+    event_id: str
+    effective_at: AwareDatetime
+
+
+class UnacknowledgedAssignmentsPublic(_Paged):
+    items: list[UnacknowledgedAssignment]
+
+
+class Accountable(BaseModel):
+    designated_manager: str | None
+    unit_head: str | None
+    prior_holders: list[str]
+
+
+class AtRiskClient(BaseModel):
+    client_id: str
+    tier: Tier
+    reasons: list[RiskReason]
+    accountable: Accountable
+
+
+class AtRiskPublic(_Paged):
+    items: list[AtRiskClient]
+
+
+class ReferralNode(BaseModel):
+    client_id: str
+    referred: list[ReferralNode]
+
+
+class ReferralManager(BaseModel):
+    staff_id: str | None = Field(description="the referrer's designated manager; null: none")
+    clients: int
+    assets: Money
+
+
+class ReferralTotal(BaseModel):
+    clients: int
+    assets: Money
+
+
+class ReferralsPublic(BaseModel):
+    by_manager: list[ReferralManager]
+    total: ReferralTotal
+
+
+class Segment(BaseModel):
+    clients: int
+    assets: Money
+
+
+class SegmentsPublic(BaseModel):
+    by: SegmentKey
+    segments: dict[str, Segment]

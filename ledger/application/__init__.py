@@ -9,6 +9,7 @@ cases, each in its own module over the write machinery of `writes.py`:
 - `organisation.py`: units and staff;
 - `clients.py`: a client's life, from registration to retraction;
 - `imports.py`: a bank's name list, imported all or nothing through the bulk path;
+- `outreach.py`: prospects and campaigns (the fund manager's half);
 - `accountability.py`: determinations on churn cases (through the `ChurnCases` port);
 - `history.py`: a client as of a time, as known at a time, and its events;
 - `audit.py`: the data of the events the audit log lists;
@@ -25,6 +26,7 @@ from ledger.application.clients import ClientUseCases
 from ledger.application.history import HistoryEntry, HistoryUseCases
 from ledger.application.imports import ImportReport, ImportUseCases, RowError
 from ledger.application.organisation import OrganisationUseCases, StaffSummary, UnitSummary
+from ledger.application.outreach import OutreachUseCases
 from ledger.application.writes import CONFLICT_RETRIES, WriteResult
 from ledger.domain import Client
 
@@ -32,6 +34,7 @@ from ledger.domain import Client
 class Ledger(
     AccountabilityUseCases,
     ImportUseCases,
+    OutreachUseCases,
     ClientUseCases,
     AccessUseCases,
     AuditUseCases,

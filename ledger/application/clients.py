@@ -11,7 +11,7 @@ from typing import Any
 
 from ledger.application.organisation import OrganisationUseCases
 from ledger.application.writes import WriteResult
-from ledger.domain import Client, InvalidInput, RuleViolation
+from ledger.domain import Client, Forbidden, InvalidInput, RuleViolation
 from ledger.domain.values import check_date
 
 
@@ -29,12 +29,7 @@ class ClientUseCases(OrganisationUseCases):
         recorded_by: str,
     ) -> WriteResult:
         occurred_at = self.effective("occurred_at", occurred_at)
-        unit_kind = self.unit_kind(unit_id)
-        if unit_kind != "outlet":
-            raise RuleViolation(
-                "home_unit_not_outlet",
-                f"a client's home unit must be an outlet; {unit_id} is a {unit_kind}",
-            )
+        self.check_home_unit(unit_id)
         if referred_by is not None and referred_by != client_id:
             self.check_exists(Client, referred_by, field="referred_by")
         return self.create(
@@ -48,6 +43,14 @@ class ClientUseCases(OrganisationUseCases):
             recorded_by=recorded_by,
             effective_at=occurred_at,
         )
+
+    def check_home_unit(self, unit_id: str) -> None:
+        unit_kind = self.unit_kind(unit_id)
+        if unit_kind != "outlet":
+            raise RuleViolation(
+                "home_unit_not_outlet",
+                f"a client's home unit must be an outlet; {unit_id} is a {unit_kind}",
+            )
 
     def update_profile(
         self,
@@ -145,6 +148,8 @@ class ClientUseCases(OrganisationUseCases):
         occurred_at: datetime,
         purpose: str | None = None,
         summary: str | None = None,
+        satisfaction: int | None = None,
+        complaint: bool = False,
         recorded_by: str,
         expected_version: int | None = None,
     ) -> WriteResult:
@@ -159,6 +164,8 @@ class ClientUseCases(OrganisationUseCases):
             staff_id=staff_id,
             purpose=purpose,
             summary=summary,
+            satisfaction=satisfaction,
+            complaint=complaint,
             recorded_by=recorded_by,
             effective_at=occurred_at,
         )
@@ -219,6 +226,36 @@ class ClientUseCases(OrganisationUseCases):
             Client.retract,
             retracted_event_id=event_id,
             reason=reason,
+            recorded_by=recorded_by,
+            effective_at=self.clock(),
+        )
+
+    def acknowledge_assignment(
+        self,
+        *,
+        client_id: str,
+        event_id: str,
+        acting_staff_id: str | None,
+        recorded_by: str,
+        expected_version: int | None = None,
+    ) -> WriteResult:
+        """The assignee signs for a designated-manager assignment (名单制管理): a manager key
+        only for its own staff member's assignments (`acting_staff_id`), admin for anyone."""
+
+        def acknowledge(client: Client, **arguments: Any) -> None:
+            assignee = client.assignee_of(event_id)
+            if acting_staff_id is not None and assignee not in (None, acting_staff_id):
+                raise Forbidden(
+                    f"assignment {event_id} names {assignee}; only they may acknowledge it"
+                )
+            client.acknowledge(**arguments)
+
+        return self.update(
+            Client,
+            client_id,
+            expected_version,
+            acknowledge,
+            assignment_event_id=event_id,
             recorded_by=recorded_by,
             effective_at=self.clock(),
         )

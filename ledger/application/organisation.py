@@ -72,7 +72,7 @@ class OrganisationUseCases(LedgerBase):
                     parent.attach_child(
                         child_id=unit_id, recorded_by=recorded_by, effective_at=self.clock()
                     )
-            return self.save_new(unit, also=parent)
+            return self.save_new(unit, parent)
 
         # Another child attached to the parent first: attach to the parent's new state.
         return self.retrying("unit", str(parent_id), attempt)

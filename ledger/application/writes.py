@@ -36,7 +36,9 @@ from ledger.application.caches import (
 from ledger.domain import AlreadyExists, Client, NotFound, RuleViolation, Staff, StaleVersion, Unit
 from ledger.domain.api_key import ApiKey
 from ledger.domain.base import recording_clock
+from ledger.domain.campaign import Campaign
 from ledger.domain.idempotency import IdempotencyKey
+from ledger.domain.prospect import Prospect
 from ledger.domain.values import check_identifier, check_not_future, check_text, event_id
 
 A = TypeVar("A", bound=Aggregate)
@@ -54,6 +56,8 @@ KINDS: dict[type[Aggregate], str] = {
     Staff: "staff",
     Client: "client",
     ApiKey: "api_key",
+    Campaign: "campaign",
+    Prospect: "prospect",
 }
 # The attribute holding an aggregate's business id.
 _ID_ATTRIBUTES: dict[type[Aggregate], str] = {
@@ -61,6 +65,8 @@ _ID_ATTRIBUTES: dict[type[Aggregate], str] = {
     Staff: "staff_id",
     Client: "client_id",
     ApiKey: "key_id",
+    Campaign: "campaign_id",
+    Prospect: "prospect_id",
 }
 
 
@@ -395,9 +401,10 @@ class LedgerBase(Application):
             aggregate = factory(**arguments)
         return self.save_new(aggregate)
 
-    def save_new(self, aggregate: Aggregate, also: Aggregate | None = None) -> WriteResult:
+    def save_new(self, aggregate: Aggregate, *also: Aggregate | None) -> WriteResult:
+        """`aggregate`, new, saved with the changes of `also` in one transaction."""
         try:
-            recordings = self.save(aggregate, also)
+            recordings = self.save(aggregate, *also)
         except IntegrityError:
             # The store's key on (id, version 1) makes the first registration the only one.
             if aggregate.id in self.repository:

@@ -160,6 +160,17 @@ class Sources:
     def orphaned_clients(self, unit_id: str) -> dict[str, Any]:
         return self.views.reports.orphaned_clients(unit_id)  # type: ignore[no-any-return]
 
+    def at_risk(self, unit_id: str) -> dict[str, Any]:
+        """Every at-risk client of the unit (not a page), who would be accountable flattened
+        beside its reasons."""
+        view = self.views.maintenance
+        rows = every_page(lambda after: view.at_risk(unit_id, limit=1000, cursor=after))
+        return {"items": [{**row, **row["accountable"]} for row in rows]}
+
+    def team_gaps(self, unit_id: str) -> dict[str, Any]:
+        view = self.views.maintenance
+        return {"items": list(every_page(lambda after: view.team_gaps(unit_id, cursor=after)))}
+
     def manager_portfolio(self, staff_id: str, start: datetime, end: datetime) -> dict[str, Any]:
         return self.views.reports.manager_portfolio(staff_id, start, end)  # type: ignore[no-any-return]
 

@@ -33,6 +33,7 @@ from ledger.domain.values import (
     check_choice,
     check_date,
     check_identifier,
+    check_satisfaction,
     check_text,
     event_id,
 )
@@ -116,11 +117,27 @@ class Client(LedgerAggregate):
                 [self.effective_at, self.staff_id, self.event_id],
             )
 
+    class AssignmentAcknowledged(LedgerAggregate.Event):
+        """The assignee of a designated-manager assignment signed for it (签约)."""
+
+        assignment_event_id: str
+        staff_id: str
+
+        def apply(self, client: Client) -> None:
+            # A snapshot taken before version 1.1 has no acknowledgements yet.
+            client.__dict__.setdefault("acknowledged", {})[self.assignment_event_id] = self.event_id
+
     class ContactLogged(LedgerAggregate.Event):
         channel: str
         staff_id: str
         purpose: str
         summary: str
+        # Version 1.1: contacts stored before carry neither; the defaults read them back
+        # (the library sets stored fields on the instance, the class holds the defaults).
+        satisfaction: int | None = None
+        complaint: bool = False
+        # The campaign the contact was part of (a campaign is a contact of each attendee).
+        campaign_id: str | None = None
 
         def apply(self, client: Client) -> None:
             # ISO strings keep a 10,000-contact snapshot compact.
@@ -190,6 +207,7 @@ class Client(LedgerAggregate):
         self.retractable: dict[str, str] = {}
         self.retracted: dict[str, str] = {}
         self.determinations: dict[str, dict[str, str]] = {}
+        self.acknowledged: dict[str, str] = {}
 
     @staticmethod
     def id_for(client_id: str) -> object:
@@ -310,6 +328,38 @@ class Client(LedgerAggregate):
             effective_at=effective_at,
         )
 
+    def acknowledge(
+        self, *, assignment_event_id: str, recorded_by: str, effective_at: datetime
+    ) -> str:
+        """The assignee signs for a designated-manager assignment; answers the assignee."""
+        if not isinstance(assignment_event_id, str) or not assignment_event_id:
+            raise InvalidInput("event_id", "must name an event")
+        assignee = self.assignee_of(assignment_event_id)
+        if assignee is None:
+            raise RuleViolation(
+                "not_an_assignment",
+                f"event {assignment_event_id} is not a designated-manager assignment of "
+                f"client {self.client_id}",
+            )
+        if assignment_event_id in getattr(self, "acknowledged", {}):
+            raise RuleViolation(
+                "already_acknowledged", f"assignment {assignment_event_id} was acknowledged"
+            )
+        self.trigger_event(
+            self.AssignmentAcknowledged,
+            assignment_event_id=assignment_event_id,
+            staff_id=assignee,
+            recorded_by=recorded_by,
+            effective_at=effective_at,
+        )
+        return assignee
+
+    def assignee_of(self, assignment_event_id: str) -> str | None:
+        for entry in self.team_history.get(DESIGNATED_MANAGER, []):
+            if entry[2] == assignment_event_id:
+                return str(entry[1])
+        return None
+
     def log_contact(
         self,
         *,
@@ -319,10 +369,16 @@ class Client(LedgerAggregate):
         summary: str | None,
         recorded_by: str,
         effective_at: datetime,
+        satisfaction: int | None = None,
+        complaint: bool = False,
+        campaign_id: str | None = None,
     ) -> None:
         check_choice("channel", channel, CHANNELS)
         purpose = check_text("purpose", purpose, limit=500, required=False)
         summary = check_text("summary", summary, required=False)
+        check_satisfaction(satisfaction)
+        if not isinstance(complaint, bool):
+            raise InvalidInput("complaint", "must be true or false")
         self.check_after_registration("occurred_at", effective_at)
         self.check_active_at(effective_at, doing="take a contact")
         self.trigger_event(
@@ -331,6 +387,9 @@ class Client(LedgerAggregate):
             staff_id=staff_id,
             purpose=purpose,
             summary=summary,
+            satisfaction=satisfaction,
+            complaint=complaint,
+            campaign_id=campaign_id,
             recorded_by=recorded_by,
             effective_at=effective_at,
         )

@@ -52,6 +52,17 @@ RISK_APPETITES: tuple[str, ...] = ("conservative", "balanced", "aggressive")
 OUTCOMES: tuple[str, ...] = ("confirmed", "waived")
 # The parties a determination may name (the seed pursues them separately); none: the case.
 PARTIES: tuple[str, ...] = ("designated_manager", "unit_head")
+# Why a VIP client is on the at-risk board (DOMAIN.md 1.1).
+RISK_REASONS: tuple[str, ...] = (
+    "contact_overdue",
+    "team_gap",
+    "orphaned",
+    "manager_departed",
+    "assets_down",
+    "downgraded",
+)
+# What the segment report groups by.
+SEGMENT_KEYS: tuple[str, ...] = ("risk_appetite", "product_horizon", "source", "tier")
 KEY_INFO_FIELDS: tuple[str, ...] = ("address", "phone", "employer")
 PROFILE_FIELDS: tuple[str, ...] = (
     *KEY_INFO_FIELDS,
@@ -158,6 +169,18 @@ def check_text(field: str, value: Any, *, limit: int = MAX_TEXT, required: bool 
     fault = text_fault(value, free=field in FREE_TEXT_FIELDS)
     if fault is not None:
         raise InvalidInput(field, fault)
+    return value
+
+
+SATISFACTION_SCALE = range(1, 6)
+
+
+def check_satisfaction(value: Any) -> int | None:
+    """A contact's satisfaction: 1 (poor) to 5 (excellent), or none given."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value not in SATISFACTION_SCALE:
+        raise InvalidInput("satisfaction", "must be a whole number from 1 to 5")
     return value
 
 

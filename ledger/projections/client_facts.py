@@ -75,6 +75,10 @@ class ClientFacts(Part):
             "effective_at TEXT, amount TEXT, PRIMARY KEY (aid, version))",
             f"CREATE TABLE IF NOT EXISTS {p}_asset_changes (aid TEXT, version BIGINT, "
             "effective_at TEXT, delta TEXT, manager TEXT, PRIMARY KEY (aid, version))",
+            # Contacts that carried a complaint (version 1.1): a table of their own, so a
+            # view built before needs no new column, and contacts stay four narrow columns.
+            f"CREATE TABLE IF NOT EXISTS {p}_complaints (aid TEXT, version BIGINT, "
+            "occurred_at TEXT, staff_id TEXT, summary TEXT, PRIMARY KEY (aid, version))",
         ]
 
     def query_indexes(self) -> list[str]:
@@ -95,6 +99,28 @@ class ClientFacts(Part):
         }
 
     def upgrade(self) -> None:
+        self._upgrade_profile_rows()
+        self._upgrade_baselines()
+
+    def _upgrade_baselines(self) -> None:
+        """A view built when a client's first asset statement was credited in full: its
+        baseline rows gone (DOMAIN.md 1.1, Performance credit). Done once; the marker table
+        says so."""
+        p, view = self.prefix, self.view
+        marker = f"{p}_baselines_uncredited"
+        with view.transaction() as c:
+            if view.has_table(c, marker):
+                return
+            view.execute(
+                c,
+                f"DELETE FROM {p}_asset_changes WHERE NOT EXISTS (SELECT 1 FROM {p}_assets a "
+                f"JOIN {p}_assets b ON b.aid = a.aid AND (b.effective_at < a.effective_at OR "
+                "(b.effective_at = a.effective_at AND b.seq < a.seq)) "
+                f"WHERE a.aid = {p}_asset_changes.aid AND a.version = {p}_asset_changes.version)",
+            )
+            view.execute(c, f"CREATE TABLE {marker} (done BIGINT)")
+
+    def _upgrade_profile_rows(self) -> None:
         """A view built when profile updates were kept a row per field: the same updates
         a row each, and the old table gone."""
         p, view = self.prefix, self.view
@@ -150,17 +176,28 @@ class ClientFacts(Part):
         )
 
     def contact_logged(self, event: Client.ContactLogged, tracking: Tracking) -> None:
-        self.view.record(
-            f"INSERT INTO {self.prefix}_contacts (aid, occurred_at, version, staff_id) "
-            "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            (
-                aggregate_key(event),
-                utc_text(event.effective_at),
-                event.originator_version,
-                event.staff_id,
-            ),
-            tracking,
+        view, p = self.view, self.prefix
+        row = (
+            aggregate_key(event),
+            utc_text(event.effective_at),
+            event.originator_version,
+            event.staff_id,
         )
+        with view.write() as c:
+            view.execute(
+                c,
+                f"INSERT INTO {p}_contacts (aid, occurred_at, version, staff_id) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                row,
+            )
+            if event.complaint:
+                view.execute(
+                    c,
+                    f"INSERT INTO {p}_complaints (aid, occurred_at, version, staff_id, "
+                    "summary) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                    (*row, event.summary),
+                )
+            view.advance(tracking)
 
     def profile_updated(self, event: Client.ProfileUpdated, tracking: Tracking) -> None:
         view, key = self.view, aggregate_key(event)
@@ -214,7 +251,7 @@ class ClientFacts(Part):
             client = UUID(key)
             for version in (r["version"] for r in rows):
                 if event_id_of(client, version) == event.retracted_event_id:
-                    for table in ("contacts", "profile_updates", "assets"):
+                    for table in ("contacts", "complaints", "profile_updates", "assets"):
                         view.execute(
                             c,
                             f"DELETE FROM {p}_{table} WHERE aid = ? AND version = ?",

@@ -23,6 +23,7 @@ from ledger.projections.kit import (
     utc_text,
 )
 from ledger.projections.kit.timeline import share
+from ledger.projections.prospects import ProspectFunnel
 
 
 def _overdue_cursor(cursor: str | None) -> tuple[int, str] | None:
@@ -81,6 +82,19 @@ class ReportsView(ABC):
         held at `to`, and the asset changes in `[from, to)` credited to the staff member as
         designated manager at each change's effective time."""
 
+    @abstractmethod
+    def complaints(self, unit_id: str, start: datetime, end: datetime) -> dict[str, Any]:
+        """`{items: [{client_id, staff_id, designated_manager, occurred_at, summary}],
+        by_manager: {staff_id: count}}`: contacts in `[start, end)` of clients of the
+        subtree that carried a complaint, oldest first; `by_manager` counts them per
+        designated manager at the contact's time (a client without one is not counted)."""
+
+    @abstractmethod
+    def funnel(self, unit_id: str, start: datetime, end: datetime) -> dict[str, Any]:
+        """`{unit_id, from, to, by_source: {source: {prospects, converted, dropped,
+        conversion_rate}}}`: prospects of the subtree found in `[start, end)`, and of them
+        those converted or dropped before `end`; the rate is None without prospects."""
+
 
 class SQLReportsView(BatchView, ReportsView):
     """Options: `cadence` (days per tier) and `completeness_target` (from Settings)."""
@@ -91,7 +105,8 @@ class SQLReportsView(BatchView, ReportsView):
         self.units = UnitTree(self)
         self.intervals = ClientIntervals(self, self.units, manager_marks=("assets",))
         self.facts = ClientFacts(self, self.intervals)
-        return [self.units, self.intervals, self.facts]
+        self.prospects = ProspectFunnel(self, self.units)
+        return [self.units, self.intervals, self.facts, self.prospects]
 
     def completeness(
         self, unit_id: str, *, as_of: datetime | None = None, target: float | None = None
@@ -233,6 +248,29 @@ class SQLReportsView(BatchView, ReportsView):
             "clients": clients,
             "assets_change": sum((Decimal(r["delta"]) for r in deltas), Decimal(0)),
         }
+
+    def funnel(self, unit_id: str, start: datetime, end: datetime) -> dict[str, Any]:
+        return self.prospects.funnel(unit_id, start, end)
+
+    def complaints(self, unit_id: str, start: datetime, end: datetime) -> dict[str, Any]:
+        self.units.unit(unit_id)
+        p = self.view_name
+        rows = self.query(
+            "SELECT c.client_id AS client_id, k.staff_id AS staff_id, k.occurred_at AS "
+            "occurred_at, k.summary AS summary, i.manager AS designated_manager "
+            f"{self.intervals.subtree_join()}JOIN {p}_complaints k ON k.aid = i.aid "
+            "AND i.valid_from <= k.occurred_at AND (i.valid_to IS NULL OR i.valid_to > "
+            "k.occurred_at) WHERE k.occurred_at >= ? AND k.occurred_at < ? "
+            "ORDER BY k.occurred_at, c.client_id, k.version",
+            (unit_id, utc_text(start), utc_text(end)),
+        )
+        by_manager: dict[str, int] = {}
+        for r in rows:
+            r["occurred_at"] = from_utc_text(r["occurred_at"])
+            if r["designated_manager"] is not None:
+                manager = r["designated_manager"]
+                by_manager[manager] = by_manager.get(manager, 0) + 1
+        return {"items": rows, "by_manager": by_manager}
 
 
 class ReportsProjection(ViewProjection):

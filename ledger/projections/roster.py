@@ -13,6 +13,7 @@ roster's rebuild is 2.5 s with it).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -24,6 +25,7 @@ from ledger.projections.kit import (
     Part,
     UnitTree,
     ViewProjection,
+    placeholders,
     utc_text,
 )
 from ledger.projections.kit.intervals import REGISTERED, change_points
@@ -47,10 +49,11 @@ class RosterView(ABC):
         status: str | None = None,
         limit: int = DEFAULT_LIMIT,
         cursor: str | None = None,
+        client_ids: Sequence[str] | None = None,
     ) -> dict[str, Any]:
         """`{items: [{client_id, name, unit_id, tier, status, designated_manager}],
         next_cursor}` of the subtree at `as_of` (now by default), ordered by client id;
-        `cursor` is the previous page's `next_cursor`."""
+        `cursor` is the previous page's `next_cursor`; `client_ids`: only these."""
 
     @abstractmethod
     def roster_summary(
@@ -119,6 +122,7 @@ class SQLRosterView(BatchView, RosterView):
         status: str | None = None,
         limit: int = DEFAULT_LIMIT,
         cursor: str | None = None,
+        client_ids: Sequence[str] | None = None,
     ) -> dict[str, Any]:
         self.units.unit(unit_id)
         limit = max(1, min(limit, MAX_LIMIT))
@@ -132,6 +136,11 @@ class SQLRosterView(BatchView, RosterView):
         if cursor:
             where.append("c.client_id > ?")
             params.append(cursor)
+        if client_ids is not None:
+            if not client_ids:
+                return {"items": [], "next_cursor": None}
+            where.append(f"c.client_id IN {placeholders(client_ids)}")
+            params.extend(client_ids)
         rows = self.query(
             "SELECT c.client_id AS client_id, c.name AS name, c.unit_id AS unit_id, "
             "i.tier AS tier, i.status AS status, i.manager AS designated_manager "

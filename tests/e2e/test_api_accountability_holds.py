@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from support.api_world import ADMIN, World, WorldOnAStore, at, new_id
+from support.api_world import ADMIN, World, WorldCase, at, new_id
 
 CASES = "/v1/accountability/churn-cases"
 
@@ -20,7 +20,7 @@ def now_text() -> str:
     return datetime.now(UTC).isoformat()
 
 
-class AccountabilityHoldsContract(WorldOnAStore):
+class AccountabilityHoldsContract(WorldCase):
     def cases(self, world: World, **params) -> dict:
         params.setdefault("after", world.api.get("/v1/health").json()["position"])
         answer = world.api.get(CASES, params=params, headers=ADMIN)

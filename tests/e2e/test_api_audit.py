@@ -8,12 +8,12 @@ import io
 
 import pytest
 
-from support.api_world import ADMIN, World, WorldOnAStore, assert_problem, at
+from support.api_world import ADMIN, World, WorldCase, assert_problem, at
 
 EVENTS = "/v1/audit/events"
 
 
-class AuditContract(WorldOnAStore):
+class AuditContract(WorldCase):
     def events(self, world: World, headers: dict | None = None, **params) -> dict:
         params.setdefault("after", world.api.get("/v1/health").json()["position"])
         answer = world.api.get(EVENTS, params=params, headers=headers or ADMIN)

@@ -5,7 +5,6 @@ missing link answered as a mismatch, with nothing written."""
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
 from typing import Any
 from uuid import UUID
 
@@ -16,31 +15,17 @@ from fastapi.testclient import TestClient
 import support.rfc9162 as rfc9162
 from ledger.bootstrap import Container
 from ledger.store import library_environment
-from support.api_world import ADMIN, World, assert_problem, running_app
+from support.api_world import ADMIN, World, WorldCase, assert_problem, ok
 
 FAR = 10**12
 
 
-def ok(answer: Any) -> dict:
-    assert answer.status_code == 200, answer.text
-    return answer.json()
-
-
-class ProofsContract:
+class ProofsContract(WorldCase):
     position_column: str
     placeholder: str
 
-    @pytest.fixture
-    def database_url(self) -> str:
-        raise NotImplementedError
-
     def sql(self, url: str, statement: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         raise NotImplementedError
-
-    @pytest.fixture
-    def app(self, database_url: str) -> Iterator[tuple[TestClient, Container]]:
-        with running_app(database_url) as running:
-            yield running
 
     @pytest.fixture
     def world(self, app: tuple[TestClient, Container]) -> World:

@@ -10,12 +10,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from support.api_world import ADMIN, World, WorldOnAStore, assert_problem
+from support.api_world import ADMIN, World, WorldCase, assert_problem
 
 READS = "/v1/audit/reads"
 
 
-class ReadLogContract(WorldOnAStore):
+class ReadLogContract(WorldCase):
     def reads(self, world: World, **params) -> dict:
         answer = world.api.get(READS, params=params, headers=ADMIN)
         assert answer.status_code == 200, answer.text

@@ -60,7 +60,13 @@ class ReadModelContract:
         assert summary["counts"] == {"standard": 0, "gold": 0, "platinum": 0, "diamond": 1}
         assert summary["vip"] == 1
         health = world.api.get("/v1/health").json()
-        assert set(health["projections"]) == {"roster", "accountability", "reports", "audit"}
+        assert set(health["projections"]) == {
+            "roster",
+            "accountability",
+            "reports",
+            "audit",
+            "maintenance",
+        }
         assert min(health["projections"].values()) >= tier["position"]
 
     def test_a_position_never_reached_is_503_with_retry_after(self, world: World) -> None:
@@ -213,6 +219,7 @@ class ReadModelContract:
             {"staff_id": world["M1"], "reason": "r", "effective_at": at(1)},
         )
         world.post(f"/v1/clients/{gold}/assets", {"amount": "1000000.00", "as_of": at(2)[:10]})
+        world.post(f"/v1/clients/{gold}/assets", {"amount": "1250000.00", "as_of": at(20)[:10]})
         world.post(
             f"/v1/clients/{gold}/tier-changes",
             {"tier": "platinum", "reason": "assets", "effective_at": at(50)},
@@ -253,7 +260,8 @@ class ReadModelContract:
             **{"from": at(0), "to": at(100)},
         )
         assert portfolio["clients"] == {"standard": 0, "gold": 0, "platinum": 1, "diamond": 0}
-        assert portfolio["assets_change"] == "1000000.00"
+        # The first statement is the baseline: only the rise after it is credited.
+        assert portfolio["assets_change"] == "250000.00"
         assert (portfolio["from"][:10], portfolio["to"][:10]) == (at(0)[:10], at(100)[:10])
 
     def test_unknown_units_staff_clients_and_cases_are_404(self, world: World) -> None:

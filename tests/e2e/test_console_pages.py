@@ -62,6 +62,8 @@ def reads(cw: ConsoleWorld) -> list[str]:
         f"/reports/completeness?unit_id={cw['O1']}",
         f"/reports/overdue?unit_id={cw['O1']}",
         f"/reports/orphaned?unit_id={cw['O1']}",
+        f"/reports/at-risk?unit_id={cw['O1']}",
+        f"/reports/team-gaps?unit_id={cw['O1']}",
         f"/reports/portfolio?staff_id={cw['M1']}",
         f"/clients/{lost}",
     ]
@@ -499,6 +501,8 @@ def test_exports_hold_every_matching_row_with_the_json_field_names(
         f"/clients/{cw.clients['gold']}/timeline",
         f"/reports/overdue?unit_id={cw['B']}",
         f"/reports/orphaned?unit_id={cw['B']}",
+        f"/reports/at-risk?unit_id={cw['B']}",
+        f"/reports/team-gaps?unit_id={cw['B']}",
         f"/reports/completeness?unit_id={cw['B']}",
         f"/reports/tier-growth?unit_id={cw['B']}",
         f"/tallies?unit_id={cw['B']}",
@@ -589,3 +593,12 @@ def test_a_client_page_is_in_the_read_log(
     answer = api.get("/v1/audit/reads", params={"client_id": other}, headers=ADMIN)
     paths = [(r["role"], r["path"]) for r in answer.json()["items"]]
     assert ("auditor", f"/clients/{other}") in paths
+
+
+def test_the_at_risk_board_names_the_gold_clients_reasons(
+    as_role: dict[str, TestClient], cw: ConsoleWorld
+) -> None:
+    page = as_role["auditor"].get(f"/reports/at-risk?unit_id={cw['B']}")
+    assert page.status_code == 200
+    assert cw.clients["gold"] in page.text
+    assert "团队缺位" in page.text or "team gap" in page.text

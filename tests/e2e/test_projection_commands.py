@@ -8,6 +8,7 @@ from ledger.bootstrap import build
 from ledger.cli import app as cli
 from ledger.config import Settings
 from ledger.projections import rebuild as rebuilding
+from support import READ_MODELS
 from support.projection_scenarios import build_org
 
 
@@ -57,8 +58,8 @@ def test_rebuild_of_several_read_models_runs_them_in_processes(
     monkeypatch.setattr(rebuilding, "rebuild_in_processes", spying)
     result = CliRunner().invoke(cli, ["rebuild"])
     assert result.exit_code == 0, result.output
-    assert f"rebuilt roster, accountability, reports, audit up to position {end}" in result.output
-    assert [names for names, _ in calls] == [["roster", "accountability", "reports", "audit"]]
+    assert f"rebuilt {', '.join(READ_MODELS)} up to position {end}" in result.output
+    assert [names for names, _ in calls] == [READ_MODELS]
     assert calls[0][1].cadence == {"gold": 7}
 
     container = build(Settings(database_url=sqlite_url))

@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 from ledger.bootstrap import Container
 from ledger.domain import Client, values
 from ledger.projections import runner as runner_module
+from support import READ_MODELS
 from support.api_world import ADMIN, ContractOnEachStore, World, new_id, running_app
 from support.served import Server, run_cli
 
@@ -76,9 +77,7 @@ class ReadModelsNeverStopContract(ContractOnEachStore):
             assert api.get(path, params=params, headers=ADMIN).status_code == 200, path
         # Catching up from scratch and rebuilding (in processes, as `ledger rebuild` does).
         assert container.runner.rebuild() == position
-        assert container.rebuild_in_processes() == dict.fromkeys(
-            ["roster", "accountability", "reports", "audit"], position
-        )
+        assert container.rebuild_in_processes() == dict.fromkeys(READ_MODELS, position)
         later = world.client(unit="O1")
         roster = api.get(
             "/v1/rosters", params={"unit_id": world["O1"], "after": position + 1}, headers=ADMIN
@@ -172,7 +171,7 @@ class ReadModelsNeverStopContract(ContractOnEachStore):
             until(
                 lambda: (
                     httpx.get(f"{server.url}/v1/health").json()["projections"]
-                    == dict.fromkeys(["roster", "accountability", "reports", "audit"], position)
+                    == dict.fromkeys(READ_MODELS, position)
                 )
             )
             assert httpx.get(f"{server.url}/v1/health").json()["status"] == "ok"

@@ -51,7 +51,13 @@ def test_serve_answers_health_from_the_sqlite_store(tmp_path: Path) -> None:
         assert body["store"] == "sqlite"
         assert body["position"] == 1
         # The projections run in the serving process, following the store.
-        assert set(body["projections"]) == {"roster", "accountability", "reports", "audit"}
+        assert set(body["projections"]) == {
+            "roster",
+            "accountability",
+            "reports",
+            "audit",
+            "maintenance",
+        }
         # The console is served at / by the same process.
         assert httpx.get(f"http://127.0.0.1:{port}/signin", timeout=5).status_code == 200
     finally:

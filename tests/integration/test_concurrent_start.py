@@ -8,6 +8,7 @@ import threading
 
 from ledger.bootstrap import Container, build
 from ledger.config import Settings
+from support import READ_MODELS
 
 STARTERS = 6
 
@@ -39,7 +40,7 @@ def test_ledgers_and_views_created_at_once_on_a_new_database_all_start(
         assert not failures, [repr(f) for f in failures]
         assert len(containers) == STARTERS
         positions = containers[0].runner.positions()
-        assert set(positions) == {"roster", "accountability", "reports", "audit"}
+        assert set(positions) == set(READ_MODELS)
     finally:
         for container in containers:
             container.close()

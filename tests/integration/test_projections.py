@@ -16,7 +16,7 @@ from ledger.bootstrap import Container, build
 from ledger.config import Settings
 from ledger.domain import Client
 from ledger.projections import client_facts
-from ledger.projections.kit import BatchView
+from ledger.projections.kit import BatchView, utc_text
 from ledger.projections.runner import ProjectionError, ProjectionRunner
 from support.projection_scenarios import (
     BY,
@@ -603,7 +603,8 @@ class ReportsCase(ProjectionCase):
         reports = container.views.reports
         m1 = reports.manager_portfolio("M1", day(1, 1), day(12, 31))
         m2 = reports.manager_portfolio("M2", day(1, 1), day(12, 31))
-        assert m1["assets_change"] == Decimal("1500.00")
+        # The first statement (1000.00) is the baseline, not growth.
+        assert m1["assets_change"] == Decimal("500.00")
         assert m2["assets_change"] == Decimal("-300.00")
         assert m2["clients"] == {"standard": 0, "gold": 1, "platinum": 0, "diamond": 0}
         assert m1["clients"]["gold"] == 0
@@ -614,7 +615,7 @@ class ReportsCase(ProjectionCase):
         app.retract(client_id="W", event_id=raised.event_id, reason="wrong", recorded_by=BY)
         projections.catch_up()
         assert reports.manager_portfolio("M1", day(1, 1), day(12, 31))["assets_change"] == Decimal(
-            "1000.00"
+            "0"
         )
         assert reports.manager_portfolio("M2", day(1, 1), day(12, 31))["assets_change"] == Decimal(
             "200.00"
@@ -622,14 +623,38 @@ class ReportsCase(ProjectionCase):
 
         # A backdated reassignment moves the credit for changes after it.
         app.assign(
-            client_id="W", staff_id="M3", reason="late", effective_at=day(1, 20), recorded_by=BY
+            client_id="W", staff_id="M3", reason="late", effective_at=day(4, 15), recorded_by=BY
         )
         projections.catch_up()
-        assert reports.manager_portfolio("M1", day(1, 1), day(12, 31))["assets_change"] == Decimal(
+        assert reports.manager_portfolio("M2", day(1, 1), day(12, 31))["assets_change"] == Decimal(
             "0"
         )
         assert reports.manager_portfolio("M3", day(1, 1), day(12, 31))["assets_change"] == Decimal(
+            "200.00"
+        )
+
+        # A view built when the first statement was credited in full loses that credit at
+        # its next start.
+        view = projections.views["reports"]
+        with view.transaction() as c:
+            (first,) = view.fetch(
+                c,
+                "SELECT aid, version FROM reports_assets WHERE seq = "
+                "(SELECT MIN(seq) FROM reports_assets)",
+            )
+            view.execute(
+                c,
+                "INSERT INTO reports_asset_changes VALUES (?, ?, ?, ?, ?)",
+                (first["aid"], first["version"], utc_text(day(2, 1)), "1000.00", "M1"),
+            )
+            view.execute(c, "DROP TABLE reports_baselines_uncredited")
+        assert reports.manager_portfolio("M1", day(1, 1), day(12, 31))["assets_change"] == Decimal(
             "1000.00"
+        )
+        view.upgrade()
+        view.upgrade()  # once only
+        assert reports.manager_portfolio("M1", day(1, 1), day(12, 31))["assets_change"] == Decimal(
+            "0"
         )
 
 
@@ -803,8 +828,9 @@ class RunnerCase(ProjectionCase):
         assert (report["vip_active"], report["complete"]) == (3, 2)
         m1 = container.views.reports.manager_portfolio("M1", day(1, 1), day(12, 31))
         m2 = container.views.reports.manager_portfolio("M2", day(1, 1), day(12, 31))
-        # M1: F1's first 400 and R0000's 50; M2: F1's rise to 900 after the reassignment.
-        assert (m1["assets_change"], m2["assets_change"]) == (Decimal("450.00"), Decimal("500.00"))
+        # F1's 400 and R0000's 50 are baselines (no credit); M2: F1's rise to 900 after
+        # the reassignment.
+        assert (m1["assets_change"], m2["assets_change"]) == (Decimal("0"), Decimal("500.00"))
         assert one_at_a_time["reports_asset_changes"] and all(
             "F2" not in str(row) for row in one_at_a_time["reports_asset_changes"]
         )

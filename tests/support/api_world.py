@@ -209,8 +209,15 @@ class World:
         return issued["key_id"], bearer(issued["token"])
 
 
-class WorldOnAStore:
-    """A test case over HTTP with a built `World`, once per store: subclasses provide
+def ok(answer: Any) -> dict[str, Any]:
+    """The JSON of a 200 answer."""
+    assert answer.status_code == 200, answer.text
+    body: dict[str, Any] = answer.json()
+    return body
+
+
+class WorldCase:
+    """An HTTP test case over a `World`, run once per store: a subclass per backend gives
     `database_url`."""
 
     @pytest.fixture
@@ -218,6 +225,15 @@ class WorldOnAStore:
         raise NotImplementedError
 
     @pytest.fixture
-    def world(self, database_url: str) -> Iterator[World]:
-        with running_app(database_url) as (api, _container):
-            yield World(api).build()
+    def app(self, database_url: str) -> Iterator[tuple[TestClient, Container]]:
+        with running_app(database_url) as running:
+            yield running
+
+    @pytest.fixture
+    def world(self, app: tuple[TestClient, Container]) -> World:
+        return World(app[0]).build()
+
+    def get(self, world: World, path: str, **params: Any) -> dict[str, Any]:
+        """A read as admin, after every write so far has reached the read models."""
+        params.setdefault("after", world.api.get("/v1/health").json()["position"])
+        return ok(world.api.get(path, params=params, headers=ADMIN))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import date
+from datetime import UTC, date, datetime
 
 from ledger.bootstrap import build
 from ledger.config import Settings
@@ -51,5 +51,30 @@ def test_a_small_demo_loads_through_the_ledger_with_every_kind_of_event() -> Non
             assert stats.by_type.get(kind, 0) > 0, kind
         tiers = Counter(container.ledger.get_client(f"C{i:06d}").tier for i in range(0, 600, 3))
         assert tiers["standard"] > tiers["gold"] > tiers["platinum"]
+    finally:
+        container.close()
+
+
+def test_the_demo_shows_gaps_risks_referrals_a_funnel_and_campaigns() -> None:
+    container = build(Settings(database_url="memory://"))
+    try:
+        stats = load_demo(container.ledger, seed=5, clients=600, end=END)
+        for kind in ("Recorded", "Dropped", "Held", "AssignmentAcknowledged"):
+            assert stats.by_type.get(kind, 0) > 0, kind
+        container.start_projections(follow=False).catch_up()
+        views = container.views
+        as_of = datetime(2026, 6, 29, tzinfo=UTC)
+        assert views.maintenance.team_gaps("BR", as_of=as_of)["items"]
+        board = views.maintenance.at_risk("BR", as_of=as_of, limit=1000)["items"]
+        reasons = Counter(reason for item in board for reason in item["reasons"])
+        assert {"contact_overdue", "team_gap", "assets_down"} <= reasons.keys()
+        assert views.maintenance.unacknowledged_assignments("BR", older_than_days=7, as_of=as_of)[
+            "items"
+        ]
+        year = (datetime(2025, 6, 30, tzinfo=UTC), as_of)
+        assert views.maintenance.referrals("BR", *year)["total"]["clients"] > 0
+        funnel = views.reports.funnel("BR", *year)["by_source"]
+        assert any(stage["converted"] and stage["dropped"] for stage in funnel.values())
+        assert views.reports.complaints("BR", *year)["items"]
     finally:
         container.close()

@@ -143,14 +143,14 @@ def test_a_holder_who_left_before_the_lookback_window_is_not_a_prior_holder() ->
     assert case["prior_holders"] == []
 
 
-def test_asset_changes_are_differences_between_reports_in_effective_order() -> None:
+def test_asset_changes_are_differences_between_reports_after_the_baseline() -> None:
     reports = [
         (at(10), 2, "b", Decimal("150.00")),
         (at(0), 1, "a", Decimal("100.00")),
         (at(20), 3, "c", Decimal("120.50")),
     ]
+    # The first report in effective order ("a") is the baseline: no change of its own.
     assert asset_deltas(reports) == [
-        ("a", at(0), Decimal("100.00")),
         ("b", at(10), Decimal("50.00")),
         ("c", at(20), Decimal("-29.50")),
     ]

@@ -2,6 +2,7 @@ from datetime import UTC, datetime, timedelta
 
 from ledger.bootstrap import build
 from ledger.config import Settings
+from support import READ_MODELS
 from support.projection_scenarios import BY, build_org
 
 NOW = datetime.now(UTC)
@@ -42,7 +43,7 @@ def test_projections_follow_the_in_memory_store_and_answer_after_a_write() -> No
         later = container.views.reports.overdue_contacts("B", as_of=NOW + timedelta(days=25))
         assert [(i["client_id"], i["days_overdue"]) for i in later["items"]] == [("G", 5)]
         positions = projections.positions()
-        assert set(positions) == {"roster", "accountability", "reports", "audit"}
+        assert set(positions) == set(READ_MODELS)
         assert min(positions.values()) >= contact.position
     finally:
         container.close()
@@ -64,7 +65,13 @@ def test_the_container_finds_a_case_s_client_waiting_for_a_churn_not_yet_project
         churn = app.churn(
             client_id="C", kind="abnormal", reason="r", effective_at=NOW, recorded_by=BY
         )
-        assert list(container.views) == ["roster", "accountability", "reports", "audit"]
+        assert list(container.views) == [
+            "roster",
+            "accountability",
+            "reports",
+            "audit",
+            "maintenance",
+        ]
         # Nothing follows the store yet: the case is unknown, and waiting does not help.
         assert container.client_of_case(churn.event_id, after=None, timeout=0.1) is None
         assert container.client_of_case(churn.event_id, after=churn.position, timeout=0.1) is None

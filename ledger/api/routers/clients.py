@@ -19,6 +19,7 @@ from ledger.api.exports import EXPORT_RESPONSES, ExportFormat, export_models
 from ledger.api.problems import problem_responses
 from ledger.api.routing import OneHopRoute
 from ledger.api.schemas import (
+    Acknowledgement,
     AssetsPublic,
     AssetsReport,
     Assignment,
@@ -100,6 +101,28 @@ def log_contact(
     client_id: IdPath, body: ContactCreate, _: ClientWriterDep, write: UpdateWriterDep
 ) -> WritePublic:
     return _client_write(write, client_id, write.ledger.log_contact, **body.model_dump())
+
+
+@router.post(
+    "/{client_id}/assignments/{event_id}/acknowledgement",
+    status_code=201,
+    summary="The assignee signs for a designated-manager assignment",
+)
+def acknowledge_assignment(
+    client_id: IdPath,
+    event_id: IdPath,
+    _: ClientWriterDep,
+    write: UpdateWriterDep,
+    body: Acknowledgement | None = None,
+) -> WritePublic:
+    acting = write.principal.staff_id if write.principal.role == "manager" else None
+    return _client_write(
+        write,
+        client_id,
+        write.ledger.acknowledge_assignment,
+        event_id=event_id,
+        acting_staff_id=acting,
+    )
 
 
 @router.post("/{client_id}/churn", status_code=201, summary="Record a churn")

@@ -9,7 +9,10 @@ from ledger.api.exports import EXPORT_RESPONSES, ExportFormat, export_models
 from ledger.api.problems import problem_responses
 from ledger.api.routing import OneHopRoute
 from ledger.api.schemas import (
+    Complaint,
+    ComplaintsPublic,
     CompletenessPublic,
+    FunnelPublic,
     ManagerPortfolioPublic,
     Moment,
     OrphanedClient,
@@ -116,3 +119,25 @@ def manager_portfolio(
     answer = reports.manager_portfolio(staff_id, start, end)
     answer["assets_change"] = str(answer["assets_change"])
     return ManagerPortfolioPublic.model_validate(answer)
+
+
+@router.get(
+    "/complaints",
+    summary="Contacts that carried a complaint, per designated manager",
+    response_model=ComplaintsPublic,
+    responses=EXPORT_RESPONSES,
+)
+def complaints(
+    unit_id: ScopedUnit, start: From, end: To, reports: ReportsDep, fmt: ExportFormat = None
+) -> ComplaintsPublic | Response:
+    _period(start, end)
+    answer = reports.complaints(unit_id, start, end)
+    if fmt is not None:
+        return export_models(Complaint, answer["items"], fmt, f"complaints-{unit_id}")
+    return ComplaintsPublic.model_validate(answer)
+
+
+@router.get("/funnel", summary="Prospects found in a period per source, converted and dropped")
+def funnel(unit_id: ScopedUnit, start: From, end: To, reports: ReportsDep) -> FunnelPublic:
+    _period(start, end)
+    return FunnelPublic.model_validate(reports.funnel(unit_id, start, end))

@@ -12,11 +12,13 @@ from fastapi import APIRouter, HTTPException, Query, Request, Response
 from ledger.console.charts import bar_chart
 from ledger.console.i18n import translator
 from ledger.console.pages.tables import (
+    AT_RISK,
     COMPLETENESS,
     GROWTH,
     ORPHANED,
     OVERDUE,
     PORTFOLIO,
+    TEAM_GAPS,
     table_page,
 )
 from ledger.console.web import LOCAL, ConsoleRoute, Viewer, ViewerDep, parse_moment, render, utc_now
@@ -184,6 +186,8 @@ def portfolio(
 UNIT_LISTS: dict[str, tuple[str, tuple[str, ...], Callable[[Any, str], dict[str, Any]]]] = {
     "overdue": ("overdue.html", OVERDUE, lambda sources, unit: sources.overdue_contacts(unit)),
     "orphaned": ("orphaned.html", ORPHANED, lambda sources, unit: sources.orphaned_clients(unit)),
+    "at-risk": ("at_risk.html", AT_RISK, lambda sources, unit: sources.at_risk(unit)),
+    "team-gaps": ("team_gaps.html", TEAM_GAPS, lambda sources, unit: sources.team_gaps(unit)),
 }
 
 

@@ -18,6 +18,8 @@ VIP = ("gold", "platinum", "diamond")
 ROSTER = ("client_id", "name", "unit_id", "tier", "status", "designated_manager")
 OVERDUE = ("client_id", "tier", "last_contact_at", "days_overdue", "designated_manager")
 ORPHANED = ("client_id", "tier", "former_manager", "since")
+AT_RISK = ("client_id", "tier", "reasons", "designated_manager", "unit_head", "prior_holders")
+TEAM_GAPS = ("client_id", "tier", "missing")
 CASES = (
     "case_id",
     "client_id",

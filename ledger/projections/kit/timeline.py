@@ -89,11 +89,14 @@ def share(part: int, whole: int) -> float | None:
 def asset_deltas(
     reports: Sequence[tuple[str, int, Hashable, Decimal]],
 ) -> list[tuple[Hashable, str, Decimal]]:
-    """(report id, effective_at, change) for each assets report: its amount less the
-    previous report's, in effective order; the first report counts in full."""
-    previous = Decimal(0)
+    """(report id, effective_at, change) for each assets report after the first: its amount
+    less the previous report's, in effective order. The first report is the client's
+    baseline, not growth (DOMAIN.md 1.1, Performance credit), so it credits no one; a
+    backdated report before it becomes the baseline instead."""
+    previous: Decimal | None = None
     deltas = []
     for effective_at, _seq, report_id, amount in sorted(reports, key=lambda r: (r[0], r[1])):
-        deltas.append((report_id, effective_at, amount - previous))
+        if previous is not None:
+            deltas.append((report_id, effective_at, amount - previous))
         previous = amount
     return deltas

@@ -1,0 +1,116 @@
+"""The at-risk board and the reports of DOMAIN.md 1.1 over HTTP at size: p50 and p99 of each,
+a page (limit 100) for a unit of the demo branch, through `ledger serve`.
+
+    python -m bench.seed_reports [--clients 100000] [--db var/bench-demo-100000.db]
+                                 [--samples 200]
+
+The store is the demo generator's ledger (built once and reused, like bench.queries), its
+projections caught up before timing. Each query asks about a unit drawn at random from the
+branch, its departments and sub-branches (a whole branch is the largest subtree). Prints
+figures; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench.http_writes import ADMIN_TOKEN, server
+from bench.queries import catch_up, ensure_demo, percentiles
+from ledger.bootstrap import build
+from ledger.config import Settings
+
+TARGET_MS = 20
+# The units the reports are asked for: the branch, its departments and sub-branches.
+UNITS = ["BR", "BR-D1", "BR-D2", *(f"BR-D{d}-S{s}" for d in (1, 2) for s in (1, 2, 3))]
+
+
+def queries(rng: random.Random, now: datetime) -> dict[str, Callable[[], tuple[str, dict]]]:
+    def unit() -> str:
+        return rng.choice(UNITS)
+
+    def period() -> dict[str, str]:
+        end = now - timedelta(days=rng.uniform(0, 60))
+        return {"from": (end - timedelta(days=90)).isoformat(), "to": end.isoformat()}
+
+    page = {"limit": 100}
+    return {
+        "at-risk board": lambda: ("/v1/reports/at-risk", {"unit_id": unit(), **page}),
+        "duties overdue": lambda: ("/v1/reports/duties-overdue", {"unit_id": unit(), **page}),
+        "team gaps": lambda: ("/v1/reports/team-gaps", {"unit_id": unit(), **page}),
+        "leader visits": lambda: (
+            "/v1/reports/leader-visits",
+            {"unit_id": unit(), **period(), **page},
+        ),
+        "unacknowledged": lambda: (
+            "/v1/reports/unacknowledged-assignments",
+            {"unit_id": unit(), **page},
+        ),
+        "roster filtered": lambda: (
+            "/v1/rosters",
+            {"unit_id": unit(), "risk_appetite": "aggressive", "min_assets": "1000000"},
+        ),
+        "funnel": lambda: ("/v1/reports/funnel", {"unit_id": unit(), **period()}),
+        "complaints": lambda: ("/v1/reports/complaints", {"unit_id": unit(), **period()}),
+        "referrals": lambda: ("/v1/reports/referrals", {"unit_id": unit(), **period()}),
+        "segments": lambda: ("/v1/reports/segments", {"unit_id": unit(), "by": "risk_appetite"}),
+    }
+
+
+def run(url: str, samples: int) -> None:
+    container = build(Settings(database_url=url))
+    try:
+        catch_up(container)
+        position = container.ledger.position
+    finally:
+        container.close()
+    rng = random.Random(7)
+    print(f"log position {position:,}; {samples} samples each, one client at a time", flush=True)
+    with server(url, workers=1, projector=False) as serving:
+        client = httpx.Client(
+            base_url=serving.base_url,
+            headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+            timeout=60,
+        )
+        for name, make in queries(rng, datetime.now(UTC)).items():
+            path, params = make()
+            answer = client.get(path, params=params)
+            answer.raise_for_status()
+            latencies = []
+            for _ in range(samples):
+                path, params = make()
+                started = time.perf_counter()
+                answer = client.get(path, params=params)
+                latencies.append(time.perf_counter() - started)
+                assert answer.status_code == 200, answer.text
+            p50, p99 = percentiles(latencies)
+            verdict = "meets" if p99 < TARGET_MS else "MISSES"
+            print(
+                f"  {name:<16} p50 {p50:8.2f} ms  p99 {p99:8.2f} ms  "
+                f"({verdict} p99 < {TARGET_MS} ms)",
+                flush=True,
+            )
+
+
+def main(argv: list[str] | None = None) -> Any:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--clients", type=int, default=100_000)
+    parser.add_argument("--db", default=None)
+    parser.add_argument("--samples", type=int, default=200)
+    args = parser.parse_args(argv)
+    # Absolute: `ledger serve` runs in a directory of its own.
+    db = Path(args.db or f"var/bench-demo-{args.clients}.db").resolve()
+    url = f"sqlite:///{db}"
+    ensure_demo(url, args.clients)
+    run(url, args.samples)
+
+
+if __name__ == "__main__":
+    main()

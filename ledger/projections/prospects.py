@@ -1,0 +1,99 @@
+"""Prospects and what became of them, for the funnel per source (DOMAIN.md 1.1). A part of
+the reports read model: the funnel is a report of a unit's subtree, and that view already
+keeps the unit tree it is answered over."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from eventsourcing.persistence import Tracking
+
+from ledger.domain.prospect import CONVERTED, DROPPED, Prospect
+from ledger.domain.values import SOURCES
+from ledger.projections.kit import BatchView, Handler, Part, UnitTree
+from ledger.projections.kit.text import aggregate_key, utc_text
+from ledger.projections.kit.timeline import share
+
+
+class ProspectFunnel(Part):
+    def __init__(self, view: BatchView, units: UnitTree) -> None:
+        super().__init__(view)
+        self.units = units
+
+    def tables(self) -> list[str]:
+        p = self.prefix
+        return [
+            f"CREATE TABLE IF NOT EXISTS {p}_prospects (aid TEXT PRIMARY KEY, prospect_id TEXT, "
+            "unit_id TEXT, source TEXT, owner TEXT, found_at TEXT, outcome TEXT, "
+            "client_id TEXT, closed_at TEXT)",
+        ]
+
+    def query_indexes(self) -> list[str]:
+        p = self.prefix
+        return [
+            f"CREATE INDEX IF NOT EXISTS {p}_prospects_unit ON {p}_prospects (unit_id, found_at)"
+        ]
+
+    def handlers(self) -> dict[type, Handler]:
+        return {
+            Prospect.Recorded: self.recorded,
+            Prospect.Converted: self.converted,
+            Prospect.Dropped: self.dropped,
+        }
+
+    def recorded(self, event: Prospect.Recorded, tracking: Tracking) -> None:
+        self.view.record(
+            f"INSERT INTO {self.prefix}_prospects (aid, prospect_id, unit_id, source, owner, "
+            "found_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (aid) DO NOTHING",
+            (
+                aggregate_key(event),
+                event.prospect_id,
+                event.unit_id,
+                event.source,
+                event.owner_staff_id,
+                utc_text(event.effective_at),
+            ),
+            tracking,
+        )
+
+    def converted(self, event: Prospect.Converted, tracking: Tracking) -> None:
+        self._closed(event, tracking, CONVERTED, event.client_id)
+
+    def dropped(self, event: Prospect.Dropped, tracking: Tracking) -> None:
+        self._closed(event, tracking, DROPPED, None)
+
+    def _closed(self, event: Any, tracking: Tracking, outcome: str, client_id: str | None) -> None:
+        self.view.record(
+            f"UPDATE {self.prefix}_prospects SET outcome = ?, client_id = ?, closed_at = ? "
+            "WHERE aid = ?",
+            (outcome, client_id, utc_text(event.effective_at), aggregate_key(event)),
+            tracking,
+        )
+
+    def funnel(self, unit_id: str, start: datetime, end: datetime) -> dict[str, Any]:
+        """Prospects of the subtree found in `[start, end)`, per source: how many, and how
+        many of them were converted or dropped before `end`."""
+        self.units.unit(unit_id)
+        p, moment = self.prefix, utc_text(end)
+        rows = self.view.query(
+            "SELECT r.source AS source, COUNT(*) AS prospects, "
+            "SUM(CASE WHEN r.outcome = ? AND r.closed_at < ? THEN 1 ELSE 0 END) AS converted, "
+            "SUM(CASE WHEN r.outcome = ? AND r.closed_at < ? THEN 1 ELSE 0 END) AS dropped "
+            f"FROM {p}_prospects r JOIN {p}_unit_paths u ON u.unit_id = r.unit_id "
+            "AND u.ancestor_id = ? WHERE r.found_at >= ? AND r.found_at < ? GROUP BY r.source",
+            (CONVERTED, moment, DROPPED, moment, unit_id, utc_text(start), moment),
+        )
+        found = {r["source"]: r for r in rows}
+        by_source = {}
+        for source in SOURCES:
+            row = found.get(source, {})
+            prospects = int(row.get("prospects") or 0)
+            converted = int(row.get("converted") or 0)
+            by_source[source] = {
+                "prospects": prospects,
+                "converted": converted,
+                "dropped": int(row.get("dropped") or 0),
+                "conversion_rate": share(converted, prospects),
+            }
+        return {"unit_id": unit_id, "from": start, "to": end, "by_source": by_source}
