@@ -136,6 +136,8 @@ class Container:
     def views(self) -> ReadModels:
         """The read models, built on first use."""
         views = ReadModels(construct_views(self.settings, self.view_names))
+        for view in views.by_name.values():
+            view.keyring = self.ledger.keyring  # names kept sealed (ledger.privacy)
         self.closers.append(views.close)
         return views
 
@@ -214,7 +216,12 @@ def build(
     env = library_environment(settings.database_url)
     if "SQLITE_DBNAME" in env:
         Path(env["SQLITE_DBNAME"]).parent.mkdir(parents=True, exist_ok=True)
+    if settings.master_key is not None:
+        env["MASTER_KEY"] = settings.master_key.get_secret_value()
+    if settings.master_key_file:
+        env["MASTER_KEY_FILE"] = settings.master_key_file
     ledger = Ledger(env, clock=clock)
+    ledger.retention_years = settings.retention_years
     container = Container(settings=settings, ledger=ledger)
     if views is not None:
         container.view_names = list(views)

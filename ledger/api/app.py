@@ -15,6 +15,7 @@ from ledger.api.routers import (
     clients,
     health,
     integrity,
+    privacy,
     reports,
     rosters,
     staff,
@@ -76,6 +77,7 @@ def create_app(
         accountability,
         reports,
         integrity,
+        privacy,
         api_keys,
     ):
         app.include_router(module.router)

@@ -325,18 +325,19 @@ class AssetsPublic(BaseModel):
 
 class ClientPublic(BaseModel):
     client_id: str
-    name: str
+    name: str | None = Field(description="null once erased, as every personal field")
     unit_id: str
     tier: Tier
     status: Status
     designated_manager: str | None
     team: dict[str, str] = Field(description="team role -> staff id")
-    profile: dict[str, str]
+    profile: dict[str, str] | None
     assets: AssetsPublic | None
     last_contact_at: AwareDatetime | None
     version: int
     source: str | None = None
     referred_by: str | None = None
+    erased: bool = Field(default=False, description="the client's personal data was erased")
 
 
 class HistoryEventPublic(BaseModel):
@@ -349,6 +350,22 @@ class HistoryEventPublic(BaseModel):
     recorded_by: str
     data: dict[str, Any]
     retracted_by: str | None
+
+
+class ErasureCreate(Body):
+    reason: Text
+    legal_basis: Text
+
+
+class ErasableClient(BaseModel):
+    client_id: str
+    churned_at: AwareDatetime
+    retained_until: AwareDatetime
+
+
+class ErasablePublic(BaseModel):
+    unit_id: str
+    items: list[ErasableClient]
 
 
 class ClientHistoryPublic(BaseModel):
@@ -383,7 +400,7 @@ class TierCounts(BaseModel):
 
 class RosterItem(BaseModel):
     client_id: str
-    name: str
+    name: str | None = Field(description="null once the client's personal data is erased")
     unit_id: str
     tier: Tier
     status: Status

@@ -10,6 +10,7 @@ cases, each in its own module over the write machinery of `writes.py`:
 - `clients.py`: a client's life, from registration to retraction;
 - `accountability.py`: determinations on churn cases (through the `ChurnCases` port);
 - `history.py`: a client as of a time, as known at a time, and its events;
+- `privacy.py`: erasure of a client's personal data, and finding clients by blind index;
 - `access.py`: API keys, the caller (`Principal`), roles and a manager key's scope.
 """
 
@@ -21,12 +22,18 @@ from ledger.application.caches import TURN_WAIT
 from ledger.application.clients import ClientUseCases
 from ledger.application.history import HistoryEntry, HistoryUseCases
 from ledger.application.organisation import OrganisationUseCases, StaffSummary, UnitSummary
+from ledger.application.privacy import PrivacyUseCases
 from ledger.application.writes import CONFLICT_RETRIES, WriteResult
 from ledger.domain import Client
 
 
 class Ledger(
-    AccountabilityUseCases, ClientUseCases, AccessUseCases, HistoryUseCases, OrganisationUseCases
+    AccountabilityUseCases,
+    PrivacyUseCases,
+    ClientUseCases,
+    AccessUseCases,
+    HistoryUseCases,
+    OrganisationUseCases,
 ):
     # The name keys the library's environment variables and the read models' tracking rows.
     name = "Ledger"

@@ -37,11 +37,19 @@ def is_sealed(value: object) -> bool:
     return isinstance(value, str) and value.startswith(PREFIX)
 
 
-def seal(aead: AESGCM, plaintext: bytes, associated: bytes) -> str:
-    """A fresh nonce per value: GCM with a repeated nonce under one key leaks both."""
-    nonce = os.urandom(NONCE_SIZE)
+def seal(aead: AESGCM, plaintext: bytes, associated: bytes, nonce: bytes | None = None) -> str:
+    """A fresh nonce per value: GCM with a repeated nonce under one key leaks both. (A
+    nonce derived from the value itself, `synthetic_nonce`, repeats only with the value.)"""
+    nonce = nonce or os.urandom(NONCE_SIZE)
     sealed = nonce + aead.encrypt(nonce, plaintext, associated)
     return PREFIX + base64.urlsafe_b64encode(sealed).decode("ascii")
+
+
+def synthetic_nonce(secret: bytes, plaintext: bytes, associated: bytes) -> bytes:
+    """A nonce that is the same only for the same value in the same place (SIV): a read
+    model rebuilt seals a name to the same bytes, and two names never share a nonce."""
+    mac = hmac.new(secret, associated + b"\x00" + plaintext, hashlib.sha256)
+    return mac.digest()[:NONCE_SIZE]
 
 
 def open_sealed(aead: AESGCM, token: str, associated: bytes) -> bytes:

@@ -23,7 +23,17 @@ from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from ledger.privacy.cipher import MasterKey, blind_digest, blind_terms, new_key
+from ledger.privacy.cipher import (
+    ERASED,
+    MasterKey,
+    blind_digest,
+    blind_terms,
+    is_sealed,
+    new_key,
+    open_sealed,
+    seal,
+    synthetic_nonce,
+)
 
 INDEX_SUBJECT = "blind-index"
 
@@ -235,6 +245,7 @@ class KeyRing:
         self.master = master
         self.table: KeyTable = table or MemoryKeyTable()
         self._aeads: dict[str, AESGCM | None] = {}
+        self._index: bytes | None = None
         self._lock = threading.Lock()
 
     def _load(self, subject: str, *, create: bool) -> AESGCM | None:
@@ -277,9 +288,33 @@ class KeyRing:
         row = self.table.get(subject)
         return row is not None and row[0] is None
 
+    # ---- sealed text outside the log (the read models' copies) ------------------------
+
+    def seal_text(self, subject: str, field: str, value: str) -> str:
+        if is_sealed(value) or value == ERASED:
+            return value
+        aad = f"{subject}\x00{field}".encode()
+        plain = value.encode()
+        # Deterministic, so a rebuilt read model holds the same bytes as the one it replaces.
+        nonce = synthetic_nonce(self._index_key(), plain, aad)
+        return seal(self.for_sealing(subject), plain, aad, nonce)
+
+    def open_text(self, subject: str, field: str, value: str) -> str | None:
+        if not is_sealed(value):
+            return None if value == ERASED else value
+        aead = self.for_opening(subject)
+        if aead is None:
+            return None
+        return open_sealed(aead, value, f"{subject}\x00{field}".encode()).decode()
+
     # ---- blind indexes ----------------------------------------------------------------
 
     def _index_key(self) -> bytes:
+        if self._index is None:
+            self._index = self._load_index_key()
+        return self._index
+
+    def _load_index_key(self) -> bytes:
         row = self.table.get(INDEX_SUBJECT)
         if row is None:
             wrapped = self.master.wrap(new_key(), INDEX_SUBJECT)
@@ -358,3 +393,29 @@ def key_table_for(recorder: Any) -> KeyTable:
     if datastore is None:
         return MemoryKeyTable()
     return SQLKeyTable(datastore, postgres=type(datastore).__name__.startswith("Postgres"))
+
+
+def purge_snapshots(recorder: Any, originator_id: Any) -> None:
+    """Delete an aggregate's snapshots (sealed under a key about to be, or just, destroyed);
+    the aggregate then loads from its events."""
+    datastore = getattr(recorder, "datastore", None)
+    if datastore is None:  # the in-memory store
+        recorder._stored_events_index.pop(str(originator_id), None)
+        return
+    postgres = type(datastore).__name__.startswith("Postgres")
+    table = recorder.events_table_name
+    if postgres and getattr(datastore, "schema", None):
+        table = f"{datastore.schema}.{table}"
+    with datastore.transaction(commit=True) as c:
+        if not postgres:
+            c.execute("PRAGMA secure_delete = ON")
+        mark = "%s" if postgres else "?"
+        c.execute(
+            f"DELETE FROM {table} WHERE originator_id = {mark}",
+            (_id_param(originator_id, postgres),),
+        )
+
+
+def _id_param(originator_id: Any, postgres: bool) -> Any:
+    # SQLite stores ids as hex text; PostgreSQL as uuid.
+    return originator_id if postgres else originator_id.hex

@@ -1,0 +1,79 @@
+"""Erasure of a client's personal data (PIPL), after the anti-money-laundering retention
+period: the fact recorded as an event, then the client's key destroyed and its snapshots
+deleted. The read models purge what they keep when they see the event."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from ledger.application.clients import ClientUseCases
+from ledger.application.writes import WriteResult
+from ledger.domain import Client, RuleViolation
+from ledger.privacy.keys import purge_snapshots
+
+DEFAULT_RETENTION_YEARS = 5
+
+
+class PrivacyUseCases(ClientUseCases):
+    retention_years = DEFAULT_RETENTION_YEARS
+
+    def erase_client(
+        self, *, client_id: str, reason: str, legal_basis: str, recorded_by: str
+    ) -> WriteResult:
+        subject = Client.id_for(client_id)
+        self.load(Client, client_id)  # NotFound first
+        plain = self.plain_personal_fields(subject)
+        if plain:
+            raise RuleViolation(
+                "personal_data_stored_plain",
+                f"client {client_id} has personal data stored in plain text before it was "
+                f"sealed ({', '.join(plain)}): destroying a key cannot erase it, and the hash "
+                "chain forbids rewriting it (see README, Personal data)",
+            )
+        result = self.update(
+            Client,
+            client_id,
+            None,
+            Client.erase,
+            reason=reason,
+            legal_basis=legal_basis,
+            retention_years=self.retention_years,
+            recorded_by=recorded_by,
+            effective_at=self.clock(),
+        )
+        self.keyring.erase(str(subject))
+        if self.snapshots is not None:
+            purge_snapshots(self.snapshots.recorder, subject)
+        return result
+
+    def plain_personal_fields(self, subject: Any) -> list[str]:
+        """`version:field` of the client's personal values held plain (a store from before)."""
+        return [
+            f"{stored.originator_version}:{path}"
+            for stored in self.recorder.select_events(subject)
+            for path in self.mapper.plain_fields(stored)  # type: ignore[attr-defined]
+        ]
+
+    def erasable(self, client_ids: Iterable[str], *, at: datetime | None = None) -> list[dict]:
+        """Of `client_ids`, those whose retention period has passed and that are not erased
+        yet: `{client_id, churned_at, retained_until}`."""
+        at = at or self.clock()
+        found = []
+        for client_id in client_ids:
+            client = self.load(Client, client_id)
+            until = client.retained_until(self.retention_years)
+            if until is not None and until <= at and not client.is_erased:
+                found.append(
+                    {
+                        "client_id": client_id,
+                        "churned_at": client.statuses[-1][0],
+                        "retained_until": until,
+                    }
+                )
+        return found
+
+    def find_clients(self, kind: str, value: str) -> list[str]:
+        """Client aggregate ids whose `kind` (`name`, `phone`) matches, by blind index."""
+        return self.keyring.find(kind, value)
