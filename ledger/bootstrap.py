@@ -18,6 +18,7 @@ from ledger.application import Ledger
 from ledger.config import Settings
 from ledger.domain import NotFound
 from ledger.integrity import Integrity
+from ledger.privacy.keys import master_key_for
 from ledger.projections import rebuild as rebuilding
 from ledger.projections.accountability import (
     AccountabilityProjection,
@@ -205,6 +206,22 @@ def _rebuild_group(settings: dict[str, Any], names: list[str]) -> int:
         container.close()
 
 
+def ledger_environment(settings: Settings) -> dict[str, str]:
+    """The library's environment for the ledger: the store, and the master key."""
+    env = library_environment(settings.database_url)
+    if settings.master_key is not None:
+        env["MASTER_KEY"] = settings.master_key.get_secret_value()
+    if settings.master_key_file:
+        env["MASTER_KEY_FILE"] = settings.master_key_file
+    return env
+
+
+def master_key_source(settings: Settings) -> str:
+    """Where the master key comes from (`LEDGER_MASTER_KEY` or its file, made on first
+    start), for the start-up message and `ledger keys rotate`."""
+    return master_key_for(ledger_environment(settings))[1]
+
+
 def build(
     settings: Settings | None = None,
     *,
@@ -213,13 +230,9 @@ def build(
 ) -> Container:
     """The ledger and, built on first use, the read models (`views`: all by default)."""
     settings = settings or Settings()
-    env = library_environment(settings.database_url)
+    env = ledger_environment(settings)
     if "SQLITE_DBNAME" in env:
         Path(env["SQLITE_DBNAME"]).parent.mkdir(parents=True, exist_ok=True)
-    if settings.master_key is not None:
-        env["MASTER_KEY"] = settings.master_key.get_secret_value()
-    if settings.master_key_file:
-        env["MASTER_KEY_FILE"] = settings.master_key_file
     ledger = Ledger(env, clock=clock)
     ledger.retention_years = settings.retention_years
     container = Container(settings=settings, ledger=ledger)

@@ -358,14 +358,32 @@ def load_master_key(text: str | None, path: Path) -> tuple[MasterKey, str]:
     if text:
         return MasterKey.from_text(text), "LEDGER_MASTER_KEY"
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "w") as file:
-            file.write(MasterKey.generate_text() + "\n")
+        write_key_file(path, MasterKey.generate_text())
     mode = stat.S_IMODE(path.stat().st_mode)
     if mode & 0o077:
         raise PermissionError(f"{path} must be readable by its owner only (mode {mode:o})")
     return MasterKey.from_text(path.read_text()), str(path)
+
+
+def write_key_file(path: Path, text: str, *, replace: bool = False) -> None:
+    """Written whole or not at all, mode 0600 from the start; unless `replace`, a file
+    that exists (another process starting at the same moment made it) is kept."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    spare = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
+    descriptor = os.open(spare, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(text + "\n")
+        file.flush()
+        os.fsync(file.fileno())
+    try:
+        if replace:
+            os.replace(spare, path)
+        else:
+            os.link(spare, path)  # atomic, and refused if the file exists
+    except FileExistsError:
+        pass
+    finally:
+        spare.unlink(missing_ok=True)
 
 
 def master_key_for(env: Any) -> tuple[MasterKey, str]:
