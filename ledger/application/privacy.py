@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 from ledger.application.clients import ClientUseCases
 from ledger.application.writes import WriteResult
@@ -75,5 +76,11 @@ class PrivacyUseCases(ClientUseCases):
         return found
 
     def find_clients(self, kind: str, value: str) -> list[str]:
-        """Client aggregate ids whose `kind` (`name`, `phone`) matches, by blind index."""
-        return self.keyring.find(kind, value)
+        """Client ids whose `kind` (`name`, a whole name or one word of it; `phone`) is
+        `value`, normalised, by blind index: never a scan of plain values."""
+        found = []
+        for subject in self.keyring.find(kind, value):
+            client = self.repository.get(UUID(subject))
+            if isinstance(client, Client):
+                found.append(client.client_id)
+        return found
