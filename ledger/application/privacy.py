@@ -24,7 +24,9 @@ class PrivacyUseCases(ClientUseCases):
         self, *, client_id: str, reason: str, legal_basis: str, recorded_by: str
     ) -> WriteResult:
         subject = Client.id_for(client_id)
-        self.load(Client, client_id)  # NotFound first
+        if self.load(Client, client_id).is_erased:
+            # A crash after the event and before the key went: finish the erasure now.
+            self._destroy(subject)
         plain = self.plain_personal_fields(subject)
         if plain:
             raise RuleViolation(
@@ -44,10 +46,13 @@ class PrivacyUseCases(ClientUseCases):
             recorded_by=recorded_by,
             effective_at=self.clock(),
         )
+        self._destroy(subject)
+        return result
+
+    def _destroy(self, subject: Any) -> None:
         self.keyring.erase(str(subject))
         if self.snapshots is not None:
             purge_snapshots(self.snapshots.recorder, subject)
-        return result
 
     def plain_personal_fields(self, subject: Any) -> list[str]:
         """`version:field` of the client's personal values held plain (a store from before)."""

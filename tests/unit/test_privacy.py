@@ -238,3 +238,29 @@ def test_an_erased_client_reads_erased_and_takes_no_more_writes(world) -> None:
         ledger.reactivate(client_id="C1", reason="back", effective_at=clock.now, recorded_by="t")
     assert write.value.rule == "client_erased"
     assert ledger.erasable(["C1"]) == []
+
+
+def test_an_erasure_cut_short_after_its_event_is_finished_by_the_next_attempt(world) -> None:
+    ledger, clock = world
+    ledger.churn(
+        client_id="C1", kind="normal", reason="moved", effective_at=clock.now, recorded_by="t"
+    )
+    clock.now += timedelta(days=6 * 366)
+    # The event recorded, then the process stopped before the key was destroyed.
+    ledger.update(
+        Client,
+        "C1",
+        None,
+        Client.erase,
+        reason="asked",
+        legal_basis="PIPL",
+        retention_years=5,
+        recorded_by="admin",
+        effective_at=clock.now,
+    )
+    subject = str(Client.id_for("C1"))
+    assert not ledger.keyring.is_erased(subject)
+    with pytest.raises(RuleViolation):
+        _erase(ledger)
+    assert ledger.keyring.is_erased(subject)
+    assert ledger.get_client("C1").name == ERASED
