@@ -57,14 +57,8 @@ def contacts_cpu(path: Path, *, sealed: bool, count: int) -> float:
         start = datetime.now(UTC) - timedelta(days=30)
         ledger.create_unit(unit_id="B", name="b", kind="branch", parent_id=None, recorded_by=BY)
         ledger.create_unit(unit_id="O", name="o", kind="outlet", parent_id="B", recorded_by=BY)
-        ledger.join_staff(
-            staff_id="M",
-            name="m",
-            unit_id="O",
-            role="client_manager",
-            effective_at=start,
-            recorded_by=BY,
-        )
+        manager = {"staff_id": "M", "name": "m", "unit_id": "O", "role": "client_manager"}
+        ledger.join_staff(**manager, effective_at=start, recorded_by=BY)
         clients = [f"C{n}" for n in range(20)]
         for client_id in clients:
             ledger.register_client(

@@ -168,11 +168,17 @@ class SQLKeyTable(KeyTable):
             commit=True,
         )
 
-    def erase(self, subject: str) -> None:
+    @contextmanager
+    def scrubbing(self) -> Iterator[Any]:
+        """A write transaction whose deleted or replaced bytes are overwritten, not left
+        in the SQLite file's free pages."""
         with self.cursor(commit=True) as c:
             if not self.postgres:
-                # Deleted bytes are overwritten, not left in the file's free pages.
                 c.execute("PRAGMA secure_delete = ON")
+            yield c
+
+    def erase(self, subject: str) -> None:
+        with self.scrubbing() as c:
             m = self.mark
             c.execute(
                 f"INSERT INTO personal_keys (subject, wrapped, master_key_id, erased_at) "
@@ -189,9 +195,7 @@ class SQLKeyTable(KeyTable):
         return [(s, bytes(w), k) for s, w, k in map(_triple, rows)]
 
     def rewrap(self, rows: list[tuple[str, bytes, str]]) -> None:
-        with self.cursor(commit=True) as c:
-            if not self.postgres:
-                c.execute("PRAGMA secure_delete = ON")
+        with self.scrubbing() as c:
             m = self.mark
             c.executemany(
                 f"UPDATE personal_keys SET wrapped = {m}, master_key_id = {m} "

@@ -21,14 +21,7 @@ SUMMARY = "talked about her daughter's tuition in Leeds"
 
 
 class PrivacyContract:
-    @pytest.fixture
-    def database_url(self) -> str:
-        raise NotImplementedError
-
-    @pytest.fixture
-    def app(self, database_url: str) -> Iterator[tuple[TestClient, Container]]:
-        with running_app(database_url) as running:
-            yield running
+    """Subclasses provide `app`, running on their store."""
 
     @pytest.fixture
     def world(self, app: tuple[TestClient, Container]) -> World:
@@ -193,11 +186,13 @@ class PrivacyContract:
 
 class TestPrivacyOnSQLite(PrivacyContract):
     @pytest.fixture
-    def database_url(self, sqlite_url: str) -> str:
-        return sqlite_url
+    def app(self, sqlite_url: str) -> Iterator[tuple[TestClient, Container]]:
+        with running_app(sqlite_url) as running:
+            yield running
 
 
 class TestPrivacyOnPostgres(PrivacyContract):
     @pytest.fixture
-    def database_url(self, postgres_url: str) -> str:
-        return postgres_url
+    def app(self, postgres_url: str) -> Iterator[tuple[TestClient, Container]]:
+        with running_app(postgres_url) as running:
+            yield running
