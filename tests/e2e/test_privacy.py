@@ -13,7 +13,16 @@ from fastapi.testclient import TestClient
 
 from ledger.bootstrap import Container
 from ledger.integrity.bundle import verify_bundle
-from support.api_world import ADMIN, World, assert_problem, at, new_id, running_app
+from support.api_world import (
+    ADMIN,
+    ADMIN_TOKEN,
+    World,
+    assert_problem,
+    at,
+    new_id,
+    running_app,
+)
+from support.console_support import post_form, sign_in
 
 NAME = "Qiao Zhiyuan"
 PHONE = "13912345678"
@@ -182,6 +191,28 @@ class PrivacyContract:
             f"/v1/clients/{client_id}/reactivation", {"reason": "back", "effective_at": at(300)}
         )
         assert assert_problem(refused, 409)["rule"] == "client_erased"
+
+    def test_the_console_finds_by_phone_until_erasure_and_then_shows_erased(
+        self, app: tuple[TestClient, Container], world: World
+    ) -> None:
+        api, container = app
+        client_id, _ = self._long_gone_client(world)
+        browser = sign_in(api, ADMIN_TOKEN)
+        found = post_form(browser, "/find", "/find", {"q": "139-1234 5678"}, "find")
+        assert found.status_code == 200 and f"/clients/{client_id}" in found.text
+        by_word = post_form(browser, "/find", "/find", {"q": "ZHIYUAN"}, "find")
+        assert f"/clients/{client_id}" in by_word.text
+        erased = world.post(
+            f"/v1/clients/{client_id}/erasure", {"reason": "asked", "legal_basis": "PIPL"}
+        )
+        assert container.runner.wait(erased["position"], timeout=5)
+        roster = browser.get(f"/roster?unit_id={world['O1']}&status=churned").text
+        assert f"/clients/{client_id}" in roster and "[erased]" in roster
+        page = browser.get(f"/clients/{client_id}").text
+        for text in (roster, page):
+            assert NAME not in text and PHONE not in text and SUMMARY not in text
+        found = post_form(browser, "/find", "/find", {"q": PHONE}, "find")
+        assert f"/clients/{client_id}" not in found.text
 
 
 class TestPrivacyOnSQLite(PrivacyContract):
