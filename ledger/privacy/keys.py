@@ -36,6 +36,8 @@ from ledger.privacy.cipher import (
 )
 
 INDEX_SUBJECT = "blind-index"
+# Opened texts kept in memory per process, at most (each a few hundred bytes).
+MAX_OPENED_TEXTS = 200_000
 
 
 class SubjectErased(Exception):
@@ -249,6 +251,9 @@ class KeyRing:
         self.master = master
         self.table: KeyTable = table or MemoryKeyTable()
         self._aeads: dict[str, AESGCM | None] = {}
+        # Texts already opened, by subject, so that erasure can drop them with the key.
+        self._texts: dict[str, dict[str, Any]] = {}
+        self._text_count = 0
         self._index: bytes | None = None
         self._lock = threading.Lock()
 
@@ -284,9 +289,26 @@ class KeyRing:
         self.forget(subject)
 
     def forget(self, subject: str) -> None:
-        """Drop the cached key (erased, maybe by another process)."""
+        """Drop the cached key and texts (erased, maybe by another process)."""
         with self._lock:
             self._aeads[subject] = None
+            self._texts.pop(subject, None)
+
+    def opened_texts(self, subject: str) -> dict[str, Any]:
+        texts = self._texts.get(subject)
+        if texts is None:
+            texts = self._texts.setdefault(subject, {})
+        return texts
+
+    def remember_text(self, texts: dict[str, Any], place: str, text: Any) -> None:
+        self._text_count += 1
+        if self._text_count > MAX_OPENED_TEXTS:
+            # Bounded memory: start again from empty (a rebuild reads each text once).
+            with self._lock:
+                self._texts.clear()
+                self._text_count = 0
+            return
+        texts[place] = text
 
     def is_erased(self, subject: str) -> bool:
         row = self.table.get(subject)

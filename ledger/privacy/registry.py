@@ -20,6 +20,21 @@ class PersonalFields:
     # Field path (or `field.<key>` for one value of a dict field) -> the lookup kind.
     indexed: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The fields that are personal whole."""
+        return self._names[0]
+
+    @property
+    def dict_names(self) -> tuple[str, ...]:
+        """The dict fields whose every value is personal (`field.*`)."""
+        return self._names[1]
+
+    def __post_init__(self) -> None:
+        whole = tuple(p for p in self.paths if "." not in p)
+        each = tuple(p.removesuffix(".*") for p in self.paths if p.endswith(".*"))
+        object.__setattr__(self, "_names", (whole, each))
+
 
 # Event class -> its personal fields.
 EVENTS: dict[type, PersonalFields] = {}
