@@ -12,6 +12,7 @@ BENCHMARKS = [
     "bench.queries",
     "bench.verify",
     "bench.console",
+    "bench.waiting_reads",
 ]
 # Each runs at its own default size; run one alone for its options: python -m bench.NAME --help
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cached_property, partial
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,7 @@ from ledger.projections.reports import ReportsProjection, ReportsView, SQLReport
 from ledger.projections.roster import RosterProjection, RosterView, SQLRosterView
 from ledger.projections.runner import ProjectionRunner
 from ledger.store import library_environment, store_kind
+from ledger.store.files import private_directory, private_sqlite_files
 
 # Each read model: its projection and its SQL view.
 PROJECTIONS: dict[str, tuple[type[ViewProjection], type[BatchView]]] = {
@@ -78,6 +79,8 @@ def construct_views(settings: Settings, names: Iterable[str] | None = None) -> d
         read_model = PROJECTIONS[name][1]
         view_type = view_class(read_model, "postgres" if kind == "postgres" else "sqlite")
         view = factory.tracking_recorder(view_type)  # type: ignore[arg-type]
+        if kind == "sqlite":
+            private_sqlite_files(env["SQLITE_DBNAME"])
         view.configure(**view_options(settings))
         view.upgrade()
         # The factory closes the connection pool when collected: the view keeps it.
@@ -232,12 +235,17 @@ def build(
     settings = settings or Settings()
     env = ledger_environment(settings)
     if "SQLITE_DBNAME" in env:
-        Path(env["SQLITE_DBNAME"]).parent.mkdir(parents=True, exist_ok=True)
+        store_file = Path(env["SQLITE_DBNAME"])
+        if not store_file.parent.exists():
+            private_directory(store_file.parent)
     ledger = Ledger(env, clock=clock)
+    if "SQLITE_DBNAME" in env:
+        private_sqlite_files(env["SQLITE_DBNAME"])
     ledger.retention_years = settings.retention_years
     container = Container(settings=settings, ledger=ledger)
     if views is not None:
         container.view_names = list(views)
     ledger.churn_cases = container  # the application's ChurnCases port
     ledger.case_wait = settings.read_wait_seconds
+    ledger.manager_backdate = timedelta(days=settings.manager_backdate_days)
     return container

@@ -26,8 +26,15 @@ from ledger.integrity import (
 from ledger.privacy import MasterKey
 from ledger.privacy.keys import write_key_file
 from ledger.store import redact_url
+from ledger.store.files import open_private, private_directory, private_process
 
 app = typer.Typer(help="Client relationship ledger", no_args_is_help=True)
+
+
+@app.callback()
+def _private_files() -> None:
+    """Client relationship ledger."""
+    private_process()  # databases, tokens and bundles it writes are 0600, directories 0700
 
 
 ADMIN_TOKEN_FILE = Path("var/admin-token")
@@ -38,8 +45,8 @@ def ensure_admin_token(token_file: Path = ADMIN_TOKEN_FILE) -> Path | None:
     on first start; the environment then carries it to every worker."""
     if Settings().admin_token is not None:
         return None
+    private_directory(token_file.parent)
     if not token_file.exists():
-        token_file.parent.mkdir(parents=True, exist_ok=True)
         descriptor = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "w") as handle:
             handle.write(secrets.token_urlsafe(32) + "\n")
@@ -289,7 +296,7 @@ def export(
         if client is not None:
             history = container.ledger.client_history(client)
             positions = [entry.position for entry in history if entry.position is not None]
-        with out.open("w", encoding="utf-8") as file:
+        with open_private(out) as file:
             if positions is None:
                 cut = container.integrity.export(file)
             else:

@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     no_projections: bool = False
     # How long a read with `after=<position>` waits for the projections (API.md: 5 s).
     read_wait_seconds: float = Field(default=5.0, gt=0, le=60)
+    # How far back a manager may date an assignment, tier change, churn, reactivation or
+    # contact (API.md 1.1, "Scope of a manager key"); admin may date any time.
+    manager_backdate_days: int = Field(default=7, ge=0, le=3660)
     # A console session ends after this many idle minutes (and after 12 hours in any case).
     console_session_minutes: int = Field(default=30, ge=1, le=720)
     # Personal data (issue 15): the key that wraps every client's key (base64 of 32 bytes),

@@ -19,6 +19,8 @@ from ledger.projections.accountability import AccountabilityView
 from ledger.projections.reports import ReportsView
 from ledger.projections.roster import RosterView
 
+IdPath = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")]
+
 _bearer = HTTPBearer(auto_error=False, description="an API key or LEDGER_ADMIN_TOKEN")
 
 
@@ -98,9 +100,10 @@ AfterQuery = Annotated[
 ]
 
 
-def _caught_up(container: Container, name: str, after: int | None) -> None:
-    """With `after`: wait (bounded) until the read model `name` has processed it; else 503."""
-    if after is not None and not container.runner.wait(
+async def _caught_up(container: Container, name: str, after: int | None) -> None:
+    """With `after`: wait (bounded, on the event loop: no worker thread is held) until the
+    read model `name` has processed it; else, or at once beyond the log's end, 503."""
+    if after is not None and not await container.runner.wait_async(
         after, timeout=container.settings.read_wait_seconds, names=[name]
     ):
         raise HTTPException(
@@ -110,22 +113,75 @@ def _caught_up(container: Container, name: str, after: int | None) -> None:
         )
 
 
-def roster_view(container: ContainerDep, _: ReaderDep, after: AfterQuery = None) -> RosterView:
-    _caught_up(container, "roster", after)
+async def roster_view(
+    container: ContainerDep, _: ReaderDep, after: AfterQuery = None
+) -> RosterView:
+    await _caught_up(container, "roster", after)
     return container.views.roster
 
 
-def accountability_view(
+async def accountability_view(
     container: ContainerDep, _: ReaderDep, after: AfterQuery = None
 ) -> AccountabilityView:
-    _caught_up(container, "accountability", after)
+    await _caught_up(container, "accountability", after)
     return container.views.accountability
 
 
-def reports_view(container: ContainerDep, _: ReaderDep, after: AfterQuery = None) -> ReportsView:
-    _caught_up(container, "reports", after)
+async def reports_view(
+    container: ContainerDep, _: ReaderDep, after: AfterQuery = None
+) -> ReportsView:
+    await _caught_up(container, "reports", after)
     return container.views.reports
 
+
+# A manager key reads only its own subtree (API.md 1.1, "Scope of a manager key"): each read
+# names its unit, client or staff member through one of these, which checks it.
+
+IdQuery = Annotated[str, Query(min_length=1, max_length=64)]
+
+
+def unit_in_scope(
+    ledger: LedgerDep,
+    principal: ReaderDep,
+    unit_id: Annotated[str, Query(min_length=1, max_length=64, description="the subtree's root")],
+) -> str:
+    ledger.check_unit_scope(principal, unit_id)
+    return unit_id
+
+
+def client_in_scope(ledger: LedgerDep, principal: ReaderDep, client_id: IdPath) -> str:
+    ledger.check_client_scope(principal, client_id)
+    return client_id
+
+
+def client_query_in_scope(ledger: LedgerDep, principal: ReaderDep, client_id: IdQuery) -> str:
+    return client_in_scope(ledger, principal, client_id)
+
+
+def staff_in_scope(ledger: LedgerDep, principal: ReaderDep, staff_id: IdPath) -> str:
+    ledger.get_staff(staff_id)  # an unknown staff member is a 404, not a row of zeros
+    ledger.check_staff_read_scope(principal, staff_id)
+    return staff_id
+
+
+def staff_query_in_scope(ledger: LedgerDep, principal: ReaderDep, staff_id: IdQuery) -> str:
+    return staff_in_scope(ledger, principal, staff_id)
+
+
+def optional_unit_in_scope(
+    ledger: LedgerDep,
+    principal: ReaderDep,
+    unit_id: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+) -> str | None:
+    return ledger.scoped_unit(principal, unit_id)
+
+
+ScopedUnit = Annotated[str, Depends(unit_in_scope)]
+ScopedClient = Annotated[str, Depends(client_in_scope)]
+ScopedClientQuery = Annotated[str, Depends(client_query_in_scope)]
+ScopedStaff = Annotated[str, Depends(staff_in_scope)]
+ScopedStaffQuery = Annotated[str, Depends(staff_query_in_scope)]
+ScopedUnitOrNone = Annotated[str | None, Depends(optional_unit_in_scope)]
 
 RosterDep = Annotated[RosterView, Depends(roster_view)]
 AccountabilityDep = Annotated[AccountabilityView, Depends(accountability_view)]
@@ -242,5 +298,3 @@ async def update_writer(
 
 CreateWriterDep = Annotated[Writer, Depends(create_writer)]
 UpdateWriterDep = Annotated[Writer, Depends(update_writer)]
-
-IdPath = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")]

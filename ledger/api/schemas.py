@@ -617,6 +617,7 @@ class ApiKeyCreate(Body):
         default=None, description="required for a manager: the staff member it acts as"
     )
     label: Name
+    expires_at: Moment | None = Field(default=None, description="refused with 401 from then on")
 
 
 class ApiKeyIssued(WritePublic):
@@ -625,13 +626,41 @@ class ApiKeyIssued(WritePublic):
     role: KeyRole
     staff_id: str | None
     label: str
+    expires_at: datetime | None = None
+
+
+class ApiKeyPublic(BaseModel):
+    key_id: str
+    role: KeyRole
+    staff_id: str | None
+    label: str
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    last_used_at: datetime | None = Field(
+        description="to the minute, as this process saw it (not kept across restarts)"
+    )
+
+
+class ApiKeysPublic(BaseModel):
+    items: list[ApiKeyPublic]
 
 
 # ---- health ----------------------------------------------------------------------------
 
 
 class HealthPublic(BaseModel):
-    status: Literal["ok"]
+    status: Literal["ok", "degraded"]
     store: str
     position: int
     projections: dict[str, int]
+    errors: dict[str, str] = Field(
+        default_factory=dict,
+        description="per read model stopped on an event: the position and the error "
+        "(it is retried with backoff; `status` is then `degraded`, answered with 503)",
+    )
+    warnings: dict[str, str] = Field(
+        default_factory=dict,
+        description="`chain`: the first position the hash chain does not cover (a store "
+        "from before the chain, until `ledger chain backfill`); `status` stays `ok`",
+    )

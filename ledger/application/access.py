@@ -8,20 +8,36 @@ principal at all (the edge answers 401).
 
 from __future__ import annotations
 
-import hashlib
+import contextlib
 import hmac
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
-from ledger.application.caches import Memo
+from eventsourcing.utils import get_topic
+
 from ledger.application.history import HistoryUseCases
 from ledger.application.organisation import StaffSummary
 from ledger.application.writes import WriteResult
-from ledger.domain import Forbidden, InvalidInput, NotFound
-from ledger.domain.api_key import ApiKey, hash_secret
+from ledger.domain import Forbidden, InvalidInput, LedgerError, NotFound, Staff
+from ledger.domain.api_key import ApiKey, hash_secret, is_legacy_hash, legacy_hash_secret
 
 MANAGER = "manager"
+# A manager's commands that date an accountability-relevant fact, and the field that dates it
+# (a registration's `occurred_at` and an asset statement's `as_of` are not limited).
+BACKDATE_LIMITED: dict[str, str] = {
+    "assign": "effective_at",
+    "change_tier": "effective_at",
+    "churn": "effective_at",
+    "reactivate": "effective_at",
+    "log_contact": "occurred_at",
+}
+# A manager's commands that name a staff member by `staff_id`.
+NAMES_STAFF = frozenset({"assign", "log_contact"})
+DEFAULT_MANAGER_BACKDATE = timedelta(days=7)
 
 
 @dataclass(frozen=True)
@@ -43,20 +59,44 @@ class ApiKeySummary:
 
 
 @dataclass(frozen=True)
-class _KeySecrets:
-    key_id: str
-    role: str
-    staff_id: str | None
-    label: str
+class ApiKeyRecord(ApiKeySummary):
+    """A key as an access review lists it: never its token or hash."""
+
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+
+@dataclass(frozen=True)
+class _KeySecrets(ApiKeySummary):
     salt: str
     secret_hash: str
-    active: bool
+    valid: bool
 
 
-def _key_secrets(key: ApiKey) -> _KeySecrets:
-    return _KeySecrets(
-        key.key_id, key.role, key.staff_id, key.label, key.salt, key.secret_hash, key.active
-    )
+def _key_fields(key: ApiKey) -> tuple[str, str, str | None, str]:
+    return key.key_id, key.role, key.staff_id, key.label
+
+
+def _key_times(key: ApiKey) -> tuple[datetime, datetime | None, datetime | None]:
+    return key.created_at, key.expires_at, key.revoked_at
+
+
+def _key_secrets(key: ApiKey, *, at: datetime) -> _KeySecrets:
+    return _KeySecrets(*_key_fields(key), key.salt, key.secret_hash, key.valid_at(at))
+
+
+def _departed_at(staff: Staff) -> datetime | None:
+    return staff.departed_at
+
+
+# Checked against when a token names no known key, so that an unknown key id costs the same
+# HMAC as a known one: the answer's timing does not tell which key ids exist.
+_DECOY_SALT = secrets.token_hex(16)
+_DECOY_HASH = hash_secret(secrets.token_urlsafe(32), _DECOY_SALT)
+# `last_used_at` is noted at most this often per key (in memory: see `note_use`).
+LAST_USE_GRAIN = timedelta(minutes=1)
 
 
 def check_role(principal: Principal, roles: tuple[str, ...], doing: str) -> None:
@@ -67,15 +107,21 @@ def check_role(principal: Principal, roles: tuple[str, ...], doing: str) -> None
 class AccessUseCases(HistoryUseCases):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        # The KDF is slow on purpose; a token verified once is remembered by its digest.
-        self._verified_tokens: Memo[str] = Memo()
+        self.manager_backdate = DEFAULT_MANAGER_BACKDATE
+        self._last_used: dict[str, datetime] = {}
 
     # ---- keys -------------------------------------------------------------------------
 
     def issue_api_key(
-        self, *, role: str, staff_id: str | None, label: str, recorded_by: str
+        self,
+        *,
+        role: str,
+        staff_id: str | None,
+        label: str,
+        recorded_by: str,
+        expires_at: datetime | None = None,
     ) -> tuple[WriteResult, str]:
-        """A new key and its token `<key_id>.<secret>`; only a salted hash is stored."""
+        """A new key and its token `<key_id>.<secret>`; only a keyed hash is stored."""
         if staff_id is not None:
             self.check_staff_active(staff_id, self.clock(), doing="hold an API key")
         key_id = f"k{secrets.token_hex(8)}"
@@ -91,6 +137,7 @@ class AccessUseCases(HistoryUseCases):
             secret_hash=hash_secret(secret, salt),
             recorded_by=recorded_by,
             effective_at=self.clock(),
+            expires_at=expires_at,
         )
         return result, f"{key_id}.{secret}"
 
@@ -100,25 +147,75 @@ class AccessUseCases(HistoryUseCases):
         )
 
     def authenticate(self, token: str) -> ApiKeySummary | None:
-        """The active key a token belongs to, or None."""
-        key_id, sep, secret = token.partition(".")
-        if not sep or not secret:
+        """The key a token belongs to, if it is neither revoked nor expired and its staff
+        member (if any) has not departed by now; else None."""
+        now = self.clock()
+        key_id, _, secret = token.partition(".")
+        key: _KeySecrets | None = None
+        if secret:
+            try:
+                key = self.read(ApiKey, key_id, partial(_key_secrets, at=now), field="key_id")
+            except (NotFound, InvalidInput):
+                key = None
+        if key is not None and is_legacy_hash(key.secret_hash):
+            matches = self._check_legacy_secret(key, secret, now)
+        else:
+            salt, stored = (key.salt, key.secret_hash) if key else (_DECOY_SALT, _DECOY_HASH)
+            matches = hmac.compare_digest(hash_secret(secret, salt), stored)
+        if key is None or not matches or not key.valid:
             return None
-        try:
-            key = self.read(ApiKey, key_id, _key_secrets, field="key_id")
-        except (NotFound, InvalidInput):
-            return None
-        digest = hashlib.sha256(token.encode()).hexdigest()
-        if self._verified_tokens.get(digest) != key_id:
-            if not hmac.compare_digest(hash_secret(secret, key.salt), key.secret_hash):
+        if key.staff_id is not None:
+            departed = self.read(Staff, key.staff_id, _departed_at)
+            if departed is not None and departed <= now:
                 return None
-            self._verified_tokens.remember(digest, key_id)
-        if not key.active:
-            return None
+        self.note_use(key.key_id, now)
         return ApiKeySummary(key.key_id, key.role, key.staff_id, key.label)
 
+    def _check_legacy_secret(self, key: _KeySecrets, secret: str, now: datetime) -> bool:
+        """A key issued before API 1.1 holds a scrypt hash: checked once, then re-hashed."""
+        if not hmac.compare_digest(legacy_hash_secret(secret, key.salt), key.secret_hash):
+            return False
+        salt = secrets.token_hex(16)
+        with contextlib.suppress(LedgerError):  # another request re-hashed it first
+            self.update(
+                ApiKey,
+                key.key_id,
+                None,
+                ApiKey.rehash,
+                salt=salt,
+                secret_hash=hash_secret(secret, salt),
+                recorded_by=f"key:{key.key_id}",
+                effective_at=now,
+            )
+        return True
+
+    def note_use(self, key_id: str, now: datetime) -> None:
+        """When the key was last used, to the minute. Kept in this process's memory, not
+        written per request: an event per request would grow the log with reads, and a
+        process restarted forgets (an access review sees uses since the last start)."""
+        last = self._last_used.get(key_id)
+        if last is None or now - last >= LAST_USE_GRAIN:
+            self._last_used[key_id] = now
+
+    def api_keys(self) -> list[ApiKeyRecord]:
+        """Every key ever issued, oldest first, for an access review."""
+        issued = get_topic(ApiKey.Issued)
+        records = []
+        start: int | None = None
+        while True:
+            page = self.recorder.select_notifications(
+                start=start, limit=1000, topics=[issued], inclusive_of_start=start is None
+            )
+            for notification in page:
+                key = self.repository.get(notification.originator_id)
+                last_used = self._last_used.get(key.key_id)
+                records.append(ApiKeyRecord(*_key_fields(key), *_key_times(key), last_used))
+            if len(page) < 1000:
+                return records
+            start = page[-1].id
+
     def identify(self, token: str, *, admin_token: str | None) -> Principal | None:
-        """The caller a bearer token names (the admin token or an active key), or None."""
+        """The caller a bearer token names (the admin token or a valid key), or None."""
         if admin_token and hmac.compare_digest(token.encode(), admin_token.encode()):
             return ADMIN
         key = self.authenticate(token)
@@ -127,13 +224,13 @@ class AccessUseCases(HistoryUseCases):
         return Principal(name=f"key:{key.key_id}", role=key.role, staff_id=key.staff_id)
 
     # ---- the scope of a manager key -----------------------------------------------------
-    # API.md, "Scope of a manager key": every rule that limits what a manager key may touch
-    # lives in this section, each a `check_*_scope(principal, ...)` that passes any other
-    # role and raises Forbidden. Today: the client's home unit. Issue 12 adds the staff a
-    # command names, how far back it may be dated, and reads, beside these two.
+    # API.md 1.1, "Scope of a manager key": every rule that limits what a manager key may
+    # touch lives in this section, each a `check_*` that passes any other role and raises
+    # Forbidden (or InvalidInput for a date too far back). The HTTP routers and the console
+    # both call these, so a rule holds whichever door a request comes through.
 
     def check_unit_scope(self, principal: Principal, unit_id: str) -> None:
-        """A manager acts only on clients whose home unit lies in its own unit's subtree."""
+        """A manager acts on and reads only units of its own unit's subtree."""
         if principal.role != MANAGER:
             return
         manager = self._acting_manager(principal)
@@ -144,8 +241,71 @@ class AccessUseCases(HistoryUseCases):
             )
 
     def check_client_scope(self, principal: Principal, client_id: str) -> None:
+        """A manager acts on and reads only clients whose home unit is in its subtree."""
         if principal.role == MANAGER:
             self.check_unit_scope(principal, self.client_unit(client_id))
+
+    def scoped_unit(self, principal: Principal, unit_id: str | None) -> str | None:
+        """The unit a read covers: for a manager, one of its subtree (its own unit when it
+        names none); for every other role, what it asked for (None: every unit)."""
+        if principal.role != MANAGER:
+            return unit_id
+        if unit_id is None:
+            return self._acting_manager(principal).unit_id
+        self.check_unit_scope(principal, unit_id)
+        return unit_id
+
+    def check_staff_read_scope(self, principal: Principal, staff_id: str) -> None:
+        """A manager reads the records and portfolios of staff of its own subtree only."""
+        if principal.role == MANAGER:
+            self.check_unit_scope(principal, self.get_staff(staff_id).unit_id)
+
+    def check_named_staff(self, principal: Principal, staff_id: str) -> None:
+        """Staff a manager names (an assignee, a contact's author) must be active staff of
+        its subtree or of a unit above it: the president and vice president above an
+        outlet belong to its teams; a colleague of another sub-branch does not."""
+        if principal.role != MANAGER:
+            return
+        manager = self._acting_manager(principal)
+        named = self.get_staff(staff_id)
+        if not self._active_now(staff_id):
+            raise Forbidden(f"staff {staff_id} is not active staff")
+        below = manager.unit_id in self.unit_ancestry(named.unit_id)
+        above = named.unit_id in self.unit_ancestry(manager.unit_id)
+        if not (below or above):
+            raise Forbidden(
+                f"staff {staff_id} works in unit {named.unit_id}, neither in nor above "
+                f"{manager.staff_id}'s unit {manager.unit_id}"
+            )
+
+    def check_backdating(self, principal: Principal, field: str, moment: datetime | None) -> None:
+        """A manager may date accountability-relevant events only `manager_backdate` before
+        the moment they are recorded (DOMAIN.md: 责任不能转嫁, not rewrite last quarter)."""
+        if principal.role != MANAGER or moment is None:
+            return
+        earliest = self.clock() - self.manager_backdate
+        if moment < earliest:
+            raise InvalidInput(
+                field,
+                f"a manager may date this at most {self.manager_backdate.days} days back "
+                f"(not before {earliest.isoformat(timespec='seconds')})",
+            )
+
+    def check_client_command(
+        self, principal: Principal, command: str, fields: Mapping[str, Any]
+    ) -> None:
+        """Every rule for a manager's client command `command(**fields)`."""
+        if principal.role != MANAGER:
+            return
+        if command == "register_client":
+            self.check_unit_scope(principal, fields["unit_id"])
+        else:
+            self.check_client_scope(principal, fields["client_id"])
+        dated = BACKDATE_LIMITED.get(command)
+        if dated is not None:
+            self.check_backdating(principal, dated, fields.get(dated))
+        if command in NAMES_STAFF and fields.get("staff_id") is not None:
+            self.check_named_staff(principal, fields["staff_id"])
 
     def _acting_manager(self, principal: Principal) -> StaffSummary:
         """The active staff member a manager key is bound to."""
@@ -154,6 +314,9 @@ class AccessUseCases(HistoryUseCases):
             staff = self.get_staff(principal.staff_id)
         except NotFound:
             raise Forbidden("this manager key's staff member is unknown") from None
-        if staff.status != "active":
+        if not self._active_now(staff.staff_id):
             raise Forbidden(f"staff {staff.staff_id} has departed and may not write")
         return staff
+
+    def _active_now(self, staff_id: str) -> bool:
+        return self.read(Staff, staff_id, partial(Staff.is_active_at, at=self.clock()))

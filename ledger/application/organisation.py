@@ -131,11 +131,17 @@ class OrganisationUseCases(LedgerBase):
     ) -> WriteResult:
         effective_at = self.effective("effective_at", effective_at)
         self.unit_kind(unit_id)  # the unit must exist
+
+        def transfer(staff: Staff, **arguments: Any) -> list[Unit]:
+            left = staff.unit_at(effective_at)
+            staff.transfer(**arguments)
+            return self._vacate_head(left, staff_id, effective_at, recorded_by)
+
         return self.update(
             Staff,
             staff_id,
             expected_version,
-            Staff.transfer,
+            transfer,
             unit_id=unit_id,
             recorded_by=recorded_by,
             effective_at=effective_at,
@@ -150,15 +156,34 @@ class OrganisationUseCases(LedgerBase):
         recorded_by: str,
         expected_version: int | None = None,
     ) -> WriteResult:
+        effective_at = self.effective("effective_at", effective_at)
+
+        def depart(staff: Staff, **arguments: Any) -> list[Unit]:
+            left = staff.unit_at(effective_at)
+            staff.depart(**arguments)
+            return self._vacate_head(left, staff_id, effective_at, recorded_by)
+
         return self.update(
             Staff,
             staff_id,
             expected_version,
-            Staff.depart,
+            depart,
             reason=reason,
             recorded_by=recorded_by,
-            effective_at=self.effective("effective_at", effective_at),
+            effective_at=effective_at,
         )
+
+    def _vacate_head(
+        self, unit_id: str | None, staff_id: str, effective_at: datetime, recorded_by: str
+    ) -> list[Unit]:
+        """The unit a leaving staff member headed, its head vacated (saved with the move)."""
+        if unit_id is None:
+            return []
+        unit = self.load(Unit, unit_id)
+        vacated = unit.vacate_head(
+            staff_id=staff_id, recorded_by=recorded_by, effective_at=effective_at
+        )
+        return [unit] if vacated else []
 
     # ---- reads ------------------------------------------------------------------------
 

@@ -289,9 +289,10 @@ class LedgerBase(Application):
         if expected_version is not None and aggregate.version != expected_version:
             raise StaleVersion(expected_version, aggregate.version)
         with recording_clock(self.clock):
-            command(aggregate, **arguments)
+            # A command may change other aggregates too, saved in the same transaction.
+            also = command(aggregate, **arguments) or ()
         try:
-            recordings = self.save(aggregate)
+            recordings = self.save(aggregate, *also)
         except IntegrityError:
             # Someone else wrote first. With If-Match the caller must look again;
             # otherwise the command is re-run on the new state (its rules re-checked).

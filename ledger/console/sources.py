@@ -74,6 +74,9 @@ class Sources:
     def check_client_scope(self, principal: Principal, client_id: str) -> None:
         self.ledger.check_client_scope(principal, client_id)
 
+    def check_staff_read_scope(self, principal: Principal, staff_id: str) -> None:
+        self.ledger.check_staff_read_scope(principal, staff_id)
+
     @staticmethod
     def check_role(principal: Principal, roles: tuple[str, ...]) -> None:
         check_role(principal, roles, "do this")
@@ -208,6 +211,8 @@ class Sources:
         key, same fields) answers the first result and appends nothing. Then wait (bounded)
         until the read models hold the write, so the next page shows it."""
         run: Callable[..., Any] = getattr(self.ledger, command)
+        if "client_id" in fields:  # a client command; the organisation's are admin's
+            self.ledger.check_client_command(principal, command, fields)
         result, _ = self.ledger.idempotent(
             scope=principal.name,
             key=idempotency_key,

@@ -56,12 +56,21 @@ def local_time(value: datetime | str | None) -> str:
         return ""
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
-    return value.astimezone(LOCAL).strftime("%Y-%m-%d %H:%M")
+    return _local(value).strftime("%Y-%m-%d %H:%M")
 
 
 def input_time(value: datetime | None) -> str:
     """For an `<input type="datetime-local">`."""
-    return value.astimezone(LOCAL).strftime("%Y-%m-%dT%H:%M") if value else ""
+    return _local(value).strftime("%Y-%m-%dT%H:%M") if value else ""
+
+
+def _local(value: datetime) -> datetime:
+    # A time an older version stored at the edge of datetime's range (0001-01-01T00:00+14:00)
+    # has no local time: it is shown as recorded.
+    try:
+        return value.astimezone(LOCAL)
+    except OverflowError:
+        return value
 
 
 def percent(value: float | None) -> str:

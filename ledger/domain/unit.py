@@ -31,6 +31,15 @@ class Unit(LedgerAggregate):
         def apply(self, unit: Unit) -> None:
             timeline_insert(unit.heads, [self.effective_at, self.staff_id])
 
+    class HeadVacated(LedgerAggregate.Event):
+        """The head left (transferred out or departed): nobody heads the unit from then
+        until the next appointment (API.md 1.1, "Organisation")."""
+
+        staff_id: str
+
+        def apply(self, unit: Unit) -> None:
+            timeline_insert(unit.heads, [self.effective_at, None])
+
     class ChildAttached(LedgerAggregate.Event):
         child_id: str
 
@@ -101,7 +110,16 @@ class Unit(LedgerAggregate):
 
     def head_at(self, at: datetime) -> str | None:
         entry = timeline_at(self.heads, at)
-        return str(entry[1]) if entry else None
+        return str(entry[1]) if entry and entry[1] is not None else None
+
+    def vacate_head(self, *, staff_id: str, recorded_by: str, effective_at: datetime) -> bool:
+        """`staff_id` stops heading this unit at `effective_at`, if it heads it then."""
+        if self.head_at(effective_at) != staff_id:
+            return False
+        self.trigger_event(
+            self.HeadVacated, staff_id=staff_id, recorded_by=recorded_by, effective_at=effective_at
+        )
+        return True
 
     def appoint_head(self, *, staff_id: str, recorded_by: str, effective_at: datetime) -> None:
         previous = self.head_at(effective_at)

@@ -115,6 +115,7 @@ class ChurnCases(Part):
     def handlers(self) -> dict[type, Handler]:
         return {
             Unit.HeadAppointed: self.head_appointed,
+            Unit.HeadVacated: self.head_vacated,
             Client.Registered: self.registered,
             Client.TierChanged: self.tier_changed,
             Client.Assigned: self.assigned,
@@ -171,6 +172,13 @@ class ChurnCases(Part):
         )
 
     def head_appointed(self, event: Unit.HeadAppointed, tracking: Tracking) -> None:
+        self._head_from(event, tracking, event.staff_id)
+
+    def head_vacated(self, event: Unit.HeadVacated, tracking: Tracking) -> None:
+        self._head_from(event, tracking, None)
+
+    def _head_from(self, event: Any, tracking: Tracking, staff_id: str | None) -> None:
+        """From the event's effective time the unit is headed by `staff_id` (None: nobody)."""
         self.view.record(
             f"INSERT INTO {self.prefix}_heads (unit_aid, seq, effective_at, staff_id) "
             "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
@@ -178,7 +186,7 @@ class ChurnCases(Part):
                 aggregate_key(event),
                 tracking.notification_id,
                 utc_text(event.effective_at),
-                event.staff_id,
+                staff_id,
             ),
             tracking,
             mark="unit",

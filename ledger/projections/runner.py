@@ -10,6 +10,7 @@ rebuild racing a follower never applies an event twice.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gc
 import logging
@@ -20,6 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from anyio import to_thread
 from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError, Notification
 
@@ -37,12 +39,30 @@ from ledger.store import STORE_UNAVAILABLE
 log = logging.getLogger(__name__)
 
 BATCH = 1000
+# A read waiting on another process's views (`ledger project`) looks at their positions this
+# often; waiting on this process's own views, it is woken by their progress instead.
+POLL_OTHERS = 0.1
 # While the store is unreachable (a database restart), following is tried again this often.
 RECOVERY_PAUSE = 1.0
+# A view that failed on an event is tried again after this pause, doubled each failure up to
+# the longest: a fixed bug (or a `ledger rebuild`) brings it back without a restart.
+RETRY_FIRST = 1.0
+RETRY_LONGEST = 60.0
 
 
 class ProjectionError(RuntimeError):
     """A projection failed; it stops rather than skip an event."""
+
+
+class ViewEventError(ProjectionError):
+    """A view's handler failed on one event: the view stops there, the others go on."""
+
+    def __init__(self, name: str, position: int, error: BaseException) -> None:
+        super().__init__(
+            f"view {name} stopped at position {position}: {type(error).__name__}: {error}"
+        )
+        self.name = name
+        self.position = position
 
 
 class ViewBehindError(ProjectionError):
@@ -70,7 +90,8 @@ class ProjectionRunner:
             name: (projection.handlers, projection.view.track_past, frozenset(projection.topics))
             for name, projection in self.projections.items()
         }
-        self._apply_lock = threading.Lock()
+        # Re-entrant: a view's retry catches it up under the lock, through `_apply_items`.
+        self._apply_lock = threading.RLock()
         self._progress = threading.Condition()
         self._positions: dict[str, int] = {}
         self._stopping = threading.Event()
@@ -80,6 +101,11 @@ class ProjectionRunner:
         self._threads: list[threading.Thread] = []
         self._subscription: Any = None
         self.error: BaseException | None = None
+        # Views stopped on an event (name -> what failed where), while they are retried.
+        self.failures: dict[str, str] = {}
+        self._retrying: set[str] = set()
+        # Reads waiting on the event loop (`wait_async`): woken by every batch applied.
+        self._async_waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
         # Views write to separate files or rows, so their batches run side by side.
         self._workers = ThreadPoolExecutor(
             max_workers=max(1, len(self.views)), thread_name_prefix="view"
@@ -99,6 +125,8 @@ class ProjectionRunner:
             while self.is_running or self.error is not None:
                 if self.error is not None:
                     raise ProjectionError(str(self.error)) from self.error
+                if any(n in self.failures for n in names):
+                    return False  # it may be retried for long: the caller is told at once
                 if all(self._positions.get(n, 0) >= position for n in names):
                     return True
                 remaining = deadline - time.monotonic()
@@ -115,6 +143,63 @@ class ProjectionRunner:
                 return False
         return True
 
+    async def wait_async(
+        self, position: int, timeout: float = 5.0, names: Iterable[str] | None = None
+    ) -> bool:
+        """`wait` for a request on the event loop: it holds no worker thread while it
+        waits, and answers False at once for a position beyond the end of the log."""
+        names = list(names or self.views)
+        if all(self._positions.get(n, 0) >= position for n in names):
+            return True
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        end = await to_thread.run_sync(self.app.recorder.max_notification_id)
+        if position > (end or 0):
+            return False
+        if not (self.is_running or self.error is not None):
+            return await self._poll_others(position, names, deadline)
+        woken = asyncio.Event()
+        waiter = (loop, woken)
+        self._async_waiters.add(waiter)
+        try:
+            while True:
+                woken.clear()
+                if self.error is not None:
+                    raise ProjectionError(str(self.error)) from self.error
+                if any(n in self.failures for n in names):
+                    return False
+                if all(self._positions.get(n, 0) >= position for n in names):
+                    return True
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    return False
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(woken.wait(), min(remaining, 0.5))
+        finally:
+            self._async_waiters.discard(waiter)
+
+    async def _poll_others(self, position: int, names: list[str], deadline: float) -> bool:
+        loop = asyncio.get_running_loop()
+
+        def reached() -> bool:
+            return all(
+                (self.views[n].max_tracking_id(self.app.name) or 0) >= position for n in names
+            )
+
+        while not await to_thread.run_sync(reached):
+            if loop.time() >= deadline:
+                return False
+            await asyncio.sleep(POLL_OTHERS)
+        return True
+
+    def _notify(self) -> None:
+        """Wake every waiting read, in threads and on event loops."""
+        with self._progress:
+            self._progress.notify_all()
+        for loop, woken in list(self._async_waiters):
+            with contextlib.suppress(RuntimeError):  # its loop has closed
+                loop.call_soon_threadsafe(woken.set)
+
     # ---- processing -------------------------------------------------------------------
 
     def _apply(
@@ -126,23 +211,73 @@ class ProjectionRunner:
         last = notifications[-1].id
         if all(self._positions.get(n, 0) >= last for n in names):
             return
-        self._apply_items(deserialise(self.app, notifications, self._topics(names)), names, after)
+        items = deserialise(self.app, notifications, self._topics(names))
+        self._apply_items(items, names, after, contain=True)
 
     def _topics(self, names: Iterable[str]) -> frozenset[str]:
         return frozenset(t for n in names for t in self.projections[n].topics)
 
-    def _apply_items(self, items: list[TrackedEvent], names: Iterable[str], after: int) -> None:
+    def _apply_items(
+        self, items: list[TrackedEvent], names: Iterable[str], after: int, *, contain: bool = False
+    ) -> None:
+        """Apply to each named view; with `contain` (following the store), a view that
+        fails on an event is set aside and retried while the others go on."""
         last = items[-1][1].notification_id
-        pending = [n for n in names if self._positions.get(n, 0) < last]
+        # Following, a failed view is left to its retry (which catches it up itself).
+        pending = [
+            n
+            for n in names
+            if self._positions.get(n, 0) < last and not (contain and n in self.failures)
+        ]
         if not pending:
             return
+
+        def apply(name: str) -> None:
+            try:
+                self._apply_to(name, items, after)
+            except ViewEventError as error:
+                if not contain:
+                    raise
+                self._view_failed(name, error)
+
         with self._apply_lock:
             if len(pending) == 1:
-                self._apply_to(pending[0], items, after)
+                apply(pending[0])
             else:
-                list(self._workers.map(lambda n: self._apply_to(n, items, after), pending))
-        with self._progress:
-            self._progress.notify_all()
+                list(self._workers.map(apply, pending))
+        self._notify()
+
+    def _view_failed(self, name: str, error: BaseException) -> None:
+        self.failures[name] = str(error)
+        log.error("projection %s: %s; retrying with backoff", name, error, exc_info=error)
+        self._notify()
+        if name not in self._retrying:
+            self._retrying.add(name)
+            threading.Thread(
+                target=self._retry, args=(name,), daemon=True, name=f"projection-retry-{name}"
+            ).start()
+
+    def _retry(self, name: str) -> None:
+        """Catch the failed view up from its own position, again and again with a growing
+        pause, until it passes the event (the code or the data was fixed) or we stop."""
+        delay = RETRY_FIRST
+        try:
+            while not self._halted.wait(delay):
+                try:
+                    with self._apply_lock:
+                        self._catch_up([name])
+                        # Back among the followed views from the next batch on.
+                        self.failures.pop(name, None)
+                except Exception as error:
+                    self.failures[name] = str(error)
+                    log.error("projection %s: still failing: %s", name, error)
+                    delay = min(delay * 2, RETRY_LONGEST)
+                    continue
+                log.warning("projection %s: recovered", name)
+                self._notify()
+                return
+        finally:
+            self._retrying.discard(name)
 
     def _apply_to(self, name: str, items: list[TrackedEvent], after: int) -> None:
         view = self.views[name]
@@ -156,7 +291,13 @@ class ProjectionRunner:
                     handlers, skip, wanted = self._dispatch[name]
                     for event, tracking, topic in items:
                         if tracking.notification_id > done and topic in wanted:
-                            handlers.get(type(event), skip)(event, tracking)
+                            try:
+                                handlers.get(type(event), skip)(event, tracking)
+                            except (IntegrityError, *STORE_UNAVAILABLE):
+                                raise
+                            except Exception as error:
+                                position = tracking.notification_id
+                                raise ViewEventError(name, position, error) from error
                     # The position moves past the events this view has no use for too.
                     last = items[-1][1]
                     if last.notification_id > done:
@@ -220,6 +361,8 @@ class ProjectionRunner:
                     self.views[name].start_rebuild()
                     self._positions[name] = 0
             end = self.catch_up(names)
+            for name in names:
+                self.failures.pop(name, None)
         finally:
             # Already done unless a start or the catch-up failed; a view whose start failed
             # put itself back, and one started before it is left with its indexes.
@@ -316,8 +459,7 @@ class ProjectionRunner:
         self._stopping.set()
         if self._subscription is not None:
             self._subscription.stop()
-        with self._progress:
-            self._progress.notify_all()
+        self._notify()
         if (
             isinstance(error, STORE_UNAVAILABLE)
             and not self._halted.is_set()

@@ -310,7 +310,8 @@ class ApiContract:
             ),
             403,
         )
-        assert api.get(f"/v1/clients/{elsewhere}", headers=manager).status_code == 200
+        # API.md 1.1 ("Scope of a manager key"): it reads only its own subtree too.
+        assert_problem(api.get(f"/v1/clients/{elsewhere}", headers=manager), 403)
 
     def test_a_sub_branch_manager_reaches_every_outlet_below_it(self, world: World) -> None:
         world.post(
@@ -342,7 +343,8 @@ class ApiContract:
             json={"client_id": new_id("C"), "name": "Li", "unit_id": world["O1"]},
             headers=manager,
         )
-        assert_problem(answer, 403)
+        # API.md 1.1, "Keys": from the departure on, the key itself is refused.
+        assert_problem(answer, 401)
 
     def test_api_keys_are_issued_once_by_admin_and_revoked(self, world: World) -> None:
         api = world.api
@@ -441,7 +443,8 @@ class ApiContract:
             return await run_sync(func, *args, **kwargs)
 
         monkeypatch.setattr(anyio.to_thread, "run_sync", counting)
-        body = {"channel": "phone", "staff_id": world["M1"], "occurred_at": at(3)}
+        # Yesterday: a manager may date a contact only a few days back (API.md 1.1).
+        body = {"channel": "phone", "staff_id": world["M1"], "occurred_at": at(364)}
         answer = world.api.post(f"/v1/clients/{client_id}/contacts", json=body, headers=manager)
         assert answer.status_code == 201
         assert answer.json()["type"] == "ContactLogged"

@@ -306,8 +306,14 @@ class ReadModelContract:
                 {"staff_id": world["M1"], "from": at(0), "to": at(9)},
             ),
         ]
+        # A manager of the department above S1 (API.md 1.1: a manager reads its subtree).
+        world.ids["MD"] = new_id("MD")
+        world.post(
+            "/v1/staff",
+            {"staff_id": world["MD"], "name": "d", "unit_id": world["D"], "role": "client_manager"},
+        )
         keys = {
-            role: world.key(role, "M3" if role == "manager" else None)[1]
+            role: world.key(role, "MD" if role == "manager" else None)[1]
             for role in (
                 "manager",
                 "auditor",

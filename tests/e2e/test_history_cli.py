@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -17,6 +14,7 @@ from ledger.bootstrap import build
 from ledger.cli import app
 from ledger.config import Settings
 from support.scenario import ADMIN, NOW, REGISTERED_AT, STAFF_SINCE, Clock, build_bank, register
+from support.served import run_cli
 
 EXPECTED_TYPES = [
     "Registered",
@@ -81,19 +79,6 @@ def filled(sqlite_url: str) -> Filled:
     finally:
         container.close()
     return Filled(sqlite_url, client_id, contact.event_id, retraction.event_id)
-
-
-def run_cli(database_url: str, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "LEDGER_DATABASE_URL": database_url}
-    return subprocess.run(
-        [sys.executable, "-m", "ledger.cli", *args],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
 
 
 def test_history_prints_the_events_in_order(filled: Filled, tmp_path: Path) -> None:

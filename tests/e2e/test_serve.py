@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from ledger.bootstrap import build
 from ledger.config import Settings
 from support.pg import free_port
 from support.scenario import ADMIN, new_id
+from support.served import serve_process
 
 
 def wait_for_health(url: str, server: subprocess.Popen[str], timeout: float = 30) -> httpx.Response:
@@ -43,14 +43,7 @@ def test_serve_answers_health_from_the_sqlite_store(tmp_path: Path) -> None:
 
     port = free_port()
     env = {**os.environ, "LEDGER_DATABASE_URL": database_url}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "ledger.cli", "serve", "--port", str(port)],
-        env=env,
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    server = serve_process(env, tmp_path, port)
     try:
         response = wait_for_health(f"http://127.0.0.1:{port}/v1/health", server)
         body = response.json()

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
@@ -85,6 +86,20 @@ def running_app(
         container.close()
 
 
+class ContractOnEachStore:
+    """A contract run once per store: a subclass per backend provides `database_url`; `app`
+    is the app on it, its reads waiting up to 2 s for the read models."""
+
+    @pytest.fixture
+    def database_url(self) -> str:
+        raise NotImplementedError
+
+    @pytest.fixture
+    def app(self, database_url: str) -> Iterator[tuple[TestClient, Container]]:
+        with running_app(database_url, read_wait_seconds=2) as running:
+            yield running
+
+
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
@@ -142,6 +157,21 @@ class World:
                 },
             )
         return self
+
+    def hire(self, name: str, unit: str, role: str, since: str) -> str:
+        """A staff member `name` (its id in `ids`) joining `unit` in `role` at `since`."""
+        self.ids[name] = new_id(name)
+        self.post(
+            "/v1/staff",
+            {
+                "staff_id": self[name],
+                "name": name,
+                "unit_id": self[unit],
+                "role": role,
+                "effective_at": since,
+            },
+        )
+        return self[name]
 
     def client(self, unit: str = "O1", tier: str = "standard") -> str:
         client_id = new_id("C")

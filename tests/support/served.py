@@ -34,6 +34,31 @@ def moment(days_after_registration: float) -> str:
     return (CLIENTS_SINCE + timedelta(days=days_after_registration)).isoformat()
 
 
+def run_cli(database_url: str, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "LEDGER_DATABASE_URL": database_url}
+    return subprocess.run(
+        [sys.executable, "-m", "ledger.cli", *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def serve_process(env: dict[str, str], cwd: Path, port: int, *args: str) -> subprocess.Popen[str]:
+    """`ledger serve` on `port` in `cwd`, its output captured as text."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "ledger.cli", "serve", "--port", str(port), *args],
+        env=env,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
 class Server:
     """`python -m ledger.cli serve` on a store, on a fixed port so a restart reuses it."""
 

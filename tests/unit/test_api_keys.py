@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from ledger.application import Ledger
+from ledger.application import Ledger, access
 from ledger.bootstrap import build
 from ledger.config import Settings
 from ledger.domain import InvalidInput, NotFound
-from ledger.domain.api_key import ApiKey, hash_secret
+from ledger.domain.api_key import ApiKey, hash_secret, is_legacy_hash, legacy_hash_secret
+from support.api_world import SettableClock
 
 
 @pytest.fixture
@@ -68,3 +69,67 @@ def test_a_key_is_recorded_at_the_ledgers_clock() -> None:
         assert container.ledger.repository.get(ApiKey.id_for(result.id)).created_on == at
     finally:
         container.close()
+
+
+# ---- API 1.1: keyed SHA-256, one cost for every key id, legacy scrypt keys ------------------
+
+
+def test_the_secret_is_a_keyed_sha256_and_an_unknown_key_id_costs_the_same(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, token = ledger.issue_api_key(role="auditor", staff_id=None, label="a", recorded_by="x")
+    secret = token.split(".", 1)[1]
+    hashed: list[str] = []
+    slow: list[str] = []
+    monkeypatch.setattr(
+        access, "hash_secret", lambda s, salt: hashed.append(s) or hash_secret(s, salt)
+    )
+    monkeypatch.setattr(access, "legacy_hash_secret", lambda s, salt: slow.append(s) or "")
+    assert ledger.authenticate(token) is not None
+    assert ledger.authenticate(token[:-1] + ("A" if token[-1] != "A" else "B")) is None
+    assert ledger.authenticate(f"kunknown00000000.{secret}") is None
+    # One HMAC each, known key id or not; scrypt never.
+    assert len(hashed) == 3 and slow == []
+
+
+def test_a_key_issued_with_a_scrypt_hash_still_works_and_is_rehashed(ledger: Ledger) -> None:
+    salt, secret = "00" * 16, "s3cret-of-an-old-key"
+    key = ApiKey.issue(
+        key_id="klegacy0000000001",
+        role="auditor",
+        staff_id=None,
+        label="old",
+        salt=salt,
+        secret_hash=legacy_hash_secret(secret, salt),
+        recorded_by="admin",
+        effective_at=datetime.now(UTC),
+    )
+    ledger.save(key)
+    assert ledger.authenticate(f"klegacy0000000001.{secret}") is not None
+    rehashed = ledger.repository.get(ApiKey.id_for("klegacy0000000001"))
+    assert not is_legacy_hash(rehashed.secret_hash)
+    assert rehashed.secret_hash == hash_secret(secret, rehashed.salt)
+    assert ledger.authenticate(f"klegacy0000000001.{secret}") is not None
+    assert ledger.authenticate("klegacy0000000001.wrong") is None
+
+
+def test_an_expired_key_authenticates_nothing() -> None:
+    clock = SettableClock(datetime(2026, 1, 1, tzinfo=UTC))
+    container = build(Settings(database_url="memory://"), clock=clock)
+    ledger = container.ledger
+    _, token = ledger.issue_api_key(
+        role="auditor",
+        staff_id=None,
+        label="a",
+        recorded_by="x",
+        expires_at=clock.now + timedelta(hours=1),
+    )
+    assert ledger.authenticate(token) is not None
+    clock.now += timedelta(hours=1)
+    assert ledger.authenticate(token) is None
+    with pytest.raises(InvalidInput) as past:
+        ledger.issue_api_key(
+            role="auditor", staff_id=None, label="a", recorded_by="x", expires_at=clock.now
+        )
+    assert past.value.field == "expires_at"
+    container.close()

@@ -7,8 +7,10 @@ from fastapi import APIRouter, Path, Query, Response
 from ledger.api.deps import (
     AccountabilityDep,
     DeterminerDep,
-    IdPath,
-    LedgerDep,
+    ScopedClient,
+    ScopedClientQuery,
+    ScopedStaff,
+    ScopedUnitOrNone,
     UpdateWriterDep,
 )
 from ledger.api.exports import EXPORT_RESPONSES, ExportFormat, export_models
@@ -38,13 +40,13 @@ FiscalYear = Annotated[int, Query(ge=1900, le=9999, description="named by the ye
 
 
 @router.get("/clients/{client_id}", summary="Every team role's [from, to) intervals of a client")
-def client_intervals(client_id: IdPath, view: AccountabilityDep) -> ClientIntervalsPublic:
+def client_intervals(client_id: ScopedClient, view: AccountabilityDep) -> ClientIntervalsPublic:
     return ClientIntervalsPublic.model_validate(view.client_intervals(client_id))
 
 
 @router.get("/responsible", summary="Who was responsible for a client at a time")
 def responsible(
-    client_id: Annotated[str, Query(min_length=1, max_length=64)],
+    client_id: ScopedClientQuery,
     at: Moment,
     view: AccountabilityDep,
 ) -> ResponsiblePublic:
@@ -59,7 +61,7 @@ def responsible(
 )
 def churn_cases(
     view: AccountabilityDep,
-    unit_id: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+    unit_id: ScopedUnitOrNone,
     fiscal_year: Annotated[int | None, Query(ge=1900, le=9999)] = None,
     in_scope: bool | None = None,
     kind: ChurnKind | None = None,
@@ -75,9 +77,8 @@ def churn_cases(
 
 @router.get("/staff/{staff_id}", summary="A staff member's in-scope cases in a fiscal year")
 def staff_record(
-    staff_id: IdPath, fiscal_year: FiscalYear, ledger: LedgerDep, view: AccountabilityDep
+    staff_id: ScopedStaff, fiscal_year: FiscalYear, view: AccountabilityDep
 ) -> StaffRecordPublic:
-    ledger.get_staff(staff_id)  # an unknown staff member is a 404, not a row of zeros
     return StaffRecordPublic.model_validate(view.staff_record(staff_id, fiscal_year))
 
 

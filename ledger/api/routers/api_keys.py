@@ -5,7 +5,13 @@ from fastapi import APIRouter
 from ledger.api.deps import IdPath, KeyAdminDep, LedgerDep
 from ledger.api.problems import problem_responses
 from ledger.api.routing import OneHopRoute
-from ledger.api.schemas import ApiKeyCreate, ApiKeyIssued, WritePublic
+from ledger.api.schemas import (
+    ApiKeyCreate,
+    ApiKeyIssued,
+    ApiKeyPublic,
+    ApiKeysPublic,
+    WritePublic,
+)
 
 router = APIRouter(
     prefix="/v1/api-keys",
@@ -17,9 +23,7 @@ router = APIRouter(
 
 @router.post("", status_code=201, summary="Issue an API key (its token is shown once)")
 def issue_key(body: ApiKeyCreate, ledger: LedgerDep, principal: KeyAdminDep) -> ApiKeyIssued:
-    result, token = ledger.issue_api_key(
-        role=body.role, staff_id=body.staff_id, label=body.label, recorded_by=principal.name
-    )
+    result, token = ledger.issue_api_key(**body.model_dump(), recorded_by=principal.name)
     return ApiKeyIssued(
         **WritePublic.model_validate(result, from_attributes=True).model_dump(),
         key_id=result.id,
@@ -27,6 +31,14 @@ def issue_key(body: ApiKeyCreate, ledger: LedgerDep, principal: KeyAdminDep) -> 
         role=body.role,
         staff_id=body.staff_id,
         label=body.label,
+        expires_at=body.expires_at,
+    )
+
+
+@router.get("", summary="Every key issued, for an access review (never a token or hash)")
+def list_keys(ledger: LedgerDep, _: KeyAdminDep) -> ApiKeysPublic:
+    return ApiKeysPublic(
+        items=[ApiKeyPublic.model_validate(k, from_attributes=True) for k in ledger.api_keys()]
     )
 
 

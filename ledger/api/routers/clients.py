@@ -10,7 +10,7 @@ from ledger.api.deps import (
     CreateWriterDep,
     IdPath,
     LedgerDep,
-    ReaderDep,
+    ScopedClient,
     UpdateWriterDep,
     Writer,
 )
@@ -47,14 +47,16 @@ router = APIRouter(
 def _client_write(
     write: Writer, client_id: str, command: Callable[..., WriteResult], **fields: Any
 ) -> WritePublic:
-    write.ledger.check_client_scope(write.principal, client_id)
-    return write(command, client_id=client_id, **fields)
+    fields["client_id"] = client_id
+    write.ledger.check_client_command(write.principal, command.__name__, fields)
+    return write(command, **fields)
 
 
 @router.post("", status_code=201, summary="Register a client")
 def register_client(body: ClientCreate, _: ClientWriterDep, write: CreateWriterDep) -> WritePublic:
-    write.ledger.check_unit_scope(write.principal, body.unit_id)
-    return write(write.ledger.register_client, **body.model_dump())
+    fields = body.model_dump()
+    write.ledger.check_client_command(write.principal, "register_client", fields)
+    return write(write.ledger.register_client, **fields)
 
 
 @router.post("/{client_id}/profile", status_code=201, summary="Update the profile")
@@ -122,9 +124,8 @@ def retract(
 
 @router.get("/{client_id}", summary="Read a client as of a time, as known at a time")
 def get_client(
-    client_id: IdPath,
+    client_id: ScopedClient,
     ledger: LedgerDep,
-    _: ReaderDep,
     as_of: Moment | None = None,
     known_at: Moment | None = None,
 ) -> ClientPublic:
@@ -157,7 +158,7 @@ def get_client(
     responses=EXPORT_RESPONSES,
 )
 def client_history(
-    client_id: IdPath, ledger: LedgerDep, _: ReaderDep, fmt: ExportFormat = None
+    client_id: ScopedClient, ledger: LedgerDep, fmt: ExportFormat = None
 ) -> ClientHistoryPublic | Response:
     entries = ledger.client_history(client_id)
     if fmt is not None:

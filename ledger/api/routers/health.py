@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
 
 from ledger.api.deps import ContainerDep
 from ledger.api.problems import problem_responses
@@ -15,11 +16,32 @@ router = APIRouter(
 )
 
 
-@router.get("", summary="Liveness, store and log position (no token needed)")
-def health(container: ContainerDep) -> HealthPublic:
-    return HealthPublic(
-        status="ok",
+@router.get(
+    "",
+    summary="Liveness, store and log position (no token needed)",
+    response_model=HealthPublic,
+    responses={503: {"model": HealthPublic, "description": "a read model stopped on an event"}},
+)
+def health(container: ContainerDep) -> HealthPublic | Response:
+    runner = container.runner if container.views_built else None
+    errors = dict(runner.failures) if runner is not None else {}
+    if runner is not None and runner.error is not None:
+        errors["projections"] = str(runner.error)
+    warnings = {}
+    unhashed = container.integrity.unhashed()
+    if unhashed is not None:
+        warnings["chain"] = (
+            f"events from position {unhashed} are not in the hash chain yet: "
+            "run `ledger chain backfill`"
+        )
+    answer = HealthPublic(
+        status="degraded" if errors else "ok",
         store=container.settings.store,
         position=container.ledger.position,
-        projections=container.runner.positions() if container.views_built else {},
+        projections=runner.positions() if runner is not None else {},
+        errors=errors,
+        warnings=warnings,
     )
+    if errors:
+        return JSONResponse(answer.model_dump(mode="json"), status_code=503)
+    return answer

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from ledger.api.deps import LedgerDep, ReportsDep, RosterDep
+from ledger.api.deps import ReportsDep, RosterDep, ScopedStaffQuery, ScopedUnit
 from ledger.api.exports import EXPORT_RESPONSES, ExportFormat, export_models
 from ledger.api.problems import problem_responses
 from ledger.api.routing import OneHopRoute
@@ -27,8 +27,6 @@ router = APIRouter(
     route_class=OneHopRoute,
 )
 
-UnitQuery = Annotated[str, Query(min_length=1, max_length=64, description="the subtree's root")]
-StaffQuery = Annotated[str, Query(min_length=1, max_length=64)]
 From = Annotated[Moment, Query(alias="from", description="the period's start (inclusive)")]
 To = Annotated[Moment, Query(alias="to", description="the period's end (exclusive)")]
 
@@ -39,7 +37,7 @@ def _period(start: Moment, end: Moment) -> None:
 
 
 @router.get("/tier-growth", summary="Tier counts at the start and end of a period, and growth")
-def tier_growth(unit_id: UnitQuery, start: From, end: To, roster: RosterDep) -> TierGrowthPublic:
+def tier_growth(unit_id: ScopedUnit, start: From, end: To, roster: RosterDep) -> TierGrowthPublic:
     # Answered by the roster view, from its tier counts (ledger/projections/roster.py).
     _period(start, end)
     return TierGrowthPublic.model_validate(roster.tier_growth(unit_id, start, end))
@@ -47,7 +45,7 @@ def tier_growth(unit_id: UnitQuery, start: From, end: To, roster: RosterDep) -> 
 
 @router.get("/completeness", summary="Key-information completeness of active VIP clients")
 def completeness(
-    unit_id: UnitQuery,
+    unit_id: ScopedUnit,
     reports: ReportsDep,
     target: Annotated[
         float | None,
@@ -64,7 +62,7 @@ def completeness(
     responses=EXPORT_RESPONSES,
 )
 def overdue_contacts(
-    unit_id: UnitQuery, reports: ReportsDep, as_of: Moment | None = None, fmt: ExportFormat = None
+    unit_id: ScopedUnit, reports: ReportsDep, as_of: Moment | None = None, fmt: ExportFormat = None
 ) -> OverdueContactsPublic | Response:
     answer = reports.overdue_contacts(unit_id, as_of=as_of)
     if fmt is not None:
@@ -79,7 +77,7 @@ def overdue_contacts(
     responses=EXPORT_RESPONSES,
 )
 def orphaned_clients(
-    unit_id: UnitQuery, reports: ReportsDep, fmt: ExportFormat = None
+    unit_id: ScopedUnit, reports: ReportsDep, fmt: ExportFormat = None
 ) -> OrphanedClientsPublic | Response:
     answer = reports.orphaned_clients(unit_id)
     if fmt is not None:
@@ -89,10 +87,9 @@ def orphaned_clients(
 
 @router.get("/manager-portfolio", summary="A manager's clients at `to` and asset changes")
 def manager_portfolio(
-    staff_id: StaffQuery, start: From, end: To, ledger: LedgerDep, reports: ReportsDep
+    staff_id: ScopedStaffQuery, start: From, end: To, reports: ReportsDep
 ) -> ManagerPortfolioPublic:
     _period(start, end)
-    ledger.get_staff(staff_id)  # an unknown staff member is a 404, not an empty portfolio
     answer = reports.manager_portfolio(staff_id, start, end)
     answer["assets_change"] = str(answer["assets_change"])
     return ManagerPortfolioPublic.model_validate(answer)

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from ledger.api.deps import RosterDep
+from ledger.api.deps import RosterDep, ScopedUnit
 from ledger.api.exports import EXPORT_RESPONSES, ExportFormat, every_page, export_models
 from ledger.api.problems import problem_responses
 from ledger.api.routing import OneHopRoute
@@ -25,8 +25,6 @@ router = APIRouter(
     route_class=OneHopRoute,
 )
 
-UnitQuery = Annotated[str, Query(min_length=1, max_length=64, description="the subtree's root")]
-
 
 @router.get(
     "",
@@ -35,7 +33,7 @@ UnitQuery = Annotated[str, Query(min_length=1, max_length=64, description="the s
     responses=EXPORT_RESPONSES,
 )
 def roster(
-    unit_id: UnitQuery,
+    unit_id: ScopedUnit,
     view: RosterDep,
     tier: Tier | None = None,
     manager_id: Annotated[str | None, Query(max_length=64)] = None,
@@ -61,7 +59,7 @@ def roster(
     "/summary", summary="Active clients per tier, as of an effective time, as known at a time"
 )
 def roster_summary(
-    unit_id: UnitQuery,
+    unit_id: ScopedUnit,
     view: RosterDep,
     as_of: Moment | None = None,
     known_at: Moment | None = None,

@@ -155,8 +155,7 @@ def portfolio(
     begin, finish = _period(start, end)
     rows: list[dict[str, Any]] = []
     if staff:
-        member = viewer.sources.staff(staff)
-        viewer.check_unit(member.unit_id)
+        viewer.sources.check_staff_read_scope(viewer.principal, staff)
         answer = viewer.sources.manager_portfolio(staff, begin, finish)
         rows = [
             {

@@ -15,12 +15,29 @@ from eventsourcing.utils import get_topic
 CHUNK = 500
 
 
+# The ends of what a view stores: a time whose UTC falls outside datetime's years 1 to 9999
+# is clamped to the nearer one.
+FIRST_TEXT = "0001-01-01T00:00:00.000000"
+LAST_TEXT = "9999-12-31T23:59:59.999999"
+
+
 def utc_text(moment: datetime) -> str:
-    """A tz-aware time as fixed-width UTC text: text order is time order."""
+    """A tz-aware time as fixed-width UTC text: text order is time order.
+
+    Every aware time the log can hold has a text, even one whose UTC is outside years 1 to
+    9999 (`0001-01-01T00:00:00+14:00` is 10:00 on 31 December of year 0; older versions
+    stored such times): it is clamped to the first or last text. Clamping keeps the order
+    (nothing stored sorts between such a time and the end it is clamped to) and keeps every
+    text readable back as a datetime, which a year 0 or 10000 would not be; the input rules
+    refuse such times now (API.md 1.1), so a clamped time only ever stands for "before, or
+    after, anything else"."""
     if moment.tzinfo is not UTC:
         if moment.tzinfo is None:
             raise ValueError("naive datetime")
-        moment = moment.astimezone(UTC)
+        try:
+            moment = moment.astimezone(UTC)
+        except OverflowError:
+            return FIRST_TEXT if moment.year == 1 else LAST_TEXT
     # Stored events' times come back in UTC: no conversion for them.
     return moment.isoformat(timespec="microseconds")[:26]
 

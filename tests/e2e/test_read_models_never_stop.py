@@ -1,0 +1,194 @@
+"""Issue 12, item 1, on SQLite and on PostgreSQL: a read model never stops for good. A time an
+older version let into the log (its UTC before year 1) is projected; a view that fails on an
+event reports it on /v1/health (503 `degraded`, naming the view, the position and the error),
+the others go on, and it is retried until a fix or a rebuild brings it back."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from ledger.bootstrap import Container
+from ledger.domain import Client, values
+from ledger.projections import runner as runner_module
+from support.api_world import ADMIN, ContractOnEachStore, World, new_id, running_app
+from support.served import Server, run_cli
+
+# 10:00 UTC on 31 December of year 0: converting it to UTC overflows datetime.
+BEFORE_YEAR_ONE = datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=14)))
+
+
+def store_below_the_api(container: Container, world: World, occurred_at: datetime) -> int:
+    """Register a client as an older version could have: without today's time range."""
+    saved = values.EARLIEST
+    values.EARLIEST = occurred_at
+    try:
+        result = container.ledger.register_client(
+            client_id=(client_id := new_id("C")),
+            name="Old",
+            unit_id=world["O1"],
+            occurred_at=occurred_at,
+            recorded_by="admin",
+        )
+    finally:
+        values.EARLIEST = saved
+    world.ids["old"] = client_id
+    return result.position
+
+
+def until(condition: Any, seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+class ReadModelsNeverStopContract(ContractOnEachStore):
+    @pytest.fixture
+    def world(self, app: tuple[TestClient, Container]) -> World:
+        return World(app[0]).build()
+
+    def test_a_time_before_year_one_in_utc_stops_no_read_model(
+        self, app: tuple[TestClient, Container], world: World
+    ) -> None:
+        api, container = app
+        position = store_below_the_api(container, world, BEFORE_YEAR_ONE)
+        # Serving: every view follows past it, and health says so.
+        roster = api.get(
+            "/v1/rosters", params={"unit_id": world["O1"], "after": position}, headers=ADMIN
+        )
+        assert roster.status_code == 200, roster.text
+        assert world["old"] in [item["client_id"] for item in roster.json()["items"]]
+        health = api.get("/v1/health")
+        assert health.status_code == 200 and health.json()["status"] == "ok", health.text
+        assert set(health.json()["projections"].values()) == {position}
+        for path, params in (
+            (f"/v1/accountability/clients/{world['old']}", {}),
+            ("/v1/reports/overdue-contacts", {"unit_id": world["O1"]}),
+            ("/v1/rosters/summary", {"unit_id": world["O1"]}),
+        ):
+            assert api.get(path, params=params, headers=ADMIN).status_code == 200, path
+        # Catching up from scratch and rebuilding (in processes, as `ledger rebuild` does).
+        assert container.runner.rebuild() == position
+        assert container.rebuild_in_processes() == dict.fromkeys(
+            ["roster", "accountability", "reports"], position
+        )
+        later = world.client(unit="O1")
+        roster = api.get(
+            "/v1/rosters", params={"unit_id": world["O1"], "after": position + 1}, headers=ADMIN
+        )
+        assert later in [item["client_id"] for item in roster.json()["items"]]
+
+    def test_a_view_failing_on_an_event_is_reported_retried_and_recovers(
+        self, app: tuple[TestClient, Container], world: World, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        api, container = app
+        monkeypatch.setattr(runner_module, "RETRY_FIRST", 0.1)
+        handlers = container.runner.projections["roster"].handlers
+        register = handlers[Client.Registered]
+        broken = {"on": True}
+
+        def faulty(event: Any, tracking: Any) -> None:
+            if broken["on"] and event.client_id.startswith("Cfault"):
+                raise ValueError("a bug in the roster")
+            register(event, tracking)
+
+        monkeypatch.setitem(handlers, Client.Registered, faulty)
+        client_id = new_id("Cfault")
+        written = world.post(
+            "/v1/clients", {"client_id": client_id, "name": "Li", "unit_id": world["O1"]}
+        )
+        until(lambda: api.get("/v1/health").status_code == 503)
+        health = api.get("/v1/health").json()
+        assert health["status"] == "degraded"
+        assert list(health["errors"]) == ["roster"]
+        message = health["errors"]["roster"]
+        assert f"position {written['position']}" in message and "a bug in the roster" in message
+        # The other views go on; a read waiting on the stopped one answers 503 at once.
+        after = {"after": written["position"]}
+        cases = api.get("/v1/accountability/churn-cases", params=after, headers=ADMIN)
+        assert cases.status_code == 200
+        started = time.monotonic()
+        waiting = api.get("/v1/rosters", params={"unit_id": world["O1"], **after}, headers=ADMIN)
+        assert waiting.status_code == 503 and "retry-after" in waiting.headers
+        assert time.monotonic() - started < 1.5
+        # The fix: the retry passes the event, and the view is back.
+        broken["on"] = False
+        until(lambda: api.get("/v1/health").status_code == 200)
+        roster = api.get("/v1/rosters", params={"unit_id": world["O1"], **after}, headers=ADMIN)
+        assert client_id in [item["client_id"] for item in roster.json()["items"]]
+        later = world.client(unit="O1")
+        roster = api.get(
+            "/v1/rosters",
+            params={"unit_id": world["O1"], "after": written["position"] + 1},
+            headers=ADMIN,
+        )
+        assert later in [item["client_id"] for item in roster.json()["items"]]
+
+    def test_a_rebuild_brings_back_a_view_that_keeps_failing(
+        self, app: tuple[TestClient, Container], world: World, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        api, container = app
+        handlers = container.runner.projections["reports"].handlers
+        register = handlers[Client.Registered]
+
+        def faulty(event: Any, tracking: Any) -> None:
+            raise ValueError("reports broke")
+
+        monkeypatch.setitem(handlers, Client.Registered, faulty)
+        world.client(unit="O1")
+        until(lambda: api.get("/v1/health").status_code == 503)
+        monkeypatch.setitem(handlers, Client.Registered, register)
+        position = container.runner.rebuild(["reports"])
+        health = api.get("/v1/health")
+        assert health.status_code == 200, health.text
+        assert health.json()["projections"]["reports"] == position
+
+    def test_health_names_the_part_of_the_log_the_chain_does_not_cover(
+        self, app: tuple[TestClient, Container], world: World
+    ) -> None:
+        api, container = app
+        assert "chain" not in api.get("/v1/health").json()["warnings"]
+        container.integrity.unhashed = lambda: 5  # type: ignore[method-assign]
+        health = api.get("/v1/health")
+        assert health.status_code == 200
+        assert "position 5" in health.json()["warnings"]["chain"]
+        assert "ledger chain backfill" in health.json()["warnings"]["chain"]
+
+    def test_ledger_serve_and_ledger_rebuild_survive_such_an_event(
+        self, database_url: str, tmp_path: Path
+    ) -> None:
+        with running_app(database_url, follow=False) as (api, container):
+            position = store_below_the_api(container, World(api).build(), BEFORE_YEAR_ONE)
+        server = Server(database_url, tmp_path)
+        server.start()
+        try:
+            until(
+                lambda: (
+                    httpx.get(f"{server.url}/v1/health").json()["projections"]
+                    == dict.fromkeys(["roster", "accountability", "reports"], position)
+                )
+            )
+            assert httpx.get(f"{server.url}/v1/health").json()["status"] == "ok"
+        finally:
+            server.stop()
+        rebuilt = run_cli(database_url, "rebuild", cwd=tmp_path)
+        assert rebuilt.returncode == 0, rebuilt.stderr
+
+
+class TestReadModelsNeverStopOnSQLite(ReadModelsNeverStopContract):
+    @pytest.fixture
+    def database_url(self, sqlite_url: str) -> str:
+        return sqlite_url
+
+
+class TestReadModelsNeverStopOnPostgres(ReadModelsNeverStopContract):
+    @pytest.fixture
+    def database_url(self, postgres_url: str) -> str:
+        return postgres_url

@@ -1,0 +1,81 @@
+"""Issue 12, item 4, on SQLite and on PostgreSQL: a read waiting with `after=` holds no worker
+thread, so writes go on while many wait; beyond the end of the log it answers 503 at once."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from ledger.bootstrap import Container
+from support.api_world import ADMIN, ContractOnEachStore, World, assert_problem, new_id, running_app
+
+# More than the thread pool's 40 workers: waits holding a thread each would starve a write.
+WAITING = 60
+
+
+class WaitingReadsContract(ContractOnEachStore):
+    @pytest.fixture
+    def unfollowed(self, database_url: str) -> Iterator[tuple[TestClient, Container]]:
+        """Views nobody updates (another process would): every `after=` read waits."""
+        with running_app(database_url, follow=False, read_wait_seconds=3) as running:
+            yield running
+
+    def test_beyond_the_end_of_the_log_answers_503_at_once(
+        self, app: tuple[TestClient, Container]
+    ) -> None:
+        api, _ = app
+        end = api.get("/v1/health").json()["position"]
+        started = time.monotonic()
+        answer = api.get("/v1/rosters", params={"unit_id": "U1", "after": end + 1}, headers=ADMIN)
+        assert_problem(answer, 503)
+        assert answer.headers["retry-after"] == "1"
+        assert time.monotonic() - started < 1.0  # not the 2 s wait
+
+    def test_a_write_answers_while_many_reads_wait(
+        self, unfollowed: tuple[TestClient, Container]
+    ) -> None:
+        api, _ = unfollowed
+        world = World(api).build()
+        position = api.get("/v1/health").json()["position"]
+
+        async def scenario() -> tuple[list[int], int, bool, float]:
+            transport = httpx.ASGITransport(app=api.app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+                params = {"unit_id": world["O1"], "after": position}
+                started = time.monotonic()
+                reads = [
+                    asyncio.create_task(client.get("/v1/rosters", params=params, headers=ADMIN))
+                    for _ in range(WAITING)
+                ]
+                await asyncio.sleep(0.5)
+                body = {"client_id": new_id("C"), "name": "Li", "unit_id": world["O1"]}
+                write = await client.post("/v1/clients", json=body, headers=ADMIN)
+                still_waiting = not any(read.done() for read in reads)
+                answers = await asyncio.gather(*reads)
+                waited = time.monotonic() - started
+                return [a.status_code for a in answers], write.status_code, still_waiting, waited
+
+        statuses, written, still_waiting, waited = asyncio.run(scenario())
+        assert written == 201
+        assert still_waiting, "the write waited for the reads"
+        assert statuses == [503] * WAITING
+        # All of them waited their 3 s side by side: holding a worker each, 60 reads would
+        # take two rounds of the pool's 40 threads (6 s and more).
+        assert waited < 5.5, waited
+
+
+class TestWaitingReadsOnSQLite(WaitingReadsContract):
+    @pytest.fixture
+    def database_url(self, sqlite_url: str) -> str:
+        return sqlite_url
+
+
+class TestWaitingReadsOnPostgres(WaitingReadsContract):
+    @pytest.fixture
+    def database_url(self, postgres_url: str) -> str:
+        return postgres_url

@@ -1,0 +1,33 @@
+"""Issue 12, item 1: every time the log can already hold has a view text, in time order."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+from ledger.projections.kit.text import FIRST_TEXT, LAST_TEXT, from_utc_text, utc_text
+
+EAST = timezone(timedelta(hours=14))
+WEST = timezone(timedelta(hours=-14))
+
+
+def test_a_time_before_year_one_in_utc_is_the_first_text() -> None:
+    assert utc_text(datetime(1, 1, 1, tzinfo=EAST)) == FIRST_TEXT
+    assert utc_text(datetime(1, 1, 1, 13, 59, tzinfo=EAST)) == FIRST_TEXT
+
+
+def test_a_time_after_year_9999_in_utc_is_the_last_text() -> None:
+    assert utc_text(datetime(9999, 12, 31, 23, 59, 59, tzinfo=WEST)) == LAST_TEXT
+
+
+def test_texts_keep_time_order_across_the_whole_range() -> None:
+    times = [
+        datetime(1, 1, 1, tzinfo=EAST),
+        datetime(1, 1, 1, 14, 0, 1, tzinfo=EAST),
+        datetime(1900, 1, 1, tzinfo=UTC),
+        datetime(2026, 6, 30, 8, tzinfo=timezone(timedelta(hours=8))),
+        datetime(9999, 12, 31, 0, tzinfo=UTC),
+        datetime(9999, 12, 31, 23, 59, 59, tzinfo=WEST),
+    ]
+    texts = [utc_text(t) for t in times]
+    assert texts == sorted(texts)
+    assert all(from_utc_text(text) is not None for text in texts)
