@@ -144,6 +144,9 @@ class SQLKeyTable(KeyTable):
 
     def create_tables(self) -> None:
         with self.cursor(commit=True) as c:
+            if self.postgres:
+                # Processes starting together: PostgreSQL's IF NOT EXISTS is not atomic.
+                c.execute("SELECT pg_advisory_xact_lock(1515)")
             c.execute(
                 "CREATE TABLE IF NOT EXISTS personal_keys (subject TEXT PRIMARY KEY, "
                 f"wrapped {self.blob}, master_key_id TEXT, erased_at TEXT)"
