@@ -18,6 +18,7 @@ from ledger.application import Ledger
 from ledger.config import Settings
 from ledger.domain import NotFound
 from ledger.integrity import Integrity
+from ledger.privacy.keys import master_key_for
 from ledger.projections import rebuild as rebuilding
 from ledger.projections.accountability import (
     CASE_FACTS,
@@ -163,6 +164,8 @@ class Container:
     def views(self) -> ReadModels:
         """The read models, built on first use."""
         views = ReadModels(construct_views(self.settings, self.view_names))
+        for view in views.by_name.values():
+            view.keyring = self.ledger.keyring  # names kept sealed (ledger.privacy)
         self.closers.append(views.close)
         return views
 
@@ -246,6 +249,22 @@ def _rebuild_group(settings: dict[str, Any], names: list[str]) -> int:
         container.close()
 
 
+def ledger_environment(settings: Settings) -> dict[str, str]:
+    """The library's environment for the ledger: the store, and the master key."""
+    env = library_environment(settings.database_url)
+    if settings.master_key is not None:
+        env["MASTER_KEY"] = settings.master_key.get_secret_value()
+    if settings.master_key_file:
+        env["MASTER_KEY_FILE"] = settings.master_key_file
+    return env
+
+
+def master_key_source(settings: Settings) -> str:
+    """Where the master key comes from (`LEDGER_MASTER_KEY` or its file, made on first
+    start), for the start-up message and `ledger keys rotate`."""
+    return master_key_for(ledger_environment(settings))[1]
+
+
 def build(
     settings: Settings | None = None,
     *,
@@ -254,7 +273,7 @@ def build(
 ) -> Container:
     """The ledger and, built on first use, the read models (`views`: all by default)."""
     settings = settings or Settings()
-    env = library_environment(settings.database_url)
+    env = ledger_environment(settings)
     if "SQLITE_DBNAME" in env:
         store_file = Path(env["SQLITE_DBNAME"])
         if not store_file.parent.exists():
@@ -262,6 +281,7 @@ def build(
     ledger = Ledger(env, clock=clock)
     if "SQLITE_DBNAME" in env:
         private_sqlite_files(env["SQLITE_DBNAME"])
+    ledger.retention_years = settings.retention_years
     container = Container(settings=settings, ledger=ledger)
     if views is not None:
         container.view_names = list(views)

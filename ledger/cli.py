@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
-from ledger.bootstrap import PROJECTIONS, build
+from ledger.bootstrap import PROJECTIONS, build, master_key_source
 from ledger.config import Settings
 from ledger.domain import LedgerError
 from ledger.integrity import (
@@ -24,6 +24,8 @@ from ledger.integrity import (
     Verification,
     verify_bundle,
 )
+from ledger.privacy import MasterKey
+from ledger.privacy.keys import write_key_file
 from ledger.store import redact_url
 from ledger.store.files import open_private, private_directory, private_process
 
@@ -101,6 +103,10 @@ def serve(
         )
     if token_file is not None:
         typer.echo(f"ledger: admin token in {token_file.resolve()} (send it as a Bearer token)")
+    typer.echo(
+        f"ledger: master key from {master_key_source(settings)} (keep a copy apart from the "
+        "database: without it no personal data can be read)"
+    )
     typer.echo(f"ledger: console at http://{host}:{port}/ (sign in with an API key)")
     typer.echo(f"ledger: API docs at http://{host}:{port}/docs")
     typer.echo(
@@ -360,6 +366,42 @@ def export(
     finally:
         container.close()
     typer.echo(json.dumps(cut.as_dict()))
+
+
+keys = typer.Typer(help="The master key that wraps every client's key")
+app.add_typer(keys, name="keys")
+
+
+@keys.command("rotate")
+def keys_rotate(
+    out: Annotated[
+        Path | None,
+        typer.Option(help="where to write the new key when it comes from LEDGER_MASTER_KEY"),
+    ] = None,
+) -> None:
+    """Re-wrap every client key under a new master key, in one transaction; no event is
+    rewritten. The new key replaces the key file (or, with LEDGER_MASTER_KEY, is written to
+    --out: set LEDGER_MASTER_KEY to it before the next start)."""
+    settings = Settings()
+    source = master_key_source(settings)
+    from_environment = source == "LEDGER_MASTER_KEY"
+    if from_environment and out is None:
+        typer.echo("error: the master key comes from LEDGER_MASTER_KEY: give --out", err=True)
+        raise typer.Exit(2)
+    target = out if from_environment else Path(source)
+    assert target is not None
+    text = MasterKey.generate_text()
+    # Kept beside the old key until the key table holds the new wrapping: a failure in
+    # between leaves both keys on disk, never the table wrapped by a key that is lost.
+    pending = target.with_name(target.name + ".new")
+    write_key_file(pending, text, replace=True)
+    container = build(settings)
+    try:
+        count = container.ledger.keyring.rotate(MasterKey.from_text(text))
+    finally:
+        container.close()
+    os.replace(pending, target)
+    typer.echo(json.dumps({"rewrapped": count, "master_key": str(target)}))
 
 
 chain = typer.Typer(help="The hash chain and Merkle tree kept beside the log")

@@ -49,6 +49,13 @@ class Settings(BaseSettings):
     manager_backdate_days: int = Field(default=7, ge=0, le=3660)
     # A console session ends after this many idle minutes (and after 12 hours in any case).
     console_session_minutes: int = Field(default=30, ge=1, le=720)
+    # Personal data (issue 15): the key that wraps every client's key (base64 of 32 bytes),
+    # else the file holding it (by default `master-key` beside a SQLite store,
+    # `var/master-key` with PostgreSQL), created 0600 on first start.
+    master_key: SecretStr | None = Field(default=None, repr=False)
+    master_key_file: str | None = None
+    # Identity records are kept this long after a client churns before erasure (AML).
+    retention_years: int = Field(default=5, ge=0, le=100)
 
     @field_validator("database_url")
     @classmethod

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -11,6 +12,13 @@ import pytest
 from support.pg import ThrowawayPostgres
 
 _PG_FIXTURES = {"pg_server", "postgres_url"}
+
+# One master key for every process of the run, whatever its working directory: a store on
+# PostgreSQL is opened by served processes and CLI runs in other folders (its default key
+# file, var/master-key, is relative to the working directory).
+os.environ.setdefault(
+    "LEDGER_MASTER_KEY_FILE", str(Path(tempfile.mkdtemp(prefix="ledger-keys-")) / "master-key")
+)
 
 
 @pytest.fixture(scope="session")

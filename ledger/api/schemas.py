@@ -394,18 +394,19 @@ class AssetsPublic(BaseModel):
 
 class ClientPublic(BaseModel):
     client_id: str
-    name: str
+    name: str | None = Field(description="null once erased, as every personal field")
     unit_id: str
     tier: Tier
     status: Status
     designated_manager: str | None
     team: dict[str, str] = Field(description="team role -> staff id")
-    profile: dict[str, str]
+    profile: dict[str, str] | None
     assets: AssetsPublic | None
     last_contact_at: AwareDatetime | None
     version: int
     source: str | None = None
     referred_by: str | None = None
+    erased: bool = Field(default=False, description="the client's personal data was erased")
 
 
 class HistoryEventPublic(BaseModel):
@@ -418,6 +419,22 @@ class HistoryEventPublic(BaseModel):
     recorded_by: str
     data: dict[str, Any]
     retracted_by: str | None
+
+
+class ErasureCreate(Body):
+    reason: Text
+    legal_basis: Text
+
+
+class ErasableClient(BaseModel):
+    client_id: str
+    churned_at: AwareDatetime
+    retained_until: AwareDatetime
+
+
+class ErasablePublic(BaseModel):
+    unit_id: str
+    items: list[ErasableClient]
 
 
 class ClientHistoryPublic(BaseModel):
@@ -456,7 +473,7 @@ class TierCounts(BaseModel):
 
 class RosterItem(BaseModel):
     client_id: str
-    name: str
+    name: str | None = Field(description="null once the client's personal data is erased")
     unit_id: str
     tier: Tier
     status: Status
@@ -681,7 +698,7 @@ class Complaint(BaseModel):
     staff_id: str = Field(description="who took the contact")
     designated_manager: str | None = Field(description="the client's manager at the time")
     occurred_at: AwareDatetime
-    summary: str
+    summary: str | None = Field(description="what was said; null once the client is erased")
 
 
 class ComplaintsPublic(BaseModel):

@@ -13,6 +13,7 @@ cases, each in its own module over the write machinery of `writes.py`:
 - `accountability.py`: determinations on churn cases (through the `ChurnCases` port);
 - `history.py`: a client as of a time, as known at a time, and its events;
 - `audit.py`: the data of the events the audit log lists;
+- `privacy.py`: erasure of a client's personal data, and finding clients by blind index;
 - `access.py`: API keys, the caller (`Principal`), roles and a manager key's scope.
 """
 
@@ -27,6 +28,7 @@ from ledger.application.history import HistoryEntry, HistoryUseCases
 from ledger.application.imports import ImportReport, ImportUseCases, RowError
 from ledger.application.organisation import OrganisationUseCases, StaffSummary, UnitSummary
 from ledger.application.outreach import OutreachUseCases
+from ledger.application.privacy import PrivacyUseCases
 from ledger.application.writes import CONFLICT_RETRIES, WriteResult
 from ledger.domain import Client
 
@@ -35,6 +37,7 @@ class Ledger(
     AccountabilityUseCases,
     ImportUseCases,
     OutreachUseCases,
+    PrivacyUseCases,
     ClientUseCases,
     AccessUseCases,
     AuditUseCases,

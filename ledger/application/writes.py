@@ -23,7 +23,13 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, Repository
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, JSONTranscoder, StoredEvent, Transcoding
+from eventsourcing.persistence import (
+    IntegrityError,
+    JSONTranscoder,
+    Mapper,
+    StoredEvent,
+    Transcoding,
+)
 from eventsourcing.utils import strtobool
 
 from ledger.application.caches import (
@@ -40,6 +46,8 @@ from ledger.domain.campaign import Campaign
 from ledger.domain.idempotency import IdempotencyKey
 from ledger.domain.prospect import Prospect
 from ledger.domain.values import check_identifier, check_not_future, check_text, event_id
+from ledger.privacy import KeyRing, PersonalDataMapper
+from ledger.privacy.keys import key_table_for, master_key_for
 
 A = TypeVar("A", bound=Aggregate)
 T = TypeVar("T")
@@ -283,6 +291,9 @@ class LedgerBase(Application):
         clock: Callable[[], datetime] | None = None,
     ) -> None:
         super().__init__(env)
+        # The mapper was made before the recorder: its keys live beside the events.
+        self.keyring.table = key_table_for(self.recorder)
+        self.keyring.table.create_tables()
         self.clock = clock or (lambda: datetime.now(UTC))
         self._turns = [threading.Lock() for _ in range(TURNS)]
         self._organisation = organisation_cache(self.events, self.snapshots)
@@ -300,6 +311,12 @@ class LedgerBase(Application):
             ),
             deepcopy_from_cache=strtobool(self.env.get(self.DEEPCOPY_FROM_AGGREGATE_CACHE, "y")),
         )
+
+    def construct_mapper(self) -> Mapper[UUID]:
+        """Personal fields sealed at the store boundary (ledger.privacy)."""
+        master, self.master_key_source = master_key_for(self.env)
+        self.keyring = KeyRing(master, None)
+        return PersonalDataMapper(self.construct_transcoder(), self.keyring)
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)

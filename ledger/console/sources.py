@@ -125,6 +125,12 @@ class Sources:
             principal=principal.name, role=principal.role, path=path, client_id=client_id
         )
 
+    def find_clients(self, text: str) -> list[str]:
+        """Client ids by phone (text of digits) or by name, through the blind indexes."""
+        digits = sum(ch.isdigit() for ch in text)
+        kind = "phone" if digits >= 5 and not any(ch.isalpha() for ch in text) else "name"
+        return self.ledger.find_clients(kind, text)  # type: ignore[no-any-return]
+
     def roster(self, unit_id: str, **filters: Any) -> dict[str, Any]:
         return self.views.roster.roster(unit_id, **filters)  # type: ignore[no-any-return]
 

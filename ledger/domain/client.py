@@ -63,6 +63,7 @@ class ClientState:
     # Every role someone holds, including roles the tier does not call for (a president
     # named for a client later downgraded to gold keeps the assignment, off the team).
     assigned: dict[str, str] = field(default_factory=dict)
+    erased: bool = False
 
     @property
     def designated_manager(self) -> str | None:
@@ -180,6 +181,15 @@ class Client(LedgerAggregate):
                 "event_id": self.event_id,
             }
 
+    class Erased(LedgerAggregate.Event):
+        """The client's personal data erased (its key destroyed): who, why, on what basis."""
+
+        reason: str
+        legal_basis: str
+
+        def apply(self, client: Client) -> None:
+            client.erased_at = self.effective_at
+
     def __init__(
         self,
         client_id: str,
@@ -208,6 +218,7 @@ class Client(LedgerAggregate):
         self.retracted: dict[str, str] = {}
         self.determinations: dict[str, dict[str, str]] = {}
         self.acknowledged: dict[str, str] = {}
+        self.erased_at: datetime | None = None
 
     @staticmethod
     def id_for(client_id: str) -> object:
@@ -475,6 +486,63 @@ class Client(LedgerAggregate):
             effective_at=effective_at,
         )
 
+    def erase(
+        self,
+        *,
+        reason: str,
+        legal_basis: str,
+        retention_years: int,
+        recorded_by: str,
+        effective_at: datetime,
+    ) -> None:
+        """Identity records are kept `retention_years` after the relationship ends
+        (anti-money-laundering rules); only then may the personal data go."""
+        check_text("reason", reason)
+        check_text("legal_basis", legal_basis, limit=500)
+        if self.is_erased:
+            raise RuleViolation("already_erased", f"client {self.client_id} is already erased")
+        kept_until = self.retained_until(retention_years)
+        if kept_until is None:
+            raise RuleViolation(
+                "retention_period",
+                f"client {self.client_id} is active: its records are kept for "
+                f"{retention_years} years after it churns",
+            )
+        if effective_at < kept_until:
+            raise RuleViolation(
+                "retention_period",
+                f"client {self.client_id}'s records are kept until {kept_until.isoformat()}",
+            )
+        self.trigger_event(
+            self.Erased,
+            reason=reason,
+            legal_basis=legal_basis,
+            recorded_by=recorded_by,
+            effective_at=effective_at,
+        )
+
+    def retained_until(self, years: int) -> datetime | None:
+        """When the retention period after the latest churn ends; None while active."""
+        at, status = self.statuses[-1][0], self.statuses[-1][1]
+        if status != CHURNED:
+            return None
+        try:
+            return at.replace(year=at.year + years)
+        except ValueError:  # 29 February
+            return at.replace(year=at.year + years, day=28)
+
+    @property
+    def is_erased(self) -> bool:
+        # Snapshots taken before erasure existed carry no `erased_at`.
+        return getattr(self, "erased_at", None) is not None
+
+    def trigger_event(self, event_class: Any, **kwargs: Any) -> None:
+        if self.is_erased:
+            raise RuleViolation(
+                "client_erased", f"client {self.client_id}'s personal data was erased"
+            )
+        super().trigger_event(event_class, **kwargs)
+
     # ---- checks -------------------------------------------------------------------
 
     def check_after_registration(self, field_name: str, at: datetime) -> None:
@@ -582,4 +650,5 @@ class Client(LedgerAggregate):
             churn_kind=status_entry[2] if status_entry else None,
             determinations=dict(self.determinations),
             assigned=assigned,
+            erased=self.is_erased,
         )

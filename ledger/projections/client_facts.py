@@ -35,8 +35,9 @@ def _lists() -> defaultdict[str, list[Any]]:
 
 def key_info_json(key_info: dict[str, Any]) -> str:
     """The stored form of an update's key information: the same text however it was
-    reached (an update, or an upgraded older view), names and addresses as written."""
-    return json.dumps(key_info, sort_keys=True, ensure_ascii=False)
+    reached (an update, or an upgraded older view). Whether each field is set, never its
+    value: completeness needs no more, and a view holds no address or phone (issue 15)."""
+    return json.dumps({f: bool(v) for f, v in key_info.items()}, sort_keys=True)
 
 
 def complete(updates: Iterable[ProfileUpdate]) -> int:
@@ -195,7 +196,8 @@ class ClientFacts(Part):
                     c,
                     f"INSERT INTO {p}_complaints (aid, occurred_at, version, staff_id, "
                     "summary) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                    (*row, event.summary),
+                    # What the client complained of is personal: sealed like its name.
+                    (*row, view.seal(row[0], "complaint", event.summary)),
                 )
             view.advance(tracking)
 

@@ -256,8 +256,9 @@ class SQLReportsView(BatchView, ReportsView):
         self.units.unit(unit_id)
         p = self.view_name
         rows = self.query(
-            "SELECT c.client_id AS client_id, k.staff_id AS staff_id, k.occurred_at AS "
-            "occurred_at, k.summary AS summary, i.manager AS designated_manager "
+            "SELECT c.client_id AS client_id, k.aid AS aid, k.staff_id AS staff_id, "
+            "k.occurred_at AS occurred_at, k.summary AS summary, "
+            "i.manager AS designated_manager "
             f"{self.intervals.subtree_join()}JOIN {p}_complaints k ON k.aid = i.aid "
             "AND i.valid_from <= k.occurred_at AND (i.valid_to IS NULL OR i.valid_to > "
             "k.occurred_at) WHERE k.occurred_at >= ? AND k.occurred_at < ? "
@@ -267,6 +268,7 @@ class SQLReportsView(BatchView, ReportsView):
         by_manager: dict[str, int] = {}
         for r in rows:
             r["occurred_at"] = from_utc_text(r["occurred_at"])
+            r["summary"] = self.open(r.pop("aid"), "complaint", r["summary"])
             if r["designated_manager"] is not None:
                 manager = r["designated_manager"]
                 by_manager[manager] = by_manager.get(manager, 0) + 1

@@ -142,15 +142,22 @@ class SQLRosterView(BatchView, RosterView):
             where.append(f"c.client_id IN {placeholders(client_ids)}")
             params.extend(client_ids)
         rows = self.query(
-            "SELECT c.client_id AS client_id, c.name AS name, c.unit_id AS unit_id, "
+            "SELECT c.aid AS aid, c.client_id AS client_id, c.name AS name, "
+            "c.unit_id AS unit_id, "
             "i.tier AS tier, i.status AS status, i.manager AS designated_manager "
             f"{self.intervals.subtree_join()}WHERE {' AND '.join(where)} "
             "ORDER BY c.client_id LIMIT ?",
             (*params, limit + 1),
         )
-        items = rows[:limit]
+        items = [self._opened(row) for row in rows[:limit]]
         next_cursor = items[-1]["client_id"] if len(rows) > limit else None
         return {"items": items, "next_cursor": next_cursor}
+
+    def _opened(self, row: dict[str, Any]) -> dict[str, Any]:
+        # Names are kept sealed under each client's key (ledger.privacy); null once erased.
+        key = row.pop("aid")
+        row["name"] = self.open(key, "name", row["name"])
+        return row
 
     def roster_summary(
         self, unit_id: str, *, as_of: datetime | None = None, known_at: datetime | None = None

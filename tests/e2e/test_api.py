@@ -151,6 +151,7 @@ class ApiContract:
             "version": 11,
             "source": None,
             "referred_by": None,
+            "erased": False,
         }
         then = api.get(base, params={"as_of": at(55)}, headers=ADMIN).json()
         assert (then["tier"], then["status"]) == ("platinum", "active")

@@ -321,6 +321,12 @@ def _operations(
         ),
         Operation(
             "POST",
+            "/v1/clients/{}/erasure",
+            lambda n: {"reason": "asked", "legal_basis": "PIPL art. 47"},
+            churned,
+        ),
+        Operation(
+            "POST",
             "/v1/accountability/churn-cases/{}/determinations",
             lambda n: {"outcome": "waived", "reason": "moved city", "client_id": churned},
             churn["event_id"],
@@ -334,7 +340,8 @@ def _is_time(field: str) -> bool:
     return field.endswith("_at")
 
 
-FREE_TEXT = {"purpose", "summary", "reason", "business_interests", "product_horizon"} | {
+FREE_TEXT = {"purpose", "summary", "reason", "legal_basis", "business_interests"} | {
+    "product_horizon",
     "personality",
     "hobbies",
     "specialties",
@@ -506,6 +513,7 @@ OPERATION_NAMES = [
     "churn",
     "reactivate",
     "retract",
+    "erase",
     "determine",
     "issue api key",
     "revoke api key",

@@ -471,7 +471,9 @@ class ReportsCase(ProjectionCase):
                 "effective_at TEXT, value TEXT, PRIMARY KEY (aid, version, field))"
             )
             for row in view.fetch(c, "SELECT * FROM reports_profile_updates"):
-                for field, value in json.loads(row["key_info"]).items():
+                for field, is_set in json.loads(row["key_info"]).items():
+                    # Those rows held the value itself, NULL where the update cleared it.
+                    value = f"{field} value" if is_set else None
                     view.execute(
                         c,
                         "INSERT INTO reports_profile VALUES (?, ?, ?, ?, ?, ?)",

@@ -161,18 +161,19 @@ def get_client(
         assets = AssetsPublic(amount=str(state.assets_amount), as_of=state.assets_as_of)
     return ClientPublic(
         client_id=state.client_id,
-        name=state.name,
+        name=None if state.erased else state.name,
         unit_id=state.unit_id,
         tier=state.tier,  # type: ignore[arg-type]
         status=state.status,  # type: ignore[arg-type]
         designated_manager=state.designated_manager,
         team=state.team,
-        profile=state.profile,
+        profile=None if state.erased else state.profile,
         assets=assets,
         last_contact_at=state.last_contact_at,
         version=state.version,
         source=state.source,
         referred_by=state.referred_by,
+        erased=state.erased,
     )
 
 

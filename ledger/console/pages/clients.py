@@ -213,9 +213,9 @@ def find_page(request: Request, viewer: ViewerDep) -> Response:
 
 @router.post("/find")
 def find(request: Request, viewer: ViewerDep, form: FormDep) -> Response:
-    """By client id (exact), else by name (contains, any case) over the viewer's units
-    through the roster; by phone comes with issue 15's blind index. A POST, so that a
-    name never lands in a URL or an access log."""
+    """By client id (exact), else by phone or name (a whole name or one of its words, any
+    case) through the blind indexes (issue 15), within the viewer's scope. A POST, so that
+    a name never lands in a URL or an access log."""
     q = form.get("q", "").strip()[:200]
     fmt = form.get("format") or None
     rows: list[dict[str, Any]] = []
@@ -227,14 +227,24 @@ def find(request: Request, viewer: ViewerDep, form: FormDep) -> Response:
             pass
         else:
             return RedirectResponse(f"/clients/{q}", status_code=303)
-    unit = viewer.default_unit()
-    if q and unit is not None:
-        needle = q.casefold()
-        for row in viewer.sources.roster_rows(unit):
-            if needle in row["name"].casefold():
-                rows.append(row)
-                if len(rows) >= FIND_LIMIT:
-                    break
+    for client_id in viewer.sources.find_clients(q) if q else []:
+        try:
+            viewer.check_client(client_id)
+        except (LedgerError, HTTPException):
+            continue
+        state = viewer.sources.client(client_id)
+        rows.append(
+            {
+                "client_id": client_id,
+                "name": state.name,
+                "unit_id": state.unit_id,
+                "tier": state.tier,
+                "status": state.status,
+                "designated_manager": state.designated_manager,
+            }
+        )
+        if len(rows) >= FIND_LIMIT:
+            break
     return table_page(
         request, viewer, "find.html", fmt=fmt, rows=rows, fields=FOUND, name="clients", q=q
     )

@@ -122,6 +122,22 @@ class BatchView(TrackingRecorder, ABC):
         """Settings the view's rows depend on (changing them needs a rebuild)."""
         self.options = options
 
+    # The ledger's key ring (ledger.privacy), set by the composition root: a view keeps a
+    # client's name sealed under the client's key, opened when read. Without one (a view
+    # built on its own, in tests), names are kept as given.
+    keyring: Any = None
+
+    def seal(self, aid: str, path: str, value: str | None) -> str | None:
+        if self.keyring is None or value is None:
+            return value
+        return self.keyring.seal_text(aid, f"{self.view_name}:{path}", value)
+
+    def open(self, aid: str, path: str, value: str | None) -> str | None:
+        """The plain value, or None once the client is erased."""
+        if self.keyring is None or value is None:
+            return value
+        return self.keyring.open_text(aid, f"{self.view_name}:{path}", value)
+
     def handlers(self) -> dict[type, Handler]:
         """Every part's handlers: each event class is kept by one part."""
         found: dict[type, Handler] = {}

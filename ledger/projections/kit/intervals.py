@@ -99,6 +99,7 @@ class ClientIntervals(Part):
             Client.Assigned: self.assigned,
             Client.Churned: self.churned,
             Client.Reactivated: self.reactivated,
+            Client.Erased: self.erased,
         }
 
     # ---- updates ------------------------------------------------------------------------
@@ -112,7 +113,7 @@ class ClientIntervals(Part):
                 c,
                 f"INSERT INTO {self.prefix}_clients (aid, client_id, name, unit_id, "
                 "registered_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (aid) DO NOTHING",
-                (key, event.client_id, event.name, event.unit_id, moment),
+                (key, event.client_id, view.seal(key, "name", event.name), event.unit_id, moment),
             )
             self._add_change(c, key, tracking, REGISTERED, moment, event.tier, event.timestamp)
             view.advance(tracking)
@@ -133,6 +134,16 @@ class ClientIntervals(Part):
 
     def reactivated(self, event: Client.Reactivated, tracking: Tracking) -> None:
         self._change(event, tracking, "status", ACTIVE)
+
+    def erased(self, event: Client.Erased, tracking: Tracking) -> None:
+        """The name goes from the view; so does the key, from this process's cache (the
+        erasure may have been made by another process)."""
+        view, key = self.view, aggregate_key(event)
+        if view.keyring is not None:
+            view.keyring.forget(key)
+        with view.write() as c:
+            view.execute(c, f"UPDATE {self.prefix}_clients SET name = NULL WHERE aid = ?", (key,))
+            view.advance(tracking)
 
     def _change(self, event: Any, tracking: Tracking, field: str, value: str | None) -> None:
         with self.view.write() as c:

@@ -1,0 +1,49 @@
+"""Personal data (PIPL): erasure of a client's, and who may be erased."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+
+from ledger.api.deps import IdPath, LedgerDep, RosterDep, UpdateWriterDep, role_in
+from ledger.api.exports import every_page
+from ledger.api.problems import problem_responses
+from ledger.api.routing import OneHopRoute
+from ledger.api.schemas import ErasablePublic, ErasureCreate, WritePublic
+from ledger.application import Principal
+from ledger.projections.roster import MAX_LIMIT
+
+router = APIRouter(
+    tags=["privacy"],
+    responses=problem_responses(401, 403, 404, 409, 422, 500),
+    route_class=OneHopRoute,
+)
+
+EraserDep = Annotated[Principal, Depends(role_in("admin", doing="erase personal data"))]
+
+
+@router.post(
+    "/v1/clients/{client_id}/erasure",
+    status_code=201,
+    summary="Erase a client's personal data for good (after the retention period)",
+)
+def erase_client(
+    client_id: IdPath, body: ErasureCreate, _: EraserDep, write: UpdateWriterDep
+) -> WritePublic:
+    write.updates = False  # an erasure is never conditional on a version
+    return write(write.ledger.erase_client, client_id=client_id, **body.model_dump())
+
+
+@router.get("/v1/privacy/erasable", summary="Churned clients whose retention period has passed")
+def erasable(
+    unit_id: Annotated[str, Query(min_length=1, max_length=64)],
+    ledger: LedgerDep,
+    view: RosterDep,
+    _: EraserDep,
+) -> ErasablePublic:
+    rows = every_page(
+        lambda after: view.roster(unit_id, status="churned", limit=MAX_LIMIT, cursor=after)
+    )
+    found = ledger.erasable(row["client_id"] for row in rows)
+    return ErasablePublic.model_validate({"unit_id": unit_id, "items": found})

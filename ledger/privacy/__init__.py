@@ -1,0 +1,16 @@
+"""Personal data (PIPL): sealed field by field under a key of its subject's own, found by
+blind index, erased by destroying the key. See README, "Personal data"."""
+
+from ledger.privacy.cipher import ERASED, MasterKey
+from ledger.privacy.keys import KeyRing, MemoryKeyTable, SQLKeyTable, load_master_key
+from ledger.privacy.mapper import PersonalDataMapper
+
+__all__ = [
+    "ERASED",
+    "KeyRing",
+    "MasterKey",
+    "MemoryKeyTable",
+    "PersonalDataMapper",
+    "SQLKeyTable",
+    "load_master_key",
+]

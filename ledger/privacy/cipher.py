@@ -1,0 +1,119 @@
+"""AES-GCM, field by field: a personal value sealed under its subject's key, and subject
+keys wrapped under the master key.
+
+A sealed value is text, so it sits in the event's JSON where the plain value was:
+`pd1:` + base64url(nonce (12 bytes) || ciphertext || tag). The associated data names the
+field (topic, subject, version, path), so a sealed value copied into another event or
+field does not open there. The first plaintext byte says how to read the rest: `s` UTF-8
+text, `j` the transcoder's bytes (a snapshot's whole state).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import unicodedata
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+PREFIX = "pd1:"
+NONCE_SIZE = 12
+KEY_SIZE = 32
+ERASED = "[erased]"
+
+
+class KeyMismatch(ValueError):
+    """A sealed value or wrapped key that this key does not open (wrong key, or changed)."""
+
+
+def new_key() -> bytes:
+    return AESGCM.generate_key(bit_length=KEY_SIZE * 8)
+
+
+def is_sealed(value: object) -> bool:
+    return isinstance(value, str) and value.startswith(PREFIX)
+
+
+def seal(aead: AESGCM, plaintext: bytes, associated: bytes, nonce: bytes | None = None) -> str:
+    """A fresh nonce per value: GCM with a repeated nonce under one key leaks both. (A
+    nonce derived from the value itself, `synthetic_nonce`, repeats only with the value.)"""
+    nonce = nonce or os.urandom(NONCE_SIZE)
+    sealed = nonce + aead.encrypt(nonce, plaintext, associated)
+    return PREFIX + base64.urlsafe_b64encode(sealed).decode("ascii")
+
+
+def synthetic_nonce(secret: bytes, plaintext: bytes, associated: bytes) -> bytes:
+    """A nonce that is the same only for the same value in the same place (SIV): a read
+    model rebuilt seals a name to the same bytes, and two names never share a nonce."""
+    mac = hmac.new(secret, associated + b"\x00" + plaintext, hashlib.sha256)
+    return mac.digest()[:NONCE_SIZE]
+
+
+def open_sealed(aead: AESGCM, token: str, associated: bytes) -> bytes:
+    raw = base64.urlsafe_b64decode(token[len(PREFIX) :])
+    try:
+        return aead.decrypt(raw[:NONCE_SIZE], raw[NONCE_SIZE:], associated)
+    except InvalidTag:
+        raise KeyMismatch("a sealed value does not open under its subject's key") from None
+
+
+class MasterKey:
+    """The key that wraps every subject's key; also the root of the blind-index key."""
+
+    def __init__(self, secret: bytes) -> None:
+        if len(secret) != KEY_SIZE:
+            raise ValueError(f"the master key must be {KEY_SIZE} bytes")
+        self._aead = AESGCM(secret)
+        # Names the key in the key table, so rows wrapped under another key are found.
+        self.key_id = hashlib.sha256(b"ledger master key id" + secret).hexdigest()[:16]
+
+    @classmethod
+    def from_text(cls, text: str) -> MasterKey:
+        try:
+            secret = base64.urlsafe_b64decode(text.strip() + "==")
+        except ValueError:
+            raise ValueError("the master key must be base64 of 32 bytes") from None
+        return cls(secret)
+
+    @staticmethod
+    def generate_text() -> str:
+        return base64.urlsafe_b64encode(new_key()).decode("ascii")
+
+    def wrap(self, key: bytes, subject: str) -> bytes:
+        nonce = os.urandom(NONCE_SIZE)
+        return nonce + self._aead.encrypt(nonce, key, subject.encode())
+
+    def unwrap(self, wrapped: bytes, subject: str) -> bytes:
+        try:
+            return self._aead.decrypt(
+                bytes(wrapped[:NONCE_SIZE]), bytes(wrapped[NONCE_SIZE:]), subject.encode()
+            )
+        except InvalidTag:
+            raise KeyMismatch(f"the key of {subject} was not wrapped by this master key") from None
+
+
+def normalise(kind: str, value: str) -> str:
+    """What a lookup and the stored value agree on: a phone by its digits, a name by its
+    case-folded words."""
+    text = unicodedata.normalize("NFKC", value)
+    if kind == "phone":
+        return "".join(ch for ch in text if ch.isdigit())
+    return " ".join(text.casefold().split())
+
+
+def blind_terms(kind: str, value: str) -> list[str]:
+    """The normalised forms a value is found by: a phone whole; a name whole and by word."""
+    whole = normalise(kind, value)
+    if not whole:
+        return []
+    if kind == "phone":
+        return [whole]
+    words = whole.split(" ")
+    return [whole, *(word for word in words if len(words) > 1)]
+
+
+def blind_digest(index_key: bytes, kind: str, term: str) -> bytes:
+    return hmac.new(index_key, f"{kind}\x00{term}".encode(), hashlib.sha256).digest()

@@ -1,0 +1,266 @@
+"""Personal data in memory: the field cipher, the registry and the mapper step, the key
+ring, and the erasure rules (retention period, after erasure)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from uuid import uuid4
+
+import pytest
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from eventsourcing.persistence import DatetimeAsISO, JSONTranscoder, UUIDAsHex
+
+from ledger.bootstrap import build
+from ledger.config import Settings
+from ledger.domain import Client, RuleViolation
+from ledger.privacy import ERASED, KeyRing, MasterKey, MemoryKeyTable, PersonalDataMapper
+from ledger.privacy.cipher import (
+    KeyMismatch,
+    blind_terms,
+    is_sealed,
+    new_key,
+    normalise,
+    open_sealed,
+    seal,
+)
+from ledger.privacy.registry import EVENTS
+from support.api_world import SettableClock
+
+NOW = datetime(2031, 6, 1, tzinfo=UTC)
+
+
+# ---- the cipher ---------------------------------------------------------------------------
+
+
+def test_a_sealed_value_opens_only_in_its_place_under_its_key() -> None:
+    aead = AESGCM(new_key())
+    token = seal(aead, b"Li Lei", b"here")
+    assert is_sealed(token) and "Li Lei" not in token
+    assert open_sealed(aead, token, b"here") == b"Li Lei"
+    with pytest.raises(KeyMismatch):
+        open_sealed(aead, token, b"elsewhere")
+    with pytest.raises(KeyMismatch):
+        open_sealed(AESGCM(new_key()), token, b"here")
+
+
+def test_every_value_gets_a_fresh_nonce() -> None:
+    aead = AESGCM(new_key())
+    assert seal(aead, b"same", b"aad") != seal(aead, b"same", b"aad")
+
+
+def test_a_wrapped_key_unwraps_only_for_its_subject_and_master() -> None:
+    master, key = MasterKey(new_key()), new_key()
+    wrapped = master.wrap(key, "subject-1")
+    assert master.unwrap(wrapped, "subject-1") == key
+    with pytest.raises(KeyMismatch):
+        master.unwrap(wrapped, "subject-2")
+    with pytest.raises(KeyMismatch):
+        MasterKey(new_key()).unwrap(wrapped, "subject-1")
+
+
+def test_lookups_agree_on_normalised_values() -> None:
+    assert normalise("phone", "+86 139-1234 5678") == "8613912345678"
+    assert normalise("name", "  Wang   FANG ") == "wang fang"
+    assert blind_terms("name", "Wang Fang") == ["wang fang", "wang", "fang"]
+    assert blind_terms("name", "王芳") == ["王芳"]
+    assert blind_terms("phone", "n/a") == []
+
+
+# ---- the registry and the mapper ------------------------------------------------------------
+
+
+@pytest.fixture
+def mapper() -> PersonalDataMapper:
+    transcoder = JSONTranscoder()
+    transcoder.register(UUIDAsHex())
+    transcoder.register(DatetimeAsISO())
+    return PersonalDataMapper(transcoder, KeyRing(MasterKey(new_key()), MemoryKeyTable()))
+
+
+def _registered(name: str = "Han Meimei") -> Client.Registered:
+    client = Client.register(
+        client_id="C1", name=name, unit_id="O1", recorded_by="t", effective_at=NOW
+    )
+    return client.collect_events()[0]  # type: ignore[return-value]
+
+
+def test_the_registry_names_the_personal_fields_and_leaves_the_accountability_record() -> None:
+    assert EVENTS[Client.Registered].paths == ("name",)
+    assert EVENTS[Client.ContactLogged].paths == ("purpose", "summary")
+    assert Client.Assigned not in EVENTS and Client.ChurnDetermined not in EVENTS
+    assert Client.Erased not in EVENTS
+
+
+def test_personal_fields_are_stored_sealed_and_read_plain(mapper: PersonalDataMapper) -> None:
+    event = _registered()
+    stored = mapper.to_stored_event(event)
+    state = json.loads(stored.state)
+    assert b"Han Meimei" not in stored.state and is_sealed(state["name"])
+    assert (state["client_id"], state["unit_id"]) == ("C1", "O1")  # the rest stays plain
+    assert mapper.to_domain_event(stored).name == "Han Meimei"
+    assert mapper.plain_fields(stored) == []
+
+
+def test_a_value_stored_plain_before_is_read_as_it_is_and_reported(
+    mapper: PersonalDataMapper,
+) -> None:
+    stored = mapper.to_stored_event(_registered())
+    state = json.loads(stored.state)
+    state["name"] = "Han Meimei"
+    legacy = type(stored)(
+        stored.originator_id, stored.originator_version, stored.topic, json.dumps(state).encode()
+    )
+    assert mapper.to_domain_event(legacy).name == "Han Meimei"
+    assert mapper.plain_fields(legacy) == ["name"]
+
+
+def test_a_sealed_value_moved_to_another_client_does_not_open(
+    mapper: PersonalDataMapper,
+) -> None:
+    stored = mapper.to_stored_event(_registered())
+    other = uuid4()
+    mapper.keyring.for_sealing(str(other))
+    moved = type(stored)(other, 1, stored.topic, stored.state)
+    with pytest.raises(KeyMismatch):
+        mapper.to_domain_event(moved)
+
+
+def test_an_erased_subject_reads_erased_and_cannot_be_sealed_for(
+    mapper: PersonalDataMapper,
+) -> None:
+    event = _registered()
+    stored = mapper.to_stored_event(event)
+    mapper.keyring.erase(str(event.originator_id))
+    assert mapper.to_domain_event(stored).name == ERASED
+    with pytest.raises(Exception, match=str(event.originator_id)):
+        mapper.to_stored_event(event)
+
+
+def test_concurrent_first_writes_share_the_first_key() -> None:
+    table = MemoryKeyTable()
+    master = MasterKey(new_key())
+    first, second = KeyRing(master, table), KeyRing(master, table)
+    token = seal(first.for_sealing("s"), b"x", b"a")
+    assert open_sealed(second.for_sealing("s"), token, b"a") == b"x"
+
+
+def test_rotation_rewraps_every_key_under_the_new_master() -> None:
+    table = MemoryKeyTable()
+    ring = KeyRing(MasterKey(new_key()), table)
+    token = seal(ring.for_sealing("s"), b"x", b"a")
+    new = MasterKey(new_key())
+    assert ring.rotate(new) == 1
+    fresh = KeyRing(new, table)
+    assert open_sealed(fresh.for_sealing("s"), token, b"a") == b"x"
+
+
+# ---- erasure rules --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def world() -> tuple:
+    clock = SettableClock(NOW - timedelta(days=3650))
+    container = build(Settings(database_url="memory://"), clock=clock)
+    ledger = container.ledger
+    ledger.create_unit(unit_id="B1", name="branch", kind="branch", parent_id=None, recorded_by="t")
+    ledger.create_unit(unit_id="O1", name="outlet", kind="outlet", parent_id="B1", recorded_by="t")
+    ledger.join_staff(
+        staff_id="M1",
+        name="m",
+        unit_id="O1",
+        role="client_manager",
+        recorded_by="t",
+        effective_at=clock.now,
+    )
+    ledger.register_client(client_id="C1", name="Han Meimei", unit_id="O1", recorded_by="t")
+    yield ledger, clock
+    container.close()
+
+
+def _erase(ledger) -> object:
+    return ledger.erase_client(
+        client_id="C1", reason="asked", legal_basis="PIPL art. 47", recorded_by="admin"
+    )
+
+
+def test_erasure_waits_for_the_retention_period_after_the_churn(world) -> None:
+    ledger, clock = world
+    with pytest.raises(RuleViolation) as active:
+        _erase(ledger)
+    assert active.value.rule == "retention_period"
+    clock.now += timedelta(days=10)
+    churned_at = clock.now
+    ledger.churn(
+        client_id="C1", kind="normal", reason="moved", effective_at=churned_at, recorded_by="t"
+    )
+    clock.now = churned_at + timedelta(days=5 * 365)  # a leap day short of five years
+    with pytest.raises(RuleViolation) as early:
+        _erase(ledger)
+    assert early.value.rule == "retention_period"
+    clock.now = churned_at.replace(year=churned_at.year + 5)
+    assert _erase(ledger).type == "Erased"  # type: ignore[attr-defined]
+
+
+def test_an_erased_client_reads_erased_and_takes_no_more_writes(world) -> None:
+    ledger, clock = world
+    # Enough contacts for a snapshot, which erasure must delete (it holds the name).
+    clock.now += timedelta(days=1)
+    for day in range(1, 120):
+        ledger.log_contact(
+            client_id="C1",
+            channel="phone",
+            staff_id="M1",
+            purpose="check-in",
+            summary=f"call {day}",
+            occurred_at=clock.now - timedelta(hours=3) + timedelta(minutes=day),
+            recorded_by="t",
+        )
+    ledger.churn(
+        client_id="C1", kind="normal", reason="moved", effective_at=clock.now, recorded_by="t"
+    )
+    clock.now += timedelta(days=6 * 366)
+    subject = Client.id_for("C1")
+    assert list(ledger.snapshots.get(subject))  # type: ignore[union-attr]
+    _erase(ledger)
+    assert not list(ledger.snapshots.get(subject))  # type: ignore[union-attr]
+    state = ledger.get_client("C1")
+    assert (state.erased, state.name, state.status) == (True, ERASED, "churned")
+    assert state.last_contact_at is not None  # the facts that are not personal remain
+    summaries = {
+        e.data.get("summary") for e in ledger.client_history("C1") if e.type == "ContactLogged"
+    }
+    assert summaries == {ERASED}
+    with pytest.raises(RuleViolation) as again:
+        _erase(ledger)
+    assert again.value.rule == "already_erased"
+    with pytest.raises(RuleViolation) as write:
+        ledger.reactivate(client_id="C1", reason="back", effective_at=clock.now, recorded_by="t")
+    assert write.value.rule == "client_erased"
+    assert ledger.erasable(["C1"]) == []
+
+
+def test_an_erasure_cut_short_after_its_event_is_finished_by_the_next_attempt(world) -> None:
+    ledger, clock = world
+    ledger.churn(
+        client_id="C1", kind="normal", reason="moved", effective_at=clock.now, recorded_by="t"
+    )
+    clock.now += timedelta(days=6 * 366)
+    # The event recorded, then the process stopped before the key was destroyed.
+    ledger.update(
+        Client,
+        "C1",
+        None,
+        Client.erase,
+        reason="asked",
+        legal_basis="PIPL",
+        retention_years=5,
+        recorded_by="admin",
+        effective_at=clock.now,
+    )
+    subject = str(Client.id_for("C1"))
+    assert not ledger.keyring.is_erased(subject)
+    with pytest.raises(RuleViolation):
+        _erase(ledger)
+    assert ledger.keyring.is_erased(subject)
+    assert ledger.get_client("C1").name == ERASED
