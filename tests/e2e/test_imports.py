@@ -78,6 +78,8 @@ def test_the_command_line_imports_a_name_list_and_refuses_a_bad_one(
 ) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")}
     env["LEDGER_DATABASE_URL"] = sqlite_url
+    # The served ledger's master key (tests/conftest.py): the import seals names with it.
+    env["LEDGER_MASTER_KEY_FILE"] = os.environ["LEDGER_MASTER_KEY_FILE"]
     row = {"client_id": new_id("C"), "name": "Zhou Xun", "outlet": sqlite_world["O3"]}
     good, bad = tmp_path / "list.csv", tmp_path / "bad.csv"
     good.write_bytes(csv_of(row))
