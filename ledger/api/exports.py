@@ -59,6 +59,20 @@ def every_page(
     return rows()
 
 
+def read_each_client(
+    rows: Iterable[Mapping[str, Any]], record: Callable[[str], None]
+) -> Iterator[Mapping[str, Any]]:
+    """The rows of an export holding clients' personal data, recording for the read log
+    each client they hold, once, as its rows are sent."""
+    recorded: set[str] = set()
+    for row in rows:
+        client_id = row.get("client_id")
+        if client_id is not None and client_id not in recorded:
+            recorded.add(client_id)
+            record(client_id)
+        yield row
+
+
 def cell(value: Any) -> Any:
     """A JSON value as a spreadsheet cell: nested values as compact JSON, times in RFC 3339."""
     if value is None:

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from support.api_world import ADMIN, World, WorldCase, assert_problem
+from support.api_world import ADMIN, World, WorldCase, assert_problem, at
 
 READS = "/v1/audit/reads"
 
@@ -58,6 +58,40 @@ class ReadLogContract(WorldCase):
         )
         rows = list(csv.DictReader(io.StringIO(answer.content.decode("utf-8-sig"))))
         assert len(rows) == 5 and list(rows[0]) == ["at", "principal", "role", "path", "client_id"]
+
+    def test_exports_holding_clients_personal_data_record_each_client(self, world: World) -> None:
+        first, second = world.client("O1"), world.client("O1")
+        elsewhere = world.client("O3")
+        world.post(
+            f"/v1/clients/{first}/contacts",
+            {
+                "channel": "phone",
+                "staff_id": world["M1"],
+                "occurred_at": at(5),
+                "summary": "fees too high",
+                "complaint": True,
+            },
+        )
+        after = world.api.get("/v1/health").json()["position"]
+        exports = {
+            "/v1/rosters": {"unit_id": world["O1"]},
+            "/v1/reports/complaints": {"unit_id": world["O1"], "from": at(0), "to": at(10)},
+            "/v1/audit/events": {"unit_id": world["O1"]},
+        }
+        for path, params in exports.items():
+            answer = world.api.get(
+                path, params={**params, "format": "csv", "after": after}, headers=ADMIN
+            )
+            assert answer.status_code == 200, answer.text
+        # A paged answer of the same list is not an export.
+        world.api.get("/v1/rosters", params={"unit_id": world["O1"]}, headers=ADMIN)
+
+        def paths(client_id: str) -> list[str]:
+            return [r["path"] for r in self.reads(world, client_id=client_id)["items"]]
+
+        assert paths(first) == list(exports)
+        assert paths(second) == ["/v1/rosters", "/v1/audit/events"]
+        assert paths(elsewhere) == []
 
     def test_a_manager_may_not_read_the_log(self, world: World) -> None:
         _, manager = world.key("manager", "M1")

@@ -13,9 +13,16 @@ from ledger.api.deps import (
     AuditReaderDep,
     ContainerDep,
     LedgerDep,
+    ReadRecorderDep,
     RestatedDep,
 )
-from ledger.api.exports import EXPORT_RESPONSES, ExportFormat, every_page, export_models
+from ledger.api.exports import (
+    EXPORT_RESPONSES,
+    ExportFormat,
+    every_page,
+    export_models,
+    read_each_client,
+)
 from ledger.api.problems import problem_responses
 from ledger.api.routing import OneHopRoute
 from ledger.api.schemas import (
@@ -62,6 +69,7 @@ def with_data(ledger: Ledger, page: Mapping[str, Any]) -> dict[str, Any]:
 def audit_events(
     view: AuditDep,
     ledger: LedgerDep,
+    read: ReadRecorderDep,
     recorded_by: Text = None,
     type: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
     client_id: Text = None,
@@ -92,7 +100,8 @@ def audit_events(
         rows = every_page(
             lambda after: with_data(ledger, view.events(query, limit=MAX_LIMIT, cursor=after))
         )
-        return export_models(AuditEventPublic, rows, fmt, "audit-events")
+        # Client events' data is personal: the read log records each client exported.
+        return export_models(AuditEventPublic, read_each_client(rows, read), fmt, "audit-events")
     return AuditEventsPage.model_validate(
         with_data(ledger, view.events(query, limit=limit, cursor=cursor))
     )

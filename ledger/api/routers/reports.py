@@ -4,8 +4,19 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from ledger.api.deps import ReportsDep, RosterDep, ScopedStaffQuery, ScopedUnit
-from ledger.api.exports import EXPORT_RESPONSES, ExportFormat, export_models
+from ledger.api.deps import (
+    ReadRecorderDep,
+    ReportsDep,
+    RosterDep,
+    ScopedStaffQuery,
+    ScopedUnit,
+)
+from ledger.api.exports import (
+    EXPORT_RESPONSES,
+    ExportFormat,
+    export_models,
+    read_each_client,
+)
 from ledger.api.problems import problem_responses
 from ledger.api.routing import OneHopRoute
 from ledger.api.schemas import (
@@ -128,12 +139,19 @@ def manager_portfolio(
     responses=EXPORT_RESPONSES,
 )
 def complaints(
-    unit_id: ScopedUnit, start: From, end: To, reports: ReportsDep, fmt: ExportFormat = None
+    unit_id: ScopedUnit,
+    start: From,
+    end: To,
+    reports: ReportsDep,
+    read: ReadRecorderDep,
+    fmt: ExportFormat = None,
 ) -> ComplaintsPublic | Response:
     _period(start, end)
     answer = reports.complaints(unit_id, start, end)
     if fmt is not None:
-        return export_models(Complaint, answer["items"], fmt, f"complaints-{unit_id}")
+        # What a client said is personal data: the read log records each client exported.
+        rows = read_each_client(answer["items"], read)
+        return export_models(Complaint, rows, fmt, f"complaints-{unit_id}")
     return ComplaintsPublic.model_validate(answer)
 
 

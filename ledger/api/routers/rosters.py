@@ -5,8 +5,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 
-from ledger.api.deps import MaintenanceForFiltersDep, RosterDep, ScopedUnit
-from ledger.api.exports import EXPORT_RESPONSES, ExportFormat, every_page, export_models
+from ledger.api.deps import MaintenanceForFiltersDep, ReadRecorderDep, RosterDep, ScopedUnit
+from ledger.api.exports import (
+    EXPORT_RESPONSES,
+    ExportFormat,
+    every_page,
+    export_models,
+    read_each_client,
+)
 from ledger.api.problems import problem_responses
 from ledger.api.routing import OneHopRoute
 from ledger.api.schemas import (
@@ -40,6 +46,7 @@ def roster(
     unit_id: ScopedUnit,
     view: RosterDep,
     segments: MaintenanceForFiltersDep,
+    read: ReadRecorderDep,
     tier: Tier | None = None,
     manager_id: Annotated[str | None, Query(max_length=64)] = None,
     status: Status | None = None,
@@ -70,7 +77,7 @@ def roster(
         "max_assets": Decimal(max_assets) if max_assets is not None else None,
     }
 
-    def read(limit: int, cursor: str | None) -> dict[str, Any]:
+    def page(limit: int, cursor: str | None) -> dict[str, Any]:
         if all(value is None for value in profile.values()):
             return view.roster(unit_id, limit=limit, cursor=cursor, **filters)
         # The profile, source and assets live in the maintenance view: it picks the page's
@@ -83,9 +90,10 @@ def roster(
 
     if fmt is not None:
         # Every matching row, not a page: `limit` and `cursor` play no part.
-        rows = every_page(lambda after: read(MAX_LIMIT, after))
+        # Names are personal data: the read log records each client exported.
+        rows = read_each_client(every_page(lambda after: page(MAX_LIMIT, after)), read)
         return export_models(RosterItem, rows, fmt, f"roster-{unit_id}")
-    return RosterPage.model_validate(read(limit, cursor))
+    return RosterPage.model_validate(page(limit, cursor))
 
 
 @router.get(
