@@ -102,8 +102,7 @@ class AuditTrail(Part):
         # Each filter's index is in log order within its value, so a page of one filter is
         # a range scan; the recorder's and the type's carry the other filters' columns, so
         # a combination is checked in the index without reading a row (a recorder's 5,000
-        # events of 1,000,000 are scanned in about a millisecond). The time and lateness
-        # ranges are few rows each or near the log's own order.
+        # events of 1,000,000 are scanned in about a millisecond). Lateness is few rows.
         return (
             [
                 f"CREATE INDEX IF NOT EXISTS {p}_events_recorded_by ON {p}_events "
@@ -116,8 +115,16 @@ class AuditTrail(Part):
                 for column in ("client_id", "unit_id", "late_seconds")
             ]
             + [
-                f"CREATE INDEX IF NOT EXISTS {p}_events_{column} ON {p}_events ({column})"
+                # A time range's positions are read from its index alone (no row), sorted,
+                # and only a page's rows read; the single-column indexes these replace
+                # read every row of the range (an effective week: p99 229 ms at 1,000,000).
+                statement
                 for column in ("occurred_at", "recorded_at")
+                for statement in (
+                    f"DROP INDEX IF EXISTS {p}_events_{column}",
+                    f"CREATE INDEX IF NOT EXISTS {p}_events_{column}_position "
+                    f"ON {p}_events ({column}, position)",
+                )
             ]
         )
 
@@ -263,11 +270,26 @@ class SQLAuditView(BatchView, AuditView):
                 raise InvalidInput("cursor", "not a cursor this list answered")
             where.append("position > ?")
             params.append(int(cursor))
-        rows = self.query(
-            f"SELECT * FROM {p}_events WHERE {' AND '.join(where)} ORDER BY position "
-            f"LIMIT {int(limit) + 1}",
-            params,
+        condition, page = " AND ".join(where), int(limit) + 1
+        ranged = any(
+            moment is not None
+            for moment in (q.effective_from, q.effective_to, q.recorded_from, q.recorded_to)
         )
+        if driver is None and ranged:
+            # A time range with no equality to drive the scan: its page's positions from
+            # the range's index, sorted (`+ 0` keeps the planner from walking the whole
+            # log in position order instead), then those rows alone.
+            rows = self.query(
+                f"SELECT * FROM {p}_events WHERE position IN (SELECT position FROM "
+                f"{p}_events WHERE {condition} ORDER BY position + 0 LIMIT {page}) "
+                "ORDER BY position",
+                params,
+            )
+        else:
+            rows = self.query(
+                f"SELECT * FROM {p}_events WHERE {condition} ORDER BY position LIMIT {page}",
+                params,
+            )
         next_cursor = str(rows[limit - 1]["position"]) if len(rows) > limit else None
         return {
             "items": [

@@ -76,3 +76,38 @@ def test_pages_follow_the_log(container: Container) -> None:
         if cursor is None:
             break
     assert positions == [e["position"] for e in every["items"]] == list(range(1, app.position + 1))
+
+
+def test_a_time_ranges_pages_follow_the_log_late_entries_in_their_place(
+    container: Container,
+) -> None:
+    app = container.ledger
+    build_org(app, NOW - timedelta(days=400))
+    week = NOW - timedelta(days=30)
+    for n in range(7):
+        app.register_client(
+            client_id=f"W{n}",
+            name="w",
+            unit_id="O1",
+            tier="gold",
+            # Entered out of effective order: the range's index order is not the log's.
+            occurred_at=week + timedelta(days=(n * 3) % 7, hours=1),
+            recorded_by=BY,
+        )
+    app.register_client(
+        client_id="OUT", name="o", unit_id="O1", tier="gold", occurred_at=NOW, recorded_by=BY
+    )
+    projections = container.start_projections()
+    assert projections.wait(app.position, timeout=10)
+    view = container.views.audit
+    query = AuditQuery(effective_from=week, effective_to=week + timedelta(days=7))
+    every = view.events(query, limit=1000)["items"]
+    assert [e["aggregate_id"] for e in every] == [f"W{n}" for n in range(7)]
+    positions, cursor = [], None
+    while True:
+        page = view.events(query, limit=2, cursor=cursor)
+        positions += [e["position"] for e in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert positions == sorted(positions) == [e["position"] for e in every]
