@@ -12,7 +12,7 @@ import pytest
 from ledger.bootstrap import Container, build
 from ledger.config import Settings
 from ledger.domain import Client, Staff, Unit
-from ledger.projections.audit import AuditQuery, event_classes
+from ledger.projections.audit import AuditQuery, AuditView, event_classes
 from support.projection_scenarios import BY, build_org
 
 NOW = datetime.now(UTC)
@@ -25,6 +25,18 @@ def container() -> Iterator[Container]:
         yield container
     finally:
         container.close()
+
+
+def paged_positions(view: AuditView, query: AuditQuery, limit: int) -> list[int]:
+    """The positions of every page of `query`, following the cursors."""
+    positions: list[int] = []
+    cursor = None
+    while True:
+        page = view.events(query, limit=limit, cursor=cursor)
+        positions += [e["position"] for e in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return positions
 
 
 def test_every_event_class_is_kept() -> None:
@@ -68,13 +80,7 @@ def test_pages_follow_the_log(container: Container) -> None:
     view = container.views.audit
     every = view.events(AuditQuery(), limit=1000)
     assert every["next_cursor"] is None
-    positions, cursor = [], None
-    while True:
-        page = view.events(AuditQuery(), limit=3, cursor=cursor)
-        positions += [e["position"] for e in page["items"]]
-        cursor = page["next_cursor"]
-        if cursor is None:
-            break
+    positions = paged_positions(view, AuditQuery(), limit=3)
     assert positions == [e["position"] for e in every["items"]] == list(range(1, app.position + 1))
 
 
@@ -103,11 +109,5 @@ def test_a_time_ranges_pages_follow_the_log_late_entries_in_their_place(
     query = AuditQuery(effective_from=week, effective_to=week + timedelta(days=7))
     every = view.events(query, limit=1000)["items"]
     assert [e["aggregate_id"] for e in every] == [f"W{n}" for n in range(7)]
-    positions, cursor = [], None
-    while True:
-        page = view.events(query, limit=2, cursor=cursor)
-        positions += [e["position"] for e in page["items"]]
-        cursor = page["next_cursor"]
-        if cursor is None:
-            break
+    positions = paged_positions(view, query, limit=2)
     assert positions == sorted(positions) == [e["position"] for e in every]
