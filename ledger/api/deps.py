@@ -251,7 +251,7 @@ async def restated_views(
     container: ContainerDep, _: AuditReaderDep, after: AfterQuery = None
 ) -> Container:
     """The container, once every read model a restatement reads has processed `after`."""
-    for name in ("roster", "accountability", "audit"):
+    for name in ("roster", "accountability", "reports", "audit"):
         await _caught_up(container, name, after)
     return container
 

@@ -80,6 +80,10 @@ class ClientFacts(Part):
             # view built before needs no new column, and contacts stay four narrow columns.
             f"CREATE TABLE IF NOT EXISTS {p}_complaints (aid TEXT, version BIGINT, "
             "occurred_at TEXT, staff_id TEXT, summary TEXT, PRIMARY KEY (aid, version))",
+            # Each departure with its place in the log, so departures can be read as known
+            # at a past time (the staff table keeps the latest alone).
+            f"CREATE TABLE IF NOT EXISTS {p}_departures (aid TEXT, seq BIGINT, "
+            "departed_at TEXT, PRIMARY KEY (aid, seq))",
         ]
 
     def query_indexes(self) -> list[str]:
@@ -170,11 +174,18 @@ class ClientFacts(Part):
         )
 
     def staff_departed(self, event: Staff.Departed, tracking: Tracking) -> None:
-        self.view.record(
-            f"UPDATE {self.prefix}_staff SET departed_at = ? WHERE aid = ?",
-            (utc_text(event.effective_at), aggregate_key(event)),
-            tracking,
-        )
+        view, p, key = self.view, self.prefix, aggregate_key(event)
+        moment, seq = utc_text(event.effective_at), tracking.notification_id
+        with view.write() as c:
+            view.execute(c, f"UPDATE {p}_staff SET departed_at = ? WHERE aid = ?", (moment, key))
+            view.execute(
+                c,
+                f"INSERT INTO {p}_departures (aid, seq, departed_at) VALUES (?, ?, ?) "
+                "ON CONFLICT DO NOTHING",
+                (key, seq, moment),
+            )
+            self.intervals.record_time(c, seq, event.timestamp)
+            view.advance(tracking)
 
     def contact_logged(self, event: Client.ContactLogged, tracking: Tracking) -> None:
         view, p = self.view, self.prefix
@@ -206,6 +217,7 @@ class ClientFacts(Part):
         with view.write() as c:
             key_info = {f: v for f, v in event.changes.items() if f in KEY_INFO_FIELDS}
             if key_info:
+                self.intervals.record_time(c, tracking.notification_id, event.timestamp)
                 update = (tracking.notification_id, utc_text(event.effective_at), key_info)
                 view.execute(
                     c,
@@ -232,6 +244,7 @@ class ClientFacts(Part):
                 "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 (key, version, seq, moment, str(event.amount)),
             )
+            self.intervals.record_time(c, seq, event.timestamp)
             if self._all_in_memory(key):
                 view.batch_memo("assets", _lists)[key].append((moment, seq, version, event.amount))
             view.mark("assets", key)

@@ -48,6 +48,9 @@ To = Annotated[Moment, Query(alias="to", description="the period's end (exclusiv
 # API.md 1.1, Paging: the report lists' pages.
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
+KnownAt = Annotated[
+    Moment | None, Query(description="the report as the ledger knew it then (recorded time)")
+]
 LimitQuery = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="rows per page")]
 CursorQuery = Annotated[
     str | None, Query(max_length=140, description="the previous page's next_cursor")
@@ -76,8 +79,11 @@ def completeness(
         float | None,
         Query(ge=0, le=1, description="a ratio, e.g. 0.95 (default: LEDGER_COMPLETENESS_TARGET)"),
     ] = None,
+    known_at: KnownAt = None,
 ) -> CompletenessPublic:
-    return CompletenessPublic.model_validate(reports.completeness(unit_id, target=target))
+    return CompletenessPublic.model_validate(
+        reports.completeness(unit_id, target=target, known_at=known_at)
+    )
 
 
 @router.get(
@@ -111,23 +117,24 @@ def overdue_contacts(
 def orphaned_clients(
     unit_id: ScopedUnit,
     reports: ReportsDep,
+    known_at: KnownAt = None,
     limit: LimitQuery = DEFAULT_LIMIT,
     cursor: CursorQuery = None,
     fmt: ExportFormat = None,
 ) -> OrphanedClientsPublic | Response:
     if fmt is not None:
-        answer = reports.orphaned_clients(unit_id)
+        answer = reports.orphaned_clients(unit_id, known_at=known_at)
         return export_models(OrphanedClient, answer["items"], fmt, f"orphaned-{unit_id}")
-    answer = reports.orphaned_clients(unit_id, limit=limit, cursor=cursor)
+    answer = reports.orphaned_clients(unit_id, limit=limit, cursor=cursor, known_at=known_at)
     return OrphanedClientsPublic.model_validate(answer)
 
 
 @router.get("/manager-portfolio", summary="A manager's clients at `to` and asset changes")
 def manager_portfolio(
-    staff_id: ScopedStaffQuery, start: From, end: To, reports: ReportsDep
+    staff_id: ScopedStaffQuery, start: From, end: To, reports: ReportsDep, known_at: KnownAt = None
 ) -> ManagerPortfolioPublic:
     _period(start, end)
-    answer = reports.manager_portfolio(staff_id, start, end)
+    answer = reports.manager_portfolio(staff_id, start, end, known_at)
     answer["assets_change"] = str(answer["assets_change"])
     return ManagerPortfolioPublic.model_validate(answer)
 

@@ -7,6 +7,7 @@ reorders the intervals exactly as if it had been recorded in its place.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
@@ -17,7 +18,7 @@ from ledger.domain import Client
 from ledger.domain.values import ACTIVE, DESIGNATED_MANAGER
 from ledger.projections.kit.engine import BatchView, Handler, Part
 from ledger.projections.kit.text import aggregate_key, chunks, placeholders, utc_text
-from ledger.projections.kit.timeline import Change, fold_intervals
+from ledger.projections.kit.timeline import Change, Interval, fold_intervals
 from ledger.projections.kit.units import UnitTree
 
 FIELDS = ("tier", "status", "manager")
@@ -36,6 +37,35 @@ def change_points(at: str, seq: int, field: str, value: str | None) -> tuple[Cha
     if field == REGISTERED:
         return (Change(at, seq, "tier", value), Change(at, seq, "status", ACTIVE))
     return (Change(at, seq, field, value),)
+
+
+@dataclasses.dataclass
+class KnownClient:
+    """A client as known at a past position: its change points recorded by then."""
+
+    client_id: str
+    unit_id: str
+    changes: list[Change] = dataclasses.field(default_factory=list)
+
+    @property
+    def registered(self) -> bool:
+        return any(change.field == "tier" for change in self.changes)
+
+    def intervals(self) -> list[Interval]:
+        return [i for i in fold_intervals(self.changes, FIELDS) if i.values[0] is not None]
+
+    def at(self, moment: datetime) -> dict[str, str | None]:
+        """Its tier, status and designated manager in force at `moment` (all None before
+        its registration took effect)."""
+        values = value_at_all(self.intervals(), utc_text(moment))
+        return dict(zip(FIELDS, values, strict=True))
+
+
+def value_at_all(intervals: Sequence[Interval], at: str) -> tuple[str | None, ...]:
+    for interval in intervals:
+        if interval.valid_from <= at and (interval.valid_to is None or at < interval.valid_to):
+            return interval.values
+    return (None,) * len(FIELDS)
 
 
 class ClientIntervals(Part):
@@ -83,6 +113,11 @@ class ClientIntervals(Part):
     def query_indexes(self) -> list[str]:
         p = self.prefix
         return [
+            *(
+                [f"CREATE INDEX IF NOT EXISTS {p}_recorded_at ON {p}_recorded (recorded_at)"]
+                if self.recorded_times
+                else []
+            ),
             f"CREATE INDEX IF NOT EXISTS {p}_clients_id ON {p}_clients (client_id)",
             # Covering indexes: the subtree queries (roster, counts, growth) visit every
             # client of the units, and a lookup into the table per row doubled their time.
@@ -175,17 +210,23 @@ class ClientIntervals(Part):
             "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             (key, seq, field, at, value),
         )
+        self.record_time(c, seq, recorded_at)
+        view.mark("client", key)
+        registered: dict[str, list[Change]] = view.batch_memo("registered", dict)
+        if key in registered:
+            registered[key].extend(change_points(at, seq, field, value))
+
+    def record_time(self, c: Any, seq: int, recorded_at: datetime) -> None:
+        """With `recorded_times`, keep when the event at `seq` of the log was recorded
+        (other parts of the view call it for the events they keep, so that all its facts
+        can be read as known at a past time)."""
         if self.recorded_times:
-            view.execute(
+            self.view.execute(
                 c,
                 f"INSERT INTO {self.prefix}_recorded (seq, recorded_at) VALUES (?, ?) "
                 "ON CONFLICT (seq) DO NOTHING",
                 (seq, utc_text(recorded_at)),
             )
-        view.mark("client", key)
-        registered: dict[str, list[Change]] = view.batch_memo("registered", dict)
-        if key in registered:
-            registered[key].extend(change_points(at, seq, field, value))
 
     def registered_in_batch(self) -> dict[str, list[Change]]:
         """The clients registered in the open batch, with their change points so far."""
@@ -244,6 +285,46 @@ class ClientIntervals(Part):
         return changes
 
     # ---- queries ------------------------------------------------------------------------
+
+    def known_position(self, known_at: datetime) -> int:
+        """The last position of the log, of the events this view keeps recorded times of,
+        recorded by `known_at` (the log's order is its recorded order)."""
+        rows = self.view.query(
+            f"SELECT MAX(seq) AS seq FROM {self.prefix}_recorded WHERE recorded_at <= ?",
+            (utc_text(known_at),),
+        )
+        return int(rows[0]["seq"] or 0)
+
+    def known_clients(
+        self, upto: int, *, unit_id: str | None = None, manager: str | None = None
+    ) -> dict[str, KnownClient]:
+        """The clients registered by position `upto` (of the subtree of `unit_id`; or ever
+        held by `manager`), each with its change points recorded by then: what the view's
+        intervals were before any later event was recorded."""
+        p = self.prefix
+        where, params = ["ch.seq <= ?"], [upto]
+        joins = ""
+        if unit_id is not None:
+            joins = f"JOIN {p}_unit_paths u ON u.unit_id = c.unit_id AND u.ancestor_id = ? "
+            params.insert(0, unit_id)
+        if manager is not None:
+            where.append(
+                f"ch.aid IN (SELECT aid FROM {p}_changes WHERE field = 'manager' AND value = ?)"
+            )
+            params.append(manager)
+        known: dict[str, KnownClient] = {}
+        for row in self.view.query(
+            "SELECT ch.aid AS aid, ch.seq AS seq, ch.field AS field, ch.value AS value, "
+            "ch.effective_at AS effective_at, c.client_id AS client_id, c.unit_id AS unit_id "
+            f"FROM {p}_changes ch JOIN {p}_clients c ON c.aid = ch.aid {joins}"
+            f"WHERE {' AND '.join(where)}",
+            params,
+        ):
+            client = known.setdefault(row["aid"], KnownClient(row["client_id"], row["unit_id"]))
+            client.changes.extend(
+                change_points(row["effective_at"], row["seq"], row["field"], row["value"])
+            )
+        return {key: client for key, client in known.items() if client.registered}
 
     @staticmethod
     def in_force() -> str:

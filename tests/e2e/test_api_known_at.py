@@ -1,0 +1,126 @@
+"""Both time axes on the managers' reports (API.md 1.1, Audit): completeness, orphaned
+clients and the manager portfolio take `known_at` (recorded time), answering what the
+ledger knew then; and their restatement answers both versions and the events recorded
+between the two times that changed the report. Over HTTP on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from support.api_world import ADMIN, World, WorldCase, at
+
+RESTATEMENTS = "/v1/audit/restatements"
+
+
+class KnownAtContract(WorldCase):
+    def restated(
+        self, world: World, report: str, known_at: str, compare_known_at: str, **params: Any
+    ) -> dict[str, Any]:
+        return self.get(
+            world,
+            RESTATEMENTS,
+            report=report,
+            known_at=known_at,
+            compare_known_at=compare_known_at,
+            **params,
+        )
+
+    def test_completeness_as_known_before_the_profile_was_filled_in(self, world: World) -> None:
+        client_id = world.client(unit="O2", tier="diamond")
+        registered = world.client(unit="O2", tier="standard")  # not VIP: not counted
+        before = world.post(f"/v1/clients/{registered}/profile", {"hobbies": "go"})
+        filled = world.post(
+            f"/v1/clients/{client_id}/profile",
+            {"address": "1 Bund Road", "phone": "13900000000", "employer": "SAIC"},
+        )
+        path, unit = "/v1/reports/completeness", {"unit_id": world["O2"]}
+        now = self.get(world, path, **unit)
+        then = self.get(world, path, known_at=before["recorded_at"], **unit)
+        assert (now["vip_active"], now["complete"]) == (1, 1)
+        assert (then["vip_active"], then["complete"]) == (1, 0)
+        assert then["meets_target"] is False
+        body = self.restated(
+            world, "completeness", before["recorded_at"], filled["recorded_at"], **unit
+        )
+        assert body["changed"] is True
+        assert body["at_known_at"]["complete"] == 0
+        assert body["at_compare_known_at"]["complete"] == 1
+        assert [e["event_id"] for e in body["events"]] == [filled["event_id"]]
+        # Before the client was recorded at all, the unit had no VIP client.
+        assert self.get(world, path, known_at=at(-2), **unit)["vip_active"] == 0
+
+    def test_orphaned_clients_as_known_before_the_departure_was_recorded(
+        self, world: World
+    ) -> None:
+        manager = world.hire("MX", "O2", "client_manager", at(-1))
+        client_id = world.client(unit="O2", tier="gold")
+        assigned = world.post(
+            f"/v1/clients/{client_id}/assignments",
+            {"staff_id": manager, "reason": "new client", "effective_at": at(1)},
+        )
+        departed = world.post(
+            f"/v1/staff/{manager}/departure", {"effective_at": at(30), "reason": "left"}
+        )
+        path, unit = "/v1/reports/orphaned-clients", {"unit_id": world["O2"]}
+        now = self.get(world, path, **unit)["items"]
+        assert [(i["client_id"], i["former_manager"]) for i in now] == [(client_id, manager)]
+        assert self.get(world, path, known_at=assigned["recorded_at"], **unit)["items"] == []
+        body = self.restated(
+            world, "orphaned-clients", assigned["recorded_at"], departed["recorded_at"], **unit
+        )
+        assert body["changed"] is True
+        assert body["at_known_at"]["items"] == []
+        assert [i["client_id"] for i in body["at_compare_known_at"]["items"]] == [client_id]
+        assert [e["type"] for e in body["events"]] == ["Departed"]
+
+    def test_a_manager_portfolio_as_known_before_a_late_assets_report(self, world: World) -> None:
+        client_id = world.client(unit="O1", tier="gold")
+        world.post(
+            f"/v1/clients/{client_id}/assignments",
+            {"staff_id": world["M1"], "reason": "new client", "effective_at": at(1)},
+        )
+        base = world.post(
+            f"/v1/clients/{client_id}/assets", {"amount": "1000000.00", "as_of": at(10)[:10]}
+        )
+        grown = world.post(
+            f"/v1/clients/{client_id}/assets", {"amount": "1500000.00", "as_of": at(20)[:10]}
+        )
+        period = {"staff_id": world["M1"], "from": at(5), "to": at(40)}
+        path = "/v1/reports/manager-portfolio"
+        now = self.get(world, path, **period)
+        then = self.get(world, path, known_at=base["recorded_at"], **period)
+        assert now["assets_change"] == "500000.00"
+        assert then["assets_change"] == "0"
+        assert now["clients"]["gold"] == then["clients"]["gold"] == 1
+        body = self.restated(
+            world, "manager-portfolio", base["recorded_at"], grown["recorded_at"], **period
+        )
+        assert body["changed"] is True
+        assert [e["event_id"] for e in body["events"]] == [grown["event_id"]]
+        same = self.restated(
+            world, "manager-portfolio", grown["recorded_at"], grown["recorded_at"], **period
+        )
+        assert (same["changed"], same["events"]) == (False, [])
+
+    def test_a_restatement_names_the_parameter_its_report_needs(self, world: World) -> None:
+        answer = world.api.get(
+            RESTATEMENTS,
+            params={"report": "manager-portfolio", "known_at": at(1), "compare_known_at": at(2)},
+            headers=ADMIN,
+        )
+        assert answer.status_code == 422, answer.text
+        assert "staff_id" in answer.text
+
+
+class TestKnownAtOnSQLite(KnownAtContract):
+    @pytest.fixture
+    def database_url(self, sqlite_url: str) -> str:
+        return sqlite_url
+
+
+class TestKnownAtOnPostgres(KnownAtContract):
+    @pytest.fixture
+    def database_url(self, postgres_url: str) -> str:
+        return postgres_url
