@@ -10,7 +10,7 @@ from typing import Any
 from uuid import UUID
 
 from ledger.application.clients import ClientUseCases
-from ledger.application.writes import WriteResult
+from ledger.application.results import WriteResult
 from ledger.domain import Client, RuleViolation
 from ledger.privacy.key_tables import purge_snapshots
 
