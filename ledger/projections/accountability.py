@@ -19,7 +19,7 @@ from ledger.projections.churn_rulings import (
     late_changes,
     party_outcomes,
 )
-from ledger.projections.kit import BatchView, Part, UnitTree, ViewProjection
+from ledger.projections.kit import BatchView, Part, UnitHeads, UnitTree, ViewProjection
 from ledger.projections.kit.text import chunks, from_utc_text, placeholders, utc_text
 from ledger.projections.kit.timeline import value_at
 
@@ -88,8 +88,9 @@ class SQLAccountabilityView(BatchView, AccountabilityView):
     def compose(self) -> list[Part]:
         self.units, self.recorded = UnitTree(self), RecordedTimes(self)
         self.determinations = Determinations(self, self.recorded)
-        self.cases = ChurnCases(self, self.units, self.recorded, self.determinations)
-        return [self.units, self.recorded, self.determinations, self.cases]
+        self.heads = UnitHeads(self, vacancies=True)
+        self.cases = ChurnCases(self, self.units, self.recorded, self.determinations, self.heads)
+        return [self.units, self.recorded, self.determinations, self.heads, self.cases]
 
     def _client(self, client_id: str) -> dict[str, Any]:
         rows = self.query(
@@ -131,7 +132,7 @@ class SQLAccountabilityView(BatchView, AccountabilityView):
         )
         team = {r["role"]: r["staff_id"] for r in rows}
         with self.read_transaction() as c:
-            head = value_at(self.cases.head_intervals(c, client["unit_id"]), moment)
+            head = value_at(self.heads.intervals(c, client["unit_id"]), moment)
         if head is not None:
             team.setdefault("outlet_director", head)
         return {

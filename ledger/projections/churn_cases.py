@@ -21,18 +21,17 @@ from typing import Any
 
 from eventsourcing.persistence import Tracking
 
-from ledger.domain import Client, Unit
+from ledger.domain import Client
 from ledger.domain.values import DESIGNATED_MANAGER, TEAM_ROLES
 from ledger.projections.churn_facts import RecordedTimes, churn_case, fiscal_year_of
-from ledger.projections.churn_rulings import (
-    CASE_FACTS,
+from ledger.projections.churn_rulings import (  # re-exported (tests)
     PENDING,
     Determinations,
     is_stale,
     late_changes,
     party_outcomes,
 )
-from ledger.projections.kit import BatchView, Handler, Part, UnitTree
+from ledger.projections.kit import BatchView, Handler, Part, UnitHeads, UnitTree
 from ledger.projections.kit.text import (
     aggregate_key,
     chunks,
@@ -46,7 +45,6 @@ from ledger.projections.kit.timeline import (
 )
 
 __all__ = [
-    "CASE_FACTS",
     "PENDING",
     "ChurnCases",
     "churn_case",
@@ -66,11 +64,16 @@ class ChurnCases(Part):
         units: UnitTree,
         recorded: RecordedTimes,
         determinations: Determinations,
+        heads: UnitHeads,
     ) -> None:
         super().__init__(view)
         self.units = units
         self.recorded = recorded
         self.determinations = determinations
+        # A head event is an entry late changes are found in; its unit's cases are
+        # recomputed (the "unit" mark).
+        self.heads = heads
+        heads.listeners.append(self._entry)
 
     def tables(self) -> list[str]:
         p = self.prefix
@@ -80,8 +83,6 @@ class ChurnCases(Part):
             f"CREATE INDEX IF NOT EXISTS {p}_clients_unit ON {p}_clients (unit_id)",
             f"CREATE TABLE IF NOT EXISTS {p}_changes (aid TEXT, seq BIGINT, field TEXT, "
             "effective_at TEXT, value TEXT, PRIMARY KEY (aid, seq, field))",
-            f"CREATE TABLE IF NOT EXISTS {p}_heads (unit_aid TEXT, seq BIGINT, "
-            "effective_at TEXT, staff_id TEXT, PRIMARY KEY (unit_aid, seq))",
             f"CREATE TABLE IF NOT EXISTS {p}_churns (case_id TEXT PRIMARY KEY, aid TEXT, "
             "kind TEXT, effective_at TEXT, local_at TEXT)",
             f"CREATE INDEX IF NOT EXISTS {p}_churns_aid ON {p}_churns (aid)",
@@ -116,8 +117,6 @@ class ChurnCases(Part):
 
     def handlers(self) -> dict[type, Handler]:
         return {
-            Unit.HeadAppointed: self.head_appointed,
-            Unit.HeadVacated: self.head_vacated,
             Client.Registered: self.registered,
             Client.TierChanged: self.tier_changed,
             Client.Assigned: self.assigned,
@@ -195,25 +194,6 @@ class ChurnCases(Part):
                 mark="client",
             )
 
-    def head_appointed(self, event: Unit.HeadAppointed, tracking: Tracking) -> None:
-        self._head_from(event, tracking, event.staff_id)
-
-    def head_vacated(self, event: Unit.HeadVacated, tracking: Tracking) -> None:
-        self._head_from(event, tracking, None)
-
-    def _head_from(self, event: Any, tracking: Tracking, staff_id: str | None) -> None:
-        """From the event's effective time the unit is headed by `staff_id` (None: nobody)."""
-        key = aggregate_key(event)
-        with self.view.write() as c:
-            self._entry(c, key, tracking, event)
-            self.view.record(
-                f"INSERT INTO {self.prefix}_heads (unit_aid, seq, effective_at, staff_id) "
-                "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                (key, tracking.notification_id, utc_text(event.effective_at), staff_id),
-                tracking,
-                mark="unit",
-            )
-
     def flush(self, c: Any, marked: dict[str, set[str]]) -> None:
         p = self.prefix
         clients = set(marked.get("client", ()))
@@ -278,7 +258,7 @@ class ChurnCases(Part):
         for churn in churns:
             unit_id = churn["unit_id"]
             if unit_id not in heads:
-                heads[unit_id] = self.head_intervals(c, unit_id)
+                heads[unit_id] = self.heads.intervals(c, unit_id)
             churned_at = datetime.fromisoformat(churn["local_at"])
             case = churn_case(
                 kind=churn["kind"],
@@ -365,7 +345,7 @@ class ChurnCases(Part):
                 continue
             unit_id = case["unit_id"]
             if unit_id not in heads:
-                heads[unit_id] = self.head_intervals(c, unit_id, upto)
+                heads[unit_id] = self.heads.intervals(c, unit_id, upto)
             points = changes[case["aid"]]
             managers = [
                 i for i in fold_intervals(points, (f"role:{DESIGNATED_MANAGER}",)) if i.values[0]
@@ -381,14 +361,3 @@ class ChurnCases(Part):
             )
             known.append({**case, **facts, "in_scope": int(facts["in_scope"])})
         return known
-
-    def head_intervals(self, c: Any, unit_id: str, upto: int | None = None) -> list[Interval]:
-        rows = self.view.fetch(
-            c,
-            f"SELECT seq, effective_at, staff_id FROM {self.prefix}_heads WHERE unit_aid = ? "
-            "AND seq <= ?",
-            (str(Unit.id_for(unit_id)), upto if upto is not None else 2**62),
-        )
-        return fold_intervals(
-            (Change(r["effective_at"], r["seq"], "head", r["staff_id"]) for r in rows), ("head",)
-        )

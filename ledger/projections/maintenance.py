@@ -18,7 +18,14 @@ from decimal import Decimal
 from typing import Any
 
 from ledger.domain.values import ACTIVE
-from ledger.projections.kit import BatchView, Part, StaffTable, UnitTree, ViewProjection
+from ledger.projections.kit import (
+    BatchView,
+    Part,
+    StaffTable,
+    UnitHeads,
+    UnitTree,
+    ViewProjection,
+)
 from ledger.projections.kit.text import from_utc_text, utc_text
 from ledger.projections.maintenance_files import (
     MAX_LIMIT,
@@ -140,15 +147,17 @@ class MaintenanceView(ABC):
 
 class SQLMaintenanceView(BatchView, MaintenanceView):
     """Options: `cadence` (days per tier), `duty_cadence` (days per role and tier) and
-    `churn_lookback_days` (from Settings)."""
+    `churn_lookback_days` (from Settings). (Each query's signature repeats the interface's,
+    as an implementation of an abstract method must.)"""
 
     view_name = "maintenance"
 
     def compose(self) -> list[Part]:
         self.units = UnitTree(self)
         self.staff = StaffTable(self, roles=True)
-        self.files = ClientFiles(self, self.units, self.staff)
-        return [self.units, self.staff, self.files]
+        self.heads = UnitHeads(self, vacancies=False)
+        self.files = ClientFiles(self, self.units, self.staff, self.heads)
+        return [self.units, self.staff, self.heads, self.files]
 
     def _lookback(self) -> timedelta:
         return timedelta(days=int(self.options["churn_lookback_days"]))

@@ -1,7 +1,8 @@
 """The maintenance read model's part: each client kept as one file (its timelines in
 effective time, as JSON, refolded by the pure rules of `maintenance_rules.py` at the time a
-question names), its contacts as rows of their own (a client may have thousands), the heads
-of units; and the pages read from them, a chunk of clients at a time, in client id order."""
+question names) and its contacts as rows of their own (a client may have thousands); with
+the staff and the heads of units (kit parts), the organisation its rules are folded
+against; and the pages read from them, a chunk of clients at a time, in client id order."""
 
 from __future__ import annotations
 
@@ -14,10 +15,10 @@ from uuid import UUID
 
 from eventsourcing.persistence import Tracking
 
-from ledger.domain import Client, NotFound, Unit
+from ledger.domain import Client, NotFound
 from ledger.domain.values import ACTIVE, CHURNED, TIER_RANK
 from ledger.domain.values import event_id as event_id_of
-from ledger.projections.kit import BatchView, Handler, Part, StaffTable, UnitTree
+from ledger.projections.kit import BatchView, Handler, Part, StaffTable, UnitHeads, UnitTree
 from ledger.projections.kit.text import CHUNK, aggregate_key, placeholders, utc_text
 from ledger.projections.maintenance_rules import (
     ClientFile,
@@ -38,13 +39,13 @@ Evaluate = Callable[[ClientFile, list[Contact], Organisation], list[Any]]
 
 
 class ClientFiles(Part):
-    """Each client's file, its contacts and the heads of units (with `staff`, the
-    organisation the rules are folded against); and the pages read from them."""
+    """Each client's file and its contacts, and the pages read from them."""
 
-    def __init__(self, view: BatchView, units: UnitTree, staff: StaffTable) -> None:
+    def __init__(
+        self, view: BatchView, units: UnitTree, staff: StaffTable, heads: UnitHeads
+    ) -> None:
         super().__init__(view)
-        self.units = units
-        self.staff = staff
+        self.units, self.staff, self.heads = units, staff, heads
 
     def tables(self) -> list[str]:
         p = self.prefix
@@ -54,8 +55,6 @@ class ClientFiles(Part):
             "ever_vip BIGINT, peak_assets DOUBLE PRECISION, data TEXT)",
             f"CREATE TABLE IF NOT EXISTS {p}_contacts (aid TEXT, occurred_at TEXT, "
             "version BIGINT, staff_id TEXT, channel TEXT, PRIMARY KEY (aid, occurred_at, version))",
-            f"CREATE TABLE IF NOT EXISTS {p}_heads (unit_aid TEXT, seq BIGINT, "
-            "effective_at TEXT, staff_id TEXT, PRIMARY KEY (unit_aid, seq))",
         ]
 
     def query_indexes(self) -> list[str]:
@@ -78,7 +77,6 @@ class ClientFiles(Part):
             Client.ProfileUpdated: self.profile_updated,
             Client.ContactLogged: self.contact_logged,
             Client.EventRetracted: self.retracted,
-            Unit.HeadAppointed: self.head_appointed,
         }
 
     # ---- updates ------------------------------------------------------------------------
@@ -190,19 +188,6 @@ class ClientFiles(Part):
                         (key, row["version"]),
                     )
 
-    def head_appointed(self, event: Unit.HeadAppointed, tracking: Tracking) -> None:
-        self.view.record(
-            f"INSERT INTO {self.prefix}_heads (unit_aid, seq, effective_at, staff_id) "
-            "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            (
-                aggregate_key(event),
-                tracking.notification_id,
-                utc_text(event.effective_at),
-                event.staff_id,
-            ),
-            tracking,
-        )
-
     def flush(self, c: Any, marked: dict[str, set[str]]) -> None:
         files: dict[str, ClientFile | None] = self.view.batch_memo("files", dict)
         rows = []
@@ -239,16 +224,8 @@ class ClientFiles(Part):
     # ---- reading ------------------------------------------------------------------------
 
     def organisation(self) -> Organisation:
-        p = self.prefix
         roles, departed = self.staff.roles_and_departures()
-        heads: dict[str, list[list[Any]]] = defaultdict(list)
-        for row in self.view.query(
-            f"SELECT u.unit_id AS unit_id, h.seq AS seq, h.effective_at AS effective_at, "
-            f"h.staff_id AS staff_id FROM {p}_heads h JOIN {p}_units u ON u.aid = h.unit_aid "
-            "ORDER BY h.effective_at, h.seq"
-        ):
-            heads[row["unit_id"]].append([row["effective_at"], row["seq"], row["staff_id"]])
-        return Organisation(roles=roles, departed=departed, heads=heads)
+        return Organisation(roles=roles, departed=departed, heads=self.heads.by_unit())
 
     def contacts(
         self, keys: Sequence[str], before: str, *, latest_only: bool = False
