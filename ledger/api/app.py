@@ -22,6 +22,7 @@ from ledger.api.routers import (
     outreach,
     privacy,
     reports,
+    restatements,
     rosters,
     staff,
     units,
@@ -88,6 +89,7 @@ def create_app(
         api_keys,
         imports,
         audit,
+        restatements,
     ):
         app.include_router(module.router)
     app.include_router(console_router)

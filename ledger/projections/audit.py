@@ -19,7 +19,9 @@ from eventsourcing.persistence import Tracking
 from ledger.domain import Client, InvalidInput, Staff, Unit
 from ledger.domain.api_key import ApiKey
 from ledger.domain.base import LedgerAggregate
+from ledger.domain.campaign import Campaign
 from ledger.domain.idempotency import IdempotencyKey
+from ledger.domain.prospect import Prospect
 from ledger.projections.kit import (
     BatchView,
     Handler,
@@ -32,9 +34,26 @@ from ledger.projections.kit import (
     utc_text,
 )
 
-AGGREGATES: tuple[type[LedgerAggregate], ...] = (Client, Unit, Staff, ApiKey, IdempotencyKey)
+AGGREGATES: tuple[type[LedgerAggregate], ...] = (
+    Client,
+    Unit,
+    Staff,
+    ApiKey,
+    IdempotencyKey,
+    Prospect,
+    Campaign,
+)
 # The business id each aggregate's first event names it by.
-BUSINESS_ID = {Client: "client_id", Unit: "unit_id", Staff: "staff_id", ApiKey: "key_id"}
+BUSINESS_ID = {
+    Client: "client_id",
+    Unit: "unit_id",
+    Staff: "staff_id",
+    ApiKey: "key_id",
+    Prospect: "prospect_id",
+    Campaign: "campaign_id",
+}
+# A view that has kept prospects and campaigns (version 1.1) has this table.
+OUTREACH_KEPT = "outreach_kept"
 DAY_SECONDS = 86_400
 TIME_COLUMNS = ("occurred_at", "recorded_at")
 
@@ -126,10 +145,19 @@ class AuditTrail(Part):
         )
 
     def upgrade(self) -> None:
-        """A view built with a time column's index alone: that index goes."""
-        with self.view.transaction() as c:
+        """A view built with a time column's index alone: that index goes. A view built
+        before prospects and campaigns were kept replays the log, once, to hold them."""
+        view, p = self.view, self.prefix
+        with view.transaction() as c:
             for column in TIME_COLUMNS:
-                c.execute(f"DROP INDEX IF EXISTS {self.prefix}_events_{column}")
+                c.execute(f"DROP INDEX IF EXISTS {p}_events_{column}")
+            kept = view.has_table(c, f"{p}_{OUTREACH_KEPT}")
+            replay = not kept and view.fetch(c, f"SELECT position FROM {p}_events LIMIT 1")
+        if replay:
+            view.reset()
+        if not kept:
+            with view.transaction() as c:
+                view.execute(c, f"CREATE TABLE IF NOT EXISTS {p}_{OUTREACH_KEPT} (done BIGINT)")
 
     def handlers(self) -> dict[type, Handler]:
         return dict.fromkeys(event_classes(), self.recorded)

@@ -1,5 +1,5 @@
-"""The facts the managers' reports keep of each client besides its intervals: staff and
-their departures, contacts, profile updates (key-information completeness) and assets
+"""The facts the managers' reports keep of each client besides its intervals (and the staff,
+`kit/staff.py`): contacts, profile updates (key-information completeness) and assets
 reports (asset changes credited to the designated manager of the moment).
 
 Contacts, assets and profile updates are kept by event id, so a retraction removes
@@ -17,7 +17,7 @@ from uuid import UUID
 
 from eventsourcing.persistence import Tracking
 
-from ledger.domain import Client, Staff
+from ledger.domain import Client
 from ledger.domain.values import KEY_INFO_FIELDS
 from ledger.domain.values import event_id as event_id_of
 from ledger.projections.kit import BatchView, ClientIntervals, Handler, Part
@@ -61,9 +61,6 @@ class ClientFacts(Part):
     def tables(self) -> list[str]:
         p = self.prefix
         return [
-            f"CREATE TABLE IF NOT EXISTS {p}_staff (aid TEXT PRIMARY KEY, staff_id TEXT, "
-            "departed_at TEXT)",
-            f"CREATE INDEX IF NOT EXISTS {p}_staff_id ON {p}_staff (staff_id)",
             # Rows of retractable events are keyed by (client, version): the key the
             # event id is derived from, and one index serves both lookups and retraction.
             f"CREATE TABLE IF NOT EXISTS {p}_contacts (aid TEXT, occurred_at TEXT, "
@@ -80,10 +77,12 @@ class ClientFacts(Part):
             # view built before needs no new column, and contacts stay four narrow columns.
             f"CREATE TABLE IF NOT EXISTS {p}_complaints (aid TEXT, version BIGINT, "
             "occurred_at TEXT, staff_id TEXT, summary TEXT, PRIMARY KEY (aid, version))",
-            # Each departure with its place in the log, so departures can be read as known
-            # at a past time (the staff table keeps the latest alone).
-            f"CREATE TABLE IF NOT EXISTS {p}_departures (aid TEXT, seq BIGINT, "
-            "departed_at TEXT, PRIMARY KEY (aid, seq))",
+            # When each contact was recorded, and retracted: the reports as known at a past
+            # time (API.md 1.1, Audit). Kept apart so `contacts` stays narrow for the reads
+            # of now, and a retraction leaves this row, marked.
+            f"CREATE TABLE IF NOT EXISTS {p}_contacts_known (aid TEXT, version BIGINT, "
+            "occurred_at TEXT, recorded_at TEXT, retracted_at TEXT, "
+            "PRIMARY KEY (aid, version))",
         ]
 
     def query_indexes(self) -> list[str]:
@@ -95,8 +94,6 @@ class ClientFacts(Part):
 
     def handlers(self) -> dict[type, Handler]:
         return {
-            Staff.Joined: self.staff_joined,
-            Staff.Departed: self.staff_departed,
             Client.ContactLogged: self.contact_logged,
             Client.ProfileUpdated: self.profile_updated,
             Client.AssetsReported: self.assets_reported,
@@ -165,28 +162,6 @@ class ClientFacts(Part):
 
     # ---- updates --------------------------------------------------------------------
 
-    def staff_joined(self, event: Staff.Joined, tracking: Tracking) -> None:
-        self.view.record(
-            f"INSERT INTO {self.prefix}_staff (aid, staff_id) VALUES (?, ?) "
-            "ON CONFLICT (aid) DO NOTHING",
-            (aggregate_key(event), event.staff_id),
-            tracking,
-        )
-
-    def staff_departed(self, event: Staff.Departed, tracking: Tracking) -> None:
-        view, p, key = self.view, self.prefix, aggregate_key(event)
-        moment, seq = utc_text(event.effective_at), tracking.notification_id
-        with view.write() as c:
-            view.execute(c, f"UPDATE {p}_staff SET departed_at = ? WHERE aid = ?", (moment, key))
-            view.execute(
-                c,
-                f"INSERT INTO {p}_departures (aid, seq, departed_at) VALUES (?, ?, ?) "
-                "ON CONFLICT DO NOTHING",
-                (key, seq, moment),
-            )
-            self.intervals.record_time(c, seq, event.timestamp)
-            view.advance(tracking)
-
     def contact_logged(self, event: Client.ContactLogged, tracking: Tracking) -> None:
         view, p = self.view, self.prefix
         row = (
@@ -210,6 +185,12 @@ class ClientFacts(Part):
                     # What the client complained of is personal: sealed like its name.
                     (*row, view.seal(row[0], "complaint", event.summary)),
                 )
+            view.execute(
+                c,
+                f"INSERT INTO {p}_contacts_known (aid, version, occurred_at, recorded_at) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                (row[0], row[2], row[1], utc_text(event.timestamp)),
+            )
             view.advance(tracking)
 
     def profile_updated(self, event: Client.ProfileUpdated, tracking: Tracking) -> None:
@@ -272,6 +253,12 @@ class ClientFacts(Part):
                             f"DELETE FROM {p}_{table} WHERE aid = ? AND version = ?",
                             (key, version),
                         )
+                    view.execute(
+                        c,
+                        f"UPDATE {p}_contacts_known SET retracted_at = ? "
+                        "WHERE aid = ? AND version = ?",
+                        (utc_text(event.timestamp), key, version),
+                    )
             view.mark("keyinfo", key)
             view.mark("assets", key)
             view.advance(tracking)

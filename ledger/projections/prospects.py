@@ -27,6 +27,10 @@ class ProspectFunnel(Part):
             f"CREATE TABLE IF NOT EXISTS {p}_prospects (aid TEXT PRIMARY KEY, prospect_id TEXT, "
             "unit_id TEXT, source TEXT, owner TEXT, found_at TEXT, outcome TEXT, "
             "client_id TEXT, closed_at TEXT)",
+            # When each prospect, and its outcome, was recorded: the funnel as known at a
+            # past time (API.md 1.1, Audit).
+            f"CREATE TABLE IF NOT EXISTS {p}_prospects_known (aid TEXT PRIMARY KEY, "
+            "recorded_at TEXT, closed_recorded_at TEXT)",
         ]
 
     def query_indexes(self) -> list[str]:
@@ -43,19 +47,28 @@ class ProspectFunnel(Part):
         }
 
     def recorded(self, event: Prospect.Recorded, tracking: Tracking) -> None:
-        self.view.record(
-            f"INSERT INTO {self.prefix}_prospects (aid, prospect_id, unit_id, source, owner, "
-            "found_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (aid) DO NOTHING",
-            (
-                aggregate_key(event),
-                event.prospect_id,
-                event.unit_id,
-                event.source,
-                event.owner_staff_id,
-                utc_text(event.effective_at),
-            ),
-            tracking,
-        )
+        view, p, key = self.view, self.prefix, aggregate_key(event)
+        with view.write() as c:
+            view.execute(
+                c,
+                f"INSERT INTO {p}_prospects (aid, prospect_id, unit_id, source, owner, "
+                "found_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (aid) DO NOTHING",
+                (
+                    key,
+                    event.prospect_id,
+                    event.unit_id,
+                    event.source,
+                    event.owner_staff_id,
+                    utc_text(event.effective_at),
+                ),
+            )
+            view.execute(
+                c,
+                f"INSERT INTO {p}_prospects_known (aid, recorded_at) VALUES (?, ?) "
+                "ON CONFLICT (aid) DO NOTHING",
+                (key, utc_text(event.timestamp)),
+            )
+            view.advance(tracking)
 
     def converted(self, event: Prospect.Converted, tracking: Tracking) -> None:
         self._closed(event, tracking, CONVERTED, event.client_id)
@@ -64,25 +77,51 @@ class ProspectFunnel(Part):
         self._closed(event, tracking, DROPPED, None)
 
     def _closed(self, event: Any, tracking: Tracking, outcome: str, client_id: str | None) -> None:
-        self.view.record(
-            f"UPDATE {self.prefix}_prospects SET outcome = ?, client_id = ?, closed_at = ? "
-            "WHERE aid = ?",
-            (outcome, client_id, utc_text(event.effective_at), aggregate_key(event)),
-            tracking,
-        )
+        view, p, key = self.view, self.prefix, aggregate_key(event)
+        with view.write() as c:
+            view.execute(
+                c,
+                f"UPDATE {p}_prospects SET outcome = ?, client_id = ?, closed_at = ? WHERE aid = ?",
+                (outcome, client_id, utc_text(event.effective_at), key),
+            )
+            view.execute(
+                c,
+                f"UPDATE {p}_prospects_known SET closed_recorded_at = ? WHERE aid = ?",
+                (utc_text(event.timestamp), key),
+            )
+            view.advance(tracking)
 
-    def funnel(self, unit_id: str, start: datetime, end: datetime) -> dict[str, Any]:
+    def funnel(
+        self, unit_id: str, start: datetime, end: datetime, known_at: datetime | None = None
+    ) -> dict[str, Any]:
         """Prospects of the subtree found in `[start, end)`, per source: how many, and how
-        many of them were converted or dropped before `end`."""
+        many of them were converted or dropped before `end`; with `known_at`, of those
+        recorded by then, and outcomes recorded by then."""
         self.units.unit(unit_id)
         p, moment = self.prefix, utc_text(end)
+        closed, known, params = "r.closed_at < ?", "", [moment]
+        if known_at is not None:
+            recorded = utc_text(known_at)
+            closed += " AND k.closed_recorded_at <= ?"
+            params.append(recorded)
+            known = f"JOIN {p}_prospects_known k ON k.aid = r.aid AND k.recorded_at <= ? "
         rows = self.view.query(
             "SELECT r.source AS source, COUNT(*) AS prospects, "
-            "SUM(CASE WHEN r.outcome = ? AND r.closed_at < ? THEN 1 ELSE 0 END) AS converted, "
-            "SUM(CASE WHEN r.outcome = ? AND r.closed_at < ? THEN 1 ELSE 0 END) AS dropped "
+            f"SUM(CASE WHEN r.outcome = ? AND {closed} THEN 1 ELSE 0 END) AS converted, "
+            f"SUM(CASE WHEN r.outcome = ? AND {closed} THEN 1 ELSE 0 END) AS dropped "
             f"FROM {p}_prospects r JOIN {p}_unit_paths u ON u.unit_id = r.unit_id "
-            "AND u.ancestor_id = ? WHERE r.found_at >= ? AND r.found_at < ? GROUP BY r.source",
-            (CONVERTED, moment, DROPPED, moment, unit_id, utc_text(start), moment),
+            f"AND u.ancestor_id = ? {known}"
+            "WHERE r.found_at >= ? AND r.found_at < ? GROUP BY r.source",
+            (
+                CONVERTED,
+                *params,
+                DROPPED,
+                *params,
+                unit_id,
+                *([recorded] if known_at is not None else []),
+                utc_text(start),
+                moment,
+            ),
         )
         found = {r["source"]: r for r in rows}
         by_source = {}

@@ -4,16 +4,14 @@ and manager portfolios. (Tier growth is answered by the roster view, from its ti
 
 from __future__ import annotations
 
-import json
 from abc import ABC, abstractmethod
-from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from ledger.domain.errors import InvalidInput
 from ledger.domain.values import ACTIVE, TIERS, VIP_TIERS
-from ledger.projections.client_facts import ClientFacts, complete
+from ledger.projections.client_facts import ClientFacts
 from ledger.projections.kit import (
     BatchView,
     ClientIntervals,
@@ -24,10 +22,10 @@ from ledger.projections.kit import (
     placeholders,
     utc_text,
 )
-from ledger.projections.kit.intervals import FIELDS
-from ledger.projections.kit.text import chunks
-from ledger.projections.kit.timeline import asset_deltas, share, value_at
+from ledger.projections.kit.staff import StaffTable
+from ledger.projections.kit.timeline import share
 from ledger.projections.prospects import ProspectFunnel
+from ledger.projections.reports_known import ReportsAsKnown
 
 
 def _overdue_cursor(cursor: str | None) -> tuple[int, str] | None:
@@ -66,12 +64,13 @@ class ReportsView(ABC):
         as_of: datetime | None = None,
         limit: int | None = None,
         cursor: str | None = None,
+        known_at: datetime | None = None,
     ) -> dict[str, Any]:
         """`{items: [{client_id, tier, last_contact_at, days_overdue, designated_manager}],
         next_cursor}`: active clients whose last contact (or, never contacted,
         registration) is older than their tier's cadence at `as_of`; most overdue first.
         `limit` rows after `cursor` (the previous page's `next_cursor`); every row
-        without a limit."""
+        without a limit. With `known_at`, as the ledger knew them then."""
 
     @abstractmethod
     def orphaned_clients(
@@ -98,20 +97,26 @@ class ReportsView(ABC):
         ledger knew them then."""
 
     @abstractmethod
-    def complaints(self, unit_id: str, start: datetime, end: datetime) -> dict[str, Any]:
+    def complaints(
+        self, unit_id: str, start: datetime, end: datetime, known_at: datetime | None = None
+    ) -> dict[str, Any]:
         """`{items: [{client_id, staff_id, designated_manager, occurred_at, summary}],
         by_manager: {staff_id: count}}`: contacts in `[start, end)` of clients of the
         subtree that carried a complaint, oldest first; `by_manager` counts them per
-        designated manager at the contact's time (a client without one is not counted)."""
+        designated manager at the contact's time (a client without one is not counted).
+        With `known_at`, as the ledger knew them then."""
 
     @abstractmethod
-    def funnel(self, unit_id: str, start: datetime, end: datetime) -> dict[str, Any]:
+    def funnel(
+        self, unit_id: str, start: datetime, end: datetime, known_at: datetime | None = None
+    ) -> dict[str, Any]:
         """`{unit_id, from, to, by_source: {source: {prospects, converted, dropped,
         conversion_rate}}}`: prospects of the subtree found in `[start, end)`, and of them
-        those converted or dropped before `end`; the rate is None without prospects."""
+        those converted or dropped before `end`; the rate is None without prospects. With
+        `known_at`, as the ledger knew them then."""
 
 
-class SQLReportsView(BatchView, ReportsView):
+class SQLReportsView(BatchView, ReportsAsKnown, ReportsView):
     """Options: `cadence` (days per tier) and `completeness_target` (from Settings)."""
 
     view_name = "reports"
@@ -122,9 +127,10 @@ class SQLReportsView(BatchView, ReportsView):
         self.intervals = ClientIntervals(
             self, self.units, recorded_times=True, manager_marks=("assets",)
         )
+        self.staff = StaffTable(self, known_at=self.intervals)
         self.facts = ClientFacts(self, self.intervals)
         self.prospects = ProspectFunnel(self, self.units)
-        return [self.units, self.intervals, self.facts, self.prospects]
+        return [self.units, self.intervals, self.staff, self.facts, self.prospects]
 
     def completeness(
         self,
@@ -175,47 +181,6 @@ class SQLReportsView(BatchView, ReportsView):
             (unit_id, moment, moment, ACTIVE, *VIP_TIERS),
         )
 
-    def _completeness_rows_known_at(
-        self, unit_id: str, as_of: datetime, known_at: datetime
-    ) -> list[dict[str, Any]]:
-        """The intervals and completeness hold what is known now; what was known then is
-        worked out from the change points and profile updates recorded by then."""
-        upto = self.intervals.known_position(known_at)
-        clients = self.intervals.known_clients(upto, unit_id=unit_id)
-        vip = {}
-        for key, client in clients.items():
-            values = client.at(as_of)
-            if values["status"] == ACTIVE and values["tier"] in VIP_TIERS:
-                vip[key] = client
-        updates = self._known_rows(
-            "seq, effective_at, key_info FROM {p}_profile_updates", list(vip), upto
-        )
-        by_unit: dict[str, dict[str, Any]] = {}
-        for key, client in vip.items():
-            row = by_unit.setdefault(
-                client.unit_id, {"unit_id": client.unit_id, "vip_active": 0, "complete": 0}
-            )
-            row["vip_active"] += 1
-            row["complete"] += complete(
-                (r["seq"], r["effective_at"], json.loads(r["key_info"])) for r in updates[key]
-            )
-        return [by_unit[u] for u in sorted(by_unit)]
-
-    def _known_rows(
-        self, select: str, keys: list[str], upto: int
-    ) -> defaultdict[str, list[dict[str, Any]]]:
-        """Rows of the clients `keys` (`select`: columns FROM a table with `aid` and `seq`)
-        recorded by position `upto`, by client."""
-        found: defaultdict[str, list[dict[str, Any]]] = defaultdict(list)
-        for part in chunks(keys):
-            for row in self.query(
-                f"SELECT aid, {select.format(p=self.view_name)} "
-                f"WHERE aid IN {placeholders(part)} AND seq <= ?",
-                (*part, upto),
-            ):
-                found[row["aid"]].append(row)
-        return found
-
     def overdue_contacts(
         self,
         unit_id: str,
@@ -223,6 +188,7 @@ class SQLReportsView(BatchView, ReportsView):
         as_of: datetime | None = None,
         limit: int | None = None,
         cursor: str | None = None,
+        known_at: datetime | None = None,
     ) -> dict[str, Any]:
         self.units.unit(unit_id)
         after = _overdue_cursor(cursor)
@@ -232,14 +198,18 @@ class SQLReportsView(BatchView, ReportsView):
         as_of = as_of or datetime.now(UTC)
         moment = utc_text(as_of)
         tiers = list(cadence)
-        rows = self.query(
-            "SELECT c.client_id AS client_id, c.registered_at AS registered_at, i.tier AS tier, "
-            "i.manager AS manager, (SELECT MAX(occurred_at) FROM "
-            f"{self.view_name}_contacts t WHERE t.aid = i.aid AND t.occurred_at <= ?) AS last "
-            f"{self.intervals.subtree_join()}WHERE {self.intervals.in_force()} "
-            f"AND i.status = ? AND i.tier IN {placeholders(tiers)}",
-            (moment, unit_id, moment, moment, ACTIVE, *tiers),
-        )
+        if known_at is not None:
+            rows = self._overdue_rows_known_at(unit_id, as_of, known_at, tiers)
+        else:
+            rows = self.query(
+                "SELECT c.client_id AS client_id, c.registered_at AS registered_at, "
+                "i.tier AS tier, i.manager AS manager, (SELECT MAX(occurred_at) FROM "
+                f"{self.view_name}_contacts t WHERE t.aid = i.aid AND t.occurred_at <= ?) "
+                "AS last "
+                f"{self.intervals.subtree_join()}WHERE {self.intervals.in_force()} "
+                f"AND i.status = ? AND i.tier IN {placeholders(tiers)}",
+                (moment, unit_id, moment, moment, ACTIVE, *tiers),
+            )
         items = []
         for r in rows:
             last = from_utc_text(r["last"])
@@ -305,36 +275,6 @@ class SQLReportsView(BatchView, ReportsView):
             return {"items": rows, "next_cursor": None}
         return {"items": rows[:limit], "next_cursor": rows[limit - 1]["client_id"]}
 
-    def _orphaned_known_at(
-        self, unit_id: str, as_of: datetime, known_at: datetime
-    ) -> list[dict[str, Any]]:
-        """Orphaned clients from the change points and departures recorded by `known_at`,
-        ordered by client id."""
-        p, upto, moment = self.view_name, self.intervals.known_position(known_at), utc_text(as_of)
-        departed = {
-            r["staff_id"]: r["departed_at"]
-            for r in self.query(
-                f"SELECT s.staff_id AS staff_id, d.departed_at AS departed_at "
-                f"FROM {p}_departures d JOIN {p}_staff s ON s.aid = d.aid WHERE d.seq <= ? "
-                "ORDER BY d.seq",
-                (upto,),
-            )
-        }
-        rows = []
-        for client in self.intervals.known_clients(upto, unit_id=unit_id).values():
-            values = client.at(as_of)
-            manager = values["manager"]
-            if values["status"] == ACTIVE and manager in departed and departed[manager] <= moment:
-                rows.append(
-                    {
-                        "client_id": client.client_id,
-                        "tier": values["tier"],
-                        "former_manager": manager,
-                        "since": departed[manager],
-                    }
-                )
-        return sorted(rows, key=lambda r: r["client_id"])
-
     def manager_portfolio(
         self, staff_id: str, start: datetime, end: datetime, known_at: datetime | None = None
     ) -> dict[str, Any]:
@@ -363,47 +303,17 @@ class SQLReportsView(BatchView, ReportsView):
             "assets_change": sum((Decimal(r["delta"]) for r in deltas), Decimal(0)),
         }
 
-    def _portfolio_known_at(
-        self, staff_id: str, start: datetime, end: datetime, known_at: datetime
+    def funnel(
+        self, unit_id: str, start: datetime, end: datetime, known_at: datetime | None = None
     ) -> dict[str, Any]:
-        """The portfolio from the change points and assets reports recorded by `known_at`:
-        each change credited to the designated manager of its moment as known then."""
-        upto = self.intervals.known_position(known_at)
-        held = self.intervals.known_clients(upto, manager=staff_id)
-        clients = dict.fromkeys(TIERS, 0)
-        for client in held.values():
-            values = client.at(end)
-            if values["status"] == ACTIVE and values["manager"] == staff_id:
-                clients[values["tier"]] += 1  # type: ignore[index]
-        reports = self._known_rows(
-            "seq, version, effective_at, amount FROM {p}_assets", list(held), upto
-        )
-        first, last = utc_text(start), utc_text(end)
-        change = Decimal(0)
-        for key, client in held.items():
-            intervals = client.intervals()
-            rows = [
-                (r["effective_at"], r["seq"], r["version"], Decimal(r["amount"]))
-                for r in reports[key]
-            ]
-            for _version, at, delta in asset_deltas(rows):
-                if first <= at < last and value_at(intervals, at, FIELDS.index("manager")) == (
-                    staff_id
-                ):
-                    change += delta
-        return {
-            "staff_id": staff_id,
-            "from": start,
-            "to": end,
-            "clients": clients,
-            "assets_change": change,
-        }
+        return self.prospects.funnel(unit_id, start, end, known_at)
 
-    def funnel(self, unit_id: str, start: datetime, end: datetime) -> dict[str, Any]:
-        return self.prospects.funnel(unit_id, start, end)
-
-    def complaints(self, unit_id: str, start: datetime, end: datetime) -> dict[str, Any]:
+    def complaints(
+        self, unit_id: str, start: datetime, end: datetime, known_at: datetime | None = None
+    ) -> dict[str, Any]:
         self.units.unit(unit_id)
+        if known_at is not None:
+            return self._complaints(self._complaint_rows_known_at(unit_id, start, end, known_at))
         p = self.view_name
         rows = self.query(
             "SELECT c.client_id AS client_id, k.aid AS aid, k.staff_id AS staff_id, "
@@ -415,6 +325,9 @@ class SQLReportsView(BatchView, ReportsView):
             "ORDER BY k.occurred_at, c.client_id, k.version",
             (unit_id, utc_text(start), utc_text(end)),
         )
+        return self._complaints(rows)
+
+    def _complaints(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
         by_manager: dict[str, int] = {}
         for r in rows:
             r["occurred_at"] = from_utc_text(r["occurred_at"])

@@ -1,15 +1,17 @@
-"""Both time axes on the managers' reports (API.md 1.1, Audit): completeness, orphaned
-clients and the manager portfolio take `known_at` (recorded time), answering what the
-ledger knew then; and their restatement answers both versions and the events recorded
-between the two times that changed the report. Over HTTP on SQLite and PostgreSQL."""
+"""Both time axes on the managers' reports (API.md 1.1, Audit): completeness, overdue
+contacts, orphaned clients, the manager portfolio, complaints and the funnel take `known_at`
+(recorded time), answering what the ledger knew then; and their restatement answers both
+versions and the events recorded between the two times that changed the report. Over HTTP on
+SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from support.api_world import ADMIN, World, WorldCase, at
+from support.api_world import ADMIN, World, WorldCase, at, new_id
 
 RESTATEMENTS = "/v1/audit/restatements"
 
@@ -103,6 +105,105 @@ class KnownAtContract(WorldCase):
             world, "manager-portfolio", grown["recorded_at"], grown["recorded_at"], **period
         )
         assert (same["changed"], same["events"]) == (False, [])
+
+    def test_overdue_contacts_as_known_before_a_contact_and_after_its_retraction(
+        self, world: World
+    ) -> None:
+        client_id = world.client(unit="O2", tier="diamond")  # a 30-day cadence
+        registered = datetime.now(UTC).isoformat()  # after the registration was recorded
+        contact = world.post(
+            f"/v1/clients/{client_id}/contacts",
+            {"channel": "visit", "staff_id": world["M1"], "occurred_at": at(360)},
+        )
+        retracted = world.post(
+            f"/v1/clients/{client_id}/retractions",
+            {"event_id": contact["event_id"], "reason": "logged twice"},
+        )
+        path, unit = "/v1/reports/overdue-contacts", {"unit_id": world["O2"]}
+
+        def overdue(**known: str) -> list[tuple[str, str | None]]:
+            items = self.get(world, path, **unit, **known)["items"]
+            return [(i["client_id"], i["last_contact_at"]) for i in items]
+
+        assert overdue(known_at=registered) == [(client_id, None)]
+        assert overdue(known_at=contact["recorded_at"]) == []
+        assert overdue(known_at=retracted["recorded_at"]) == overdue() == [(client_id, None)]
+        body = self.restated(world, "overdue-contacts", registered, contact["recorded_at"], **unit)
+        assert body["changed"] is True
+        assert [i["client_id"] for i in body["at_known_at"]["items"]] == [client_id]
+        assert body["at_compare_known_at"]["items"] == []
+        assert [e["event_id"] for e in body["events"]] == [contact["event_id"]]
+
+    def test_complaints_as_known_before_the_complaint_and_its_managers_assignment(
+        self, world: World
+    ) -> None:
+        client_id = world.client(unit="O3", tier="gold")
+        complaint = world.post(
+            f"/v1/clients/{client_id}/contacts",
+            {
+                "channel": "phone",
+                "staff_id": world["M3"],
+                "occurred_at": at(10),
+                "complaint": True,
+                "summary": "fees",
+            },
+        )
+        # Recorded after the complaint, effective before it: the manager of its time.
+        assigned = world.post(
+            f"/v1/clients/{client_id}/assignments",
+            {"staff_id": world["M3"], "reason": "late entry", "effective_at": at(5)},
+        )
+        path = "/v1/reports/complaints"
+        params = {"unit_id": world["S2"], "from": at(0), "to": at(100)}
+        before = self.get(world, path, known_at=at(-0.5), **params)
+        assert (before["items"], before["by_manager"]) == ([], {})
+        then = self.get(world, path, known_at=complaint["recorded_at"], **params)
+        assert [(i["client_id"], i["summary"]) for i in then["items"]] == [(client_id, "fees")]
+        assert then["items"][0]["designated_manager"] is None
+        assert then["by_manager"] == {}
+        now = self.get(world, path, **params)
+        assert now["by_manager"] == {world["M3"]: 1}
+        body = self.restated(
+            world, "complaints", complaint["recorded_at"], assigned["recorded_at"], **params
+        )
+        assert body["changed"] is True
+        assert [e["event_id"] for e in body["events"]] == [assigned["event_id"]]
+        # What the client said is personal: the read log records the restatement's read.
+        reads = world.api.get("/v1/audit/reads", params={"client_id": client_id}, headers=ADMIN)
+        assert RESTATEMENTS in {r["path"] for r in reads.json()["items"]}
+
+    def test_the_funnel_as_known_before_a_prospect_was_converted(self, world: World) -> None:
+        prospect_id = new_id("P")
+        found = world.post(
+            "/v1/prospects",
+            {
+                "prospect_id": prospect_id,
+                "name": "Li Lei",
+                "unit_id": world["O1"],
+                "source": "referral",
+                "owner_staff_id": world["M1"],
+                "occurred_at": at(5),
+            },
+        )
+        world.post(
+            f"/v1/prospects/{prospect_id}/conversion",
+            {"client_id": new_id("C"), "tier": "gold", "occurred_at": at(20)},
+        )
+        path = "/v1/reports/funnel"
+        params = {"unit_id": world["S1"], "from": at(0), "to": at(100)}
+
+        def referral(**known: str) -> tuple[int, int]:
+            stage = self.get(world, path, **params, **known)["by_source"]["referral"]
+            return stage["prospects"], stage["converted"]
+
+        assert referral(known_at=at(-0.5)) == (0, 0)
+        assert referral(known_at=found["recorded_at"]) == (1, 0)
+        # The conversion's two events (the client, the prospect) carry their own times.
+        known = datetime.now(UTC).isoformat()
+        assert referral() == referral(known_at=known) == (1, 1)
+        body = self.restated(world, "funnel", found["recorded_at"], known, **params)
+        assert body["changed"] is True
+        assert [e["type"] for e in body["events"]] == ["Converted"]
 
     def test_a_restatement_names_the_parameter_its_report_needs(self, world: World) -> None:
         answer = world.api.get(

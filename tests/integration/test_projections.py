@@ -659,6 +659,37 @@ class ReportsCase(ProjectionCase):
             "0"
         )
 
+    def test_a_view_that_kept_no_recorded_times_replays_the_log_to_answer_known_at(
+        self, container: Container, projections: ProjectionRunner, database_url: str
+    ) -> None:
+        app = container.ledger
+        build_org(app, day(1, 1))
+        app.register_client(
+            client_id="K1",
+            name="k",
+            unit_id="O1",
+            tier="gold",
+            occurred_at=day(1, 5),
+            recorded_by=BY,
+        )
+        projections.catch_up()
+        view, known_at = projections.views["reports"], datetime.now(UTC)
+        assert container.views.reports.completeness("O1", known_at=known_at)["vip_active"] == 1
+        # A reports view of before 1.1 kept no recorded times: it knew nothing "then".
+        with view.transaction() as c:
+            view.execute(c, "DELETE FROM reports_recorded")
+        assert container.views.reports.completeness("O1", known_at=known_at)["vip_active"] == 0
+        for _ in range(2):  # the next start replays the log; the one after, nothing
+            restarted = build(Settings(database_url=database_url))
+            try:
+                restarted.start_projections(follow=False)
+                restarted.runner.catch_up()
+                known = restarted.views.reports.completeness("O1", known_at=known_at)
+                assert known["vip_active"] == 1
+                assert restarted.runner.positions()["reports"] == app.position
+            finally:
+                restarted.close()
+
 
 class TestReportsSQLite(ReportsCase):
     @pytest.fixture

@@ -12,7 +12,8 @@ import pytest
 from ledger.bootstrap import Container, build
 from ledger.config import Settings
 from ledger.domain import Client, Staff, Unit
-from ledger.projections.audit import AuditQuery, AuditView, event_classes
+from ledger.domain.base import LedgerAggregate
+from ledger.projections.audit import AGGREGATES, AuditQuery, AuditView, event_classes
 from support.projection_scenarios import BY, build_org
 
 NOW = datetime.now(UTC)
@@ -43,6 +44,36 @@ def test_every_event_class_is_kept() -> None:
     kept = event_classes()
     assert {Client.ChurnDetermined, Staff.Transferred, Unit.HeadAppointed} <= set(kept)
     assert kept[Client.ContactLogged] is Client
+
+
+def test_every_aggregate_of_the_ledger_is_kept() -> None:
+    def subclasses(cls: type) -> set[type]:
+        return {sub for direct in cls.__subclasses__() for sub in {direct, *subclasses(direct)}}
+
+    assert subclasses(LedgerAggregate) <= set(AGGREGATES)
+
+
+def test_a_prospects_events_are_kept_under_its_unit(container: Container) -> None:
+    app = container.ledger
+    build_org(app, NOW - timedelta(days=400))
+    app.record_prospect(
+        prospect_id="PR1",
+        name="p",
+        unit_id="O3",
+        source="media",
+        owner_staff_id="M2",
+        occurred_at=NOW,
+        recorded_by=BY,
+    )
+    converted = app.convert_prospect(
+        prospect_id="PR1", client_id="PC1", occurred_at=NOW, recorded_by=BY
+    )
+    projections = container.start_projections()
+    assert projections.wait(converted.position, timeout=10)
+    page = container.views.audit.events(AuditQuery(unit_id="S2"), limit=1000)["items"]
+    kept = [(e["aggregate_type"], e["aggregate_id"], e["type"]) for e in page]
+    assert ("Prospect", "PR1", "Recorded") in kept
+    assert ("Prospect", "PR1", "Converted") in kept
 
 
 def test_events_are_kept_under_their_client_and_unit(container: Container) -> None:

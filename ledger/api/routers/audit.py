@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Response
-from pydantic import BaseModel
+from fastapi import APIRouter, Query, Response
 
 from ledger.api.deps import (
     AuditDep,
@@ -16,7 +13,6 @@ from ledger.api.deps import (
     ContainerDep,
     LedgerDep,
     ReadRecorderDep,
-    RestatedDep,
 )
 from ledger.api.exports import (
     EXPORT_RESPONSES,
@@ -30,19 +26,11 @@ from ledger.api.routing import OneHopRoute
 from ledger.api.schemas import (
     AuditEventPublic,
     AuditEventsPage,
-    ChurnCasesPublic,
-    ChurnKind,
-    CompletenessPublic,
-    ManagerPortfolioPublic,
     Moment,
-    OrphanedClientsPublic,
     ReadPublic,
     ReadsPage,
-    StaffRecordPublic,
-    TierGrowthPublic,
 )
 from ledger.application import Ledger
-from ledger.domain import InvalidInput
 from ledger.projections.audit import AuditQuery
 
 router = APIRouter(
@@ -137,131 +125,3 @@ def reads(
         rows = every_page(lambda after: read_log.reads(limit=MAX_LIMIT, cursor=after, **query))
         return export_models(ReadPublic, rows, fmt, "reads")
     return ReadsPage.model_validate(read_log.reads(limit=limit, cursor=cursor, **query))
-
-
-# What each report moves with: the event types that can change its answer.
-INTERVALS = ("Registered", "TierChanged", "Churned", "Reactivated")
-RESTATED_BY: dict[str, tuple[str, ...]] = {
-    "churn-cases": ("Assigned", "TierChanged", "HeadAppointed", "Churned", "ChurnDetermined"),
-    "staff-record": ("Assigned", "TierChanged", "HeadAppointed", "Churned", "ChurnDetermined"),
-    "tier-growth": INTERVALS,
-    "completeness": (*INTERVALS, "ProfileUpdated", "EventRetracted"),
-    "orphaned-clients": (*INTERVALS, "Assigned", "Departed"),
-    "manager-portfolio": (*INTERVALS, "Assigned", "AssetsReported", "EventRetracted"),
-}
-Report = Literal[
-    "churn-cases",
-    "staff-record",
-    "tier-growth",
-    "completeness",
-    "orphaned-clients",
-    "manager-portfolio",
-]
-
-
-@dataclass
-class ReportParameters:
-    """A restated report's own parameters (each report takes those it names)."""
-
-    unit_id: Text = None
-    staff_id: Text = None
-    fiscal_year: Annotated[int | None, Query(ge=1900, le=9999)] = None
-    in_scope: bool | None = None
-    kind: ChurnKind | None = None
-    start: Annotated[Moment | None, Query(alias="from")] = None
-    end: Annotated[Moment | None, Query(alias="to")] = None
-    as_of: Moment | None = None
-
-    def needs(self, report: str, *names: str) -> None:
-        missing = [name for name in names if getattr(self, name) is None]
-        if missing:
-            field = {"start": "from", "end": "to"}.get(missing[0], missing[0])
-            wanted = ", ".join({"start": "from", "end": "to"}.get(n, n) for n in names)
-            raise InvalidInput(field, f"{report} needs {wanted}")
-
-
-def restated(
-    report: str, views: Any, ledger: Ledger, q: ReportParameters, moment: datetime
-) -> BaseModel:
-    """The report as the ledger knew it at `moment`."""
-    if report == "churn-cases":
-        return ChurnCasesPublic.model_validate(
-            views.accountability.churn_cases(
-                unit_id=q.unit_id,
-                fiscal_year=q.fiscal_year,
-                in_scope=q.in_scope,
-                kind=q.kind,
-                known_at=moment,
-            )
-        )
-    if report == "staff-record":
-        q.needs(report, "staff_id", "fiscal_year")
-        ledger.get_staff(q.staff_id)  # type: ignore[arg-type]
-        return StaffRecordPublic.model_validate(
-            views.accountability.staff_record(q.staff_id, q.fiscal_year, moment)
-        )
-    if report == "manager-portfolio":
-        q.needs(report, "staff_id", "start", "end")
-        ledger.get_staff(q.staff_id)  # type: ignore[arg-type]
-        answer = views.reports.manager_portfolio(q.staff_id, q.start, q.end, moment)
-        answer["assets_change"] = str(answer["assets_change"])
-        return ManagerPortfolioPublic.model_validate(answer)
-    if report == "completeness":
-        q.needs(report, "unit_id")
-        return CompletenessPublic.model_validate(
-            views.reports.completeness(q.unit_id, as_of=q.as_of, known_at=moment)
-        )
-    if report == "orphaned-clients":
-        q.needs(report, "unit_id")
-        return OrphanedClientsPublic.model_validate(
-            views.reports.orphaned_clients(q.unit_id, as_of=q.as_of, known_at=moment)
-        )
-    q.needs(report, "unit_id", "start", "end")
-    return TierGrowthPublic.model_validate(
-        views.roster.tier_growth(q.unit_id, q.start, q.end, moment)
-    )
-
-
-@router.get("/restatements", summary="A report as known at two times, and what changed it")
-def restatements(
-    container: RestatedDep,
-    ledger: LedgerDep,
-    report: Report,
-    known_at: Moment,
-    compare_known_at: Moment,
-    parameters: Annotated[ReportParameters, Depends()],
-) -> dict[str, Any]:
-    """`{report, known_at, compare_known_at, at_known_at, at_compare_known_at, changed,
-    events}`: the report (any report that takes `known_at`, with its own parameters) as
-    the ledger knew it at each time, and the events recorded between the two that changed
-    it (none when both answers are the same)."""
-    views = container.views
-    before, after = (
-        restated(report, views, ledger, parameters, moment)
-        for moment in (known_at, compare_known_at)
-    )
-    changed = before.model_dump(exclude={"known_at"}) != after.model_dump(exclude={"known_at"})
-    events: list[dict[str, Any]] = []
-    if changed:
-        # Recorded after the earlier time, by the later one: (first, last].
-        tick = timedelta(microseconds=1)
-        first, last = (moment + tick for moment in sorted((known_at, compare_known_at)))
-        scope = parameters.unit_id if report not in ("staff-record", "manager-portfolio") else None
-        for type_name in RESTATED_BY[report]:
-            query = AuditQuery(
-                type=type_name,
-                unit_id=scope,
-                recorded_from=first,
-                recorded_to=last,
-            )
-            events += with_data(ledger, views.audit.events(query, limit=MAX_LIMIT))["items"]
-        events.sort(key=lambda e: e["position"])
-    return {
-        "report": report,
-        "known_at": known_at,
-        "compare_known_at": compare_known_at,
-        "at_known_at": before.model_dump(mode="json", by_alias=True),
-        "at_compare_known_at": after.model_dump(mode="json", by_alias=True),
-        "changed": changed,
-        "events": [AuditEventPublic.model_validate(e).model_dump(mode="json") for e in events],
-    }

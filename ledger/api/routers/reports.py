@@ -96,15 +96,18 @@ def overdue_contacts(
     unit_id: ScopedUnit,
     reports: ReportsDep,
     as_of: Moment | None = None,
+    known_at: KnownAt = None,
     limit: LimitQuery = DEFAULT_LIMIT,
     cursor: CursorQuery = None,
     fmt: ExportFormat = None,
 ) -> OverdueContactsPublic | Response:
     if fmt is not None:
         # Every matching row, not a page.
-        answer = reports.overdue_contacts(unit_id, as_of=as_of)
+        answer = reports.overdue_contacts(unit_id, as_of=as_of, known_at=known_at)
         return export_models(OverdueContact, answer["items"], fmt, f"overdue-{unit_id}")
-    answer = reports.overdue_contacts(unit_id, as_of=as_of, limit=limit, cursor=cursor)
+    answer = reports.overdue_contacts(
+        unit_id, as_of=as_of, limit=limit, cursor=cursor, known_at=known_at
+    )
     return OverdueContactsPublic.model_validate(answer)
 
 
@@ -151,10 +154,11 @@ def complaints(
     end: To,
     reports: ReportsDep,
     read: ReadRecorderDep,
+    known_at: KnownAt = None,
     fmt: ExportFormat = None,
 ) -> ComplaintsPublic | Response:
     _period(start, end)
-    answer = reports.complaints(unit_id, start, end)
+    answer = reports.complaints(unit_id, start, end, known_at)
     if fmt is not None:
         # What a client said is personal data: the read log records each client exported.
         rows = read_each_client(answer["items"], read)
@@ -163,6 +167,8 @@ def complaints(
 
 
 @router.get("/funnel", summary="Prospects found in a period per source, converted and dropped")
-def funnel(unit_id: ScopedUnit, start: From, end: To, reports: ReportsDep) -> FunnelPublic:
+def funnel(
+    unit_id: ScopedUnit, start: From, end: To, reports: ReportsDep, known_at: KnownAt = None
+) -> FunnelPublic:
     _period(start, end)
-    return FunnelPublic.model_validate(reports.funnel(unit_id, start, end))
+    return FunnelPublic.model_validate(reports.funnel(unit_id, start, end, known_at))

@@ -45,6 +45,7 @@ class KnownClient:
 
     client_id: str
     unit_id: str
+    registered_at: str
     changes: list[Change] = dataclasses.field(default_factory=list)
 
     @property
@@ -57,7 +58,10 @@ class KnownClient:
     def at(self, moment: datetime) -> dict[str, str | None]:
         """Its tier, status and designated manager in force at `moment` (all None before
         its registration took effect)."""
-        values = value_at_all(self.intervals(), utc_text(moment))
+        return self.at_text(utc_text(moment))
+
+    def at_text(self, moment: str) -> dict[str, str | None]:
+        values = value_at_all(self.intervals(), moment)
         return dict(zip(FIELDS, values, strict=True))
 
 
@@ -126,6 +130,18 @@ class ClientIntervals(Part):
             f"CREATE INDEX IF NOT EXISTS {p}_intervals_at ON {p}_intervals "
             "(aid, valid_from, valid_to, status, tier, manager)",
         ]
+
+    def upgrade(self) -> None:
+        """A view that kept no recorded times before (the reports view, before 1.1) replays
+        the log: what it knew at a past time cannot be read from it otherwise."""
+        if not self.recorded_times:
+            return
+        p, view = self.prefix, self.view
+        with view.transaction() as c:
+            changes = view.fetch(c, f"SELECT aid FROM {p}_changes LIMIT 1")
+            recorded = view.fetch(c, f"SELECT seq FROM {p}_recorded LIMIT 1")
+        if changes and not recorded:
+            view.reset()
 
     def handlers(self) -> dict[type, Handler]:
         return {
@@ -315,12 +331,15 @@ class ClientIntervals(Part):
         known: dict[str, KnownClient] = {}
         for row in self.view.query(
             "SELECT ch.aid AS aid, ch.seq AS seq, ch.field AS field, ch.value AS value, "
-            "ch.effective_at AS effective_at, c.client_id AS client_id, c.unit_id AS unit_id "
+            "ch.effective_at AS effective_at, c.client_id AS client_id, c.unit_id AS unit_id, "
+            "c.registered_at AS registered_at "
             f"FROM {p}_changes ch JOIN {p}_clients c ON c.aid = ch.aid {joins}"
             f"WHERE {' AND '.join(where)}",
             params,
         ):
-            client = known.setdefault(row["aid"], KnownClient(row["client_id"], row["unit_id"]))
+            client = known.get(row["aid"]) or known.setdefault(
+                row["aid"], KnownClient(row["client_id"], row["unit_id"], row["registered_at"])
+            )
             client.changes.extend(
                 change_points(row["effective_at"], row["seq"], row["field"], row["value"])
             )

@@ -1,0 +1,245 @@
+"""The restatement (API.md 1.1, Audit): a report as the ledger knew it at two recorded times,
+and the events recorded between them that changed it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel
+
+from ledger.api.deps import LedgerDep, ReadRecorderDep, RestatedDep
+from ledger.api.problems import problem_responses
+from ledger.api.routers.audit import MAX_LIMIT, Text, with_data
+from ledger.api.routing import OneHopRoute
+from ledger.api.schemas import (
+    AuditEventPublic,
+    ChurnCasesPublic,
+    ChurnKind,
+    ComplaintsPublic,
+    CompletenessPublic,
+    FunnelPublic,
+    ManagerPortfolioPublic,
+    Moment,
+    OrphanedClientsPublic,
+    OverdueContactsPublic,
+    StaffRecordPublic,
+    TierGrowthPublic,
+)
+from ledger.application import Ledger
+from ledger.bootstrap import ReadModels
+from ledger.domain import InvalidInput
+from ledger.projections.audit import AuditQuery
+
+router = APIRouter(
+    prefix="/v1/audit",
+    tags=["audit"],
+    responses=problem_responses(401, 403, 404, 422, 500, 503),
+    route_class=OneHopRoute,
+)
+
+
+@dataclass
+class ReportParameters:
+    """A restated report's own parameters (each report takes those it names)."""
+
+    unit_id: Text = None
+    staff_id: Text = None
+    fiscal_year: Annotated[int | None, Query(ge=1900, le=9999)] = None
+    in_scope: bool | None = None
+    kind: ChurnKind | None = None
+    start: Annotated[Moment | None, Query(alias="from")] = None
+    end: Annotated[Moment | None, Query(alias="to")] = None
+    as_of: Moment | None = None
+
+    def needs(self, report: str, names: tuple[str, ...]) -> None:
+        missing = [name for name in names if getattr(self, name) is None]
+        if missing:
+            wanted = ", ".join(ALIASES.get(name, name) for name in names)
+            raise InvalidInput(ALIASES.get(missing[0], missing[0]), f"{report} needs {wanted}")
+        if self.start is not None and self.end is not None and self.start >= self.end:
+            raise InvalidInput("to", "must be after from")
+
+
+ALIASES = {"start": "from", "end": "to"}
+Answer = Callable[[ReadModels, ReportParameters, datetime], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Restated:
+    """How a report is restated: what it needs, how it is answered as known at a time,
+    the answer's model, and what moves it: the event types that can change its answer."""
+
+    needs: tuple[str, ...]
+    answer: Answer
+    model: type[BaseModel]
+    moved_by: tuple[str, ...]
+    # Its events are those of the unit subtree the report names (else of every unit).
+    by_unit: bool = True
+    # Its answer holds clients' personal data: the read log records each client.
+    personal: bool = False
+
+
+def _portfolio(views: ReadModels, q: ReportParameters, moment: datetime) -> dict[str, Any]:
+    answer = views.reports.manager_portfolio(q.staff_id, q.start, q.end, moment)  # type: ignore[arg-type]
+    return {**answer, "assets_change": str(answer["assets_change"])}
+
+
+INTERVALS = ("Registered", "TierChanged", "Churned", "Reactivated")
+CASES = ("Assigned", "TierChanged", "HeadAppointed", "Churned", "ChurnDetermined")
+REPORTS: dict[str, Restated] = {
+    "churn-cases": Restated(
+        (),
+        lambda views, q, moment: views.accountability.churn_cases(
+            unit_id=q.unit_id,
+            fiscal_year=q.fiscal_year,
+            in_scope=q.in_scope,
+            kind=q.kind,
+            known_at=moment,
+        ),
+        ChurnCasesPublic,
+        CASES,
+    ),
+    "staff-record": Restated(
+        ("staff_id", "fiscal_year"),
+        lambda views, q, moment: views.accountability.staff_record(
+            q.staff_id,  # type: ignore[arg-type]
+            q.fiscal_year,  # type: ignore[arg-type]
+            moment,
+        ),
+        StaffRecordPublic,
+        CASES,
+        by_unit=False,
+    ),
+    "tier-growth": Restated(
+        ("unit_id", "start", "end"),
+        lambda views, q, moment: views.roster.tier_growth(q.unit_id, q.start, q.end, moment),  # type: ignore[arg-type]
+        TierGrowthPublic,
+        INTERVALS,
+    ),
+    "completeness": Restated(
+        ("unit_id",),
+        lambda views, q, moment: views.reports.completeness(
+            q.unit_id,  # type: ignore[arg-type]
+            as_of=q.as_of,
+            known_at=moment,
+        ),
+        CompletenessPublic,
+        (*INTERVALS, "ProfileUpdated", "EventRetracted"),
+    ),
+    "overdue-contacts": Restated(
+        ("unit_id",),
+        lambda views, q, moment: views.reports.overdue_contacts(
+            q.unit_id,  # type: ignore[arg-type]
+            as_of=q.as_of,
+            known_at=moment,
+        ),
+        OverdueContactsPublic,
+        (*INTERVALS, "Assigned", "ContactLogged", "EventRetracted"),
+    ),
+    "orphaned-clients": Restated(
+        ("unit_id",),
+        lambda views, q, moment: views.reports.orphaned_clients(
+            q.unit_id,  # type: ignore[arg-type]
+            as_of=q.as_of,
+            known_at=moment,
+        ),
+        OrphanedClientsPublic,
+        (*INTERVALS, "Assigned", "Departed"),
+    ),
+    "manager-portfolio": Restated(
+        ("staff_id", "start", "end"),
+        _portfolio,
+        ManagerPortfolioPublic,
+        (*INTERVALS, "Assigned", "AssetsReported", "EventRetracted"),
+        by_unit=False,
+    ),
+    "complaints": Restated(
+        ("unit_id", "start", "end"),
+        lambda views, q, moment: views.reports.complaints(q.unit_id, q.start, q.end, moment),  # type: ignore[arg-type]
+        ComplaintsPublic,
+        (*INTERVALS, "Assigned", "ContactLogged", "EventRetracted"),
+        personal=True,
+    ),
+    "funnel": Restated(
+        ("unit_id", "start", "end"),
+        lambda views, q, moment: views.reports.funnel(q.unit_id, q.start, q.end, moment),  # type: ignore[arg-type]
+        FunnelPublic,
+        ("Recorded", "Converted", "Dropped"),
+    ),
+}
+Report = Literal[
+    "churn-cases",
+    "staff-record",
+    "tier-growth",
+    "completeness",
+    "overdue-contacts",
+    "orphaned-clients",
+    "manager-portfolio",
+    "complaints",
+    "funnel",
+]
+assert set(Report.__args__) == set(REPORTS)  # type: ignore[attr-defined]
+
+
+def restated(
+    report: str, views: ReadModels, ledger: Ledger, q: ReportParameters, moment: datetime
+) -> BaseModel:
+    """The report as the ledger knew it at `moment`."""
+    how = REPORTS[report]
+    q.needs(report, how.needs)
+    if q.staff_id is not None and "staff_id" in how.needs:
+        ledger.get_staff(q.staff_id)  # an unknown staff member: 404
+    return how.model.model_validate(how.answer(views, q, moment))
+
+
+@router.get("/restatements", summary="A report as known at two times, and what changed it")
+def restatements(
+    container: RestatedDep,
+    ledger: LedgerDep,
+    read: ReadRecorderDep,
+    report: Report,
+    known_at: Moment,
+    compare_known_at: Moment,
+    parameters: Annotated[ReportParameters, Depends()],
+) -> dict[str, Any]:
+    """`{report, known_at, compare_known_at, at_known_at, at_compare_known_at, changed,
+    events}`: the report (any report that takes `known_at`, with its own parameters) as
+    the ledger knew it at each time, and the events recorded between the two that changed
+    it (none when both answers are the same)."""
+    views, how = container.views, REPORTS[report]
+    before, after = (
+        restated(report, views, ledger, parameters, moment)
+        for moment in (known_at, compare_known_at)
+    )
+    changed = before.model_dump(exclude={"known_at"}) != after.model_dump(exclude={"known_at"})
+    events: list[dict[str, Any]] = []
+    if changed:
+        # Recorded after the earlier time, by the later one: (first, last].
+        tick = timedelta(microseconds=1)
+        first, last = (moment + tick for moment in sorted((known_at, compare_known_at)))
+        for type_name in how.moved_by:
+            query = AuditQuery(
+                type=type_name,
+                unit_id=parameters.unit_id if how.by_unit else None,
+                recorded_from=first,
+                recorded_to=last,
+            )
+            events += with_data(ledger, views.audit.events(query, limit=MAX_LIMIT))["items"]
+        events.sort(key=lambda e: e["position"])
+    answers = [answer.model_dump(mode="json", by_alias=True) for answer in (before, after)]
+    if how.personal:
+        for client_id in {i["client_id"] for answer in answers for i in answer["items"]}:
+            read(client_id)
+    return {
+        "report": report,
+        "known_at": known_at,
+        "compare_known_at": compare_known_at,
+        "at_known_at": answers[0],
+        "at_compare_known_at": answers[1],
+        "changed": changed,
+        "events": [AuditEventPublic.model_validate(e).model_dump(mode="json") for e in events],
+    }
