@@ -11,7 +11,7 @@ from fastapi import Depends, Header, HTTPException, Path, Query, Request, Respon
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from ledger.api.problems import canonical_json
-from ledger.api.schemas import WritePublic
+from ledger.api.schemas import Moment, WritePublic
 from ledger.application import Ledger, Principal, WriteResult, check_role
 from ledger.bootstrap import Container
 from ledger.domain.api_key import ROLES
@@ -101,6 +101,11 @@ AfterQuery = Annotated[
         description="wait (up to 5 s) until the read models have processed this global "
         "log position, e.g. the `position` of your last write; else 503 with Retry-After",
     ),
+]
+
+# API.md 1.1, Audit: every report takes `known_at`.
+KnownAtQuery = Annotated[
+    Moment | None, Query(description="the report as the ledger knew it then (recorded time)")
 ]
 
 
@@ -251,7 +256,7 @@ async def restated_views(
     container: ContainerDep, _: AuditReaderDep, after: AfterQuery = None
 ) -> Container:
     """The container, once every read model a restatement reads has processed `after`."""
-    for name in ("roster", "accountability", "reports", "audit"):
+    for name in ("roster", "accountability", "reports", "maintenance", "audit"):
         await _caught_up(container, name, after)
     return container
 

@@ -10,7 +10,6 @@ from typing import Any
 from ledger.domain import Client, InvalidInput, NotFound, Unit
 from ledger.domain.values import DESIGNATED_MANAGER
 from ledger.projections.churn_cases import ChurnCases
-from ledger.projections.churn_facts import RecordedTimes
 from ledger.projections.churn_rulings import (
     CASE_FACTS,
     PENDING,
@@ -20,6 +19,7 @@ from ledger.projections.churn_rulings import (
     party_outcomes,
 )
 from ledger.projections.kit import BatchView, Part, UnitHeads, UnitTree, ViewProjection
+from ledger.projections.kit.recorded import RecordedTimes
 from ledger.projections.kit.text import chunks, from_utc_text, placeholders, utc_text
 from ledger.projections.kit.timeline import value_at
 

@@ -23,7 +23,7 @@ from eventsourcing.persistence import Tracking
 
 from ledger.domain import Client
 from ledger.domain.values import DESIGNATED_MANAGER, TEAM_ROLES
-from ledger.projections.churn_facts import RecordedTimes, churn_case, fiscal_year_of
+from ledger.projections.churn_facts import churn_case, fiscal_year_of
 from ledger.projections.churn_rulings import (  # re-exported (tests)
     PENDING,
     Determinations,
@@ -32,6 +32,7 @@ from ledger.projections.churn_rulings import (  # re-exported (tests)
     party_outcomes,
 )
 from ledger.projections.kit import BatchView, Handler, Part, UnitHeads, UnitTree
+from ledger.projections.kit.recorded import RecordedTimes
 from ledger.projections.kit.text import (
     aggregate_key,
     chunks,

@@ -1,15 +1,12 @@
-"""The facts of a churn case, worked out from a client's timelines (pure), and when each
-event the accountability view keeps was recorded: the cases as known at a time."""
+"""The facts of a churn case, worked out from a client's timelines (pure). (When each event
+the accountability view keeps was recorded: `kit/recorded.py`.)"""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any
 
-from eventsourcing.persistence import Tracking
-
 from ledger.domain.values import TIER_RANK
-from ledger.projections.kit import Part
 from ledger.projections.kit.text import utc_text
 from ledger.projections.kit.timeline import Interval, holders_within, value_at
 
@@ -59,31 +56,3 @@ def churn_case(
         "unit_head": value_at(heads, at),
         "prior_holders": prior,
     }
-
-
-class RecordedTimes(Part):
-    """When each event the view keeps was recorded, by log position."""
-
-    def tables(self) -> list[str]:
-        p = self.prefix
-        return [
-            f"CREATE TABLE IF NOT EXISTS {p}_recorded (seq BIGINT PRIMARY KEY, recorded_at TEXT)",
-            f"CREATE INDEX IF NOT EXISTS {p}_recorded_at ON {p}_recorded (recorded_at)",
-        ]
-
-    def note(self, c: Any, tracking: Tracking, event: Any) -> None:
-        self.view.execute(
-            c,
-            f"INSERT INTO {self.prefix}_recorded (seq, recorded_at) VALUES (?, ?) "
-            "ON CONFLICT DO NOTHING",
-            (tracking.notification_id, utc_text(event.timestamp)),
-        )
-
-    def known_position(self, c: Any, known_at: datetime) -> int:
-        """The last position of the view's events recorded by `known_at`."""
-        rows = self.view.fetch(
-            c,
-            f"SELECT MAX(seq) AS seq FROM {self.prefix}_recorded WHERE recorded_at <= ?",
-            (utc_text(known_at),),
-        )
-        return int(rows[0]["seq"] or 0)

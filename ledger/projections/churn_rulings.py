@@ -13,8 +13,8 @@ from eventsourcing.persistence import Tracking
 
 from ledger.domain import Client
 from ledger.domain.values import PARTIES
-from ledger.projections.churn_facts import RecordedTimes
 from ledger.projections.kit import BatchView, Handler, Part
+from ledger.projections.kit.recorded import RecordedTimes
 from ledger.projections.kit.text import (
     aggregate_key,
     chunks,

@@ -11,8 +11,6 @@ a client's file in `maintenance_rules.py` and `maintenance_filters.py`.
 
 from __future__ import annotations
 
-import json
-from abc import ABC, abstractmethod
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -21,6 +19,7 @@ from ledger.domain.values import ACTIVE
 from ledger.projections.kit import (
     BatchView,
     Part,
+    RecordedTimes,
     StaffTable,
     UnitHeads,
     UnitTree,
@@ -34,6 +33,8 @@ from ledger.projections.maintenance_files import (
     Page,
 )
 from ledger.projections.maintenance_filters import matches, segment_of, value_in_team
+from ledger.projections.maintenance_interface import DEFAULT_LIMIT, MaintenanceView
+from ledger.projections.maintenance_known import stored_file
 from ledger.projections.maintenance_rules import (
     ClientFile,
     Contact,
@@ -51,98 +52,7 @@ from ledger.projections.maintenance_rules import (
     unacknowledged,
 )
 
-DEFAULT_LIMIT = 100
 __all__ = ["DEFAULT_LIMIT", "MAX_LIMIT", "PREFERENCES", "MaintenanceView", "SQLMaintenanceView"]
-
-
-class MaintenanceView(ABC):
-    """The queries of the maintenance read model; each list is `{items, next_cursor}`."""
-
-    @abstractmethod
-    def duties_overdue(
-        self,
-        unit_id: str,
-        *,
-        as_of: datetime | None = None,
-        role: str | None = None,
-        limit: int = DEFAULT_LIMIT,
-        cursor: str | None = None,
-    ) -> Page:
-        """`[{client_id, tier, role, staff_id, last_contact_at, days_overdue}]`."""
-
-    @abstractmethod
-    def team_gaps(
-        self,
-        unit_id: str,
-        *,
-        as_of: datetime | None = None,
-        limit: int = DEFAULT_LIMIT,
-        cursor: str | None = None,
-    ) -> Page:
-        """`[{client_id, tier, missing: [role]}]` of active VIP clients."""
-
-    @abstractmethod
-    def leader_visits(
-        self,
-        unit_id: str,
-        start: datetime,
-        end: datetime,
-        *,
-        min_assets: Decimal,
-        limit: int = DEFAULT_LIMIT,
-        cursor: str | None = None,
-    ) -> Page:
-        """`[{client_id, assets, visited_by_leader, last_leader_visit_at}]`: active clients
-        with assets of at least `min_assets` at `end`."""
-
-    @abstractmethod
-    def unacknowledged_assignments(
-        self,
-        unit_id: str,
-        *,
-        older_than_days: int,
-        as_of: datetime | None = None,
-        limit: int = DEFAULT_LIMIT,
-        cursor: str | None = None,
-    ) -> Page:
-        """`[{client_id, staff_id, event_id, effective_at}]`."""
-
-    @abstractmethod
-    def at_risk(
-        self,
-        unit_id: str,
-        *,
-        as_of: datetime | None = None,
-        limit: int = DEFAULT_LIMIT,
-        cursor: str | None = None,
-    ) -> Page:
-        """`[{client_id, tier, reasons, accountable}]` of active VIP clients at risk."""
-
-    @abstractmethod
-    def referral_tree(self, client_id: str) -> dict[str, Any]:
-        """`{client_id, referred: [...]}`; NotFound for an unknown client."""
-
-    @abstractmethod
-    def referrals(self, unit_id: str, start: datetime, end: datetime) -> dict[str, Any]:
-        """`{by_manager: [{staff_id, clients, assets}], total: {clients, assets}}`."""
-
-    @abstractmethod
-    def segments(self, unit_id: str, by: str, *, as_of: datetime | None = None) -> dict[str, Any]:
-        """`{by, segments: {value: {clients, assets}}}` of active clients."""
-
-    @abstractmethod
-    def matching(
-        self,
-        unit_id: str,
-        filters: dict[str, Any],
-        *,
-        as_of: datetime | None = None,
-        limit: int = DEFAULT_LIMIT,
-        cursor: str | None = None,
-    ) -> Page:
-        """`{items: [client_id], next_cursor}`: clients of the subtree registered by
-        `as_of` matching the roster's filters there (`tier`, `status`, `manager_id`, the
-        preferences, `source`, `min_assets`, `max_assets`), in client id order."""
 
 
 class SQLMaintenanceView(BatchView, MaintenanceView):
@@ -153,11 +63,18 @@ class SQLMaintenanceView(BatchView, MaintenanceView):
     view_name = "maintenance"
 
     def compose(self) -> list[Part]:
-        self.units = UnitTree(self)
-        self.staff = StaffTable(self, roles=True)
+        # Recorded times: the reports read as known at a past time (API.md 1.1, Audit).
+        self.units, self.recorded = UnitTree(self), RecordedTimes(self)
+        self.staff = StaffTable(self, roles=True, recorded=self.recorded)
         self.heads = UnitHeads(self, vacancies=False)
-        self.files = ClientFiles(self, self.units, self.staff, self.heads)
-        return [self.units, self.staff, self.heads, self.files]
+        self.heads.listeners.append(
+            lambda c, _, tracking, event: self.recorded.note(c, tracking, event)
+        )
+        self.files = ClientFiles(self, self.units, self.staff, self.heads, self.recorded)
+        return [self.units, self.recorded, self.staff, self.heads, self.files]
+
+    def _upto(self, known_at: datetime | None) -> int | None:
+        return None if known_at is None else self.recorded.position_known_at(known_at)
 
     def _lookback(self) -> timedelta:
         return timedelta(days=int(self.options["churn_lookback_days"]))
@@ -170,6 +87,7 @@ class SQLMaintenanceView(BatchView, MaintenanceView):
         role: str | None = None,
         limit: int = DEFAULT_LIMIT,
         cursor: str | None = None,
+        known_at: datetime | None = None,
     ) -> Page:
         at = as_of or datetime.now(UTC)
         cadence = self.options["duty_cadence"]
@@ -180,6 +98,7 @@ class SQLMaintenanceView(BatchView, MaintenanceView):
             limit=limit,
             cursor=cursor,
             vip_only=True,
+            upto=self._upto(known_at),
         )
 
     def team_gaps(
@@ -189,6 +108,7 @@ class SQLMaintenanceView(BatchView, MaintenanceView):
         as_of: datetime | None = None,
         limit: int = DEFAULT_LIMIT,
         cursor: str | None = None,
+        known_at: datetime | None = None,
     ) -> Page:
         moment = utc_text(as_of or datetime.now(UTC))
 
@@ -203,7 +123,13 @@ class SQLMaintenanceView(BatchView, MaintenanceView):
             ]
 
         return self.files.page(
-            unit_id, evaluate, contacts_before=None, limit=limit, cursor=cursor, vip_only=True
+            unit_id,
+            evaluate,
+            contacts_before=None,
+            limit=limit,
+            cursor=cursor,
+            vip_only=True,
+            upto=self._upto(known_at),
         )
 
     def leader_visits(
@@ -215,6 +141,7 @@ class SQLMaintenanceView(BatchView, MaintenanceView):
         min_assets: Decimal,
         limit: int = DEFAULT_LIMIT,
         cursor: str | None = None,
+        known_at: datetime | None = None,
     ) -> Page:
         low, high = utc_text(start), utc_text(end)
         # Assets in force just before `end`: the period's last statement.
@@ -243,6 +170,7 @@ class SQLMaintenanceView(BatchView, MaintenanceView):
             limit=limit,
             cursor=cursor,
             min_peak=min_assets,
+            upto=self._upto(known_at),
         )
 
     def unacknowledged_assignments(
@@ -253,6 +181,7 @@ class SQLMaintenanceView(BatchView, MaintenanceView):
         as_of: datetime | None = None,
         limit: int = DEFAULT_LIMIT,
         cursor: str | None = None,
+        known_at: datetime | None = None,
     ) -> Page:
         at = as_of or datetime.now(UTC)
         moment, before = utc_text(at), utc_text(at - timedelta(days=older_than_days))
@@ -263,7 +192,14 @@ class SQLMaintenanceView(BatchView, MaintenanceView):
             found = unacknowledged(file, before, moment)
             return [found] if found else []
 
-        return self.files.page(unit_id, evaluate, contacts_before=None, limit=limit, cursor=cursor)
+        return self.files.page(
+            unit_id,
+            evaluate,
+            contacts_before=None,
+            limit=limit,
+            cursor=cursor,
+            upto=self._upto(known_at),
+        )
 
     def at_risk(
         self,
@@ -272,6 +208,7 @@ class SQLMaintenanceView(BatchView, MaintenanceView):
         as_of: datetime | None = None,
         limit: int = DEFAULT_LIMIT,
         cursor: str | None = None,
+        known_at: datetime | None = None,
     ) -> Page:
         when = Moment(as_of or datetime.now(UTC), self._lookback())
         cadence: dict[str, int] = self.options["cadence"]
@@ -300,16 +237,20 @@ class SQLMaintenanceView(BatchView, MaintenanceView):
             limit=limit,
             cursor=cursor,
             vip_only=True,
+            upto=self._upto(known_at),
         )
 
     def referral_tree(self, client_id: str) -> dict[str, Any]:
         return referral_tree(client_id, self.files.referred(client_id))
 
-    def referrals(self, unit_id: str, start: datetime, end: datetime) -> dict[str, Any]:
+    def referrals(
+        self, unit_id: str, start: datetime, end: datetime, known_at: datetime | None = None
+    ) -> dict[str, Any]:
         """Clients of the subtree registered in `[start, end)` through a referrer, credited
         to the referrer's designated manager at the registration (以点带面), with their
         assets at `end`."""
         self.units.unit(unit_id)
+        upto = self._upto(known_at)
         p = self.view_name
         rows = self.query(
             f"SELECT f.data AS data, r.data AS referrer FROM {p}_files f "
@@ -322,8 +263,10 @@ class SQLMaintenanceView(BatchView, MaintenanceView):
         last_moment = utc_text(end - timedelta(microseconds=1))
         by_manager: dict[str | None, dict[str, Any]] = {}
         for row in rows:
-            file = json.loads(row["data"])
-            referrer = json.loads(row["referrer"]) if row["referrer"] else None
+            file = stored_file(row["data"], upto)
+            if file is None:
+                continue
+            referrer = stored_file(row["referrer"], upto)
             manager = (
                 value_in_team(referrer, file["registered_at"]) if referrer is not None else None
             )
@@ -341,10 +284,17 @@ class SQLMaintenanceView(BatchView, MaintenanceView):
             "total": {"clients": sum(e["clients"] for e in items), "assets": str(total)},
         }
 
-    def segments(self, unit_id: str, by: str, *, as_of: datetime | None = None) -> dict[str, Any]:
+    def segments(
+        self,
+        unit_id: str,
+        by: str,
+        *,
+        as_of: datetime | None = None,
+        known_at: datetime | None = None,
+    ) -> dict[str, Any]:
         moment = utc_text(as_of or datetime.now(UTC))
         segments: dict[str, dict[str, Any]] = {}
-        for file in self.files.active_files(unit_id, moment):
+        for file in self.files.active_files(unit_id, moment, self._upto(known_at)):
             value = segment_of(file, by, moment) or "unknown"
             entry = segments.setdefault(value, {"clients": 0, "assets": Decimal(0)})
             entry["clients"] += 1

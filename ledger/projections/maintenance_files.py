@@ -18,8 +18,17 @@ from eventsourcing.persistence import Tracking
 from ledger.domain import Client, NotFound
 from ledger.domain.values import ACTIVE, CHURNED, TIER_RANK
 from ledger.domain.values import event_id as event_id_of
-from ledger.projections.kit import BatchView, Handler, Part, StaffTable, UnitHeads, UnitTree
+from ledger.projections.kit import (
+    BatchView,
+    Handler,
+    Part,
+    RecordedTimes,
+    StaffTable,
+    UnitHeads,
+    UnitTree,
+)
 from ledger.projections.kit.text import CHUNK, aggregate_key, placeholders, utc_text
+from ledger.projections.maintenance_known import contacts_known, retract, stored_file
 from ledger.projections.maintenance_rules import (
     ClientFile,
     Contact,
@@ -42,10 +51,15 @@ class ClientFiles(Part):
     """Each client's file and its contacts, and the pages read from them."""
 
     def __init__(
-        self, view: BatchView, units: UnitTree, staff: StaffTable, heads: UnitHeads
+        self,
+        view: BatchView,
+        units: UnitTree,
+        staff: StaffTable,
+        heads: UnitHeads,
+        recorded: RecordedTimes,
     ) -> None:
         super().__init__(view)
-        self.units, self.staff, self.heads = units, staff, heads
+        self.units, self.staff, self.heads, self.recorded = units, staff, heads, recorded
 
     def tables(self) -> list[str]:
         p = self.prefix
@@ -55,6 +69,13 @@ class ClientFiles(Part):
             "ever_vip BIGINT, peak_assets DOUBLE PRECISION, data TEXT)",
             f"CREATE TABLE IF NOT EXISTS {p}_contacts (aid TEXT, occurred_at TEXT, "
             "version BIGINT, staff_id TEXT, channel TEXT, PRIMARY KEY (aid, occurred_at, version))",
+            # Each contact's place in the log, and a retracted contact kept with the place of
+            # its retraction: the reports as known at a past time (`known_at`).
+            f"CREATE TABLE IF NOT EXISTS {p}_contacts_known (aid TEXT, version BIGINT, "
+            "seq BIGINT, PRIMARY KEY (aid, version))",
+            f"CREATE TABLE IF NOT EXISTS {p}_contacts_retracted (aid TEXT, occurred_at TEXT, "
+            "version BIGINT, staff_id TEXT, channel TEXT, seq BIGINT, retracted_seq BIGINT, "
+            "PRIMARY KEY (aid, version))",
         ]
 
     def query_indexes(self) -> list[str]:
@@ -64,6 +85,13 @@ class ClientFiles(Part):
             f"CREATE INDEX IF NOT EXISTS {p}_files_client ON {p}_files (client_id)",
             f"CREATE INDEX IF NOT EXISTS {p}_files_referrer ON {p}_files (referred_by)",
         ]
+
+    def upgrade(self) -> None:
+        """A view that kept no recorded times (before 1.1's `known_at`) replays the log."""
+        with self.view.transaction() as c:
+            files = self.view.fetch(c, f"SELECT aid FROM {self.prefix}_files LIMIT 1")
+        if files and not self.recorded.kept_any():
+            self.view.reset()
 
     def handlers(self) -> dict[type, Handler]:
         return {
@@ -94,6 +122,7 @@ class ClientFiles(Part):
             file = files[key]
             if file is not None:
                 change(file, utc_text(event.effective_at), tracking.notification_id)
+                self.recorded.note(c, tracking, event)
                 view.mark("file", key)
             view.advance(tracking)
 
@@ -107,8 +136,9 @@ class ClientFiles(Part):
             event.tier,
         )
         file["source"], file["referred_by"] = event.source, event.referred_by
-        with self.view.write():
+        with self.view.write() as c:
             self.view.batch_memo("files", dict)[key] = file
+            self.recorded.note(c, tracking, event)
             self.view.mark("file", key)
             self.view.advance(tracking)
 
@@ -152,18 +182,27 @@ class ClientFiles(Part):
         )
 
     def contact_logged(self, event: Client.ContactLogged, tracking: Tracking) -> None:
-        self.view.record(
-            f"INSERT INTO {self.prefix}_contacts (aid, occurred_at, version, staff_id, channel) "
-            "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            (
-                aggregate_key(event),
-                utc_text(event.effective_at),
-                event.originator_version,
-                event.staff_id,
-                event.channel,
-            ),
-            tracking,
+        view, p, key, version = (
+            self.view,
+            self.prefix,
+            aggregate_key(event),
+            event.originator_version,
         )
+        with view.write() as c:
+            view.execute(
+                c,
+                f"INSERT INTO {p}_contacts (aid, occurred_at, version, staff_id, channel) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                (key, utc_text(event.effective_at), version, event.staff_id, event.channel),
+            )
+            view.execute(
+                c,
+                f"INSERT INTO {p}_contacts_known (aid, version, seq) VALUES (?, ?, ?) "
+                "ON CONFLICT DO NOTHING",
+                (key, version, tracking.notification_id),
+            )
+            self.recorded.note(c, tracking, event)
+            view.advance(tracking)
 
     def retracted(self, event: Client.EventRetracted, tracking: Tracking) -> None:
         client = event.originator_id
@@ -172,8 +211,9 @@ class ClientFiles(Part):
             return event_id_of(client, entry[3]) != event.retracted_event_id
 
         def change(file: ClientFile, at: str, seq: int) -> None:
-            file["assets"] = [e for e in file["assets"] if keep(e)]
-            file["prefs"] = [e for e in file["prefs"] if keep(e)]
+            for name in ("assets", "prefs"):
+                retract(file, seq, name, [e for e in file[name] if not keep(e)])
+                file[name] = [e for e in file[name] if keep(e)]
 
         self._change(event, tracking, change)
         view, key = self.view, aggregate_key(event)
@@ -182,6 +222,16 @@ class ClientFiles(Part):
                 c, f"SELECT version FROM {self.prefix}_contacts WHERE aid = ?", (key,)
             ):
                 if event_id_of(UUID(key), row["version"]) == event.retracted_event_id:
+                    view.execute(
+                        c,
+                        f"INSERT INTO {self.prefix}_contacts_retracted (aid, occurred_at, "
+                        "version, staff_id, channel, seq, retracted_seq) SELECT c.aid, "
+                        "c.occurred_at, c.version, c.staff_id, c.channel, k.seq, ? "
+                        f"FROM {self.prefix}_contacts c JOIN {self.prefix}_contacts_known k "
+                        "ON k.aid = c.aid AND k.version = c.version "
+                        "WHERE c.aid = ? AND c.version = ? ON CONFLICT DO NOTHING",
+                        (tracking.notification_id, key, row["version"]),
+                    )
                     view.execute(
                         c,
                         f"DELETE FROM {self.prefix}_contacts WHERE aid = ? AND version = ?",
@@ -223,23 +273,35 @@ class ClientFiles(Part):
 
     # ---- reading ------------------------------------------------------------------------
 
-    def organisation(self) -> Organisation:
+    def organisation(self, upto: int | None = None) -> Organisation:
+        """The staff and heads (with `upto`, as known at that position of the log)."""
         roles, departed = self.staff.roles_and_departures()
-        return Organisation(roles=roles, departed=departed, heads=self.heads.by_unit())
+        if upto is not None:
+            departed = {**dict.fromkeys(departed), **self.staff.departures_known(upto)}
+        return Organisation(roles=roles, departed=departed, heads=self.heads.by_unit(upto))
 
     def contacts(
-        self, keys: Sequence[str], before: str, *, latest_only: bool = False
+        self,
+        keys: Sequence[str],
+        before: str,
+        *,
+        latest_only: bool = False,
+        upto: int | None = None,
     ) -> dict[str, list[Contact]]:
         """Each client's latest contact before `before` per staff member and channel; with
-        `latest_only`, only its latest (by whom and how left out)."""
+        `latest_only`, only its latest (by whom and how left out); with `upto`, of those
+        known at that position of the log."""
         found: dict[str, list[Contact]] = defaultdict(list)
         if not keys:
             return found
-        by = "" if latest_only else ", staff_id, channel"
+        p, by = self.prefix, "" if latest_only else ", staff_id, channel"
+        contacts, params = f"{p}_contacts", (*keys, before)
+        if upto is not None:
+            contacts, params = contacts_known(p), (upto, upto, upto, *params)
         for row in self.view.query(
-            f"SELECT aid{by}, MAX(occurred_at) AS occurred_at FROM {self.prefix}_contacts "
+            f"SELECT aid{by}, MAX(occurred_at) AS occurred_at FROM {contacts} "
             f"WHERE aid IN {placeholders(keys)} AND occurred_at < ? GROUP BY aid{by}",
-            (*keys, before),
+            params,
         ):
             found[row["aid"]].append(
                 Contact(row.get("staff_id", ""), row.get("channel", ""), row["occurred_at"])
@@ -257,16 +319,19 @@ class ClientFiles(Part):
         vip_only: bool = False,
         latest_contact_only: bool = False,
         min_peak: Decimal | None = None,
+        upto: int | None = None,
     ) -> Page:
         """`evaluate` over the subtree's clients in client id order, a chunk at a time,
-        until the page holds `limit` items (a client's items stay on one page)."""
+        until the page holds `limit` items (a client's items stay on one page); with
+        `upto`, each file as known at that position of the log."""
         self.units.unit(unit_id)
         limit = max(1, min(limit, MAX_LIMIT))
-        org = self.organisation()
+        org = self.organisation(upto)
         p, after, items = self.prefix, cursor or "", []
         extra = "AND f.ever_vip = 1 " if vip_only else ""
         floor: tuple[float, ...] = ()
-        if min_peak is not None:
+        # The peak is of the statements standing now: one retracted since may have made it.
+        if min_peak is not None and upto is None:
             # A float below the amount by more than its rounding: only a prefilter.
             extra += "AND f.peak_assets >= ? "
             floor = (float(min_peak) * 0.999,)
@@ -279,12 +344,14 @@ class ClientFiles(Part):
             )
             keys = [row["aid"] for row in rows]
             contacts = (
-                self.contacts(keys, contacts_before, latest_only=latest_contact_only)
+                self.contacts(keys, contacts_before, latest_only=latest_contact_only, upto=upto)
                 if contacts_before
                 else {}
             )
             for index, row in enumerate(rows):
-                items.extend(evaluate(json.loads(row["data"]), contacts.get(row["aid"], []), org))
+                file = stored_file(row["data"], upto)
+                if file is not None:
+                    items.extend(evaluate(file, contacts.get(row["aid"], []), org))
                 if len(items) >= limit:
                     last = index == len(rows) - 1 and len(rows) < CHUNK
                     return {"items": items, "next_cursor": None if last else row["client_id"]}
@@ -292,7 +359,7 @@ class ClientFiles(Part):
                 return {"items": items, "next_cursor": None}
             after = rows[-1]["client_id"]
 
-    def active_files(self, unit_id: str, moment: str) -> list[ClientFile]:
+    def active_files(self, unit_id: str, moment: str, upto: int | None = None) -> list[ClientFile]:
         self.units.unit(unit_id)
         p = self.prefix
         rows = self.view.query(
@@ -300,8 +367,8 @@ class ClientFiles(Part):
             "ON u.unit_id = f.unit_id AND u.ancestor_id = ? WHERE f.registered_at <= ?",
             (unit_id, moment),
         )
-        files = [json.loads(row["data"]) for row in rows]
-        return [file for file in files if status_at(file, moment) == ACTIVE]
+        files = [stored_file(row["data"], upto) for row in rows]
+        return [file for file in files if file is not None and status_at(file, moment) == ACTIVE]
 
     def referred(self, client_id: str) -> dict[str, list[str]]:
         """Who each client of `client_id`'s referral tree referred; NotFound for an

@@ -16,6 +16,7 @@ from ledger.projections.kit import (
     BatchView,
     ClientIntervals,
     Part,
+    RecordedTimes,
     UnitTree,
     ViewProjection,
     from_utc_text,
@@ -122,15 +123,15 @@ class SQLReportsView(BatchView, ReportsAsKnown, ReportsView):
     view_name = "reports"
 
     def compose(self) -> list[Part]:
-        self.units = UnitTree(self)
         # Recorded times: the reports read as known at a past time (API.md 1.1, Audit).
+        self.units, self.recorded = UnitTree(self), RecordedTimes(self)
         self.intervals = ClientIntervals(
-            self, self.units, recorded_times=True, manager_marks=("assets",)
+            self, self.units, recorded=self.recorded, manager_marks=("assets",)
         )
-        self.staff = StaffTable(self, known_at=self.intervals)
+        self.staff = StaffTable(self, recorded=self.recorded)
         self.facts = ClientFacts(self, self.intervals)
         self.prospects = ProspectFunnel(self, self.units)
-        return [self.units, self.intervals, self.staff, self.facts, self.prospects]
+        return [self.units, self.recorded, self.intervals, self.staff, self.facts, self.prospects]
 
     def completeness(
         self,

@@ -3,8 +3,9 @@ Audit). The reports view's intervals and derived rows hold what is known now; wh
 then is worked out from the rows kept with their place in the log (change points, profile
 updates, assets, departures) or their recorded time (contacts, prospects), recorded by then.
 
-A retraction removes a profile update's or assets report's rows: as known before the
-retraction, those reports leave the retracted event out too (contacts keep theirs, marked).
+A retraction removes a profile update's, assets report's or complaint's rows: as known
+before the retraction, those reports leave the retracted event out too (a contact's
+recorded and retracted times are kept, so overdue contacts count it until its retraction).
 """
 
 from __future__ import annotations

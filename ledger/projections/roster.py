@@ -23,6 +23,7 @@ from ledger.projections.kit import (
     BatchView,
     ClientIntervals,
     Part,
+    RecordedTimes,
     UnitTree,
     ViewProjection,
     placeholders,
@@ -97,10 +98,10 @@ class SQLRosterView(BatchView, RosterView):
     view_name = "roster"
 
     def compose(self) -> list[Part]:
-        self.units = UnitTree(self)
-        self.intervals = ClientIntervals(self, self.units, recorded_times=True)
+        self.units, self.recorded = UnitTree(self), RecordedTimes(self)
+        self.intervals = ClientIntervals(self, self.units, recorded=self.recorded)
         self.counts = ActiveTierCounts(self, self.units, self.intervals)
-        return [self.units, self.intervals, self.counts]
+        return [self.units, self.recorded, self.intervals, self.counts]
 
     def tier_counts_of(
         self, unit_ids: list[str], at: datetime, *, just_before: bool = False

@@ -7,7 +7,6 @@ SQLite and PostgreSQL."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 
@@ -17,18 +16,6 @@ RESTATEMENTS = "/v1/audit/restatements"
 
 
 class KnownAtContract(WorldCase):
-    def restated(
-        self, world: World, report: str, known_at: str, compare_known_at: str, **params: Any
-    ) -> dict[str, Any]:
-        return self.get(
-            world,
-            RESTATEMENTS,
-            report=report,
-            known_at=known_at,
-            compare_known_at=compare_known_at,
-            **params,
-        )
-
     def test_completeness_as_known_before_the_profile_was_filled_in(self, world: World) -> None:
         client_id = world.client(unit="O2", tier="diamond")
         registered = world.client(unit="O2", tier="standard")  # not VIP: not counted

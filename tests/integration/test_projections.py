@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import random
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -21,6 +20,7 @@ from ledger.projections.runner import ProjectionError, ProjectionRunner
 from support.projection_scenarios import (
     BY,
     LAST_YEAR,
+    ProjectionCase,
     assert_tier_counts_match_intervals,
     build_org,
     bulk_clients,
@@ -30,21 +30,6 @@ from support.projection_scenarios import (
 )
 
 NOW = datetime.now(UTC)
-
-
-class ProjectionCase:
-    """Abstract: subclasses give `database_url`."""
-
-    @pytest.fixture
-    def container(self, database_url: str) -> Iterator[Container]:
-        container = build(Settings(database_url=database_url))
-        container.start_projections(follow=False)
-        yield container
-        container.close()
-
-    @pytest.fixture
-    def projections(self, container: Container) -> ProjectionRunner:
-        return container.runner
 
 
 # ---- roster and tier growth -------------------------------------------------------------
@@ -658,37 +643,6 @@ class ReportsCase(ProjectionCase):
         assert reports.manager_portfolio("M1", day(1, 1), day(12, 31))["assets_change"] == Decimal(
             "0"
         )
-
-    def test_a_view_that_kept_no_recorded_times_replays_the_log_to_answer_known_at(
-        self, container: Container, projections: ProjectionRunner, database_url: str
-    ) -> None:
-        app = container.ledger
-        build_org(app, day(1, 1))
-        app.register_client(
-            client_id="K1",
-            name="k",
-            unit_id="O1",
-            tier="gold",
-            occurred_at=day(1, 5),
-            recorded_by=BY,
-        )
-        projections.catch_up()
-        view, known_at = projections.views["reports"], datetime.now(UTC)
-        assert container.views.reports.completeness("O1", known_at=known_at)["vip_active"] == 1
-        # A reports view of before 1.1 kept no recorded times: it knew nothing "then".
-        with view.transaction() as c:
-            view.execute(c, "DELETE FROM reports_recorded")
-        assert container.views.reports.completeness("O1", known_at=known_at)["vip_active"] == 0
-        for _ in range(2):  # the next start replays the log; the one after, nothing
-            restarted = build(Settings(database_url=database_url))
-            try:
-                restarted.start_projections(follow=False)
-                restarted.runner.catch_up()
-                known = restarted.views.reports.completeness("O1", known_at=known_at)
-                assert known["vip_active"] == 1
-                assert restarted.runner.positions()["reports"] == app.position
-            finally:
-                restarted.close()
 
 
 class TestReportsSQLite(ReportsCase):

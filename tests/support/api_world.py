@@ -237,3 +237,16 @@ class WorldCase:
         """A read as admin, after every write so far has reached the read models."""
         params.setdefault("after", world.api.get("/v1/health").json()["position"])
         return ok(world.api.get(path, params=params, headers=ADMIN))
+
+    def restated(
+        self, world: World, report: str, known_at: str, compare_known_at: str, **params: Any
+    ) -> dict[str, Any]:
+        """`report` (with its `params`) as known at two recorded times (API.md 1.1, Audit)."""
+        return self.get(
+            world,
+            "/v1/audit/restatements",
+            report=report,
+            known_at=known_at,
+            compare_known_at=compare_known_at,
+            **params,
+        )

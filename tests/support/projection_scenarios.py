@@ -1,19 +1,41 @@
-"""Builders shared by the projection tests: an organisation, clients written in bulk, and
-a dump of every view's rows."""
+"""Builders shared by the projection tests: an organisation, clients written in bulk, a
+dump of every view's rows, and the case a test class per store derives from."""
 
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
 from ledger.application import Ledger
+from ledger.bootstrap import Container, build
+from ledger.config import Settings
 from ledger.domain import Client, LedgerError
 from ledger.domain.values import TIERS
 from ledger.projections.kit import BatchView, utc_text
+from ledger.projections.runner import ProjectionRunner
 
 BY = "test"
+
+
+class ProjectionCase:
+    """Abstract: subclasses give `database_url`."""
+
+    @pytest.fixture
+    def container(self, database_url: str) -> Iterator[Container]:
+        container = build(Settings(database_url=database_url))
+        container.start_projections(follow=False)
+        yield container
+        container.close()
+
+    @pytest.fixture
+    def projections(self, container: Container) -> ProjectionRunner:
+        return container.runner
+
+
 LAST_YEAR = datetime.now(UTC).year - 1
 
 

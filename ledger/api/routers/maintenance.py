@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
-from ledger.api.deps import MaintenanceDep, ScopedClient, ScopedUnit
+from ledger.api.deps import KnownAtQuery, MaintenanceDep, ScopedClient, ScopedUnit
 from ledger.api.exports import EXPORT_RESPONSES, ExportFormat, every_page, export_models
 from ledger.api.problems import problem_responses
 from ledger.api.routing import OneHopRoute
@@ -92,9 +92,10 @@ def duties_overdue(
     paging: PagingDep,
     as_of: Moment | None = None,
     role: TeamRole | None = None,
+    known_at: KnownAtQuery = None,
 ) -> Any:
     def read(**page: Any) -> Mapping[str, Any]:
-        return view.duties_overdue(unit_id, as_of=as_of, role=role, **page)
+        return view.duties_overdue(unit_id, as_of=as_of, role=role, known_at=known_at, **page)
 
     return paging.answer(read, DutiesOverduePublic, DutyOverdue, f"duties-{unit_id}")
 
@@ -110,9 +111,10 @@ def team_gaps(
     view: MaintenanceDep,
     paging: PagingDep,
     as_of: Moment | None = None,
+    known_at: KnownAtQuery = None,
 ) -> Any:
     def read(**page: Any) -> Mapping[str, Any]:
-        return view.team_gaps(unit_id, as_of=as_of, **page)
+        return view.team_gaps(unit_id, as_of=as_of, known_at=known_at, **page)
 
     return paging.answer(read, TeamGapsPublic, TeamGap, f"team-gaps-{unit_id}")
 
@@ -130,11 +132,14 @@ def leader_visits(
     view: MaintenanceDep,
     paging: PagingDep,
     min_assets: Annotated[str, Query(pattern=AMOUNT_PATTERN)] = "5000000",
+    known_at: KnownAtQuery = None,
 ) -> Any:
     _period(start, end)
 
     def read(**page: Any) -> Mapping[str, Any]:
-        return view.leader_visits(unit_id, start, end, min_assets=Decimal(min_assets), **page)
+        return view.leader_visits(
+            unit_id, start, end, min_assets=Decimal(min_assets), known_at=known_at, **page
+        )
 
     return paging.answer(read, LeaderVisitsPublic, LeaderVisit, f"leader-visits-{unit_id}")
 
@@ -151,10 +156,11 @@ def unacknowledged_assignments(
     paging: PagingDep,
     older_than_days: Annotated[int, Query(ge=0, le=3660)] = 7,
     as_of: Moment | None = None,
+    known_at: KnownAtQuery = None,
 ) -> Any:
     def read(**page: Any) -> Mapping[str, Any]:
         return view.unacknowledged_assignments(
-            unit_id, older_than_days=older_than_days, as_of=as_of, **page
+            unit_id, older_than_days=older_than_days, as_of=as_of, known_at=known_at, **page
         )
 
     return paging.answer(
@@ -173,9 +179,10 @@ def at_risk(
     view: MaintenanceDep,
     paging: PagingDep,
     as_of: Moment | None = None,
+    known_at: KnownAtQuery = None,
 ) -> Any:
     def read(**page: Any) -> Mapping[str, Any]:
-        return view.at_risk(unit_id, as_of=as_of, **page)
+        return view.at_risk(unit_id, as_of=as_of, known_at=known_at, **page)
 
     return paging.answer(read, AtRiskPublic, AtRiskClient, f"at-risk-{unit_id}")
 
@@ -186,13 +193,19 @@ def referral_tree(client_id: ScopedClient, view: MaintenanceDep) -> ReferralNode
 
 
 @router.get("/v1/reports/referrals", summary="Clients gained by referral, per manager")
-def referrals(unit_id: ScopedUnit, start: From, end: To, view: MaintenanceDep) -> ReferralsPublic:
+def referrals(
+    unit_id: ScopedUnit, start: From, end: To, view: MaintenanceDep, known_at: KnownAtQuery = None
+) -> ReferralsPublic:
     _period(start, end)
-    return ReferralsPublic.model_validate(view.referrals(unit_id, start, end))
+    return ReferralsPublic.model_validate(view.referrals(unit_id, start, end, known_at))
 
 
 @router.get("/v1/reports/segments", summary="Active clients and their assets per segment")
 def segments(
-    unit_id: ScopedUnit, by: SegmentKey, view: MaintenanceDep, as_of: Moment | None = None
+    unit_id: ScopedUnit,
+    by: SegmentKey,
+    view: MaintenanceDep,
+    as_of: Moment | None = None,
+    known_at: KnownAtQuery = None,
 ) -> SegmentsPublic:
-    return SegmentsPublic.model_validate(view.segments(unit_id, by, as_of=as_of))
+    return SegmentsPublic.model_validate(view.segments(unit_id, by, as_of=as_of, known_at=known_at))

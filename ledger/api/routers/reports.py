@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from ledger.api.deps import (
+    KnownAtQuery,
     ReadRecorderDep,
     ReportsDep,
     RosterDep,
@@ -48,9 +49,6 @@ To = Annotated[Moment, Query(alias="to", description="the period's end (exclusiv
 # API.md 1.1, Paging: the report lists' pages.
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
-KnownAt = Annotated[
-    Moment | None, Query(description="the report as the ledger knew it then (recorded time)")
-]
 LimitQuery = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="rows per page")]
 CursorQuery = Annotated[
     str | None, Query(max_length=140, description="the previous page's next_cursor")
@@ -79,7 +77,7 @@ def completeness(
         float | None,
         Query(ge=0, le=1, description="a ratio, e.g. 0.95 (default: LEDGER_COMPLETENESS_TARGET)"),
     ] = None,
-    known_at: KnownAt = None,
+    known_at: KnownAtQuery = None,
 ) -> CompletenessPublic:
     return CompletenessPublic.model_validate(
         reports.completeness(unit_id, target=target, known_at=known_at)
@@ -96,7 +94,7 @@ def overdue_contacts(
     unit_id: ScopedUnit,
     reports: ReportsDep,
     as_of: Moment | None = None,
-    known_at: KnownAt = None,
+    known_at: KnownAtQuery = None,
     limit: LimitQuery = DEFAULT_LIMIT,
     cursor: CursorQuery = None,
     fmt: ExportFormat = None,
@@ -120,7 +118,7 @@ def overdue_contacts(
 def orphaned_clients(
     unit_id: ScopedUnit,
     reports: ReportsDep,
-    known_at: KnownAt = None,
+    known_at: KnownAtQuery = None,
     limit: LimitQuery = DEFAULT_LIMIT,
     cursor: CursorQuery = None,
     fmt: ExportFormat = None,
@@ -134,7 +132,11 @@ def orphaned_clients(
 
 @router.get("/manager-portfolio", summary="A manager's clients at `to` and asset changes")
 def manager_portfolio(
-    staff_id: ScopedStaffQuery, start: From, end: To, reports: ReportsDep, known_at: KnownAt = None
+    staff_id: ScopedStaffQuery,
+    start: From,
+    end: To,
+    reports: ReportsDep,
+    known_at: KnownAtQuery = None,
 ) -> ManagerPortfolioPublic:
     _period(start, end)
     answer = reports.manager_portfolio(staff_id, start, end, known_at)
@@ -154,7 +156,7 @@ def complaints(
     end: To,
     reports: ReportsDep,
     read: ReadRecorderDep,
-    known_at: KnownAt = None,
+    known_at: KnownAtQuery = None,
     fmt: ExportFormat = None,
 ) -> ComplaintsPublic | Response:
     _period(start, end)
@@ -168,7 +170,7 @@ def complaints(
 
 @router.get("/funnel", summary="Prospects found in a period per source, converted and dropped")
 def funnel(
-    unit_id: ScopedUnit, start: From, end: To, reports: ReportsDep, known_at: KnownAt = None
+    unit_id: ScopedUnit, start: From, end: To, reports: ReportsDep, known_at: KnownAtQuery = None
 ) -> FunnelPublic:
     _period(start, end)
     return FunnelPublic.model_validate(reports.funnel(unit_id, start, end, known_at))

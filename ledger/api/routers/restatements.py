@@ -3,31 +3,44 @@ and the events recorded between them that changed it."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
+from functools import partial
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
 from ledger.api.deps import LedgerDep, ReadRecorderDep, RestatedDep
+from ledger.api.exports import every_page
 from ledger.api.problems import problem_responses
 from ledger.api.routers.audit import MAX_LIMIT, Text, with_data
 from ledger.api.routing import OneHopRoute
 from ledger.api.schemas import (
+    AMOUNT_PATTERN,
+    AtRiskPublic,
     AuditEventPublic,
     ChurnCasesPublic,
     ChurnKind,
     ComplaintsPublic,
     CompletenessPublic,
+    DutiesOverduePublic,
     FunnelPublic,
+    LeaderVisitsPublic,
     ManagerPortfolioPublic,
     Moment,
     OrphanedClientsPublic,
     OverdueContactsPublic,
+    ReferralsPublic,
+    SegmentKey,
+    SegmentsPublic,
     StaffRecordPublic,
+    TeamGapsPublic,
+    TeamRole,
     TierGrowthPublic,
+    UnacknowledgedAssignmentsPublic,
 )
 from ledger.application import Ledger
 from ledger.bootstrap import ReadModels
@@ -54,6 +67,10 @@ class ReportParameters:
     start: Annotated[Moment | None, Query(alias="from")] = None
     end: Annotated[Moment | None, Query(alias="to")] = None
     as_of: Moment | None = None
+    role: TeamRole | None = None
+    older_than_days: Annotated[int, Query(ge=0, le=3660)] = 7
+    min_assets: Annotated[str, Query(pattern=AMOUNT_PATTERN)] = "5000000"
+    by: SegmentKey | None = None
 
     def needs(self, report: str, names: tuple[str, ...]) -> None:
         missing = [name for name in names if getattr(self, name) is None]
@@ -83,12 +100,19 @@ class Restated:
     personal: bool = False
 
 
+def every_row(read: Callable[..., Mapping[str, Any]]) -> dict[str, Any]:
+    """A paged report whole: every page's items, as one page."""
+    rows = every_page(lambda after: read(limit=MAX_LIMIT, cursor=after))
+    return {"items": list(rows), "next_cursor": None}
+
+
 def _portfolio(views: ReadModels, q: ReportParameters, moment: datetime) -> dict[str, Any]:
     answer = views.reports.manager_portfolio(q.staff_id, q.start, q.end, moment)  # type: ignore[arg-type]
     return {**answer, "assets_change": str(answer["assets_change"])}
 
 
 INTERVALS = ("Registered", "TierChanged", "Churned", "Reactivated")
+TEAM = (*INTERVALS, "Assigned")
 CASES = ("Assigned", "TierChanged", "HeadAppointed", "Churned", "ChurnDetermined")
 REPORTS: dict[str, Restated] = {
     "churn-cases": Restated(
@@ -164,6 +188,82 @@ REPORTS: dict[str, Restated] = {
         (*INTERVALS, "Assigned", "ContactLogged", "EventRetracted"),
         personal=True,
     ),
+    "duties-overdue": Restated(
+        ("unit_id",),
+        lambda views, q, moment: every_row(
+            partial(
+                views.maintenance.duties_overdue,
+                q.unit_id,  # type: ignore[arg-type]
+                as_of=q.as_of,
+                role=q.role,
+                known_at=moment,
+            )
+        ),
+        DutiesOverduePublic,
+        (*TEAM, "ContactLogged", "EventRetracted", "HeadAppointed", "Departed"),
+    ),
+    "team-gaps": Restated(
+        ("unit_id",),
+        lambda views, q, moment: every_row(
+            partial(views.maintenance.team_gaps, q.unit_id, as_of=q.as_of, known_at=moment)  # type: ignore[arg-type]
+        ),
+        TeamGapsPublic,
+        TEAM,
+    ),
+    "leader-visits": Restated(
+        ("unit_id", "start", "end"),
+        lambda views, q, moment: every_row(
+            partial(
+                views.maintenance.leader_visits,
+                q.unit_id,  # type: ignore[arg-type]
+                q.start,  # type: ignore[arg-type]
+                q.end,  # type: ignore[arg-type]
+                min_assets=Decimal(q.min_assets),
+                known_at=moment,
+            )
+        ),
+        LeaderVisitsPublic,
+        (*INTERVALS, "AssetsReported", "ContactLogged", "EventRetracted", "HeadAppointed"),
+    ),
+    "unacknowledged-assignments": Restated(
+        ("unit_id",),
+        lambda views, q, moment: every_row(
+            partial(
+                views.maintenance.unacknowledged_assignments,
+                q.unit_id,  # type: ignore[arg-type]
+                older_than_days=q.older_than_days,
+                as_of=q.as_of,
+                known_at=moment,
+            )
+        ),
+        UnacknowledgedAssignmentsPublic,
+        (*TEAM, "AssignmentAcknowledged"),
+    ),
+    "at-risk": Restated(
+        ("unit_id",),
+        lambda views, q, moment: every_row(
+            partial(views.maintenance.at_risk, q.unit_id, as_of=q.as_of, known_at=moment)  # type: ignore[arg-type]
+        ),
+        AtRiskPublic,
+        (*TEAM, "AssetsReported", "ContactLogged", "EventRetracted", "HeadAppointed", "Departed"),
+    ),
+    "referrals": Restated(
+        ("unit_id", "start", "end"),
+        lambda views, q, moment: views.maintenance.referrals(q.unit_id, q.start, q.end, moment),  # type: ignore[arg-type]
+        ReferralsPublic,
+        (*TEAM, "AssetsReported", "EventRetracted"),
+    ),
+    "segments": Restated(
+        ("unit_id", "by"),
+        lambda views, q, moment: views.maintenance.segments(
+            q.unit_id,  # type: ignore[arg-type]
+            q.by,  # type: ignore[arg-type]
+            as_of=q.as_of,
+            known_at=moment,
+        ),
+        SegmentsPublic,
+        (*INTERVALS, "AssetsReported", "ProfileUpdated", "EventRetracted"),
+    ),
     "funnel": Restated(
         ("unit_id", "start", "end"),
         lambda views, q, moment: views.reports.funnel(q.unit_id, q.start, q.end, moment),  # type: ignore[arg-type]
@@ -181,6 +281,13 @@ Report = Literal[
     "manager-portfolio",
     "complaints",
     "funnel",
+    "duties-overdue",
+    "team-gaps",
+    "leader-visits",
+    "unacknowledged-assignments",
+    "at-risk",
+    "referrals",
+    "segments",
 ]
 assert set(Report.__args__) == set(REPORTS)  # type: ignore[attr-defined]
 

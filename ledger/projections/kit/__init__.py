@@ -1,13 +1,14 @@
 """What the read models are made of: the batch engine (`engine`), its SQLite and PostgreSQL
 backends (`backends`), and the parts a read model composes (`units`, `intervals`,
-`tier_counts`, `staff`, `heads`), with the pure folds (`timeline`) and the stored text of
-times and ids (`text`)."""
+`tier_counts`, `staff`, `heads`, `recorded`), with the pure folds (`timeline`) and the
+stored text of times and ids (`text`)."""
 
 from ledger.projections.kit.backends import PostgresBackend, SQLiteBackend, view_class
 from ledger.projections.kit.engine import BatchView, Handler, Part
 from ledger.projections.kit.heads import UnitHeads
 from ledger.projections.kit.intervals import ClientIntervals
 from ledger.projections.kit.projection import ViewProjection
+from ledger.projections.kit.recorded import RecordedTimes
 from ledger.projections.kit.staff import StaffTable
 from ledger.projections.kit.text import (
     CHUNK,
@@ -29,6 +30,7 @@ __all__ = [
     "Handler",
     "Part",
     "PostgresBackend",
+    "RecordedTimes",
     "SQLiteBackend",
     "StaffTable",
     "UnitHeads",

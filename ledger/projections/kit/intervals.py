@@ -17,6 +17,7 @@ from eventsourcing.persistence import Tracking
 from ledger.domain import Client
 from ledger.domain.values import ACTIVE, DESIGNATED_MANAGER
 from ledger.projections.kit.engine import BatchView, Handler, Part
+from ledger.projections.kit.recorded import RecordedTimes
 from ledger.projections.kit.text import aggregate_key, chunks, placeholders, utc_text
 from ledger.projections.kit.timeline import Change, Interval, fold_intervals
 from ledger.projections.kit.units import UnitTree
@@ -76,8 +77,8 @@ class ClientIntervals(Part):
     """Keeps each client (registration, tier changes, designated-manager assignments,
     churns, reactivations) as change points and `[from, to)` intervals refolded from them.
 
-    `recorded_times`: also keep when each change was recorded (the roster reads counts as
-    known at a past time). `manager_marks`: kinds to mark a client for when its designated
+    `recorded`: the view's recorded times, noted for each change (the roster and reports
+    read as known at a past time). `manager_marks`: kinds to mark a client for when its designated
     manager changes (the reports credit asset changes to the manager of the moment)."""
 
     def __init__(
@@ -85,12 +86,12 @@ class ClientIntervals(Part):
         view: BatchView,
         units: UnitTree,
         *,
-        recorded_times: bool = False,
+        recorded: RecordedTimes | None = None,
         manager_marks: tuple[str, ...] = (),
     ) -> None:
         super().__init__(view)
         self.units = units
-        self.recorded_times = recorded_times
+        self.recorded = recorded
         self.manager_marks = manager_marks
         self.refold_listeners: list[RefoldListener] = []
 
@@ -104,24 +105,11 @@ class ClientIntervals(Part):
             f"CREATE TABLE IF NOT EXISTS {p}_intervals (aid TEXT, valid_from TEXT, "
             "valid_to TEXT, tier TEXT, status TEXT, manager TEXT, "
             "PRIMARY KEY (aid, valid_from))",
-            *(
-                [
-                    f"CREATE TABLE IF NOT EXISTS {p}_recorded (seq BIGINT PRIMARY KEY, "
-                    "recorded_at TEXT)"
-                ]
-                if self.recorded_times
-                else []
-            ),
         ]
 
     def query_indexes(self) -> list[str]:
         p = self.prefix
         return [
-            *(
-                [f"CREATE INDEX IF NOT EXISTS {p}_recorded_at ON {p}_recorded (recorded_at)"]
-                if self.recorded_times
-                else []
-            ),
             f"CREATE INDEX IF NOT EXISTS {p}_clients_id ON {p}_clients (client_id)",
             # Covering indexes: the subtree queries (roster, counts, growth) visit every
             # client of the units, and a lookup into the table per row doubled their time.
@@ -134,13 +122,12 @@ class ClientIntervals(Part):
     def upgrade(self) -> None:
         """A view that kept no recorded times before (the reports view, before 1.1) replays
         the log: what it knew at a past time cannot be read from it otherwise."""
-        if not self.recorded_times:
+        if self.recorded is None:
             return
         p, view = self.prefix, self.view
         with view.transaction() as c:
             changes = view.fetch(c, f"SELECT aid FROM {p}_changes LIMIT 1")
-            recorded = view.fetch(c, f"SELECT seq FROM {p}_recorded LIMIT 1")
-        if changes and not recorded:
+        if changes and not self.recorded.kept_any():
             view.reset()
 
     def handlers(self) -> dict[type, Handler]:
@@ -233,16 +220,11 @@ class ClientIntervals(Part):
             registered[key].extend(change_points(at, seq, field, value))
 
     def record_time(self, c: Any, seq: int, recorded_at: datetime) -> None:
-        """With `recorded_times`, keep when the event at `seq` of the log was recorded
-        (other parts of the view call it for the events they keep, so that all its facts
-        can be read as known at a past time)."""
-        if self.recorded_times:
-            self.view.execute(
-                c,
-                f"INSERT INTO {self.prefix}_recorded (seq, recorded_at) VALUES (?, ?) "
-                "ON CONFLICT (seq) DO NOTHING",
-                (seq, utc_text(recorded_at)),
-            )
+        """With `recorded`, note when the event at `seq` of the log was recorded (other
+        parts of the view call it for the events they keep, so that all its facts can be
+        read as known at a past time)."""
+        if self.recorded is not None:
+            self.recorded.record(c, seq, recorded_at)
 
     def registered_in_batch(self) -> dict[str, list[Change]]:
         """The clients registered in the open batch, with their change points so far."""
@@ -305,11 +287,8 @@ class ClientIntervals(Part):
     def known_position(self, known_at: datetime) -> int:
         """The last position of the log, of the events this view keeps recorded times of,
         recorded by `known_at` (the log's order is its recorded order)."""
-        rows = self.view.query(
-            f"SELECT MAX(seq) AS seq FROM {self.prefix}_recorded WHERE recorded_at <= ?",
-            (utc_text(known_at),),
-        )
-        return int(rows[0]["seq"] or 0)
+        assert self.recorded is not None, "a view that keeps no recorded times"
+        return self.recorded.position_known_at(known_at)
 
     def known_clients(
         self, upto: int, *, unit_id: str | None = None, manager: str | None = None

@@ -12,7 +12,7 @@ from ledger.projections.kit.engine import BatchView, Handler, Part
 from ledger.projections.kit.text import aggregate_key, utc_text
 
 if TYPE_CHECKING:
-    from ledger.projections.kit.intervals import ClientIntervals
+    from ledger.projections.kit.recorded import RecordedTimes
 
 
 class StaffTable(Part):
@@ -20,16 +20,16 @@ class StaffTable(Part):
     in is kept too (maintenance asks who is a leader); the reports view's table was laid
     out without that column, and a view built by earlier code keeps its columns.
 
-    With `known_at` (intervals that keep recorded times), each departure is kept too with
+    With `recorded` (the view's recorded times), each departure is kept too with
     its place in the log, `{p}_departures (aid, seq, departed_at)`, so departures can be
     read as known at a past time (the staff row keeps the latest alone)."""
 
     def __init__(
-        self, view: BatchView, *, roles: bool = False, known_at: ClientIntervals | None = None
+        self, view: BatchView, *, roles: bool = False, recorded: RecordedTimes | None = None
     ) -> None:
         super().__init__(view)
         self.roles = roles
-        self.known_at = known_at
+        self.recorded = recorded
         columns = "aid, staff_id, role" if roles else "aid, staff_id"
         values = "?, ?, ?" if roles else "?, ?"
         self._insert = (
@@ -49,7 +49,7 @@ class StaffTable(Part):
                     f"CREATE TABLE IF NOT EXISTS {p}_departures (aid TEXT, seq BIGINT, "
                     "departed_at TEXT, PRIMARY KEY (aid, seq))"
                 ]
-                if self.known_at
+                if self.recorded
                 else []
             ),
         ]
@@ -67,14 +67,14 @@ class StaffTable(Part):
         moment, seq = utc_text(event.effective_at), tracking.notification_id
         with view.write() as c:
             view.execute(c, f"UPDATE {p}_staff SET departed_at = ? WHERE aid = ?", (moment, key))
-            if self.known_at is not None:
+            if self.recorded is not None:
                 view.execute(
                     c,
                     f"INSERT INTO {p}_departures (aid, seq, departed_at) VALUES (?, ?, ?) "
                     "ON CONFLICT DO NOTHING",
                     (key, seq, moment),
                 )
-                self.known_at.record_time(c, seq, event.timestamp)
+                self.recorded.record(c, seq, event.timestamp)
             view.advance(tracking)
 
     def roles_and_departures(self) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -90,7 +90,7 @@ class StaffTable(Part):
 
     def departures_known(self, upto: int) -> dict[str, str]:
         """Each staff member's departure as recorded by position `upto`, by staff id (needs
-        `known_at`)."""
+        `recorded`)."""
         p = self.prefix
         return {
             r["staff_id"]: r["departed_at"]
