@@ -18,8 +18,6 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
-from eventsourcing.utils import get_topic
-
 from ledger.application.history import HistoryUseCases
 from ledger.application.organisation import StaffSummary
 from ledger.application.results import WriteResult
@@ -209,21 +207,13 @@ class AccessUseCases(HistoryUseCases):
 
     def api_keys(self) -> list[ApiKeyRecord]:
         """Every key ever issued, oldest first, for an access review."""
-        issued = get_topic(ApiKey.Issued)
-        records = []
         last_uses = self.key_uses.last_uses()
-        start: int | None = None
-        while True:
-            page = self.recorder.select_notifications(
-                start=start, limit=1000, topics=[issued], inclusive_of_start=start is None
-            )
-            for notification in page:
-                key = self.repository.get(notification.originator_id)
-                last_used = last_uses.get(key.key_id)
-                records.append(ApiKeyRecord(*_key_fields(key), *_key_times(key), last_used))
-            if len(page) < 1000:
-                return records
-            start = page[-1].id
+        records = []
+        for originator_id in self.originators(ApiKey.Issued):
+            key = self.repository.get(originator_id)
+            last_used = last_uses.get(key.key_id)
+            records.append(ApiKeyRecord(*_key_fields(key), *_key_times(key), last_used))
+        return records
 
     def identify(self, token: str, *, admin_token: str | None) -> Principal | None:
         """The caller a bearer token names (the admin token or a valid key), or None."""
