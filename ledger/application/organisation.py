@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -131,20 +132,8 @@ class OrganisationUseCases(LedgerBase):
     ) -> WriteResult:
         effective_at = self.effective("effective_at", effective_at)
         self.unit_kind(unit_id)  # the unit must exist
-
-        def transfer(staff: Staff, **arguments: Any) -> list[Unit]:
-            left = staff.unit_at(effective_at)
-            staff.transfer(**arguments)
-            return self._vacate_head(left, staff_id, effective_at, recorded_by)
-
-        return self.update(
-            Staff,
-            staff_id,
-            expected_version,
-            transfer,
-            unit_id=unit_id,
-            recorded_by=recorded_by,
-            effective_at=effective_at,
+        return self._leave_unit(
+            Staff.transfer, staff_id, expected_version, effective_at, recorded_by, unit_id=unit_id
         )
 
     def depart_staff(
@@ -157,20 +146,35 @@ class OrganisationUseCases(LedgerBase):
         expected_version: int | None = None,
     ) -> WriteResult:
         effective_at = self.effective("effective_at", effective_at)
+        return self._leave_unit(
+            Staff.depart, staff_id, expected_version, effective_at, recorded_by, reason=reason
+        )
 
-        def depart(staff: Staff, **arguments: Any) -> list[Unit]:
+    def _leave_unit(
+        self,
+        command: Callable[..., None],
+        staff_id: str,
+        expected_version: int | None,
+        effective_at: datetime,
+        recorded_by: str,
+        **arguments: Any,
+    ) -> WriteResult:
+        """`command` (a transfer or a departure) on the staff member, with the head of the
+        unit they leave vacated in the same save."""
+
+        def leave(staff: Staff, **arguments: Any) -> list[Unit]:
             left = staff.unit_at(effective_at)
-            staff.depart(**arguments)
+            command(staff, **arguments)
             return self._vacate_head(left, staff_id, effective_at, recorded_by)
 
         return self.update(
             Staff,
             staff_id,
             expected_version,
-            depart,
-            reason=reason,
+            leave,
             recorded_by=recorded_by,
             effective_at=effective_at,
+            **arguments,
         )
 
     def _vacate_head(
