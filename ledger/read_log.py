@@ -17,8 +17,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from ledger.domain import InvalidInput
 from ledger.projections.kit import BatchView, Part, from_utc_text, utc_text
+from ledger.projections.kit.text import after_cursor
 
 log = logging.getLogger(__name__)
 
@@ -79,11 +79,9 @@ class SQLReadLogStore(BatchView):
             where.append("at < ?")
             params.append(utc_text(end))
         if cursor is not None:
-            at, sep, rid = cursor.partition("|")
-            if not sep:
-                raise InvalidInput("cursor", "not a cursor this list answered")
-            where.append("(at > ? OR (at = ? AND rid > ?))")
-            params.extend((at, at, rid))
+            after, after_params = after_cursor(cursor, "at", "rid")
+            where.append(after)
+            params.extend(after_params)
         rows = self.query(
             f"SELECT * FROM {self.view_name}_reads WHERE {' AND '.join(where)} "
             f"ORDER BY at, rid LIMIT {int(limit) + 1}",

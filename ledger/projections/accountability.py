@@ -7,7 +7,7 @@ from abc import ABC, abstractmethod
 from datetime import UTC, datetime
 from typing import Any
 
-from ledger.domain import Client, InvalidInput, NotFound, Unit
+from ledger.domain import Client, NotFound, Unit
 from ledger.domain.values import DESIGNATED_MANAGER
 from ledger.projections.churn_cases import ChurnCases
 from ledger.projections.churn_facts import RecordedTimes
@@ -20,7 +20,13 @@ from ledger.projections.churn_rulings import (
     party_outcomes,
 )
 from ledger.projections.kit import BatchView, Part, UnitHeads, UnitTree, ViewProjection
-from ledger.projections.kit.text import chunks, from_utc_text, placeholders, utc_text
+from ledger.projections.kit.text import (
+    after_cursor,
+    chunks,
+    from_utc_text,
+    placeholders,
+    utc_text,
+)
 from ledger.projections.kit.timeline import value_at
 
 __all__ = ["CASE_FACTS", "AccountabilityView", "SQLAccountabilityView"]
@@ -180,11 +186,9 @@ class SQLAccountabilityView(BatchView, AccountabilityView):
             where.append("COALESCE(s.pending, 0) = ?")
             params.append(int(pending))
         if cursor is not None:
-            after_at, sep, after_case = cursor.partition("|")
-            if not sep:
-                raise InvalidInput("cursor", "not a cursor this list answered")
-            where.append("(k.effective_at > ? OR (k.effective_at = ? AND k.case_id > ?))")
-            params.extend((after_at, after_at, after_case))
+            after, after_params = after_cursor(cursor, "k.effective_at", "k.case_id")
+            where.append(after)
+            params.extend(after_params)
         page = "" if limit is None else f" LIMIT {int(limit) + 1}"
         with self.read_transaction() as c:
             cases = self.fetch(

@@ -11,6 +11,8 @@ from uuid import UUID
 
 from eventsourcing.utils import get_topic
 
+from ledger.domain.errors import InvalidInput
+
 # Large IN (...) lists are split so neither database meets its parameter limit.
 CHUNK = 500
 
@@ -75,3 +77,12 @@ def chunks(items: Sequence[Any], size: int | None = None) -> Iterator[Sequence[A
 def placeholders(values: Sequence[Any]) -> str:
     """`(?, ?, ...)` for an IN list of `values`."""
     return "(" + ",".join("?" * len(values)) + ")"
+
+
+def after_cursor(cursor: str, time_column: str, id_column: str) -> tuple[str, list[str]]:
+    """The condition (and its parameters) of the rows after `cursor`, a `<time>|<id>` that
+    a list ordered by `time_column`, `id_column` answered as its `next_cursor`."""
+    at, sep, after_id = cursor.partition("|")
+    if not sep:
+        raise InvalidInput("cursor", "not a cursor this list answered")
+    return f"({time_column} > ? OR ({time_column} = ? AND {id_column} > ?))", [at, at, after_id]
