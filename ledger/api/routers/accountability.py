@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import Path, Query, Response
 
 from ledger.api.deps import (
     AccountabilityDep,
@@ -15,7 +15,7 @@ from ledger.api.deps import (
 )
 from ledger.api.exports import EXPORT_RESPONSES, ExportFormat, every_page, export_models
 from ledger.api.problems import problem_responses
-from ledger.api.routing import OneHopRoute
+from ledger.api.routing import READ_PROBLEMS, resource_router
 from ledger.api.schemas import (
     ChurnCasePublic,
     ChurnCasesPublic,
@@ -28,12 +28,7 @@ from ledger.api.schemas import (
     WritePublic,
 )
 
-router = APIRouter(
-    prefix="/v1/accountability",
-    tags=["accountability"],
-    responses=problem_responses(401, 403, 404, 422, 500, 503),
-    route_class=OneHopRoute,
-)
+router = resource_router("/v1/accountability", tag="accountability", problems=READ_PROBLEMS)
 
 CaseIdPath = Annotated[str, Path(min_length=1, max_length=64)]
 # API.md 1.1, Paging.

@@ -10,13 +10,12 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 from pydantic import BaseModel
 
 from ledger.api.deps import MaintenanceDep, ScopedClient, ScopedUnit
 from ledger.api.exports import EXPORT_RESPONSES, ExportFormat, every_page, export_models
-from ledger.api.problems import problem_responses
-from ledger.api.routing import OneHopRoute
+from ledger.api.routing import READ_PROBLEMS, resource_router
 from ledger.api.schemas import (
     AMOUNT_PATTERN,
     AtRiskClient,
@@ -39,11 +38,7 @@ from ledger.api.schemas import (
 from ledger.domain import InvalidInput
 from ledger.projections.maintenance import DEFAULT_LIMIT, MAX_LIMIT
 
-router = APIRouter(
-    tags=["reports"],
-    responses=problem_responses(401, 403, 404, 422, 500, 503),
-    route_class=OneHopRoute,
-)
+router = resource_router(tag="reports", problems=READ_PROBLEMS)
 
 From = Annotated[Moment, Query(alias="from", description="the period's start (inclusive)")]
 To = Annotated[Moment, Query(alias="to", description="the period's end (exclusive)")]

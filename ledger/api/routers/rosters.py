@@ -3,12 +3,11 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import Query, Response
 
 from ledger.api.deps import MaintenanceForFiltersDep, RosterDep, ScopedUnit
 from ledger.api.exports import EXPORT_RESPONSES, ExportFormat, every_page, export_models
-from ledger.api.problems import problem_responses
-from ledger.api.routing import OneHopRoute
+from ledger.api.routing import READ_PROBLEMS, resource_router
 from ledger.api.schemas import (
     AMOUNT_PATTERN,
     Moment,
@@ -22,12 +21,7 @@ from ledger.api.schemas import (
 )
 from ledger.projections.roster import DEFAULT_LIMIT, MAX_LIMIT
 
-router = APIRouter(
-    prefix="/v1/rosters",
-    tags=["projections"],
-    responses=problem_responses(401, 403, 404, 422, 500, 503),
-    route_class=OneHopRoute,
-)
+router = resource_router("/v1/rosters", tag="projections", problems=READ_PROBLEMS)
 
 
 @router.get(
