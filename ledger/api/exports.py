@@ -182,3 +182,23 @@ def export_models(
             yield item.model_dump(mode="json", by_alias=True)
 
     return export_response(shaped(), model_fields(model), fmt, name)
+
+
+def page_or_every_row(
+    read: Callable[..., Mapping[str, Any]],
+    page: type[BaseModel],
+    item: type[BaseModel],
+    name: str,
+    *,
+    limit: int,
+    cursor: str | None,
+    fmt: str | None,
+    max_limit: int,
+) -> Any:
+    """A list's answer: the page `read(limit=, cursor=)` as a `page`; or, with `fmt`,
+    every row as a download of `item`s, read `max_limit` at a time (`limit` and `cursor`
+    play no part)."""
+    if fmt is not None:
+        rows = every_page(lambda after: read(limit=max_limit, cursor=after))
+        return export_models(item, rows, fmt, name)
+    return page.model_validate(read(limit=limit, cursor=cursor))

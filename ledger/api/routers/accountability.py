@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated
 
 from fastapi import Path, Query, Response
@@ -13,7 +14,7 @@ from ledger.api.deps import (
     ScopedUnitOrNone,
     UpdateWriterDep,
 )
-from ledger.api.exports import EXPORT_RESPONSES, ExportFormat, every_page, export_models
+from ledger.api.exports import EXPORT_RESPONSES, ExportFormat, page_or_every_row
 from ledger.api.problems import problem_responses
 from ledger.api.routing import READ_PROBLEMS, resource_router
 from ledger.api.schemas import (
@@ -82,11 +83,16 @@ def churn_cases(
         "pending": pending,
         "known_at": known_at,
     }
-    if fmt is not None:
-        # Every matching row, not a page: `limit` and `cursor` play no part.
-        rows = every_page(lambda after: view.churn_cases(limit=MAX_LIMIT, cursor=after, **filters))
-        return export_models(ChurnCasePublic, rows, fmt, "churn-cases")
-    return ChurnCasesPublic.model_validate(view.churn_cases(limit=limit, cursor=cursor, **filters))
+    return page_or_every_row(
+        partial(view.churn_cases, **filters),
+        ChurnCasesPublic,
+        ChurnCasePublic,
+        "churn-cases",
+        limit=limit,
+        cursor=cursor,
+        fmt=fmt,
+        max_limit=MAX_LIMIT,
+    )
 
 
 @router.get("/staff/{staff_id}", summary="A staff member's in-scope cases in a fiscal year")

@@ -14,7 +14,7 @@ from fastapi import Depends, Query
 from pydantic import BaseModel
 
 from ledger.api.deps import MaintenanceDep, ScopedClient, ScopedUnit
-from ledger.api.exports import EXPORT_RESPONSES, ExportFormat, every_page, export_models
+from ledger.api.exports import EXPORT_RESPONSES, ExportFormat, page_or_every_row
 from ledger.api.routing import READ_PROBLEMS, resource_router
 from ledger.api.schemas import (
     AMOUNT_PATTERN,
@@ -66,10 +66,16 @@ class Paging:
         item: type[BaseModel],
         name: str,
     ) -> Any:
-        if self.fmt is not None:
-            rows = every_page(lambda after: read(limit=MAX_LIMIT, cursor=after))
-            return export_models(item, rows, self.fmt, name)
-        return page.model_validate(read(limit=self.limit, cursor=self.cursor))
+        return page_or_every_row(
+            read,
+            page,
+            item,
+            name,
+            limit=self.limit,
+            cursor=self.cursor,
+            fmt=self.fmt,
+            max_limit=MAX_LIMIT,
+        )
 
 
 PagingDep = Annotated[Paging, Depends()]

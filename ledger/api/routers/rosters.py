@@ -6,7 +6,7 @@ from typing import Annotated, Any
 from fastapi import Query, Response
 
 from ledger.api.deps import MaintenanceForFiltersDep, RosterDep, ScopedUnit
-from ledger.api.exports import EXPORT_RESPONSES, ExportFormat, every_page, export_models
+from ledger.api.exports import EXPORT_RESPONSES, ExportFormat, page_or_every_row
 from ledger.api.routing import READ_PROBLEMS, resource_router
 from ledger.api.schemas import (
     AMOUNT_PATTERN,
@@ -64,7 +64,7 @@ def roster(
         "max_assets": Decimal(max_assets) if max_assets is not None else None,
     }
 
-    def read(limit: int, cursor: str | None) -> dict[str, Any]:
+    def read(*, limit: int, cursor: str | None) -> dict[str, Any]:
         if all(value is None for value in profile.values()):
             return view.roster(unit_id, limit=limit, cursor=cursor, **filters)
         # The profile, source and assets live in the maintenance view: it picks the page's
@@ -75,11 +75,16 @@ def roster(
         rows = view.roster(unit_id, limit=limit, client_ids=page["items"], **filters)
         return {"items": rows["items"], "next_cursor": page["next_cursor"]}
 
-    if fmt is not None:
-        # Every matching row, not a page: `limit` and `cursor` play no part.
-        rows = every_page(lambda after: read(MAX_LIMIT, after))
-        return export_models(RosterItem, rows, fmt, f"roster-{unit_id}")
-    return RosterPage.model_validate(read(limit, cursor))
+    return page_or_every_row(
+        read,
+        RosterPage,
+        RosterItem,
+        f"roster-{unit_id}",
+        limit=limit,
+        cursor=cursor,
+        fmt=fmt,
+        max_limit=MAX_LIMIT,
+    )
 
 
 @router.get(
