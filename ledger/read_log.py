@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ledger.projections.kit import BatchView, Part, from_utc_text, utc_text
-from ledger.projections.kit.text import after_cursor
+from ledger.projections.kit.text import after_cursor, given
 
 log = logging.getLogger(__name__)
 
@@ -67,17 +67,14 @@ class SQLReadLogStore(BatchView):
     ) -> dict[str, Any]:
         """`{items: [{at, principal, role, path, client_id}], next_cursor}` in time order,
         `[start, end)`."""
-        where, params = ["1 = 1"], []
-        for column, value in (("client_id", client_id), ("principal", principal)):
-            if value is not None:
-                where.append(f"{column} = ?")
-                params.append(value)
-        if start is not None:
-            where.append("at >= ?")
-            params.append(utc_text(start))
-        if end is not None:
-            where.append("at < ?")
-            params.append(utc_text(end))
+        where, params = given(
+            {
+                "client_id = ?": client_id,
+                "principal = ?": principal,
+                "at >= ?": None if start is None else utc_text(start),
+                "at < ?": None if end is None else utc_text(end),
+            }
+        )
         if cursor is not None:
             after, after_params = after_cursor(cursor, "at", "rid")
             where.append(after)

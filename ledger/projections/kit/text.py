@@ -3,7 +3,7 @@ both databases, so every comparison is the same SQL on either) and aggregate ids
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
@@ -86,3 +86,10 @@ def after_cursor(cursor: str, time_column: str, id_column: str) -> tuple[str, li
     if not sep:
         raise InvalidInput("cursor", "not a cursor this list answered")
     return f"({time_column} > ? OR ({time_column} = ? AND {id_column} > ?))", [at, at, after_id]
+
+
+def given(conditions: Mapping[str, Any]) -> tuple[list[str], list[Any]]:
+    """The conditions (SQL with one `?` each) whose value is given (not None), after an
+    `1 = 1` that keeps the list from being empty, and their values."""
+    present = [(condition, value) for condition, value in conditions.items() if value is not None]
+    return ["1 = 1", *(condition for condition, _ in present)], [value for _, value in present]
