@@ -14,7 +14,7 @@ from ledger.api.deps import (
     ScopedUnitOrNone,
     UpdateWriterDep,
 )
-from ledger.api.exports import EXPORT_RESPONSES, ExportFormat, page_or_every_row
+from ledger.api.exports import EXPORT_RESPONSES, ExportFormat, Listing
 from ledger.api.problems import problem_responses
 from ledger.api.routing import READ_PROBLEMS, resource_router
 from ledger.api.schemas import (
@@ -83,15 +83,8 @@ def churn_cases(
         "pending": pending,
         "known_at": known_at,
     }
-    return page_or_every_row(
-        partial(view.churn_cases, **filters),
-        ChurnCasesPublic,
-        ChurnCasePublic,
-        "churn-cases",
-        limit=limit,
-        cursor=cursor,
-        fmt=fmt,
-        max_limit=MAX_LIMIT,
+    return Listing(limit, cursor, fmt, MAX_LIMIT).answer(
+        partial(view.churn_cases, **filters), ChurnCasesPublic, ChurnCasePublic, "churn-cases"
     )
 
 

@@ -16,7 +16,7 @@ from ledger.api.deps import (
     LedgerDep,
     RestatedDep,
 )
-from ledger.api.exports import EXPORT_RESPONSES, ExportFormat, page_or_every_row
+from ledger.api.exports import EXPORT_RESPONSES, ExportFormat, Listing
 from ledger.api.routing import READ_PROBLEMS, resource_router
 from ledger.api.schemas import (
     AuditEventPublic,
@@ -83,15 +83,11 @@ def audit_events(
         recorded_to=recorded_to,
         late_by_days=late_by_days,
     )
-    return page_or_every_row(
+    return Listing(limit, cursor, fmt, MAX_LIMIT).answer(
         lambda **page: with_data(ledger, view.events(query, **page)),
         AuditEventsPage,
         AuditEventPublic,
         "audit-events",
-        limit=limit,
-        cursor=cursor,
-        fmt=fmt,
-        max_limit=MAX_LIMIT,
     )
 
 
@@ -116,15 +112,8 @@ def reads(
 ) -> ReadsPage | Response:
     read_log = container.read_log
     query = {"client_id": client_id, "principal": principal, "start": start, "end": end}
-    return page_or_every_row(
-        partial(read_log.reads, **query),
-        ReadsPage,
-        ReadPublic,
-        "reads",
-        limit=limit,
-        cursor=cursor,
-        fmt=fmt,
-        max_limit=MAX_LIMIT,
+    return Listing(limit, cursor, fmt, MAX_LIMIT).answer(
+        partial(read_log.reads, **query), ReadsPage, ReadPublic, "reads"
     )
 
 

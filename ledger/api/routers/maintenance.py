@@ -14,7 +14,7 @@ from fastapi import Depends, Query
 from pydantic import BaseModel
 
 from ledger.api.deps import MaintenanceDep, ScopedClient, ScopedUnit
-from ledger.api.exports import EXPORT_RESPONSES, ExportFormat, page_or_every_row
+from ledger.api.exports import EXPORT_RESPONSES, ExportFormat, Listing
 from ledger.api.routing import READ_PROBLEMS, resource_router
 from ledger.api.schemas import (
     AMOUNT_PATTERN,
@@ -66,16 +66,7 @@ class Paging:
         item: type[BaseModel],
         name: str,
     ) -> Any:
-        return page_or_every_row(
-            read,
-            page,
-            item,
-            name,
-            limit=self.limit,
-            cursor=self.cursor,
-            fmt=self.fmt,
-            max_limit=MAX_LIMIT,
-        )
+        return Listing(self.limit, self.cursor, self.fmt, MAX_LIMIT).answer(read, page, item, name)
 
 
 PagingDep = Annotated[Paging, Depends()]

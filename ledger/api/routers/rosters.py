@@ -6,7 +6,7 @@ from typing import Annotated, Any
 from fastapi import Query, Response
 
 from ledger.api.deps import MaintenanceForFiltersDep, RosterDep, ScopedUnit
-from ledger.api.exports import EXPORT_RESPONSES, ExportFormat, page_or_every_row
+from ledger.api.exports import EXPORT_RESPONSES, ExportFormat, Listing
 from ledger.api.routing import READ_PROBLEMS, resource_router
 from ledger.api.schemas import (
     AMOUNT_PATTERN,
@@ -75,15 +75,8 @@ def roster(
         rows = view.roster(unit_id, limit=limit, client_ids=page["items"], **filters)
         return {"items": rows["items"], "next_cursor": page["next_cursor"]}
 
-    return page_or_every_row(
-        read,
-        RosterPage,
-        RosterItem,
-        f"roster-{unit_id}",
-        limit=limit,
-        cursor=cursor,
-        fmt=fmt,
-        max_limit=MAX_LIMIT,
+    return Listing(limit, cursor, fmt, MAX_LIMIT).answer(
+        read, RosterPage, RosterItem, f"roster-{unit_id}"
     )
 
 
