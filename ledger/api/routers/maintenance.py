@@ -4,14 +4,13 @@ unacknowledged assignments, the at-risk board, referrals and segments. Lists are
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import Depends, Query
-from pydantic import BaseModel
 
 from ledger.api.deps import MaintenanceDep, ScopedClient, ScopedUnit
 from ledger.api.exports import EXPORT_RESPONSES, ExportFormat, Listing
@@ -59,14 +58,9 @@ class Paging:
     cursor: Cursor = None
     fmt: ExportFormat = None
 
-    def answer(
-        self,
-        read: Callable[..., Mapping[str, Any]],
-        page: type[BaseModel],
-        item: type[BaseModel],
-        name: str,
-    ) -> Any:
-        return Listing(self.limit, self.cursor, self.fmt, MAX_LIMIT).answer(read, page, item, name)
+    @property
+    def listing(self) -> Listing:
+        return Listing(self.limit, self.cursor, self.fmt, MAX_LIMIT)
 
 
 PagingDep = Annotated[Paging, Depends()]
@@ -88,7 +82,7 @@ def duties_overdue(
     def read(**page: Any) -> Mapping[str, Any]:
         return view.duties_overdue(unit_id, as_of=as_of, role=role, **page)
 
-    return paging.answer(read, DutiesOverduePublic, DutyOverdue, f"duties-{unit_id}")
+    return paging.listing.answer(read, DutiesOverduePublic, DutyOverdue, f"duties-{unit_id}")
 
 
 @router.get(
@@ -106,7 +100,7 @@ def team_gaps(
     def read(**page: Any) -> Mapping[str, Any]:
         return view.team_gaps(unit_id, as_of=as_of, **page)
 
-    return paging.answer(read, TeamGapsPublic, TeamGap, f"team-gaps-{unit_id}")
+    return paging.listing.answer(read, TeamGapsPublic, TeamGap, f"team-gaps-{unit_id}")
 
 
 @router.get(
@@ -128,7 +122,7 @@ def leader_visits(
     def read(**page: Any) -> Mapping[str, Any]:
         return view.leader_visits(unit_id, start, end, min_assets=Decimal(min_assets), **page)
 
-    return paging.answer(read, LeaderVisitsPublic, LeaderVisit, f"leader-visits-{unit_id}")
+    return paging.listing.answer(read, LeaderVisitsPublic, LeaderVisit, f"leader-visits-{unit_id}")
 
 
 @router.get(
@@ -149,7 +143,7 @@ def unacknowledged_assignments(
             unit_id, older_than_days=older_than_days, as_of=as_of, **page
         )
 
-    return paging.answer(
+    return paging.listing.answer(
         read, UnacknowledgedAssignmentsPublic, UnacknowledgedAssignment, f"unack-{unit_id}"
     )
 
@@ -169,7 +163,7 @@ def at_risk(
     def read(**page: Any) -> Mapping[str, Any]:
         return view.at_risk(unit_id, as_of=as_of, **page)
 
-    return paging.answer(read, AtRiskPublic, AtRiskClient, f"at-risk-{unit_id}")
+    return paging.listing.answer(read, AtRiskPublic, AtRiskClient, f"at-risk-{unit_id}")
 
 
 @router.get("/v1/clients/{client_id}/referrals", summary="The referral tree below a client")
