@@ -73,12 +73,9 @@ class SQLReadLogStore(BatchView):
                 "principal = ?": principal,
                 "at >= ?": None if start is None else utc_text(start),
                 "at < ?": None if end is None else utc_text(end),
+                **after_cursor(cursor, "at", "rid"),
             }
         )
-        if cursor is not None:
-            after, after_params = after_cursor(cursor, "at", "rid")
-            where.append(after)
-            params.extend(after_params)
         rows = self.query(
             f"SELECT * FROM {self.view_name}_reads WHERE {' AND '.join(where)} "
             f"ORDER BY at, rid LIMIT {int(limit) + 1}",

@@ -181,12 +181,9 @@ class SQLAccountabilityView(BatchView, AccountabilityView):
                 "k.fiscal_year = ?": fiscal_year,
                 "k.in_scope = ?": None if in_scope is None else int(in_scope),
                 "COALESCE(s.pending, 0) = ?": None if pending is None else int(pending),
+                **after_cursor(cursor, "k.effective_at", "k.case_id"),
             }
         )
-        if cursor is not None:
-            after, after_params = after_cursor(cursor, "k.effective_at", "k.case_id")
-            where.append(after)
-            params.extend(after_params)
         page = "" if limit is None else f" LIMIT {int(limit) + 1}"
         with self.read_transaction() as c:
             cases = self.fetch(

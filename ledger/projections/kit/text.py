@@ -79,17 +79,24 @@ def placeholders(values: Sequence[Any]) -> str:
     return "(" + ",".join("?" * len(values)) + ")"
 
 
-def after_cursor(cursor: str, time_column: str, id_column: str) -> tuple[str, list[str]]:
-    """The condition (and its parameters) of the rows after `cursor`, a `<time>|<id>` that
-    a list ordered by `time_column`, `id_column` answered as its `next_cursor`."""
+def after_cursor(
+    cursor: str | None, time_column: str, id_column: str
+) -> dict[str, tuple[str, str, str]]:
+    """The condition of the rows after `cursor`, a `<time>|<id>` that a list ordered by
+    `time_column`, `id_column` answered as its `next_cursor`, as a condition of `given`
+    (none without a cursor)."""
+    if cursor is None:
+        return {}
     at, sep, after_id = cursor.partition("|")
     if not sep:
         raise InvalidInput("cursor", "not a cursor this list answered")
-    return f"({time_column} > ? OR ({time_column} = ? AND {id_column} > ?))", [at, at, after_id]
+    return {f"({time_column} > ? OR ({time_column} = ? AND {id_column} > ?))": (at, at, after_id)}
 
 
 def given(conditions: Mapping[str, Any]) -> tuple[list[str], list[Any]]:
-    """The conditions (SQL with one `?` each) whose value is given (not None), after an
-    `1 = 1` that keeps the list from being empty, and their values."""
+    """The conditions (SQL with a `?` for its value, or one for each item of a tuple)
+    whose value is given (not None), after an `1 = 1` that keeps the list from being
+    empty; and their values, in order."""
     present = [(condition, value) for condition, value in conditions.items() if value is not None]
-    return ["1 = 1", *(condition for condition, _ in present)], [value for _, value in present]
+    values = [v for _, value in present for v in (value if isinstance(value, tuple) else (value,))]
+    return ["1 = 1", *(condition for condition, _ in present)], values
