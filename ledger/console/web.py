@@ -134,6 +134,14 @@ class Viewer:
         return self.role in ("admin", "auditor")
 
     @property
+    def can_read_audit_log(self) -> bool:
+        return self.role in ("admin", "auditor", "compliance")
+
+    @property
+    def can_erase(self) -> bool:
+        return self.role == "admin"
+
+    @property
     def home_unit(self) -> str | None:
         """The manager's unit; None for roles that read every unit."""
         return self.staff.unit_id if self.staff is not None else None
