@@ -211,6 +211,9 @@ def test_the_assignee_acknowledges_its_own_assignment_and_no_one_elses(
     path = f"/reports/unacknowledged?unit_id={cw['O1']}"
     page = manager.get(path).text
     assert gold in page and theirs in page
+    # The filter form sent with its number field blank reads the default age.
+    assert gold in manager.get(path, params={"older_than_days": ""}).text
+    assert manager.get(path, params={"older_than_days": "x"}).status_code == 422
     mine = _assignment_of(cw, gold, cw["M1"])
     other = _assignment_of(cw, theirs, cw["M3"])
     assert f'id="ack-{mine}"' in page and f'id="ack-{other}"' not in page
@@ -338,6 +341,10 @@ def test_the_audit_log_filters_as_the_api_does(
     by_recorder = compliance.get("/audit/events", params={"recorded_by": "nobody"}).text
     assert 'id="next-page"' not in by_recorder and "没有匹配的记录" in by_recorder
     assert compliance.get("/audit/events", params={"recorded_from": "20x"}).status_code == 422
+    assert compliance.get("/audit/events", params={"late_by_days": "-1"}).status_code == 422
+    # A form sent with its number fields blank, as a browser sends them.
+    blank = {"client_id": gold, "late_by_days": "", "effective_from": "", "type": ""}
+    assert COMPLAINT in compliance.get("/audit/events", params=blank).text
     reads = compliance.get("/audit/reads", params={"client_id": gold}).text
     assert f"/clients/{gold}" in reads
 

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 
 from ledger.console.pages.clients import _submit
-from ledger.console.pages.listings import Column, Filter, listing, paged
+from ledger.console.pages.listings import Column, Filter, listing, paged, whole_number
 from ledger.console.pages.reports import _unit
 from ledger.console.sources import (
     PAGE_LIMIT,
@@ -67,7 +67,7 @@ def audit_events(
     effective_to: Day = None,
     recorded_from: Day = None,
     recorded_to: Day = None,
-    late_by_days: Annotated[int | None, Query(ge=0, le=36_500)] = None,
+    late_by_days: Annotated[str | None, Query(max_length=8)] = None,
     cursor: Annotated[str | None, Query(max_length=20)] = None,
     format: Format = None,
 ) -> Response:
@@ -88,7 +88,7 @@ def audit_events(
             name: parse_moment(value, name, end_of_day=name.endswith("_to"))
             for name, value in days.items()
         },
-        late_by_days=late_by_days,
+        late_by_days=whole_number(late_by_days, "late_by_days", most=36_500),
     )
 
     def read(**page: Any) -> Any:
@@ -109,7 +109,7 @@ def audit_events(
         filters=[
             *(Filter(name, "text", value or "") for name, value in texts.items()),
             *(Filter(name, "date", value or "") for name, value in days.items()),
-            Filter("late_by_days", "number", "" if late_by_days is None else late_by_days),
+            Filter("late_by_days", "number", late_by_days or ""),
         ],
     )
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from fastapi import Request, Response
+from fastapi import HTTPException, Request, Response
 from pydantic import BaseModel
 
 from ledger.api.exports import every_page
@@ -125,6 +125,16 @@ def next_link(request: Request, cursor: str | None) -> str | None:
 
 
 PAGE_ROWS = 100
+
+
+def whole_number(text: str | None, field: str, *, most: int) -> int | None:
+    """A form's number field: blank is none (a browser sends an empty field as `name=`)."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    if not text.isdigit() or int(text) > most:
+        raise HTTPException(422, f"{field}: must be a whole number from 0 to {most}")
+    return int(text)
 
 
 def paged(

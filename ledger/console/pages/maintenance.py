@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 
 from ledger.console.pages.clients import _submit
-from ledger.console.pages.listings import Column, Filter, listing, paged
+from ledger.console.pages.listings import Column, Filter, listing, paged, whole_number
 from ledger.console.pages.reports import Format, Text, _period, _unit
 from ledger.console.sources import (
     PAGE_LIMIT,
@@ -204,16 +204,18 @@ def unacknowledged(
     request: Request,
     viewer: ViewerDep,
     unit_id: Text = None,
-    older_than_days: Annotated[int, Query(ge=0, le=3660)] = DEFAULT_UNACKNOWLEDGED_DAYS,
+    older_than_days: Annotated[str | None, Query(max_length=8)] = None,
     cursor: Cursor = None,
     format: Format = None,
 ) -> Response:
     """Designated-manager assignments not signed for; the assignee (or admin) signs here."""
     unit = _unit(viewer, unit_id)
+    days = whole_number(older_than_days, "older_than_days", most=3660)
+    days = DEFAULT_UNACKNOWLEDGED_DAYS if days is None else days
 
     def read(**page: Any) -> Any:
         return viewer.sources.maintenance_page(
-            "unacknowledged_assignments", unit, older_than_days=older_than_days, **page
+            "unacknowledged_assignments", unit, older_than_days=days, **page
         )
 
     rows, next_cursor = paged(read, format, cursor, PAGE_LIMIT)
@@ -232,7 +234,7 @@ def unacknowledged(
         next_cursor=next_cursor,
         filters=[
             _unit_filter(unit),
-            Filter("older_than_days", "number", older_than_days),
+            Filter("older_than_days", "number", days),
         ],
     )
 
