@@ -21,7 +21,7 @@ from eventsourcing.utils import get_topic
 
 from ledger.application.history import HistoryUseCases
 from ledger.application.organisation import StaffSummary
-from ledger.application.writes import WriteResult
+from ledger.application.results import WriteResult
 from ledger.domain import Forbidden, InvalidInput, LedgerError, NotFound, Staff
 from ledger.domain.api_key import ApiKey, hash_secret, is_legacy_hash, legacy_hash_secret
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from ledger.application.clients import ClientUseCases
-from ledger.application.writes import WriteResult
+from ledger.application.results import WriteResult
 from ledger.domain import Client, InvalidInput, NotFound
 
 # Seconds to wait for the read model to see a case not yet projected (a churn just

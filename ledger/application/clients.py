@@ -10,7 +10,7 @@ from datetime import date, datetime
 from typing import Any
 
 from ledger.application.organisation import OrganisationUseCases
-from ledger.application.writes import WriteResult
+from ledger.application.results import WriteResult
 from ledger.domain import Client, Forbidden, InvalidInput, RuleViolation
 from ledger.domain.values import check_date
 

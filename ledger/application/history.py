@@ -12,7 +12,7 @@ from eventsourcing.domain import Aggregate
 
 from ledger.application.caches import Memo
 from ledger.application.organisation import OrganisationUseCases
-from ledger.application.writes import event_type
+from ledger.application.results import event_type
 from ledger.domain import Client, ClientState, NotFound, Unit
 from ledger.domain.values import OUTLET_DIRECTOR, check_aware, event_id
 

@@ -18,8 +18,8 @@ from datetime import time as day_time
 
 from eventsourcing.persistence import IntegrityError
 
+from ledger.application.batch import Batch
 from ledger.application.clients import ClientUseCases
-from ledger.application.writes import Batch
 from ledger.domain import Client, InvalidInput, NotFound, RuleViolation
 from ledger.domain.values import DESIGNATED_MANAGER, check_identifier
 

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from ledger.application.access import MANAGER, AccessUseCases, Principal
 from ledger.application.clients import ClientUseCases
-from ledger.application.writes import WriteResult
+from ledger.application.results import WriteResult
 from ledger.domain import Client, RuleViolation, StaleVersion
 from ledger.domain.base import recording_clock
 from ledger.domain.campaign import Campaign, check_attendees

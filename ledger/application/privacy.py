@@ -10,9 +10,9 @@ from typing import Any
 from uuid import UUID
 
 from ledger.application.clients import ClientUseCases
-from ledger.application.writes import WriteResult
+from ledger.application.results import WriteResult
 from ledger.domain import Client, RuleViolation
-from ledger.privacy.keys import purge_snapshots
+from ledger.privacy.key_tables import purge_snapshots
 
 DEFAULT_RETENTION_YEARS = 5
 

@@ -6,71 +6,28 @@ events may be backdated: the client "as of" any moment is a lookup, not a replay
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
 
-from ledger.domain.base import LedgerAggregate, timeline_at, timeline_insert
-from ledger.domain.errors import InvalidInput, RuleViolation
+from ledger.domain.base import LedgerAggregate, timeline_insert
+from ledger.domain.client_rules import (
+    ClientRules,
+    check_contact,
+    check_registration,
+    clean_profile,
+)
+from ledger.domain.client_timeline import ClientState as ClientState
 from ledger.domain.values import (
     ACTIVE,
-    CHANNELS,
-    CHURN_KINDS,
     CHURNED,
-    DESIGNATED_MANAGER,
-    MAX_NAME,
-    OUTCOMES,
-    PARTIES,
-    PROFILE_FIELDS,
-    RISK_APPETITES,
-    SOURCES,
-    TEAM_BY_TIER,
-    TEAM_ROLES,
-    TIERS,
     aggregate_uuid,
-    check_amount,
-    check_choice,
-    check_date,
-    check_identifier,
-    check_satisfaction,
     check_text,
     event_id,
 )
 
-_PROFILE_LIMIT = 500
 
-
-@dataclass(frozen=True)
-class ClientState:
-    """The client as the world was at one effective time."""
-
-    client_id: str
-    name: str
-    unit_id: str
-    tier: str
-    status: str
-    team: dict[str, str]
-    profile: dict[str, str]
-    assets_amount: Decimal | None
-    assets_as_of: date | None
-    last_contact_at: datetime | None
-    version: int
-    source: str | None = None
-    referred_by: str | None = None
-    churn_kind: str | None = None
-    determinations: dict[str, dict[str, str]] = field(default_factory=dict)
-    # Every role someone holds, including roles the tier does not call for (a president
-    # named for a client later downgraded to gold keeps the assignment, off the team).
-    assigned: dict[str, str] = field(default_factory=dict)
-    erased: bool = False
-
-    @property
-    def designated_manager(self) -> str | None:
-        return self.team.get(DESIGNATED_MANAGER)
-
-
-class Client(LedgerAggregate):
+class Client(ClientRules, LedgerAggregate):
     class Registered(LedgerAggregate.Created, LedgerAggregate.Event):
         client_id: str
         name: str
@@ -239,15 +196,7 @@ class Client(LedgerAggregate):
         recorded_by: str,
         effective_at: datetime,
     ) -> Client:
-        check_identifier("client_id", client_id)
-        check_text("name", name, limit=MAX_NAME)
-        check_choice("tier", tier, TIERS)
-        if source is not None:
-            check_choice("source", source, SOURCES)
-        if referred_by is not None:
-            check_identifier("referred_by", referred_by)
-            if referred_by == client_id:
-                raise InvalidInput("referred_by", "a client cannot refer itself")
+        check_registration(client_id, name, tier, source, referred_by)
         return cls._create(
             cls.Registered,
             id=cls.id_for(client_id),
@@ -265,31 +214,17 @@ class Client(LedgerAggregate):
         self, *, changes: dict[str, Any], recorded_by: str, effective_at: datetime
     ) -> None:
         self.check_after_registration("effective_at", effective_at)
-        if not changes:
-            raise InvalidInput("profile", "name at least one profile field to change")
-        clean: dict[str, str | None] = {}
-        for name, value in changes.items():
-            check_choice("profile", name, PROFILE_FIELDS)
-            if value is None:
-                clean[name] = None
-            elif name == "risk_appetite":
-                clean[name] = check_choice(name, value, RISK_APPETITES)
-            else:
-                clean[name] = check_text(name, value, limit=_PROFILE_LIMIT)
         self.trigger_event(
-            self.ProfileUpdated, changes=clean, recorded_by=recorded_by, effective_at=effective_at
+            self.ProfileUpdated,
+            changes=clean_profile(changes),
+            recorded_by=recorded_by,
+            effective_at=effective_at,
         )
 
     def report_assets(self, *, amount: Any, as_of: date, recorded_by: str) -> None:
         """Assets are reported as of a date; they take effect at the start of that day in
         the client's registration offset, or at registration if that is later."""
-        amount = check_amount("amount", amount)
-        check_date("as_of", as_of)
-        if as_of < self.registered_at.date():
-            raise RuleViolation(
-                "effective_before_registration",
-                f"as_of {as_of} precedes the client's registration on {self.registered_at.date()}",
-            )
+        amount = self.check_assets(amount, as_of)
         start_of_day = datetime.combine(as_of, time(), tzinfo=self.registered_at.tzinfo)
         self.trigger_event(
             self.AssetsReported,
@@ -302,13 +237,7 @@ class Client(LedgerAggregate):
     def change_tier(
         self, *, tier: str, reason: str, recorded_by: str, effective_at: datetime
     ) -> None:
-        check_choice("tier", tier, TIERS)
-        check_text("reason", reason)
-        self.check_after_registration("effective_at", effective_at)
-        self.check_active_at(effective_at, doing="change tier")
-        previous = self.tier_at(effective_at)
-        if previous == tier:
-            raise RuleViolation("tier_unchanged", f"client {self.client_id} is already {tier}")
+        previous = self.check_tier_change(tier, reason, effective_at)
         self.trigger_event(
             self.TierChanged,
             tier=tier,
@@ -321,14 +250,7 @@ class Client(LedgerAggregate):
     def assign(
         self, *, staff_id: str, role: str, reason: str, recorded_by: str, effective_at: datetime
     ) -> None:
-        check_choice("role", role, TEAM_ROLES)
-        check_text("reason", reason)
-        self.check_after_registration("effective_at", effective_at)
-        previous = self.holder_at(role, effective_at)
-        if previous == staff_id:
-            raise RuleViolation(
-                "already_assigned", f"{staff_id} already holds {role} for client {self.client_id}"
-            )
+        previous = self.check_assignment(staff_id, role, reason, effective_at)
         self.trigger_event(
             self.Assigned,
             role=role,
@@ -343,19 +265,7 @@ class Client(LedgerAggregate):
         self, *, assignment_event_id: str, recorded_by: str, effective_at: datetime
     ) -> str:
         """The assignee signs for a designated-manager assignment; answers the assignee."""
-        if not isinstance(assignment_event_id, str) or not assignment_event_id:
-            raise InvalidInput("event_id", "must name an event")
-        assignee = self.assignee_of(assignment_event_id)
-        if assignee is None:
-            raise RuleViolation(
-                "not_an_assignment",
-                f"event {assignment_event_id} is not a designated-manager assignment of "
-                f"client {self.client_id}",
-            )
-        if assignment_event_id in getattr(self, "acknowledged", {}):
-            raise RuleViolation(
-                "already_acknowledged", f"assignment {assignment_event_id} was acknowledged"
-            )
+        assignee = self.check_acknowledgeable(assignment_event_id)
         self.trigger_event(
             self.AssignmentAcknowledged,
             assignment_event_id=assignment_event_id,
@@ -364,12 +274,6 @@ class Client(LedgerAggregate):
             effective_at=effective_at,
         )
         return assignee
-
-    def assignee_of(self, assignment_event_id: str) -> str | None:
-        for entry in self.team_history.get(DESIGNATED_MANAGER, []):
-            if entry[2] == assignment_event_id:
-                return str(entry[1])
-        return None
 
     def log_contact(
         self,
@@ -384,12 +288,7 @@ class Client(LedgerAggregate):
         complaint: bool = False,
         campaign_id: str | None = None,
     ) -> None:
-        check_choice("channel", channel, CHANNELS)
-        purpose = check_text("purpose", purpose, limit=500, required=False)
-        summary = check_text("summary", summary, required=False)
-        check_satisfaction(satisfaction)
-        if not isinstance(complaint, bool):
-            raise InvalidInput("complaint", "must be true or false")
+        purpose, summary = check_contact(channel, purpose, summary, satisfaction, complaint)
         self.check_after_registration("occurred_at", effective_at)
         self.check_active_at(effective_at, doing="take a contact")
         self.trigger_event(
@@ -406,12 +305,7 @@ class Client(LedgerAggregate):
         )
 
     def churn(self, *, kind: str, reason: str, recorded_by: str, effective_at: datetime) -> None:
-        check_choice("kind", kind, CHURN_KINDS)
-        check_text("reason", reason)
-        self.check_after_registration("effective_at", effective_at)
-        if self.statuses[-1][1] == CHURNED:
-            raise RuleViolation("already_churned", f"client {self.client_id} has already churned")
-        self.check_status_order(effective_at)
+        self.check_churn(kind, reason, effective_at)
         self.trigger_event(
             self.Churned,
             kind=kind,
@@ -421,10 +315,7 @@ class Client(LedgerAggregate):
         )
 
     def reactivate(self, *, reason: str, recorded_by: str, effective_at: datetime) -> None:
-        check_text("reason", reason)
-        if self.statuses[-1][1] != CHURNED:
-            raise RuleViolation("not_churned", f"client {self.client_id} is active")
-        self.check_status_order(effective_at)
+        self.check_reactivation(reason, effective_at)
         self.trigger_event(
             self.Reactivated, reason=reason, recorded_by=recorded_by, effective_at=effective_at
         )
@@ -433,20 +324,7 @@ class Client(LedgerAggregate):
         self, *, retracted_event_id: str, reason: str, recorded_by: str, effective_at: datetime
     ) -> None:
         check_text("reason", reason)
-        if not isinstance(retracted_event_id, str) or not retracted_event_id:
-            raise InvalidInput("event_id", "must name an event")
-        if retracted_event_id not in self.retractable:
-            raise RuleViolation(
-                "not_retractable",
-                f"event {retracted_event_id} is not a contact, assets or profile event "
-                f"of client {self.client_id}",
-            )
-        if retracted_event_id in self.retracted:
-            raise RuleViolation(
-                "already_retracted",
-                f"event {retracted_event_id} was already retracted by "
-                f"{self.retracted[retracted_event_id]}",
-            )
+        self.check_retractable(retracted_event_id)
         self.trigger_event(
             self.EventRetracted,
             retracted_event_id=retracted_event_id,
@@ -467,14 +345,7 @@ class Client(LedgerAggregate):
         facts: dict[str, Any] | None = None,
     ) -> None:
         """`facts`: the case's facts the determination is made on, as the ledger knew them."""
-        check_choice("outcome", outcome, OUTCOMES)
-        if party is not None:
-            check_choice("party", party, PARTIES)
-        check_text("reason", reason)
-        if case_id not in self.churn_case_ids:
-            raise RuleViolation(
-                "unknown_churn_case", f"client {self.client_id} has no churn case {case_id}"
-            )
+        self.check_determination(case_id, outcome, party, reason)
         self.trigger_event(
             self.ChurnDetermined,
             case_id=case_id,
@@ -495,24 +366,10 @@ class Client(LedgerAggregate):
         recorded_by: str,
         effective_at: datetime,
     ) -> None:
-        """Identity records are kept `retention_years` after the relationship ends
-        (anti-money-laundering rules); only then may the personal data go."""
+        """Once the retention period after the latest churn is over (`check_erasable`)."""
         check_text("reason", reason)
         check_text("legal_basis", legal_basis, limit=500)
-        if self.is_erased:
-            raise RuleViolation("already_erased", f"client {self.client_id} is already erased")
-        kept_until = self.retained_until(retention_years)
-        if kept_until is None:
-            raise RuleViolation(
-                "retention_period",
-                f"client {self.client_id} is active: its records are kept for "
-                f"{retention_years} years after it churns",
-            )
-        if effective_at < kept_until:
-            raise RuleViolation(
-                "retention_period",
-                f"client {self.client_id}'s records are kept until {kept_until.isoformat()}",
-            )
+        self.check_erasable(retention_years, effective_at)
         self.trigger_event(
             self.Erased,
             reason=reason,
@@ -521,134 +378,6 @@ class Client(LedgerAggregate):
             effective_at=effective_at,
         )
 
-    def retained_until(self, years: int) -> datetime | None:
-        """When the retention period after the latest churn ends; None while active."""
-        at, status = self.statuses[-1][0], self.statuses[-1][1]
-        if status != CHURNED:
-            return None
-        try:
-            return at.replace(year=at.year + years)
-        except ValueError:  # 29 February
-            return at.replace(year=at.year + years, day=28)
-
-    @property
-    def is_erased(self) -> bool:
-        # Snapshots taken before erasure existed carry no `erased_at`.
-        return getattr(self, "erased_at", None) is not None
-
     def trigger_event(self, event_class: Any, **kwargs: Any) -> None:
-        if self.is_erased:
-            raise RuleViolation(
-                "client_erased", f"client {self.client_id}'s personal data was erased"
-            )
+        self.check_not_erased()
         super().trigger_event(event_class, **kwargs)
-
-    # ---- checks -------------------------------------------------------------------
-
-    def check_after_registration(self, field_name: str, at: datetime) -> None:
-        if at < self.registered_at:
-            raise RuleViolation(
-                "effective_before_registration",
-                f"{field_name} {at.isoformat()} precedes the client's registration at "
-                f"{self.registered_at.isoformat()}",
-            )
-
-    def check_active_at(self, at: datetime, *, doing: str) -> None:
-        if self.status_at(at) == CHURNED:
-            raise RuleViolation(
-                "client_churned", f"client {self.client_id} had churned by then and cannot {doing}"
-            )
-
-    def check_status_order(self, at: datetime) -> None:
-        """Churns and reactivations form one sequence in effective time; a status change
-        may not slip in before the latest one (the churn cases depend on that order)."""
-        latest = self.statuses[-1][0]
-        if at < latest:
-            raise RuleViolation(
-                "effective_time_order",
-                f"a status change cannot take effect before the latest one at {latest.isoformat()}",
-            )
-
-    # ---- queries at an effective time ----------------------------------------------
-
-    @property
-    def churn_case_ids(self) -> list[str]:
-        return [entry[3] for entry in self.statuses if entry[1] == CHURNED]
-
-    def tier_at(self, at: datetime) -> str:
-        entry = timeline_at(self.tiers, at)
-        return str(entry[1]) if entry else str(self.tiers[0][1])
-
-    def status_at(self, at: datetime) -> str:
-        entry = timeline_at(self.statuses, at)
-        return str(entry[1]) if entry else ACTIVE
-
-    def holder_at(self, role: str, at: datetime) -> str | None:
-        entry = timeline_at(self.team_history.get(role, []), at)
-        return str(entry[1]) if entry else None
-
-    def team_at(self, at: datetime) -> dict[str, str]:
-        team = {}
-        for role in TEAM_ROLES:
-            holder = self.holder_at(role, at)
-            if holder is not None:
-                team[role] = holder
-        return team
-
-    def profile_at(self, at: datetime) -> dict[str, str]:
-        profile: dict[str, str] = {}
-        for effective_at, update_id, changes in self.profile_updates:
-            if effective_at > at:
-                break
-            if update_id in self.retracted:
-                continue
-            for name, value in changes.items():
-                if value is None:
-                    profile.pop(name, None)
-                else:
-                    profile[name] = value
-        return profile
-
-    def assets_at(self, at: datetime) -> tuple[Decimal | None, date | None]:
-        current: tuple[Decimal | None, date | None] = (None, None)
-        for effective_at, report_id, amount, as_of in self.assets:
-            if effective_at > at:
-                break
-            if report_id not in self.retracted:
-                current = (amount, as_of)
-        return current
-
-    def last_contact_at(self, at: datetime) -> datetime | None:
-        latest: datetime | None = None
-        for contact_id, when in self.contacts.items():
-            if contact_id in self.retracted:
-                continue
-            moment = datetime.fromisoformat(when)
-            if moment <= at and (latest is None or moment > latest):
-                latest = moment
-        return latest
-
-    def state_at(self, at: datetime) -> ClientState:
-        amount, as_of = self.assets_at(at)
-        status_entry = timeline_at(self.statuses, at)
-        tier = self.tier_at(at)
-        assigned = self.team_at(at)
-        return ClientState(
-            client_id=self.client_id,
-            name=self.name,
-            unit_id=self.unit_id,
-            tier=tier,
-            status=self.status_at(at),
-            team={role: staff for role, staff in assigned.items() if role in TEAM_BY_TIER[tier]},
-            profile=self.profile_at(at),
-            assets_amount=amount,
-            assets_as_of=as_of,
-            last_contact_at=self.last_contact_at(at),
-            version=self.version,
-            source=self.source,
-            referred_by=self.referred_by,
-            churn_kind=status_entry[2] if status_entry else None,
-            determinations=dict(self.determinations),
-            assigned=assigned,
-            erased=self.is_erased,
-        )

@@ -9,23 +9,18 @@ from typing import Any
 
 from ledger.domain import Client, InvalidInput, NotFound, Unit
 from ledger.domain.values import DESIGNATED_MANAGER
-from ledger.projections.churn_cases import (
+from ledger.projections.churn_cases import ChurnCases
+from ledger.projections.churn_facts import RecordedTimes
+from ledger.projections.churn_rulings import (
     CASE_FACTS,
     PENDING,
-    ChurnCases,
+    Determinations,
     is_stale,
     late_changes,
     party_outcomes,
 )
-from ledger.projections.kit import (
-    BatchView,
-    Part,
-    UnitTree,
-    ViewProjection,
-    from_utc_text,
-    utc_text,
-)
-from ledger.projections.kit.text import chunks, placeholders
+from ledger.projections.kit import BatchView, Part, UnitHeads, UnitTree, ViewProjection
+from ledger.projections.kit.text import chunks, from_utc_text, placeholders, utc_text
 from ledger.projections.kit.timeline import value_at
 
 __all__ = ["CASE_FACTS", "AccountabilityView", "SQLAccountabilityView"]
@@ -91,9 +86,11 @@ class SQLAccountabilityView(BatchView, AccountabilityView):
     view_name = "accountability"
 
     def compose(self) -> list[Part]:
-        self.units = UnitTree(self)
-        self.cases = ChurnCases(self, self.units)
-        return [self.units, self.cases]
+        self.units, self.recorded = UnitTree(self), RecordedTimes(self)
+        self.determinations = Determinations(self, self.recorded)
+        self.heads = UnitHeads(self, vacancies=True)
+        self.cases = ChurnCases(self, self.units, self.recorded, self.determinations, self.heads)
+        return [self.units, self.recorded, self.determinations, self.heads, self.cases]
 
     def _client(self, client_id: str) -> dict[str, Any]:
         rows = self.query(
@@ -135,7 +132,7 @@ class SQLAccountabilityView(BatchView, AccountabilityView):
         )
         team = {r["role"]: r["staff_id"] for r in rows}
         with self.read_transaction() as c:
-            head = value_at(self.cases.head_intervals(c, client["unit_id"]), moment)
+            head = value_at(self.heads.intervals(c, client["unit_id"]), moment)
         if head is not None:
             team.setdefault("outlet_director", head)
         return {
@@ -217,7 +214,7 @@ class SQLAccountabilityView(BatchView, AccountabilityView):
         then (the tables hold what is known now)."""
         p = self.view_name
         with self.read_transaction() as c:
-            upto = self.cases.known_position(c, known_at)
+            upto = self.recorded.known_position(c, known_at)
             rows = self.fetch(
                 c,
                 f"SELECT k.* FROM {p}_cases k WHERE {' AND '.join(where)} "
@@ -259,7 +256,7 @@ class SQLAccountabilityView(BatchView, AccountabilityView):
                 part,
             ):
                 priors[row["case_id"]].append(row["staff_id"])
-        rulings = self.cases.rulings(c, ids)
+        rulings = self.determinations.rulings(c, ids)
         if upto is not None:
             priors = {case["case_id"]: case["prior_holders"] for case in cases}
             rulings = {k: [r for r in v if r["seq"] <= upto] for k, v in rulings.items()}

@@ -1,5 +1,7 @@
 """What the accountability read model keeps: who held each team role of a client when, the
-heads of units, churns and the cases worked out from them, and determinations.
+heads of units, churns and the cases worked out from them. The facts of one case are worked
+out in `churn_facts.py`; the determinations on cases, and what they rule, in
+`churn_rulings.py` (both re-exported here).
 
 Every tier change, assignment, churn and head appointment is kept as a change point. A
 client's role intervals and churn cases are recomputed from all of them whenever one
@@ -13,20 +15,26 @@ its tables were laid out apart from the start (a view built by earlier code keep
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime, timedelta
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from eventsourcing.persistence import Tracking
 
-from ledger.domain import Client, Unit
-from ledger.domain.values import DESIGNATED_MANAGER, PARTIES, TEAM_ROLES, TIER_RANK
-from ledger.projections.kit import BatchView, Handler, Part, UnitTree
+from ledger.domain import Client
+from ledger.domain.values import DESIGNATED_MANAGER, TEAM_ROLES
+from ledger.projections.churn_facts import RecordedTimes, churn_case, fiscal_year_of
+from ledger.projections.churn_rulings import (  # re-exported (tests)
+    PENDING,
+    Determinations,
+    is_stale,
+    late_changes,
+    party_outcomes,
+)
+from ledger.projections.kit import BatchView, Handler, Part, UnitHeads, UnitTree
 from ledger.projections.kit.text import (
     aggregate_key,
     chunks,
-    from_utc_text,
     placeholders,
     utc_text,
 )
@@ -34,118 +42,38 @@ from ledger.projections.kit.timeline import (
     Change,
     Interval,
     fold_intervals,
-    holders_within,
-    value_at,
 )
 
-IN_SCOPE_TIERS = ("platinum", "diamond")
-# What a determination is made on: when any of them changes, it is stale.
-CASE_FACTS = ("accountability_tier", "designated_manager", "unit_head", "prior_holders")
-PENDING = "pending"
-
-
-def is_stale(facts: Mapping[str, Any] | None, case: Mapping[str, Any]) -> bool:
-    """Whether the case's facts moved since a determination made on `facts`. One stored
-    before determinations kept their facts (None) is taken as made on today's."""
-    if facts is None:
-        return False
-    return any(facts.get(name) != case[name] for name in CASE_FACTS)
-
-
-def party_outcomes(case: Mapping[str, Any], rulings: Sequence[Mapping[str, Any]]) -> dict[str, str]:
-    """Per party, the outcome standing against it: the latest determination naming it or
-    the whole case (`rulings` oldest first), or `pending` when there is none or it is
-    stale."""
-    outcomes = {}
-    for party in PARTIES:
-        covering = [r for r in rulings if r["party"] in (None, party)]
-        latest = covering[-1] if covering else None
-        if latest is None or is_stale(latest["facts"], case):
-            outcomes[party] = PENDING
-        else:
-            outcomes[party] = latest["outcome"]
-    return outcomes
-
-
-def late_changes(
-    case: Mapping[str, Any],
-    churn_recorded_at: str | None,
-    entries: Iterable[Mapping[str, Any]],
-    late_days: int,
-) -> list[dict[str, Any]]:
-    """The entries (assignments, tier changes, head appointments) in force by the churn
-    that were recorded after the churn was, or more than `late_days` after they took
-    effect; in recorded order."""
-    late = []
-    for entry in entries:
-        if entry["effective_at"] > case["effective_at"] or entry["event_id"] == case["case_id"]:
-            continue
-        recorded, effective = (from_utc_text(entry[k]) for k in ("recorded_at", "effective_at"))
-        after_churn = churn_recorded_at is not None and entry["recorded_at"] > churn_recorded_at
-        if after_churn or recorded - effective > timedelta(days=late_days):  # type: ignore[operator]
-            late.append(
-                {
-                    "event_id": entry["event_id"],
-                    "type": entry["type"],
-                    "effective_at": effective,
-                    "recorded_at": recorded,
-                    "recorded_by": entry["recorded_by"],
-                }
-            )
-    return sorted(late, key=lambda e: e["recorded_at"])
-
-
-def fiscal_year_of(moment: datetime, start_month: int) -> tuple[int, datetime]:
-    """The fiscal year (named by the calendar year it starts in) holding `moment`, and its
-    start, both in `moment`'s own offset: a churn on 1 January at 03:00 in Beijing is in
-    the new year even though it is still 31 December in UTC."""
-    year = moment.year if moment.month >= start_month else moment.year - 1
-    return year, moment.replace(
-        year=year, month=start_month, day=1, hour=0, minute=0, second=0, microsecond=0
-    )
-
-
-def churn_case(
-    *,
-    kind: str,
-    churned_at: datetime,
-    tiers: list[Interval],
-    managers: list[Interval],
-    heads: list[Interval],
-    fiscal_year_start: int,
-    lookback_days: int,
-) -> dict[str, Any]:
-    """The facts of one churn case, from the client's timelines."""
-    at = utc_text(churned_at)
-    fiscal_year, fy_start = fiscal_year_of(churned_at, fiscal_year_start)
-    start = utc_text(fy_start)
-    held = [
-        i.values[0]
-        for i in tiers
-        if i.values[0] is not None
-        and i.valid_from <= at
-        and (i.valid_to is None or i.valid_to > start)
-    ]
-    tier = max(held, key=TIER_RANK.__getitem__) if held else None
-    manager = value_at(managers, at)
-    window_start = utc_text(churned_at - timedelta(days=lookback_days))
-    prior = [s for s in holders_within(managers, window_start, at) if s != manager]
-    return {
-        "fiscal_year": fiscal_year,
-        "accountability_tier": tier,
-        "in_scope": kind == "abnormal" and tier in IN_SCOPE_TIERS,
-        "designated_manager": manager,
-        "unit_head": value_at(heads, at),
-        "prior_holders": prior,
-    }
+__all__ = [
+    "PENDING",
+    "ChurnCases",
+    "churn_case",
+    "fiscal_year_of",
+    "is_stale",
+    "late_changes",
+    "party_outcomes",
+]
 
 
 class ChurnCases(Part):
     """Options of the view: `fiscal_year_start` (a month) and `churn_lookback_days`."""
 
-    def __init__(self, view: BatchView, units: UnitTree) -> None:
+    def __init__(
+        self,
+        view: BatchView,
+        units: UnitTree,
+        recorded: RecordedTimes,
+        determinations: Determinations,
+        heads: UnitHeads,
+    ) -> None:
         super().__init__(view)
         self.units = units
+        self.recorded = recorded
+        self.determinations = determinations
+        # A head event is an entry late changes are found in; its unit's cases are
+        # recomputed (the "unit" mark).
+        self.heads = heads
+        heads.listeners.append(self._entry)
 
     def tables(self) -> list[str]:
         p = self.prefix
@@ -155,8 +83,6 @@ class ChurnCases(Part):
             f"CREATE INDEX IF NOT EXISTS {p}_clients_unit ON {p}_clients (unit_id)",
             f"CREATE TABLE IF NOT EXISTS {p}_changes (aid TEXT, seq BIGINT, field TEXT, "
             "effective_at TEXT, value TEXT, PRIMARY KEY (aid, seq, field))",
-            f"CREATE TABLE IF NOT EXISTS {p}_heads (unit_aid TEXT, seq BIGINT, "
-            "effective_at TEXT, staff_id TEXT, PRIMARY KEY (unit_aid, seq))",
             f"CREATE TABLE IF NOT EXISTS {p}_churns (case_id TEXT PRIMARY KEY, aid TEXT, "
             "kind TEXT, effective_at TEXT, local_at TEXT)",
             f"CREATE INDEX IF NOT EXISTS {p}_churns_aid ON {p}_churns (aid)",
@@ -169,22 +95,12 @@ class ChurnCases(Part):
             f"CREATE INDEX IF NOT EXISTS {p}_cases_aid ON {p}_cases (aid)",
             f"CREATE TABLE IF NOT EXISTS {p}_case_priors (case_id TEXT, staff_id TEXT, "
             "position BIGINT, PRIMARY KEY (case_id, staff_id))",
-            f"CREATE TABLE IF NOT EXISTS {p}_determinations (case_id TEXT, seq BIGINT, "
-            "outcome TEXT, reason TEXT, event_id TEXT, recorded_at TEXT, recorded_by TEXT, "
-            "PRIMARY KEY (case_id, seq))",
-            # 1.1: the party a determination names and the facts it was made on (a row
-            # only for determinations that carry them).
-            f"CREATE TABLE IF NOT EXISTS {p}_ruling_facts (case_id TEXT, seq BIGINT, "
-            "party TEXT, facts TEXT, PRIMARY KEY (case_id, seq))",
             # The events a case's facts move with (and churns), with both their times.
             f"CREATE TABLE IF NOT EXISTS {p}_entries (aid TEXT, seq BIGINT, type TEXT, "
             "event_id TEXT, effective_at TEXT, recorded_at TEXT, recorded_by TEXT, "
             "PRIMARY KEY (aid, seq))",
             f"CREATE TABLE IF NOT EXISTS {p}_case_states (case_id TEXT PRIMARY KEY, "
             "pending BIGINT, manager_outcome TEXT, head_outcome TEXT)",
-            # When each event the view keeps was recorded: the cases as known at a time.
-            f"CREATE TABLE IF NOT EXISTS {p}_recorded (seq BIGINT PRIMARY KEY, recorded_at TEXT)",
-            f"CREATE INDEX IF NOT EXISTS {p}_recorded_at ON {p}_recorded (recorded_at)",
         ]
 
     def upgrade(self) -> None:
@@ -201,13 +117,10 @@ class ChurnCases(Part):
 
     def handlers(self) -> dict[type, Handler]:
         return {
-            Unit.HeadAppointed: self.head_appointed,
-            Unit.HeadVacated: self.head_vacated,
             Client.Registered: self.registered,
             Client.TierChanged: self.tier_changed,
             Client.Assigned: self.assigned,
             Client.Churned: self.churned,
-            Client.ChurnDetermined: self.determined,
         }
 
     # ---- updates --------------------------------------------------------------------
@@ -221,7 +134,7 @@ class ChurnCases(Part):
                 "ON CONFLICT (aid) DO NOTHING",
                 (key, event.client_id, event.unit_id),
             )
-            self._recorded(c, tracking, event)
+            self.recorded.note(c, tracking, event)
             self._change(c, key, tracking, "tier", event.effective_at, event.tier)
 
     def tier_changed(self, event: Client.TierChanged, tracking: Tracking) -> None:
@@ -236,19 +149,11 @@ class ChurnCases(Part):
             if event.role == DESIGNATED_MANAGER:
                 self._entry(c, key, tracking, event)
             else:
-                self._recorded(c, tracking, event)
+                self.recorded.note(c, tracking, event)
             self._change(c, key, tracking, f"role:{event.role}", event.effective_at, event.staff_id)
 
-    def _recorded(self, c: Any, tracking: Tracking, event: Any) -> None:
-        self.view.execute(
-            c,
-            f"INSERT INTO {self.prefix}_recorded (seq, recorded_at) VALUES (?, ?) "
-            "ON CONFLICT DO NOTHING",
-            (tracking.notification_id, utc_text(event.timestamp)),
-        )
-
     def _entry(self, c: Any, key: str, tracking: Tracking, event: Any) -> None:
-        self._recorded(c, tracking, event)
+        self.recorded.note(c, tracking, event)
         self.view.execute(
             c,
             f"INSERT INTO {self.prefix}_entries (aid, seq, type, event_id, effective_at, "
@@ -288,55 +193,6 @@ class ChurnCases(Part):
                 tracking,
                 mark="client",
             )
-
-    def head_appointed(self, event: Unit.HeadAppointed, tracking: Tracking) -> None:
-        self._head_from(event, tracking, event.staff_id)
-
-    def head_vacated(self, event: Unit.HeadVacated, tracking: Tracking) -> None:
-        self._head_from(event, tracking, None)
-
-    def _head_from(self, event: Any, tracking: Tracking, staff_id: str | None) -> None:
-        """From the event's effective time the unit is headed by `staff_id` (None: nobody)."""
-        key = aggregate_key(event)
-        with self.view.write() as c:
-            self._entry(c, key, tracking, event)
-            self.view.record(
-                f"INSERT INTO {self.prefix}_heads (unit_aid, seq, effective_at, staff_id) "
-                "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                (key, tracking.notification_id, utc_text(event.effective_at), staff_id),
-                tracking,
-                mark="unit",
-            )
-
-    def determined(self, event: Client.ChurnDetermined, tracking: Tracking) -> None:
-        view, seq = self.view, tracking.notification_id
-        with view.write() as c:
-            self._recorded(c, tracking, event)
-            view.execute(
-                c,
-                f"INSERT INTO {self.prefix}_determinations (case_id, seq, outcome, reason, "
-                "event_id, recorded_at, recorded_by) VALUES (?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT DO NOTHING",
-                (
-                    event.case_id,
-                    seq,
-                    event.outcome,
-                    event.reason,
-                    event.event_id,
-                    utc_text(event.timestamp),
-                    event.recorded_by,
-                ),
-            )
-            if event.party is not None or event.facts is not None:
-                facts = None if event.facts is None else json.dumps(event.facts, sort_keys=True)
-                view.execute(
-                    c,
-                    f"INSERT INTO {self.prefix}_ruling_facts (case_id, seq, party, facts) "
-                    "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                    (event.case_id, seq, event.party, facts),
-                )
-            view.mark("client", aggregate_key(event))
-            view.advance(tracking)
 
     def flush(self, c: Any, marked: dict[str, set[str]]) -> None:
         p = self.prefix
@@ -396,13 +252,13 @@ class ChurnCases(Part):
                 c, f"DELETE FROM {p}_case_priors WHERE case_id IN {placeholders(part)}", part
             )
         view.execute(c, f"DELETE FROM {p}_cases WHERE aid IN {marks}", keys)
-        rulings = self.rulings(c, cases)
+        rulings = self.determinations.rulings(c, cases)
         heads: dict[str, list[Interval]] = {}
         options = view.options
         for churn in churns:
             unit_id = churn["unit_id"]
             if unit_id not in heads:
-                heads[unit_id] = self.head_intervals(c, unit_id)
+                heads[unit_id] = self.heads.intervals(c, unit_id)
             churned_at = datetime.fromisoformat(churn["local_at"])
             case = churn_case(
                 kind=churn["kind"],
@@ -453,51 +309,6 @@ class ChurnCases(Part):
                 ),
             )
 
-    def rulings(self, c: Any, cases: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
-        """The determinations of `cases`, oldest first, with the party each names and the
-        facts it was made on (None for one stored before they were kept)."""
-        found: dict[str, list[dict[str, Any]]] = {}
-        for part in chunks(cases):
-            self._add_rulings(
-                found,
-                self.view.fetch(
-                    c,
-                    f"SELECT x.*, f.party AS party, f.facts AS facts FROM "
-                    f"{self.prefix}_determinations x LEFT JOIN {self.prefix}_ruling_facts f "
-                    "ON f.case_id = x.case_id AND f.seq = x.seq "
-                    f"WHERE x.case_id IN {placeholders(part)} ORDER BY x.case_id, x.seq",
-                    part,
-                ),
-            )
-        return found
-
-    @staticmethod
-    def _add_rulings(
-        found: dict[str, list[dict[str, Any]]], rows: Iterable[dict[str, Any]]
-    ) -> None:
-        for row in rows:
-            found.setdefault(row["case_id"], []).append(
-                {
-                    "party": row["party"],
-                    "outcome": row["outcome"],
-                    "reason": row["reason"],
-                    "event_id": row["event_id"],
-                    "recorded_at": from_utc_text(row["recorded_at"]),
-                    "recorded_by": row["recorded_by"],
-                    "facts": None if row["facts"] is None else json.loads(row["facts"]),
-                    "seq": int(row["seq"]),
-                }
-            )
-
-    def known_position(self, c: Any, known_at: datetime) -> int:
-        """The last position of the view's events recorded by `known_at`."""
-        rows = self.view.fetch(
-            c,
-            f"SELECT MAX(seq) AS seq FROM {self.prefix}_recorded WHERE recorded_at <= ?",
-            (utc_text(known_at),),
-        )
-        return int(rows[0]["seq"] or 0)
-
     def known_cases(
         self, c: Any, cases: Sequence[Mapping[str, Any]], upto: int
     ) -> list[dict[str, Any]]:
@@ -534,7 +345,7 @@ class ChurnCases(Part):
                 continue
             unit_id = case["unit_id"]
             if unit_id not in heads:
-                heads[unit_id] = self.head_intervals(c, unit_id, upto)
+                heads[unit_id] = self.heads.intervals(c, unit_id, upto)
             points = changes[case["aid"]]
             managers = [
                 i for i in fold_intervals(points, (f"role:{DESIGNATED_MANAGER}",)) if i.values[0]
@@ -550,14 +361,3 @@ class ChurnCases(Part):
             )
             known.append({**case, **facts, "in_scope": int(facts["in_scope"])})
         return known
-
-    def head_intervals(self, c: Any, unit_id: str, upto: int | None = None) -> list[Interval]:
-        rows = self.view.fetch(
-            c,
-            f"SELECT seq, effective_at, staff_id FROM {self.prefix}_heads WHERE unit_aid = ? "
-            "AND seq <= ?",
-            (str(Unit.id_for(unit_id)), upto if upto is not None else 2**62),
-        )
-        return fold_intervals(
-            (Change(r["effective_at"], r["seq"], "head", r["staff_id"]) for r in rows), ("head",)
-        )

@@ -1,5 +1,5 @@
-"""The facts the managers' reports keep of each client besides its intervals: staff and
-their departures, contacts, profile updates (key-information completeness) and assets
+"""The facts the managers' reports keep of each client besides its intervals (and the staff,
+`kit/staff.py`): contacts, profile updates (key-information completeness) and assets
 reports (asset changes credited to the designated manager of the moment).
 
 Contacts, assets and profile updates are kept by event id, so a retraction removes
@@ -17,7 +17,7 @@ from uuid import UUID
 
 from eventsourcing.persistence import Tracking
 
-from ledger.domain import Client, Staff
+from ledger.domain import Client
 from ledger.domain.values import KEY_INFO_FIELDS
 from ledger.domain.values import event_id as event_id_of
 from ledger.projections.kit import BatchView, ClientIntervals, Handler, Part
@@ -61,9 +61,6 @@ class ClientFacts(Part):
     def tables(self) -> list[str]:
         p = self.prefix
         return [
-            f"CREATE TABLE IF NOT EXISTS {p}_staff (aid TEXT PRIMARY KEY, staff_id TEXT, "
-            "departed_at TEXT)",
-            f"CREATE INDEX IF NOT EXISTS {p}_staff_id ON {p}_staff (staff_id)",
             # Rows of retractable events are keyed by (client, version): the key the
             # event id is derived from, and one index serves both lookups and retraction.
             f"CREATE TABLE IF NOT EXISTS {p}_contacts (aid TEXT, occurred_at TEXT, "
@@ -91,8 +88,6 @@ class ClientFacts(Part):
 
     def handlers(self) -> dict[type, Handler]:
         return {
-            Staff.Joined: self.staff_joined,
-            Staff.Departed: self.staff_departed,
             Client.ContactLogged: self.contact_logged,
             Client.ProfileUpdated: self.profile_updated,
             Client.AssetsReported: self.assets_reported,
@@ -160,21 +155,6 @@ class ClientFacts(Part):
             view.execute(c, f"DROP TABLE IF EXISTS {p}_profile")
 
     # ---- updates --------------------------------------------------------------------
-
-    def staff_joined(self, event: Staff.Joined, tracking: Tracking) -> None:
-        self.view.record(
-            f"INSERT INTO {self.prefix}_staff (aid, staff_id) VALUES (?, ?) "
-            "ON CONFLICT (aid) DO NOTHING",
-            (aggregate_key(event), event.staff_id),
-            tracking,
-        )
-
-    def staff_departed(self, event: Staff.Departed, tracking: Tracking) -> None:
-        self.view.record(
-            f"UPDATE {self.prefix}_staff SET departed_at = ? WHERE aid = ?",
-            (utc_text(event.effective_at), aggregate_key(event)),
-            tracking,
-        )
 
     def contact_logged(self, event: Client.ContactLogged, tracking: Tracking) -> None:
         view, p = self.view, self.prefix

@@ -22,6 +22,7 @@ from ledger.projections.kit import (
     placeholders,
     utc_text,
 )
+from ledger.projections.kit.staff import StaffTable
 from ledger.projections.kit.timeline import share
 from ledger.projections.prospects import ProspectFunnel
 
@@ -104,9 +105,10 @@ class SQLReportsView(BatchView, ReportsView):
     def compose(self) -> list[Part]:
         self.units = UnitTree(self)
         self.intervals = ClientIntervals(self, self.units, manager_marks=("assets",))
+        self.staff = StaffTable(self)
         self.facts = ClientFacts(self, self.intervals)
         self.prospects = ProspectFunnel(self, self.units)
-        return [self.units, self.intervals, self.facts, self.prospects]
+        return [self.units, self.intervals, self.staff, self.facts, self.prospects]
 
     def completeness(
         self, unit_id: str, *, as_of: datetime | None = None, target: float | None = None

@@ -10,7 +10,6 @@ rebuild racing a follower never applies an event twice.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import gc
 import logging
@@ -21,7 +20,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from anyio import to_thread
 from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError, Notification
 
@@ -34,45 +32,19 @@ from ledger.projections.reading import (
     cyclic_collection_paused,
     deserialise,
 )
+from ledger.projections.recovery import (
+    ProjectionError,
+    Recovery,
+    ViewBehindError,
+    ViewEventError,
+)
+from ledger.projections.waiting import Progress
 from ledger.store import STORE_UNAVAILABLE
 
 log = logging.getLogger(__name__)
+__all__ = ["BATCH", "ProjectionError", "ProjectionRunner", "ViewBehindError", "ViewEventError"]
 
 BATCH = 1000
-# A read waiting on another process's views (`ledger project`) looks at their positions this
-# often; waiting on this process's own views, it is woken by their progress instead.
-POLL_OTHERS = 0.1
-# While the store is unreachable (a database restart), following is tried again this often.
-RECOVERY_PAUSE = 1.0
-# A view that failed on an event is tried again after this pause, doubled each failure up to
-# the longest: a fixed bug (or a `ledger rebuild`) brings it back without a restart.
-RETRY_FIRST = 1.0
-RETRY_LONGEST = 60.0
-
-
-class ProjectionError(RuntimeError):
-    """A projection failed; it stops rather than skip an event."""
-
-
-class ViewEventError(ProjectionError):
-    """A view's handler failed on one event: the view stops there, the others go on."""
-
-    def __init__(self, name: str, position: int, error: BaseException) -> None:
-        super().__init__(
-            f"view {name} stopped at position {position}: {type(error).__name__}: {error}"
-        )
-        self.name = name
-        self.position = position
-
-
-class ViewBehindError(ProjectionError):
-    """A view's position is behind the batch in hand: another process reset it."""
-
-    def __init__(self, name: str, position: int, after: int) -> None:
-        super().__init__(
-            f"view {name} is at position {position} but this batch follows {after}: it was "
-            "reset by another process (ledger rebuild?); restart this runner"
-        )
 
 
 class ProjectionRunner:
@@ -91,21 +63,17 @@ class ProjectionRunner:
             for name, projection in self.projections.items()
         }
         # Re-entrant: a view's retry catches it up under the lock, through `_apply_items`.
-        self._apply_lock = threading.RLock()
-        self._progress = threading.Condition()
-        self._positions: dict[str, int] = {}
+        self.apply_lock = threading.RLock()
+        self.progress = Progress(self)
+        self._positions = self.progress.positions
         self._stopping = threading.Event()
         # Set by stop(): no recovery may start following again behind the caller's back.
-        self._halted = threading.Event()
-        self._recovering = threading.Lock()
+        self.halted = threading.Event()
         self._threads: list[threading.Thread] = []
         self._subscription: Any = None
         self.error: BaseException | None = None
-        # Views stopped on an event (name -> what failed where), while they are retried.
-        self.failures: dict[str, str] = {}
-        self._retrying: set[str] = set()
-        # Reads waiting on the event loop (`wait_async`): woken by every batch applied.
-        self._async_waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
+        self.recovery = Recovery(self)
+        self.failures = self.recovery.failures
         # Views write to separate files or rows, so their batches run side by side.
         self._workers = ThreadPoolExecutor(
             max_workers=max(1, len(self.views)), thread_name_prefix="view"
@@ -119,86 +87,14 @@ class ProjectionRunner:
 
     def wait(self, position: int, timeout: float = 5.0, names: Iterable[str] | None = None) -> bool:
         """True once every (named) projection has processed `position`; False on timeout."""
-        names = list(names or self.views)
-        deadline = time.monotonic() + timeout
-        with self._progress:
-            while self.is_running or self.error is not None:
-                if self.error is not None:
-                    raise ProjectionError(str(self.error)) from self.error
-                if any(n in self.failures for n in names):
-                    return False  # it may be retried for long: the caller is told at once
-                if all(self._positions.get(n, 0) >= position for n in names):
-                    return True
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                self._progress.wait(min(remaining, 0.5))
-        # Another process (`ledger project`) runs them: watch their tracking rows.
-        for name in names:
-            try:
-                self.views[name].wait(
-                    self.app.name, position, timeout=max(0.0, deadline - time.monotonic())
-                )
-            except TimeoutError:
-                return False
-        return True
+        return self.progress.wait(position, timeout, names)
 
     async def wait_async(
         self, position: int, timeout: float = 5.0, names: Iterable[str] | None = None
     ) -> bool:
         """`wait` for a request on the event loop: it holds no worker thread while it
         waits, and answers False at once for a position beyond the end of the log."""
-        names = list(names or self.views)
-        if all(self._positions.get(n, 0) >= position for n in names):
-            return True
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        end = await to_thread.run_sync(self.app.recorder.max_notification_id)
-        if position > (end or 0):
-            return False
-        if not (self.is_running or self.error is not None):
-            return await self._poll_others(position, names, deadline)
-        woken = asyncio.Event()
-        waiter = (loop, woken)
-        self._async_waiters.add(waiter)
-        try:
-            while True:
-                woken.clear()
-                if self.error is not None:
-                    raise ProjectionError(str(self.error)) from self.error
-                if any(n in self.failures for n in names):
-                    return False
-                if all(self._positions.get(n, 0) >= position for n in names):
-                    return True
-                remaining = deadline - loop.time()
-                if remaining <= 0:
-                    return False
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(woken.wait(), min(remaining, 0.5))
-        finally:
-            self._async_waiters.discard(waiter)
-
-    async def _poll_others(self, position: int, names: list[str], deadline: float) -> bool:
-        loop = asyncio.get_running_loop()
-
-        def reached() -> bool:
-            return all(
-                (self.views[n].max_tracking_id(self.app.name) or 0) >= position for n in names
-            )
-
-        while not await to_thread.run_sync(reached):
-            if loop.time() >= deadline:
-                return False
-            await asyncio.sleep(POLL_OTHERS)
-        return True
-
-    def _notify(self) -> None:
-        """Wake every waiting read, in threads and on event loops."""
-        with self._progress:
-            self._progress.notify_all()
-        for loop, woken in list(self._async_waiters):
-            with contextlib.suppress(RuntimeError):  # its loop has closed
-                loop.call_soon_threadsafe(woken.set)
+        return await self.progress.wait_async(position, timeout, names)
 
     # ---- processing -------------------------------------------------------------------
 
@@ -238,46 +134,14 @@ class ProjectionRunner:
             except ViewEventError as error:
                 if not contain:
                     raise
-                self._view_failed(name, error)
+                self.recovery.view_failed(name, error)
 
-        with self._apply_lock:
+        with self.apply_lock:
             if len(pending) == 1:
                 apply(pending[0])
             else:
                 list(self._workers.map(apply, pending))
-        self._notify()
-
-    def _view_failed(self, name: str, error: BaseException) -> None:
-        self.failures[name] = str(error)
-        log.error("projection %s: %s; retrying with backoff", name, error, exc_info=error)
-        self._notify()
-        if name not in self._retrying:
-            self._retrying.add(name)
-            threading.Thread(
-                target=self._retry, args=(name,), daemon=True, name=f"projection-retry-{name}"
-            ).start()
-
-    def _retry(self, name: str) -> None:
-        """Catch the failed view up from its own position, again and again with a growing
-        pause, until it passes the event (the code or the data was fixed) or we stop."""
-        delay = RETRY_FIRST
-        try:
-            while not self._halted.wait(delay):
-                try:
-                    with self._apply_lock:
-                        self._catch_up([name])
-                        # Back among the followed views from the next batch on.
-                        self.failures.pop(name, None)
-                except Exception as error:
-                    self.failures[name] = str(error)
-                    log.error("projection %s: still failing: %s", name, error)
-                    delay = min(delay * 2, RETRY_LONGEST)
-                    continue
-                log.warning("projection %s: recovered", name)
-                self._notify()
-                return
-        finally:
-            self._retrying.discard(name)
+        self.progress.notify()
 
     def _apply_to(self, name: str, items: list[TrackedEvent], after: int) -> None:
         view = self.views[name]
@@ -321,11 +185,12 @@ class ProjectionRunner:
         """Process the whole log up to its current end, here and now; returns the end."""
         names = list(names or self.views)
         with cyclic_collection_paused():
-            end = self._catch_up(names)
+            end = self.advance(names)
         self._refresh_statistics(names)
         return end
 
-    def _catch_up(self, names: list[str]) -> int:
+    def advance(self, names: list[str]) -> int:
+        """Apply the log from the named views' positions to its end; returns the end."""
         start = self._load_positions(names)
         limit = CATCH_UP_BATCH_ALONE if len(names) == 1 else CATCH_UP_BATCH
         batches = 0
@@ -356,7 +221,7 @@ class ProjectionRunner:
         was_running = self.is_running
         self.stop()
         try:
-            with self._apply_lock:
+            with self.apply_lock:
                 for name in names:
                     self.views[name].start_rebuild()
                     self._positions[name] = 0
@@ -380,16 +245,16 @@ class ProjectionRunner:
 
     @property
     def is_recovering(self) -> bool:
-        return self._recovering.locked()
+        return self.recovery.is_recovering
 
     def start(self) -> None:
         """Follow the store in background threads until `stop()`."""
         if self.is_running:
             return
-        self._halted.clear()
-        self._follow()
+        self.halted.clear()
+        self.follow()
 
-    def _follow(self) -> None:
+    def follow(self) -> None:
         self.error = None
         self._stopping.clear()
         names = list(self.views)
@@ -459,46 +324,22 @@ class ProjectionRunner:
         self._stopping.set()
         if self._subscription is not None:
             self._subscription.stop()
-        self._notify()
-        if (
-            isinstance(error, STORE_UNAVAILABLE)
-            and not self._halted.is_set()
-            and self._recovering.acquire(blocking=False)
-        ):
-            threading.Thread(target=self._recover, daemon=True, name="projections-recovery").start()
-
-    def _recover(self) -> None:
-        """The store went away: follow again once it is back. Each view resumes from its own
-        tracking position, so nothing is skipped or applied twice."""
-        try:
-            while not self._halted.wait(RECOVERY_PAUSE):
-                for thread in self._threads:
-                    thread.join(timeout=10)
-                if self.is_running:
-                    continue
-                try:
-                    self._follow()
-                except STORE_UNAVAILABLE as error:
-                    log.warning("projections: the store is still unavailable: %s", error)
-                    continue
-                if self._halted.is_set():  # stop() came while following resumed
-                    self.stop()
-                    return
-                log.warning("projections: following the store again")
-                return
-        finally:
-            self._recovering.release()
+        self.progress.notify()
+        self.recovery.following_failed(error)
 
     def stop(self) -> None:
         """Stop following; what was processed stays processed."""
-        self._halted.set()
+        self.halted.set()
         self._stopping.set()
         if self._subscription is not None:
             self._subscription.stop()
-        for thread in self._threads:
-            thread.join(timeout=10)
+        self.join_threads()
         self._threads = []
         self._subscription = None
+
+    def join_threads(self) -> None:
+        for thread in self._threads:
+            thread.join(timeout=10)
 
     def run_forever(self) -> None:
         """Follow the store until interrupted (`ledger project`)."""

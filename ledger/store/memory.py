@@ -11,19 +11,18 @@ from eventsourcing.persistence import ApplicationRecorder, DatabaseError, Stored
 from eventsourcing.popo import POPOApplicationRecorder, POPOFactory
 
 from ledger.integrity.append import (
-    Backfilled,
     FrontierCache,
     Heads,
     Leaf,
     UnlinkedLog,
-    backfill,
     record,
 )
 from ledger.integrity.chain import ChainEvent, chain_event
 from ledger.integrity.merkle import Block
+from ledger.store.chain_recording import ChainRecording
 
 
-class LedgerPOPOApplicationRecorder(POPOApplicationRecorder):
+class LedgerPOPOApplicationRecorder(ChainRecording, POPOApplicationRecorder):
     def __init__(self) -> None:
         super().__init__()
         # Position i + 1 is _stored_events[i]; links, leaves and blocks by position.
@@ -44,13 +43,13 @@ class LedgerPOPOApplicationRecorder(POPOApplicationRecorder):
                 raise DatabaseError(str(error)) from None
         return ids
 
-    def backfill_chain(self) -> Backfilled:
-        return backfill(self._locked)
-
     @contextmanager
     def _locked(self) -> Iterator[MemoryChainTables]:
         with self._database_lock:
             yield MemoryChainTables(self)
+
+    # Reads take the same lock as writes: the memory store has no transactions.
+    _tables = _locked
 
     def registered(self, originator_ids: Sequence[UUID]) -> set[UUID]:
         """Those of the aggregates that have a first event in the store."""
@@ -63,37 +62,6 @@ class LedgerPOPOApplicationRecorder(POPOApplicationRecorder):
         with self._database_lock:
             index = self._stored_events_index[str(originator_id)]
             return {version: offset + 1 for version, offset in index.items()}
-
-    def chain_head(self) -> tuple[int, bytes] | None:
-        with self._database_lock:
-            return MemoryChainTables(self).last_link(None)
-
-    def max_event_position(self) -> int:
-        return self.max_notification_id() or 0
-
-    def chain_events(self, after: int, upto: int) -> list[ChainEvent]:
-        with self._database_lock:
-            return MemoryChainTables(self).events(after, upto)
-
-    def chain_hashes(self, after: int, upto: int) -> list[tuple[int, bytes]]:
-        with self._database_lock:
-            return MemoryChainTables(self).links(after, upto)
-
-    def hashes_at(self, positions: Iterable[int]) -> dict[int, bytes]:
-        with self._database_lock:
-            return {p: self._links[p] for p in positions if p in self._links}
-
-    def tree_tail(self) -> tuple[int, int] | None:
-        with self._database_lock:
-            return MemoryChainTables(self).last_leaf()
-
-    def leaf_indexes(self, positions: Iterable[int]) -> dict[int, int]:
-        with self._database_lock:
-            return {p: self._leaves[p] for p in positions if p in self._leaves}
-
-    def tree_blocks(self, wanted: Iterable[Block]) -> dict[Block, bytes]:
-        with self._database_lock:
-            return MemoryChainTables(self).blocks(wanted)
 
 
 class MemoryChainTables:
@@ -134,6 +102,12 @@ class MemoryChainTables:
 
     def insert_links(self, rows: Sequence[tuple[int, bytes]]) -> None:
         self._links.update(rows)
+
+    def hashes_at(self, positions: Iterable[int]) -> dict[int, bytes]:
+        return {p: self._links[p] for p in positions if p in self._links}
+
+    def leaf_indexes(self, positions: Iterable[int]) -> dict[int, int]:
+        return {p: self._leaves[p] for p in positions if p in self._leaves}
 
     def last_leaf(self) -> tuple[int, int] | None:
         last = next(reversed(self._leaves), None)

@@ -8,10 +8,9 @@ this process, so projections follow a SQLite store without losing or repeating e
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 import weakref
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
@@ -33,16 +32,14 @@ from eventsourcing.sqlite import (
 from eventsourcing.utils import Environment, EnvType
 
 from ledger.integrity.append import (
-    Backfilled,
     FrontierCache,
-    Heads,
     UnlinkedLog,
-    backfill,
     record,
 )
-from ledger.integrity.chain import ChainEvent, chain_event
-from ledger.integrity.merkle import Block
+from ledger.integrity.chain import chain_event
+from ledger.store.chain_recording import ChainRecording
 from ledger.store.pulls import PULL_GAP, SpacedPulls
+from ledger.store.sqlite_chain import SQLiteChainTables
 
 POLL_INTERVAL = 0.25
 
@@ -89,7 +86,7 @@ class PollingSubscription(SpacedPulls):
                 waiting.discard(self._has_been_notified)
 
 
-class LedgerSQLiteApplicationRecorder(SQLiteApplicationRecorder):
+class LedgerSQLiteApplicationRecorder(ChainRecording, SQLiteApplicationRecorder):
     """Also keeps the hash chain and the Merkle tree (`ledger.integrity`): each insert
     links its events and appends them to the tree in the transaction that inserts them,
     so neither lags the log. Starting never writes to them."""
@@ -138,9 +135,6 @@ class LedgerSQLiteApplicationRecorder(SQLiteApplicationRecorder):
                 raise DatabaseError(str(error)) from None
         return ids
 
-    def backfill_chain(self) -> Backfilled:
-        return backfill(self._locked)
-
     @contextmanager
     def _locked(self) -> Iterator[SQLiteChainTables]:
         with self.datastore.transaction(commit=True) as c:
@@ -180,159 +174,10 @@ class LedgerSQLiteApplicationRecorder(SQLiteApplicationRecorder):
             )
             return {row[0]: row[1] for row in c.fetchall()}
 
-    # ---- the hash chain and the tree, read a page at a time (see ChainRecorder) ----
-
-    def chain_head(self) -> tuple[int, bytes] | None:
+    @contextmanager
+    def _tables(self) -> Iterator[SQLiteChainTables]:
         with self.datastore.transaction(commit=False) as c:
-            return SQLiteChainTables(self, c).last_link(None)
-
-    def max_event_position(self) -> int:
-        return self.max_notification_id() or 0
-
-    def chain_events(self, after: int, upto: int) -> list[ChainEvent]:
-        with self.datastore.transaction(commit=False) as c:
-            return SQLiteChainTables(self, c).events(after, upto)
-
-    def chain_hashes(self, after: int, upto: int) -> list[tuple[int, bytes]]:
-        with self.datastore.transaction(commit=False) as c:
-            return SQLiteChainTables(self, c).links(after, upto)
-
-    def hashes_at(self, positions: Iterable[int]) -> dict[int, bytes]:
-        with self.datastore.transaction(commit=False) as c:
-            return dict(_select_in(c, self.hashes_table_name, "hash", positions))
-
-    def tree_tail(self) -> tuple[int, int] | None:
-        with self.datastore.transaction(commit=False) as c:
-            return SQLiteChainTables(self, c).last_leaf()
-
-    def leaf_indexes(self, positions: Iterable[int]) -> dict[int, int]:
-        with self.datastore.transaction(commit=False) as c:
-            return dict(_select_in(c, self.leaves_table_name, "leaf_index", positions))
-
-    def tree_blocks(self, wanted: Iterable[Block]) -> dict[Block, bytes]:
-        with self.datastore.transaction(commit=False) as c:
-            return SQLiteChainTables(self, c).blocks(wanted)
-
-
-def _select_in(c: SQLiteCursor, table: str, column: str, positions: Iterable[int]) -> list[Any]:
-    wanted = list(positions)
-    found = []
-    for start in range(0, len(wanted), 500):
-        chunk = wanted[start : start + 500]
-        c.execute(
-            f"SELECT position, {column} FROM {table} "
-            f"WHERE position IN ({','.join('?' * len(chunk))})",
-            chunk,
-        )
-        found.extend((row[0], row[1]) for row in c.fetchall())
-    return found
-
-
-class SQLiteChainTables:
-    """The chain and tree tables in one SQLite transaction (`ChainTables`)."""
-
-    def __init__(self, recorder: LedgerSQLiteApplicationRecorder, c: SQLiteCursor) -> None:
-        self.c = c
-        self.events_table = recorder.events_table_name
-        self.hashes = recorder.hashes_table_name
-        self.leaves = recorder.leaves_table_name
-        self.nodes = recorder.nodes_table_name
-        self.frontiers = recorder.frontiers
-
-    def heads(self, before: int) -> Heads:
-        # One statement of five index seeks: a write reads all it needs here.
-        last_leaf = f"SELECT {{}} FROM {self.leaves} ORDER BY position DESC LIMIT 1"
-        self.c.execute(
-            f"SELECT (SELECT position FROM {self.hashes} WHERE position<?1 "
-            "ORDER BY position DESC LIMIT 1), "
-            f"(SELECT hash FROM {self.hashes} WHERE position<?1 ORDER BY position DESC LIMIT 1), "
-            f"({last_leaf.format('position')}), ({last_leaf.format('leaf_index')}), "
-            f"(SELECT hash FROM {self.nodes} WHERE level=0 "
-            f"AND idx=({last_leaf.format('leaf_index')}))",
-            (before,),
-        )
-        return Heads.from_row(self.c.fetchone())
-
-    def last_link(self, before: int | None) -> tuple[int, bytes] | None:
-        below = "" if before is None else "WHERE position<? "
-        self.c.execute(
-            f"SELECT position, hash FROM {self.hashes} {below}ORDER BY position DESC LIMIT 1",
-            () if before is None else (before,),
-        )
-        row = self.c.fetchone()
-        return (row[0], row[1]) if row else None
-
-    def has_event_before(self, position: int) -> bool:
-        self.c.execute(f"SELECT 1 FROM {self.events_table} WHERE rowid<? LIMIT 1", (position,))
-        return self.c.fetchone() is not None
-
-    def max_event_position(self) -> int:
-        self.c.execute(f"SELECT MAX(rowid) FROM {self.events_table}")
-        return self.c.fetchone()[0] or 0
-
-    def events(self, after: int, upto: int) -> list[ChainEvent]:
-        self.c.execute(
-            "SELECT rowid, originator_id, originator_version, topic, state "
-            f"FROM {self.events_table} WHERE rowid>? AND rowid<=? ORDER BY rowid",
-            (after, upto),
-        )
-        fromhex = bytes.fromhex
-        rows = self.c.fetchall()
-        return [ChainEvent(row[0], fromhex(row[1]), row[2], row[3], row[4]) for row in rows]
-
-    def links(self, after: int, upto: int) -> list[tuple[int, bytes]]:
-        self.c.execute(
-            f"SELECT position, hash FROM {self.hashes} "
-            "WHERE position>? AND position<=? ORDER BY position",
-            (after, upto),
-        )
-        return [(row[0], row[1]) for row in self.c.fetchall()]
-
-    def insert_links(self, rows: Sequence[tuple[int, bytes]]) -> None:
-        # SQLite reuses the rowid of a deleted last event: a conflict here means an
-        # event was deleted from the store.
-        self._insert([(f"INSERT INTO {self.hashes} VALUES (?,?)", rows)], "hash chain")
-
-    def last_leaf(self) -> tuple[int, int] | None:
-        self.c.execute(
-            f"SELECT position, leaf_index FROM {self.leaves} ORDER BY position DESC LIMIT 1"
-        )
-        row = self.c.fetchone()
-        return (row[0], row[1]) if row else None
-
-    def blocks(self, wanted: Iterable[Block]) -> dict[Block, bytes]:
-        keys = list(wanted)
-        if not keys:
-            return {}
-        # ORed equalities, one primary-key search each: SQLite (3.40) scans the whole
-        # table for `(level, idx) IN (VALUES ...)`, 10 ms at 40,000 blocks.
-        self.c.execute(
-            f"SELECT level, idx, hash FROM {self.nodes} WHERE "
-            + " OR ".join(["(level=? AND idx=?)"] * len(keys)),
-            [n for key in keys for n in key],
-        )
-        return {(row[0], row[1]): row[2] for row in self.c.fetchall()}
-
-    def insert_tree(
-        self, leaves: Sequence[tuple[int, int]], nodes: Sequence[tuple[int, int, bytes]]
-    ) -> None:
-        self._insert(
-            [
-                (f"INSERT INTO {self.leaves} VALUES (?,?)", leaves),
-                (f"INSERT INTO {self.nodes} VALUES (?,?,?)", nodes),
-            ],
-            "Merkle tree",
-        )
-
-    def _insert(self, statements: list[tuple[str, Sequence[tuple[Any, ...]]]], kept: str) -> None:
-        try:
-            for statement, rows in statements:
-                self.c.executemany(statement, rows)
-        except sqlite3.IntegrityError:
-            raise DatabaseError(
-                f"position {statements[0][1][0][0]} is already in the {kept}; "
-                "the store was tampered with (run `ledger verify`)"
-            ) from None
+            yield SQLiteChainTables(self, c)
 
 
 class LedgerSQLiteConnectionPool(SQLiteConnectionPool):

@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 
 from ledger.bootstrap import Container
 from ledger.domain import Client, values
-from ledger.projections import runner as runner_module
+from ledger.projections import recovery
 from support import READ_MODELS
 from support.api_world import ADMIN, ContractOnEachStore, World, new_id, running_app
 from support.served import Server, run_cli
@@ -88,7 +88,7 @@ class ReadModelsNeverStopContract(ContractOnEachStore):
         self, app: tuple[TestClient, Container], world: World, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         api, container = app
-        monkeypatch.setattr(runner_module, "RETRY_FIRST", 0.1)
+        monkeypatch.setattr(recovery, "RETRY_FIRST", 0.1)
         handlers = container.runner.projections["roster"].handlers
         register = handlers[Client.Registered]
         broken = {"on": True}

@@ -1,12 +1,14 @@
 """What the read models are made of: the batch engine (`engine`), its SQLite and PostgreSQL
 backends (`backends`), and the parts a read model composes (`units`, `intervals`,
-`tier_counts`), with the pure folds (`timeline`) and the stored text of times and ids
-(`text`)."""
+`tier_counts`, `staff`, `heads`), with the pure folds (`timeline`) and the stored text of
+times and ids (`text`)."""
 
 from ledger.projections.kit.backends import PostgresBackend, SQLiteBackend, view_class
 from ledger.projections.kit.engine import BatchView, Handler, Part
+from ledger.projections.kit.heads import UnitHeads
 from ledger.projections.kit.intervals import ClientIntervals
 from ledger.projections.kit.projection import ViewProjection
+from ledger.projections.kit.staff import StaffTable
 from ledger.projections.kit.text import (
     CHUNK,
     aggregate_key,
@@ -28,6 +30,8 @@ __all__ = [
     "Part",
     "PostgresBackend",
     "SQLiteBackend",
+    "StaffTable",
+    "UnitHeads",
     "UnitTree",
     "ViewProjection",
     "aggregate_key",

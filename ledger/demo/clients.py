@@ -1,29 +1,18 @@
-"""A realistic demo branch, loaded through the application service (so every rule holds).
-
-One branch, 2 business departments, 6 sub-branches, 4 outlets each; about 300 staff with
-the roles of DOMAIN.md; clients over the four tiers; a year of contacts at each tier's
-cadence (with lapses), profile and asset reports, upgrades and downgrades, client managers
-who leave and whose clients are reassigned (or still orphaned at the end), normal and
-abnormal churns, a few clients won back. The same seed and end date give the same ledger.
-The benchmarks reuse `plan_demo` and `load_demo`.
-"""
+"""One demo client's year as a plan of steps (the ledger's use cases and their arguments):
+found or registered, assigned, contacted at its tier's cadence, moved between tiers,
+perhaps churned and won back."""
 
 from __future__ import annotations
 
 import random
-import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
-from ledger.application import Ledger
 from ledger.config import DEFAULT_CADENCE_DAYS, parse_cadence
+from ledger.demo.names import DISTRICTS, person_name
+from ledger.demo.organisation import Org, on_staff
 
-RECORDED_BY = "demo"
-# Guests of one outlet's client day (a campaign names at most 1,000).
-CAMPAIGN_SIZE = 60
 COMPLAINTS = [
     "complained about fees on the wealth product",
     "waited too long at the counter",
@@ -40,146 +29,13 @@ ASSETS = {
     "platinum": (3_000_000, 10_000_000),
     "diamond": (10_000_000, 60_000_000),
 }
-SURNAMES = [
-    "Wang",
-    "Li",
-    "Zhang",
-    "Liu",
-    "Chen",
-    "Yang",
-    "Huang",
-    "Zhao",
-    "Wu",
-    "Zhou",
-    "Xu",
-    "Sun",
-    "Ma",
-    "Zhu",
-    "Hu",
-    "Guo",
-    "He",
-    "Lin",
-    "Luo",
-    "Gao",
-]
-GIVEN = [
-    "Wei",
-    "Fang",
-    "Min",
-    "Jing",
-    "Lei",
-    "Qiang",
-    "Yan",
-    "Jun",
-    "Yong",
-    "Jie",
-    "Tao",
-    "Ming",
-    "Chao",
-    "Xia",
-    "Ping",
-    "Hui",
-    "Bo",
-    "Lan",
-]
-DISTRICTS = [
-    "Pudong",
-    "Huangpu",
-    "Jing'an",
-    "Xuhui",
-    "Changning",
-    "Putuo",
-    "Hongkou",
-    "Yangpu",
-    "Minhang",
-    "Baoshan",
-]
 EMPLOYERS = ["SAIC Motor", "Bank of Shanghai", "Fudan University", "Ruijin Hospital", "own firm"]
 INTERESTS = ["property", "manufacturing", "trade", "education", "healthcare", "retail"]
 HOBBIES = ["golf", "tea", "calligraphy", "travel", "photography", "fishing"]
-# Clients gathered in memory between two bulk writes.
-CLIENTS_PER_WRITE = 1000
 CHANNEL_WEIGHTS = {"visit": 3, "phone": 5, "wechat": 4, "sms": 1, "event": 1, "letter": 1}
 
 
-@dataclass
-class Org:
-    units: list[tuple[str, str, str, str | None]] = field(default_factory=list)
-    staff: list[tuple[str, str, str, str]] = field(default_factory=list)
-    heads: dict[str, str] = field(default_factory=dict)
-    outlets: list[str] = field(default_factory=list)
-    managers: dict[str, list[str]] = field(default_factory=dict)  # outlet -> client managers
-    sub_branch_of: dict[str, str] = field(default_factory=dict)
-    vice_presidents: dict[str, list[str]] = field(default_factory=dict)  # sub-branch -> VPs
-    departures: dict[str, datetime] = field(default_factory=dict)
-
-
-@dataclass
-class DemoStats:
-    units: int = 0
-    staff: int = 0
-    clients: int = 0
-    commands: int = 0
-    events: int = 0
-    churns: int = 0
-    seconds: float = 0.0
-    by_type: dict[str, int] = field(default_factory=dict)
-
-
 Step = tuple[datetime, str, dict[str, Any]]
-
-
-def _name(rng: random.Random) -> str:
-    return f"{rng.choice(SURNAMES)} {rng.choice(GIVEN)}{rng.choice(['', rng.choice(GIVEN)])}"
-
-
-def plan_org(rng: random.Random, start: datetime) -> Org:
-    org = Org()
-    numbers = iter(range(1, 10_000))
-
-    def hire(unit: str, role: str) -> str:
-        staff_id = f"E{next(numbers):04d}"
-        org.staff.append((staff_id, _name(rng), unit, role))
-        return staff_id
-
-    org.units.append(("BR", "Shanghai Branch", "branch", None))
-    org.heads["BR"] = hire("BR", "president")
-    for _ in range(2):
-        hire("BR", "vice_president")
-    for d in (1, 2):
-        dept = f"BR-D{d}"
-        org.units.append((dept, f"Business Department {d}", "department", "BR"))
-        org.heads[dept] = hire(dept, "president")
-        hire(dept, "vice_president")
-        for s in range(1, 4):
-            sub = f"{dept}-S{s}"
-            org.units.append((sub, f"{DISTRICTS[(d - 1) * 3 + s]} Sub-branch", "sub_branch", dept))
-            org.heads[sub] = hire(sub, "president")
-            org.vice_presidents[sub] = [hire(sub, "vice_president") for _ in range(2)]
-            for o in range(1, 5):
-                outlet = f"{sub}-O{o}"
-                org.units.append(
-                    (outlet, f"{DISTRICTS[(d + s + o) % 10]} Outlet {o}", "outlet", sub)
-                )
-                org.outlets.append(outlet)
-                org.sub_branch_of[outlet] = sub
-                org.heads[outlet] = hire(outlet, "outlet_director")
-                managers = [hire(outlet, "client_manager") for _ in range(7)]
-                managers += [hire(outlet, "wealth_manager") for _ in range(2)]
-                org.managers[outlet] = managers
-                hire(outlet, "lobby_manager")
-                hire(outlet, "teller")
-    # About one client manager in twelve leaves during the year: the main churn risk.
-    for managers in org.managers.values():
-        for staff_id in managers:
-            if rng.random() < 0.08:
-                org.departures[staff_id] = start + timedelta(days=rng.uniform(20, 360))
-    return org
-
-
-def _active(org: Org, staff_id: str, at: datetime) -> bool:
-    left = org.departures.get(staff_id)
-    return left is None or at < left
 
 
 def plan_client(
@@ -196,10 +52,10 @@ def plan_client(
     registered = registered.astimezone(LOCAL)
     source = rng.choice(["media", "organisation", "personal_network", "referral", None])
     referred_by = f"C{rng.randrange(index):06d}" if source == "referral" and index else None
-    name = _name(rng)
+    name = person_name(rng)
     # Found after the staff joined (a month before the year), before the registration.
     found = max(registered - timedelta(days=rng.uniform(5, 60)), start - timedelta(days=20))
-    owner = next((m for m in org.managers[outlet] if _active(org, m, found)), None)
+    owner = next((m for m in org.managers[outlet] if on_staff(org, m, found)), None)
     if registered > start + timedelta(days=10) and source not in (None, "referral") and owner:
         # A new client found as a prospect (客户开发): recorded, then converted.
         prospect_id = f"P{index:06d}"
@@ -252,7 +108,7 @@ def plan_client(
                 "record_prospect",
                 {
                     "prospect_id": lost,
-                    "name": _name(rng),
+                    "name": person_name(rng),
                     "unit_id": outlet,
                     "source": rng.choice(["media", "organisation", "personal_network", "referral"]),
                     "owner_staff_id": owner,
@@ -276,7 +132,7 @@ def plan_client(
 
     # The designated manager over the year: reassigned some days after each departure.
     t = registered + timedelta(hours=1)
-    manager = rng.choice([m for m in org.managers[outlet] if _active(org, m, t)])
+    manager = rng.choice([m for m in org.managers[outlet] if on_staff(org, m, t)])
     holders = [(t, manager)]
     at(
         t,
@@ -294,7 +150,7 @@ def plan_client(
         if t >= end:
             holders.append((org.departures[manager], None))  # still orphaned at the end
             break
-        choices = [m for m in org.managers[outlet] if m != manager and _active(org, m, t)]
+        choices = [m for m in org.managers[outlet] if m != manager and on_staff(org, m, t)]
         manager = rng.choice(choices)
         holders.append((t, manager))
         at(
@@ -366,7 +222,7 @@ def plan_client(
             if since > when:
                 break
             current = holder
-        return current if current is not None and _active(org, current, when) else None
+        return current if current is not None and on_staff(org, current, when) else None
 
     stop = min(end, churn_at) if churn_at else end
     if tier != "standard" or rng.random() < 0.3:
@@ -451,114 +307,3 @@ def plan_client(
             at(back, "reactivate", reason="won back", effective_at=back)
     steps.sort(key=lambda step: step[0])
     return steps
-
-
-def demo_window(end: date | None) -> tuple[datetime, datetime]:
-    end_at = datetime.combine(end or datetime.now(UTC).date(), datetime.min.time(), tzinfo=UTC)
-    return end_at - timedelta(days=365), end_at
-
-
-def plan_demo(
-    *, seed: int = 7, clients: int = 20_000, end: date | None = None
-) -> tuple[Org, Iterator[list[Step]]]:
-    start, end_at = demo_window(end)
-    rng = random.Random(seed)
-    org = plan_org(rng, start)
-    return org, (plan_client(rng, org, i, start, end_at) for i in range(clients))
-
-
-def load_demo(
-    ledger: Ledger,
-    *,
-    seed: int = 7,
-    clients: int = 20_000,
-    end: date | None = None,
-    progress: Callable[[DemoStats], None] | None = None,
-) -> DemoStats:
-    started = time.perf_counter()
-    start, _ = demo_window(end)
-    org, plans = plan_demo(seed=seed, clients=clients, end=end)
-    stats = DemoStats()
-    first_position = ledger.position
-
-    # The latest designated-manager assignment of each client, for its acknowledgement.
-    assignments: dict[str, str] = {}
-    # Per outlet, the VIP clients that never churn and when they were registered: the
-    # guests of its client day.
-    guests: dict[str, list[tuple[datetime, str]]] = {}
-
-    def write(method: str, **fields: Any) -> None:
-        if method == "acknowledge_assignment":
-            fields.update(event_id=assignments[fields["client_id"]], acting_staff_id=None)
-        result = getattr(ledger, method)(**fields, recorded_by=RECORDED_BY)
-        if method == "assign" and fields.get("role") == "client_manager":
-            assignments[fields["client_id"]] = result.event_id
-        stats.commands += 1
-        stats.by_type[result.type] = stats.by_type.get(result.type, 0) + 1
-
-    founded = start - timedelta(days=30)
-    for unit_id, name, kind, parent in org.units:
-        write("create_unit", unit_id=unit_id, name=name, kind=kind, parent_id=parent)
-        stats.units += 1
-    for staff_id, name, unit_id, role in org.staff:
-        write(
-            "join_staff",
-            staff_id=staff_id,
-            name=name,
-            unit_id=unit_id,
-            role=role,
-            effective_at=founded,
-        )
-        stats.staff += 1
-    for unit_id, staff_id in org.heads.items():
-        write("appoint_head", unit_id=unit_id, staff_id=staff_id, effective_at=founded)
-    for staff_id, left in sorted(org.departures.items()):
-        write("depart_staff", staff_id=staff_id, reason="resigned", effective_at=left)
-    # The clients go through the bulk path: the same use cases, written many clients per
-    # transaction (613 s for 100,000 clients one command at a time).
-    with ledger.batched() as batch:
-        for steps in plans:
-            for _, method, fields in steps:
-                write(method, **fields)
-                stats.churns += method == "churn"
-            _note_guest(steps, guests)
-            stats.clients += 1
-            if stats.clients % CLIENTS_PER_WRITE == 0:
-                batch.write()
-            if progress is not None and stats.clients % 1000 == 0:
-                stats.events = ledger.position - first_position
-                stats.seconds = time.perf_counter() - started
-                progress(stats)
-        batch.write()
-    # A campaign is saved with the clients it names, so after the batch: one command each.
-    _, end_at = demo_window(end)
-    day = (end_at - timedelta(days=45)).astimezone(LOCAL).replace(hour=15, minute=0)
-    for outlet, invited in sorted(guests.items()):
-        attending = [client for registered, client in invited if registered < day][:CAMPAIGN_SIZE]
-        if attending:
-            write(
-                "hold_campaign",
-                campaign_id=f"K-{outlet}",
-                name="Mid-autumn client day",
-                channel="event",
-                staff_id=org.heads[outlet],
-                client_ids=attending,
-                occurred_at=day,
-            )
-    stats.events = ledger.position - first_position
-    stats.seconds = time.perf_counter() - started
-    return stats
-
-
-def _note_guest(steps: list[Step], guests: dict[str, list[tuple[datetime, str]]]) -> None:
-    """A VIP client registered in the plan and never churned is a guest of its outlet's
-    client day."""
-    first = next(
-        fields for _, method, fields in steps if "tier" in fields and "client_id" in fields
-    )
-    if any(method == "churn" for _, method, _ in steps) or first.get("tier") == "standard":
-        return
-    unit = first.get("unit_id") or next(
-        fields["unit_id"] for _, method, fields in steps if method == "record_prospect"
-    )
-    guests.setdefault(unit, []).append((first["occurred_at"], first["client_id"]))

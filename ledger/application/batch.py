@@ -1,0 +1,112 @@
+"""The bulk path: client writes gathered in memory, then written many aggregates per
+transaction (`ledger import`, `ledger demo`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import StoredEvent
+
+from ledger.application.results import event_type
+
+if TYPE_CHECKING:
+    from ledger.application.writes import LedgerBase
+
+
+@dataclass(frozen=True)
+class _Unplaced:
+    """A batched event's place in the log, unknown until the batch is written."""
+
+    id: int = 0
+
+
+@dataclass(frozen=True)
+class _Batched:
+    domain_event: Any
+    notification: _Unplaced = _Unplaced()
+
+
+class Batch:
+    """Client writes gathered in memory, then written many aggregates per transaction
+    (`ledger import`, `ledger demo`): the use cases run unchanged, with every rule, but a
+    save of a client only gathers it, and a load of a gathered client answers it.
+
+    `gather()` maps the gathered clients' events to stored events and lets the aggregates
+    go (a client loaded after that is read from the store, so gather between clients);
+    `write()` inserts what was gathered, `chunk` events per transaction, each extending
+    the hash chain and the Merkle tree as any write does. Answers carry position 0."""
+
+    def __init__(self, ledger: LedgerBase, chunk: int) -> None:
+        self.ledger = ledger
+        self.chunk = chunk
+        self.pending: dict[UUID, Aggregate] = {}
+        self._answered: dict[UUID, int] = {}
+        self.stored: list[StoredEvent] = []
+        self.types: list[str] = []
+        self.gathered: set[UUID] = set()
+        # Units and staff as first read in this batch: a bulk load reads the same few
+        # hundred thousands of times, and a fast-forward query for each was half its time.
+        self.organisation: dict[UUID, Aggregate] = {}
+        self.written = 0
+        self._start = 0  # stored[:_start] are written
+
+    def add(self, aggregates: Sequence[Aggregate]) -> list[_Batched]:
+        recordings = []
+        for aggregate in aggregates:
+            self.pending[aggregate.id] = aggregate
+            events = aggregate.pending_events
+            recordings += [_Batched(e) for e in events[self._answered.get(aggregate.id, 0) :]]
+            self._answered[aggregate.id] = len(events)
+        return recordings
+
+    def drop(self, aggregate_id: UUID) -> None:
+        """Forget a gathered client (its row was refused)."""
+        self.pending.pop(aggregate_id, None)
+        self._answered.pop(aggregate_id, None)
+
+    def gather(self) -> None:
+        to_stored = self.ledger.mapper.to_stored_event
+        self.gathered.update(self.pending)
+        for aggregate in self.pending.values():
+            for event in aggregate.collect_events():
+                self.stored.append(to_stored(event))
+                self.types.append(event_type(event))
+        self.pending.clear()
+        self._answered.clear()
+
+    def unwritten(self) -> list[StoredEvent]:
+        return self.stored[self._start :]
+
+    def discard(self, aggregate_ids: set[UUID]) -> None:
+        """Leave the unwritten events of these aggregates out of the batch."""
+        kept = [
+            (stored, name)
+            for stored, name in zip(self.unwritten(), self.types[self._start :], strict=True)
+            if stored.originator_id not in aggregate_ids
+        ]
+        self.stored = [*self.stored[: self._start], *(stored for stored, _ in kept)]
+        self.types = [*self.types[: self._start], *(name for _, name in kept)]
+
+    def write(self, progress: Callable[[int], None] | None = None) -> int:
+        """Insert everything gathered; the number of events written."""
+        self.gather()
+        recorder = self.ledger.recorder
+        while self._start < len(self.stored):
+            chunk = self.stored[self._start : self._start + self.chunk]
+            recorder.insert_events(chunk)
+            self.ledger.counters.count(iter(self.types[self._start : self._start + self.chunk]))
+            self._start += len(chunk)
+            self.written += len(chunk)
+            if progress is not None:
+                progress(self.written)
+        self.stored, self.types, self._start = [], [], 0
+        return self.written
+
+
+# Set only while `LedgerBase.batched` runs, in that thread or task.
+current_batch: ContextVar[Batch | None] = ContextVar("ledger_batch", default=None)

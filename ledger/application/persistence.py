@@ -1,0 +1,61 @@
+"""How the ledger's store is wired: a repository with serial turns on its cache, a
+mapper that seals personal fields (ledger.privacy) with keys kept beside the events, and
+the transcoding of dates."""
+
+from __future__ import annotations
+
+from datetime import date
+from uuid import UUID
+
+from eventsourcing.application import Application, Repository
+from eventsourcing.persistence import JSONTranscoder, Mapper, Transcoding
+from eventsourcing.utils import strtobool
+
+from ledger.application.caches import SerialCacheRepository
+from ledger.privacy import KeyRing, PersonalDataMapper
+from ledger.privacy.key_tables import key_table_for
+from ledger.privacy.master_key import master_key_for
+
+
+class DateAsISO(Transcoding):
+    type = date
+    name = "date_iso"
+
+    def encode(self, obj: date) -> str:
+        return obj.isoformat()
+
+    def decode(self, data: str) -> date:
+        return date.fromisoformat(data)
+
+
+class LedgerPersistence(Application):
+    """The library's application with the ledger's repository, mapper and key ring."""
+
+    def __init__(self, env: dict[str, str] | None = None) -> None:
+        super().__init__(env)
+        # The mapper was made before the recorder: its keys live beside the events.
+        self.keyring.table = key_table_for(self.recorder)
+        self.keyring.table.create_tables()
+
+    def construct_repository(self) -> Repository[UUID]:
+        maxsize = self.env.get(self.AGGREGATE_CACHE_MAXSIZE)
+        return SerialCacheRepository(
+            event_store=self.events,  # type: ignore[arg-type]
+            snapshot_store=self.snapshots,  # type: ignore[arg-type]
+            cache_maxsize=int(maxsize) if maxsize else None,
+            fastforward=strtobool(self.env.get(self.AGGREGATE_CACHE_FASTFORWARD, "y")),
+            fastforward_skipping=strtobool(
+                self.env.get(self.AGGREGATE_CACHE_FASTFORWARD_SKIPPING, "n")
+            ),
+            deepcopy_from_cache=strtobool(self.env.get(self.DEEPCOPY_FROM_AGGREGATE_CACHE, "y")),
+        )
+
+    def construct_mapper(self) -> Mapper[UUID]:
+        """Personal fields sealed at the store boundary (ledger.privacy)."""
+        master, self.master_key_source = master_key_for(self.env)
+        self.keyring = KeyRing(master, None)
+        return PersonalDataMapper(self.construct_transcoder(), self.keyring)
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(DateAsISO())

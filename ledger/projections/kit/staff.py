@@ -1,0 +1,63 @@
+"""Staff members by aggregate id, with when each departed: the one home of the staff
+handlers the reports and maintenance read models both need."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eventsourcing.persistence import Tracking
+
+from ledger.domain import Staff
+from ledger.projections.kit.engine import BatchView, Handler, Part
+from ledger.projections.kit.text import aggregate_key, utc_text
+
+
+class StaffTable(Part):
+    """`{p}_staff (aid, staff_id, [role,] departed_at)`. With `roles` the role each joined
+    in is kept too (maintenance asks who is a leader); the reports view's table was laid
+    out without that column, and a view built by earlier code keeps its columns."""
+
+    def __init__(self, view: BatchView, *, roles: bool = False) -> None:
+        super().__init__(view)
+        self.roles = roles
+        columns = "aid, staff_id, role" if roles else "aid, staff_id"
+        values = "?, ?, ?" if roles else "?, ?"
+        self._insert = (
+            f"INSERT INTO {self.prefix}_staff ({columns}) VALUES ({values}) "
+            "ON CONFLICT (aid) DO NOTHING"
+        )
+
+    def tables(self) -> list[str]:
+        p = self.prefix
+        role = "role TEXT, " if self.roles else ""
+        return [
+            f"CREATE TABLE IF NOT EXISTS {p}_staff (aid TEXT PRIMARY KEY, staff_id TEXT, "
+            f"{role}departed_at TEXT)",
+            f"CREATE INDEX IF NOT EXISTS {p}_staff_id ON {p}_staff (staff_id)",
+        ]
+
+    def handlers(self) -> dict[type, Handler]:
+        return {Staff.Joined: self.joined, Staff.Departed: self.departed}
+
+    def joined(self, event: Staff.Joined, tracking: Tracking) -> None:
+        key = aggregate_key(event)
+        row = (key, event.staff_id, event.role) if self.roles else (key, event.staff_id)
+        self.view.record(self._insert, row, tracking)
+
+    def departed(self, event: Staff.Departed, tracking: Tracking) -> None:
+        self.view.record(
+            f"UPDATE {self.prefix}_staff SET departed_at = ? WHERE aid = ?",
+            (utc_text(event.effective_at), aggregate_key(event)),
+            tracking,
+        )
+
+    def roles_and_departures(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Each staff member's role (None without `roles`) and departure (None: still
+        here), by staff id."""
+        role = "role" if self.roles else "NULL AS role"
+        roles, departed = {}, {}
+        rows = self.view.query(f"SELECT staff_id, {role}, departed_at FROM {self.prefix}_staff")
+        for row in rows:
+            roles[row["staff_id"]] = row["role"]
+            departed[row["staff_id"]] = row["departed_at"]
+        return roles, departed

@@ -1,0 +1,326 @@
+"""The maintenance read model's part: each client kept as one file (its timelines in
+effective time, as JSON, refolded by the pure rules of `maintenance_rules.py` at the time a
+question names) and its contacts as rows of their own (a client may have thousands); with
+the staff and the heads of units (kit parts), the organisation its rules are folded
+against; and the pages read from them, a chunk of clients at a time, in client id order."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import Tracking
+
+from ledger.domain import Client, NotFound
+from ledger.domain.values import ACTIVE, CHURNED, TIER_RANK
+from ledger.domain.values import event_id as event_id_of
+from ledger.projections.kit import BatchView, Handler, Part, StaffTable, UnitHeads, UnitTree
+from ledger.projections.kit.text import CHUNK, aggregate_key, placeholders, utc_text
+from ledger.projections.maintenance_rules import (
+    ClientFile,
+    Contact,
+    Organisation,
+    insert,
+    new_file,
+    status_at,
+)
+
+MAX_LIMIT = 1000
+# The preferences segments and roster filters read (DOMAIN.md 1.1, Segments).
+PREFERENCES = ("risk_appetite", "product_horizon", "business_interests")
+
+Page = dict[str, Any]
+# What a report makes of one client, given the chunk's contacts and the organisation.
+Evaluate = Callable[[ClientFile, list[Contact], Organisation], list[Any]]
+
+
+class ClientFiles(Part):
+    """Each client's file and its contacts, and the pages read from them."""
+
+    def __init__(
+        self, view: BatchView, units: UnitTree, staff: StaffTable, heads: UnitHeads
+    ) -> None:
+        super().__init__(view)
+        self.units, self.staff, self.heads = units, staff, heads
+
+    def tables(self) -> list[str]:
+        p = self.prefix
+        return [
+            f"CREATE TABLE IF NOT EXISTS {p}_files (aid TEXT PRIMARY KEY, client_id TEXT, "
+            "unit_id TEXT, referred_by TEXT, source TEXT, registered_at TEXT, "
+            "ever_vip BIGINT, peak_assets DOUBLE PRECISION, data TEXT)",
+            f"CREATE TABLE IF NOT EXISTS {p}_contacts (aid TEXT, occurred_at TEXT, "
+            "version BIGINT, staff_id TEXT, channel TEXT, PRIMARY KEY (aid, occurred_at, version))",
+        ]
+
+    def query_indexes(self) -> list[str]:
+        p = self.prefix
+        return [
+            f"CREATE INDEX IF NOT EXISTS {p}_files_unit ON {p}_files (unit_id, client_id)",
+            f"CREATE INDEX IF NOT EXISTS {p}_files_client ON {p}_files (client_id)",
+            f"CREATE INDEX IF NOT EXISTS {p}_files_referrer ON {p}_files (referred_by)",
+        ]
+
+    def handlers(self) -> dict[type, Handler]:
+        return {
+            Client.Registered: self.registered,
+            Client.TierChanged: self.tier_changed,
+            Client.Assigned: self.assigned,
+            Client.AssignmentAcknowledged: self.acknowledged,
+            Client.Churned: self.churned,
+            Client.Reactivated: self.reactivated,
+            Client.AssetsReported: self.assets_reported,
+            Client.ProfileUpdated: self.profile_updated,
+            Client.ContactLogged: self.contact_logged,
+            Client.EventRetracted: self.retracted,
+        }
+
+    # ---- updates ------------------------------------------------------------------------
+
+    def _change(
+        self, event: Any, tracking: Tracking, change: Callable[[ClientFile, str, int], None]
+    ) -> None:
+        """`change(file, effective_at, seq)` on the event's client file."""
+        view, key = self.view, aggregate_key(event)
+        with view.write() as c:
+            files: dict[str, ClientFile | None] = view.batch_memo("files", dict)
+            if key not in files:
+                rows = view.fetch(c, f"SELECT data FROM {self.prefix}_files WHERE aid = ?", (key,))
+                files[key] = json.loads(rows[0]["data"]) if rows else None
+            file = files[key]
+            if file is not None:
+                change(file, utc_text(event.effective_at), tracking.notification_id)
+                view.mark("file", key)
+            view.advance(tracking)
+
+    def registered(self, event: Client.Registered, tracking: Tracking) -> None:
+        key = aggregate_key(event)
+        file = new_file(
+            event.client_id,
+            event.unit_id,
+            utc_text(event.effective_at),
+            tracking.notification_id,
+            event.tier,
+        )
+        file["source"], file["referred_by"] = event.source, event.referred_by
+        with self.view.write():
+            self.view.batch_memo("files", dict)[key] = file
+            self.view.mark("file", key)
+            self.view.advance(tracking)
+
+    def tier_changed(self, event: Client.TierChanged, tracking: Tracking) -> None:
+        self._change(event, tracking, lambda f, at, seq: insert(f["tiers"], [at, seq, event.tier]))
+
+    def churned(self, event: Client.Churned, tracking: Tracking) -> None:
+        self._change(event, tracking, lambda f, at, seq: insert(f["statuses"], [at, seq, CHURNED]))
+
+    def reactivated(self, event: Client.Reactivated, tracking: Tracking) -> None:
+        self._change(event, tracking, lambda f, at, seq: insert(f["statuses"], [at, seq, ACTIVE]))
+
+    def assigned(self, event: Client.Assigned, tracking: Tracking) -> None:
+        def change(file: ClientFile, at: str, seq: int) -> None:
+            timeline = file["team"].setdefault(event.role, [])
+            insert(timeline, [at, seq, event.staff_id, event.event_id])
+
+        self._change(event, tracking, change)
+
+    def acknowledged(self, event: Client.AssignmentAcknowledged, tracking: Tracking) -> None:
+        def change(file: ClientFile, at: str, seq: int) -> None:
+            insert(file["acks"], [at, seq, event.assignment_event_id])
+
+        self._change(event, tracking, change)
+
+    def assets_reported(self, event: Client.AssetsReported, tracking: Tracking) -> None:
+        def change(file: ClientFile, at: str, seq: int) -> None:
+            insert(file["assets"], [at, seq, str(event.amount), event.originator_version])
+
+        self._change(event, tracking, change)
+
+    def profile_updated(self, event: Client.ProfileUpdated, tracking: Tracking) -> None:
+        preferences = {k: v for k, v in event.changes.items() if k in PREFERENCES}
+        if not preferences:
+            self.view.track(tracking)
+            return
+        self._change(
+            event,
+            tracking,
+            lambda f, at, seq: insert(f["prefs"], [at, seq, preferences, event.originator_version]),
+        )
+
+    def contact_logged(self, event: Client.ContactLogged, tracking: Tracking) -> None:
+        self.view.record(
+            f"INSERT INTO {self.prefix}_contacts (aid, occurred_at, version, staff_id, channel) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            (
+                aggregate_key(event),
+                utc_text(event.effective_at),
+                event.originator_version,
+                event.staff_id,
+                event.channel,
+            ),
+            tracking,
+        )
+
+    def retracted(self, event: Client.EventRetracted, tracking: Tracking) -> None:
+        client = event.originator_id
+
+        def keep(entry: list[Any]) -> bool:
+            return event_id_of(client, entry[3]) != event.retracted_event_id
+
+        def change(file: ClientFile, at: str, seq: int) -> None:
+            file["assets"] = [e for e in file["assets"] if keep(e)]
+            file["prefs"] = [e for e in file["prefs"] if keep(e)]
+
+        self._change(event, tracking, change)
+        view, key = self.view, aggregate_key(event)
+        with view.write() as c:
+            for row in view.fetch(
+                c, f"SELECT version FROM {self.prefix}_contacts WHERE aid = ?", (key,)
+            ):
+                if event_id_of(UUID(key), row["version"]) == event.retracted_event_id:
+                    view.execute(
+                        c,
+                        f"DELETE FROM {self.prefix}_contacts WHERE aid = ? AND version = ?",
+                        (key, row["version"]),
+                    )
+
+    def flush(self, c: Any, marked: dict[str, set[str]]) -> None:
+        files: dict[str, ClientFile | None] = self.view.batch_memo("files", dict)
+        rows = []
+        for key in sorted(marked.get("file", ())):
+            file = files.get(key)
+            if file is None:
+                continue
+            ever_vip = int(any(TIER_RANK[entry[2]] > 0 for entry in file["tiers"]))
+            # Prefilters that hold at any time asked about: VIP at some time, and the
+            # largest statement (retracted ones left out).
+            peak = max((float(entry[2]) for entry in file["assets"]), default=None)
+            rows.append(
+                (
+                    key,
+                    file["client_id"],
+                    file["unit_id"],
+                    file.get("referred_by"),
+                    file.get("source"),
+                    file["registered_at"],
+                    ever_vip,
+                    peak,
+                    json.dumps(file, ensure_ascii=False, separators=(",", ":")),
+                )
+            )
+        self.view.execute_many(
+            c,
+            f"INSERT INTO {self.prefix}_files (aid, client_id, unit_id, referred_by, source, "
+            "registered_at, ever_vip, peak_assets, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (aid) DO UPDATE SET ever_vip = excluded.ever_vip, "
+            "peak_assets = excluded.peak_assets, data = excluded.data",
+            rows,
+        )
+
+    # ---- reading ------------------------------------------------------------------------
+
+    def organisation(self) -> Organisation:
+        roles, departed = self.staff.roles_and_departures()
+        return Organisation(roles=roles, departed=departed, heads=self.heads.by_unit())
+
+    def contacts(
+        self, keys: Sequence[str], before: str, *, latest_only: bool = False
+    ) -> dict[str, list[Contact]]:
+        """Each client's latest contact before `before` per staff member and channel; with
+        `latest_only`, only its latest (by whom and how left out)."""
+        found: dict[str, list[Contact]] = defaultdict(list)
+        if not keys:
+            return found
+        by = "" if latest_only else ", staff_id, channel"
+        for row in self.view.query(
+            f"SELECT aid{by}, MAX(occurred_at) AS occurred_at FROM {self.prefix}_contacts "
+            f"WHERE aid IN {placeholders(keys)} AND occurred_at < ? GROUP BY aid{by}",
+            (*keys, before),
+        ):
+            found[row["aid"]].append(
+                Contact(row.get("staff_id", ""), row.get("channel", ""), row["occurred_at"])
+            )
+        return found
+
+    def page(
+        self,
+        unit_id: str,
+        evaluate: Evaluate,
+        *,
+        contacts_before: str | None,
+        limit: int,
+        cursor: str | None,
+        vip_only: bool = False,
+        latest_contact_only: bool = False,
+        min_peak: Decimal | None = None,
+    ) -> Page:
+        """`evaluate` over the subtree's clients in client id order, a chunk at a time,
+        until the page holds `limit` items (a client's items stay on one page)."""
+        self.units.unit(unit_id)
+        limit = max(1, min(limit, MAX_LIMIT))
+        org = self.organisation()
+        p, after, items = self.prefix, cursor or "", []
+        extra = "AND f.ever_vip = 1 " if vip_only else ""
+        floor: tuple[float, ...] = ()
+        if min_peak is not None:
+            # A float below the amount by more than its rounding: only a prefilter.
+            extra += "AND f.peak_assets >= ? "
+            floor = (float(min_peak) * 0.999,)
+        while True:
+            rows = self.view.query(
+                f"SELECT f.aid AS aid, f.client_id AS client_id, f.data AS data FROM {p}_files f "
+                f"JOIN {p}_unit_paths u ON u.unit_id = f.unit_id AND u.ancestor_id = ? "
+                f"WHERE f.client_id > ? {extra}ORDER BY f.client_id LIMIT ?",
+                (unit_id, after, *floor, CHUNK),
+            )
+            keys = [row["aid"] for row in rows]
+            contacts = (
+                self.contacts(keys, contacts_before, latest_only=latest_contact_only)
+                if contacts_before
+                else {}
+            )
+            for index, row in enumerate(rows):
+                items.extend(evaluate(json.loads(row["data"]), contacts.get(row["aid"], []), org))
+                if len(items) >= limit:
+                    last = index == len(rows) - 1 and len(rows) < CHUNK
+                    return {"items": items, "next_cursor": None if last else row["client_id"]}
+            if len(rows) < CHUNK:
+                return {"items": items, "next_cursor": None}
+            after = rows[-1]["client_id"]
+
+    def active_files(self, unit_id: str, moment: str) -> list[ClientFile]:
+        self.units.unit(unit_id)
+        p = self.prefix
+        rows = self.view.query(
+            f"SELECT f.data AS data FROM {p}_files f JOIN {p}_unit_paths u "
+            "ON u.unit_id = f.unit_id AND u.ancestor_id = ? WHERE f.registered_at <= ?",
+            (unit_id, moment),
+        )
+        files = [json.loads(row["data"]) for row in rows]
+        return [file for file in files if status_at(file, moment) == ACTIVE]
+
+    def referred(self, client_id: str) -> dict[str, list[str]]:
+        """Who each client of `client_id`'s referral tree referred; NotFound for an
+        unknown client."""
+        p = self.prefix
+        if not self.view.query(f"SELECT 1 AS one FROM {p}_files WHERE client_id = ?", (client_id,)):
+            raise NotFound("client", client_id)
+        children: dict[str, list[str]] = defaultdict(list)
+        frontier, seen = [client_id], {client_id}
+        while frontier:
+            level = frontier[:CHUNK]
+            frontier = frontier[CHUNK:]
+            for row in self.view.query(
+                f"SELECT client_id, referred_by FROM {p}_files "
+                f"WHERE referred_by IN {placeholders(level)}",
+                level,
+            ):
+                children[row["referred_by"]].append(row["client_id"])
+                if row["client_id"] not in seen:
+                    seen.add(row["client_id"])
+                    frontier.append(row["client_id"])
+        return children

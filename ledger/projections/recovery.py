@@ -1,0 +1,128 @@
+"""When projections fail, and how they come back: a view that failed on an event stops
+there and is retried with a growing pause while the others go on; following itself, when
+the store went away, starts again once the store is back. What is failing is read by the
+health endpoint (`ProjectionRunner.failures`, `.error`)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import TYPE_CHECKING
+
+from ledger.store import STORE_UNAVAILABLE
+
+if TYPE_CHECKING:
+    from ledger.projections.runner import ProjectionRunner
+
+log = logging.getLogger(__name__)
+
+# While the store is unreachable (a database restart), following is tried again this often.
+RECOVERY_PAUSE = 1.0
+# A view that failed on an event is tried again after this pause, doubled each failure up to
+# the longest: a fixed bug (or a `ledger rebuild`) brings it back without a restart.
+RETRY_FIRST = 1.0
+RETRY_LONGEST = 60.0
+
+
+class ProjectionError(RuntimeError):
+    """A projection failed; it stops rather than skip an event."""
+
+
+class ViewEventError(ProjectionError):
+    """A view's handler failed on one event: the view stops there, the others go on."""
+
+    def __init__(self, name: str, position: int, error: BaseException) -> None:
+        super().__init__(
+            f"view {name} stopped at position {position}: {type(error).__name__}: {error}"
+        )
+        self.name = name
+        self.position = position
+
+
+class ViewBehindError(ProjectionError):
+    """A view's position is behind the batch in hand: another process reset it."""
+
+    def __init__(self, name: str, position: int, after: int) -> None:
+        super().__init__(
+            f"view {name} is at position {position} but this batch follows {after}: it was "
+            "reset by another process (ledger rebuild?); restart this runner"
+        )
+
+
+class Recovery:
+    """The runner's failed views and its recovery from a store that went away."""
+
+    def __init__(self, runner: ProjectionRunner) -> None:
+        self.runner = runner
+        # Views stopped on an event (name -> what failed where), while they are retried.
+        self.failures: dict[str, str] = {}
+        self._retrying: set[str] = set()
+        self._recovering = threading.Lock()
+
+    @property
+    def is_recovering(self) -> bool:
+        return self._recovering.locked()
+
+    def view_failed(self, name: str, error: BaseException) -> None:
+        self.failures[name] = str(error)
+        log.error("projection %s: %s; retrying with backoff", name, error, exc_info=error)
+        self.runner.progress.notify()
+        if name not in self._retrying:
+            self._retrying.add(name)
+            threading.Thread(
+                target=self._retry, args=(name,), daemon=True, name=f"projection-retry-{name}"
+            ).start()
+
+    def _retry(self, name: str) -> None:
+        """Catch the failed view up from its own position, again and again with a growing
+        pause, until it passes the event (the code or the data was fixed) or we stop."""
+        runner, delay = self.runner, RETRY_FIRST
+        try:
+            while not runner.halted.wait(delay):
+                try:
+                    with runner.apply_lock:
+                        runner.advance([name])
+                        # Back among the followed views from the next batch on.
+                        self.failures.pop(name, None)
+                except Exception as error:
+                    self.failures[name] = str(error)
+                    log.error("projection %s: still failing: %s", name, error)
+                    delay = min(delay * 2, RETRY_LONGEST)
+                    continue
+                log.warning("projection %s: recovered", name)
+                runner.progress.notify()
+                return
+        finally:
+            self._retrying.discard(name)
+
+    def following_failed(self, error: BaseException) -> None:
+        """Following stopped on `error`: when the store went away, follow again once it is
+        back (unless the runner was stopped)."""
+        if (
+            isinstance(error, STORE_UNAVAILABLE)
+            and not self.runner.halted.is_set()
+            and self._recovering.acquire(blocking=False)
+        ):
+            threading.Thread(target=self._recover, daemon=True, name="projections-recovery").start()
+
+    def _recover(self) -> None:
+        """Each view resumes from its own tracking position, so nothing is skipped or
+        applied twice."""
+        runner = self.runner
+        try:
+            while not runner.halted.wait(RECOVERY_PAUSE):
+                runner.join_threads()
+                if runner.is_running:
+                    continue
+                try:
+                    runner.follow()
+                except STORE_UNAVAILABLE as error:
+                    log.warning("projections: the store is still unavailable: %s", error)
+                    continue
+                if runner.halted.is_set():  # stop() came while following resumed
+                    runner.stop()
+                    return
+                log.warning("projections: following the store again")
+                return
+        finally:
+            self._recovering.release()
