@@ -77,6 +77,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "event.Reactivated": ("客户挽回", "Won back"),
     "event.EventRetracted": ("撤销", "Retraction"),
     "event.ChurnDetermined": ("责任认定", "Determination"),
+    "event.AssignmentAcknowledged": ("分配签收", "Assignment acknowledged"),
+    "event.Erased": ("个人信息删除", "Personal data erased"),
+    "event.HeadAppointed": ("任命负责人", "Head appointed"),
+    "event.HeadVacated": ("负责人离任", "Head vacated"),
     # ---- fields ----
     "f.client_id": ("客户号", "Client id"),
     "f.name": ("姓名", "Name"),

@@ -18,6 +18,7 @@ from ledger.api.schemas import (  # noqa: F401  (re-exported: the forms validate
     # and the downloads are shaped by the API's items)
     Assignment,
     AuditEventPublic,
+    ChurnCasePublic,
     ChurnCreate,
     ClientCreate,
     Complaint,
@@ -41,15 +42,22 @@ from ledger.domain import (  # noqa: F401
     NotFound,
     RuleViolation,
 )
-from ledger.domain.values import (  # noqa: F401
+from ledger.domain.values import (  # noqa: F401  (the closed sets: the console keeps no copy)
     CHANNELS,
+    CHURN_KINDS,
+    CLIENT_STATUSES,
+    OUTCOMES,
+    PARTIES,
     PROFILE_FIELDS,
     SEGMENT_KEYS,
     SOURCES,
     TEAM_ROLES,
+    TIERS,
+    VIP_TIERS,
 )
 from ledger.integrity import Digest
 from ledger.projections.audit import AuditQuery
+from ledger.projections.churn_rulings import PENDING, party_outcomes  # noqa: F401
 from ledger.projections.roster import MAX_LIMIT
 
 __all__ = ["AuditQuery", "Forbidden", "LedgerError", "NotFound", "Principal", "Sources"]

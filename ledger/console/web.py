@@ -22,6 +22,11 @@ from pydantic import ValidationError
 from ledger.console.i18n import LANGUAGES, choose, translator
 from ledger.console.sessions import COOKIE, Session, Sessions
 from ledger.console.sources import (
+    CHURN_KINDS,
+    CLIENT_STATUSES,
+    OUTCOMES,
+    PARTIES,
+    TIERS,
     Forbidden,
     InvalidInput,
     LedgerError,
@@ -82,6 +87,14 @@ def money(value: Decimal | str | None) -> str:
 
 
 templates.filters.update(local=local_time, input_time=input_time, percent=percent, money=money)
+# The domain's closed sets, for every template's options and columns.
+templates.globals.update(
+    TIERS=TIERS,
+    CLIENT_STATUSES=CLIENT_STATUSES,
+    CHURN_KINDS=CHURN_KINDS,
+    OUTCOMES=OUTCOMES,
+    PARTIES=PARTIES,
+)
 
 
 def parse_moment(text: str | None, field: str, *, end_of_day: bool = False) -> datetime | None:

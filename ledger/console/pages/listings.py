@@ -117,10 +117,13 @@ def labeller(lang: str) -> Callable[[str, Any], str]:
 
 
 def next_link(request: Request, cursor: str | None) -> str | None:
-    if cursor is None:
-        return None
-    query = [(k, v) for k, v in request.query_params.multi_items() if k != "cursor"]
-    query.append(("cursor", cursor))
+    return None if cursor is None else replaced(request, cursor=cursor)
+
+
+def replaced(request: Request, **changed: str) -> str:
+    """This page's path and query with the `changed` parameters set (a next page's link)."""
+    query = [(k, v) for k, v in request.query_params.multi_items() if k not in changed]
+    query.extend(changed.items())
     return request.url.path + "?" + "&".join(f"{quote(k)}={quote(v)}" for k, v in query)
 
 
