@@ -69,6 +69,17 @@ def input_time(value: datetime | None) -> str:
     return _local(value).strftime("%Y-%m-%dT%H:%M") if value else ""
 
 
+def day(value: datetime | None) -> str:
+    """For an `<input type="date">`: the local day of a moment."""
+    return _local(value).date().isoformat() if value else ""
+
+
+def input_seconds(value: datetime | None) -> str:
+    """For an `<input type="datetime-local" step="1">`: a recorded time to the second (two
+    writes a second apart are told apart by `known_at`)."""
+    return _local(value).strftime("%Y-%m-%dT%H:%M:%S") if value else ""
+
+
 def _local(value: datetime) -> datetime:
     # A time an older version stored at the edge of datetime's range (0001-01-01T00:00+14:00)
     # has no local time: it is shown as recorded.
@@ -86,7 +97,14 @@ def money(value: Decimal | str | None) -> str:
     return "" if value is None else f"{Decimal(value):,.2f}"
 
 
-templates.filters.update(local=local_time, input_time=input_time, percent=percent, money=money)
+templates.filters.update(
+    local=local_time,
+    input_time=input_time,
+    input_seconds=input_seconds,
+    day=day,
+    percent=percent,
+    money=money,
+)
 # The domain's closed sets, for every template's options and columns.
 templates.globals.update(
     TIERS=TIERS,

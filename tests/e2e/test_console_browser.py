@@ -8,7 +8,7 @@ import io
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from urllib.parse import quote
 
@@ -209,6 +209,15 @@ def test_the_auditor_reads_as_of_and_as_known_at_and_verifies_the_chain(
     page.goto(f"/clients/{scene.moved}/timeline?known_at={known}")
     assert page.locator("tr.unknown[data-type=TierChanged]").count() == 1
     assert page.locator("tr:not(.unknown)[data-type=TierChanged]").count() == 1
+    # The form shows the recorded time asked, to the second in the bank's time, and sent
+    # again it asks the same.
+    local = scene.known_between.astimezone(timezone(timedelta(hours=8)))
+    field = page.locator("form.when input[name=known_at]")
+    assert field.input_value() == local.strftime("%Y-%m-%dT%H:%M:%S")
+    page.click("form.when button[type=submit]")
+    page.wait_for_url("**/timeline?*known_at=*")
+    assert page.locator("tr.unknown[data-type=TierChanged]").count() == 1
+    assert local.strftime("%Y-%m-%d %H:%M:%S") in page.locator("#state-then").inner_text()
     shoot(page, "timeline")
     page.goto("/integrity")
     position = page.locator("#digest-position").inner_text()

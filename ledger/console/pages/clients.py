@@ -75,6 +75,7 @@ def client_page(
         contacts=contacts,
         as_of=as_of or "",
         known_at=known_at or "",
+        when=when,
         profile_fields=PROFILE_FIELDS,
         channels=CHANNELS,
         team_roles=TEAM_ROLES,
@@ -118,8 +119,7 @@ def timeline(
         fields=HISTORY,
         name=f"history-{client_id}",
         client_id=client_id,
-        as_of=as_of or "",
-        known_at=known_at or "",
+        when=when,
         state=state,
     )
 
