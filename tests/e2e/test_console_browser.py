@@ -325,6 +325,10 @@ def test_the_auditor_searches_the_audit_log(chromium: object, scene: Scene) -> N
     assert all("TierChanged" in text for text in rows.all_inner_texts())
     assert "diamond" in rows.nth(1).inner_text()
     shoot(page, "audit-log")
+    # On a phone the table scrolls sideways rather than squeezing an event's data to a word.
+    page.set_viewport_size({"width": 390, "height": 900})
+    assert page.locator("#listing td.data").first.bounding_box()["width"] >= 200
+    page.set_viewport_size({"width": 1280, "height": 900})
     page.goto(f"/audit/reads?client_id={scene.moved}")
     assert page.locator("#listing tbody tr").count() >= 1
     shoot(page, "read-log")
