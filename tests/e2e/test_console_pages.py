@@ -436,6 +436,40 @@ def test_find_by_id_opens_the_client_and_by_name_lists_matches(
     assert scoped.status_code == 200 and f"/clients/{cw.clients['other']}" not in scoped.text
 
 
+def test_the_roster_of_any_unit_as_of_any_day(
+    as_role: dict[str, TestClient], cw: ConsoleWorld
+) -> None:
+    auditor, gold, lost = as_role["auditor"], cw.clients["gold"], cw.clients["lost"]
+    for unit in (cw["B"], cw["S1"], cw["O1"]):
+        today = auditor.get("/roster", params={"unit_id": unit}).text
+        assert f"/clients/{gold}" in today, unit
+    before = (datetime.fromisoformat(at(0)) - timedelta(days=2)).date().isoformat()
+    then = auditor.get("/roster", params={"unit_id": cw["B"], "as_of": before}).text
+    assert f"/clients/{gold}" not in then and f"/clients/{lost}" not in then
+    # Before its churn (day 300) the lost client is active on the roster; after it, churned.
+    active = auditor.get(
+        "/roster",
+        params={"unit_id": cw["O1"], "as_of": at(200)[:10], "status": "active"},
+    ).text
+    assert f"/clients/{lost}" in active
+    churned = auditor.get("/roster", params={"unit_id": cw["O1"], "status": "churned"}).text
+    assert f"/clients/{lost}" in churned and f"/clients/{gold}" not in churned
+
+
+def test_find_by_phone_lists_the_client_through_the_blind_index(
+    as_role: dict[str, TestClient], cw: ConsoleWorld
+) -> None:
+    client_id = cw.world.client("O1", "gold")
+    cw.world.post(f"/v1/clients/{client_id}/profile", {"phone": "13912345678"})
+    found = post_form(as_role["auditor"], "/find", "/find", {"q": "13912345678"}, "find")
+    assert found.status_code == 200 and f"/clients/{client_id}" in found.text
+    other = post_form(as_role["auditor"], "/find", "/find", {"q": "13912345679"}, "find")
+    assert f"/clients/{client_id}" not in other.text
+    # A manager of another outlet finds no one outside its subtree, by phone either.
+    scoped = post_form(as_role["manager_o3"], "/find", "/find", {"q": "13912345678"}, "find")
+    assert f"/clients/{client_id}" not in scoped.text
+
+
 def test_the_timeline_strikes_through_a_retracted_event_and_links_its_retraction(
     as_role: dict[str, TestClient], cw: ConsoleWorld
 ) -> None:
