@@ -660,10 +660,10 @@ def test_the_queue_pages_pending_then_ruled_then_out_of_scope_each_case_once(
 
 
 def ruled_through_the_page(
-    cw: ConsoleWorld, compliance: TestClient, outcome: str
+    cw: ConsoleWorld, compliance: TestClient, outcome: str, party: str = ""
 ) -> tuple[str, str, int]:
-    """A new in-scope case of O1 (`churned_client`), ruled on the whole case through its
-    page: the client, the case and its fiscal year."""
+    """A new in-scope case of O1 (`churned_client`), ruled through its page on `party`
+    (blank: the whole case): the client, the case and its fiscal year."""
     client_id, case_id = cw.world.churned_client()
     year = datetime.fromisoformat(at(40)).year
     api_cases(cw, year, after=cw.world.api.get("/v1/health").json()["position"])
@@ -671,7 +671,7 @@ def ruled_through_the_page(
         compliance,
         f"/cases/{case_id}",
         f"/cases/{case_id}/determination",
-        {"outcome": outcome, "reason": f"{outcome} on the facts of the day"},
+        {"outcome": outcome, "reason": f"{outcome} on the facts of the day", "party": party},
         "determine",
     )
     assert answer.status_code == 303, answer.text
@@ -697,6 +697,8 @@ def test_a_ruling_a_late_entry_overtakes_shows_stale_on_the_case_page(
     client_id, case_id, year = ruled_through_the_page(cw, compliance, "confirmed")
     page = compliance.get(f"/cases/{case_id}").text
     assert "stale-mark" not in page and 'class="pending"' not in page
+    for party in values_.PARTIES:
+        assert f'data-party="{party}" data-outcome="confirmed"' in page
     later = w.hire("M_late", "O1", "client_manager", at(0))
     assignment = w.post(
         f"/v1/clients/{client_id}/assignments",
@@ -705,6 +707,8 @@ def test_a_ruling_a_late_entry_overtakes_shows_stale_on_the_case_page(
     api_cases(cw, year, after=assignment["position"])
     page = compliance.get(f"/cases/{case_id}").text
     assert 'class="stale-mark"' in page and 'class="pending"' in page
+    for party in values_.PARTIES:
+        assert f'data-party="{party}" data-outcome="pending"' in page
     late = page.split('id="late-changes"', 1)[1].split("</section>", 1)[0]
     assert f'data-event="{assignment["event_id"]}" data-type="Assigned"' in late
     assert f'href="/clients/{client_id}/timeline#{assignment["event_id"]}"' in late
@@ -752,6 +756,17 @@ def test_the_case_page_lists_late_changes_and_determines_a_party(
     # The world's assignment was dated a year back when it was recorded: entered late.
     assert 'data-type="Assigned"' in late and "分配</a>" in late
     assert 'name="party"' in page and 'value="unit_head"' in page
+
+
+def test_a_ruling_on_one_party_leaves_the_other_pending(
+    as_role: dict[str, TestClient], cw: ConsoleWorld
+) -> None:
+    compliance = as_role["compliance"]
+    _, case_id, _ = ruled_through_the_page(cw, compliance, "waived", "designated_manager")
+    page = compliance.get(f"/cases/{case_id}").text
+    assert 'data-party="designated_manager" data-outcome="waived"' in page
+    assert 'data-party="unit_head" data-outcome="pending"' in page
+    assert 'class="pending"' in page
 
 
 def test_a_client_page_is_in_the_read_log(

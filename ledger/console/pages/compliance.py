@@ -14,7 +14,7 @@ from ledger.console.i18n import translator
 from ledger.console.pages.clients import _submit
 from ledger.console.pages.listings import replaced, shaped
 from ledger.console.pages.tables import CASES, TALLIES, TALLY_OUTCOMES, table_page, tallies
-from ledger.console.sources import ChurnCasePublic, DeterminationCreate
+from ledger.console.sources import ChurnCasePublic, DeterminationCreate, party_outcomes
 from ledger.console.web import ConsoleRoute, FormDep, Viewer, ViewerDep, render, utc_now
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
@@ -162,6 +162,7 @@ def case_page(request: Request, case_id: str, viewer: ViewerDep) -> Response:
         viewer,
         "case.html",
         case=case,
+        standing=party_outcomes(case, case["determination_history"]),
         intervals=intervals,
         chart=chart,
         lookback_days=viewer.sources.settings.churn_lookback_days,
