@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any
+from uuid import UUID
+
+from eventsourcing.utils import get_topic
 
 from ledger.application.caches import Memo
 from ledger.application.writes import LedgerBase, WriteResult
@@ -43,6 +47,10 @@ def _staff_summary(staff: Staff) -> StaffSummary:
         status=staff.status,
         version=staff.version,
     )
+
+
+def _unit_id_of(unit: Unit) -> str:
+    return unit.unit_id
 
 
 def _kind_of(unit: Unit) -> str:
@@ -133,7 +141,13 @@ class OrganisationUseCases(LedgerBase):
         effective_at = self.effective("effective_at", effective_at)
         self.unit_kind(unit_id)  # the unit must exist
         return self._leave_unit(
-            Staff.transfer, staff_id, expected_version, effective_at, recorded_by, unit_id=unit_id
+            Staff.transfer,
+            staff_id,
+            expected_version,
+            effective_at,
+            recorded_by,
+            staying=unit_id,
+            unit_id=unit_id,
         )
 
     def depart_staff(
@@ -147,7 +161,13 @@ class OrganisationUseCases(LedgerBase):
     ) -> WriteResult:
         effective_at = self.effective("effective_at", effective_at)
         return self._leave_unit(
-            Staff.depart, staff_id, expected_version, effective_at, recorded_by, reason=reason
+            Staff.depart,
+            staff_id,
+            expected_version,
+            effective_at,
+            recorded_by,
+            staying=None,
+            reason=reason,
         )
 
     def _leave_unit(
@@ -157,15 +177,16 @@ class OrganisationUseCases(LedgerBase):
         expected_version: int | None,
         effective_at: datetime,
         recorded_by: str,
+        *,
+        staying: str | None,
         **arguments: Any,
     ) -> WriteResult:
-        """`command` (a transfer or a departure) on the staff member, with the head of the
-        unit they leave vacated in the same save."""
+        """`command` (a transfer or a departure) on the staff member, with the heads they
+        hold vacated in the same save (all but `staying`, the unit a transfer goes to)."""
 
         def leave(staff: Staff, **arguments: Any) -> list[Unit]:
-            left = staff.unit_at(effective_at)
             command(staff, **arguments)
-            return self._vacate_head(left, staff_id, effective_at, recorded_by)
+            return self._vacate_heads(staff_id, effective_at, recorded_by, staying=staying)
 
         return self.update(
             Staff,
@@ -177,17 +198,43 @@ class OrganisationUseCases(LedgerBase):
             **arguments,
         )
 
-    def _vacate_head(
-        self, unit_id: str | None, staff_id: str, effective_at: datetime, recorded_by: str
+    def _vacate_heads(
+        self, staff_id: str, effective_at: datetime, recorded_by: str, *, staying: str | None
     ) -> list[Unit]:
-        """The unit a leaving staff member headed, its head vacated (saved with the move)."""
-        if unit_id is None:
-            return []
-        unit = self.load(Unit, unit_id)
-        vacated = unit.vacate_head(
-            staff_id=staff_id, recorded_by=recorded_by, effective_at=effective_at
-        )
-        return [unit] if vacated else []
+        """Every unit a leaving staff member heads at `effective_at`, its head vacated
+        (saved with the move): the unit left and any other it was appointed to head, all
+        but `staying` (a transfer into the unit it heads keeps it head)."""
+        vacated = []
+        for unit_id in self.unit_ids():
+            if unit_id == staying:
+                continue
+            if self.read(Unit, unit_id, partial(Unit.head_at, at=effective_at)) != staff_id:
+                continue
+            unit = self.load(Unit, unit_id)
+            unit.vacate_head(staff_id=staff_id, recorded_by=recorded_by, effective_at=effective_at)
+            vacated.append(unit)
+        return vacated
+
+    def originators(self, created: type) -> Iterator[UUID]:
+        """The id of every aggregate whose first event is of class `created`, oldest first."""
+        topic = get_topic(created)
+        start: int | None = None
+        while True:
+            page = self.recorder.select_notifications(
+                start=start, limit=1000, topics=[topic], inclusive_of_start=start is None
+            )
+            for notification in page:
+                yield notification.originator_id
+            if len(page) < 1000:
+                return
+            start = page[-1].id
+
+    def unit_ids(self) -> list[str]:
+        """Every unit's id, in the order they were created (a few hundred in a branch)."""
+        return [
+            self._organisation.read(originator_id, _unit_id_of)
+            for originator_id in self.originators(Unit.Created)
+        ]
 
     # ---- reads ------------------------------------------------------------------------
 
