@@ -12,6 +12,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import StoredEvent
 
+from ledger.application.batch_keys import HeldKeys, held_keys
 from ledger.application.results import event_type
 
 if TYPE_CHECKING:
@@ -54,6 +55,7 @@ class Batch:
         self.organisation: dict[UUID, Aggregate] = {}
         self.written = 0
         self._start = 0  # stored[:_start] are written
+        self.keys = HeldKeys()  # subject keys made by `gather`, written at its end
 
     def add(self, aggregates: Sequence[Aggregate]) -> list[_Batched]:
         recordings = []
@@ -69,13 +71,23 @@ class Batch:
         self.pending.pop(aggregate_id, None)
         self._answered.pop(aggregate_id, None)
 
+    def read_keys(self, aggregate_ids: Sequence[UUID]) -> None:
+        """Read the subject keys of these clients ahead, in a few queries."""
+        self.ledger.batch_keys.read_ahead(self.keys, [str(i) for i in aggregate_ids])
+
     def gather(self) -> None:
         to_stored = self.ledger.mapper.to_stored_event
         self.gathered.update(self.pending)
-        for aggregate in self.pending.values():
-            for event in aggregate.collect_events():
-                self.stored.append(to_stored(event))
-                self.types.append(event_type(event))
+        token = held_keys.set(self.keys)
+        try:
+            for aggregate in self.pending.values():
+                for event in aggregate.collect_events():
+                    self.stored.append(to_stored(event))
+                    self.types.append(event_type(event))
+        finally:
+            held_keys.reset(token)
+            # Even when mapping failed: the key ring keeps every key it made.
+            self.ledger.batch_keys.write_held(self.keys, self.ledger.keyring)
         self.pending.clear()
         self._answered.clear()
 

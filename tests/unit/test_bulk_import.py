@@ -13,31 +13,11 @@ import pytest
 from openpyxl import Workbook
 
 from ledger.application import Ledger
-from ledger.application.imports import COLUMNS
 from ledger.domain import InvalidInput
 from ledger.domain.values import _EVENT_NAMESPACE, event_id
 from ledger.name_lists import read_name_list
+from support.name_lists import a_row, name_list
 from support.scenario import ADMIN, REGISTERED_AT, Bank, new_id
-
-HEADER = ",".join(COLUMNS)
-
-
-def name_list(bank: Bank, *rows: dict[str, str]) -> bytes:
-    lines = [HEADER]
-    for row in rows:
-        cells = {
-            "outlet": bank.outlet,
-            "tier": "gold",
-            "designated_manager": bank.manager,
-            "registered_on": REGISTERED_AT.date().isoformat(),
-            **row,
-        }
-        lines.append(",".join(cells.get(column, "") for column in COLUMNS))
-    return ("\n".join(lines) + "\n").encode()
-
-
-def a_row(**cells: str) -> dict[str, str]:
-    return {"client_id": new_id("C"), "name": "Wang Fang", **cells}
 
 
 def test_event_ids_are_the_uuid5_they_always_were() -> None:
