@@ -12,7 +12,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import StoredEvent
 
-from ledger.application.batch_keys import HeldKeys, held_keys
+from ledger.application.batch_keys import batch_mapper
 from ledger.application.results import event_type
 
 if TYPE_CHECKING:
@@ -50,12 +50,14 @@ class Batch:
         self.stored: list[StoredEvent] = []
         self.types: list[str] = []
         self.gathered: set[UUID] = set()
+        self.left_out: set[UUID] = set()  # gathered, then found written by another writer
         # Units and staff as first read in this batch: a bulk load reads the same few
         # hundred thousands of times, and a fast-forward query for each was half its time.
         self.organisation: dict[UUID, Aggregate] = {}
         self.written = 0
         self._start = 0  # stored[:_start] are written
-        self.keys = HeldKeys()  # subject keys made by `gather`, written at its end
+        # Its clients' events sealed with keys of its own, written by `write` (batch_keys).
+        self.mapper, self.keys = batch_mapper(ledger.mapper)
 
     def add(self, aggregates: Sequence[Aggregate]) -> list[_Batched]:
         recordings = []
@@ -73,21 +75,15 @@ class Batch:
 
     def read_keys(self, aggregate_ids: Sequence[UUID]) -> None:
         """Read the subject keys of these clients ahead, in a few queries."""
-        self.ledger.batch_keys.read_ahead(self.keys, [str(i) for i in aggregate_ids])
+        self.keys.read_ahead([str(i) for i in aggregate_ids])
 
     def gather(self) -> None:
-        to_stored = self.ledger.mapper.to_stored_event
+        to_stored = self.mapper.to_stored_event
         self.gathered.update(self.pending)
-        token = held_keys.set(self.keys)
-        try:
-            for aggregate in self.pending.values():
-                for event in aggregate.collect_events():
-                    self.stored.append(to_stored(event))
-                    self.types.append(event_type(event))
-        finally:
-            held_keys.reset(token)
-            # Even when mapping failed: the key ring keeps every key it made.
-            self.ledger.batch_keys.write_held(self.keys, self.ledger.keyring)
+        for aggregate in self.pending.values():
+            for event in aggregate.collect_events():
+                self.stored.append(to_stored(event))
+                self.types.append(event_type(event))
         self.pending.clear()
         self._answered.clear()
 
@@ -96,6 +92,9 @@ class Batch:
 
     def discard(self, aggregate_ids: set[UUID]) -> None:
         """Leave the unwritten events of these aggregates out of the batch."""
+        if not aggregate_ids:
+            return
+        self.left_out |= aggregate_ids
         kept = [
             (stored, name)
             for stored, name in zip(self.unwritten(), self.types[self._start :], strict=True)
@@ -107,6 +106,9 @@ class Batch:
     def write(self, progress: Callable[[int], None] | None = None) -> int:
         """Insert everything gathered; the number of events written."""
         self.gather()
+        # The keys before the events sealed under them; a client whose key another
+        # writer made meanwhile is being registered by that writer: left out.
+        self.discard({UUID(subject) for subject in self.keys.write()})
         recorder = self.ledger.recorder
         while self._start < len(self.stored):
             chunk = self.stored[self._start : self._start + self.chunk]

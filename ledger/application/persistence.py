@@ -11,7 +11,6 @@ from eventsourcing.application import Application, Repository
 from eventsourcing.persistence import JSONTranscoder, Mapper, Transcoding
 from eventsourcing.utils import strtobool
 
-from ledger.application.batch_keys import BatchKeyTable
 from ledger.application.caches import SerialCacheRepository
 from ledger.privacy import KeyRing, PersonalDataMapper
 from ledger.privacy.key_tables import key_table_for
@@ -35,8 +34,7 @@ class LedgerPersistence(Application):
     def __init__(self, env: dict[str, str] | None = None) -> None:
         super().__init__(env)
         # The mapper was made before the recorder: its keys live beside the events.
-        self.batch_keys = BatchKeyTable(key_table_for(self.recorder))
-        self.keyring.table = self.batch_keys
+        self.keyring.table = key_table_for(self.recorder)
         self.keyring.table.create_tables()
 
     def construct_repository(self) -> Repository[UUID]:

@@ -193,6 +193,11 @@ class LedgerBase(IdempotentWrites, LedgerPersistence):
     ) -> WriteResult:
         """`command(aggregate, **arguments)` on the aggregate, saved; re-run on the new
         state if another writer saved first (unless the caller expected a version)."""
+        if cls is Client and current_batch.get() is not None:
+            # Gathered, not saved: no writer can meet it before the batch is written (a
+            # client another writer registered meanwhile is left out then), so no turn
+            # to take and nothing to retry.
+            return self._update_once(cls, business_id, expected_version, command, arguments)
         # Writers to one aggregate in this process take turns, so they do not load the
         # same version and lose to each other; other processes are still met by the retry.
         turn = self.turn_of(cls, business_id)

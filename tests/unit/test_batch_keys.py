@@ -1,22 +1,20 @@
-"""Subject keys on the bulk path: made by a batch, written together before its events, and
-the first writer's key still the one every reader uses."""
+"""Subject keys on the bulk path: made by a batch with a key ring of its own, written together
+before its events, and the first writer's key still the one every reader uses."""
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from eventsourcing.persistence import DatabaseError
 
 from ledger.application import Ledger
-from ledger.application.batch_keys import BatchKeyTable, HeldKeys, held_keys
-from ledger.domain import Client
+from ledger.domain import Client, NotFound
 from ledger.name_lists import read_name_list
-from ledger.privacy import KeyRing, MasterKey, MemoryKeyTable
-from ledger.privacy.cipher import new_key, open_sealed, seal
+from ledger.privacy import KeyRing, MemoryKeyTable
+from ledger.privacy.cipher import new_key
 from support.name_lists import a_row, name_list
-from support.scenario import ADMIN, Bank
+from support.scenario import ADMIN, Bank, new_id
 
 
 class CountingKeyTable(MemoryKeyTable):
@@ -53,8 +51,8 @@ class CountingKeyTable(MemoryKeyTable):
 def counting(ledger: Ledger, bank: Bank) -> CountingKeyTable:
     ledger.keyring._index_key()  # the blind-index key is made once, outside any batch
     table = CountingKeyTable(ledger)
-    table.keys.update(ledger.batch_keys.table.keys)  # type: ignore[attr-defined]
-    ledger.batch_keys.table = table
+    table.keys.update(ledger.keyring.table.keys)  # type: ignore[attr-defined]
+    ledger.keyring.table = table
     return table
 
 
@@ -67,13 +65,12 @@ def test_a_name_list_writes_its_keys_together_before_its_events(
     assert report.imported == 3
     assert counting.writes == [("add_many", before)]
     for row in rows:
-        subject = str(Client.id_for(row["client_id"]))
-        assert counting.get(subject) is not None
+        assert counting.get(str(Client.id_for(row["client_id"]))) is not None
         assert ledger.find_clients("phone", row["phone"]) == [row["client_id"]]
         assert ledger.get_client(row["client_id"]).name == "Wang Fang"
 
 
-def test_a_refused_name_list_keeps_the_keys_it_made_as_before(
+def test_a_refused_name_list_leaves_no_key_that_a_later_write_would_use(
     ledger: Ledger, bank: Bank, counting: CountingKeyTable
 ) -> None:
     good = a_row()
@@ -81,30 +78,35 @@ def test_a_refused_name_list_keeps_the_keys_it_made_as_before(
         read_name_list(name_list(bank, good, a_row(tier="platinium"))), recorded_by=ADMIN
     )
     assert report.errors and report.events == 0
-    subject = str(Client.id_for(good["client_id"]))
-    stored = counting.get(subject)
-    assert stored is not None and stored[0] is not None
-    # The key ring's key for the client is the stored one: a later write seals under it.
-    sealed = seal(ledger.keyring.for_sealing(subject), b"Wang Fang", b"place")
-    opener = AESGCM(ledger.keyring.master.unwrap(stored[0], subject))
-    assert open_sealed(opener, sealed, b"place") == b"Wang Fang"
+    assert counting.writes == []
+    ledger.register_client(
+        client_id=good["client_id"], name="Li Wei", unit_id=bank.outlet, recorded_by=ADMIN
+    )
+    # Read back with a key ring that knows only what the store holds.
+    fresh = copy.copy(ledger.mapper)
+    fresh.keyring = KeyRing(ledger.keyring.master, counting)
+    (stored,) = ledger.recorder.select_events(Client.id_for(good["client_id"]))
+    assert fresh.to_domain_event(stored).name == "Li Wei"
 
 
-def test_a_key_another_writer_made_meanwhile_wins_and_the_batch_is_refused() -> None:
-    master = MasterKey(new_key())
-    store = MemoryKeyTable()
-    keyring = KeyRing(master, BatchKeyTable(store))
-    held = HeldKeys()
-    token = held_keys.set(held)
-    try:
-        keyring.for_sealing("s1")
-    finally:
-        held_keys.reset(token)
-    assert store.get("s1") is None  # held, not yet written
-    theirs = master.wrap(new_key(), "s1")
-    store.add("s1", theirs, master.key_id)
-    with pytest.raises(DatabaseError, match="s1"):
-        keyring.table.write_held(held, keyring)  # type: ignore[attr-defined]
-    assert store.get("s1") == (theirs, master.key_id)
-    sealed = seal(keyring.for_sealing("s1"), b"text", b"place")
-    assert open_sealed(AESGCM(master.unwrap(theirs, "s1")), sealed, b"place") == b"text"
+def test_a_client_whose_key_another_writer_made_meanwhile_is_left_out(
+    ledger: Ledger, bank: Bank
+) -> None:
+    racing, other = new_id("C"), new_id("C")
+    subject = str(Client.id_for(racing))
+    with ledger.batched() as batch:
+        for client_id in (racing, other):
+            ledger.register_client(
+                client_id=client_id, name="Wang Fang", unit_id=bank.outlet, recorded_by=ADMIN
+            )
+        batch.gather()
+        # Another writer makes the first client's key (its registration not yet written).
+        master = ledger.keyring.master
+        theirs = master.wrap(new_key(), subject)
+        ledger.keyring.table.add(subject, theirs, master.key_id)
+        assert batch.write() == 1
+    assert batch.left_out == {Client.id_for(racing)}
+    assert ledger.keyring.table.get(subject) == (theirs, master.key_id)
+    assert ledger.get_client(other).name == "Wang Fang"
+    with pytest.raises(NotFound):
+        ledger.get_client(racing)
