@@ -25,7 +25,7 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
-from ledger.application.batch import Batch, current_batch
+from ledger.application.batch import Batch, collector_paused, current_batch
 from ledger.application.caches import ORGANISATION, TURN_WAIT, organisation_cache, project
 from ledger.application.idempotency import IdempotentWrites
 from ledger.application.persistence import LedgerPersistence
@@ -270,7 +270,8 @@ class LedgerBase(IdempotentWrites, LedgerPersistence):
         batch = Batch(self, chunk)
         token = current_batch.set(batch)
         try:
-            yield batch
+            with collector_paused():
+                yield batch
         finally:
             current_batch.reset(token)
 

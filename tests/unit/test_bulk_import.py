@@ -3,6 +3,7 @@ every bad row reported with nothing written, the same file twice writes nothing 
 
 from __future__ import annotations
 
+import gc
 import io
 import threading
 from decimal import Decimal
@@ -144,6 +145,16 @@ def test_a_batch_answers_its_gathered_clients_and_writes_them_in_one_go(
         assert ledger.position == before  # nothing written yet
         assert batch.write() == 2
     assert ledger.get_client(client_id).tier == "gold"
+
+
+def test_the_cyclic_collector_is_paused_while_batches_run(ledger: Ledger) -> None:
+    assert gc.isenabled()
+    with ledger.batched():
+        assert not gc.isenabled()
+        with ledger.batched():
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    assert gc.isenabled()
 
 
 def test_an_xlsx_name_list_reads_like_the_csv(bank: Bank) -> None:
