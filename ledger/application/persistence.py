@@ -8,11 +8,10 @@ from datetime import date
 from uuid import UUID
 
 from eventsourcing.application import Application, Repository
-from eventsourcing.persistence import JSONTranscoder, Mapper, Transcoder, Transcoding
+from eventsourcing.persistence import JSONTranscoder, Mapper, Transcoding
 from eventsourcing.utils import strtobool
 
 from ledger.application.caches import SerialCacheRepository
-from ledger.application.codec import FastJSONTranscoder
 from ledger.privacy import KeyRing, PersonalDataMapper
 from ledger.privacy.key_tables import key_table_for
 from ledger.privacy.master_key import master_key_for
@@ -59,16 +58,6 @@ class LedgerPersistence(Application):
         master, self.master_key_source = master_key_for(self.env)
         self.keyring = KeyRing(master, None)
         return PersonalDataMapper(self.construct_transcoder(), self.keyring)
-
-    def construct_transcoder(self) -> Transcoder:
-        """The library's JSON, written by orjson where that gives the same bytes (codec),
-        unless another transcoder is configured."""
-        transcoder = self.factory.transcoder()
-        if type(transcoder) is JSONTranscoder:
-            transcoder = FastJSONTranscoder()
-        if isinstance(transcoder, JSONTranscoder):
-            self.register_transcodings(transcoder)
-        return transcoder
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
