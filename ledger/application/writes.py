@@ -25,7 +25,7 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
-from ledger.application.batch import Batch, collector_paused, current_batch
+from ledger.application.batch import GATHERED, Batch, collector_paused, current_batch
 from ledger.application.caches import ORGANISATION, TURN_WAIT, organisation_cache, project
 from ledger.application.idempotency import IdempotentWrites
 from ledger.application.persistence import LedgerPersistence
@@ -279,6 +279,6 @@ class LedgerBase(IdempotentWrites, LedgerPersistence):
         batch = current_batch.get()
         if batch is not None:
             aggregates = [obj for obj in objs if obj is not None]
-            if aggregates and all(type(obj) is Client for obj in aggregates):
+            if aggregates and all(type(obj) in GATHERED for obj in aggregates):
                 return batch.add(aggregates)
         return super().save(*objs, **kwargs)

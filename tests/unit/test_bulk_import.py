@@ -147,6 +147,29 @@ def test_a_batch_answers_its_gathered_clients_and_writes_them_in_one_go(
     assert ledger.get_client(client_id).tier == "gold"
 
 
+def test_a_batch_gathers_prospects_and_their_conversions_too(ledger: Ledger, bank: Bank) -> None:
+    prospect_id, client_id = new_id("P"), new_id("C")
+    before = ledger.position
+    with ledger.batched() as batch:
+        ledger.record_prospect(
+            prospect_id=prospect_id,
+            name="Li Lei",
+            unit_id=bank.outlet,
+            source="organisation",
+            owner_staff_id=bank.manager,
+            occurred_at=REGISTERED_AT,
+            recorded_by=ADMIN,
+        )
+        result = ledger.convert_prospect(
+            prospect_id=prospect_id, client_id=client_id, tier="gold", recorded_by=ADMIN
+        )
+        assert (result.type, result.position) == ("Registered", 0)
+        assert ledger.position == before  # nothing written yet
+        assert batch.write() == 3
+    assert ledger.get_client(client_id).name == "Li Lei"
+    assert ledger.position == before + 3
+
+
 def test_the_cyclic_collector_is_paused_while_batches_run(ledger: Ledger) -> None:
     assert gc.isenabled()
     with ledger.batched():
