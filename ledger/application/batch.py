@@ -84,11 +84,9 @@ class Batch:
         self.pending.pop(aggregate_id, None)
         self._answered.pop(aggregate_id, None)
 
-    def read_keys(self, aggregate_ids: Sequence[UUID]) -> None:
-        """Read the subject keys of these clients ahead, in a few queries."""
-        self.keys.read_ahead([str(i) for i in aggregate_ids])
-
     def gather(self) -> None:
+        # Their subject keys read in a few queries, not one each (8% of a demo's CPU).
+        self.keys.read_ahead([str(aggregate_id) for aggregate_id in self.pending])
         to_stored = self.mapper.to_stored_event
         self.gathered.update(self.pending)
         for aggregate in self.pending.values():

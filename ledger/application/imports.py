@@ -109,9 +109,9 @@ class ImportUseCases(ClientUseCases):
         progress: Progress | None,
     ) -> None:
         now = self.clock()
-        ids = [Client.id_for(row["client_id"]) for _, row in rows if _is_id(row.get("client_id"))]
-        held = self.registered(ids)
-        batch.read_keys([i for i in ids if i not in held])
+        held = self.registered(
+            [Client.id_for(row["client_id"]) for _, row in rows if _is_id(row.get("client_id"))]
+        )
         seen: dict[str, int] = {}
         for done, (line, row) in enumerate(rows, start=1):
             client_id = row.get("client_id", "")
