@@ -128,6 +128,11 @@ class Batch:
             if progress is not None:
                 progress(self.written)
         self.stored, self.types, self._start = [], [], 0
+        # What was written needs neither its keys nor its key ring's cache any more: a
+        # fresh pair per write keeps a long load's memory flat.
+        self.mapper, self.keys = batch_mapper(self.ledger.mapper)
+        if _paused:
+            gc.collect(1)  # the garbage of this write's objects, never walking older ones
         return self.written
 
 
@@ -140,7 +145,8 @@ _was_enabled = False
 def collector_paused() -> Iterator[None]:
     """The cyclic garbage collector paused while a batch runs: its objects are kept, not
     garbage, and each full collection walked them all again (8% of an import's CPU).
-    Batches in several threads resume it when the last one ends."""
+    Each `Batch.write` collects the young generations only (the cycles made since the
+    last one). Batches in several threads resume it when the last one ends."""
     global _paused, _was_enabled
     with _paused_lock:
         if _paused == 0:
