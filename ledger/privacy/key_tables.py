@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -46,6 +46,21 @@ class KeyTable(ABC):
 
     @abstractmethod
     def erased_subjects(self) -> set[str]: ...
+
+    # The bulk path's (ledger/application/batch_keys.py): many subjects at once.
+    def get_many(self, subjects: Sequence[str]) -> dict[str, tuple[bytes | None, str | None]]:
+        """The rows of those of the subjects that have one (as `get`)."""
+        return {subject: row for subject in subjects if (row := self.get(subject)) is not None}
+
+    def add_many(
+        self, keys: Sequence[tuple[str, bytes, str]], indexes: Sequence[tuple[bytes, str]]
+    ) -> None:
+        """Keys `(subject, wrapped, master_key_id)` (the first writer's key wins, as
+        `add`) and blind indexes `(digest, subject)`, in one transaction where there is one."""
+        for subject, wrapped, key_id in keys:
+            self.add(subject, wrapped, key_id)
+        for digest, subject in indexes:
+            self.add_index(subject, [digest])
 
 
 class MemoryKeyTable(KeyTable):
@@ -195,6 +210,39 @@ class SQLKeyTable(KeyTable):
     def erased_subjects(self) -> set[str]:
         rows = self.run("SELECT subject FROM personal_keys WHERE wrapped IS NULL")
         return {_first(row) for row in rows}
+
+    def get_many(self, subjects: Sequence[str]) -> dict[str, tuple[bytes | None, str | None]]:
+        found = {}
+        with self.cursor(commit=False) as c:
+            for start in range(0, len(subjects), 500):
+                part = subjects[start : start + 500]
+                c.execute(
+                    "SELECT subject, wrapped, master_key_id FROM personal_keys "
+                    f"WHERE subject IN ({','.join([self.mark] * len(part))})",
+                    list(part),
+                )
+                for row in c.fetchall():
+                    subject, wrapped, key_id = _triple(row)
+                    found[subject] = (bytes(wrapped) if wrapped is not None else None, key_id)
+        return found
+
+    def add_many(
+        self, keys: Sequence[tuple[str, bytes, str]], indexes: Sequence[tuple[bytes, str]]
+    ) -> None:
+        with self.cursor(commit=True) as c:
+            m = self.mark
+            if keys:
+                c.executemany(
+                    f"INSERT INTO personal_keys (subject, wrapped, master_key_id) "
+                    f"VALUES ({m}, {m}, {m}) ON CONFLICT (subject) DO NOTHING",
+                    list(keys),
+                )
+            if indexes:
+                c.executemany(
+                    f"INSERT INTO blind_index (digest, subject) VALUES ({m}, {m}) "
+                    "ON CONFLICT DO NOTHING",
+                    list(indexes),
+                )
 
 
 def _values(row: Any) -> tuple[Any, ...]:

@@ -10,14 +10,13 @@ from decimal import Decimal
 from functools import partial
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 from pydantic import BaseModel
 
 from ledger.api.deps import LedgerDep, ReadRecorderDep, RestatedDep
 from ledger.api.exports import every_page
-from ledger.api.problems import problem_responses
 from ledger.api.routers.audit import MAX_LIMIT, Text, with_data
-from ledger.api.routing import OneHopRoute
+from ledger.api.routing import READ_PROBLEMS, resource_router
 from ledger.api.schemas import (
     AMOUNT_PATTERN,
     AtRiskPublic,
@@ -47,12 +46,7 @@ from ledger.bootstrap import ReadModels
 from ledger.domain import InvalidInput
 from ledger.projections.audit import AuditQuery
 
-router = APIRouter(
-    prefix="/v1/audit",
-    tags=["audit"],
-    responses=problem_responses(401, 403, 404, 422, 500, 503),
-    route_class=OneHopRoute,
-)
+router = resource_router("/v1/audit", tag="audit", problems=READ_PROBLEMS)
 
 
 @dataclass
