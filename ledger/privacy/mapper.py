@@ -24,6 +24,7 @@ from eventsourcing.persistence import (
 from eventsourcing.utils import get_topic, resolve_topic
 
 from ledger.privacy.cipher import ERASED, PREFIX, is_sealed, open_sealed, seal
+from ledger.privacy.deferred import SealedValue
 from ledger.privacy.keys import KeyRing
 from ledger.privacy.registry import EVENTS, SNAPSHOTS, PersonalFields
 
@@ -52,13 +53,24 @@ class PersonalDataMapper(Mapper[Any]):
             plain = _ENCODED + self.transcoder.encode(state["state"])
             state["state"] = seal(aead, plain, _aad(topic, subject, version, "state"))
 
-    def open_state(self, cls: type, topic: str, subject: str, version: int, state: dict) -> None:
+    def open_state(
+        self, cls: type, topic: str, originator_id: Any, version: int, state: dict
+    ) -> None:
         fields = EVENTS.get(cls)
         if fields is not None:
-            # A command on a client replays its events since the last snapshot: each text
-            # is opened once per process, not once per load (with every load opening them a
-            # contact's write cost +28% CPU, bench/privacy.py). Kept by subject, so that
-            # erasure drops them with the key; checked against the place they were sealed in.
+            # Left sealed, opened if and when the event's field is read: a command replays
+            # its client's events for a state that holds none of these (ledger.privacy.
+            # deferred). Opening them all on load cost a contact's write +28% CPU.
+            for name in fields.deferred:
+                value = state.get(name)
+                if value.__class__ is str and value.startswith(PREFIX):
+                    state[name] = SealedValue(self, value, topic, originator_id, version, name)
+            if not fields.names and not fields.dict_names:
+                return
+            subject = str(originator_id)
+            # The others are opened once per process, not once per load. Kept by subject,
+            # so that erasure drops them with the key; checked against the place they were
+            # sealed in.
             texts = self.keyring.opened_texts(subject)
             for name in fields.names:
                 value = state.get(name)
@@ -76,10 +88,17 @@ class PersonalDataMapper(Mapper[Any]):
                             path = f"{name}.{key}"
                             values[key] = self._open(value, topic, subject, version, path, texts)
         elif cls is Snapshot and is_sealed(state.get("state")):
+            subject = str(originator_id)
             opened = self._open(state["state"], topic, subject, version, "state")
             if opened is ERASED:
                 raise SnapshotErased(subject)
             state["state"] = opened
+
+    def open_value(
+        self, token: str, topic: str, originator_id: Any, version: int, path: str
+    ) -> Any:
+        """A deferred value, opened when its event's field is first read."""
+        return self._open(token, topic, str(originator_id), version, path)
 
     def _seal_fields(
         self, fields: PersonalFields, topic: str, subject: str, version: int, state: dict
@@ -87,6 +106,8 @@ class PersonalDataMapper(Mapper[Any]):
         aead = None
         for path, container, key in _slots(fields, state):
             value = container[key]
+            if value.__class__ is SealedValue:  # an event loaded, then stored again
+                value = value.open()
             if value is None:
                 continue
             aead = aead or self.keyring.for_sealing(subject)
@@ -177,13 +198,10 @@ class PersonalDataMapper(Mapper[Any]):
                 f"originator_version {stored_event.originator_version}: {error}"
             ) from error
         originator_id = stored_event.originator_id
-        # Opened before the upcasters run: they see plain values.
+        # Opened before the upcasters run: they see plain values (a deferred one is a
+        # `SealedValue` there, which an upcaster that needs it opens).
         self.open_state(
-            cls,
-            stored_event.topic,
-            str(originator_id),
-            stored_event.originator_version,
-            event_state,
+            cls, stored_event.topic, originator_id, stored_event.originator_version, event_state
         )
         id_convertor = find_id_convertor(cls, cast(Hashable, type(originator_id)))
         event_state["originator_id"] = id_convertor(originator_id)

@@ -9,7 +9,6 @@ from uuid import uuid4
 
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from eventsourcing.persistence import DatetimeAsISO, JSONTranscoder, UUIDAsHex
 
 from ledger.bootstrap import build
 from ledger.config import Settings
@@ -68,14 +67,6 @@ def test_lookups_agree_on_normalised_values() -> None:
 
 
 # ---- the registry and the mapper ------------------------------------------------------------
-
-
-@pytest.fixture
-def mapper() -> PersonalDataMapper:
-    transcoder = JSONTranscoder()
-    transcoder.register(UUIDAsHex())
-    transcoder.register(DatetimeAsISO())
-    return PersonalDataMapper(transcoder, KeyRing(MasterKey(new_key()), MemoryKeyTable()))
 
 
 def _registered(name: str = "Han Meimei") -> Client.Registered:

@@ -1,0 +1,131 @@
+"""Personal values left sealed when their event is loaded and opened on first read
+(ledger.privacy.deferred): every reader sees plain text, an erased subject's value reads
+`"[erased]"`, and a copied event shares what opens it rather than copying the key ring."""
+
+from __future__ import annotations
+
+import copy
+import pickle
+from datetime import UTC, datetime, timedelta
+from uuid import uuid4
+
+from ledger.application import Ledger
+from ledger.application.history import event_data
+from ledger.domain import Client
+from ledger.privacy import ERASED, PersonalDataMapper
+from ledger.privacy.cipher import is_sealed
+from ledger.privacy.deferred import SealedValue
+from ledger.privacy.registry import EVENTS
+from support.scenario import REGISTERED_AT, Bank, by
+
+NOW = datetime(2031, 6, 1, tzinfo=UTC)
+
+
+def _contact(summary: str | None = "asked about the Shenzhen flat") -> Client.ContactLogged:
+    return Client.ContactLogged(  # type: ignore[call-arg]
+        originator_id=uuid4(),
+        originator_version=2,
+        timestamp=NOW,
+        recorded_by="t",
+        effective_at=NOW,
+        channel="phone",
+        staff_id="M1",
+        purpose="check-in",
+        summary=summary,
+    )
+
+
+def _loaded(mapper: PersonalDataMapper, event: Client.ContactLogged) -> Client.ContactLogged:
+    return mapper.to_domain_event(mapper.to_stored_event(event))
+
+
+def test_only_fields_the_aggregate_never_holds_are_deferred() -> None:
+    assert EVENTS[Client.ContactLogged].deferred == ("purpose", "summary")
+    assert EVENTS[Client.Churned].deferred == ("reason",)
+    # A created event's fields go to the aggregate's __init__ straight from its __dict__,
+    # and a profile update's changes are kept in the state: both opened on load.
+    assert EVENTS[Client.Registered].deferred == ()
+    assert EVENTS[Client.ProfileUpdated].deferred == ()
+
+
+def test_a_loaded_value_stays_sealed_until_read_then_reads_plain(
+    mapper: PersonalDataMapper,
+) -> None:
+    loaded = _loaded(mapper, _contact())
+    assert isinstance(loaded.__dict__["summary"], SealedValue)
+    assert loaded.summary == "asked about the Shenzhen flat"
+    assert loaded.__dict__["summary"] == "asked about the Shenzhen flat"  # opened once
+    assert event_data(loaded)["purpose"] == "check-in"
+
+
+def test_an_absent_value_is_none_and_nothing_to_open(mapper: PersonalDataMapper) -> None:
+    loaded = _loaded(mapper, _contact(summary=None))
+    assert loaded.__dict__["summary"] is None and loaded.summary is None
+
+
+def test_a_value_read_after_its_subject_was_erased_reads_erased(
+    mapper: PersonalDataMapper,
+) -> None:
+    event = _contact()
+    loaded = _loaded(mapper, event)
+    mapper.keyring.erase(str(event.originator_id))
+    assert loaded.summary == ERASED
+    assert event_data(loaded)["purpose"] == ERASED
+
+
+def test_a_copied_event_shares_the_sealed_value_and_not_the_key_ring(
+    mapper: PersonalDataMapper,
+) -> None:
+    loaded = _loaded(mapper, _contact())
+    sealed = loaded.__dict__["summary"]
+    copied = copy.deepcopy(loaded)
+    assert copied.__dict__["summary"] is sealed and sealed.opener is mapper
+    assert copied.summary == "asked about the Shenzhen flat"
+    assert isinstance(loaded.__dict__["summary"], SealedValue)  # the original is untouched
+
+
+def test_a_pickled_event_holds_its_values_not_the_key_ring(mapper: PersonalDataMapper) -> None:
+    loaded = _loaded(mapper, _contact())
+    pickled = pickle.dumps(loaded)
+    assert b"KeyRing" not in pickled and b"PersonalDataMapper" not in pickled
+    assert pickle.loads(pickled).summary == "asked about the Shenzhen flat"
+
+
+def test_a_loaded_event_stores_again_sealed_in_its_place(mapper: PersonalDataMapper) -> None:
+    loaded = _loaded(mapper, _contact())
+    stored = mapper.to_stored_event(loaded)
+    assert b"Shenzhen" not in stored.state and is_sealed(mapper._decoded(stored)["summary"])
+    assert mapper.to_domain_event(stored).summary == "asked about the Shenzhen flat"
+
+
+def _sealed_values(value: object) -> list[SealedValue]:
+    if isinstance(value, SealedValue):
+        return [value]
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, list | tuple):
+        return [found for item in value for found in _sealed_values(item)]
+    return []
+
+
+def test_a_replayed_client_holds_no_value_left_sealed(
+    ledger: Ledger, bank: Bank, client_id: str
+) -> None:
+    """A deferred field that an event's `apply` kept in the state would leave the state
+    sealed (and its snapshot unwritable): none is kept."""
+    at = REGISTERED_AT + timedelta(days=1)
+    ledger.log_contact(
+        client_id=client_id,
+        channel="phone",
+        staff_id=bank.manager,
+        purpose="check-in",
+        summary="the Shenzhen flat",
+        occurred_at=at,
+        **by(),
+    )
+    ledger.change_tier(client_id=client_id, tier="gold", reason="grew", effective_at=at, **by())
+    ledger.churn(client_id=client_id, kind="normal", reason="moved", effective_at=at, **by())
+    ledger.reactivate(client_id=client_id, reason="came back", effective_at=at, **by())
+    client = ledger.repository.get(Client.id_for(client_id))
+    assert len(client.statuses) == 3 and len(client.contacts) == 1
+    assert _sealed_values(vars(client)) == []
