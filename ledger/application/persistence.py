@@ -36,6 +36,7 @@ class LedgerPersistence(Application):
         # The mapper was made before the recorder: its keys live beside the events.
         self.keyring.table = key_table_for(self.recorder)
         self.keyring.table.create_tables()
+        self.keyring.check_master(self.master_key_source)
 
     def construct_repository(self) -> Repository[UUID]:
         maxsize = self.env.get(self.AGGREGATE_CACHE_MAXSIZE)

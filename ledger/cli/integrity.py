@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from ledger.bootstrap import build
+from ledger.cli.opening import open_ledger
 from ledger.domain import LedgerError
 from ledger.integrity import (
     BundleError,
@@ -64,7 +64,7 @@ def verify(
             raise typer.Exit(1) from None
         _report(result)
         return
-    container = build()
+    container = open_ledger()
     try:
         result = container.integrity.verify(expected)
     finally:
@@ -76,7 +76,7 @@ def digest(
     out: Annotated[Path | None, typer.Option(help="write the digest JSON here")] = None,
 ) -> None:
     """Print (or write) the digest {position, hash, recorded_at} of the whole log."""
-    container = build()
+    container = open_ledger()
     try:
         text = json.dumps(container.integrity.digest().as_dict())
     finally:
@@ -98,7 +98,7 @@ def export(
     """Write the whole log and its digest (or, with --client, one client's events and
     their Merkle proofs) to one file that `ledger verify --bundle` checks with no
     database."""
-    container = build()
+    container = open_ledger()
     try:
         positions = None
         if client is not None:
@@ -128,7 +128,7 @@ def chain_backfill() -> None:
     it. Refused, with nothing written, if a chain exists and events past its head have
     no link, or if an event does not match its link: that is tampering, not age."""
     # The shape of `export` (build, refuse, close, print JSON); its refusal names a position.
-    container = build()
+    container = open_ledger()
     try:
         done = container.integrity.backfill()
     except UnlinkedLog as refused:

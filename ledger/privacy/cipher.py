@@ -29,6 +29,11 @@ class KeyMismatch(ValueError):
     """A sealed value or wrapped key that this key does not open (wrong key, or changed)."""
 
 
+class MasterKeyError(ValueError):
+    """A master key the ledger cannot start with (not a key, or not the store's). Its
+    message names where the key came from, never the key."""
+
+
 def new_key() -> bytes:
     return AESGCM.generate_key(bit_length=KEY_SIZE * 8)
 
@@ -63,20 +68,21 @@ def open_sealed(aead: AESGCM, token: str, associated: bytes) -> bytes:
 class MasterKey:
     """The key that wraps every subject's key; also the root of the blind-index key."""
 
-    def __init__(self, secret: bytes) -> None:
+    def __init__(self, secret: bytes, source: str = "") -> None:
         if len(secret) != KEY_SIZE:
-            raise ValueError(f"the master key must be {KEY_SIZE} bytes")
+            raise MasterKeyError(f"{_named(source)} must be {KEY_SIZE} bytes")
         self._aead = AESGCM(secret)
         # Names the key in the key table, so rows wrapped under another key are found.
         self.key_id = hashlib.sha256(b"ledger master key id" + secret).hexdigest()[:16]
 
     @classmethod
-    def from_text(cls, text: str) -> MasterKey:
+    def from_text(cls, text: str, source: str = "") -> MasterKey:
+        """`source` (where the text came from) names the key in an error."""
         try:
             secret = base64.urlsafe_b64decode(text.strip() + "==")
         except ValueError:
-            raise ValueError("the master key must be base64 of 32 bytes") from None
-        return cls(secret)
+            raise MasterKeyError(f"{_named(source)} must be base64 of 32 bytes") from None
+        return cls(secret, source)
 
     @staticmethod
     def generate_text() -> str:
@@ -93,6 +99,10 @@ class MasterKey:
             )
         except InvalidTag:
             raise KeyMismatch(f"the key of {subject} was not wrapped by this master key") from None
+
+
+def _named(source: str) -> str:
+    return f"the master key from {source}" if source else "the master key"
 
 
 def normalise(kind: str, value: str) -> str:

@@ -23,6 +23,7 @@ from ledger.privacy.cipher import (
     open_sealed,
     seal,
 )
+from ledger.privacy.keys import WrongMasterKey
 from ledger.privacy.registry import EVENTS
 from support.api_world import SettableClock
 
@@ -144,6 +145,19 @@ def test_rotation_rewraps_every_key_under_the_new_master() -> None:
     assert ring.rotate(new) == 1
     fresh = KeyRing(new, table)
     assert open_sealed(fresh.for_sealing("s"), token, b"a") == b"x"
+
+
+def test_a_master_key_that_did_not_wrap_the_stores_keys_is_refused_by_id() -> None:
+    table, master = MemoryKeyTable(), MasterKey(new_key())
+    KeyRing(master, table).check_master("anywhere")  # no key yet: nothing to refuse
+    KeyRing(master, table).for_sealing("prospect")  # a prospect's key, no index key yet
+    other = MasterKey(new_key())
+    with pytest.raises(WrongMasterKey, match=f"from the file.*id {master.key_id}.*{other.key_id}"):
+        KeyRing(other, table).check_master("the file")
+    KeyRing(master, table).seal_text("client", "name", "Li Lei")  # the index key too
+    with pytest.raises(WrongMasterKey):
+        KeyRing(other, table).check_master("the file")
+    KeyRing(master, table).check_master("the file")
 
 
 # ---- erasure rules --------------------------------------------------------------------------
