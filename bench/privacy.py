@@ -27,7 +27,8 @@ from ledger.config import Settings
 from ledger.privacy import MasterKey
 
 BY = "bench"
-MASTER_KEY = MasterKey.generate_text()
+# A store kept between runs needs its key again: LEDGER_BENCH_MASTER_KEY, else a fresh one.
+MASTER_KEY = os.environ.get("LEDGER_BENCH_MASTER_KEY") or MasterKey.generate_text()
 
 
 class PlainLedger(Ledger):

@@ -12,6 +12,9 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+# Subjects per query of `get_many`: within SQLite's oldest limit of 999 parameters.
+KEYS_PER_QUERY = 900
+
 
 class KeyTable(ABC):
     """Where wrapped keys and blind indexes are kept."""
@@ -22,6 +25,10 @@ class KeyTable(ABC):
     @abstractmethod
     def get(self, subject: str) -> tuple[bytes | None, str | None] | None:
         """`(wrapped, master_key_id)`, `(None, None)` once erased, None if never made."""
+
+    @abstractmethod
+    def get_many(self, subjects: list[str]) -> dict[str, tuple[bytes | None, str | None]]:
+        """`get` of many subjects at once; those never made are left out."""
 
     @abstractmethod
     def add(self, subject: str, wrapped: bytes, master_key_id: str) -> None:
@@ -59,6 +66,9 @@ class MemoryKeyTable(KeyTable):
 
     def get(self, subject: str) -> tuple[bytes | None, str | None] | None:
         return self.keys.get(subject)
+
+    def get_many(self, subjects: list[str]) -> dict[str, tuple[bytes | None, str | None]]:
+        return {s: self.keys[s] for s in subjects if s in self.keys}
 
     def add(self, subject: str, wrapped: bytes, master_key_id: str) -> None:
         with self.lock:
@@ -133,6 +143,20 @@ class SQLKeyTable(KeyTable):
             return None
         wrapped, key_id = _pair(rows[0])
         return (bytes(wrapped) if wrapped is not None else None, key_id)
+
+    def get_many(self, subjects: list[str]) -> dict[str, tuple[bytes | None, str | None]]:
+        found: dict[str, tuple[bytes | None, str | None]] = {}
+        with self.cursor(commit=False) as c:
+            for at in range(0, len(subjects), KEYS_PER_QUERY):
+                chunk = subjects[at : at + KEYS_PER_QUERY]
+                c.execute(
+                    "SELECT subject, wrapped, master_key_id FROM personal_keys WHERE subject "
+                    f"IN ({', '.join([self.mark] * len(chunk))})",
+                    tuple(chunk),
+                )
+                for subject, wrapped, key_id in map(_triple, c.fetchall()):
+                    found[subject] = (bytes(wrapped) if wrapped is not None else None, key_id)
+        return found
 
     def add(self, subject: str, wrapped: bytes, master_key_id: str) -> None:
         self.run(

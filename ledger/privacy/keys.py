@@ -12,6 +12,7 @@ index stays valid).
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -92,6 +93,21 @@ class KeyRing:
         with self._lock:
             self._aeads[subject] = aead
         return aead
+
+    def load(self, subjects: Iterable[str]) -> None:
+        """The keys of many subjects unwrapped with one read of the key table, not one each
+        (a rebuild reads pages of events of thousands of clients)."""
+        aeads = self._aeads
+        missing = list({s for s in subjects if s not in aeads})
+        if not missing:
+            return
+        rows = self.table.get_many(missing)
+        unwrapped = {
+            subject: AESGCM(self.master.unwrap(wrapped, subject)) if wrapped is not None else None
+            for subject, (wrapped, _) in rows.items()
+        }
+        with self._lock:
+            aeads.update(unwrapped)
 
     def for_sealing(self, subject: str) -> AESGCM:
         aead = self._aeads.get(subject)

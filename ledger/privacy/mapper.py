@@ -10,7 +10,7 @@ this change) is passed through; a sealed value whose key was destroyed opens as
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterable
 from typing import Any, cast
 
 from eventsourcing.domain import Snapshot
@@ -41,6 +41,10 @@ class PersonalDataMapper(Mapper[Any]):
         super().__init__(transcoder, **kwargs)
         self.keyring = keyring
         self._snapshot_topics = {get_topic(cls) for cls in SNAPSHOTS}
+        # The events with a value opened on load (the others open theirs on first read).
+        self._opened_on_load = {
+            get_topic(cls) for cls, fields in EVENTS.items() if fields.names or fields.dict_names
+        }
 
     # ---- the step itself, on a state dict ---------------------------------------------
 
@@ -93,6 +97,13 @@ class PersonalDataMapper(Mapper[Any]):
             if opened is ERASED:
                 raise SnapshotErased(subject)
             state["state"] = opened
+
+    def load_keys(self, stored_events: Iterable[StoredEvent]) -> None:
+        """Before a page of events is opened: their subjects' keys read in one query. A key
+        read per client took more of a 200,000-event rebuild's CPU than opening the values
+        (bench/RESULTS.md, issue 15)."""
+        topics = self._opened_on_load
+        self.keyring.load(str(e.originator_id) for e in stored_events if e.topic in topics)
 
     def open_value(
         self, token: str, topic: str, originator_id: Any, version: int, path: str

@@ -3,13 +3,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from eventsourcing.persistence import DatetimeAsISO, JSONTranscoder, UUIDAsHex
 
 from ledger.application import Ledger
 from ledger.bootstrap import build
 from ledger.config import Settings
-from ledger.privacy import KeyRing, MasterKey, MemoryKeyTable, PersonalDataMapper
-from ledger.privacy.cipher import new_key
+from ledger.privacy import PersonalDataMapper
+from support.privacy import mapper_on
 from support.scenario import REGISTERED_AT, STAFF_SINCE, Bank, Clock, build_bank, register
 
 
@@ -37,8 +36,4 @@ def client_id(ledger: Ledger, bank: Bank) -> str:
 
 @pytest.fixture
 def mapper() -> PersonalDataMapper:
-    """The personal-data mapper alone, on a key ring of its own in memory."""
-    transcoder = JSONTranscoder()
-    transcoder.register(UUIDAsHex())
-    transcoder.register(DatetimeAsISO())
-    return PersonalDataMapper(transcoder, KeyRing(MasterKey(new_key()), MemoryKeyTable()))
+    return mapper_on()
