@@ -16,35 +16,20 @@ and a dict field's values are kept in the state, so both are opened on load.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any
 
 
-class Opener(Protocol):
-    def open_value(
-        self, token: str, topic: str, originator_id: Any, version: int, path: str
-    ) -> Any: ...
+class SealedValue(tuple[Any, ...]):
+    """A value still sealed, with what opens it: `(opener, token, topic, originator_id,
+    version, path)`, the mapper and the place the value was sealed in (the associated data
+    names it). A tuple: one is made for each such value of every event loaded (a command
+    replays up to 99), and a tuple is made in C, a class with an `__init__` in Python."""
 
-
-class SealedValue:
-    """A value still sealed, with what opens it: the mapper, and the place it was sealed
-    in (the associated data names it)."""
-
-    __slots__ = ("opener", "originator_id", "path", "token", "topic", "version")
-
-    def __init__(
-        self, opener: Opener, token: str, topic: str, originator_id: Any, version: int, path: str
-    ) -> None:
-        self.opener = opener
-        self.token = token
-        self.topic = topic
-        self.originator_id = originator_id
-        self.version = version
-        self.path = path
+    __slots__ = ()
 
     def open(self) -> Any:
-        return self.opener.open_value(
-            self.token, self.topic, self.originator_id, self.version, self.path
-        )
+        opener, token, topic, originator_id, version, path = self
+        return opener.open_value(token, topic, originator_id, version, path)
 
     # Immutable: a copied event shares it (a deep copy must not copy the key ring).
     def __copy__(self) -> SealedValue:
@@ -54,11 +39,11 @@ class SealedValue:
         return self
 
     # A pickled event holds the value, never what opens it (the mapper and its key ring).
-    def __reduce__(self) -> tuple[Any, tuple[Any]]:
+    def __reduce__(self) -> tuple[Any, tuple[Any]]:  # type: ignore[override]
         return _value, (self.open(),)
 
     def __repr__(self) -> str:
-        return f"<sealed {self.path}>"
+        return f"<sealed {self[5]}>"
 
 
 def _value(value: Any) -> Any:

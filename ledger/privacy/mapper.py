@@ -42,9 +42,7 @@ class PersonalDataMapper(Mapper[Any]):
         self.keyring = keyring
         self._snapshot_topics = {get_topic(cls) for cls in SNAPSHOTS}
         # The events with a value opened on load (the others open theirs on first read).
-        self._opened_on_load = {
-            get_topic(cls) for cls, fields in EVENTS.items() if fields.names or fields.dict_names
-        }
+        self._opened_on_load = {get_topic(cls) for cls, f in EVENTS.items() if f.opens_on_load}
 
     # ---- the step itself, on a state dict ---------------------------------------------
 
@@ -68,8 +66,8 @@ class PersonalDataMapper(Mapper[Any]):
             for name in fields.deferred:
                 value = state.get(name)
                 if value.__class__ is str and value.startswith(PREFIX):
-                    state[name] = SealedValue(self, value, topic, originator_id, version, name)
-            if not fields.names and not fields.dict_names:
+                    state[name] = SealedValue((self, value, topic, originator_id, version, name))
+            if not fields.opens_on_load:
                 return
             subject = str(originator_id)
             # The others are opened once per process, not once per load. Kept by subject,

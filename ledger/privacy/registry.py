@@ -25,6 +25,8 @@ class PersonalFields:
     indexed: dict[str, str] = field(default_factory=dict)
     # Whole fields opened when first read rather than on load (ledger.privacy.deferred).
     deferred: tuple[str, ...] = ()
+    # Whether any field is opened on load (set from the above).
+    opens_on_load: bool = field(init=False, default=False)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -40,6 +42,7 @@ class PersonalFields:
         whole = tuple(p for p in self.paths if "." not in p and p not in self.deferred)
         each = tuple(p.removesuffix(".*") for p in self.paths if p.endswith(".*"))
         object.__setattr__(self, "_names", (whole, each))
+        object.__setattr__(self, "opens_on_load", bool(whole or each))
 
 
 # Event class -> its personal fields.
