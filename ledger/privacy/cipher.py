@@ -5,7 +5,8 @@ A sealed value is text, so it sits in the event's JSON where the plain value was
 `pd1:` + base64url(nonce (12 bytes) || ciphertext || tag). The associated data names the
 field (topic, subject, version, path), so a sealed value copied into another event or
 field does not open there. The first plaintext byte says how to read the rest: `s` UTF-8
-text, `j` the transcoder's bytes (a snapshot's whole state).
+text, `j` the transcoder's bytes, `z` the transcoder's bytes compressed with zlib (a
+snapshot's whole state; one sealed before is `j`).
 """
 
 from __future__ import annotations

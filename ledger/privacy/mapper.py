@@ -10,6 +10,7 @@ this change) is passed through; a sealed value whose key was destroyed opens as
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Hashable, Iterable
 from typing import Any, cast
 
@@ -30,6 +31,7 @@ from ledger.privacy.registry import EVENTS, SNAPSHOTS, PersonalFields
 
 _TEXT = b"s"
 _ENCODED = b"j"
+_COMPRESSED = b"z"
 
 
 class SnapshotErased(LookupError):
@@ -52,7 +54,10 @@ class PersonalDataMapper(Mapper[Any]):
             self._seal_fields(fields, topic, subject, version, state)
         elif cls is Snapshot and state.get("topic") in self._snapshot_topics:
             aead = self.keyring.for_sealing(subject)
-            plain = _ENCODED + self.transcoder.encode(state["state"])
+            # Compressed, then sealed: a long client's state is mostly its contacts' times
+            # (a quarter the size), and every write after a snapshot opens it. Sealed as it
+            # was, opening one cost 3x the plain snapshot's (its base64 above all), now 2x.
+            plain = _COMPRESSED + zlib.compress(self.transcoder.encode(state["state"]), 1)
             state["state"] = seal(aead, plain, _aad(topic, subject, version, "state"))
 
     def open_state(
@@ -143,6 +148,8 @@ class PersonalDataMapper(Mapper[Any]):
         if aead is None:
             return ERASED
         plain = open_sealed(aead, token, _aad(topic, subject, version, path))
+        if plain[:1] == _COMPRESSED:
+            return self.transcoder.decode(zlib.decompress(memoryview(plain)[1:]))
         if plain[:1] == _TEXT:
             text = plain[1:].decode()
             if texts is not None:
