@@ -102,8 +102,8 @@ class PersonalDataMapper(Mapper[Any]):
             state["state"] = opened
 
     def load_keys(self, stored_events: Iterable[StoredEvent]) -> None:
-        """Before a page of events is opened: their subjects' keys read in one query. A key
-        read per client took more of a 200,000-event rebuild's CPU than opening the values
+        """Before a page of events is opened: their subjects' keys read in one query. Read
+        one client at a time, they took most of what a rebuild spent opening values
         (bench/RESULTS.md, issue 15)."""
         topics = self._opened_on_load
         self.keyring.load(str(e.originator_id) for e in stored_events if e.topic in topics)
