@@ -17,8 +17,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from ledger.domain import InvalidInput
 from ledger.projections.kit import BatchView, Part, from_utc_text, utc_text
+from ledger.projections.kit.text import after_cursor, given
 
 log = logging.getLogger(__name__)
 
@@ -67,23 +67,15 @@ class SQLReadLogStore(BatchView):
     ) -> dict[str, Any]:
         """`{items: [{at, principal, role, path, client_id}], next_cursor}` in time order,
         `[start, end)`."""
-        where, params = ["1 = 1"], []
-        for column, value in (("client_id", client_id), ("principal", principal)):
-            if value is not None:
-                where.append(f"{column} = ?")
-                params.append(value)
-        if start is not None:
-            where.append("at >= ?")
-            params.append(utc_text(start))
-        if end is not None:
-            where.append("at < ?")
-            params.append(utc_text(end))
-        if cursor is not None:
-            at, sep, rid = cursor.partition("|")
-            if not sep:
-                raise InvalidInput("cursor", "not a cursor this list answered")
-            where.append("(at > ? OR (at = ? AND rid > ?))")
-            params.extend((at, at, rid))
+        where, params = given(
+            {
+                "client_id = ?": client_id,
+                "principal = ?": principal,
+                "at >= ?": None if start is None else utc_text(start),
+                "at < ?": None if end is None else utc_text(end),
+                **after_cursor(cursor, "at", "rid"),
+            }
+        )
         rows = self.query(
             f"SELECT * FROM {self.view_name}_reads WHERE {' AND '.join(where)} "
             f"ORDER BY at, rid LIMIT {int(limit) + 1}",

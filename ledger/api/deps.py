@@ -117,32 +117,15 @@ async def _caught_up(container: Container, name: str, after: int | None) -> None
         )
 
 
-async def roster_view(
-    container: ContainerDep, _: ReaderDep, after: AfterQuery = None
-) -> RosterView:
-    await _caught_up(container, "roster", after)
-    return container.views.roster
+def read_model(name: str) -> Callable[..., Awaitable[Any]]:
+    """The dependency that gives a reader the view of read model `name`, once it has
+    processed `after` (`_caught_up`)."""
 
+    async def view(container: ContainerDep, _: ReaderDep, after: AfterQuery = None) -> Any:
+        await _caught_up(container, name, after)
+        return container.views[name]
 
-async def accountability_view(
-    container: ContainerDep, _: ReaderDep, after: AfterQuery = None
-) -> AccountabilityView:
-    await _caught_up(container, "accountability", after)
-    return container.views.accountability
-
-
-async def reports_view(
-    container: ContainerDep, _: ReaderDep, after: AfterQuery = None
-) -> ReportsView:
-    await _caught_up(container, "reports", after)
-    return container.views.reports
-
-
-async def maintenance_view(
-    container: ContainerDep, _: ReaderDep, after: AfterQuery = None
-) -> MaintenanceView:
-    await _caught_up(container, "maintenance", after)
-    return container.views.maintenance
+    return view
 
 
 # The roster's filters the maintenance view answers (DOMAIN.md 1.1, Segments).
@@ -258,10 +241,10 @@ async def restated_views(
 
 AuditDep = Annotated[AuditView, Depends(audit_view)]
 RestatedDep = Annotated[Container, Depends(restated_views)]
-RosterDep = Annotated[RosterView, Depends(roster_view)]
-AccountabilityDep = Annotated[AccountabilityView, Depends(accountability_view)]
-ReportsDep = Annotated[ReportsView, Depends(reports_view)]
-MaintenanceDep = Annotated[MaintenanceView, Depends(maintenance_view)]
+RosterDep = Annotated[RosterView, Depends(read_model("roster"))]
+AccountabilityDep = Annotated[AccountabilityView, Depends(read_model("accountability"))]
+ReportsDep = Annotated[ReportsView, Depends(read_model("reports"))]
+MaintenanceDep = Annotated[MaintenanceView, Depends(read_model("maintenance"))]
 MaintenanceForFiltersDep = Annotated[MaintenanceView, Depends(maintenance_for_filters)]
 
 

@@ -11,7 +11,7 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NamedTuple
 
 from fastapi import Query
 from fastapi.responses import StreamingResponse
@@ -182,3 +182,27 @@ def export_models(
             yield item.model_dump(mode="json", by_alias=True)
 
     return export_response(shaped(), model_fields(model), fmt, name)
+
+
+class Listing(NamedTuple):
+    """What a list is asked for: a page (`limit` rows after `cursor`), or with `fmt` every
+    row as a download, read `max_limit` rows at a time (`limit` and `cursor` play no part)."""
+
+    limit: int
+    cursor: str | None
+    fmt: str | None
+    max_limit: int
+
+    def answer(
+        self,
+        read: Callable[..., Mapping[str, Any]],
+        page: type[BaseModel],
+        item: type[BaseModel],
+        name: str,
+    ) -> Any:
+        """The page `read(limit=, cursor=)` as a `page`, or every row as `item`s in a
+        download named `name`."""
+        if self.fmt is not None:
+            rows = every_page(lambda after: read(limit=self.max_limit, cursor=after))
+            return export_models(item, rows, self.fmt, name)
+        return page.model_validate(read(limit=self.limit, cursor=self.cursor))

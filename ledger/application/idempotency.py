@@ -91,7 +91,7 @@ class IdempotentWrites(Application):
             return None
         first = pending[0]
         with recording_clock(self.clock):
-            return IdempotencyKey.claim(
+            return IdempotencyKey(
                 scope=claim.scope,
                 key=claim.key,
                 fingerprint=claim.fingerprint,

@@ -193,17 +193,18 @@ class ImportUseCases(ClientUseCases):
             report.events = batch.write(written)
         except IntegrityError:
             # Clients registered meanwhile by another writer: write the others.
-            taken = self.registered(
-                [
-                    stored.originator_id
-                    for stored in batch.unwritten()
-                    if stored.originator_version == 1
-                ]
+            batch.discard(
+                self.registered(
+                    [
+                        stored.originator_id
+                        for stored in batch.unwritten()
+                        if stored.originator_version == 1
+                    ]
+                )
             )
-            batch.discard(taken)
-            report.imported -= len(taken)
-            report.skipped += len(taken)
             report.events = batch.write(written)
+        report.imported -= len(batch.left_out)
+        report.skipped += len(batch.left_out)
 
 
 def _is_id(value: str | None) -> bool:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -140,19 +140,14 @@ class OrganisationUseCases(LedgerBase):
     ) -> WriteResult:
         effective_at = self.effective("effective_at", effective_at)
         self.unit_kind(unit_id)  # the unit must exist
-
-        def transfer(staff: Staff, **arguments: Any) -> list[Unit]:
-            staff.transfer(**arguments)
-            return self._vacate_heads(staff_id, effective_at, recorded_by, staying=unit_id)
-
-        return self.update(
-            Staff,
+        return self._leave_unit(
+            Staff.transfer,
             staff_id,
             expected_version,
-            transfer,
+            effective_at,
+            recorded_by,
+            staying=unit_id,
             unit_id=unit_id,
-            recorded_by=recorded_by,
-            effective_at=effective_at,
         )
 
     def depart_staff(
@@ -165,19 +160,42 @@ class OrganisationUseCases(LedgerBase):
         expected_version: int | None = None,
     ) -> WriteResult:
         effective_at = self.effective("effective_at", effective_at)
+        return self._leave_unit(
+            Staff.depart,
+            staff_id,
+            expected_version,
+            effective_at,
+            recorded_by,
+            staying=None,
+            reason=reason,
+        )
 
-        def depart(staff: Staff, **arguments: Any) -> list[Unit]:
-            staff.depart(**arguments)
-            return self._vacate_heads(staff_id, effective_at, recorded_by, staying=None)
+    def _leave_unit(
+        self,
+        command: Callable[..., None],
+        staff_id: str,
+        expected_version: int | None,
+        effective_at: datetime,
+        recorded_by: str,
+        *,
+        staying: str | None,
+        **arguments: Any,
+    ) -> WriteResult:
+        """`command` (a transfer or a departure) on the staff member, with the heads they
+        hold vacated in the same save (all but `staying`, the unit a transfer goes to)."""
+
+        def leave(staff: Staff, **arguments: Any) -> list[Unit]:
+            command(staff, **arguments)
+            return self._vacate_heads(staff_id, effective_at, recorded_by, staying=staying)
 
         return self.update(
             Staff,
             staff_id,
             expected_version,
-            depart,
-            reason=reason,
+            leave,
             recorded_by=recorded_by,
             effective_at=effective_at,
+            **arguments,
         )
 
     def _vacate_heads(

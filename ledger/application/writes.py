@@ -25,7 +25,7 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
-from ledger.application.batch import Batch, current_batch
+from ledger.application.batch import GATHERED, Batch, collector_paused, current_batch
 from ledger.application.caches import ORGANISATION, TURN_WAIT, organisation_cache, project
 from ledger.application.idempotency import IdempotentWrites
 from ledger.application.persistence import LedgerPersistence
@@ -193,6 +193,11 @@ class LedgerBase(IdempotentWrites, LedgerPersistence):
     ) -> WriteResult:
         """`command(aggregate, **arguments)` on the aggregate, saved; re-run on the new
         state if another writer saved first (unless the caller expected a version)."""
+        if cls is Client and current_batch.get() is not None:
+            # Gathered, not saved: no writer can meet it before the batch is written (a
+            # client another writer registered meanwhile is left out then), so no turn
+            # to take and nothing to retry.
+            return self._update_once(cls, business_id, expected_version, command, arguments)
         # Writers to one aggregate in this process take turns, so they do not load the
         # same version and lose to each other; other processes are still met by the retry.
         turn = self.turn_of(cls, business_id)
@@ -265,7 +270,8 @@ class LedgerBase(IdempotentWrites, LedgerPersistence):
         batch = Batch(self, chunk)
         token = current_batch.set(batch)
         try:
-            yield batch
+            with collector_paused():
+                yield batch
         finally:
             current_batch.reset(token)
 
@@ -273,6 +279,6 @@ class LedgerBase(IdempotentWrites, LedgerPersistence):
         batch = current_batch.get()
         if batch is not None:
             aggregates = [obj for obj in objs if obj is not None]
-            if aggregates and all(type(obj) is Client for obj in aggregates):
+            if aggregates and all(type(obj) in GATHERED for obj in aggregates):
                 return batch.add(aggregates)
         return super().save(*objs, **kwargs)

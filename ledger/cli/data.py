@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from contextlib import closing
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
@@ -105,14 +106,12 @@ def history(
     as_json: Annotated[bool, typer.Option("--json", help="one JSON object per line")] = False,
 ) -> None:
     """Print a client's events in order, with effective and recorded times."""
-    container = open_ledger()
-    try:
-        entries = container.ledger.client_history(client_id)
-    except LedgerError as error:
-        typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(1) from None
-    finally:
-        container.close()
+    with closing(open_ledger()) as container:
+        try:
+            entries = container.ledger.client_history(client_id)
+        except LedgerError as error:
+            typer.echo(f"error: {error}", err=True)
+            raise typer.Exit(1) from None
     for entry in entries:
         if as_json:
             typer.echo(

@@ -4,6 +4,7 @@ digest`, `ledger export`, and `ledger chain backfill` for a log older than the c
 from __future__ import annotations
 
 import json
+from contextlib import closing
 from pathlib import Path
 from typing import Annotated
 
@@ -64,11 +65,8 @@ def verify(
             raise typer.Exit(1) from None
         _report(result)
         return
-    container = open_ledger()
-    try:
+    with closing(open_ledger()) as container:
         result = container.integrity.verify(expected)
-    finally:
-        container.close()
     _report(result)
 
 
@@ -76,11 +74,8 @@ def digest(
     out: Annotated[Path | None, typer.Option(help="write the digest JSON here")] = None,
 ) -> None:
     """Print (or write) the digest {position, hash, recorded_at} of the whole log."""
-    container = open_ledger()
-    try:
+    with closing(open_ledger()) as container:
         text = json.dumps(container.integrity.digest().as_dict())
-    finally:
-        container.close()
     if out is None:
         typer.echo(text)
     else:
@@ -98,24 +93,22 @@ def export(
     """Write the whole log and its digest (or, with --client, one client's events and
     their Merkle proofs) to one file that `ledger verify --bundle` checks with no
     database."""
-    container = open_ledger()
-    try:
-        positions = None
-        if client is not None:
-            history = container.ledger.client_history(client)
-            positions = [entry.position for entry in history if entry.position is not None]
-        with open_private(out) as file:
-            if positions is None:
-                cut = container.integrity.export(file)
-            else:
-                cut = container.integrity.export_events(
-                    file, positions, subject={"client_id": client or ""}
-                )
-    except LedgerError as error:
-        typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(1) from None
-    finally:
-        container.close()
+    with closing(open_ledger()) as container:
+        try:
+            positions = None
+            if client is not None:
+                history = container.ledger.client_history(client)
+                positions = [entry.position for entry in history if entry.position is not None]
+            with open_private(out) as file:
+                if positions is None:
+                    cut = container.integrity.export(file)
+                else:
+                    cut = container.integrity.export_events(
+                        file, positions, subject={"client_id": client or ""}
+                    )
+        except LedgerError as error:
+            typer.echo(f"error: {error}", err=True)
+            raise typer.Exit(1) from None
     typer.echo(json.dumps(cut.as_dict()))
 
 
@@ -127,13 +120,10 @@ def chain_backfill() -> None:
     """Link a log written before the hash chain existed and grow the Merkle tree over
     it. Refused, with nothing written, if a chain exists and events past its head have
     no link, or if an event does not match its link: that is tampering, not age."""
-    # The shape of `export` (build, refuse, close, print JSON); its refusal names a position.
-    container = open_ledger()
-    try:
-        done = container.integrity.backfill()
-    except UnlinkedLog as refused:
-        typer.echo(f"refused at position {refused.position}: {refused}", err=True)
-        raise typer.Exit(1) from None
-    finally:
-        container.close()
+    with closing(open_ledger()) as container:
+        try:
+            done = container.integrity.backfill()
+        except UnlinkedLog as refused:
+            typer.echo(f"refused at position {refused.position}: {refused}", err=True)
+            raise typer.Exit(1) from None
     typer.echo(json.dumps(done.as_dict()))

@@ -20,7 +20,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any, NamedTuple, Protocol
 
 from ledger.integrity.chain import GENESIS, ChainEvent, canonical_bytes, chain_hashes, link_hash
@@ -171,7 +171,7 @@ class Backfilled:
     leaves: int
 
     def as_dict(self) -> dict[str, int]:
-        return {"linked": self.linked, "leaves": self.leaves}
+        return asdict(self)
 
 
 def backfill(

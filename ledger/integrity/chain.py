@@ -26,7 +26,7 @@ from __future__ import annotations
 import hashlib
 import struct
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any, NamedTuple, Protocol, TypeVar
 from uuid import UUID
 
@@ -139,13 +139,7 @@ class Digest:
     root_hash: str | None = None
 
     def as_dict(self) -> dict[str, object]:
-        return {
-            "position": self.position,
-            "hash": self.hash,
-            "recorded_at": self.recorded_at,
-            "tree_size": self.tree_size,
-            "root_hash": self.root_hash,
-        }
+        return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, object]) -> Digest:
@@ -191,7 +185,7 @@ class Verification:
     first_mismatch: int | None
 
     def as_dict(self) -> dict[str, object]:
-        return {"ok": self.ok, "checked": self.checked, "first_mismatch": self.first_mismatch}
+        return asdict(self)
 
 
 class ChainEntry(NamedTuple):

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 Block = tuple[int, int]  # (level, index): leaves index * 2**level .. (index + 1) * 2**level - 1
 Blocks = Mapping[Block, bytes]
@@ -126,14 +126,7 @@ class InclusionProof:
     audit_path: list[str]
 
     def as_dict(self) -> dict[str, object]:
-        return {
-            "position": self.position,
-            "leaf_index": self.leaf_index,
-            "tree_size": self.tree_size,
-            "root_hash": self.root_hash,
-            "leaf_hash": self.leaf_hash,
-            "audit_path": list(self.audit_path),
-        }
+        return asdict(self)  # a copy: the audit path is a new list
 
 
 @dataclass(frozen=True)
@@ -145,13 +138,7 @@ class ConsistencyProof:
     proof: list[str]
 
     def as_dict(self) -> dict[str, object]:
-        return {
-            "first": self.first,
-            "second": self.second,
-            "first_root": self.first_root,
-            "second_root": self.second_root,
-            "proof": list(self.proof),
-        }
+        return asdict(self)
 
 
 class Frontier:

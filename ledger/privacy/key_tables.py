@@ -7,13 +7,10 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
-
-# Subjects per query of `get_many`: within SQLite's oldest limit of 999 parameters.
-KEYS_PER_QUERY = 900
 
 
 class KeyTable(ABC):
@@ -25,10 +22,6 @@ class KeyTable(ABC):
     @abstractmethod
     def get(self, subject: str) -> tuple[bytes | None, str | None] | None:
         """`(wrapped, master_key_id)`, `(None, None)` once erased, None if never made."""
-
-    @abstractmethod
-    def get_many(self, subjects: list[str]) -> dict[str, tuple[bytes | None, str | None]]:
-        """`get` of many subjects at once; those never made are left out."""
 
     @abstractmethod
     def add(self, subject: str, wrapped: bytes, master_key_id: str) -> None:
@@ -54,6 +47,22 @@ class KeyTable(ABC):
     @abstractmethod
     def erased_subjects(self) -> set[str]: ...
 
+    # Many subjects at once: the bulk path's (ledger/application/batch_keys.py), and the
+    # projections' reader's (a page's clients, KeyRing.load).
+    def get_many(self, subjects: Sequence[str]) -> dict[str, tuple[bytes | None, str | None]]:
+        """The rows of those of the subjects that have one (as `get`)."""
+        return {subject: row for subject in subjects if (row := self.get(subject)) is not None}
+
+    def add_many(
+        self, keys: Sequence[tuple[str, bytes, str]], indexes: Sequence[tuple[bytes, str]]
+    ) -> None:
+        """Keys `(subject, wrapped, master_key_id)` (the first writer's key wins, as
+        `add`) and blind indexes `(digest, subject)`, in one transaction where there is one."""
+        for subject, wrapped, key_id in keys:
+            self.add(subject, wrapped, key_id)
+        for digest, subject in indexes:
+            self.add_index(subject, [digest])
+
 
 class MemoryKeyTable(KeyTable):
     def __init__(self) -> None:
@@ -67,7 +76,7 @@ class MemoryKeyTable(KeyTable):
     def get(self, subject: str) -> tuple[bytes | None, str | None] | None:
         return self.keys.get(subject)
 
-    def get_many(self, subjects: list[str]) -> dict[str, tuple[bytes | None, str | None]]:
+    def get_many(self, subjects: Sequence[str]) -> dict[str, tuple[bytes | None, str | None]]:
         return {s: self.keys[s] for s in subjects if s in self.keys}
 
     def add(self, subject: str, wrapped: bytes, master_key_id: str) -> None:
@@ -144,20 +153,6 @@ class SQLKeyTable(KeyTable):
         wrapped, key_id = _pair(rows[0])
         return (bytes(wrapped) if wrapped is not None else None, key_id)
 
-    def get_many(self, subjects: list[str]) -> dict[str, tuple[bytes | None, str | None]]:
-        found: dict[str, tuple[bytes | None, str | None]] = {}
-        with self.cursor(commit=False) as c:
-            for at in range(0, len(subjects), KEYS_PER_QUERY):
-                chunk = subjects[at : at + KEYS_PER_QUERY]
-                c.execute(
-                    "SELECT subject, wrapped, master_key_id FROM personal_keys WHERE subject "
-                    f"IN ({', '.join([self.mark] * len(chunk))})",
-                    tuple(chunk),
-                )
-                for subject, wrapped, key_id in map(_triple, c.fetchall()):
-                    found[subject] = (bytes(wrapped) if wrapped is not None else None, key_id)
-        return found
-
     def add(self, subject: str, wrapped: bytes, master_key_id: str) -> None:
         self.run(
             "INSERT INTO personal_keys (subject, wrapped, master_key_id) VALUES (?, ?, ?) "
@@ -219,6 +214,39 @@ class SQLKeyTable(KeyTable):
     def erased_subjects(self) -> set[str]:
         rows = self.run("SELECT subject FROM personal_keys WHERE wrapped IS NULL")
         return {_first(row) for row in rows}
+
+    def get_many(self, subjects: Sequence[str]) -> dict[str, tuple[bytes | None, str | None]]:
+        found = {}
+        with self.cursor(commit=False) as c:
+            for start in range(0, len(subjects), 500):
+                part = subjects[start : start + 500]
+                c.execute(
+                    "SELECT subject, wrapped, master_key_id FROM personal_keys "
+                    f"WHERE subject IN ({','.join([self.mark] * len(part))})",
+                    list(part),
+                )
+                for row in c.fetchall():
+                    subject, wrapped, key_id = _triple(row)
+                    found[subject] = (bytes(wrapped) if wrapped is not None else None, key_id)
+        return found
+
+    def add_many(
+        self, keys: Sequence[tuple[str, bytes, str]], indexes: Sequence[tuple[bytes, str]]
+    ) -> None:
+        with self.cursor(commit=True) as c:
+            m = self.mark
+            if keys:
+                c.executemany(
+                    f"INSERT INTO personal_keys (subject, wrapped, master_key_id) "
+                    f"VALUES ({m}, {m}, {m}) ON CONFLICT (subject) DO NOTHING",
+                    list(keys),
+                )
+            if indexes:
+                c.executemany(
+                    f"INSERT INTO blind_index (digest, subject) VALUES ({m}, {m}) "
+                    "ON CONFLICT DO NOTHING",
+                    list(indexes),
+                )
 
 
 def _values(row: Any) -> tuple[Any, ...]:

@@ -7,7 +7,7 @@ from abc import ABC, abstractmethod
 from datetime import UTC, datetime
 from typing import Any
 
-from ledger.domain import Client, InvalidInput, NotFound, Unit
+from ledger.domain import Client, NotFound, Unit
 from ledger.domain.values import DESIGNATED_MANAGER
 from ledger.projections.churn_cases import ChurnCases
 from ledger.projections.churn_facts import RecordedTimes
@@ -20,7 +20,14 @@ from ledger.projections.churn_rulings import (
     party_outcomes,
 )
 from ledger.projections.kit import BatchView, Part, UnitHeads, UnitTree, ViewProjection
-from ledger.projections.kit.text import chunks, from_utc_text, placeholders, utc_text
+from ledger.projections.kit.text import (
+    after_cursor,
+    chunks,
+    from_utc_text,
+    given,
+    placeholders,
+    utc_text,
+)
 from ledger.projections.kit.timeline import value_at
 
 __all__ = ["CASE_FACTS", "AccountabilityView", "SQLAccountabilityView"]
@@ -157,34 +164,26 @@ class SQLAccountabilityView(BatchView, AccountabilityView):
         known_at: datetime | None = None,
     ) -> dict[str, Any]:
         p = self.view_name
-        where, params = ["1 = 1"], []
         if unit_id is not None:
             self.units.unit(unit_id)
-            where.append(f"k.unit_id IN (SELECT unit_id FROM {p}_unit_paths WHERE ancestor_id = ?)")
-            params.append(unit_id)
+        either_way = {
+            f"k.unit_id IN (SELECT unit_id FROM {p}_unit_paths WHERE ancestor_id = ?)": unit_id,
+            "k.kind = ?": kind,
+            "k.case_id = ?": case_id,
+        }
         if known_at is not None:
-            for column, value in (("kind", kind), ("case_id", case_id)):
-                if value is not None:
-                    where.append(f"k.{column} = ?")
-                    params.append(value)
+            where, params = given(either_way)
             wanted = {"fiscal_year": fiscal_year, "in_scope": in_scope, "pending": pending}
             return self._known_at(where, params, known_at, wanted, limit, cursor)
-        for column, value in (("fiscal_year", fiscal_year), ("kind", kind), ("case_id", case_id)):
-            if value is not None:
-                where.append(f"k.{column} = ?")
-                params.append(value)
-        if in_scope is not None:
-            where.append("k.in_scope = ?")
-            params.append(int(in_scope))
-        if pending is not None:
-            where.append("COALESCE(s.pending, 0) = ?")
-            params.append(int(pending))
-        if cursor is not None:
-            after_at, sep, after_case = cursor.partition("|")
-            if not sep:
-                raise InvalidInput("cursor", "not a cursor this list answered")
-            where.append("(k.effective_at > ? OR (k.effective_at = ? AND k.case_id > ?))")
-            params.extend((after_at, after_at, after_case))
+        where, params = given(
+            {
+                **either_way,
+                "k.fiscal_year = ?": fiscal_year,
+                "k.in_scope = ?": None if in_scope is None else int(in_scope),
+                "COALESCE(s.pending, 0) = ?": None if pending is None else int(pending),
+                **after_cursor(cursor, "k.effective_at", "k.case_id"),
+            }
+        )
         page = "" if limit is None else f" LIMIT {int(limit) + 1}"
         with self.read_transaction() as c:
             cases = self.fetch(

@@ -38,7 +38,7 @@ from ledger.integrity.append import (
     UnlinkedLog,
     record,
 )
-from ledger.integrity.chain import ChainEvent
+from ledger.integrity.chain import ChainEvent, uuid_bytes
 from ledger.store.chain_recording import ChainRecording
 from ledger.store.postgres_chain import PostgresChainTables
 from ledger.store.pulls import SpacedPulls
@@ -161,11 +161,7 @@ class LedgerPostgresApplicationRecorder(ChainRecording, PostgresApplicationRecor
     ) -> Sequence[int] | None:
         ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
         if ids:
-            # Hash the rows as stored under the ids the sequence really assigned, rather
-            # than trusting RETURNING to keep the order of the input.
-            events = self._select_chain_events(
-                curs.connection, "notification_id = ANY(%s)", (list(ids),)
-            )
+            events = self._placed(curs.connection, ids, stored_events)
             with curs.connection.cursor(row_factory=tuple_row) as c:
                 try:
                     record(PostgresChainTables(self, c), events)
@@ -211,11 +207,27 @@ class LedgerPostgresApplicationRecorder(ChainRecording, PostgresApplicationRecor
         with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as c:
             yield PostgresChainTables(self, c)
 
-    def _select_chain_events(
-        self, conn: Connection[Any], where: str, params: Sequence[Any]
+    def _placed(
+        self, conn: Connection[Any], ids: Sequence[int], stored_events: Sequence[StoredEvent]
     ) -> list[ChainEvent]:
+        """The inserted events under the ids the sequence really assigned, read back as
+        (id, originator, version) rather than trusting RETURNING to keep the order of
+        the input; their topics and states are the bytes just sent, not read back."""
+        sent = {(uuid_bytes(s.originator_id), s.originator_version): s for s in stored_events}
         with conn.cursor(row_factory=tuple_row) as c:
-            return PostgresChainTables(self, c).select_events(where, params)
+            c.execute(
+                self._sql(
+                    "SELECT notification_id, originator_id, originator_version FROM {events} "
+                    "WHERE notification_id = ANY(%s) ORDER BY notification_id"
+                ),
+                (list(ids),),
+            )
+            placed = c.fetchall()
+        events = []
+        for position, originator_id, version in placed:
+            key = (uuid_bytes(originator_id), version)
+            events.append(ChainEvent(position, *key, sent[key].topic, sent[key].state))
+        return events
 
 
 class LedgerPostgresAggregateRecorder(PostgresAggregateRecorder):

@@ -125,7 +125,7 @@ class LedgerSQLiteApplicationRecorder(ChainRecording, SQLiteApplicationRecorder)
     def _insert_events(
         self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
-        ids = super()._insert_events(c, stored_events, **kwargs)
+        ids = self._insert_rows(c, stored_events)
         if ids:
             # The inserts above hold SQLite's write lock, so the heads cannot move under us.
             events = [chain_event(p, s) for p, s in zip(ids, stored_events, strict=True)]
@@ -134,6 +134,29 @@ class LedgerSQLiteApplicationRecorder(ChainRecording, SQLiteApplicationRecorder)
             except UnlinkedLog as error:
                 raise DatabaseError(str(error)) from None
         return ids
+
+    def _insert_rows(self, c: SQLiteCursor, stored_events: Sequence[StoredEvent]) -> list[int]:
+        """The library's insert as one `executemany` rather than a statement per event.
+        The rowids it assigns are consecutive (each the greatest so far plus one, in a
+        table without AUTOINCREMENT, while this transaction holds the write lock), so the
+        last one gives them all."""
+        if not stored_events:
+            return []
+        c.executemany(
+            self.insert_events_statement,
+            [
+                (
+                    s.originator_id.hex if isinstance(s.originator_id, UUID) else s.originator_id,
+                    s.originator_version,
+                    s.topic,
+                    s.state,
+                )
+                for s in stored_events
+            ],
+        )
+        c.execute("SELECT last_insert_rowid()")
+        last = c.fetchone()[0]
+        return list(range(last - len(stored_events) + 1, last + 1))
 
     @contextmanager
     def _locked(self) -> Iterator[SQLiteChainTables]:

@@ -3,6 +3,7 @@ every bad row reported with nothing written, the same file twice writes nothing 
 
 from __future__ import annotations
 
+import gc
 import io
 import threading
 from decimal import Decimal
@@ -13,31 +14,11 @@ import pytest
 from openpyxl import Workbook
 
 from ledger.application import Ledger
-from ledger.application.imports import COLUMNS
 from ledger.domain import InvalidInput
 from ledger.domain.values import _EVENT_NAMESPACE, event_id
 from ledger.name_lists import read_name_list
+from support.name_lists import a_row, name_list
 from support.scenario import ADMIN, REGISTERED_AT, Bank, new_id
-
-HEADER = ",".join(COLUMNS)
-
-
-def name_list(bank: Bank, *rows: dict[str, str]) -> bytes:
-    lines = [HEADER]
-    for row in rows:
-        cells = {
-            "outlet": bank.outlet,
-            "tier": "gold",
-            "designated_manager": bank.manager,
-            "registered_on": REGISTERED_AT.date().isoformat(),
-            **row,
-        }
-        lines.append(",".join(cells.get(column, "") for column in COLUMNS))
-    return ("\n".join(lines) + "\n").encode()
-
-
-def a_row(**cells: str) -> dict[str, str]:
-    return {"client_id": new_id("C"), "name": "Wang Fang", **cells}
 
 
 def test_event_ids_are_the_uuid5_they_always_were() -> None:
@@ -164,6 +145,39 @@ def test_a_batch_answers_its_gathered_clients_and_writes_them_in_one_go(
         assert ledger.position == before  # nothing written yet
         assert batch.write() == 2
     assert ledger.get_client(client_id).tier == "gold"
+
+
+def test_a_batch_gathers_prospects_and_their_conversions_too(ledger: Ledger, bank: Bank) -> None:
+    prospect_id, client_id = new_id("P"), new_id("C")
+    before = ledger.position
+    with ledger.batched() as batch:
+        ledger.record_prospect(
+            prospect_id=prospect_id,
+            name="Li Lei",
+            unit_id=bank.outlet,
+            source="organisation",
+            owner_staff_id=bank.manager,
+            occurred_at=REGISTERED_AT,
+            recorded_by=ADMIN,
+        )
+        result = ledger.convert_prospect(
+            prospect_id=prospect_id, client_id=client_id, tier="gold", recorded_by=ADMIN
+        )
+        assert (result.type, result.position) == ("Registered", 0)
+        assert ledger.position == before  # nothing written yet
+        assert batch.write() == 3
+    assert ledger.get_client(client_id).name == "Li Lei"
+    assert ledger.position == before + 3
+
+
+def test_the_cyclic_collector_is_paused_while_batches_run(ledger: Ledger) -> None:
+    assert gc.isenabled()
+    with ledger.batched():
+        assert not gc.isenabled()
+        with ledger.batched():
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    assert gc.isenabled()
 
 
 def test_an_xlsx_name_list_reads_like_the_csv(bank: Bank) -> None:

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import Path, Query, Response
 
 from ledger.api.deps import (
     AccountabilityDep,
@@ -13,9 +14,9 @@ from ledger.api.deps import (
     ScopedUnitOrNone,
     UpdateWriterDep,
 )
-from ledger.api.exports import EXPORT_RESPONSES, ExportFormat, every_page, export_models
+from ledger.api.exports import EXPORT_RESPONSES, ExportFormat, Listing
 from ledger.api.problems import problem_responses
-from ledger.api.routing import OneHopRoute
+from ledger.api.routing import READ_PROBLEMS, resource_router
 from ledger.api.schemas import (
     ChurnCasePublic,
     ChurnCasesPublic,
@@ -28,12 +29,7 @@ from ledger.api.schemas import (
     WritePublic,
 )
 
-router = APIRouter(
-    prefix="/v1/accountability",
-    tags=["accountability"],
-    responses=problem_responses(401, 403, 404, 422, 500, 503),
-    route_class=OneHopRoute,
-)
+router = resource_router("/v1/accountability", tag="accountability", problems=READ_PROBLEMS)
 
 CaseIdPath = Annotated[str, Path(min_length=1, max_length=64)]
 # API.md 1.1, Paging.
@@ -87,11 +83,9 @@ def churn_cases(
         "pending": pending,
         "known_at": known_at,
     }
-    if fmt is not None:
-        # Every matching row, not a page: `limit` and `cursor` play no part.
-        rows = every_page(lambda after: view.churn_cases(limit=MAX_LIMIT, cursor=after, **filters))
-        return export_models(ChurnCasePublic, rows, fmt, "churn-cases")
-    return ChurnCasesPublic.model_validate(view.churn_cases(limit=limit, cursor=cursor, **filters))
+    return Listing(limit, cursor, fmt, MAX_LIMIT).answer(
+        partial(view.churn_cases, **filters), ChurnCasesPublic, ChurnCasePublic, "churn-cases"
+    )
 
 
 @router.get("/staff/{staff_id}", summary="A staff member's in-scope cases in a fiscal year")

@@ -1,10 +1,7 @@
 from __future__ import annotations
 
-from fastapi import APIRouter
-
 from ledger.api.deps import IdPath, KeyAdminDep, LedgerDep
-from ledger.api.problems import problem_responses
-from ledger.api.routing import OneHopRoute
+from ledger.api.routing import WRITE_PROBLEMS, resource_router
 from ledger.api.schemas import (
     ApiKeyCreate,
     ApiKeyIssued,
@@ -13,12 +10,7 @@ from ledger.api.schemas import (
     WritePublic,
 )
 
-router = APIRouter(
-    prefix="/v1/api-keys",
-    tags=["api keys"],
-    responses=problem_responses(401, 403, 404, 409, 413, 422, 500),
-    route_class=OneHopRoute,
-)
+router = resource_router("/v1/api-keys", tag="api keys", problems=WRITE_PROBLEMS)
 
 
 @router.post("", status_code=201, summary="Issue an API key (its token is shown once)")

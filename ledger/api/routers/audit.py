@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import Query, Response
 
 from ledger.api.deps import (
     AuditDep,
@@ -15,9 +16,8 @@ from ledger.api.deps import (
     LedgerDep,
     RestatedDep,
 )
-from ledger.api.exports import EXPORT_RESPONSES, ExportFormat, every_page, export_models
-from ledger.api.problems import problem_responses
-from ledger.api.routing import OneHopRoute
+from ledger.api.exports import EXPORT_RESPONSES, ExportFormat, Listing
+from ledger.api.routing import READ_PROBLEMS, resource_router
 from ledger.api.schemas import (
     AuditEventPublic,
     AuditEventsPage,
@@ -33,12 +33,7 @@ from ledger.application import Ledger
 from ledger.domain import InvalidInput
 from ledger.projections.audit import AuditQuery
 
-router = APIRouter(
-    prefix="/v1/audit",
-    tags=["audit"],
-    responses=problem_responses(401, 403, 404, 422, 500, 503),
-    route_class=OneHopRoute,
-)
+router = resource_router("/v1/audit", tag="audit", problems=READ_PROBLEMS)
 
 DEFAULT_LIMIT, MAX_LIMIT = 100, 1000
 Text = Annotated[str | None, Query(min_length=1, max_length=200)]
@@ -88,13 +83,11 @@ def audit_events(
         recorded_to=recorded_to,
         late_by_days=late_by_days,
     )
-    if fmt is not None:
-        rows = every_page(
-            lambda after: with_data(ledger, view.events(query, limit=MAX_LIMIT, cursor=after))
-        )
-        return export_models(AuditEventPublic, rows, fmt, "audit-events")
-    return AuditEventsPage.model_validate(
-        with_data(ledger, view.events(query, limit=limit, cursor=cursor))
+    return Listing(limit, cursor, fmt, MAX_LIMIT).answer(
+        lambda **page: with_data(ledger, view.events(query, **page)),
+        AuditEventsPage,
+        AuditEventPublic,
+        "audit-events",
     )
 
 
@@ -119,10 +112,9 @@ def reads(
 ) -> ReadsPage | Response:
     read_log = container.read_log
     query = {"client_id": client_id, "principal": principal, "start": start, "end": end}
-    if fmt is not None:
-        rows = every_page(lambda after: read_log.reads(limit=MAX_LIMIT, cursor=after, **query))
-        return export_models(ReadPublic, rows, fmt, "reads")
-    return ReadsPage.model_validate(read_log.reads(limit=limit, cursor=cursor, **query))
+    return Listing(limit, cursor, fmt, MAX_LIMIT).answer(
+        partial(read_log.reads, **query), ReadsPage, ReadPublic, "reads"
+    )
 
 
 # What each report moves with: the event types that can change its answer.

@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import Response
 
 from ledger.api.deps import (
     ClientWriterDep,
@@ -16,8 +16,7 @@ from ledger.api.deps import (
     Writer,
 )
 from ledger.api.exports import EXPORT_RESPONSES, ExportFormat, export_models
-from ledger.api.problems import problem_responses
-from ledger.api.routing import OneHopRoute
+from ledger.api.routing import WRITE_PROBLEMS, resource_router
 from ledger.api.schemas import (
     Acknowledgement,
     AssetsPublic,
@@ -38,12 +37,7 @@ from ledger.api.schemas import (
 )
 from ledger.application import WriteResult
 
-router = APIRouter(
-    prefix="/v1/clients",
-    tags=["clients"],
-    responses=problem_responses(401, 403, 404, 409, 413, 422, 500),
-    route_class=OneHopRoute,
-)
+router = resource_router("/v1/clients", tag="clients", problems=WRITE_PROBLEMS)
 
 
 def _client_write(

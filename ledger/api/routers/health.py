@@ -1,19 +1,13 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import Response
 from fastapi.responses import JSONResponse
 
 from ledger.api.deps import ContainerDep
-from ledger.api.problems import problem_responses
-from ledger.api.routing import OneHopRoute
+from ledger.api.routing import resource_router
 from ledger.api.schemas import HealthPublic
 
-router = APIRouter(
-    prefix="/v1/health",
-    tags=["health"],
-    responses=problem_responses(500),
-    route_class=OneHopRoute,
-)
+router = resource_router("/v1/health", tag="health", problems=(500,))
 
 
 @router.get(

@@ -3,22 +3,17 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
 from ledger.api.deps import AdminDep, LedgerDep
-from ledger.api.problems import IMPORTS_PATH, problem_response, problem_responses
-from ledger.api.routing import OneHopRoute
+from ledger.api.problems import IMPORTS_PATH, problem_response
+from ledger.api.routing import resource_router
 from ledger.api.schemas import ImportPublic
 from ledger.application import ImportReport
 from ledger.name_lists import read_name_list
 
-router = APIRouter(
-    prefix=IMPORTS_PATH,
-    tags=["clients"],
-    responses=problem_responses(401, 403, 413, 422, 500),
-    route_class=OneHopRoute,
-)
+router = resource_router(IMPORTS_PATH, tag="clients", problems=(401, 403, 413, 422, 500))
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 

@@ -2,11 +2,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import Path, Query
 
 from ledger.api.deps import AuditorDep, ContainerDep
 from ledger.api.problems import problem_responses
-from ledger.api.routing import OneHopRoute
+from ledger.api.routing import resource_router
 from ledger.api.schemas import (
     ConsistencyProofPublic,
     DigestCheck,
@@ -16,12 +16,7 @@ from ledger.api.schemas import (
 )
 from ledger.integrity import Digest
 
-router = APIRouter(
-    prefix="/v1/integrity",
-    tags=["integrity"],
-    responses=problem_responses(401, 403, 413, 422, 500),
-    route_class=OneHopRoute,
-)
+router = resource_router("/v1/integrity", tag="integrity", problems=(401, 403, 413, 422, 500))
 
 
 @router.get("/digest", summary="The latest position of the log and its chain hash")

@@ -4,19 +4,17 @@ unacknowledged assignments, the at-risk board, referrals and segments. Lists are
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel
+from fastapi import Depends, Query
 
 from ledger.api.deps import MaintenanceDep, ScopedClient, ScopedUnit
-from ledger.api.exports import EXPORT_RESPONSES, ExportFormat, every_page, export_models
-from ledger.api.problems import problem_responses
-from ledger.api.routing import OneHopRoute
+from ledger.api.exports import EXPORT_RESPONSES, ExportFormat, Listing
+from ledger.api.routing import READ_PROBLEMS, resource_router
 from ledger.api.schemas import (
     AMOUNT_PATTERN,
     AtRiskClient,
@@ -39,11 +37,7 @@ from ledger.api.schemas import (
 from ledger.domain import InvalidInput
 from ledger.projections.maintenance import DEFAULT_LIMIT, MAX_LIMIT
 
-router = APIRouter(
-    tags=["reports"],
-    responses=problem_responses(401, 403, 404, 422, 500, 503),
-    route_class=OneHopRoute,
-)
+router = resource_router(tag="reports", problems=READ_PROBLEMS)
 
 From = Annotated[Moment, Query(alias="from", description="the period's start (inclusive)")]
 To = Annotated[Moment, Query(alias="to", description="the period's end (exclusive)")]
@@ -64,17 +58,9 @@ class Paging:
     cursor: Cursor = None
     fmt: ExportFormat = None
 
-    def answer(
-        self,
-        read: Callable[..., Mapping[str, Any]],
-        page: type[BaseModel],
-        item: type[BaseModel],
-        name: str,
-    ) -> Any:
-        if self.fmt is not None:
-            rows = every_page(lambda after: read(limit=MAX_LIMIT, cursor=after))
-            return export_models(item, rows, self.fmt, name)
-        return page.model_validate(read(limit=self.limit, cursor=self.cursor))
+    @property
+    def listing(self) -> Listing:
+        return Listing(self.limit, self.cursor, self.fmt, MAX_LIMIT)
 
 
 PagingDep = Annotated[Paging, Depends()]
@@ -96,7 +82,7 @@ def duties_overdue(
     def read(**page: Any) -> Mapping[str, Any]:
         return view.duties_overdue(unit_id, as_of=as_of, role=role, **page)
 
-    return paging.answer(read, DutiesOverduePublic, DutyOverdue, f"duties-{unit_id}")
+    return paging.listing.answer(read, DutiesOverduePublic, DutyOverdue, f"duties-{unit_id}")
 
 
 @router.get(
@@ -114,7 +100,7 @@ def team_gaps(
     def read(**page: Any) -> Mapping[str, Any]:
         return view.team_gaps(unit_id, as_of=as_of, **page)
 
-    return paging.answer(read, TeamGapsPublic, TeamGap, f"team-gaps-{unit_id}")
+    return paging.listing.answer(read, TeamGapsPublic, TeamGap, f"team-gaps-{unit_id}")
 
 
 @router.get(
@@ -136,7 +122,7 @@ def leader_visits(
     def read(**page: Any) -> Mapping[str, Any]:
         return view.leader_visits(unit_id, start, end, min_assets=Decimal(min_assets), **page)
 
-    return paging.answer(read, LeaderVisitsPublic, LeaderVisit, f"leader-visits-{unit_id}")
+    return paging.listing.answer(read, LeaderVisitsPublic, LeaderVisit, f"leader-visits-{unit_id}")
 
 
 @router.get(
@@ -157,7 +143,7 @@ def unacknowledged_assignments(
             unit_id, older_than_days=older_than_days, as_of=as_of, **page
         )
 
-    return paging.answer(
+    return paging.listing.answer(
         read, UnacknowledgedAssignmentsPublic, UnacknowledgedAssignment, f"unack-{unit_id}"
     )
 
@@ -177,7 +163,7 @@ def at_risk(
     def read(**page: Any) -> Mapping[str, Any]:
         return view.at_risk(unit_id, as_of=as_of, **page)
 
-    return paging.answer(read, AtRiskPublic, AtRiskClient, f"at-risk-{unit_id}")
+    return paging.listing.answer(read, AtRiskPublic, AtRiskClient, f"at-risk-{unit_id}")
 
 
 @router.get("/v1/clients/{client_id}/referrals", summary="The referral tree below a client")

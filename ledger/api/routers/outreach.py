@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-
 from ledger.api.deps import ClientWriterDep, CreateWriterDep, IdPath, UpdateWriterDep
-from ledger.api.problems import problem_responses
-from ledger.api.routing import OneHopRoute
+from ledger.api.routing import WRITE_PROBLEMS, resource_router
 from ledger.api.schemas import (
     CampaignCreate,
     ProspectConversion,
@@ -15,12 +12,7 @@ from ledger.api.schemas import (
     WritePublic,
 )
 
-router = APIRouter(
-    prefix="/v1",
-    tags=["outreach"],
-    responses=problem_responses(401, 403, 404, 409, 413, 422, 500),
-    route_class=OneHopRoute,
-)
+router = resource_router("/v1", tag="outreach", problems=WRITE_PROBLEMS)
 
 
 @router.post("/prospects", status_code=201, summary="Record a prospect")

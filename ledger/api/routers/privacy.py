@@ -4,21 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 
 from ledger.api.deps import IdPath, LedgerDep, RosterDep, UpdateWriterDep, role_in
 from ledger.api.exports import every_page
-from ledger.api.problems import problem_responses
-from ledger.api.routing import OneHopRoute
+from ledger.api.routing import resource_router
 from ledger.api.schemas import ErasablePublic, ErasureCreate, WritePublic
 from ledger.application import Principal
 from ledger.projections.roster import MAX_LIMIT
 
-router = APIRouter(
-    tags=["privacy"],
-    responses=problem_responses(401, 403, 404, 409, 422, 500),
-    route_class=OneHopRoute,
-)
+router = resource_router(tag="privacy", problems=(401, 403, 404, 409, 422, 500))
 
 EraserDep = Annotated[Principal, Depends(role_in("admin", doing="erase personal data"))]
 

@@ -2,12 +2,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import Query, Response
 
 from ledger.api.deps import ReportsDep, RosterDep, ScopedStaffQuery, ScopedUnit
 from ledger.api.exports import EXPORT_RESPONSES, ExportFormat, export_models
-from ledger.api.problems import problem_responses
-from ledger.api.routing import OneHopRoute
+from ledger.api.routing import READ_PROBLEMS, resource_router
 from ledger.api.schemas import (
     Complaint,
     ComplaintsPublic,
@@ -23,12 +22,7 @@ from ledger.api.schemas import (
 )
 from ledger.domain import InvalidInput
 
-router = APIRouter(
-    prefix="/v1/reports",
-    tags=["reports"],
-    responses=problem_responses(401, 403, 404, 422, 500, 503),
-    route_class=OneHopRoute,
-)
+router = resource_router("/v1/reports", tag="reports", problems=READ_PROBLEMS)
 
 From = Annotated[Moment, Query(alias="from", description="the period's start (inclusive)")]
 To = Annotated[Moment, Query(alias="to", description="the period's end (exclusive)")]

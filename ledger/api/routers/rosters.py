@@ -3,12 +3,11 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import Query, Response
 
 from ledger.api.deps import MaintenanceForFiltersDep, RosterDep, ScopedUnit
-from ledger.api.exports import EXPORT_RESPONSES, ExportFormat, every_page, export_models
-from ledger.api.problems import problem_responses
-from ledger.api.routing import OneHopRoute
+from ledger.api.exports import EXPORT_RESPONSES, ExportFormat, Listing
+from ledger.api.routing import READ_PROBLEMS, resource_router
 from ledger.api.schemas import (
     AMOUNT_PATTERN,
     Moment,
@@ -22,12 +21,7 @@ from ledger.api.schemas import (
 )
 from ledger.projections.roster import DEFAULT_LIMIT, MAX_LIMIT
 
-router = APIRouter(
-    prefix="/v1/rosters",
-    tags=["projections"],
-    responses=problem_responses(401, 403, 404, 422, 500, 503),
-    route_class=OneHopRoute,
-)
+router = resource_router("/v1/rosters", tag="projections", problems=READ_PROBLEMS)
 
 
 @router.get(
@@ -70,7 +64,7 @@ def roster(
         "max_assets": Decimal(max_assets) if max_assets is not None else None,
     }
 
-    def read(limit: int, cursor: str | None) -> dict[str, Any]:
+    def read(*, limit: int, cursor: str | None) -> dict[str, Any]:
         if all(value is None for value in profile.values()):
             return view.roster(unit_id, limit=limit, cursor=cursor, **filters)
         # The profile, source and assets live in the maintenance view: it picks the page's
@@ -81,11 +75,9 @@ def roster(
         rows = view.roster(unit_id, limit=limit, client_ids=page["items"], **filters)
         return {"items": rows["items"], "next_cursor": page["next_cursor"]}
 
-    if fmt is not None:
-        # Every matching row, not a page: `limit` and `cursor` play no part.
-        rows = every_page(lambda after: read(MAX_LIMIT, after))
-        return export_models(RosterItem, rows, fmt, f"roster-{unit_id}")
-    return RosterPage.model_validate(read(limit, cursor))
+    return Listing(limit, cursor, fmt, MAX_LIMIT).answer(
+        read, RosterPage, RosterItem, f"roster-{unit_id}"
+    )
 
 
 @router.get(

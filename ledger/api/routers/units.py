@@ -1,18 +1,10 @@
 from __future__ import annotations
 
-from fastapi import APIRouter
-
 from ledger.api.deps import AdminDep, CreateWriterDep, IdPath, LedgerDep, ReaderDep, UpdateWriterDep
-from ledger.api.problems import problem_responses
-from ledger.api.routing import OneHopRoute
+from ledger.api.routing import WRITE_PROBLEMS, resource_router
 from ledger.api.schemas import HeadAppointment, UnitCreate, UnitPublic, WritePublic
 
-router = APIRouter(
-    prefix="/v1/units",
-    tags=["organisation"],
-    responses=problem_responses(401, 403, 404, 409, 413, 422, 500),
-    route_class=OneHopRoute,
-)
+router = resource_router("/v1/units", tag="organisation", problems=WRITE_PROBLEMS)
 
 
 @router.post("", status_code=201, summary="Register a unit")

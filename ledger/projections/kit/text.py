@@ -3,13 +3,15 @@ both databases, so every comparison is the same SQL on either) and aggregate ids
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.utils import get_topic
+
+from ledger.domain.errors import InvalidInput
 
 # Large IN (...) lists are split so neither database meets its parameter limit.
 CHUNK = 500
@@ -75,3 +77,26 @@ def chunks(items: Sequence[Any], size: int | None = None) -> Iterator[Sequence[A
 def placeholders(values: Sequence[Any]) -> str:
     """`(?, ?, ...)` for an IN list of `values`."""
     return "(" + ",".join("?" * len(values)) + ")"
+
+
+def after_cursor(
+    cursor: str | None, time_column: str, id_column: str
+) -> dict[str, tuple[str, str, str]]:
+    """The condition of the rows after `cursor`, a `<time>|<id>` that a list ordered by
+    `time_column`, `id_column` answered as its `next_cursor`, as a condition of `given`
+    (none without a cursor)."""
+    if cursor is None:
+        return {}
+    at, sep, after_id = cursor.partition("|")
+    if not sep:
+        raise InvalidInput("cursor", "not a cursor this list answered")
+    return {f"({time_column} > ? OR ({time_column} = ? AND {id_column} > ?))": (at, at, after_id)}
+
+
+def given(conditions: Mapping[str, Any]) -> tuple[list[str], list[Any]]:
+    """The conditions (SQL with a `?` for its value, or one for each item of a tuple)
+    whose value is given (not None), after an `1 = 1` that keeps the list from being
+    empty; and their values, in order."""
+    present = [(condition, value) for condition, value in conditions.items() if value is not None]
+    values = [v for _, value in present for v in (value if isinstance(value, tuple) else (value,))]
+    return ["1 = 1", *(condition for condition, _ in present)], values
