@@ -30,10 +30,11 @@ from ledger.projections.kit.text import from_utc_text, utc_text
 from ledger.projections.maintenance_files import (
     MAX_LIMIT,
     PREFERENCES,
+    Candidates,
     ClientFiles,
     Page,
 )
-from ledger.projections.maintenance_filters import matches, segment_of, value_in_team
+from ledger.projections.maintenance_filters import matches, value_in_team
 from ledger.projections.maintenance_rules import (
     ClientFile,
     Contact,
@@ -50,6 +51,8 @@ from ledger.projections.maintenance_rules import (
     tier_at,
     unacknowledged,
 )
+from ledger.projections.maintenance_standing import REPORT_COLUMNS
+from ledger.projections.maintenance_standings import ClientStandings
 
 DEFAULT_LIMIT = 100
 __all__ = ["DEFAULT_LIMIT", "MAX_LIMIT", "PREFERENCES", "MaintenanceView", "SQLMaintenanceView"]
@@ -157,7 +160,17 @@ class SQLMaintenanceView(BatchView, MaintenanceView):
         self.staff = StaffTable(self, roles=True)
         self.heads = UnitHeads(self, vacancies=False)
         self.files = ClientFiles(self, self.units, self.staff, self.heads)
-        return [self.units, self.staff, self.heads, self.files]
+        self.standings = ClientStandings(self, self.files, self.staff, self.heads)
+        return [self.units, self.staff, self.heads, self.files, self.standings]
+
+    def _standing(self, unit_id: str, at: str, condition: str, *params: Any) -> Candidates:
+        """A page's clients: those whose standing meets `condition` at `at` (see
+        `maintenance_standing.py`), and those that changed after `at`, folded anew."""
+
+        def read(after: str, size: int) -> list[dict[str, Any]]:
+            return self.standings.candidates(unit_id, condition, params, at, after, size)
+
+        return read
 
     def _lookback(self) -> timedelta:
         return timedelta(days=int(self.options["churn_lookback_days"]))
@@ -173,13 +186,15 @@ class SQLMaintenanceView(BatchView, MaintenanceView):
     ) -> Page:
         at = as_of or datetime.now(UTC)
         cadence = self.options["duty_cadence"]
+        due = "duty_due" if role is None else f"due_{role}"
+        assert due in REPORT_COLUMNS, role
         return self.files.page(
             unit_id,
             lambda file, contacts, org: duties_overdue(file, at, contacts, org, cadence, role),
             contacts_before=_just_after(at),
             limit=limit,
             cursor=cursor,
-            vip_only=True,
+            candidates=self._standing(unit_id, utc_text(at), f"s.{due} < ?", utc_text(at)),
         )
 
     def team_gaps(
@@ -203,7 +218,12 @@ class SQLMaintenanceView(BatchView, MaintenanceView):
             ]
 
         return self.files.page(
-            unit_id, evaluate, contacts_before=None, limit=limit, cursor=cursor, vip_only=True
+            unit_id,
+            evaluate,
+            contacts_before=None,
+            limit=limit,
+            cursor=cursor,
+            candidates=self._standing(unit_id, moment, "s.gap = 1"),
         )
 
     def leader_visits(
@@ -263,7 +283,14 @@ class SQLMaintenanceView(BatchView, MaintenanceView):
             found = unacknowledged(file, before, moment)
             return [found] if found else []
 
-        return self.files.page(unit_id, evaluate, contacts_before=None, limit=limit, cursor=cursor)
+        return self.files.page(
+            unit_id,
+            evaluate,
+            contacts_before=None,
+            limit=limit,
+            cursor=cursor,
+            candidates=self._standing(unit_id, moment, "s.unack_at < ?", before),
+        )
 
     def at_risk(
         self,
@@ -299,7 +326,13 @@ class SQLMaintenanceView(BatchView, MaintenanceView):
             latest_contact_only=True,
             limit=limit,
             cursor=cursor,
-            vip_only=True,
+            candidates=self._standing(
+                unit_id,
+                when.text,
+                "s.board_always = 1 OR s.board_due < ? OR s.board_until > ?",
+                when.text,
+                when.text,
+            ),
         )
 
     def referral_tree(self, client_id: str) -> dict[str, Any]:
@@ -342,20 +375,8 @@ class SQLMaintenanceView(BatchView, MaintenanceView):
         }
 
     def segments(self, unit_id: str, by: str, *, as_of: datetime | None = None) -> dict[str, Any]:
-        moment = utc_text(as_of or datetime.now(UTC))
-        segments: dict[str, dict[str, Any]] = {}
-        for file in self.files.active_files(unit_id, moment):
-            value = segment_of(file, by, moment) or "unknown"
-            entry = segments.setdefault(value, {"clients": 0, "assets": Decimal(0)})
-            entry["clients"] += 1
-            entry["assets"] += assets_at(file, moment) or Decimal(0)
-        return {
-            "by": by,
-            "segments": {
-                value: {"clients": entry["clients"], "assets": str(entry["assets"])}
-                for value, entry in sorted(segments.items())
-            },
-        }
+        self.units.unit(unit_id)
+        return self.standings.segments(unit_id, by, utc_text(as_of or datetime.now(UTC)))
 
     def matching(
         self,

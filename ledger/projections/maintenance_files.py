@@ -26,7 +26,6 @@ from ledger.projections.maintenance_rules import (
     Organisation,
     insert,
     new_file,
-    status_at,
 )
 
 MAX_LIMIT = 1000
@@ -36,6 +35,8 @@ PREFERENCES = ("risk_appetite", "product_horizon", "business_interests")
 Page = dict[str, Any]
 # What a report makes of one client, given the chunk's contacts and the organisation.
 Evaluate = Callable[[ClientFile, list[Contact], Organisation], list[Any]]
+# The next clients of a page: (after client id, how many) -> rows of aid, client_id, data.
+Candidates = Callable[[str, int], list[dict[str, Any]]]
 
 
 class ClientFiles(Part):
@@ -152,6 +153,7 @@ class ClientFiles(Part):
         )
 
     def contact_logged(self, event: Client.ContactLogged, tracking: Tracking) -> None:
+        """Marks the client "standing": its duties and the board move with its contacts."""
         self.view.record(
             f"INSERT INTO {self.prefix}_contacts (aid, occurred_at, version, staff_id, channel) "
             "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
@@ -163,6 +165,7 @@ class ClientFiles(Part):
                 event.channel,
             ),
             tracking,
+            mark="standing",
         )
 
     def retracted(self, event: Client.EventRetracted, tracking: Tracking) -> None:
@@ -228,19 +231,26 @@ class ClientFiles(Part):
         return Organisation(roles=roles, departed=departed, heads=self.heads.by_unit())
 
     def contacts(
-        self, keys: Sequence[str], before: str, *, latest_only: bool = False
+        self, keys: Sequence[str], before: str, *, latest_only: bool = False, cursor: Any = None
     ) -> dict[str, list[Contact]]:
         """Each client's latest contact before `before` per staff member and channel; with
-        `latest_only`, only its latest (by whom and how left out)."""
+        `latest_only`, only its latest (by whom and how left out). Read in the open
+        transaction `cursor` if given."""
         found: dict[str, list[Contact]] = defaultdict(list)
         if not keys:
             return found
         by = "" if latest_only else ", staff_id, channel"
-        for row in self.view.query(
+        statement = (
             f"SELECT aid{by}, MAX(occurred_at) AS occurred_at FROM {self.prefix}_contacts "
-            f"WHERE aid IN {placeholders(keys)} AND occurred_at < ? GROUP BY aid{by}",
-            (*keys, before),
-        ):
+            f"WHERE aid IN {placeholders(keys)} AND occurred_at < ? GROUP BY aid{by}"
+        )
+        params = (*keys, before)
+        rows = (
+            self.view.fetch(cursor, statement, params)
+            if cursor is not None
+            else self.view.query(statement, params)
+        )
+        for row in rows:
             found[row["aid"]].append(
                 Contact(row.get("staff_id", ""), row.get("channel", ""), row["occurred_at"])
             )
@@ -254,29 +264,24 @@ class ClientFiles(Part):
         contacts_before: str | None,
         limit: int,
         cursor: str | None,
+        candidates: Candidates | None = None,
         vip_only: bool = False,
         latest_contact_only: bool = False,
         min_peak: Decimal | None = None,
     ) -> Page:
         """`evaluate` over the subtree's clients in client id order, a chunk at a time,
-        until the page holds `limit` items (a client's items stay on one page)."""
+        until the page holds `limit` items (a client's items stay on one page). The clients
+        are `candidates(after, size)` if given (see `ClientStandings.candidates`), else
+        every client of the subtree (VIP at some time, or with assets of `min_peak` at
+        some time)."""
         self.units.unit(unit_id)
         limit = max(1, min(limit, MAX_LIMIT))
         org = self.organisation()
-        p, after, items = self.prefix, cursor or "", []
-        extra = "AND f.ever_vip = 1 " if vip_only else ""
-        floor: tuple[float, ...] = ()
-        if min_peak is not None:
-            # A float below the amount by more than its rounding: only a prefilter.
-            extra += "AND f.peak_assets >= ? "
-            floor = (float(min_peak) * 0.999,)
+        after, items = cursor or "", []
+        size = min(CHUNK, limit + 1) if candidates is not None else CHUNK
+        read = candidates or self._scan(unit_id, vip_only=vip_only, min_peak=min_peak)
         while True:
-            rows = self.view.query(
-                f"SELECT f.aid AS aid, f.client_id AS client_id, f.data AS data FROM {p}_files f "
-                f"JOIN {p}_unit_paths u ON u.unit_id = f.unit_id AND u.ancestor_id = ? "
-                f"WHERE f.client_id > ? {extra}ORDER BY f.client_id LIMIT ?",
-                (unit_id, after, *floor, CHUNK),
-            )
+            rows = read(after, size)
             keys = [row["aid"] for row in rows]
             contacts = (
                 self.contacts(keys, contacts_before, latest_only=latest_contact_only)
@@ -286,22 +291,30 @@ class ClientFiles(Part):
             for index, row in enumerate(rows):
                 items.extend(evaluate(json.loads(row["data"]), contacts.get(row["aid"], []), org))
                 if len(items) >= limit:
-                    last = index == len(rows) - 1 and len(rows) < CHUNK
+                    last = index == len(rows) - 1 and len(rows) < size
                     return {"items": items, "next_cursor": None if last else row["client_id"]}
-            if len(rows) < CHUNK:
+            if len(rows) < size:
                 return {"items": items, "next_cursor": None}
             after = rows[-1]["client_id"]
 
-    def active_files(self, unit_id: str, moment: str) -> list[ClientFile]:
-        self.units.unit(unit_id)
+    def _scan(self, unit_id: str, *, vip_only: bool, min_peak: Decimal | None) -> Candidates:
         p = self.prefix
-        rows = self.view.query(
-            f"SELECT f.data AS data FROM {p}_files f JOIN {p}_unit_paths u "
-            "ON u.unit_id = f.unit_id AND u.ancestor_id = ? WHERE f.registered_at <= ?",
-            (unit_id, moment),
-        )
-        files = [json.loads(row["data"]) for row in rows]
-        return [file for file in files if status_at(file, moment) == ACTIVE]
+        extra = "AND f.ever_vip = 1 " if vip_only else ""
+        floor: tuple[float, ...] = ()
+        if min_peak is not None:
+            # A float below the amount by more than its rounding: only a prefilter.
+            extra += "AND f.peak_assets >= ? "
+            floor = (float(min_peak) * 0.999,)
+
+        def read(after: str, size: int) -> list[dict[str, Any]]:
+            return self.view.query(
+                f"SELECT f.aid AS aid, f.client_id AS client_id, f.data AS data FROM {p}_files f "
+                f"JOIN {p}_unit_paths u ON u.unit_id = f.unit_id AND u.ancestor_id = ? "
+                f"WHERE f.client_id > ? {extra}ORDER BY f.client_id LIMIT ?",
+                (unit_id, after, *floor, size),
+            )
+
+        return read
 
     def referred(self, client_id: str) -> dict[str, list[str]]:
         """Who each client of `client_id`'s referral tree referred; NotFound for an
