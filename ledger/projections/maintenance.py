@@ -11,7 +11,6 @@ a client's file in `maintenance_rules.py` and `maintenance_filters.py`.
 
 from __future__ import annotations
 
-import json
 from abc import ABC, abstractmethod
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -34,7 +33,7 @@ from ledger.projections.maintenance_files import (
     ClientFiles,
     Page,
 )
-from ledger.projections.maintenance_filters import matches, value_in_team
+from ledger.projections.maintenance_filters import condition, matches
 from ledger.projections.maintenance_rules import (
     ClientFile,
     Contact,
@@ -163,6 +162,27 @@ class SQLMaintenanceView(BatchView, MaintenanceView):
         self.standings = ClientStandings(self, self.files, self.staff, self.heads)
         return [self.units, self.staff, self.heads, self.files, self.standings]
 
+    def _standing_page(
+        self,
+        unit_id: str,
+        evaluate: Any,
+        limit: int,
+        cursor: str | None,
+        at: str,
+        condition: str,
+        *params: Any,
+    ) -> Page:
+        """A page of a report that reads no contacts, over `_standing` candidates."""
+        candidates = self._standing(unit_id, at, condition, *params)
+        return self.files.page(
+            unit_id,
+            evaluate,
+            contacts_before=None,
+            limit=limit,
+            cursor=cursor,
+            candidates=candidates,
+        )
+
     def _standing(self, unit_id: str, at: str, condition: str, *params: Any) -> Candidates:
         """A page's clients: those whose standing meets `condition` at `at` (see
         `maintenance_standing.py`), and those that changed after `at`, folded anew."""
@@ -217,14 +237,7 @@ class SQLMaintenanceView(BatchView, MaintenanceView):
                 {"client_id": file["client_id"], "tier": tier_at(file, moment), "missing": missing}
             ]
 
-        return self.files.page(
-            unit_id,
-            evaluate,
-            contacts_before=None,
-            limit=limit,
-            cursor=cursor,
-            candidates=self._standing(unit_id, moment, "s.gap = 1"),
-        )
+        return self._standing_page(unit_id, evaluate, limit, cursor, moment, "s.gap = 1")
 
     def leader_visits(
         self,
@@ -283,13 +296,8 @@ class SQLMaintenanceView(BatchView, MaintenanceView):
             found = unacknowledged(file, before, moment)
             return [found] if found else []
 
-        return self.files.page(
-            unit_id,
-            evaluate,
-            contacts_before=None,
-            limit=limit,
-            cursor=cursor,
-            candidates=self._standing(unit_id, moment, "s.unack_at < ?", before),
+        return self._standing_page(
+            unit_id, evaluate, limit, cursor, moment, "s.unack_at < ?", before
         )
 
     def at_risk(
@@ -339,40 +347,8 @@ class SQLMaintenanceView(BatchView, MaintenanceView):
         return referral_tree(client_id, self.files.referred(client_id))
 
     def referrals(self, unit_id: str, start: datetime, end: datetime) -> dict[str, Any]:
-        """Clients of the subtree registered in `[start, end)` through a referrer, credited
-        to the referrer's designated manager at the registration (以点带面), with their
-        assets at `end`."""
         self.units.unit(unit_id)
-        p = self.view_name
-        rows = self.query(
-            f"SELECT f.data AS data, r.data AS referrer FROM {p}_files f "
-            f"JOIN {p}_unit_paths u ON u.unit_id = f.unit_id AND u.ancestor_id = ? "
-            f"LEFT JOIN {p}_files r ON r.client_id = f.referred_by "
-            "WHERE f.referred_by IS NOT NULL AND f.registered_at >= ? AND f.registered_at < ? "
-            "ORDER BY f.client_id",
-            (unit_id, utc_text(start), utc_text(end)),
-        )
-        last_moment = utc_text(end - timedelta(microseconds=1))
-        by_manager: dict[str | None, dict[str, Any]] = {}
-        for row in rows:
-            file = json.loads(row["data"])
-            referrer = json.loads(row["referrer"]) if row["referrer"] else None
-            manager = (
-                value_in_team(referrer, file["registered_at"]) if referrer is not None else None
-            )
-            entry = by_manager.setdefault(
-                manager, {"staff_id": manager, "clients": 0, "assets": Decimal(0)}
-            )
-            entry["clients"] += 1
-            entry["assets"] += assets_at(file, last_moment) or Decimal(0)
-        items = sorted(
-            by_manager.values(), key=lambda e: (e["staff_id"] is None, e["staff_id"] or "")
-        )
-        total = sum((e["assets"] for e in items), Decimal(0))
-        return {
-            "by_manager": [{**e, "assets": str(e["assets"])} for e in items],
-            "total": {"clients": sum(e["clients"] for e in items), "assets": str(total)},
-        }
+        return self.files.referrals(unit_id, start, end)
 
     def segments(self, unit_id: str, by: str, *, as_of: datetime | None = None) -> dict[str, Any]:
         self.units.unit(unit_id)
@@ -392,7 +368,8 @@ class SQLMaintenanceView(BatchView, MaintenanceView):
         def evaluate(file: ClientFile, _: list[Contact], org: Organisation) -> list[str]:
             return [file["client_id"]] if matches(file, filters, moment) else []
 
-        return self.files.page(unit_id, evaluate, contacts_before=None, limit=limit, cursor=cursor)
+        where, params = condition(filters)
+        return self._standing_page(unit_id, evaluate, limit, cursor, moment, where, *params)
 
 
 def _just_after(at: datetime) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -20,10 +21,12 @@ from ledger.domain.values import ACTIVE, CHURNED, TIER_RANK
 from ledger.domain.values import event_id as event_id_of
 from ledger.projections.kit import BatchView, Handler, Part, StaffTable, UnitHeads, UnitTree
 from ledger.projections.kit.text import CHUNK, aggregate_key, placeholders, utc_text
+from ledger.projections.maintenance_filters import value_in_team
 from ledger.projections.maintenance_rules import (
     ClientFile,
     Contact,
     Organisation,
+    assets_at,
     insert,
     new_file,
 )
@@ -315,6 +318,41 @@ class ClientFiles(Part):
             )
 
         return read
+
+    def referrals(self, unit_id: str, start: datetime, end: datetime) -> dict[str, Any]:
+        """Clients of the subtree registered in `[start, end)` through a referrer, credited
+        to the referrer's designated manager at the registration (以点带面), with their
+        assets at `end`."""
+        p = self.prefix
+        rows = self.view.query(
+            f"SELECT f.data AS data, r.data AS referrer FROM {p}_files f "
+            f"JOIN {p}_unit_paths u ON u.unit_id = f.unit_id AND u.ancestor_id = ? "
+            f"LEFT JOIN {p}_files r ON r.client_id = f.referred_by "
+            "WHERE f.referred_by IS NOT NULL AND f.registered_at >= ? AND f.registered_at < ? "
+            "ORDER BY f.client_id",
+            (unit_id, utc_text(start), utc_text(end)),
+        )
+        last_moment = utc_text(end - timedelta(microseconds=1))
+        by_manager: dict[str | None, dict[str, Any]] = {}
+        for row in rows:
+            file = json.loads(row["data"])
+            referrer = json.loads(row["referrer"]) if row["referrer"] else None
+            manager = (
+                value_in_team(referrer, file["registered_at"]) if referrer is not None else None
+            )
+            entry = by_manager.setdefault(
+                manager, {"staff_id": manager, "clients": 0, "assets": Decimal(0)}
+            )
+            entry["clients"] += 1
+            entry["assets"] += assets_at(file, last_moment) or Decimal(0)
+        items = sorted(
+            by_manager.values(), key=lambda e: (e["staff_id"] is None, e["staff_id"] or "")
+        )
+        total = sum((e["assets"] for e in items), Decimal(0))
+        return {
+            "by_manager": [{**e, "assets": str(e["assets"])} for e in items],
+            "total": {"clients": sum(e["clients"] for e in items), "assets": str(total)},
+        }
 
     def referred(self, client_id: str) -> dict[str, list[str]]:
         """Who each client of `client_id`'s referral tree referred; NotFound for an

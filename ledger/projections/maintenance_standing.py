@@ -55,6 +55,8 @@ REPORT_COLUMNS: tuple[str, ...] = (
     "unack_at",
 )
 SEGMENT_COLUMNS: tuple[str, ...] = (*(f"seg_{key}" for key in SEGMENT_KEYS), "assets")
+# What the roster's filters look at besides the segments (`maintenance_filters.condition`).
+FILTER_COLUMNS: tuple[str, ...] = ("manager", "assets_value")
 
 
 def stable_from(file: ClientFile, contacts: Iterable[Contact], org: Organisation) -> str:
@@ -96,7 +98,9 @@ def standing(
     row.update(
         {f"seg_{key}": (segment_of(file, key, at) or "unknown") for key in SEGMENT_KEYS},
         assets=file["assets"][-1][2] if file["assets"] else None,
+        manager=holder_at(file, DESIGNATED_MANAGER, at),
     )
+    row["assets_value"] = None if row["assets"] is None else float(row["assets"])
     if not active:
         return row
     row.update(_duties(file, at, contacts, org, options["duty_cadence"]))

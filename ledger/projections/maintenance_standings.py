@@ -22,6 +22,7 @@ from ledger.projections.maintenance_files import ClientFiles
 from ledger.projections.maintenance_filters import segment_of
 from ledger.projections.maintenance_rules import ClientFile, Organisation, assets_at, status_at
 from ledger.projections.maintenance_standing import (
+    FILTER_COLUMNS,
     REPORT_COLUMNS,
     SEGMENT_COLUMNS,
     segment_assets,
@@ -29,8 +30,21 @@ from ledger.projections.maintenance_standing import (
     standing,
 )
 
-COLUMNS = ("ancestor_id", "client_id", "aid", "unit_id", *REPORT_COLUMNS, *SEGMENT_COLUMNS)
-_FLAGS = {"active", "board_always", "gap"}
+COLUMNS = (
+    "ancestor_id",
+    "client_id",
+    "aid",
+    "unit_id",
+    *REPORT_COLUMNS,
+    *SEGMENT_COLUMNS,
+    *FILTER_COLUMNS,
+)
+_TYPES = {
+    "active": "BIGINT",
+    "board_always": "BIGINT",
+    "gap": "BIGINT",
+    "assets_value": "DOUBLE PRECISION",
+}
 # Summed per outlet, segment key and value (`segment_contribution`).
 _COUNTED = ("clients", "assets_high", "assets_low", "tenths", "cents")
 
@@ -49,7 +63,7 @@ class ClientStandings(Part):
 
     def tables(self) -> list[str]:
         p = self.prefix
-        columns = ", ".join(f"{name} {'BIGINT' if name in _FLAGS else 'TEXT'}" for name in COLUMNS)
+        columns = ", ".join(f"{name} {_TYPES.get(name, 'TEXT')}" for name in COLUMNS)
         counted = ", ".join(f"{name} BIGINT" for name in _COUNTED)
         return [
             f"CREATE TABLE IF NOT EXISTS {p}_standings ({columns}, "
