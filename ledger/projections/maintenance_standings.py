@@ -86,22 +86,27 @@ class ClientStandings(Part):
 
     def flush(self, c: Any, marked: dict[str, set[str]]) -> None:
         keys = set(marked.get("file", ())) | set(marked.get("standing", ()))
-        keys |= self._clients_of_staff(c, marked.get("staff", ()))
-        keys |= self._clients_of_outlets(c, marked.get("unit", ()))
+        units = set(marked.get("unit", ()))
+        keys |= self._clients_of_staff(c, marked.get("staff", ()), units)
+        keys |= self._clients_of_outlets(c, units)
         if keys:
             self.recompute(c, sorted(keys))
 
-    def _clients_of_staff(self, c: Any, staff_keys: Iterable[str]) -> set[str]:
+    def _clients_of_staff(self, c: Any, staff_keys: Iterable[str], units: set[str]) -> set[str]:
+        """The clients whose team the departed staff were ever on; the units they headed
+        go into `units` (their outlets' clients may have lost their director)."""
         staff_ids = self.staff.staff_ids(c, staff_keys)
         found: set[str] = set()
         for part in chunks(staff_ids):
-            rows = self.view.fetch(
-                c,
-                f"SELECT aid FROM {self.prefix}_team_members WHERE staff_id IN "
-                f"{placeholders(part)}",
-                part,
-            )
-            found.update(row["aid"] for row in rows)
+            marks = placeholders(part)
+            for row in self.view.fetch(
+                c, f"SELECT aid FROM {self.prefix}_team_members WHERE staff_id IN {marks}", part
+            ):
+                found.add(row["aid"])
+            for row in self.view.fetch(
+                c, f"SELECT unit_aid FROM {self.prefix}_heads WHERE staff_id IN {marks}", part
+            ):
+                units.add(row["unit_aid"])
         return found
 
     def _clients_of_outlets(self, c: Any, unit_keys: Iterable[str]) -> set[str]:
@@ -186,6 +191,10 @@ class ClientStandings(Part):
             f"ON CONFLICT (unit_id, by_key, value) DO UPDATE SET {added}",
             [(*key, *values) for key, values in sorted(counts.items()) if any(values)],
         )
+        if any(values[0] < 0 for values in counts.values()):
+            # A value no client has any more leaves no row: the counts are the same rows
+            # however the log was cut into batches (a rebuild compares them).
+            self.view.execute(c, f"DELETE FROM {self.prefix}_segment_counts WHERE clients = 0")
 
     def upgrade(self) -> None:
         """A view built before standings were kept: every client's worked out once (the
