@@ -188,7 +188,8 @@ class SQLMaintenanceView(BatchView, MaintenanceView):
         `maintenance_standing.py`), and those that changed after `at`, folded anew."""
 
         def read(after: str, size: int) -> list[dict[str, Any]]:
-            return self.standings.candidates(unit_id, condition, params, at, after, size)
+            where = f"s.stable_from > ? OR ({condition})"
+            return self.standings.candidates(unit_id, where, (at, *params), after, size)
 
         return read
 
@@ -269,13 +270,20 @@ class SQLMaintenanceView(BatchView, MaintenanceView):
                 }
             ]
 
+        # Floats below the amount by more than their rounding: a prefilter. A client that
+        # changed after `end` may have had, then, any assets up to its largest statement.
+        floor = float(min_assets) * 0.999
+
+        def read(after: str, size: int) -> list[dict[str, Any]]:
+            where = (
+                "(s.stable_from > ? AND s.peak_value >= ?) "
+                "OR (s.active = 1 AND s.assets_value >= ?)"
+            )
+            params = (last_moment, floor, floor)
+            return self.standings.candidates(unit_id, where, params, after, size)
+
         return self.files.page(
-            unit_id,
-            evaluate,
-            contacts_before=high,
-            limit=limit,
-            cursor=cursor,
-            min_peak=min_assets,
+            unit_id, evaluate, contacts_before=high, limit=limit, cursor=cursor, candidates=read
         )
 
     def unacknowledged_assignments(
@@ -348,7 +356,7 @@ class SQLMaintenanceView(BatchView, MaintenanceView):
 
     def referrals(self, unit_id: str, start: datetime, end: datetime) -> dict[str, Any]:
         self.units.unit(unit_id)
-        return self.files.referrals(unit_id, start, end)
+        return self.standings.referrals(unit_id, utc_text(start), utc_text(end))
 
     def segments(self, unit_id: str, by: str, *, as_of: datetime | None = None) -> dict[str, Any]:
         self.units.unit(unit_id)

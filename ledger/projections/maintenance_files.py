@@ -9,8 +9,6 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
-from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
@@ -21,12 +19,10 @@ from ledger.domain.values import ACTIVE, CHURNED, TIER_RANK
 from ledger.domain.values import event_id as event_id_of
 from ledger.projections.kit import BatchView, Handler, Part, StaffTable, UnitHeads, UnitTree
 from ledger.projections.kit.text import CHUNK, aggregate_key, placeholders, utc_text
-from ledger.projections.maintenance_filters import value_in_team
 from ledger.projections.maintenance_rules import (
     ClientFile,
     Contact,
     Organisation,
-    assets_at,
     insert,
     new_file,
 )
@@ -59,15 +55,15 @@ class ClientFiles(Part):
             "ever_vip BIGINT, peak_assets DOUBLE PRECISION, data TEXT)",
             f"CREATE TABLE IF NOT EXISTS {p}_contacts (aid TEXT, occurred_at TEXT, "
             "version BIGINT, staff_id TEXT, channel TEXT, PRIMARY KEY (aid, occurred_at, version))",
+            # Kept while rebuilding too: the standings look up referrers and whom a client
+            # referred as they go (`ClientStandings`).
+            f"CREATE INDEX IF NOT EXISTS {p}_files_client ON {p}_files (client_id)",
+            f"CREATE INDEX IF NOT EXISTS {p}_files_referrer ON {p}_files (referred_by)",
         ]
 
     def query_indexes(self) -> list[str]:
         p = self.prefix
-        return [
-            f"CREATE INDEX IF NOT EXISTS {p}_files_unit ON {p}_files (unit_id, client_id)",
-            f"CREATE INDEX IF NOT EXISTS {p}_files_client ON {p}_files (client_id)",
-            f"CREATE INDEX IF NOT EXISTS {p}_files_referrer ON {p}_files (referred_by)",
-        ]
+        return [f"CREATE INDEX IF NOT EXISTS {p}_files_unit ON {p}_files (unit_id, client_id)"]
 
     def handlers(self) -> dict[type, Handler]:
         return {
@@ -267,24 +263,20 @@ class ClientFiles(Part):
         contacts_before: str | None,
         limit: int,
         cursor: str | None,
-        candidates: Candidates | None = None,
-        vip_only: bool = False,
+        candidates: Candidates,
         latest_contact_only: bool = False,
-        min_peak: Decimal | None = None,
     ) -> Page:
-        """`evaluate` over the subtree's clients in client id order, a chunk at a time,
-        until the page holds `limit` items (a client's items stay on one page). The clients
-        are `candidates(after, size)` if given (see `ClientStandings.candidates`), else
-        every client of the subtree (VIP at some time, or with assets of `min_peak` at
-        some time)."""
+        """`evaluate` over the `candidates(after, size)` of the subtree (see
+        `ClientStandings.candidates`) in client id order, a chunk at a time, until the page
+        holds `limit` items (a client's items stay on one page). A chunk is the page's
+        size, then twice the last, up to `CHUNK`: most candidates give an item."""
         self.units.unit(unit_id)
         limit = max(1, min(limit, MAX_LIMIT))
         org = self.organisation()
         after, items = cursor or "", []
-        size = min(CHUNK, limit + 1) if candidates is not None else CHUNK
-        read = candidates or self._scan(unit_id, vip_only=vip_only, min_peak=min_peak)
+        size = min(CHUNK, limit + 1)
         while True:
-            rows = read(after, size)
+            rows = candidates(after, size)
             keys = [row["aid"] for row in rows]
             contacts = (
                 self.contacts(keys, contacts_before, latest_only=latest_contact_only)
@@ -298,61 +290,7 @@ class ClientFiles(Part):
                     return {"items": items, "next_cursor": None if last else row["client_id"]}
             if len(rows) < size:
                 return {"items": items, "next_cursor": None}
-            after = rows[-1]["client_id"]
-
-    def _scan(self, unit_id: str, *, vip_only: bool, min_peak: Decimal | None) -> Candidates:
-        p = self.prefix
-        extra = "AND f.ever_vip = 1 " if vip_only else ""
-        floor: tuple[float, ...] = ()
-        if min_peak is not None:
-            # A float below the amount by more than its rounding: only a prefilter.
-            extra += "AND f.peak_assets >= ? "
-            floor = (float(min_peak) * 0.999,)
-
-        def read(after: str, size: int) -> list[dict[str, Any]]:
-            return self.view.query(
-                f"SELECT f.aid AS aid, f.client_id AS client_id, f.data AS data FROM {p}_files f "
-                f"JOIN {p}_unit_paths u ON u.unit_id = f.unit_id AND u.ancestor_id = ? "
-                f"WHERE f.client_id > ? {extra}ORDER BY f.client_id LIMIT ?",
-                (unit_id, after, *floor, size),
-            )
-
-        return read
-
-    def referrals(self, unit_id: str, start: datetime, end: datetime) -> dict[str, Any]:
-        """Clients of the subtree registered in `[start, end)` through a referrer, credited
-        to the referrer's designated manager at the registration (以点带面), with their
-        assets at `end`."""
-        p = self.prefix
-        rows = self.view.query(
-            f"SELECT f.data AS data, r.data AS referrer FROM {p}_files f "
-            f"JOIN {p}_unit_paths u ON u.unit_id = f.unit_id AND u.ancestor_id = ? "
-            f"LEFT JOIN {p}_files r ON r.client_id = f.referred_by "
-            "WHERE f.referred_by IS NOT NULL AND f.registered_at >= ? AND f.registered_at < ? "
-            "ORDER BY f.client_id",
-            (unit_id, utc_text(start), utc_text(end)),
-        )
-        last_moment = utc_text(end - timedelta(microseconds=1))
-        by_manager: dict[str | None, dict[str, Any]] = {}
-        for row in rows:
-            file = json.loads(row["data"])
-            referrer = json.loads(row["referrer"]) if row["referrer"] else None
-            manager = (
-                value_in_team(referrer, file["registered_at"]) if referrer is not None else None
-            )
-            entry = by_manager.setdefault(
-                manager, {"staff_id": manager, "clients": 0, "assets": Decimal(0)}
-            )
-            entry["clients"] += 1
-            entry["assets"] += assets_at(file, last_moment) or Decimal(0)
-        items = sorted(
-            by_manager.values(), key=lambda e: (e["staff_id"] is None, e["staff_id"] or "")
-        )
-        total = sum((e["assets"] for e in items), Decimal(0))
-        return {
-            "by_manager": [{**e, "assets": str(e["assets"])} for e in items],
-            "total": {"clients": sum(e["clients"] for e in items), "assets": str(total)},
-        }
+            after, size = rows[-1]["client_id"], min(CHUNK, size * 2)
 
     def referred(self, client_id: str) -> dict[str, list[str]]:
         """Who each client of `client_id`'s referral tree referred; NotFound for an

@@ -56,7 +56,15 @@ REPORT_COLUMNS: tuple[str, ...] = (
 )
 SEGMENT_COLUMNS: tuple[str, ...] = (*(f"seg_{key}" for key in SEGMENT_KEYS), "assets")
 # What the roster's filters look at besides the segments (`maintenance_filters.condition`).
-FILTER_COLUMNS: tuple[str, ...] = ("manager", "assets_value")
+FILTER_COLUMNS: tuple[str, ...] = ("manager", "assets_value", "peak_value")
+# What the referral report reads: `referral_manager` is the referrer's designated manager
+# at the client's registration; `assets_from` when the latest statement took effect.
+REFERRAL_COLUMNS: tuple[str, ...] = (
+    "registered_at",
+    "referred_by",
+    "referral_manager",
+    "assets_from",
+)
 
 
 def stable_from(file: ClientFile, contacts: Iterable[Contact], org: Organisation) -> str:
@@ -88,8 +96,10 @@ def standing(
     contacts: list[Contact],
     org: Organisation,
     options: Mapping[str, Any],
+    referrer: ClientFile | None = None,
 ) -> dict[str, Any]:
-    """The report columns and the segment columns of a client, as from `stable_from`."""
+    """The report, segment, filter and referral columns of a client, as from
+    `stable_from`; `referrer`: the file of the client that referred it, if any."""
     at = stable_from(file, contacts, org)
     active = status_at(file, at) == ACTIVE
     tier = tier_at(file, at)
@@ -101,6 +111,16 @@ def standing(
         manager=holder_at(file, DESIGNATED_MANAGER, at),
     )
     row["assets_value"] = None if row["assets"] is None else float(row["assets"])
+    row.update(
+        registered_at=file["registered_at"],
+        referred_by=file.get("referred_by"),
+        referral_manager=(
+            holder_at(referrer, DESIGNATED_MANAGER, file["registered_at"]) if referrer else None
+        ),
+        assets_from=file["assets"][-1][0] if file["assets"] else None,
+    )
+    # The largest statement ever: what assets at a time before `stable_from` can reach.
+    row["peak_value"] = max((float(entry[2]) for entry in file["assets"]), default=None)
     if not active:
         return row
     row.update(_duties(file, at, contacts, org, options["duty_cadence"]))

@@ -13,16 +13,25 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 from ledger.domain.values import ACTIVE
 from ledger.projections.kit import BatchView, Part, StaffTable, UnitHeads
-from ledger.projections.kit.text import LAST_TEXT, chunks, placeholders
+from ledger.projections.kit.text import (
+    LAST_TEXT,
+    chunks,
+    from_utc_text,
+    placeholders,
+    utc_text,
+)
 from ledger.projections.maintenance_files import ClientFiles
 from ledger.projections.maintenance_filters import segment_of
 from ledger.projections.maintenance_rules import ClientFile, Organisation, assets_at, status_at
 from ledger.projections.maintenance_standing import (
     FILTER_COLUMNS,
+    REFERRAL_COLUMNS,
     REPORT_COLUMNS,
     SEGMENT_COLUMNS,
     segment_assets,
@@ -38,12 +47,14 @@ COLUMNS = (
     *REPORT_COLUMNS,
     *SEGMENT_COLUMNS,
     *FILTER_COLUMNS,
+    *REFERRAL_COLUMNS,
 )
 _TYPES = {
     "active": "BIGINT",
     "board_always": "BIGINT",
     "gap": "BIGINT",
     "assets_value": "DOUBLE PRECISION",
+    "peak_value": "DOUBLE PRECISION",
 }
 # Summed per outlet, segment key and value (`segment_contribution`).
 _COUNTED = ("clients", "assets_high", "assets_low", "tenths", "cents")
@@ -79,7 +90,9 @@ class ClientStandings(Part):
         p = self.prefix
         return [
             f"CREATE INDEX IF NOT EXISTS {p}_standings_settling ON {p}_standings "
-            "(ancestor_id, stable_from)"
+            "(ancestor_id, stable_from)",
+            f"CREATE INDEX IF NOT EXISTS {p}_standings_referred ON {p}_standings "
+            "(ancestor_id, registered_at) WHERE referred_by IS NOT NULL",
         ]
 
     # ---- upkeep -------------------------------------------------------------------------
@@ -89,6 +102,7 @@ class ClientStandings(Part):
         units = set(marked.get("unit", ()))
         keys |= self._clients_of_staff(c, marked.get("staff", ()), units)
         keys |= self._clients_of_outlets(c, units)
+        keys |= self._referred_by(c, keys)
         if keys:
             self.recompute(c, sorted(keys))
 
@@ -107,6 +121,19 @@ class ClientStandings(Part):
                 c, f"SELECT unit_aid FROM {self.prefix}_heads WHERE staff_id IN {marks}", part
             ):
                 units.add(row["unit_aid"])
+        return found
+
+    def _referred_by(self, c: Any, keys: set[str]) -> set[str]:
+        """The clients the given clients referred: credited to their manager of the time."""
+        p, found = self.prefix, set()
+        for part in chunks(sorted(keys)):
+            for row in self.view.fetch(
+                c,
+                f"SELECT r.aid AS aid FROM {p}_files f JOIN {p}_files r "
+                f"ON r.referred_by = f.client_id WHERE f.aid IN {placeholders(part)}",
+                part,
+            ):
+                found.add(row["aid"])
         return found
 
     def _clients_of_outlets(self, c: Any, unit_keys: Iterable[str]) -> set[str]:
@@ -143,8 +170,10 @@ class ClientStandings(Part):
                 _count(counts, row, -1)
             view.execute(c, f"DELETE FROM {p}_standings WHERE aid IN {placeholders(part)}", part)
             rows, members = [], set()
+            referrers = self._referrers(c, files.values())
             for key, file in files.items():
-                row = standing(file, contacts.get(key, []), org, view.options)
+                referrer = referrers.get(file.get("referred_by") or "")
+                row = standing(file, contacts.get(key, []), org, view.options, referrer)
                 row.update(aid=key, client_id=file["client_id"], unit_id=file["unit_id"])
                 _count(counts, row, +1)
                 for ancestor in ancestors.get(file["unit_id"], [file["unit_id"]]):
@@ -180,6 +209,19 @@ class ClientStandings(Part):
                 files[row["aid"]] = json.loads(row["data"])
         return files  # type: ignore[return-value]
 
+    def _referrers(self, c: Any, files: Iterable[ClientFile]) -> dict[str, ClientFile]:
+        ids = sorted({file["referred_by"] for file in files if file.get("referred_by")})
+        found = {}
+        for part in chunks(ids):
+            for row in self.view.fetch(
+                c,
+                f"SELECT client_id, data FROM {self.prefix}_files "
+                f"WHERE client_id IN {placeholders(part)}",
+                part,
+            ):
+                found[row["client_id"]] = json.loads(row["data"])
+        return found
+
     def _add_counts(self, c: Any, counts: dict[tuple[str, str, str], list[int]]) -> None:
         added = ", ".join(
             f"{n} = {self.prefix}_segment_counts.{n} + excluded.{n}" for n in _COUNTED
@@ -211,24 +253,62 @@ class ClientStandings(Part):
     # ---- reading ------------------------------------------------------------------------
 
     def candidates(
-        self,
-        unit_id: str,
-        condition: str,
-        params: Sequence[Any],
-        at: str,
-        after: str,
-        size: int,
+        self, unit_id: str, condition: str, params: Sequence[Any], after: str, size: int
     ) -> list[dict[str, Any]]:
         """The next `size` clients of the subtree after client id `after` whose standing
-        meets `condition` at `at`, or that changed after `at` (the caller folds those)."""
+        (`s`) meets `condition`."""
         p = self.prefix
         return self.view.query(
             f"SELECT s.aid AS aid, s.client_id AS client_id, f.data AS data "
             f"FROM {p}_standings s JOIN {p}_files f ON f.aid = s.aid "
-            f"WHERE s.ancestor_id = ? AND s.client_id > ? AND (s.stable_from > ? OR "
-            f"({condition})) ORDER BY s.client_id LIMIT ?",
-            (unit_id, after, at, *params, size),
+            f"WHERE s.ancestor_id = ? AND s.client_id > ? AND ({condition}) "
+            "ORDER BY s.client_id LIMIT ?",
+            (unit_id, after, *params, size),
         )
+
+    def referrals(self, unit_id: str, start: str, end: str) -> dict[str, Any]:
+        """Clients of the subtree registered in `[start, end)` through a referrer, credited
+        to the referrer's designated manager at the registration (以点带面), with their
+        assets just before `end` (a statement after that: read from the file)."""
+        p = self.prefix
+        rows = self.view.query(
+            f"SELECT s.aid AS aid, s.referral_manager AS manager, s.assets AS assets, "
+            f"s.assets_from AS assets_from FROM {p}_standings s WHERE s.ancestor_id = ? "
+            "AND s.referred_by IS NOT NULL AND s.registered_at >= ? AND s.registered_at < ?",
+            (unit_id, start, end),
+        )
+        before = utc_text(from_utc_text(end) - timedelta(microseconds=1))  # type: ignore[operator]
+        later = [row["aid"] for row in rows if (row["assets_from"] or "") > before]
+        files = self._files_as_stored(later)
+        by_manager: dict[str | None, dict[str, Any]] = {}
+        for row in rows:
+            manager = row["manager"]
+            entry = by_manager.setdefault(
+                manager, {"staff_id": manager, "clients": 0, "assets": Decimal(0)}
+            )
+            entry["clients"] += 1
+            if row["aid"] in files:
+                entry["assets"] += assets_at(files[row["aid"]], before) or Decimal(0)
+            elif row["assets"] is not None:
+                entry["assets"] += Decimal(row["assets"])
+        items = sorted(
+            by_manager.values(), key=lambda e: (e["staff_id"] is None, e["staff_id"] or "")
+        )
+        total = sum((e["assets"] for e in items), Decimal(0))
+        return {
+            "by_manager": [{**e, "assets": str(e["assets"])} for e in items],
+            "total": {"clients": sum(e["clients"] for e in items), "assets": str(total)},
+        }
+
+    def _files_as_stored(self, keys: Sequence[str]) -> dict[str, ClientFile]:
+        found = {}
+        for part in chunks(keys):
+            for row in self.view.query(
+                f"SELECT aid, data FROM {self.prefix}_files WHERE aid IN {placeholders(part)}",
+                part,
+            ):
+                found[row["aid"]] = json.loads(row["data"])
+        return found
 
     def segments(self, unit_id: str, by: str, moment: str) -> dict[str, Any]:
         """`{by, segments}` at `moment`: the kept counts, the clients that changed after it

@@ -5,6 +5,7 @@ them out at its next start; a rebuild keeps the same rows as following the log d
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -15,7 +16,10 @@ import pytest
 from ledger.bootstrap import Container, build
 from ledger.config import Settings
 from ledger.demo import load_demo
+from ledger.projections.kit.text import from_utc_text, utc_text
 from ledger.projections.maintenance import SQLMaintenanceView
+from ledger.projections.maintenance_filters import value_in_team
+from ledger.projections.maintenance_rules import assets_at
 from support.projection_scenarios import dump
 
 END = datetime.now(UTC).date() - timedelta(days=2)
@@ -54,21 +58,61 @@ def answers(view: SQLMaintenanceView, at: datetime) -> dict[str, Any]:
                 cursor=c,
             ),
         }
+        lists["visits"] = lambda c, u=unit: view.leader_visits(
+            u, at - timedelta(days=90), at, min_assets=Decimal("1000000"), limit=7, cursor=c
+        )
         for name, read in lists.items():
             found[f"{unit} {name}"] = every_page(read)
+        for days in (30, 365):
+            found[f"{unit} referrals {days}"] = view.referrals(unit, at - timedelta(days=days), at)
         for by in ("risk_appetite", "product_horizon", "source", "tier"):
             found[f"{unit} segments {by}"] = view.segments(unit, by, as_of=at)
     return found
 
 
 def folded(view: SQLMaintenanceView, at: datetime) -> dict[str, Any]:
-    """`answers` with every client's file folded, whatever its standing."""
-    kept = view._standing
-    view._standing = lambda unit_id, moment, condition, *params: kept(unit_id, moment, "1 = 1")  # type: ignore[method-assign]
+    """`answers` with every client's file folded, whatever its standing, and referrals
+    read from the files as they were before standings were kept."""
+    kept = view.standings.candidates
+
+    def every_client(unit_id: str, _: str, __: Any, after: str, size: int) -> Any:
+        return kept(unit_id, "1 = 1", (), after, size)
+
+    view.standings.candidates = every_client  # type: ignore[method-assign]
+    view.standings.referrals = lambda unit_id, start, end: referrals_from_files(  # type: ignore[method-assign]
+        view, unit_id, start, end
+    )
     try:
         return answers(view, at)
     finally:
-        view._standing = kept  # type: ignore[method-assign]
+        del view.standings.candidates, view.standings.referrals
+
+
+def referrals_from_files(
+    view: SQLMaintenanceView, unit_id: str, start: str, end: str
+) -> dict[str, Any]:
+    rows = view.query(
+        "SELECT f.data AS data, r.data AS referrer FROM maintenance_files f "
+        "JOIN maintenance_unit_paths u ON u.unit_id = f.unit_id AND u.ancestor_id = ? "
+        "LEFT JOIN maintenance_files r ON r.client_id = f.referred_by "
+        "WHERE f.referred_by IS NOT NULL AND f.registered_at >= ? AND f.registered_at < ?",
+        (unit_id, start, end),
+    )
+    last = utc_text(from_utc_text(end) - timedelta(microseconds=1))  # type: ignore[operator]
+    by_manager: dict[Any, dict[str, Any]] = {}
+    for row in rows:
+        file = json.loads(row["data"])
+        referrer = json.loads(row["referrer"]) if row["referrer"] else None
+        manager = value_in_team(referrer, file["registered_at"]) if referrer else None
+        entry = by_manager.setdefault(manager, {"staff_id": manager, "clients": 0, "assets": 0})
+        entry["clients"] += 1
+        entry["assets"] += assets_at(file, last) or Decimal(0)
+    items = sorted(by_manager.values(), key=lambda e: (e["staff_id"] is None, e["staff_id"] or ""))
+    total = sum((e["assets"] for e in items), Decimal(0))
+    return {
+        "by_manager": [{**e, "assets": str(Decimal(e["assets"]))} for e in items],
+        "total": {"clients": sum(e["clients"] for e in items), "assets": str(total)},
+    }
 
 
 class StandingsContract:
@@ -97,7 +141,9 @@ class StandingsContract:
         ):
             kept = answers(view, at)
             assert kept == folded(view, at), at
-            assert any(kept[name] for name in kept if " at_risk" in name)
+            for report in (" at_risk", " visits"):
+                assert any(kept[name] for name in kept if report in name), report
+            assert kept["BR referrals 365"]["total"]["clients"] > 0
 
     def test_a_view_built_before_standings_works_them_out_at_start(
         self, demo: Container, database_url: str
