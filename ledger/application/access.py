@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import hmac
+import logging
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -17,13 +18,13 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
-from eventsourcing.utils import get_topic
-
 from ledger.application.history import HistoryUseCases
 from ledger.application.organisation import StaffSummary
 from ledger.application.results import WriteResult
 from ledger.domain import Forbidden, InvalidInput, LedgerError, NotFound, Staff
 from ledger.domain.api_key import ApiKey, hash_secret, is_legacy_hash, legacy_hash_secret
+
+log = logging.getLogger(__name__)
 
 MANAGER = "manager"
 # A manager's commands that date an accountability-relevant fact, and the field that dates it
@@ -95,7 +96,7 @@ def _departed_at(staff: Staff) -> datetime | None:
 # HMAC as a known one: the answer's timing does not tell which key ids exist.
 _DECOY_SALT = secrets.token_hex(16)
 _DECOY_HASH = hash_secret(secrets.token_urlsafe(32), _DECOY_SALT)
-# `last_used_at` is noted at most this often per key (in memory: see `note_use`).
+# `last_used_at` is written at most this often per key and process (see `note_use`).
 LAST_USE_GRAIN = timedelta(minutes=1)
 
 
@@ -190,29 +191,29 @@ class AccessUseCases(HistoryUseCases):
         return True
 
     def note_use(self, key_id: str, now: datetime) -> None:
-        """When the key was last used, to the minute. Kept in this process's memory, not
-        written per request: an event per request would grow the log with reads, and a
-        process restarted forgets (an access review sees uses since the last start)."""
+        """When the key was last used, to the minute, in the store's `api_key_use` table
+        (ledger/store/key_use.py: not an event, a use is not a fact of the ledger). Written
+        at most once a minute per key; a failed write costs the request nothing and is
+        tried again on the next use."""
         last = self._last_used.get(key_id)
-        if last is None or now - last >= LAST_USE_GRAIN:
-            self._last_used[key_id] = now
+        if last is not None and now - last < LAST_USE_GRAIN:
+            return
+        self._last_used[key_id] = now
+        try:
+            self.key_uses.record(key_id, now)
+        except Exception as error:  # a busy or read-only store: the use is noted next time
+            self._last_used.pop(key_id, None)
+            log.warning("could not note the use of key %s: %s", key_id, type(error).__name__)
 
     def api_keys(self) -> list[ApiKeyRecord]:
         """Every key ever issued, oldest first, for an access review."""
-        issued = get_topic(ApiKey.Issued)
+        last_uses = self.key_uses.last_uses()
         records = []
-        start: int | None = None
-        while True:
-            page = self.recorder.select_notifications(
-                start=start, limit=1000, topics=[issued], inclusive_of_start=start is None
-            )
-            for notification in page:
-                key = self.repository.get(notification.originator_id)
-                last_used = self._last_used.get(key.key_id)
-                records.append(ApiKeyRecord(*_key_fields(key), *_key_times(key), last_used))
-            if len(page) < 1000:
-                return records
-            start = page[-1].id
+        for originator_id in self.originators(ApiKey.Issued):
+            key = self.repository.get(originator_id)
+            last_used = last_uses.get(key.key_id)
+            records.append(ApiKeyRecord(*_key_fields(key), *_key_times(key), last_used))
+        return records
 
     def identify(self, token: str, *, admin_token: str | None) -> Principal | None:
         """The caller a bearer token names (the admin token or a valid key), or None."""

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any
+from uuid import UUID
+
+from eventsourcing.utils import get_topic
 
 from ledger.application.caches import Memo
 from ledger.application.writes import LedgerBase, WriteResult
@@ -42,6 +47,10 @@ def _staff_summary(staff: Staff) -> StaffSummary:
         status=staff.status,
         version=staff.version,
     )
+
+
+def _unit_id_of(unit: Unit) -> str:
+    return unit.unit_id
 
 
 def _kind_of(unit: Unit) -> str:
@@ -133,9 +142,8 @@ class OrganisationUseCases(LedgerBase):
         self.unit_kind(unit_id)  # the unit must exist
 
         def transfer(staff: Staff, **arguments: Any) -> list[Unit]:
-            left = staff.unit_at(effective_at)
             staff.transfer(**arguments)
-            return self._vacate_head(left, staff_id, effective_at, recorded_by)
+            return self._vacate_heads(staff_id, effective_at, recorded_by, staying=unit_id)
 
         return self.update(
             Staff,
@@ -159,9 +167,8 @@ class OrganisationUseCases(LedgerBase):
         effective_at = self.effective("effective_at", effective_at)
 
         def depart(staff: Staff, **arguments: Any) -> list[Unit]:
-            left = staff.unit_at(effective_at)
             staff.depart(**arguments)
-            return self._vacate_head(left, staff_id, effective_at, recorded_by)
+            return self._vacate_heads(staff_id, effective_at, recorded_by, staying=None)
 
         return self.update(
             Staff,
@@ -173,17 +180,43 @@ class OrganisationUseCases(LedgerBase):
             effective_at=effective_at,
         )
 
-    def _vacate_head(
-        self, unit_id: str | None, staff_id: str, effective_at: datetime, recorded_by: str
+    def _vacate_heads(
+        self, staff_id: str, effective_at: datetime, recorded_by: str, *, staying: str | None
     ) -> list[Unit]:
-        """The unit a leaving staff member headed, its head vacated (saved with the move)."""
-        if unit_id is None:
-            return []
-        unit = self.load(Unit, unit_id)
-        vacated = unit.vacate_head(
-            staff_id=staff_id, recorded_by=recorded_by, effective_at=effective_at
-        )
-        return [unit] if vacated else []
+        """Every unit a leaving staff member heads at `effective_at`, its head vacated
+        (saved with the move): the unit left and any other it was appointed to head, all
+        but `staying` (a transfer into the unit it heads keeps it head)."""
+        vacated = []
+        for unit_id in self.unit_ids():
+            if unit_id == staying:
+                continue
+            if self.read(Unit, unit_id, partial(Unit.head_at, at=effective_at)) != staff_id:
+                continue
+            unit = self.load(Unit, unit_id)
+            unit.vacate_head(staff_id=staff_id, recorded_by=recorded_by, effective_at=effective_at)
+            vacated.append(unit)
+        return vacated
+
+    def originators(self, created: type) -> Iterator[UUID]:
+        """The id of every aggregate whose first event is of class `created`, oldest first."""
+        topic = get_topic(created)
+        start: int | None = None
+        while True:
+            page = self.recorder.select_notifications(
+                start=start, limit=1000, topics=[topic], inclusive_of_start=start is None
+            )
+            for notification in page:
+                yield notification.originator_id
+            if len(page) < 1000:
+                return
+            start = page[-1].id
+
+    def unit_ids(self) -> list[str]:
+        """Every unit's id, in the order they were created (a few hundred in a branch)."""
+        return [
+            self._organisation.read(originator_id, _unit_id_of)
+            for originator_id in self.originators(Unit.Created)
+        ]
 
     # ---- reads ------------------------------------------------------------------------
 

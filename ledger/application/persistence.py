@@ -15,6 +15,7 @@ from ledger.application.caches import SerialCacheRepository
 from ledger.privacy import KeyRing, PersonalDataMapper
 from ledger.privacy.key_tables import key_table_for
 from ledger.privacy.master_key import master_key_for
+from ledger.store.key_use import key_use_table_for
 
 
 class DateAsISO(Transcoding):
@@ -36,6 +37,8 @@ class LedgerPersistence(Application):
         # The mapper was made before the recorder: its keys live beside the events.
         self.keyring.table = key_table_for(self.recorder)
         self.keyring.table.create_tables()
+        self.key_uses = key_use_table_for(self.recorder)
+        self.key_uses.create_table()
 
     def construct_repository(self) -> Repository[UUID]:
         maxsize = self.env.get(self.AGGREGATE_CACHE_MAXSIZE)

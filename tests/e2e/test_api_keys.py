@@ -104,6 +104,25 @@ class ApiKeysContract:
         assert items[issued["key_id"]]["revoked_at"] is not None
         assert items[issued["key_id"]]["last_used_at"] is None
 
+    def test_last_use_is_kept_across_a_restart(
+        self, world: World, clock: SettableClock, database_url: str
+    ) -> None:
+        """An access review after a restart (or on another worker) still sees when a key
+        was last used: the use is stored beside the events, not only in memory."""
+        used_id, used = world.key("auditor")
+        idle_id, _ = world.key("auditor")
+        assert world.api.get(f"/v1/units/{world['B']}", headers=used).status_code == 200
+        first_use = clock.now
+        clock.now += timedelta(minutes=5)
+        assert world.api.get(f"/v1/units/{world['B']}", headers=used).status_code == 200
+        with running_app(database_url, clock) as (restarted, _):
+            answer = restarted.get("/v1/api-keys", headers=ADMIN)
+            assert answer.status_code == 200, answer.text
+            items = {item["key_id"]: item for item in answer.json()["items"]}
+            assert datetime.fromisoformat(items[used_id]["last_used_at"]) == clock.now
+            assert clock.now > first_use
+            assert items[idle_id]["last_used_at"] is None
+
 
 class TestApiKeysOnSQLite(ApiKeysContract):
     @pytest.fixture

@@ -73,6 +73,41 @@ class HeadVacatedContract(ContractOnEachStore):
         assert head == world["M1"] and director == world["M1"]
         assert responsible["unit_head"] == world["M1"]
 
+    @pytest.mark.parametrize("leaving", ["transfers", "departure"])
+    def test_a_head_of_a_unit_other_than_their_own_stops_heading_it_too(
+        self, world: World, leaving: str
+    ) -> None:
+        """A sub-branch's staff member appointed head of an outlet below it: leaving the
+        sub-branch (or the bank) leaves the outlet without a head too."""
+        world.hire("V", "S1", "vice_president", ago(300))
+        world.post(
+            f"/v1/units/{world['O2']}/head", {"staff_id": world["V"], "effective_at": ago(100)}
+        )
+        body = (
+            {"unit_id": world["S2"], "effective_at": ago(10)}
+            if leaving == "transfers"
+            else {"effective_at": ago(10), "reason": "left the bank"}
+        )
+        world.post(f"/v1/staff/{world['V']}/{leaving}", body)
+        outlet = world.api.get(f"/v1/units/{world['O2']}", headers=ADMIN).json()
+        assert outlet["head_staff_id"] is None
+        # The other outlet's head is not touched.
+        other = world.api.get(f"/v1/units/{world['O1']}", headers=ADMIN).json()
+        assert other["head_staff_id"] == world["H"]
+
+    def test_a_head_who_transfers_into_the_unit_they_head_stays_its_head(
+        self, world: World
+    ) -> None:
+        world.hire("V", "S1", "vice_president", ago(300))
+        world.post(
+            f"/v1/units/{world['O2']}/head", {"staff_id": world["V"], "effective_at": ago(100)}
+        )
+        world.post(
+            f"/v1/staff/{world['V']}/transfers", {"unit_id": world["O2"], "effective_at": ago(10)}
+        )
+        outlet = world.api.get(f"/v1/units/{world['O2']}", headers=ADMIN).json()
+        assert outlet["head_staff_id"] == world["V"]
+
     def test_a_transfer_of_a_staff_member_who_heads_nothing_changes_no_unit(
         self, world: World
     ) -> None:
