@@ -35,6 +35,7 @@ from ledger.projections.maintenance_files import (
 )
 from ledger.projections.maintenance_filters import condition, matches
 from ledger.projections.maintenance_rules import (
+    LEADER_CHANNELS,
     ClientFile,
     Contact,
     Moment,
@@ -177,7 +178,6 @@ class SQLMaintenanceView(BatchView, MaintenanceView):
         return self.files.page(
             unit_id,
             evaluate,
-            contacts_before=None,
             limit=limit,
             cursor=cursor,
             candidates=candidates,
@@ -212,7 +212,7 @@ class SQLMaintenanceView(BatchView, MaintenanceView):
         return self.files.page(
             unit_id,
             lambda file, contacts, org: duties_overdue(file, at, contacts, org, cadence, role),
-            contacts_before=_just_after(at),
+            contacts=lambda keys: self.files.contacts(keys, _just_after(at)),
             limit=limit,
             cursor=cursor,
             candidates=self._standing(unit_id, utc_text(at), f"s.{due} < ?", utc_text(at)),
@@ -283,7 +283,15 @@ class SQLMaintenanceView(BatchView, MaintenanceView):
             return self.standings.candidates(unit_id, where, params, after, size)
 
         return self.files.page(
-            unit_id, evaluate, contacts_before=high, limit=limit, cursor=cursor, candidates=read
+            unit_id,
+            evaluate,
+            limit=limit,
+            cursor=cursor,
+            candidates=read,
+            # A visit of the period is a group's latest before its end if any is.
+            contacts=lambda keys: self.files.contacts(
+                keys, high, since=low, channels=LEADER_CHANNELS
+            ),
         )
 
     def unacknowledged_assignments(
@@ -338,8 +346,7 @@ class SQLMaintenanceView(BatchView, MaintenanceView):
         return self.files.page(
             unit_id,
             evaluate,
-            contacts_before=_just_after(when.at),
-            latest_contact_only=True,
+            contacts=lambda keys: self.files.contacts(keys, _just_after(when.at), latest_only=True),
             limit=limit,
             cursor=cursor,
             candidates=self._standing(

@@ -15,7 +15,7 @@ from uuid import UUID
 from eventsourcing.persistence import Tracking
 
 from ledger.domain import Client, NotFound
-from ledger.domain.values import ACTIVE, CHURNED, TIER_RANK
+from ledger.domain.values import ACTIVE, CHURNED
 from ledger.domain.values import event_id as event_id_of
 from ledger.projections.kit import BatchView, Handler, Part, StaffTable, UnitHeads, UnitTree
 from ledger.projections.kit.text import CHUNK, aggregate_key, placeholders, utc_text
@@ -50,9 +50,10 @@ class ClientFiles(Part):
     def tables(self) -> list[str]:
         p = self.prefix
         return [
+            # (A view built before the standings has two more columns, ever_vip and
+            # peak_assets, prefilters no query reads now.)
             f"CREATE TABLE IF NOT EXISTS {p}_files (aid TEXT PRIMARY KEY, client_id TEXT, "
-            "unit_id TEXT, referred_by TEXT, source TEXT, registered_at TEXT, "
-            "ever_vip BIGINT, peak_assets DOUBLE PRECISION, data TEXT)",
+            "unit_id TEXT, referred_by TEXT, source TEXT, registered_at TEXT, data TEXT)",
             f"CREATE TABLE IF NOT EXISTS {p}_contacts (aid TEXT, occurred_at TEXT, "
             "version BIGINT, staff_id TEXT, channel TEXT, PRIMARY KEY (aid, occurred_at, version))",
             # Kept while rebuilding too: the standings look up referrers and whom a client
@@ -197,10 +198,6 @@ class ClientFiles(Part):
             file = files.get(key)
             if file is None:
                 continue
-            ever_vip = int(any(TIER_RANK[entry[2]] > 0 for entry in file["tiers"]))
-            # Prefilters that hold at any time asked about: VIP at some time, and the
-            # largest statement (retracted ones left out).
-            peak = max((float(entry[2]) for entry in file["assets"]), default=None)
             rows.append(
                 (
                     key,
@@ -209,17 +206,14 @@ class ClientFiles(Part):
                     file.get("referred_by"),
                     file.get("source"),
                     file["registered_at"],
-                    ever_vip,
-                    peak,
                     json.dumps(file, ensure_ascii=False, separators=(",", ":")),
                 )
             )
         self.view.execute_many(
             c,
             f"INSERT INTO {self.prefix}_files (aid, client_id, unit_id, referred_by, source, "
-            "registered_at, ever_vip, peak_assets, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (aid) DO UPDATE SET ever_vip = excluded.ever_vip, "
-            "peak_assets = excluded.peak_assets, data = excluded.data",
+            "registered_at, data) VALUES (?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (aid) DO UPDATE SET data = excluded.data",
             rows,
         )
 
@@ -230,20 +224,29 @@ class ClientFiles(Part):
         return Organisation(roles=roles, departed=departed, heads=self.heads.by_unit())
 
     def contacts(
-        self, keys: Sequence[str], before: str, *, latest_only: bool = False, cursor: Any = None
+        self,
+        keys: Sequence[str],
+        before: str,
+        *,
+        latest_only: bool = False,
+        since: str = "",
+        channels: Sequence[str] = (),
+        cursor: Any = None,
     ) -> dict[str, list[Contact]]:
-        """Each client's latest contact before `before` per staff member and channel; with
-        `latest_only`, only its latest (by whom and how left out). Read in the open
-        transaction `cursor` if given."""
+        """Each client's latest contact in `[since, before)` per staff member and channel
+        (of `channels` if given); with `latest_only`, only its latest (by whom and how left
+        out). Read in the open transaction `cursor` if given."""
         found: dict[str, list[Contact]] = defaultdict(list)
         if not keys:
             return found
         by = "" if latest_only else ", staff_id, channel"
+        how = f" AND channel IN {placeholders(channels)}" if channels else ""
         statement = (
             f"SELECT aid{by}, MAX(occurred_at) AS occurred_at FROM {self.prefix}_contacts "
-            f"WHERE aid IN {placeholders(keys)} AND occurred_at < ? GROUP BY aid{by}"
+            f"WHERE aid IN {placeholders(keys)} AND occurred_at >= ? AND occurred_at < ?{how} "
+            f"GROUP BY aid{by}"
         )
-        params = (*keys, before)
+        params = (*keys, since, before, *channels)
         rows = (
             self.view.fetch(cursor, statement, params)
             if cursor is not None
@@ -260,16 +263,16 @@ class ClientFiles(Part):
         unit_id: str,
         evaluate: Evaluate,
         *,
-        contacts_before: str | None,
         limit: int,
         cursor: str | None,
         candidates: Candidates,
-        latest_contact_only: bool = False,
+        contacts: Callable[[list[str]], dict[str, list[Contact]]] | None = None,
     ) -> Page:
         """`evaluate` over the `candidates(after, size)` of the subtree (see
-        `ClientStandings.candidates`) in client id order, a chunk at a time, until the page
-        holds `limit` items (a client's items stay on one page). A chunk is the page's
-        size, then twice the last, up to `CHUNK`: most candidates give an item."""
+        `ClientStandings.candidates`) in client id order, with their `contacts` if asked, a
+        chunk at a time, until the page holds `limit` items (a client's items stay on one
+        page). A chunk is the page's size, then twice the last, up to `CHUNK`: most
+        candidates give an item."""
         self.units.unit(unit_id)
         limit = max(1, min(limit, MAX_LIMIT))
         org = self.organisation()
@@ -277,14 +280,9 @@ class ClientFiles(Part):
         size = min(CHUNK, limit + 1)
         while True:
             rows = candidates(after, size)
-            keys = [row["aid"] for row in rows]
-            contacts = (
-                self.contacts(keys, contacts_before, latest_only=latest_contact_only)
-                if contacts_before
-                else {}
-            )
+            found = contacts([row["aid"] for row in rows]) if contacts else {}
             for index, row in enumerate(rows):
-                items.extend(evaluate(json.loads(row["data"]), contacts.get(row["aid"], []), org))
+                items.extend(evaluate(json.loads(row["data"]), found.get(row["aid"], []), org))
                 if len(items) >= limit:
                     last = index == len(rows) - 1 and len(rows) < size
                     return {"items": items, "next_cursor": None if last else row["client_id"]}

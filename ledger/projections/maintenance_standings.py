@@ -93,6 +93,11 @@ class ClientStandings(Part):
             "(ancestor_id, stable_from)",
             f"CREATE INDEX IF NOT EXISTS {p}_standings_referred ON {p}_standings "
             "(ancestor_id, registered_at) WHERE referred_by IS NOT NULL",
+            # Leader visits look for the few clients with large assets (5.6% of the demo):
+            # walking this rather than the rows, 404 candidates of a branch of 100,000
+            # cost 0.8 ms of SQL instead of 4.6.
+            f"CREATE INDEX IF NOT EXISTS {p}_standings_assets ON {p}_standings "
+            "(ancestor_id, client_id, active, assets_value, stable_from, peak_value, aid)",
         ]
 
     # ---- upkeep -------------------------------------------------------------------------
