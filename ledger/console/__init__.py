@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from ledger.console.pages import audit, clients, compliance, home, reports
+from ledger.console.pages import audit, audit_log, clients, compliance, home, maintenance, reports
 
 router = APIRouter(include_in_schema=False)
-for _module in (home, clients, audit, compliance, reports):
+# The new pages' paths come before the catch-alls (`/clients/{id}/{action}`, `/reports/{name}`).
+for _module in (home, maintenance, audit_log, clients, audit, compliance, reports):
     router.include_router(_module.router)
 
 __all__ = ["router"]

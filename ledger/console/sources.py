@@ -14,14 +14,24 @@ from typing import Any
 from fastapi import HTTPException, Request
 
 from ledger.api.exports import every_page
-from ledger.api.schemas import (  # noqa: F401  (re-exported: the forms validate with them)
+from ledger.api.schemas import (  # noqa: F401  (re-exported: the forms validate with them,
+    # and the downloads are shaped by the API's items)
     Assignment,
+    AuditEventPublic,
+    ChurnCasePublic,
     ChurnCreate,
     ClientCreate,
+    Complaint,
     ContactCreate,
     DeterminationCreate,
     DigestCheck,
+    DutyOverdue,
+    ErasableClient,
+    ErasureCreate,
+    LeaderVisit,
+    ReadPublic,
     TierChange,
+    UnacknowledgedAssignment,
 )
 from ledger.application import Principal, check_role
 from ledger.bootstrap import Container
@@ -32,11 +42,28 @@ from ledger.domain import (  # noqa: F401
     NotFound,
     RuleViolation,
 )
-from ledger.domain.values import CHANNELS, PROFILE_FIELDS, SOURCES  # noqa: F401
+from ledger.domain.values import (  # noqa: F401  (the closed sets: the console keeps no copy)
+    CHANNELS,
+    CHURN_KINDS,
+    CLIENT_STATUSES,
+    OUTCOMES,
+    PARTIES,
+    PROFILE_FIELDS,
+    SEGMENT_KEYS,
+    SOURCES,
+    TEAM_ROLES,
+    TIERS,
+    VIP_TIERS,
+)
 from ledger.integrity import Digest
+from ledger.projections.audit import AuditQuery
+from ledger.projections.churn_rulings import PENDING, party_outcomes  # noqa: F401
 from ledger.projections.roster import MAX_LIMIT
 
-__all__ = ["Forbidden", "LedgerError", "NotFound", "Principal", "Sources"]
+__all__ = ["AuditQuery", "Forbidden", "LedgerError", "NotFound", "Principal", "Sources"]
+
+# Rows per read of a paged list (the maintenance view's and the audit log's largest page).
+PAGE_LIMIT = 1000
 
 
 class Sources:
@@ -179,6 +206,52 @@ class Sources:
 
     def manager_portfolio(self, staff_id: str, start: datetime, end: datetime) -> dict[str, Any]:
         return self.views.reports.manager_portfolio(staff_id, start, end)  # type: ignore[no-any-return]
+
+    def complaints(self, unit_id: str, start: datetime, end: datetime) -> dict[str, Any]:
+        return self.views.reports.complaints(unit_id, start, end)  # type: ignore[no-any-return]
+
+    def funnel(self, unit_id: str, start: datetime, end: datetime) -> dict[str, Any]:
+        return self.views.reports.funnel(unit_id, start, end)  # type: ignore[no-any-return]
+
+    # ---- the maintenance reports (DOMAIN.md 1.1) ----------------------------------------
+
+    def maintenance_page(self, report: str, unit_id: str, **arguments: Any) -> dict[str, Any]:
+        """A page (`{items, next_cursor}`) of one of the maintenance view's paged lists:
+        `duties_overdue`, `leader_visits` or `unacknowledged_assignments`."""
+        if report not in ("duties_overdue", "leader_visits", "unacknowledged_assignments"):
+            raise ValueError(f"no paged maintenance report {report}")
+        read = getattr(self.views.maintenance, report)
+        return read(unit_id, **arguments)  # type: ignore[no-any-return]
+
+    def referral_tree(self, client_id: str) -> dict[str, Any]:
+        return self.views.maintenance.referral_tree(client_id)  # type: ignore[no-any-return]
+
+    def referrals(self, unit_id: str, start: datetime, end: datetime) -> dict[str, Any]:
+        return self.views.maintenance.referrals(unit_id, start, end)  # type: ignore[no-any-return]
+
+    def segments(self, unit_id: str, by: str, *, as_of: datetime | None) -> dict[str, Any]:
+        return self.views.maintenance.segments(unit_id, by, as_of=as_of)  # type: ignore[no-any-return]
+
+    # ---- the audit desk -----------------------------------------------------------------
+
+    def audit_events(
+        self, query: AuditQuery, *, limit: int, cursor: str | None = None
+    ) -> dict[str, Any]:
+        """A page of the audit log, each event with its data read from the store."""
+        page = self.views.audit.events(query, limit=limit, cursor=cursor)
+        data = self.ledger.events_data(item["position"] for item in page["items"])
+        items = [{**item, "data": data.get(item["position"], {})} for item in page["items"]]
+        return {"items": items, "next_cursor": page["next_cursor"]}
+
+    def reads(self, *, limit: int, cursor: str | None = None, **query: Any) -> dict[str, Any]:
+        """A page of the read log: who was shown a client's personal data."""
+        return self.container.read_log.reads(limit=limit, cursor=cursor, **query)  # type: ignore[no-any-return]
+
+    def erasable(self, unit_id: str) -> list[dict[str, Any]]:
+        """Churned clients of the unit's subtree whose retention period has passed."""
+        self.unit(unit_id)
+        rows = self.roster_rows(unit_id, status="churned")
+        return self.ledger.erasable(row["client_id"] for row in rows)  # type: ignore[no-any-return]
 
     # ---- integrity --------------------------------------------------------------------
 

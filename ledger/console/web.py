@@ -22,6 +22,11 @@ from pydantic import ValidationError
 from ledger.console.i18n import LANGUAGES, choose, translator
 from ledger.console.sessions import COOKIE, Session, Sessions
 from ledger.console.sources import (
+    CHURN_KINDS,
+    CLIENT_STATUSES,
+    OUTCOMES,
+    PARTIES,
+    TIERS,
     Forbidden,
     InvalidInput,
     LedgerError,
@@ -64,6 +69,17 @@ def input_time(value: datetime | None) -> str:
     return _local(value).strftime("%Y-%m-%dT%H:%M") if value else ""
 
 
+def day(value: datetime | None) -> str:
+    """For an `<input type="date">`: the local day of a moment."""
+    return _local(value).date().isoformat() if value else ""
+
+
+def input_seconds(value: datetime | None) -> str:
+    """For an `<input type="datetime-local" step="1">`: a recorded time to the second (two
+    writes a second apart are told apart by `known_at`)."""
+    return _local(value).strftime("%Y-%m-%dT%H:%M:%S") if value else ""
+
+
 def _local(value: datetime) -> datetime:
     # A time an older version stored at the edge of datetime's range (0001-01-01T00:00+14:00)
     # has no local time: it is shown as recorded.
@@ -81,7 +97,22 @@ def money(value: Decimal | str | None) -> str:
     return "" if value is None else f"{Decimal(value):,.2f}"
 
 
-templates.filters.update(local=local_time, input_time=input_time, percent=percent, money=money)
+templates.filters.update(
+    local=local_time,
+    input_time=input_time,
+    input_seconds=input_seconds,
+    day=day,
+    percent=percent,
+    money=money,
+)
+# The domain's closed sets, for every template's options and columns.
+templates.globals.update(
+    TIERS=TIERS,
+    CLIENT_STATUSES=CLIENT_STATUSES,
+    CHURN_KINDS=CHURN_KINDS,
+    OUTCOMES=OUTCOMES,
+    PARTIES=PARTIES,
+)
 
 
 def parse_moment(text: str | None, field: str, *, end_of_day: bool = False) -> datetime | None:
@@ -132,6 +163,14 @@ class Viewer:
     @property
     def can_audit(self) -> bool:
         return self.role in ("admin", "auditor")
+
+    @property
+    def can_read_audit_log(self) -> bool:
+        return self.role in ("admin", "auditor", "compliance")
+
+    @property
+    def can_erase(self) -> bool:
+        return self.role == "admin"
 
     @property
     def home_unit(self) -> str | None:

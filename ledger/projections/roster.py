@@ -98,7 +98,7 @@ class SQLRosterView(BatchView, RosterView):
 
     def compose(self) -> list[Part]:
         self.units = UnitTree(self)
-        self.intervals = ClientIntervals(self, self.units, recorded_times=True)
+        self.intervals = ClientIntervals(self, self.units, recorded_times=True, members=True)
         self.counts = ActiveTierCounts(self, self.units, self.intervals)
         return [self.units, self.intervals, self.counts]
 
@@ -127,26 +127,32 @@ class SQLRosterView(BatchView, RosterView):
         self.units.unit(unit_id)
         limit = max(1, min(limit, MAX_LIMIT))
         moment = utc_text(as_of or datetime.now(UTC))
-        where = [self.intervals.in_force()]
+        # A page in client id order: through the subtree's members, read in that order, up
+        # to the page's end; one manager's clients (few) through the manager's index.
+        in_order = manager_id is None
+        key = "m.client_id" if in_order else "c.client_id"
+        # The unit is the first parameter either way: of the WHERE, or of subtree_join's ON.
+        where = [*(["m.ancestor_id = ?"] if in_order else []), self.intervals.in_force()]
         params: list[Any] = [unit_id, moment, moment]
         for column, value in (("i.tier", tier), ("i.manager", manager_id), ("i.status", status)):
             if value is not None:
                 where.append(f"{column} = ?")
                 params.append(value)
         if cursor:
-            where.append("c.client_id > ?")
+            where.append(f"{key} > ?")
             params.append(cursor)
         if client_ids is not None:
             if not client_ids:
                 return {"items": [], "next_cursor": None}
-            where.append(f"c.client_id IN {placeholders(client_ids)}")
+            where.append(f"{key} IN {placeholders(client_ids)}")
             params.extend(client_ids)
+        source = self.intervals.members_join() if in_order else self.intervals.subtree_join()
         rows = self.query(
             "SELECT c.aid AS aid, c.client_id AS client_id, c.name AS name, "
             "c.unit_id AS unit_id, "
             "i.tier AS tier, i.status AS status, i.manager AS designated_manager "
-            f"{self.intervals.subtree_join()}WHERE {' AND '.join(where)} "
-            "ORDER BY c.client_id LIMIT ?",
+            f"{source}WHERE {' AND '.join(where)} "
+            f"ORDER BY {key} LIMIT ?",
             (*params, limit + 1),
         )
         items = [self._opened(row) for row in rows[:limit]]

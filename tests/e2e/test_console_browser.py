@@ -8,7 +8,7 @@ import io
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from urllib.parse import quote
 
@@ -209,6 +209,15 @@ def test_the_auditor_reads_as_of_and_as_known_at_and_verifies_the_chain(
     page.goto(f"/clients/{scene.moved}/timeline?known_at={known}")
     assert page.locator("tr.unknown[data-type=TierChanged]").count() == 1
     assert page.locator("tr:not(.unknown)[data-type=TierChanged]").count() == 1
+    # The form shows the recorded time asked, to the second in the bank's time, and sent
+    # again it asks the same.
+    local = scene.known_between.astimezone(timezone(timedelta(hours=8)))
+    field = page.locator("form.when input[name=known_at]")
+    assert field.input_value() == local.strftime("%Y-%m-%dT%H:%M:%S")
+    page.click("form.when button[type=submit]")
+    page.wait_for_url("**/timeline?*known_at=*")
+    assert page.locator("tr.unknown[data-type=TierChanged]").count() == 1
+    assert local.strftime("%Y-%m-%d %H:%M:%S") in page.locator("#state-then").inner_text()
     shoot(page, "timeline")
     page.goto("/integrity")
     position = page.locator("#digest-position").inner_text()
@@ -300,3 +309,80 @@ def test_the_server_log_holds_no_token_and_no_personal_data(scene: Scene) -> Non
         assert secret not in log
     for personal in ("王芳", "张伟", "刘洋", "年度回访", "一个季度未拜访"):
         assert personal not in log
+
+
+def test_the_auditor_searches_the_audit_log(chromium: object, scene: Scene) -> None:
+    page = signed_in(chromium, scene, "auditor")
+    page.get_by_role("link", name="审计日志").first.click()
+    page.wait_for_url("**/audit/events")
+    form = page.locator("#filters")
+    form.locator("input[name=client_id]").fill(scene.moved)
+    form.locator("input[name=type]").fill("TierChanged")
+    form.locator("button[type=submit]").click()
+    page.wait_for_url("**client_id=*")
+    rows = page.locator("#listing tbody tr")
+    assert rows.count() == 2
+    assert all("TierChanged" in text for text in rows.all_inner_texts())
+    assert "diamond" in rows.nth(1).inner_text()
+    shoot(page, "audit-log")
+    # On a phone the table scrolls sideways rather than squeezing an event's data to a word.
+    page.set_viewport_size({"width": 390, "height": 900})
+    assert page.locator("#listing td.data").first.bounding_box()["width"] >= 200
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(f"/audit/reads?client_id={scene.moved}")
+    assert page.locator("#listing tbody tr").count() >= 1
+    shoot(page, "read-log")
+    page.context.close()
+
+
+def test_a_new_reports_csv_holds_the_rows_on_screen(chromium: object, scene: Scene) -> None:
+    page = signed_in(chromium, scene, "auditor")
+    page.goto(f"/reports/duties-overdue?unit_id={scene.sub_branch}")
+    on_screen = page.locator("#listing tbody tr td:first-child").all_inner_texts()
+    # Diamond and never contacted (`overdue` had its visit logged by an earlier test).
+    assert scene.moved in on_screen
+    with page.expect_download() as download:
+        page.get_by_role("link", name="CSV").click()
+    data = Path(download.value.path()).read_bytes()
+    rows = list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"))))
+    assert [r["client_id"] for r in rows] == on_screen
+    assert list(rows[0])[:3] == ["client_id", "tier", "role"]
+    with page.expect_download() as xlsx:
+        page.get_by_role("link", name="Excel").click()
+    sheet = load_workbook(io.BytesIO(Path(xlsx.value.path()).read_bytes())).active
+    assert [r[0] for r in list(sheet.iter_rows(values_only=True))[1:]] == on_screen
+    page.context.close()
+
+
+def test_the_new_pages_fit_a_phone_in_both_languages(chromium: object, scene: Scene) -> None:
+    period = f"from={CLIENTS_SINCE.date().isoformat()}"
+    pages = {
+        "duties-overdue": f"/reports/duties-overdue?unit_id={scene.sub_branch}",
+        "leader-visits": f"/reports/leader-visits?unit_id={scene.sub_branch}&min_assets=0",
+        "unacknowledged": f"/reports/unacknowledged?unit_id={scene.sub_branch}",
+        "segments": f"/reports/segments?unit_id={scene.sub_branch}&by=tier",
+        "referrals": f"/reports/referrals?unit_id={scene.sub_branch}&{period}",
+        "referral-tree": f"/reports/referral-tree?client_id={scene.overdue}",
+        "complaints": f"/reports/complaints?unit_id={scene.sub_branch}&{period}",
+        "funnel": f"/reports/funnel?unit_id={scene.sub_branch}&{period}",
+        "erasable": f"/privacy/erasable?unit_id={scene.sub_branch}",
+        "erasure": f"/clients/{scene.lost}/erasure",
+        "reports-index": "/reports",
+    }
+    for locale, suffix in (("zh-CN", ""), ("en-GB", "-en")):
+        page = signed_in(chromium, scene, "admin", locale=locale)
+        for name, path in pages.items():
+            page.goto(path)
+            assert page.locator("h1").count() == 1, path
+            shoot(page, f"{name}{suffix}")
+        page.context.close()
+    manager = signed_in(chromium, scene, "manager")
+    manager.goto(f"/reports/unacknowledged?unit_id={scene.outlet}")
+    buttons = manager.locator("#listing form button[type=submit]")
+    before = buttons.count()
+    assert before >= 1
+    shoot(manager, "unacknowledged-manager")
+    buttons.first.click()
+    manager.wait_for_url("**/reports/unacknowledged*")
+    assert manager.locator("#listing form button[type=submit]").count() == before - 1
+    manager.context.close()

@@ -13,11 +13,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from eventsourcing.domain import DomainEvent
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 
 from ledger.console import i18n
-from support.api_world import ADMIN, World, running_app
+from ledger.console.pages import compliance as compliance_pages
+from ledger.domain import values as values_
+from ledger.domain.api_key import ROLES
+from ledger.domain.client import Client
+from support.api_world import ADMIN, World, at, running_app
 from support.console_support import ConsoleWorld, hidden_fields, post_form, sign_in
 
 CSP = "default-src 'self'"
@@ -291,6 +296,31 @@ def test_an_auditor_has_no_write_form_and_a_forged_write_is_refused(
     assert 'id="determine"' not in auditor.get(f"/cases/{cw.case_id}").text
 
 
+def _options(html: str, select: str) -> set[str]:
+    start = html.index(f'<select name="{select}"')
+    body = html[start : html.index("</select>", start)]
+    return set(re.findall(r'<option value="([^"]*)"', body)) - {""}
+
+
+def test_the_forms_offer_the_domains_closed_sets(
+    as_role: dict[str, TestClient], cw: ConsoleWorld
+) -> None:
+    admin = as_role["admin"]
+    client = admin.get(f"/clients/{cw.clients['gold']}").text
+    assert _options(client, "tier") == set(values_.TIERS)
+    assert _options(client, "kind") == set(values_.CHURN_KINDS)
+    assert _options(client, "channel") == set(values_.CHANNELS)
+    assert _options(client, "role") == set(values_.TEAM_ROLES)
+    roster = admin.get(f"/roster?unit_id={cw['O1']}").text
+    assert _options(roster, "tier") == set(values_.TIERS)
+    assert _options(roster, "status") == set(values_.CLIENT_STATUSES)
+    case = admin.get(f"/cases/{cw.case_id}").text
+    assert _options(case, "outcome") == set(values_.OUTCOMES)
+    assert _options(case, "party") == set(values_.PARTIES)
+    portfolio = admin.get(f"/reports/portfolio?staff_id={cw['M1']}&format=csv").text
+    assert portfolio.lstrip("\ufeff").splitlines()[0].split(",")[3:-1] == list(values_.TIERS)
+
+
 def test_integrity_is_for_auditors_and_admin(
     as_role: dict[str, TestClient], cw: ConsoleWorld
 ) -> None:
@@ -406,6 +436,40 @@ def test_find_by_id_opens_the_client_and_by_name_lists_matches(
     assert scoped.status_code == 200 and f"/clients/{cw.clients['other']}" not in scoped.text
 
 
+def test_the_roster_of_any_unit_as_of_any_day(
+    as_role: dict[str, TestClient], cw: ConsoleWorld
+) -> None:
+    auditor, gold, lost = as_role["auditor"], cw.clients["gold"], cw.clients["lost"]
+    for unit in (cw["B"], cw["S1"], cw["O1"]):
+        today = auditor.get("/roster", params={"unit_id": unit}).text
+        assert f"/clients/{gold}" in today, unit
+    before = (datetime.fromisoformat(at(0)) - timedelta(days=2)).date().isoformat()
+    then = auditor.get("/roster", params={"unit_id": cw["B"], "as_of": before}).text
+    assert f"/clients/{gold}" not in then and f"/clients/{lost}" not in then
+    # Before its churn (day 300) the lost client is active on the roster; after it, churned.
+    active = auditor.get(
+        "/roster",
+        params={"unit_id": cw["O1"], "as_of": at(200)[:10], "status": "active"},
+    ).text
+    assert f"/clients/{lost}" in active
+    churned = auditor.get("/roster", params={"unit_id": cw["O1"], "status": "churned"}).text
+    assert f"/clients/{lost}" in churned and f"/clients/{gold}" not in churned
+
+
+def test_find_by_phone_lists_the_client_through_the_blind_index(
+    as_role: dict[str, TestClient], cw: ConsoleWorld
+) -> None:
+    client_id = cw.world.client("O1", "gold")
+    cw.world.post(f"/v1/clients/{client_id}/profile", {"phone": "13912345678"})
+    found = post_form(as_role["auditor"], "/find", "/find", {"q": "13912345678"}, "find")
+    assert found.status_code == 200 and f"/clients/{client_id}" in found.text
+    other = post_form(as_role["auditor"], "/find", "/find", {"q": "13912345679"}, "find")
+    assert f"/clients/{client_id}" not in other.text
+    # A manager of another outlet finds no one outside its subtree, by phone either.
+    scoped = post_form(as_role["manager_o3"], "/find", "/find", {"q": "13912345678"}, "find")
+    assert f"/clients/{client_id}" not in scoped.text
+
+
 def test_the_timeline_strikes_through_a_retracted_event_and_links_its_retraction(
     as_role: dict[str, TestClient], cw: ConsoleWorld
 ) -> None:
@@ -455,16 +519,36 @@ def test_every_label_a_template_names_is_in_the_catalogue_in_both_languages() ->
     assert not missing
     for key, (zh, en) in i18n.MESSAGES.items():
         assert zh and en, key
+    # A client's timeline shows its events; a case's late changes a unit's head events too.
+    events = [
+        "HeadAppointed",
+        "HeadVacated",
+        *(
+            name
+            for name, member in vars(Client).items()
+            # The library gives each aggregate its own `Event` and `Created` bases.
+            if isinstance(member, type)
+            and issubclass(member, DomainEvent)
+            and name not in ("Event", "Created")
+        ),
+    ]
+    assert "ContactLogged" in events and "HeadAppointed" in events
     for prefix, values in {
-        "tier": ("standard", "gold", "platinum", "diamond"),
-        "staff": ("president", "vice_president", "outlet_director", "client_manager"),
-        "channel": ("visit", "phone", "sms", "letter", "event", "wechat"),
-        "churn": ("normal", "abnormal"),
-        "outcome": ("confirmed", "waived"),
-        "role": ("admin", "manager", "auditor", "compliance"),
+        "tier": values_.TIERS,
+        "staff": values_.STAFF_ROLES,
+        "channel": values_.CHANNELS,
+        "churn": values_.CHURN_KINDS,
+        "outcome": values_.OUTCOMES,
+        "status": values_.CLIENT_STATUSES,
+        "source": values_.SOURCES,
+        "risk": values_.RISK_APPETITES,
+        "reason": values_.RISK_REASONS,
+        "kind": values_.UNIT_KINDS,
+        "role": ROLES,
+        "event": events,
     }.items():
         for value in values:
-            assert f"{prefix}.{value}" in i18n.MESSAGES
+            assert f"{prefix}.{value}" in i18n.MESSAGES, f"{prefix}.{value}"
     assert i18n.MESSAGES["tier.platinum"][0] == "白金卡"
     assert i18n.MESSAGES["tier.diamond"][0] == "钻石卡"
     assert i18n.MESSAGES["page.cases"][0] == "流失责任追究"
@@ -538,9 +622,98 @@ def test_the_queue_shows_a_page_of_cases_and_exports_them_all(
 ) -> None:
     compliance = as_role["compliance"]
     base = f"/cases?unit_id={cw['O1']}&fiscal_year={cw.case_year}"
-    assert f"/cases/{cw.case_id}" in compliance.get(f"{base}&page=1").text
-    assert f"/cases/{cw.case_id}" not in compliance.get(f"{base}&page=2").text
-    assert cw.case_id in compliance.get(f"{base}&page=2&format=csv").text
+    assert f"/cases/{cw.case_id}" in compliance.get(base).text
+    # The queue's last part (out of scope) holds no in-scope case; the download holds all.
+    assert f"/cases/{cw.case_id}" not in compliance.get(f"{base}&after=2:").text
+    assert cw.case_id in compliance.get(f"{base}&after=2:&format=csv").text
+    assert compliance.get(f"{base}&after=9:").status_code == 422
+
+
+def test_the_queue_pages_pending_then_ruled_then_out_of_scope_each_case_once(
+    as_role: dict[str, TestClient], cw: ConsoleWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    w, compliance = cw.world, as_role["compliance"]
+    out_of_scope = w.client("O1", "gold")
+    w.post(
+        f"/v1/clients/{out_of_scope}/churn",
+        {"kind": "normal", "reason": "moved away", "effective_at": at(300)},
+    )
+    _, ruled_case, year = ruled_through_the_page(cw, compliance, "waived")
+    monkeypatch.setattr(compliance_pages, "PAGE_ROWS", 1)
+    path: str | None = f"/cases?unit_id={cw['O1']}&fiscal_year={year}"
+    seen: list[tuple[str, str]] = []
+    while path is not None:
+        page = compliance.get(path.replace("&amp;", "&")).text
+        seen.extend(re.findall(r'<tr class="(\w*)" data-case="([^"]+)">', page))
+        found = re.search(r'id="next-page" href="([^"]+)"', page)
+        path = found.group(1) if found else None
+    cases = api_cases(cw, year)
+    assert sorted(case for _, case in seen) == sorted(cases)
+    # The pending first, then the ruled ones, then those out of scope.
+    flags = [(not cases[case]["pending"], not cases[case]["in_scope"]) for _, case in seen]
+    assert flags == sorted(flags)
+    assert [c for c, case in seen if cases[case]["pending"]] == ["pending"] * sum(
+        case["pending"] for case in cases.values()
+    )
+    outside = next(c for c, case in cases.items() if case["client_id"] == out_of_scope)
+    assert {ruled_case, outside} <= {case for _, case in seen}
+
+
+def ruled_through_the_page(
+    cw: ConsoleWorld, compliance: TestClient, outcome: str, party: str = ""
+) -> tuple[str, str, int]:
+    """A new in-scope case of O1 (`churned_client`), ruled through its page on `party`
+    (blank: the whole case): the client, the case and its fiscal year."""
+    client_id, case_id = cw.world.churned_client()
+    year = datetime.fromisoformat(at(40)).year
+    api_cases(cw, year, after=cw.world.api.get("/v1/health").json()["position"])
+    answer = post_form(
+        compliance,
+        f"/cases/{case_id}",
+        f"/cases/{case_id}/determination",
+        {"outcome": outcome, "reason": f"{outcome} on the facts of the day", "party": party},
+        "determine",
+    )
+    assert answer.status_code == 303, answer.text
+    return client_id, case_id, year
+
+
+def api_cases(cw: ConsoleWorld, year: int, after: int | None = None) -> dict[str, dict]:
+    """O1's cases of `year` through the API (once the read model holds `after`)."""
+    params = {"unit_id": cw["O1"], "fiscal_year": year}
+    answer = cw.world.api.get(
+        "/v1/accountability/churn-cases",
+        params={**params, **({"after": after} if after is not None else {})},
+        headers=ADMIN,
+    )
+    assert answer.status_code == 200, answer.text
+    return {case["case_id"]: case for case in answer.json()["items"]}
+
+
+def test_a_ruling_a_late_entry_overtakes_shows_stale_on_the_case_page(
+    as_role: dict[str, TestClient], cw: ConsoleWorld
+) -> None:
+    w, compliance = cw.world, as_role["compliance"]
+    client_id, case_id, year = ruled_through_the_page(cw, compliance, "confirmed")
+    page = compliance.get(f"/cases/{case_id}").text
+    assert "stale-mark" not in page and 'class="pending"' not in page
+    for party in values_.PARTIES:
+        assert f'data-party="{party}" data-outcome="confirmed"' in page
+    later = w.hire("M_late", "O1", "client_manager", at(0))
+    assignment = w.post(
+        f"/v1/clients/{client_id}/assignments",
+        {"staff_id": later, "reason": "the name list, found late", "effective_at": at(20)},
+    )
+    api_cases(cw, year, after=assignment["position"])
+    page = compliance.get(f"/cases/{case_id}").text
+    assert 'class="stale-mark"' in page and 'class="pending"' in page
+    for party in values_.PARTIES:
+        assert f'data-party="{party}" data-outcome="pending"' in page
+    late = page.split('id="late-changes"', 1)[1].split("</section>", 1)[0]
+    assert f'data-event="{assignment["event_id"]}" data-type="Assigned"' in late
+    assert f'href="/clients/{client_id}/timeline#{assignment["event_id"]}"' in late
+    queue = compliance.get(f"/cases?unit_id={cw['O1']}&fiscal_year={year}").text
+    assert f'<tr class="pending" data-case="{case_id}">' in queue
 
 
 def test_the_auditor_verifies_a_pasted_digest_file(as_role: dict[str, TestClient]) -> None:
@@ -581,8 +754,19 @@ def test_the_case_page_lists_late_changes_and_determines_a_party(
     page = as_role["compliance"].get(f"/cases/{cw.case_id}").text
     late = page.split('id="late-changes"', 1)[1].split("</section>", 1)[0]
     # The world's assignment was dated a year back when it was recorded: entered late.
-    assert "<td>Assigned</td>" in late
+    assert 'data-type="Assigned"' in late and "分配</a>" in late
     assert 'name="party"' in page and 'value="unit_head"' in page
+
+
+def test_a_ruling_on_one_party_leaves_the_other_pending(
+    as_role: dict[str, TestClient], cw: ConsoleWorld
+) -> None:
+    compliance = as_role["compliance"]
+    _, case_id, _ = ruled_through_the_page(cw, compliance, "waived", "designated_manager")
+    page = compliance.get(f"/cases/{case_id}").text
+    assert 'data-party="designated_manager" data-outcome="waived"' in page
+    assert 'data-party="unit_head" data-outcome="pending"' in page
+    assert 'class="pending"' in page
 
 
 def test_a_client_page_is_in_the_read_log(

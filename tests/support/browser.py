@@ -59,7 +59,9 @@ def chromium() -> Iterator[Any]:
 
 def shoot(page: Any, name: str) -> list[Path]:
     """Full-page screenshots of the page at each width; each width must not overflow."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    # The pages show (made-up) personal data: the folder is the owner's alone, as var/ is.
+    SCREENSHOTS.mkdir(mode=0o700, parents=True, exist_ok=True)
+    SCREENSHOTS.chmod(0o700)
     taken = []
     for width in WIDTHS:
         page.set_viewport_size({"width": width, "height": 900})
@@ -67,6 +69,7 @@ def shoot(page: Any, name: str) -> list[Path]:
         assert overflow <= 0, f"{name} overflows {width} px by {overflow} px"
         path = SCREENSHOTS / f"{name}-{width}.png"
         page.screenshot(path=str(path), full_page=True)
+        path.chmod(0o600)
         taken.append(path)
     page.set_viewport_size({"width": WIDTHS[0], "height": 900})
     return taken

@@ -8,11 +8,14 @@ from fastapi import APIRouter, HTTPException, Query, Request, Response
 from fastapi.responses import RedirectResponse
 from pydantic import BaseModel
 
-from ledger.console.pages.tables import FOUND, HISTORY, ROSTER, TIERS, table_page
+from ledger.console.pages.tables import FOUND, HISTORY, ROSTER, TIERS_DOWN, table_page
 from ledger.console.sources import (
     CHANNELS,
+    CHURN_KINDS,
+    CLIENT_STATUSES,
     PROFILE_FIELDS,
     SOURCES,
+    TEAM_ROLES,
     Assignment,
     ChurnCreate,
     ClientCreate,
@@ -37,7 +40,6 @@ router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 ClientId = Annotated[str, Query(max_length=64)]
 Text = Annotated[str | None, Query(max_length=64)]
 FIND_LIMIT = 50
-TEAM_ROLES = ("client_manager", "outlet_director", "vice_president", "president")
 
 
 def _when(as_of: str | None, known_at: str | None) -> dict[str, Any]:
@@ -73,10 +75,12 @@ def client_page(
         contacts=contacts,
         as_of=as_of or "",
         known_at=known_at or "",
+        when=when,
         profile_fields=PROFILE_FIELDS,
         channels=CHANNELS,
         team_roles=TEAM_ROLES,
-        tiers=TIERS,
+        tiers=TIERS_DOWN,
+        churn_kinds=CHURN_KINDS,
         now=utc_now(),
     )
 
@@ -115,8 +119,7 @@ def timeline(
         fields=HISTORY,
         name=f"history-{client_id}",
         client_id=client_id,
-        as_of=as_of or "",
-        known_at=known_at or "",
+        when=when,
         state=state,
     )
 
@@ -190,7 +193,9 @@ def client_form(
 def register_page(request: Request, viewer: ViewerDep) -> Response:
     viewer.require("admin", "manager")
     outlets = [u for u in viewer.visible_units() if u["kind"] == "outlet"]
-    return render(request, viewer, "register.html", outlets=outlets, tiers=TIERS, sources_=SOURCES)
+    return render(
+        request, viewer, "register.html", outlets=outlets, tiers=TIERS_DOWN, sources_=SOURCES
+    )
 
 
 @router.post("/register")
@@ -272,10 +277,10 @@ def roster(
         "status": status or None,
         "manager_id": manager_id or None,
     }
-    if tier and tier not in TIERS:
-        raise HTTPException(422, "tier: must be one of " + ", ".join(TIERS))
-    if status and status not in ("active", "churned"):
-        raise HTTPException(422, "status: must be active or churned")
+    if tier and tier not in TIERS_DOWN:
+        raise HTTPException(422, "tier: must be one of " + ", ".join(TIERS_DOWN))
+    if status and status not in CLIENT_STATUSES:
+        raise HTTPException(422, "status: must be one of " + ", ".join(CLIENT_STATUSES))
     if format is not None:
         rows: Any = viewer.sources.roster_rows(unit, **filters)
         next_cursor = None
@@ -299,5 +304,6 @@ def roster(
         manager_id=manager_id or "",
         next_cursor=next_cursor,
         summary=summary,
-        tiers=TIERS,
+        tiers=TIERS_DOWN,
+        statuses=CLIENT_STATUSES,
     )

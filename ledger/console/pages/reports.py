@@ -21,13 +21,14 @@ from ledger.console.pages.tables import (
     TEAM_GAPS,
     table_page,
 )
+from ledger.console.sources import VIP_TIERS
 from ledger.console.web import LOCAL, ConsoleRoute, Viewer, ViewerDep, parse_moment, render, utc_now
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 
 Text = Annotated[str | None, Query(max_length=64)]
 Format = Annotated[str | None, Query(max_length=8)]
-GROWTH_TIERS = ("gold", "platinum", "diamond", "vip")
+GROWTH_TIERS = (*VIP_TIERS, "vip")
 DEFAULT_TARGET = 0.95
 
 

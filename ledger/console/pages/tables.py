@@ -10,30 +10,26 @@ from typing import Any
 from fastapi import HTTPException, Request, Response
 
 from ledger.api.exports import FORMATS, export_response
+from ledger.console.sources import (
+    OUTCOMES,
+    PARTIES,
+    PENDING,
+    TIERS,
+    ChurnCasePublic,
+    party_outcomes,
+)
 from ledger.console.web import Viewer, render
 
-TIERS = ("diamond", "platinum", "gold", "standard")
-VIP = ("gold", "platinum", "diamond")
+# The domain's tiers, highest first: the order a person reads a portfolio in.
+TIERS_DOWN = tuple(reversed(TIERS))
 
 ROSTER = ("client_id", "name", "unit_id", "tier", "status", "designated_manager")
 OVERDUE = ("client_id", "tier", "last_contact_at", "days_overdue", "designated_manager")
 ORPHANED = ("client_id", "tier", "former_manager", "since")
 AT_RISK = ("client_id", "tier", "reasons", "designated_manager", "unit_head", "prior_holders")
 TEAM_GAPS = ("client_id", "tier", "missing")
-CASES = (
-    "case_id",
-    "client_id",
-    "unit_id",
-    "kind",
-    "effective_at",
-    "fiscal_year",
-    "accountability_tier",
-    "in_scope",
-    "designated_manager",
-    "unit_head",
-    "prior_holders",
-    "determination",
-)
+# The API's churn case, field for field: the download holds what GET .../churn-cases does.
+CASES = tuple(ChurnCasePublic.model_fields)
 HISTORY = (
     "event_id",
     "type",
@@ -46,10 +42,18 @@ HISTORY = (
     "retracted_by",
     "hash",
 )
-TALLIES = ("staff_id", "fiscal_year", "as_designated_manager", "as_unit_head", "as_prior_holder")
+TALLY_OUTCOMES = (*OUTCOMES, PENDING)
+TALLIES = (
+    "staff_id",
+    "fiscal_year",
+    "as_designated_manager",
+    "as_unit_head",
+    "as_prior_holder",
+    *(f"{outcome}_as_{party}" for outcome in TALLY_OUTCOMES for party in PARTIES),
+)
 COMPLETENESS = ("unit_id", "vip_active", "complete", "rate")
 GROWTH = ("unit_id", "tier", "start", "end", "change", "growth_rate", "share_of_parent", "rank")
-PORTFOLIO = ("staff_id", "from", "to", "standard", "gold", "platinum", "diamond", "assets_change")
+PORTFOLIO = ("staff_id", "from", "to", *TIERS, "assets_change")
 FOUND = ("client_id", "name", "unit_id", "tier", "status", "designated_manager")
 
 
@@ -76,35 +80,25 @@ def table_page(
     return render(request, viewer, template, rows=list(rows), fields=fields, **context)
 
 
-def pending_first(case: Mapping[str, Any]) -> tuple[int, int, str]:
-    return (
-        0 if case["in_scope"] else 1,
-        0 if case["determination"] is None else 1,
-        str(case["effective_at"]),
-    )
-
-
 def tallies(cases: Iterable[Mapping[str, Any]], fiscal_year: int | None) -> list[dict[str, Any]]:
-    """Per staff member: in-scope cases as designated manager, as outlet head, as a prior
-    holder (the same counts as GET /v1/accountability/staff/{id}, for every staff member)."""
+    """Per staff member, of the in-scope `cases`: as designated manager, as outlet head, as
+    a prior holder, and per outcome standing against the member's party (confirmed, waived,
+    pending) as designated manager and as outlet head: GET /v1/accountability/staff/{id}'s
+    counts, flattened, for every staff member named."""
     counts: dict[str, Counter[str]] = {}
     for case in cases:
         if not case["in_scope"]:
             continue
-        for column, staff in (
-            ("as_designated_manager", [case["designated_manager"]]),
-            ("as_unit_head", [case["unit_head"]]),
-            ("as_prior_holder", case["prior_holders"]),
-        ):
-            for staff_id in staff:
-                if staff_id:
-                    counts.setdefault(staff_id, Counter())[column] += 1
+        outcomes = party_outcomes(case, case["determination_history"])
+        for party in PARTIES:
+            if case[party]:
+                tally = counts.setdefault(case[party], Counter())
+                tally[f"as_{party}"] += 1
+                tally[f"{outcomes[party]}_as_{party}"] += 1
+        for staff_id in case["prior_holders"]:
+            counts.setdefault(staff_id, Counter())["as_prior_holder"] += 1
     rows = [
-        {
-            "staff_id": staff_id,
-            "fiscal_year": fiscal_year,
-            **{column: c[column] for column in TALLIES[2:]},
-        }
+        {"staff_id": staff_id, "fiscal_year": fiscal_year, **{f: c[f] for f in TALLIES[2:]}}
         for staff_id, c in counts.items()
     ]
     rows.sort(key=lambda r: (-r["as_designated_manager"], -r["as_unit_head"], r["staff_id"]))
@@ -121,7 +115,7 @@ def manager_day(viewer: Viewer) -> dict[str, Any]:
     ]
     late = {row["client_id"]: row for row in overdue}
     mine = list(sources.roster_rows(unit, manager_id=me, status="active"))
-    by_tier: dict[str, list[dict[str, Any]]] = {tier: [] for tier in TIERS}
+    by_tier: dict[str, list[dict[str, Any]]] = {tier: [] for tier in TIERS_DOWN}
     for row in mine:
         by_tier[row["tier"]].append({**row, "overdue": late.get(row["client_id"])})
     for rows in by_tier.values():

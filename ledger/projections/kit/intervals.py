@@ -44,7 +44,10 @@ class ClientIntervals(Part):
 
     `recorded_times`: also keep when each change was recorded (the roster reads counts as
     known at a past time). `manager_marks`: kinds to mark a client for when its designated
-    manager changes (the reports credit asset changes to the manager of the moment)."""
+    manager changes (the reports credit asset changes to the manager of the moment).
+    `members`: also keep each client under every unit above it, in client id order, so a
+    page of a large subtree is read in that order and stops at the page's end (see
+    `members_join`)."""
 
     def __init__(
         self,
@@ -53,11 +56,13 @@ class ClientIntervals(Part):
         *,
         recorded_times: bool = False,
         manager_marks: tuple[str, ...] = (),
+        members: bool = False,
     ) -> None:
         super().__init__(view)
         self.units = units
         self.recorded_times = recorded_times
         self.manager_marks = manager_marks
+        self.members = members
         self.refold_listeners: list[RefoldListener] = []
 
     def tables(self) -> list[str]:
@@ -76,6 +81,14 @@ class ClientIntervals(Part):
                     "recorded_at TEXT)"
                 ]
                 if self.recorded_times
+                else []
+            ),
+            *(
+                [
+                    f"CREATE TABLE IF NOT EXISTS {p}_members (ancestor_id TEXT, client_id TEXT, "
+                    "aid TEXT, PRIMARY KEY (ancestor_id, client_id))"
+                ]
+                if self.members
                 else []
             ),
         ]
@@ -115,6 +128,8 @@ class ClientIntervals(Part):
                 "registered_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (aid) DO NOTHING",
                 (key, event.client_id, view.seal(key, "name", event.name), event.unit_id, moment),
             )
+            if self.members and not view.rebuilding:
+                view.batch_memo("members", list).append((event.client_id, key, event.unit_id))
             self._add_change(c, key, tracking, REGISTERED, moment, event.tier, event.timestamp)
             view.advance(tracking)
 
@@ -192,6 +207,16 @@ class ClientIntervals(Part):
         return self.view.batch_memo("registered", dict)
 
     def flush(self, c: Any, marked: dict[str, set[str]]) -> None:
+        joined = self.view.batch_memo("members", list)
+        if joined:
+            # One statement per batch: a SELECT sends the rows waiting in the batch first.
+            self.view.execute_many(
+                c,
+                f"INSERT INTO {self.prefix}_members (ancestor_id, client_id, aid) "
+                f"SELECT ancestor_id, ?, ? FROM {self.units.prefix}_unit_paths WHERE unit_id = ? "
+                "ON CONFLICT DO NOTHING",
+                joined,
+            )
         for part in chunks(sorted(marked.get("client", ()))):
             changes = self._change_points(c, part)
             rows = [
@@ -243,12 +268,50 @@ class ClientIntervals(Part):
                 )
         return changes
 
+    def rebuilt(self) -> None:
+        if self.members:
+            with self.view.transaction() as c:
+                self._fill_members(c)
+
+    def upgrade(self) -> None:
+        """A view built before its members were kept gets them from its clients (at 100,000
+        clients, ~500,000 rows in one statement)."""
+        if not self.members:
+            return
+        p = self.prefix
+        with self.view.transaction() as c:
+            if self.view.fetch(c, f"SELECT 1 AS x FROM {p}_members LIMIT 1"):
+                return
+            if self.view.fetch(c, f"SELECT 1 AS x FROM {p}_clients LIMIT 1"):
+                self._fill_members(c)
+
+    def _fill_members(self, c: Any) -> None:
+        p = self.prefix
+        self.view.execute(c, f"DELETE FROM {p}_members")
+        self.view.execute(
+            c,
+            f"INSERT INTO {p}_members (ancestor_id, client_id, aid) "
+            f"SELECT u.ancestor_id, c.client_id, c.aid FROM {p}_clients c "
+            f"JOIN {self.units.prefix}_unit_paths u ON u.unit_id = c.unit_id",
+        )
+
     # ---- queries ------------------------------------------------------------------------
 
     @staticmethod
     def in_force() -> str:
         """Intervals (`i`) in force at a time: two parameters, the time twice."""
         return "i.valid_from <= ? AND (i.valid_to IS NULL OR i.valid_to > ?)"
+
+    def members_join(self) -> str:
+        """FROM the members `m` (of every unit: filter on `m.ancestor_id`), their intervals
+        `i` and clients `c`; `m` is in client id order within each unit. A page of a branch
+        then reads its first rows in order, where `subtree_join` reads the whole subtree and
+        sorts it (at 100,000 clients the branch roster's first page took p95 347 ms so)."""
+        p = self.prefix
+        return (
+            f"FROM {p}_members m JOIN {p}_intervals i ON i.aid = m.aid "
+            f"JOIN {p}_clients c ON c.aid = m.aid "
+        )
 
     def subtree_join(self) -> str:
         """FROM intervals `i` of clients `c` in the subtree of a unit (one parameter)."""
