@@ -13,7 +13,7 @@ import pytest
 from ledger.application import Ledger
 from ledger.bootstrap import build
 from ledger.config import Settings
-from ledger.store.pulls import PULL_GAP, SpacedPulls
+from ledger.store.pulls import SpacedPulls
 from ledger.store.sqlite import PollingSubscription
 from support.scenario import NOW, STAFF_SINCE, Bank, Clock, build_bank, register
 
