@@ -29,13 +29,15 @@ from ledger.projections.kit.text import from_utc_text, utc_text
 from ledger.projections.maintenance_files import (
     MAX_LIMIT,
     PREFERENCES,
+    Candidates,
     ClientFiles,
     Page,
 )
-from ledger.projections.maintenance_filters import matches, segment_of, value_in_team
+from ledger.projections.maintenance_filters import condition, matches, segment_of, value_in_team
 from ledger.projections.maintenance_interface import DEFAULT_LIMIT, MaintenanceView
 from ledger.projections.maintenance_known import stored_file
 from ledger.projections.maintenance_rules import (
+    LEADER_CHANNELS,
     ClientFile,
     Contact,
     Moment,
@@ -51,6 +53,8 @@ from ledger.projections.maintenance_rules import (
     tier_at,
     unacknowledged,
 )
+from ledger.projections.maintenance_standing import REPORT_COLUMNS
+from ledger.projections.maintenance_standings import ClientStandings
 
 __all__ = ["DEFAULT_LIMIT", "MAX_LIMIT", "PREFERENCES", "MaintenanceView", "SQLMaintenanceView"]
 
@@ -71,10 +75,49 @@ class SQLMaintenanceView(BatchView, MaintenanceView):
             lambda c, _, tracking, event: self.recorded.note(c, tracking, event)
         )
         self.files = ClientFiles(self, self.units, self.staff, self.heads, self.recorded)
-        return [self.units, self.recorded, self.staff, self.heads, self.files]
+        self.standings = ClientStandings(self, self.files, self.staff, self.heads)
+        return [self.units, self.recorded, self.staff, self.heads, self.files, self.standings]
 
     def _upto(self, known_at: datetime | None) -> int | None:
         return None if known_at is None else self.recorded.position_known_at(known_at)
+
+    def _standing_page(
+        self,
+        unit_id: str,
+        evaluate: Any,
+        limit: int,
+        cursor: str | None,
+        at: str,
+        condition: str,
+        *params: Any,
+        upto: int | None = None,
+    ) -> Page:
+        """A page of a report that reads no contacts, over `_standing` candidates."""
+        candidates = self._standing(unit_id, at, condition, *params, upto=upto)
+        return self.files.page(
+            unit_id,
+            evaluate,
+            limit=limit,
+            cursor=cursor,
+            candidates=candidates,
+            upto=upto,
+        )
+
+    def _standing(
+        self, unit_id: str, at: str, condition: str, *params: Any, upto: int | None = None
+    ) -> Candidates:
+        """A page's clients: those whose standing meets `condition` at `at` (see
+        `maintenance_standing.py`), and those that changed after `at`, folded anew. With
+        `upto` (a report as known at a past time), every client of the subtree: the
+        standings are kept as of now."""
+        if upto is not None:
+            return self.files.subtree(unit_id)
+
+        def read(after: str, size: int) -> list[dict[str, Any]]:
+            where = f"s.stable_from > ? OR ({condition})"
+            return self.standings.candidates(unit_id, where, (at, *params), after, size)
+
+        return read
 
     def _lookback(self) -> timedelta:
         return timedelta(days=int(self.options["churn_lookback_days"]))
@@ -91,14 +134,19 @@ class SQLMaintenanceView(BatchView, MaintenanceView):
     ) -> Page:
         at = as_of or datetime.now(UTC)
         cadence = self.options["duty_cadence"]
+        due = "duty_due" if role is None else f"due_{role}"
+        assert due in REPORT_COLUMNS, role
+        upto = self._upto(known_at)
         return self.files.page(
             unit_id,
             lambda file, contacts, org: duties_overdue(file, at, contacts, org, cadence, role),
-            contacts_before=_just_after(at),
+            contacts=lambda keys: self.files.contacts(keys, _just_after(at), upto=upto),
             limit=limit,
             cursor=cursor,
-            vip_only=True,
-            upto=self._upto(known_at),
+            candidates=self._standing(
+                unit_id, utc_text(at), f"s.{due} < ?", utc_text(at), upto=upto
+            ),
+            upto=upto,
         )
 
     def team_gaps(
@@ -122,14 +170,8 @@ class SQLMaintenanceView(BatchView, MaintenanceView):
                 {"client_id": file["client_id"], "tier": tier_at(file, moment), "missing": missing}
             ]
 
-        return self.files.page(
-            unit_id,
-            evaluate,
-            contacts_before=None,
-            limit=limit,
-            cursor=cursor,
-            vip_only=True,
-            upto=self._upto(known_at),
+        return self._standing_page(
+            unit_id, evaluate, limit, cursor, moment, "s.gap = 1", upto=self._upto(known_at)
         )
 
     def leader_visits(
@@ -163,14 +205,30 @@ class SQLMaintenanceView(BatchView, MaintenanceView):
                 }
             ]
 
+        # Floats below the amount by more than their rounding: a prefilter. A client that
+        # changed after `end` may have had, then, any assets up to its largest statement.
+        floor = float(min_assets) * 0.999
+
+        def read(after: str, size: int) -> list[dict[str, Any]]:
+            where = (
+                "(s.stable_from > ? AND s.peak_value >= ?) "
+                "OR (s.active = 1 AND s.assets_value >= ?)"
+            )
+            params = (last_moment, floor, floor)
+            return self.standings.candidates(unit_id, where, params, after, size)
+
+        upto = self._upto(known_at)
         return self.files.page(
             unit_id,
             evaluate,
-            contacts_before=high,
             limit=limit,
             cursor=cursor,
-            min_peak=min_assets,
-            upto=self._upto(known_at),
+            candidates=read if upto is None else self.files.subtree(unit_id),
+            # A visit of the period is a group's latest before its end if any is.
+            contacts=lambda keys: self.files.contacts(
+                keys, high, since=low, channels=LEADER_CHANNELS, upto=upto
+            ),
+            upto=upto,
         )
 
     def unacknowledged_assignments(
@@ -192,12 +250,14 @@ class SQLMaintenanceView(BatchView, MaintenanceView):
             found = unacknowledged(file, before, moment)
             return [found] if found else []
 
-        return self.files.page(
+        return self._standing_page(
             unit_id,
             evaluate,
-            contacts_before=None,
-            limit=limit,
-            cursor=cursor,
+            limit,
+            cursor,
+            moment,
+            "s.unack_at < ?",
+            before,
             upto=self._upto(known_at),
         )
 
@@ -229,15 +289,24 @@ class SQLMaintenanceView(BatchView, MaintenanceView):
                 }
             ]
 
+        upto = self._upto(known_at)
         return self.files.page(
             unit_id,
             evaluate,
-            contacts_before=_just_after(when.at),
-            latest_contact_only=True,
+            contacts=lambda keys: self.files.contacts(
+                keys, _just_after(when.at), latest_only=True, upto=upto
+            ),
             limit=limit,
             cursor=cursor,
-            vip_only=True,
-            upto=self._upto(known_at),
+            candidates=self._standing(
+                unit_id,
+                when.text,
+                "s.board_always = 1 OR s.board_due < ? OR s.board_until > ?",
+                when.text,
+                when.text,
+                upto=upto,
+            ),
+            upto=upto,
         )
 
     def referral_tree(self, client_id: str) -> dict[str, Any]:
@@ -251,6 +320,8 @@ class SQLMaintenanceView(BatchView, MaintenanceView):
         assets at `end`."""
         self.units.unit(unit_id)
         upto = self._upto(known_at)
+        if upto is None:
+            return self.standings.referrals(unit_id, utc_text(start), utc_text(end))
         p = self.view_name
         rows = self.query(
             f"SELECT f.data AS data, r.data AS referrer FROM {p}_files f "
@@ -293,8 +364,12 @@ class SQLMaintenanceView(BatchView, MaintenanceView):
         known_at: datetime | None = None,
     ) -> dict[str, Any]:
         moment = utc_text(as_of or datetime.now(UTC))
+        upto = self._upto(known_at)
+        if upto is None:
+            self.units.unit(unit_id)
+            return self.standings.segments(unit_id, by, moment)
         segments: dict[str, dict[str, Any]] = {}
-        for file in self.files.active_files(unit_id, moment, self._upto(known_at)):
+        for file in self.files.active_files(unit_id, moment, upto):
             value = segment_of(file, by, moment) or "unknown"
             entry = segments.setdefault(value, {"clients": 0, "assets": Decimal(0)})
             entry["clients"] += 1
@@ -321,7 +396,8 @@ class SQLMaintenanceView(BatchView, MaintenanceView):
         def evaluate(file: ClientFile, _: list[Contact], org: Organisation) -> list[str]:
             return [file["client_id"]] if matches(file, filters, moment) else []
 
-        return self.files.page(unit_id, evaluate, contacts_before=None, limit=limit, cursor=cursor)
+        where, params = condition(filters)
+        return self._standing_page(unit_id, evaluate, limit, cursor, moment, where, *params)
 
 
 def _just_after(at: datetime) -> str:
