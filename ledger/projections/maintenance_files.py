@@ -275,7 +275,7 @@ class ClientFiles(Part):
         roles, departed = self.staff.roles_and_departures()
         if upto is not None:
             departed = {**dict.fromkeys(departed), **self.staff.departures_known(upto)}
-        return Organisation(roles=roles, departed=departed, heads=self.heads.by_unit(upto))
+        return Organisation(roles=roles, departed=departed, heads=self.heads.by_unit(upto=upto))
 
     def contacts(
         self,
