@@ -3,6 +3,9 @@ every read model, each with personal fields sealed and without (the library's ow
 names kept plain in the views), back to back on SQLite.
 
     .venv/bin/python -m bench.privacy [--contacts 3000] [--events 200000] [--rounds 3]
+        [--keep DIR]
+
+`--contacts 0` or `--events 0` leaves that half out.
 
 Prints figures; asserts nothing.
 """
@@ -27,7 +30,8 @@ from ledger.config import Settings
 from ledger.privacy import MasterKey
 
 BY = "bench"
-MASTER_KEY = MasterKey.generate_text()
+# A store kept between runs needs its key again: LEDGER_BENCH_MASTER_KEY, else a fresh one.
+MASTER_KEY = os.environ.get("LEDGER_BENCH_MASTER_KEY") or MasterKey.generate_text()
 
 
 class PlainLedger(Ledger):
@@ -98,31 +102,47 @@ def rebuild_seconds(path: Path, *, sealed: bool, events: int) -> tuple[float, fl
         built.close()
 
 
+def contacts(base: Path, count: int, rounds: int) -> None:
+    per: dict[bool, list[float]] = {True: [], False: []}
+    for round_ in range(rounds):
+        # Each way round in turn: the machine's speed drifts within minutes.
+        for sealed in (False, True) if round_ % 2 == 0 else (True, False):
+            path = base / f"contacts-{sealed}-{round_}.db"
+            per[sealed].append(contacts_cpu(path, sealed=sealed, count=count))
+    plain, sealed_cpu = min(per[False]), min(per[True])
+    print(
+        f"write CPU per contact: plain {plain * 1e6:,.0f} us, sealed {sealed_cpu * 1e6:,.0f} us"
+        f" ({sealed_cpu / plain - 1:+.1%}); best of {rounds} x {count:,}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--contacts", type=int, default=3000)
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        help="keep the rebuild's two stores in this folder, generated once and rebuilt again "
+        "by a later run (give the same LEDGER_BENCH_MASTER_KEY to both runs)",
+    )
     args = parser.parse_args()
+    if args.keep and not os.environ.get("LEDGER_BENCH_MASTER_KEY"):
+        parser.error("--keep needs LEDGER_BENCH_MASTER_KEY: a kept sealed store needs its key")
     with tempfile.TemporaryDirectory() as folder:
         base = Path(folder)
-        per: dict[bool, list[float]] = {True: [], False: []}
-        for round_ in range(args.rounds):
-            # Each way round in turn: the machine's speed drifts within minutes.
-            for sealed in (False, True) if round_ % 2 == 0 else (True, False):
-                path = base / f"contacts-{sealed}-{round_}.db"
-                per[sealed].append(contacts_cpu(path, sealed=sealed, count=args.contacts))
-        plain, sealed_cpu = min(per[False]), min(per[True])
-        print(
-            f"write CPU per contact: plain {plain * 1e6:,.0f} us, sealed {sealed_cpu * 1e6:,.0f} us"
-            f" ({sealed_cpu / plain - 1:+.1%}); best of {args.rounds} x {args.contacts:,}"
-        )
+        if args.contacts:
+            contacts(base, args.contacts, args.rounds)
         if not args.events:
             return
+        if args.keep:
+            args.keep.mkdir(parents=True, exist_ok=True)
+        base = args.keep or base
         figures: dict[bool, Any] = {}
         for sealed in (False, True):
             figures[sealed] = rebuild_seconds(
-                base / f"rebuild-{sealed}.db", sealed=sealed, events=args.events
+                base / f"rebuild-{sealed}-{args.events}.db", sealed=sealed, events=args.events
             )
             wall, cpu, end = figures[sealed]
             print(
@@ -132,7 +152,7 @@ def main() -> None:
         # Again, the other way round: the machine's speed drifts within minutes.
         for sealed in (True, False):
             wall, cpu, end = rebuild_seconds(
-                base / f"rebuild-{sealed}.db", sealed=sealed, events=args.events
+                base / f"rebuild-{sealed}-{args.events}.db", sealed=sealed, events=args.events
             )
             before = figures[sealed]
             figures[sealed] = (min(wall, before[0]), min(cpu, before[1]), end)

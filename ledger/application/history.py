@@ -23,10 +23,12 @@ _TIME_FIELDS = {"recorded_by", "effective_at"}
 
 
 def event_data(event: Any) -> dict[str, Any]:
-    """An event's own fields: what it says beyond where it sits and when it was recorded."""
+    """An event's own fields: what it says beyond where it sits and when it was recorded.
+    Read as attributes, not from `vars(event)`: a personal value is opened on first read
+    (ledger.privacy.deferred)."""
     return {
-        key: value
-        for key, value in vars(event).items()
+        key: getattr(event, key)
+        for key in vars(event)
         if key not in _BASE_FIELDS and key not in _TIME_FIELDS
     }
 

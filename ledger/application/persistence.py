@@ -37,6 +37,7 @@ class LedgerPersistence(Application):
         # The mapper was made before the recorder: its keys live beside the events.
         self.keyring.table = key_table_for(self.recorder)
         self.keyring.table.create_tables()
+        self.keyring.check_master(self.master_key_source)
         self.key_uses = key_use_table_for(self.recorder)
         self.key_uses.create_table()
 

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from ledger.bootstrap import build
+from ledger.cli.opening import open_ledger
 from ledger.domain import LedgerError
 
 
@@ -26,7 +26,7 @@ def demo(
     from ledger.demo import load_demo
 
     end_day = date.fromisoformat(end) if end else None
-    container = build()
+    container = open_ledger()
     try:
         if container.ledger.position:
             typer.echo(
@@ -67,7 +67,7 @@ def import_names(
     except LedgerError as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(1) from None
-    container = build()
+    container = open_ledger()
     bars: dict[str, Any] = {}
 
     def progress(stage: str, done: int, total: int) -> None:
@@ -106,7 +106,7 @@ def history(
     as_json: Annotated[bool, typer.Option("--json", help="one JSON object per line")] = False,
 ) -> None:
     """Print a client's events in order, with effective and recorded times."""
-    with closing(build()) as container:
+    with closing(open_ledger()) as container:
         try:
             entries = container.ledger.client_history(client_id)
         except LedgerError as error:

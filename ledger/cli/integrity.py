@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from ledger.bootstrap import build
+from ledger.cli.opening import open_ledger
 from ledger.domain import LedgerError
 from ledger.integrity import (
     BundleError,
@@ -65,7 +65,7 @@ def verify(
             raise typer.Exit(1) from None
         _report(result)
         return
-    with closing(build()) as container:
+    with closing(open_ledger()) as container:
         result = container.integrity.verify(expected)
     _report(result)
 
@@ -74,7 +74,7 @@ def digest(
     out: Annotated[Path | None, typer.Option(help="write the digest JSON here")] = None,
 ) -> None:
     """Print (or write) the digest {position, hash, recorded_at} of the whole log."""
-    with closing(build()) as container:
+    with closing(open_ledger()) as container:
         text = json.dumps(container.integrity.digest().as_dict())
     if out is None:
         typer.echo(text)
@@ -93,7 +93,7 @@ def export(
     """Write the whole log and its digest (or, with --client, one client's events and
     their Merkle proofs) to one file that `ledger verify --bundle` checks with no
     database."""
-    with closing(build()) as container:
+    with closing(open_ledger()) as container:
         try:
             positions = None
             if client is not None:
@@ -120,7 +120,7 @@ def chain_backfill() -> None:
     """Link a log written before the hash chain existed and grow the Merkle tree over
     it. Refused, with nothing written, if a chain exists and events past its head have
     no link, or if an event does not match its link: that is tampering, not age."""
-    with closing(build()) as container:
+    with closing(open_ledger()) as container:
         try:
             done = container.integrity.backfill()
         except UnlinkedLog as refused:

@@ -9,7 +9,8 @@ from typing import Annotated
 
 import typer
 
-from ledger.bootstrap import build, master_key_source
+from ledger.bootstrap import master_key_source
+from ledger.cli.opening import open_ledger
 from ledger.config import Settings
 from ledger.privacy import MasterKey
 from ledger.privacy.keys import write_key_file
@@ -40,7 +41,7 @@ def keys_rotate(
     # between leaves both keys on disk, never the table wrapped by a key that is lost.
     pending = target.with_name(target.name + ".new")
     write_key_file(pending, text, replace=True)
-    container = build(settings)
+    container = open_ledger(settings)
     try:
         count = container.ledger.keyring.rotate(MasterKey.from_text(text))
     finally:

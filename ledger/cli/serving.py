@@ -11,7 +11,8 @@ from typing import Annotated
 
 import typer
 
-from ledger.bootstrap import PROJECTIONS, build, master_key_source
+from ledger.bootstrap import PROJECTIONS
+from ledger.cli.opening import open_ledger
 from ledger.config import Settings
 from ledger.store import redact_url
 from ledger.store.files import private_directory
@@ -71,6 +72,8 @@ def serve(
         os.environ["LEDGER_NO_PROJECTIONS"] = "1"
     settings = Settings()
     typer.echo(f"ledger: {settings.store} store at {redact_url(settings.database_url)}")
+    # Built before anything is served: a master key that is not the store's stops here.
+    container = open_ledger(settings)
     if not _loopback(host):
         typer.echo(
             f"ledger: warning: listening on {host}, open to other machines, in plain HTTP: "
@@ -81,7 +84,7 @@ def serve(
     if token_file is not None:
         typer.echo(f"ledger: admin token in {token_file.resolve()} (send it as a Bearer token)")
     typer.echo(
-        f"ledger: master key from {master_key_source(settings)} (keep a copy apart from the "
+        f"ledger: master key from {container.ledger.master_key_source} (keep a copy apart from the "
         "database: without it no personal data can be read)"
     )
     typer.echo(f"ledger: console at http://{host}:{port}/ (sign in with an API key)")
@@ -92,6 +95,7 @@ def serve(
     )
     if workers > 1:
         # Workers are separate processes: each imports the factory and builds its container.
+        container.close()
         uvicorn.run(
             "ledger.api.main:create",
             factory=True,
@@ -101,7 +105,6 @@ def serve(
             access_log=False,
         )
         return
-    container = build(settings)
     try:
         uvicorn.run(create_app(container), host=host, port=port, access_log=False)
     finally:
@@ -110,7 +113,7 @@ def serve(
 
 def project() -> None:
     """Run the projections alone, following the store until stopped."""
-    container = build()
+    container = open_ledger()
     projections = container.start_projections(follow=False)
     typer.echo(
         f"ledger: projecting {container.settings.store} store; positions {projections.positions()}"
@@ -133,7 +136,7 @@ def rebuild(
     Several views are rebuilt in up to one process per core (a rebuild is bound by
     Python, and processes use every core); one view, or the in-memory store, in this
     process."""
-    container = build()
+    container = open_ledger()
     try:
         chosen = list(names or PROJECTIONS)
         try:

@@ -5,7 +5,8 @@ A sealed value is text, so it sits in the event's JSON where the plain value was
 `pd1:` + base64url(nonce (12 bytes) || ciphertext || tag). The associated data names the
 field (topic, subject, version, path), so a sealed value copied into another event or
 field does not open there. The first plaintext byte says how to read the rest: `s` UTF-8
-text, `j` the transcoder's bytes (a snapshot's whole state).
+text, `j` the transcoder's bytes, `z` the transcoder's bytes compressed with zlib (a
+snapshot's whole state; one sealed before is `j`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,11 @@ ERASED = "[erased]"
 
 class KeyMismatch(ValueError):
     """A sealed value or wrapped key that this key does not open (wrong key, or changed)."""
+
+
+class MasterKeyError(ValueError):
+    """A master key the ledger cannot start with (not a key, or not the store's). Its
+    message names where the key came from, never the key."""
 
 
 def new_key() -> bytes:
@@ -63,20 +69,21 @@ def open_sealed(aead: AESGCM, token: str, associated: bytes) -> bytes:
 class MasterKey:
     """The key that wraps every subject's key; also the root of the blind-index key."""
 
-    def __init__(self, secret: bytes) -> None:
+    def __init__(self, secret: bytes, source: str = "") -> None:
         if len(secret) != KEY_SIZE:
-            raise ValueError(f"the master key must be {KEY_SIZE} bytes")
+            raise MasterKeyError(f"{_named(source)} must be {KEY_SIZE} bytes")
         self._aead = AESGCM(secret)
         # Names the key in the key table, so rows wrapped under another key are found.
         self.key_id = hashlib.sha256(b"ledger master key id" + secret).hexdigest()[:16]
 
     @classmethod
-    def from_text(cls, text: str) -> MasterKey:
+    def from_text(cls, text: str, source: str = "") -> MasterKey:
+        """`source` (where the text came from) names the key in an error."""
         try:
             secret = base64.urlsafe_b64decode(text.strip() + "==")
         except ValueError:
-            raise ValueError("the master key must be base64 of 32 bytes") from None
-        return cls(secret)
+            raise MasterKeyError(f"{_named(source)} must be base64 of 32 bytes") from None
+        return cls(secret, source)
 
     @staticmethod
     def generate_text() -> str:
@@ -93,6 +100,10 @@ class MasterKey:
             )
         except InvalidTag:
             raise KeyMismatch(f"the key of {subject} was not wrapped by this master key") from None
+
+
+def _named(source: str) -> str:
+    return f"the master key from {source}" if source else "the master key"
 
 
 def normalise(kind: str, value: str) -> str:

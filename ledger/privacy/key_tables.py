@@ -47,7 +47,8 @@ class KeyTable(ABC):
     @abstractmethod
     def erased_subjects(self) -> set[str]: ...
 
-    # The bulk path's (ledger/application/batch_keys.py): many subjects at once.
+    # Many subjects at once: the bulk path's (ledger/application/batch_keys.py), and the
+    # projections' reader's (a page's clients, KeyRing.load).
     def get_many(self, subjects: Sequence[str]) -> dict[str, tuple[bytes | None, str | None]]:
         """The rows of those of the subjects that have one (as `get`)."""
         return {subject: row for subject in subjects if (row := self.get(subject)) is not None}
@@ -74,6 +75,9 @@ class MemoryKeyTable(KeyTable):
 
     def get(self, subject: str) -> tuple[bytes | None, str | None] | None:
         return self.keys.get(subject)
+
+    def get_many(self, subjects: Sequence[str]) -> dict[str, tuple[bytes | None, str | None]]:
+        return {s: self.keys[s] for s in subjects if s in self.keys}
 
     def add(self, subject: str, wrapped: bytes, master_key_id: str) -> None:
         with self.lock:

@@ -12,13 +12,16 @@ index stays valid).
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from ledger.privacy.cipher import (
     ERASED,
+    KeyMismatch,
     MasterKey,
+    MasterKeyError,
     blind_digest,
     blind_terms,
     is_sealed,
@@ -44,6 +47,7 @@ __all__ = [
     "MemoryKeyTable",
     "SQLKeyTable",
     "SubjectErased",
+    "WrongMasterKey",
     "key_table_for",
     "load_master_key",
     "master_key_for",
@@ -54,6 +58,10 @@ __all__ = [
 INDEX_SUBJECT = "blind-index"
 # Opened texts kept in memory per process, at most (each a few hundred bytes).
 MAX_OPENED_TEXTS = 200_000
+
+
+class WrongMasterKey(MasterKeyError):
+    """A master key that is not the one this store's keys were wrapped with."""
 
 
 class SubjectErased(Exception):
@@ -85,6 +93,21 @@ class KeyRing:
         with self._lock:
             self._aeads[subject] = aead
         return aead
+
+    def load(self, subjects: Iterable[str]) -> None:
+        """The keys of many subjects unwrapped with one read of the key table, not one each
+        (a rebuild reads pages of events of thousands of clients)."""
+        aeads = self._aeads
+        missing = list({s for s in subjects if s not in aeads})
+        if not missing:
+            return
+        rows = self.table.get_many(missing)
+        unwrapped = {
+            subject: AESGCM(self.master.unwrap(wrapped, subject)) if wrapped is not None else None
+            for subject, (wrapped, _) in rows.items()
+        }
+        with self._lock:
+            aeads.update(unwrapped)
 
     def for_sealing(self, subject: str) -> AESGCM:
         aead = self._aeads.get(subject)
@@ -176,6 +199,32 @@ class KeyRing:
         if not terms:
             return []
         return self.table.find(blind_digest(self._index_key(), kind, terms[0]))
+
+    # ---- the master key ----------------------------------------------------------------
+
+    def check_master(self, source: str) -> None:
+        """Refuse a master key that did not wrap this store's keys, at start rather than at
+        the first read of a client (a 500 per request). One wrapped key is enough: rotation
+        re-wraps them all in one transaction."""
+        row = self.table.get(INDEX_SUBJECT)
+        if row is not None:
+            subject, (wrapped, key_id) = INDEX_SUBJECT, row
+        else:  # no client registered yet: a prospect's key, if there is one
+            rows = self.table.wrapped_keys()
+            if not rows:
+                return  # a new store, or one written before personal data was sealed
+            subject, wrapped, key_id = rows[0]
+        if wrapped is None:
+            return
+        try:
+            self.master.unwrap(wrapped, subject)
+        except KeyMismatch:
+            raise WrongMasterKey(
+                f"the master key from {source} does not open this store's keys: they were "
+                f"wrapped by the master key with id {key_id}, and this one's id is "
+                f"{self.master.key_id}. Start with the key the store was made with (a copy "
+                "of it, or, if `ledger keys rotate` stopped part way, the key file's .new)"
+            ) from None
 
     # ---- rotation ----------------------------------------------------------------------
 

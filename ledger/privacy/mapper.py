@@ -10,7 +10,8 @@ this change) is passed through; a sealed value whose key was destroyed opens as
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+import zlib
+from collections.abc import Hashable, Iterable
 from typing import Any, cast
 
 from eventsourcing.domain import Snapshot
@@ -24,11 +25,13 @@ from eventsourcing.persistence import (
 from eventsourcing.utils import get_topic, resolve_topic
 
 from ledger.privacy.cipher import ERASED, PREFIX, is_sealed, open_sealed, seal
+from ledger.privacy.deferred import SealedValue
 from ledger.privacy.keys import KeyRing
 from ledger.privacy.registry import EVENTS, SNAPSHOTS, PersonalFields
 
 _TEXT = b"s"
 _ENCODED = b"j"
+_COMPRESSED = b"z"
 
 
 class SnapshotErased(LookupError):
@@ -40,6 +43,8 @@ class PersonalDataMapper(Mapper[Any]):
         super().__init__(transcoder, **kwargs)
         self.keyring = keyring
         self._snapshot_topics = {get_topic(cls) for cls in SNAPSHOTS}
+        # The events with a value opened on load (the others open theirs on first read).
+        self._opened_on_load = {get_topic(cls) for cls, f in EVENTS.items() if f.opens_on_load}
 
     # ---- the step itself, on a state dict ---------------------------------------------
 
@@ -49,16 +54,30 @@ class PersonalDataMapper(Mapper[Any]):
             self._seal_fields(fields, topic, subject, version, state)
         elif cls is Snapshot and state.get("topic") in self._snapshot_topics:
             aead = self.keyring.for_sealing(subject)
-            plain = _ENCODED + self.transcoder.encode(state["state"])
+            # Compressed, then sealed: a long client's state is mostly its contacts' times
+            # (a quarter the size), and every write after a snapshot opens it. Sealed as it
+            # was, opening one cost 3x the plain snapshot's (its base64 above all), now 2x.
+            plain = _COMPRESSED + zlib.compress(self.transcoder.encode(state["state"]), 1)
             state["state"] = seal(aead, plain, _aad(topic, subject, version, "state"))
 
-    def open_state(self, cls: type, topic: str, subject: str, version: int, state: dict) -> None:
+    def open_state(
+        self, cls: type, topic: str, originator_id: Any, version: int, state: dict
+    ) -> None:
         fields = EVENTS.get(cls)
         if fields is not None:
-            # A command on a client replays its events since the last snapshot: each text
-            # is opened once per process, not once per load (with every load opening them a
-            # contact's write cost +28% CPU, bench/privacy.py). Kept by subject, so that
-            # erasure drops them with the key; checked against the place they were sealed in.
+            # Left sealed, opened if and when the event's field is read: a command replays
+            # its client's events for a state that holds none of these (ledger.privacy.
+            # deferred). Opening them all on load cost a contact's write +28% CPU.
+            for name in fields.deferred:
+                value = state.get(name)
+                if value.__class__ is str and value.startswith(PREFIX):
+                    state[name] = SealedValue((self, value, topic, originator_id, version, name))
+            if not fields.opens_on_load:
+                return
+            subject = str(originator_id)
+            # The others are opened once per process, not once per load. Kept by subject,
+            # so that erasure drops them with the key; checked against the place they were
+            # sealed in.
             texts = self.keyring.opened_texts(subject)
             for name in fields.names:
                 value = state.get(name)
@@ -76,10 +95,24 @@ class PersonalDataMapper(Mapper[Any]):
                             path = f"{name}.{key}"
                             values[key] = self._open(value, topic, subject, version, path, texts)
         elif cls is Snapshot and is_sealed(state.get("state")):
+            subject = str(originator_id)
             opened = self._open(state["state"], topic, subject, version, "state")
             if opened is ERASED:
                 raise SnapshotErased(subject)
             state["state"] = opened
+
+    def load_keys(self, stored_events: Iterable[StoredEvent]) -> None:
+        """Before a page of events is opened: their subjects' keys read in one query. Read
+        one client at a time, they took most of what a rebuild spent opening values
+        (bench/RESULTS.md, issue 15)."""
+        topics = self._opened_on_load
+        self.keyring.load(str(e.originator_id) for e in stored_events if e.topic in topics)
+
+    def open_value(
+        self, token: str, topic: str, originator_id: Any, version: int, path: str
+    ) -> Any:
+        """A deferred value, opened when its event's field is first read."""
+        return self._open(token, topic, str(originator_id), version, path)
 
     def _seal_fields(
         self, fields: PersonalFields, topic: str, subject: str, version: int, state: dict
@@ -87,6 +120,8 @@ class PersonalDataMapper(Mapper[Any]):
         aead = None
         for path, container, key in _slots(fields, state):
             value = container[key]
+            if value.__class__ is SealedValue:  # an event loaded, then stored again
+                value = value.open()
             if value is None:
                 continue
             aead = aead or self.keyring.for_sealing(subject)
@@ -113,6 +148,8 @@ class PersonalDataMapper(Mapper[Any]):
         if aead is None:
             return ERASED
         plain = open_sealed(aead, token, _aad(topic, subject, version, path))
+        if plain[:1] == _COMPRESSED:
+            return self.transcoder.decode(zlib.decompress(memoryview(plain)[1:]))
         if plain[:1] == _TEXT:
             text = plain[1:].decode()
             if texts is not None:
@@ -177,13 +214,10 @@ class PersonalDataMapper(Mapper[Any]):
                 f"originator_version {stored_event.originator_version}: {error}"
             ) from error
         originator_id = stored_event.originator_id
-        # Opened before the upcasters run: they see plain values.
+        # Opened before the upcasters run: they see plain values (a deferred one is a
+        # `SealedValue` there, which an upcaster that needs it opens).
         self.open_state(
-            cls,
-            stored_event.topic,
-            str(originator_id),
-            stored_event.originator_version,
-            event_state,
+            cls, stored_event.topic, originator_id, stored_event.originator_version, event_state
         )
         id_convertor = find_id_convertor(cls, cast(Hashable, type(originator_id)))
         event_state["originator_id"] = id_convertor(originator_id)

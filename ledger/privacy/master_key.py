@@ -15,13 +15,13 @@ def load_master_key(text: str | None, path: Path) -> tuple[MasterKey, str]:
     """The master key and where it came from: `LEDGER_MASTER_KEY`, else the file at `path`,
     created (mode 0600) on first start."""
     if text:
-        return MasterKey.from_text(text), "LEDGER_MASTER_KEY"
+        return MasterKey.from_text(text, "LEDGER_MASTER_KEY"), "LEDGER_MASTER_KEY"
     if not path.exists():
         write_key_file(path, MasterKey.generate_text())
     mode = stat.S_IMODE(path.stat().st_mode)
     if mode & 0o077:
         raise PermissionError(f"{path} must be readable by its owner only (mode {mode:o})")
-    return MasterKey.from_text(path.read_text()), str(path)
+    return MasterKey.from_text(path.read_text(), str(path)), str(path)
 
 
 def write_key_file(path: Path, text: str, *, replace: bool = False) -> None:
@@ -52,7 +52,7 @@ def master_key_for(env: Any) -> tuple[MasterKey, str]:
     an in-memory store gets a key of its own that dies with it."""
     text = env.get("MASTER_KEY")
     if text:
-        return MasterKey.from_text(text), "LEDGER_MASTER_KEY"
+        return MasterKey.from_text(text, "LEDGER_MASTER_KEY"), "LEDGER_MASTER_KEY"
     module = env.get("PERSISTENCE_MODULE", "")
     path = env.get("MASTER_KEY_FILE")
     if not path:

@@ -11,8 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from eventsourcing.domain import CanInitAggregate
+
 from ledger.domain.client import Client
 from ledger.domain.prospect import Prospect
+from ledger.privacy.deferred import defer
 
 
 @dataclass(frozen=True)
@@ -20,10 +23,14 @@ class PersonalFields:
     paths: tuple[str, ...]
     # Field path (or `field.<key>` for one value of a dict field) -> the lookup kind.
     indexed: dict[str, str] = field(default_factory=dict)
+    # Whole fields opened when first read rather than on load (ledger.privacy.deferred).
+    deferred: tuple[str, ...] = ()
+    # Whether any field is opened on load (set from the above).
+    opens_on_load: bool = field(init=False, default=False)
 
     @property
     def names(self) -> tuple[str, ...]:
-        """The fields that are personal whole."""
+        """The fields that are personal whole, opened on load."""
         return self._names[0]
 
     @property
@@ -32,9 +39,10 @@ class PersonalFields:
         return self._names[1]
 
     def __post_init__(self) -> None:
-        whole = tuple(p for p in self.paths if "." not in p)
+        whole = tuple(p for p in self.paths if "." not in p and p not in self.deferred)
         each = tuple(p.removesuffix(".*") for p in self.paths if p.endswith(".*"))
         object.__setattr__(self, "_names", (whole, each))
+        object.__setattr__(self, "opens_on_load", bool(whole or each))
 
 
 # Event class -> its personal fields.
@@ -44,7 +52,14 @@ SNAPSHOTS: set[type] = set()
 
 
 def register(cls: type, *paths: str, indexed: dict[str, str] | None = None) -> None:
-    EVENTS[cls] = PersonalFields(tuple(paths), dict(indexed or {}))
+    # A whole field of an event that does not create its aggregate is opened on first read
+    # (the library passes a created event's fields to the aggregate's `__init__` as stored).
+    deferred = ()
+    if not issubclass(cls, CanInitAggregate):
+        deferred = tuple(p for p in paths if "." not in p)
+        for name in deferred:
+            defer(cls, name)
+    EVENTS[cls] = PersonalFields(tuple(paths), dict(indexed or {}), deferred)
 
 
 def register_snapshots(cls: type) -> None:

@@ -11,7 +11,6 @@ a client's file in `maintenance_rules.py` and `maintenance_filters.py`.
 
 from __future__ import annotations
 
-import json
 from abc import ABC, abstractmethod
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -30,11 +29,13 @@ from ledger.projections.kit.text import from_utc_text, utc_text
 from ledger.projections.maintenance_files import (
     MAX_LIMIT,
     PREFERENCES,
+    Candidates,
     ClientFiles,
     Page,
 )
-from ledger.projections.maintenance_filters import matches, segment_of, value_in_team
+from ledger.projections.maintenance_filters import condition, matches
 from ledger.projections.maintenance_rules import (
+    LEADER_CHANNELS,
     ClientFile,
     Contact,
     Moment,
@@ -50,6 +51,8 @@ from ledger.projections.maintenance_rules import (
     tier_at,
     unacknowledged,
 )
+from ledger.projections.maintenance_standing import REPORT_COLUMNS
+from ledger.projections.maintenance_standings import ClientStandings
 
 DEFAULT_LIMIT = 100
 __all__ = ["DEFAULT_LIMIT", "MAX_LIMIT", "PREFERENCES", "MaintenanceView", "SQLMaintenanceView"]
@@ -157,7 +160,38 @@ class SQLMaintenanceView(BatchView, MaintenanceView):
         self.staff = StaffTable(self, roles=True)
         self.heads = UnitHeads(self, vacancies=False)
         self.files = ClientFiles(self, self.units, self.staff, self.heads)
-        return [self.units, self.staff, self.heads, self.files]
+        self.standings = ClientStandings(self, self.files, self.staff, self.heads)
+        return [self.units, self.staff, self.heads, self.files, self.standings]
+
+    def _standing_page(
+        self,
+        unit_id: str,
+        evaluate: Any,
+        limit: int,
+        cursor: str | None,
+        at: str,
+        condition: str,
+        *params: Any,
+    ) -> Page:
+        """A page of a report that reads no contacts, over `_standing` candidates."""
+        candidates = self._standing(unit_id, at, condition, *params)
+        return self.files.page(
+            unit_id,
+            evaluate,
+            limit=limit,
+            cursor=cursor,
+            candidates=candidates,
+        )
+
+    def _standing(self, unit_id: str, at: str, condition: str, *params: Any) -> Candidates:
+        """A page's clients: those whose standing meets `condition` at `at` (see
+        `maintenance_standing.py`), and those that changed after `at`, folded anew."""
+
+        def read(after: str, size: int) -> list[dict[str, Any]]:
+            where = f"s.stable_from > ? OR ({condition})"
+            return self.standings.candidates(unit_id, where, (at, *params), after, size)
+
+        return read
 
     def _lookback(self) -> timedelta:
         return timedelta(days=int(self.options["churn_lookback_days"]))
@@ -173,13 +207,15 @@ class SQLMaintenanceView(BatchView, MaintenanceView):
     ) -> Page:
         at = as_of or datetime.now(UTC)
         cadence = self.options["duty_cadence"]
+        due = "duty_due" if role is None else f"due_{role}"
+        assert due in REPORT_COLUMNS, role
         return self.files.page(
             unit_id,
             lambda file, contacts, org: duties_overdue(file, at, contacts, org, cadence, role),
-            contacts_before=_just_after(at),
+            contacts=lambda keys: self.files.contacts(keys, _just_after(at)),
             limit=limit,
             cursor=cursor,
-            vip_only=True,
+            candidates=self._standing(unit_id, utc_text(at), f"s.{due} < ?", utc_text(at)),
         )
 
     def team_gaps(
@@ -202,9 +238,7 @@ class SQLMaintenanceView(BatchView, MaintenanceView):
                 {"client_id": file["client_id"], "tier": tier_at(file, moment), "missing": missing}
             ]
 
-        return self.files.page(
-            unit_id, evaluate, contacts_before=None, limit=limit, cursor=cursor, vip_only=True
-        )
+        return self._standing_page(unit_id, evaluate, limit, cursor, moment, "s.gap = 1")
 
     def leader_visits(
         self,
@@ -236,13 +270,28 @@ class SQLMaintenanceView(BatchView, MaintenanceView):
                 }
             ]
 
+        # Floats below the amount by more than their rounding: a prefilter. A client that
+        # changed after `end` may have had, then, any assets up to its largest statement.
+        floor = float(min_assets) * 0.999
+
+        def read(after: str, size: int) -> list[dict[str, Any]]:
+            where = (
+                "(s.stable_from > ? AND s.peak_value >= ?) "
+                "OR (s.active = 1 AND s.assets_value >= ?)"
+            )
+            params = (last_moment, floor, floor)
+            return self.standings.candidates(unit_id, where, params, after, size)
+
         return self.files.page(
             unit_id,
             evaluate,
-            contacts_before=high,
             limit=limit,
             cursor=cursor,
-            min_peak=min_assets,
+            candidates=read,
+            # A visit of the period is a group's latest before its end if any is.
+            contacts=lambda keys: self.files.contacts(
+                keys, high, since=low, channels=LEADER_CHANNELS
+            ),
         )
 
     def unacknowledged_assignments(
@@ -263,7 +312,9 @@ class SQLMaintenanceView(BatchView, MaintenanceView):
             found = unacknowledged(file, before, moment)
             return [found] if found else []
 
-        return self.files.page(unit_id, evaluate, contacts_before=None, limit=limit, cursor=cursor)
+        return self._standing_page(
+            unit_id, evaluate, limit, cursor, moment, "s.unack_at < ?", before
+        )
 
     def at_risk(
         self,
@@ -295,67 +346,28 @@ class SQLMaintenanceView(BatchView, MaintenanceView):
         return self.files.page(
             unit_id,
             evaluate,
-            contacts_before=_just_after(when.at),
-            latest_contact_only=True,
+            contacts=lambda keys: self.files.contacts(keys, _just_after(when.at), latest_only=True),
             limit=limit,
             cursor=cursor,
-            vip_only=True,
+            candidates=self._standing(
+                unit_id,
+                when.text,
+                "s.board_always = 1 OR s.board_due < ? OR s.board_until > ?",
+                when.text,
+                when.text,
+            ),
         )
 
     def referral_tree(self, client_id: str) -> dict[str, Any]:
         return referral_tree(client_id, self.files.referred(client_id))
 
     def referrals(self, unit_id: str, start: datetime, end: datetime) -> dict[str, Any]:
-        """Clients of the subtree registered in `[start, end)` through a referrer, credited
-        to the referrer's designated manager at the registration (以点带面), with their
-        assets at `end`."""
         self.units.unit(unit_id)
-        p = self.view_name
-        rows = self.query(
-            f"SELECT f.data AS data, r.data AS referrer FROM {p}_files f "
-            f"JOIN {p}_unit_paths u ON u.unit_id = f.unit_id AND u.ancestor_id = ? "
-            f"LEFT JOIN {p}_files r ON r.client_id = f.referred_by "
-            "WHERE f.referred_by IS NOT NULL AND f.registered_at >= ? AND f.registered_at < ? "
-            "ORDER BY f.client_id",
-            (unit_id, utc_text(start), utc_text(end)),
-        )
-        last_moment = utc_text(end - timedelta(microseconds=1))
-        by_manager: dict[str | None, dict[str, Any]] = {}
-        for row in rows:
-            file = json.loads(row["data"])
-            referrer = json.loads(row["referrer"]) if row["referrer"] else None
-            manager = (
-                value_in_team(referrer, file["registered_at"]) if referrer is not None else None
-            )
-            entry = by_manager.setdefault(
-                manager, {"staff_id": manager, "clients": 0, "assets": Decimal(0)}
-            )
-            entry["clients"] += 1
-            entry["assets"] += assets_at(file, last_moment) or Decimal(0)
-        items = sorted(
-            by_manager.values(), key=lambda e: (e["staff_id"] is None, e["staff_id"] or "")
-        )
-        total = sum((e["assets"] for e in items), Decimal(0))
-        return {
-            "by_manager": [{**e, "assets": str(e["assets"])} for e in items],
-            "total": {"clients": sum(e["clients"] for e in items), "assets": str(total)},
-        }
+        return self.standings.referrals(unit_id, utc_text(start), utc_text(end))
 
     def segments(self, unit_id: str, by: str, *, as_of: datetime | None = None) -> dict[str, Any]:
-        moment = utc_text(as_of or datetime.now(UTC))
-        segments: dict[str, dict[str, Any]] = {}
-        for file in self.files.active_files(unit_id, moment):
-            value = segment_of(file, by, moment) or "unknown"
-            entry = segments.setdefault(value, {"clients": 0, "assets": Decimal(0)})
-            entry["clients"] += 1
-            entry["assets"] += assets_at(file, moment) or Decimal(0)
-        return {
-            "by": by,
-            "segments": {
-                value: {"clients": entry["clients"], "assets": str(entry["assets"])}
-                for value, entry in sorted(segments.items())
-            },
-        }
+        self.units.unit(unit_id)
+        return self.standings.segments(unit_id, by, utc_text(as_of or datetime.now(UTC)))
 
     def matching(
         self,
@@ -371,7 +383,8 @@ class SQLMaintenanceView(BatchView, MaintenanceView):
         def evaluate(file: ClientFile, _: list[Contact], org: Organisation) -> list[str]:
             return [file["client_id"]] if matches(file, filters, moment) else []
 
-        return self.files.page(unit_id, evaluate, contacts_before=None, limit=limit, cursor=cursor)
+        where, params = condition(filters)
+        return self._standing_page(unit_id, evaluate, limit, cursor, moment, where, *params)
 
 
 def _just_after(at: datetime) -> str:

@@ -9,14 +9,13 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import Tracking
 
 from ledger.domain import Client, NotFound
-from ledger.domain.values import ACTIVE, CHURNED, TIER_RANK
+from ledger.domain.values import ACTIVE, CHURNED
 from ledger.domain.values import event_id as event_id_of
 from ledger.projections.kit import BatchView, Handler, Part, StaffTable, UnitHeads, UnitTree
 from ledger.projections.kit.text import CHUNK, aggregate_key, placeholders, utc_text
@@ -26,7 +25,6 @@ from ledger.projections.maintenance_rules import (
     Organisation,
     insert,
     new_file,
-    status_at,
 )
 
 MAX_LIMIT = 1000
@@ -36,6 +34,8 @@ PREFERENCES = ("risk_appetite", "product_horizon", "business_interests")
 Page = dict[str, Any]
 # What a report makes of one client, given the chunk's contacts and the organisation.
 Evaluate = Callable[[ClientFile, list[Contact], Organisation], list[Any]]
+# The next clients of a page: (after client id, how many) -> rows of aid, client_id, data.
+Candidates = Callable[[str, int], list[dict[str, Any]]]
 
 
 class ClientFiles(Part):
@@ -50,20 +50,21 @@ class ClientFiles(Part):
     def tables(self) -> list[str]:
         p = self.prefix
         return [
+            # (A view built before the standings has two more columns, ever_vip and
+            # peak_assets, prefilters no query reads now.)
             f"CREATE TABLE IF NOT EXISTS {p}_files (aid TEXT PRIMARY KEY, client_id TEXT, "
-            "unit_id TEXT, referred_by TEXT, source TEXT, registered_at TEXT, "
-            "ever_vip BIGINT, peak_assets DOUBLE PRECISION, data TEXT)",
+            "unit_id TEXT, referred_by TEXT, source TEXT, registered_at TEXT, data TEXT)",
             f"CREATE TABLE IF NOT EXISTS {p}_contacts (aid TEXT, occurred_at TEXT, "
             "version BIGINT, staff_id TEXT, channel TEXT, PRIMARY KEY (aid, occurred_at, version))",
+            # Kept while rebuilding too: the standings look up referrers and whom a client
+            # referred as they go (`ClientStandings`).
+            f"CREATE INDEX IF NOT EXISTS {p}_files_client ON {p}_files (client_id)",
+            f"CREATE INDEX IF NOT EXISTS {p}_files_referrer ON {p}_files (referred_by)",
         ]
 
     def query_indexes(self) -> list[str]:
         p = self.prefix
-        return [
-            f"CREATE INDEX IF NOT EXISTS {p}_files_unit ON {p}_files (unit_id, client_id)",
-            f"CREATE INDEX IF NOT EXISTS {p}_files_client ON {p}_files (client_id)",
-            f"CREATE INDEX IF NOT EXISTS {p}_files_referrer ON {p}_files (referred_by)",
-        ]
+        return [f"CREATE INDEX IF NOT EXISTS {p}_files_unit ON {p}_files (unit_id, client_id)"]
 
     def handlers(self) -> dict[type, Handler]:
         return {
@@ -152,6 +153,7 @@ class ClientFiles(Part):
         )
 
     def contact_logged(self, event: Client.ContactLogged, tracking: Tracking) -> None:
+        """Marks the client "standing": its duties and the board move with its contacts."""
         self.view.record(
             f"INSERT INTO {self.prefix}_contacts (aid, occurred_at, version, staff_id, channel) "
             "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
@@ -163,6 +165,7 @@ class ClientFiles(Part):
                 event.channel,
             ),
             tracking,
+            mark="standing",
         )
 
     def retracted(self, event: Client.EventRetracted, tracking: Tracking) -> None:
@@ -195,10 +198,6 @@ class ClientFiles(Part):
             file = files.get(key)
             if file is None:
                 continue
-            ever_vip = int(any(TIER_RANK[entry[2]] > 0 for entry in file["tiers"]))
-            # Prefilters that hold at any time asked about: VIP at some time, and the
-            # largest statement (retracted ones left out).
-            peak = max((float(entry[2]) for entry in file["assets"]), default=None)
             rows.append(
                 (
                     key,
@@ -207,17 +206,14 @@ class ClientFiles(Part):
                     file.get("referred_by"),
                     file.get("source"),
                     file["registered_at"],
-                    ever_vip,
-                    peak,
                     json.dumps(file, ensure_ascii=False, separators=(",", ":")),
                 )
             )
         self.view.execute_many(
             c,
             f"INSERT INTO {self.prefix}_files (aid, client_id, unit_id, referred_by, source, "
-            "registered_at, ever_vip, peak_assets, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (aid) DO UPDATE SET ever_vip = excluded.ever_vip, "
-            "peak_assets = excluded.peak_assets, data = excluded.data",
+            "registered_at, data) VALUES (?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (aid) DO UPDATE SET data = excluded.data",
             rows,
         )
 
@@ -228,19 +224,35 @@ class ClientFiles(Part):
         return Organisation(roles=roles, departed=departed, heads=self.heads.by_unit())
 
     def contacts(
-        self, keys: Sequence[str], before: str, *, latest_only: bool = False
+        self,
+        keys: Sequence[str],
+        before: str,
+        *,
+        latest_only: bool = False,
+        since: str = "",
+        channels: Sequence[str] = (),
+        cursor: Any = None,
     ) -> dict[str, list[Contact]]:
-        """Each client's latest contact before `before` per staff member and channel; with
-        `latest_only`, only its latest (by whom and how left out)."""
+        """Each client's latest contact in `[since, before)` per staff member and channel
+        (of `channels` if given); with `latest_only`, only its latest (by whom and how left
+        out). Read in the open transaction `cursor` if given."""
         found: dict[str, list[Contact]] = defaultdict(list)
         if not keys:
             return found
         by = "" if latest_only else ", staff_id, channel"
-        for row in self.view.query(
+        how = f" AND channel IN {placeholders(channels)}" if channels else ""
+        statement = (
             f"SELECT aid{by}, MAX(occurred_at) AS occurred_at FROM {self.prefix}_contacts "
-            f"WHERE aid IN {placeholders(keys)} AND occurred_at < ? GROUP BY aid{by}",
-            (*keys, before),
-        ):
+            f"WHERE aid IN {placeholders(keys)} AND occurred_at >= ? AND occurred_at < ?{how} "
+            f"GROUP BY aid{by}"
+        )
+        params = (*keys, since, before, *channels)
+        rows = (
+            self.view.fetch(cursor, statement, params)
+            if cursor is not None
+            else self.view.query(statement, params)
+        )
+        for row in rows:
             found[row["aid"]].append(
                 Contact(row.get("staff_id", ""), row.get("channel", ""), row["occurred_at"])
             )
@@ -251,57 +263,32 @@ class ClientFiles(Part):
         unit_id: str,
         evaluate: Evaluate,
         *,
-        contacts_before: str | None,
         limit: int,
         cursor: str | None,
-        vip_only: bool = False,
-        latest_contact_only: bool = False,
-        min_peak: Decimal | None = None,
+        candidates: Candidates,
+        contacts: Callable[[list[str]], dict[str, list[Contact]]] | None = None,
     ) -> Page:
-        """`evaluate` over the subtree's clients in client id order, a chunk at a time,
-        until the page holds `limit` items (a client's items stay on one page)."""
+        """`evaluate` over the `candidates(after, size)` of the subtree (see
+        `ClientStandings.candidates`) in client id order, with their `contacts` if asked, a
+        chunk at a time, until the page holds `limit` items (a client's items stay on one
+        page). A chunk is the page's size, then twice the last, up to `CHUNK`: most
+        candidates give an item."""
         self.units.unit(unit_id)
         limit = max(1, min(limit, MAX_LIMIT))
         org = self.organisation()
-        p, after, items = self.prefix, cursor or "", []
-        extra = "AND f.ever_vip = 1 " if vip_only else ""
-        floor: tuple[float, ...] = ()
-        if min_peak is not None:
-            # A float below the amount by more than its rounding: only a prefilter.
-            extra += "AND f.peak_assets >= ? "
-            floor = (float(min_peak) * 0.999,)
+        after, items = cursor or "", []
+        size = min(CHUNK, limit + 1)
         while True:
-            rows = self.view.query(
-                f"SELECT f.aid AS aid, f.client_id AS client_id, f.data AS data FROM {p}_files f "
-                f"JOIN {p}_unit_paths u ON u.unit_id = f.unit_id AND u.ancestor_id = ? "
-                f"WHERE f.client_id > ? {extra}ORDER BY f.client_id LIMIT ?",
-                (unit_id, after, *floor, CHUNK),
-            )
-            keys = [row["aid"] for row in rows]
-            contacts = (
-                self.contacts(keys, contacts_before, latest_only=latest_contact_only)
-                if contacts_before
-                else {}
-            )
+            rows = candidates(after, size)
+            found = contacts([row["aid"] for row in rows]) if contacts else {}
             for index, row in enumerate(rows):
-                items.extend(evaluate(json.loads(row["data"]), contacts.get(row["aid"], []), org))
+                items.extend(evaluate(json.loads(row["data"]), found.get(row["aid"], []), org))
                 if len(items) >= limit:
-                    last = index == len(rows) - 1 and len(rows) < CHUNK
+                    last = index == len(rows) - 1 and len(rows) < size
                     return {"items": items, "next_cursor": None if last else row["client_id"]}
-            if len(rows) < CHUNK:
+            if len(rows) < size:
                 return {"items": items, "next_cursor": None}
-            after = rows[-1]["client_id"]
-
-    def active_files(self, unit_id: str, moment: str) -> list[ClientFile]:
-        self.units.unit(unit_id)
-        p = self.prefix
-        rows = self.view.query(
-            f"SELECT f.data AS data FROM {p}_files f JOIN {p}_unit_paths u "
-            "ON u.unit_id = f.unit_id AND u.ancestor_id = ? WHERE f.registered_at <= ?",
-            (unit_id, moment),
-        )
-        files = [json.loads(row["data"]) for row in rows]
-        return [file for file in files if status_at(file, moment) == ACTIVE]
+            after, size = rows[-1]["client_id"], min(CHUNK, size * 2)
 
     def referred(self, client_id: str) -> dict[str, list[str]]:
         """Who each client of `client_id`'s referral tree referred; NotFound for an

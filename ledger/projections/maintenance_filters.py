@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ledger.domain.values import DESIGNATED_MANAGER
+from ledger.domain.values import ACTIVE, DESIGNATED_MANAGER
 from ledger.projections.maintenance_rules import (
     ClientFile,
     assets_at,
@@ -61,3 +61,30 @@ def matches(file: ClientFile, filters: dict[str, Any], at: str) -> bool:
         filters.get("max_assets") is not None
         and (assets is None or assets >= filters["max_assets"])
     )
+
+
+def condition(filters: dict[str, Any]) -> tuple[str, list[Any]]:
+    """The roster's filters as a condition on a client's standing (`s`): of the clients it
+    meets, `matches` picks (a business interest is looked for in the text there, and the
+    assets compared as floats here are only a prefilter)."""
+    terms, params = ["1 = 1"], []
+    for name, column in (
+        ("tier", "seg_tier"),
+        ("manager_id", "manager"),
+        ("risk_appetite", "seg_risk_appetite"),
+        ("product_horizon", "seg_product_horizon"),
+        ("source", "seg_source"),
+    ):
+        if filters.get(name) is not None:
+            terms.append(f"s.{column} = ?")
+            params.append(filters[name])
+    if filters.get("status") is not None:
+        terms.append("s.active = ?")
+        params.append(int(filters["status"] == ACTIVE))
+    if filters.get("min_assets") is not None:
+        terms.append("s.assets_value >= ?")
+        params.append(float(filters["min_assets"]) * 0.999)
+    if filters.get("max_assets") is not None:
+        terms.append("s.assets_value < ?")
+        params.append(float(filters["max_assets"]) * 1.001)
+    return " AND ".join(terms), params

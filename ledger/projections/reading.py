@@ -30,6 +30,10 @@ def deserialise(
     """Events with a topic outside `topics` (when given) are not deserialised: no view in
     hand would use them, and their positions are all a batch needs of them."""
     mapper, name = app.mapper, app.name
+    load_keys = getattr(mapper, "load_keys", None)
+    if load_keys is not None:
+        # The keys of the page's clients in one query (ledger.privacy), not one per client.
+        load_keys(n for n in notifications if topics is None or n.topic in topics)
     return [
         (
             mapper.to_domain_event(n) if topics is None or n.topic in topics else None,

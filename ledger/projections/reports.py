@@ -261,7 +261,9 @@ class SQLReportsView(BatchView, ReportsView):
             "SELECT c.client_id AS client_id, k.aid AS aid, k.staff_id AS staff_id, "
             "k.occurred_at AS occurred_at, k.summary AS summary, "
             "i.manager AS designated_manager "
-            f"{self.intervals.subtree_join()}JOIN {p}_complaints k ON k.aid = i.aid "
+            f"FROM {p}_complaints k JOIN {p}_clients c ON c.aid = k.aid "
+            f"JOIN {p}_unit_paths u ON u.unit_id = c.unit_id AND u.ancestor_id = ? "
+            f"JOIN {p}_intervals i ON i.aid = k.aid "
             "AND i.valid_from <= k.occurred_at AND (i.valid_to IS NULL OR i.valid_to > "
             "k.occurred_at) WHERE k.occurred_at >= ? AND k.occurred_at < ? "
             "ORDER BY k.occurred_at, c.client_id, k.version",

@@ -1,16 +1,19 @@
 """Personal data over HTTP (API.md 1.1, Personal data): erasure per role, the retention
-period, and what a client looks like after erasure (reads, history, exports, bundles,
-verification, the accountability record)."""
+period, what a client looks like after erasure (reads, history, exports, bundles,
+verification, the accountability record), and logs that never hold personal data."""
 
 from __future__ import annotations
 
 import base64
 import io
+import logging
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from fastapi.testclient import TestClient
 
+from ledger.api.observability import JSONLogFormatter, access_log
 from ledger.bootstrap import Container
 from ledger.integrity.bundle import verify_bundle
 from support.api_world import (
@@ -213,6 +216,71 @@ class PrivacyContract:
             assert NAME not in text and PHONE not in text and SUMMARY not in text
         found = post_form(browser, "/find", "/find", {"q": PHONE}, "find")
         assert f"/clients/{client_id}" not in found.text
+
+    def test_no_log_line_holds_personal_data(
+        self,
+        app: tuple[TestClient, Container],
+        world: World,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """Every logger of the process at every level, as `ledger serve` writes them (JSON
+        lines), through writes, reads, a refused write, a failure that quotes the client's
+        name, a search and an erasure: neither name, phone, summary nor reason appears."""
+        api, container = app
+        with every_log_line() as lines:
+            client_id, _ = self._long_gone_client(world)
+            base = f"/v1/clients/{client_id}"
+            for path in (base, f"{base}/history", f"{base}/history?format=csv"):
+                assert api.get(path, headers=ADMIN).status_code == 200
+            again = {"client_id": client_id, "name": NAME, "unit_id": world["O1"]}
+            assert_problem(world.post_raw("/v1/clients", again), 409)
+            bad_phone = {"phone": PHONE, "effective_at": f"{NAME} {PHONE}"}
+            assert_problem(world.post_raw(f"{base}/profile", bad_phone), 422)
+            browser = sign_in(api, ADMIN_TOKEN)
+            found = post_form(browser, "/find", "/find", {"q": PHONE}, "find")
+            assert f"/clients/{client_id}" in found.text
+
+            def failing(*args: object, **kwargs: object) -> None:
+                raise RuntimeError(f"could not read {NAME}, {PHONE}")
+
+            with monkeypatch.context() as patch:
+                patch.setattr(container.ledger, "get_client", failing)
+                assert api.get(base, headers=ADMIN).status_code == 500
+            erased = world.post(
+                f"{base}/erasure", {"reason": "client asked", "legal_basis": "PIPL art. 47"}
+            )
+            assert container.runner.wait(erased["position"], timeout=5)
+            assert api.get(base, headers=ADMIN).json()["erased"] is True
+            assert api.get(f"{base}/history", headers=ADMIN).status_code == 200
+        text = lines.getvalue()
+        for personal in (NAME, *NAME.split(), PHONE, SUMMARY, "Hangzhou"):
+            assert personal not in text, personal
+        assert '"route":"/v1/clients/{client_id}/erasure"' in text  # the lines were caught
+        assert '"error":"RuntimeError"' in text
+
+
+@contextmanager
+def every_log_line() -> Iterator[io.StringIO]:
+    """Every record of every logger, at every level, formatted as `ledger serve` writes
+    them; the test's own HTTP client (httpx) left out: it is not the ledger's log."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JSONLogFormatter())
+    handler.addFilter(lambda record: not record.name.startswith(("httpx", "httpcore")))
+    # `ledger serve` stops the ledger's loggers propagating to the root: both are caught.
+    caught = [logging.getLogger(), logging.getLogger("ledger")]
+    levels = {logger: logger.level for logger in (*caught, access_log)}
+    for logger in caught:
+        logger.addHandler(handler)
+    for logger in levels:
+        logger.setLevel(logging.DEBUG)
+    try:
+        yield stream
+    finally:
+        for logger in caught:
+            logger.removeHandler(handler)
+        for logger, level in levels.items():
+            logger.setLevel(level)
 
 
 class TestPrivacyOnSQLite(PrivacyContract):

@@ -1,7 +1,8 @@
 """What `ledger serve` says as it starts: the store's URL without its credentials, a
-mistyped URL refused without printing its password, and a warning when it listens beyond
-this machine (it has no TLS of its own). uvicorn is replaced by a stub that records how it
-was called: these tests are about the messages, test_serve.py about serving."""
+mistyped URL refused without printing its password, a warning when it listens beyond this
+machine (it has no TLS of its own), and a master key that is not the store's (or not a key)
+refused before serving, without printing it. uvicorn is replaced by a stub that records how
+it was called: these tests are about the messages, test_serve.py about serving."""
 
 from __future__ import annotations
 
@@ -17,8 +18,11 @@ import uvicorn
 from pydantic import ValidationError
 from typer.testing import CliRunner
 
+from ledger.bootstrap import build
 from ledger.cli import app
 from ledger.config import Settings
+from ledger.privacy import MasterKey
+from ledger.privacy.master_key import write_key_file
 from ledger.store import redact_url
 
 SECRET = "s3cr3t-pw"
@@ -135,3 +139,67 @@ def test_serve_on_loopback_gives_no_warning(uvicorn_runs: list[dict[str, Any]], 
 )
 def test_a_url_is_printed_without_credentials(url: str, printed: str) -> None:
     assert redact_url(url) == printed
+
+
+def _store_made_with(tmp_path: Path, master_key: str) -> str:
+    url = f"sqlite:///{tmp_path}/ledger.db"
+    container = build(Settings(database_url=url, master_key=master_key))
+    try:
+        container.ledger.keyring.for_sealing("C1")  # a client's key, wrapped by it
+    finally:
+        container.close()
+    return url
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_serve_refuses_to_start_with_a_master_key_that_is_not_the_stores(
+    uvicorn_runs: list[dict[str, Any]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    workers: str,
+) -> None:
+    made_with, other = MasterKey.generate_text(), MasterKey.generate_text()
+    monkeypatch.setenv("LEDGER_DATABASE_URL", _store_made_with(tmp_path, made_with))
+    monkeypatch.setenv("LEDGER_MASTER_KEY", other)
+    result = CliRunner().invoke(app, ["serve", "--workers", workers])
+    assert (result.exit_code, uvicorn_runs) == (1, []), result.output
+    assert "error: the master key from LEDGER_MASTER_KEY does not open" in result.stderr
+    assert MasterKey.from_text(made_with).key_id in result.stderr  # which key it needs
+    for key in (made_with, other):
+        assert key not in result.output and key.rstrip("=") not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_serve_names_the_key_file_that_is_not_the_stores(
+    uvicorn_runs: list[dict[str, Any]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = _store_made_with(tmp_path, MasterKey.generate_text())
+    key_file = tmp_path / "other-key"
+    write_key_file(key_file, MasterKey.generate_text())
+    monkeypatch.setenv("LEDGER_DATABASE_URL", url)
+    monkeypatch.setenv("LEDGER_MASTER_KEY_FILE", str(key_file))
+    result = CliRunner().invoke(app, ["serve"])
+    assert (result.exit_code, uvicorn_runs) == (1, []), result.output
+    assert f"error: the master key from {key_file} does not open" in result.stderr
+    assert key_file.read_text().strip() not in result.output
+
+
+def test_serve_refuses_a_master_key_that_is_not_a_key_without_printing_it(
+    uvicorn_runs: list[dict[str, Any]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LEDGER_DATABASE_URL", f"sqlite:///{tmp_path}/ledger.db")
+    monkeypatch.setenv("LEDGER_MASTER_KEY", "c2hvcnQtc2VjcmV0")  # 12 bytes
+    result = CliRunner().invoke(app, ["serve"])
+    assert (result.exit_code, uvicorn_runs) == (1, []), result.output
+    assert "error: the master key from LEDGER_MASTER_KEY must be" in result.stderr
+    assert "c2hvcnQtc2VjcmV0" not in result.output and "short-secret" not in result.output
+
+
+def test_serve_starts_with_the_key_the_store_was_made_with(
+    uvicorn_runs: list[dict[str, Any]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made_with = MasterKey.generate_text()
+    monkeypatch.setenv("LEDGER_DATABASE_URL", _store_made_with(tmp_path, made_with))
+    monkeypatch.setenv("LEDGER_MASTER_KEY", made_with)
+    serve("--workers", "2")
+    assert uvicorn_runs[0]["workers"] == 2

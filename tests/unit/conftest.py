@@ -7,6 +7,8 @@ import pytest
 from ledger.application import Ledger
 from ledger.bootstrap import build
 from ledger.config import Settings
+from ledger.privacy import PersonalDataMapper
+from support.privacy import mapper_on
 from support.scenario import REGISTERED_AT, STAFF_SINCE, Bank, Clock, build_bank, register
 
 
@@ -30,3 +32,8 @@ def bank(ledger: Ledger) -> Bank:
 @pytest.fixture
 def client_id(ledger: Ledger, bank: Bank) -> str:
     return register(ledger, bank, at=REGISTERED_AT)
+
+
+@pytest.fixture
+def mapper() -> PersonalDataMapper:
+    return mapper_on()

@@ -9,7 +9,6 @@ from uuid import uuid4
 
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from eventsourcing.persistence import DatetimeAsISO, JSONTranscoder, UUIDAsHex
 
 from ledger.bootstrap import build
 from ledger.config import Settings
@@ -24,6 +23,7 @@ from ledger.privacy.cipher import (
     open_sealed,
     seal,
 )
+from ledger.privacy.keys import WrongMasterKey
 from ledger.privacy.registry import EVENTS
 from support.api_world import SettableClock
 
@@ -68,14 +68,6 @@ def test_lookups_agree_on_normalised_values() -> None:
 
 
 # ---- the registry and the mapper ------------------------------------------------------------
-
-
-@pytest.fixture
-def mapper() -> PersonalDataMapper:
-    transcoder = JSONTranscoder()
-    transcoder.register(UUIDAsHex())
-    transcoder.register(DatetimeAsISO())
-    return PersonalDataMapper(transcoder, KeyRing(MasterKey(new_key()), MemoryKeyTable()))
 
 
 def _registered(name: str = "Han Meimei") -> Client.Registered:
@@ -153,6 +145,19 @@ def test_rotation_rewraps_every_key_under_the_new_master() -> None:
     assert ring.rotate(new) == 1
     fresh = KeyRing(new, table)
     assert open_sealed(fresh.for_sealing("s"), token, b"a") == b"x"
+
+
+def test_a_master_key_that_did_not_wrap_the_stores_keys_is_refused_by_id() -> None:
+    table, master = MemoryKeyTable(), MasterKey(new_key())
+    KeyRing(master, table).check_master("anywhere")  # no key yet: nothing to refuse
+    KeyRing(master, table).for_sealing("prospect")  # a prospect's key, no index key yet
+    other = MasterKey(new_key())
+    with pytest.raises(WrongMasterKey, match=f"from the file.*id {master.key_id}.*{other.key_id}"):
+        KeyRing(other, table).check_master("the file")
+    KeyRing(master, table).seal_text("client", "name", "Li Lei")  # the index key too
+    with pytest.raises(WrongMasterKey):
+        KeyRing(other, table).check_master("the file")
+    KeyRing(master, table).check_master("the file")
 
 
 # ---- erasure rules --------------------------------------------------------------------------

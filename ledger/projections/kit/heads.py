@@ -62,16 +62,18 @@ class UnitHeads(Part):
                 mark="unit",
             )
 
-    def by_unit(self) -> dict[str, list[list[Any]]]:
+    def by_unit(self, c: Any = None) -> dict[str, list[list[Any]]]:
         """Every unit's `[effective_at, seq, staff_id]` rows, in effective order (the units
-        are the view's `UnitTree`)."""
+        are the view's `UnitTree`); read in the open transaction `c` if given."""
         p = self.prefix
         heads: dict[str, list[list[Any]]] = defaultdict(list)
-        for row in self.view.query(
+        statement = (
             f"SELECT u.unit_id AS unit_id, h.seq AS seq, h.effective_at AS effective_at, "
             f"h.staff_id AS staff_id FROM {p}_heads h JOIN {p}_units u ON u.aid = h.unit_aid "
             "ORDER BY h.effective_at, h.seq"
-        ):
+        )
+        rows = self.view.fetch(c, statement) if c is not None else self.view.query(statement)
+        for row in rows:
             heads[row["unit_id"]].append([row["effective_at"], row["seq"], row["staff_id"]])
         return heads
 

@@ -3,13 +3,14 @@ handlers the reports and maintenance read models both need."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from eventsourcing.persistence import Tracking
 
 from ledger.domain import Staff
 from ledger.projections.kit.engine import BatchView, Handler, Part
-from ledger.projections.kit.text import aggregate_key, utc_text
+from ledger.projections.kit.text import aggregate_key, placeholders, utc_text
 
 
 class StaffTable(Part):
@@ -45,18 +46,36 @@ class StaffTable(Part):
         self.view.record(self._insert, row, tracking)
 
     def departed(self, event: Staff.Departed, tracking: Tracking) -> None:
-        self.view.record(
-            f"UPDATE {self.prefix}_staff SET departed_at = ? WHERE aid = ?",
-            (utc_text(event.effective_at), aggregate_key(event)),
-            tracking,
-        )
+        """Marks the staff member "staff": what a view keeps of their clients may move."""
+        key = aggregate_key(event)
+        with self.view.write() as c:
+            self.view.execute(
+                c,
+                f"UPDATE {self.prefix}_staff SET departed_at = ? WHERE aid = ?",
+                (utc_text(event.effective_at), key),
+            )
+            self.view.mark("staff", key)
+            self.view.advance(tracking)
 
-    def roles_and_departures(self) -> tuple[dict[str, Any], dict[str, Any]]:
+    def staff_ids(self, c: Any, keys: Iterable[str]) -> list[str]:
+        """The staff ids of staff aggregates, in the open transaction `c`."""
+        keys = sorted(keys)
+        if not keys:
+            return []
+        rows = self.view.fetch(
+            c,
+            f"SELECT staff_id FROM {self.prefix}_staff WHERE aid IN {placeholders(keys)}",
+            keys,
+        )
+        return [row["staff_id"] for row in rows]
+
+    def roles_and_departures(self, c: Any = None) -> tuple[dict[str, Any], dict[str, Any]]:
         """Each staff member's role (None without `roles`) and departure (None: still
-        here), by staff id."""
+        here), by staff id; read in the open transaction `c` if given."""
         role = "role" if self.roles else "NULL AS role"
         roles, departed = {}, {}
-        rows = self.view.query(f"SELECT staff_id, {role}, departed_at FROM {self.prefix}_staff")
+        statement = f"SELECT staff_id, {role}, departed_at FROM {self.prefix}_staff"
+        rows = self.view.fetch(c, statement) if c is not None else self.view.query(statement)
         for row in rows:
             roles[row["staff_id"]] = row["role"]
             departed[row["staff_id"]] = row["departed_at"]

@@ -1,0 +1,184 @@
+"""The maintenance reports read each client's kept standing where they can; they must answer
+exactly as folding every client's file does (how they answered before standings were kept),
+on a demo branch, on SQLite and PostgreSQL; a view built before standings were kept works
+them out at its next start; a rebuild keeps the same rows as following the log did."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from ledger.bootstrap import Container, build
+from ledger.config import Settings
+from ledger.demo import load_demo
+from ledger.projections.kit.text import from_utc_text, utc_text
+from ledger.projections.maintenance import SQLMaintenanceView
+from ledger.projections.maintenance_filters import value_in_team
+from ledger.projections.maintenance_rules import assets_at
+from support.projection_scenarios import dump
+
+END = datetime.now(UTC).date() - timedelta(days=2)
+STANDING_TABLES = ("maintenance_standings", "maintenance_segment_counts")
+
+
+def every_page(read: Callable[[str | None], dict[str, Any]]) -> list[Any]:
+    items, cursor = [], None
+    while True:
+        page = read(cursor)
+        items += page["items"]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return items
+
+
+def answers(view: SQLMaintenanceView, at: datetime) -> dict[str, Any]:
+    """Every report of the branch and of a sub-branch at `at`, every page (of 7 items)."""
+    found: dict[str, Any] = {}
+    for unit in ("BR", "BR-D1-S2"):
+        lists: dict[str, Callable[[str | None], dict[str, Any]]] = {
+            "at_risk": lambda c, u=unit: view.at_risk(u, as_of=at, limit=7, cursor=c),
+            "duties": lambda c, u=unit: view.duties_overdue(u, as_of=at, limit=7, cursor=c),
+            "duties_vp": lambda c, u=unit: view.duties_overdue(
+                u, as_of=at, role="vice_president", limit=7, cursor=c
+            ),
+            "gaps": lambda c, u=unit: view.team_gaps(u, as_of=at, limit=7, cursor=c),
+            "unack": lambda c, u=unit: view.unacknowledged_assignments(
+                u, older_than_days=7, as_of=at, limit=7, cursor=c
+            ),
+            "roster": lambda c, u=unit: view.matching(
+                u,
+                {"risk_appetite": "aggressive", "min_assets": Decimal("100000"), "tier": "gold"},
+                as_of=at,
+                limit=7,
+                cursor=c,
+            ),
+        }
+        lists["visits"] = lambda c, u=unit: view.leader_visits(
+            u, at - timedelta(days=90), at, min_assets=Decimal("1000000"), limit=7, cursor=c
+        )
+        for name, read in lists.items():
+            found[f"{unit} {name}"] = every_page(read)
+        for days in (30, 365):
+            found[f"{unit} referrals {days}"] = view.referrals(unit, at - timedelta(days=days), at)
+        for by in ("risk_appetite", "product_horizon", "source", "tier"):
+            found[f"{unit} segments {by}"] = view.segments(unit, by, as_of=at)
+    return found
+
+
+def folded(view: SQLMaintenanceView, at: datetime) -> dict[str, Any]:
+    """`answers` with every client's file folded, whatever its standing, and referrals
+    read from the files as they were before standings were kept."""
+    kept = view.standings.candidates
+
+    def every_client(unit_id: str, _: str, __: Any, after: str, size: int) -> Any:
+        return kept(unit_id, "1 = 1", (), after, size)
+
+    view.standings.candidates = every_client  # type: ignore[method-assign]
+    view.standings.referrals = lambda unit_id, start, end: referrals_from_files(  # type: ignore[method-assign]
+        view, unit_id, start, end
+    )
+    try:
+        return answers(view, at)
+    finally:
+        del view.standings.candidates, view.standings.referrals
+
+
+def referrals_from_files(
+    view: SQLMaintenanceView, unit_id: str, start: str, end: str
+) -> dict[str, Any]:
+    rows = view.query(
+        "SELECT f.data AS data, r.data AS referrer FROM maintenance_files f "
+        "JOIN maintenance_unit_paths u ON u.unit_id = f.unit_id AND u.ancestor_id = ? "
+        "LEFT JOIN maintenance_files r ON r.client_id = f.referred_by "
+        "WHERE f.referred_by IS NOT NULL AND f.registered_at >= ? AND f.registered_at < ?",
+        (unit_id, start, end),
+    )
+    last = utc_text(from_utc_text(end) - timedelta(microseconds=1))  # type: ignore[operator]
+    by_manager: dict[Any, dict[str, Any]] = {}
+    for row in rows:
+        file = json.loads(row["data"])
+        referrer = json.loads(row["referrer"]) if row["referrer"] else None
+        manager = value_in_team(referrer, file["registered_at"]) if referrer else None
+        entry = by_manager.setdefault(manager, {"staff_id": manager, "clients": 0, "assets": 0})
+        entry["clients"] += 1
+        entry["assets"] += assets_at(file, last) or Decimal(0)
+    items = sorted(by_manager.values(), key=lambda e: (e["staff_id"] is None, e["staff_id"] or ""))
+    total = sum((e["assets"] for e in items), Decimal(0))
+    return {
+        "by_manager": [{**e, "assets": str(Decimal(e["assets"]))} for e in items],
+        "total": {"clients": sum(e["clients"] for e in items), "assets": str(total)},
+    }
+
+
+class StandingsContract:
+    @pytest.fixture
+    def database_url(self) -> str:
+        raise NotImplementedError
+
+    @pytest.fixture
+    def demo(self, database_url: str) -> Iterator[Container]:
+        container = build(Settings(database_url=database_url))
+        try:
+            load_demo(container.ledger, seed=11, clients=150, end=END)
+            container.start_projections(follow=False).catch_up()
+            yield container
+        finally:
+            container.close()
+
+    def test_the_kept_standings_answer_as_the_folded_files(self, demo: Container) -> None:
+        view = demo.views.by_name["maintenance"]
+        now = datetime.now(UTC)
+        for at in (
+            now,
+            now - timedelta(days=30),
+            now - timedelta(days=200),
+            now + timedelta(days=60),
+        ):
+            kept = answers(view, at)
+            assert kept == folded(view, at), at
+            for report in (" at_risk", " visits"):
+                assert any(kept[name] for name in kept if report in name), report
+            assert kept["BR referrals 365"]["total"]["clients"] > 0
+
+    def test_a_view_built_before_standings_works_them_out_at_start(
+        self, demo: Container, database_url: str
+    ) -> None:
+        view = demo.views.by_name["maintenance"]
+        at = datetime.now(UTC)
+        before, rows = answers(view, at), dump({"maintenance": view})
+        with view.transaction() as c:
+            for table in STANDING_TABLES:
+                c.execute(f"DELETE FROM {table}")
+            c.execute("DROP TABLE maintenance_standings_kept")
+        assert answers(view, at) != before
+        again = build(Settings(database_url=database_url))
+        try:
+            restarted = again.views.by_name["maintenance"]
+            assert answers(restarted, at) == before
+            assert dump({"maintenance": restarted}) == rows
+        finally:
+            again.close()
+
+    def test_a_rebuild_keeps_the_rows_following_kept(self, demo: Container) -> None:
+        view = demo.views.by_name["maintenance"]
+        followed = dump({"maintenance": view})
+        assert followed["maintenance_standings"] and followed["maintenance_segment_counts"]
+        demo.runner.rebuild(["maintenance"])
+        assert dump({"maintenance": view}) == followed
+
+
+class TestStandingsOnSQLite(StandingsContract):
+    @pytest.fixture
+    def database_url(self, sqlite_url: str) -> str:
+        return sqlite_url
+
+
+class TestStandingsOnPostgres(StandingsContract):
+    @pytest.fixture
+    def database_url(self, postgres_url: str) -> str:
+        return postgres_url
