@@ -1,5 +1,6 @@
-"""The at-risk board and the reports of DOMAIN.md 1.1 over HTTP at size: p50 and p99 of each,
-a page (limit 100) for a unit of the demo branch, through `ledger serve`.
+"""The at-risk board, the reports of DOMAIN.md 1.1 and the unit reads of API.md 1.0 over HTTP
+at size: p50 and p99 of each, a page (limit 100) for a unit of the demo branch, through
+`ledger serve`.
 
     python -m bench.seed_reports [--clients 100000] [--db var/bench-demo-100000.db]
                                  [--samples 200] [--units BR]
@@ -66,6 +67,25 @@ def queries(
         "complaints": lambda: ("/v1/reports/complaints", {"unit_id": unit(), **period()}),
         "referrals": lambda: ("/v1/reports/referrals", {"unit_id": unit(), **period()}),
         "segments": lambda: ("/v1/reports/segments", {"unit_id": unit(), "by": "risk_appetite"}),
+        # The unit reads of API.md 1.0 issue 17 measured at the 20,000-client demo, paged as
+        # API.md 1.1 says (the default page, 100) where they are lists.
+        "roster page": lambda: ("/v1/rosters", {"unit_id": unit(), **page}),
+        "roster summary": lambda: ("/v1/rosters/summary", {"unit_id": unit()}),
+        "churn cases": lambda: (
+            "/v1/accountability/churn-cases",
+            {"unit_id": unit(), "fiscal_year": now.year, **page},
+        ),
+        "tier growth": lambda: (
+            "/v1/reports/tier-growth",
+            {
+                "unit_id": unit(),
+                "from": datetime(now.year, 1, 1, tzinfo=UTC).isoformat(),
+                "to": now.isoformat(),
+            },
+        ),
+        "completeness": lambda: ("/v1/reports/completeness", {"unit_id": unit()}),
+        "overdue contacts": lambda: ("/v1/reports/overdue-contacts", {"unit_id": unit(), **page}),
+        "orphaned clients": lambda: ("/v1/reports/orphaned-clients", {"unit_id": unit(), **page}),
     }
 
 
