@@ -33,9 +33,9 @@ from ledger.projections.maintenance_files import (
     ClientFiles,
     Page,
 )
-from ledger.projections.maintenance_filters import condition, matches, segment_of, value_in_team
+from ledger.projections.maintenance_filters import condition, matches
 from ledger.projections.maintenance_interface import DEFAULT_LIMIT, MaintenanceView
-from ledger.projections.maintenance_known import stored_file
+from ledger.projections.maintenance_known_reports import referrals_as_known, segments_as_known
 from ledger.projections.maintenance_rules import (
     LEADER_CHANNELS,
     ClientFile,
@@ -322,38 +322,7 @@ class SQLMaintenanceView(BatchView, MaintenanceView):
         upto = self._upto(known_at)
         if upto is None:
             return self.standings.referrals(unit_id, utc_text(start), utc_text(end))
-        p = self.view_name
-        rows = self.query(
-            f"SELECT f.data AS data, r.data AS referrer FROM {p}_files f "
-            f"JOIN {p}_unit_paths u ON u.unit_id = f.unit_id AND u.ancestor_id = ? "
-            f"LEFT JOIN {p}_files r ON r.client_id = f.referred_by "
-            "WHERE f.referred_by IS NOT NULL AND f.registered_at >= ? AND f.registered_at < ? "
-            "ORDER BY f.client_id",
-            (unit_id, utc_text(start), utc_text(end)),
-        )
-        last_moment = utc_text(end - timedelta(microseconds=1))
-        by_manager: dict[str | None, dict[str, Any]] = {}
-        for row in rows:
-            file = stored_file(row["data"], upto)
-            if file is None:
-                continue
-            referrer = stored_file(row["referrer"], upto)
-            manager = (
-                value_in_team(referrer, file["registered_at"]) if referrer is not None else None
-            )
-            entry = by_manager.setdefault(
-                manager, {"staff_id": manager, "clients": 0, "assets": Decimal(0)}
-            )
-            entry["clients"] += 1
-            entry["assets"] += assets_at(file, last_moment) or Decimal(0)
-        items = sorted(
-            by_manager.values(), key=lambda e: (e["staff_id"] is None, e["staff_id"] or "")
-        )
-        total = sum((e["assets"] for e in items), Decimal(0))
-        return {
-            "by_manager": [{**e, "assets": str(e["assets"])} for e in items],
-            "total": {"clients": sum(e["clients"] for e in items), "assets": str(total)},
-        }
+        return referrals_as_known(self, self.view_name, unit_id, start, end, upto)
 
     def segments(
         self,
@@ -368,19 +337,7 @@ class SQLMaintenanceView(BatchView, MaintenanceView):
         if upto is None:
             self.units.unit(unit_id)
             return self.standings.segments(unit_id, by, moment)
-        segments: dict[str, dict[str, Any]] = {}
-        for file in self.files.active_files(unit_id, moment, upto):
-            value = segment_of(file, by, moment) or "unknown"
-            entry = segments.setdefault(value, {"clients": 0, "assets": Decimal(0)})
-            entry["clients"] += 1
-            entry["assets"] += assets_at(file, moment) or Decimal(0)
-        return {
-            "by": by,
-            "segments": {
-                value: {"clients": entry["clients"], "assets": str(entry["assets"])}
-                for value, entry in sorted(segments.items())
-            },
-        }
+        return segments_as_known(self.files, unit_id, by, moment, upto)
 
     def matching(
         self,

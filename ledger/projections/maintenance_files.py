@@ -34,7 +34,6 @@ from ledger.projections.maintenance_rules import (
     Organisation,
     insert,
     new_file,
-    status_at,
 )
 
 MAX_LIMIT = 1000
@@ -367,17 +366,6 @@ class ClientFiles(Part):
             )
 
         return read
-
-    def active_files(self, unit_id: str, moment: str, upto: int | None = None) -> list[ClientFile]:
-        self.units.unit(unit_id)
-        p = self.prefix
-        rows = self.view.query(
-            f"SELECT f.data AS data FROM {p}_files f JOIN {p}_unit_paths u "
-            "ON u.unit_id = f.unit_id AND u.ancestor_id = ? WHERE f.registered_at <= ?",
-            (unit_id, moment),
-        )
-        files = [stored_file(row["data"], upto) for row in rows]
-        return [file for file in files if file is not None and status_at(file, moment) == ACTIVE]
 
     def referred(self, client_id: str) -> dict[str, list[str]]:
         """Who each client of `client_id`'s referral tree referred; NotFound for an
