@@ -3,7 +3,7 @@ at size: p50 and p99 of each, a page (limit 100) for a unit of the demo branch, 
 `ledger serve`.
 
     python -m bench.seed_reports [--clients 100000] [--db var/bench-demo-100000.db]
-                                 [--samples 200] [--units BR]
+                                 [--samples 200] [--units BR] [--only NAME,...]
 
 The store is the demo generator's ledger (built once and reused, like bench.queries), its
 projections caught up before timing. Each query asks about a unit drawn at random from
@@ -89,7 +89,7 @@ def queries(
     }
 
 
-def run(url: str, samples: int, units: list[str]) -> None:
+def run(url: str, samples: int, units: list[str], only: list[str] | None = None) -> None:
     container = build(Settings(database_url=url))
     try:
         catch_up(container)
@@ -108,6 +108,8 @@ def run(url: str, samples: int, units: list[str]) -> None:
             timeout=60,
         )
         for name, make in queries(rng, datetime.now(UTC), units).items():
+            if only and name not in only:
+                continue
             cursors: dict[str, str] = {}
             ask(client, make, cursors)
             latencies, pages = [], 0
@@ -157,12 +159,13 @@ def main(argv: list[str] | None = None) -> Any:
     parser.add_argument("--db", default=None)
     parser.add_argument("--samples", type=int, default=200)
     parser.add_argument("--units", default=",".join(UNITS), help="comma-separated unit ids")
+    parser.add_argument("--only", default="", help="comma-separated query names (all if empty)")
     args = parser.parse_args(argv)
     # Absolute: `ledger serve` runs in a directory of its own.
     db = Path(args.db or f"var/bench-demo-{args.clients}.db").resolve()
     url = f"sqlite:///{db}"
     ensure_demo(url, args.clients)
-    run(url, args.samples, args.units.split(","))
+    run(url, args.samples, args.units.split(","), [n for n in args.only.split(",") if n])
 
 
 if __name__ == "__main__":

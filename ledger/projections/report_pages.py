@@ -161,6 +161,32 @@ class StandingPages:
             return self.query(select, (*base, moment))
         return self.query(select + " LIMIT ?", (*base, moment, limit + 1))
 
+    def _complaint_rows(self, unit_id: str, start: str, end: str) -> list[dict[str, Any]]:
+        """The subtree's complaints in `[start, end)`, oldest first: from the rows kept
+        per unit above the client, else joined from the complaints, clients and
+        intervals."""
+        p = self.view_name
+        if self.standings.kept():
+            return self.query(
+                "SELECT client_id, aid, staff_id, occurred_at, summary, "
+                f"manager AS designated_manager FROM {p}_unit_complaints "
+                "WHERE ancestor_id = ? AND occurred_at >= ? AND occurred_at < ? "
+                "ORDER BY ancestor_id, occurred_at, client_id, version",
+                (unit_id, start, end),
+            )
+        return self.query(
+            "SELECT c.client_id AS client_id, k.aid AS aid, k.staff_id AS staff_id, "
+            "k.occurred_at AS occurred_at, k.summary AS summary, "
+            "i.manager AS designated_manager "
+            f"FROM {p}_complaints k JOIN {p}_clients c ON c.aid = k.aid "
+            f"JOIN {p}_unit_paths u ON u.unit_id = c.unit_id AND u.ancestor_id = ? "
+            f"JOIN {p}_intervals i ON i.aid = k.aid "
+            "AND i.valid_from <= k.occurred_at AND (i.valid_to IS NULL OR i.valid_to > "
+            "k.occurred_at) WHERE k.occurred_at >= ? AND k.occurred_at < ? "
+            "ORDER BY k.occurred_at, c.client_id, k.version",
+            (unit_id, start, end),
+        )
+
 
 def _overdue_item(row: dict[str, Any], at: datetime) -> dict[str, Any]:
     return {

@@ -86,7 +86,7 @@ class ReportStandings(Part):
     def __init__(self, view: BatchView, intervals: ClientIntervals, staff: StaffTable) -> None:
         super().__init__(view)
         self.intervals, self.staff = intervals, staff
-        self.marker = f"{self.prefix}_standings_kept"
+        self.marker = f"{self.prefix}_report_standings_kept"
         self._unkept = False
 
     def tables(self) -> list[str]:
@@ -108,6 +108,11 @@ class ReportStandings(Part):
             "aid TEXT, tier TEXT, manager TEXT, since TEXT, stable_from TEXT, "
             "last_recorded TEXT, PRIMARY KEY (ancestor_id, client_id))",
             f"CREATE INDEX IF NOT EXISTS {p}_orphans_aid ON {p}_orphans (aid)",
+            f"CREATE TABLE IF NOT EXISTS {p}_unit_complaints (ancestor_id TEXT, "
+            "occurred_at TEXT, client_id TEXT, version BIGINT, aid TEXT, staff_id TEXT, "
+            "manager TEXT, summary TEXT, "
+            "PRIMARY KEY (ancestor_id, occurred_at, client_id, version))",
+            f"CREATE INDEX IF NOT EXISTS {p}_unit_complaints_aid ON {p}_unit_complaints (aid)",
         ]
 
     def query_indexes(self) -> list[str]:
@@ -117,6 +122,11 @@ class ReportStandings(Part):
             # event dated ahead, or a report of the past), or recorded after its known_at.
             f"CREATE INDEX IF NOT EXISTS {p}_standing_stable ON {p}_standing (stable_from)",
             f"CREATE INDEX IF NOT EXISTS {p}_standing_recorded ON {p}_standing (last_recorded)",
+            # Every column: a unit's complaints of a period are one range of this index,
+            # in the report's order (at the 100,000-client demo, 1,184 complaints of the
+            # branch cost 9 ms of SQL joining clients, units and intervals).
+            f"CREATE INDEX IF NOT EXISTS {p}_unit_complaints_all ON {p}_unit_complaints "
+            "(ancestor_id, occurred_at, client_id, version, aid, staff_id, manager, summary)",
         ]
 
     def noting(self, handlers: dict[type, Handler]) -> dict[type, Handler]:
@@ -191,7 +201,7 @@ class ReportStandings(Part):
                 ):
                     counts[row["unit_id"]][0] -= row["vip"]
                     counts[row["unit_id"]][1] -= row["complete"]
-                for table in ("standing", "overdue", "orphans"):
+                for table in ("standing", "overdue", "orphans", "unit_complaints"):
                     view.execute(c, f"DELETE FROM {p}_{table} WHERE aid IN {marks}", part)
             standing, overdue, orphans = [], [], []
             for row in self._sources(c, part, marks):
@@ -231,6 +241,7 @@ class ReportStandings(Part):
             )
             view.execute_many(c, _insert(f"{p}_overdue", OVERDUE_COLUMNS), overdue)
             view.execute_many(c, _insert(f"{p}_orphans", ORPHAN_COLUMNS), orphans)
+            self._add_complaints(c, f"WHERE k.aid IN {marks}", part)
         self._add_counts(c, counts)
 
     def _sources(self, c: Any, part: Sequence[str], marks: str) -> list[dict[str, Any]]:
@@ -249,6 +260,22 @@ class ReportStandings(Part):
             f"LEFT JOIN {p}_staff s ON s.staff_id = i.manager "
             f"LEFT JOIN {p}_client_recorded r ON r.aid = c.aid WHERE c.aid IN {marks}",
             part,
+        )
+
+    def _add_complaints(self, c: Any, where: str, params: Sequence[Any]) -> None:
+        """The complaints of the clients (`where`: of the complaints `k`) under each unit
+        above them, with the designated manager of the complaint's time."""
+        p = self.prefix
+        self.view.execute(
+            c,
+            f"INSERT INTO {p}_unit_complaints (ancestor_id, occurred_at, client_id, version, "
+            "aid, staff_id, manager, summary) SELECT u.ancestor_id, k.occurred_at, "
+            "c.client_id, k.version, k.aid, k.staff_id, i.manager, k.summary "
+            f"FROM {p}_complaints k JOIN {p}_clients c ON c.aid = k.aid "
+            f"JOIN {p}_unit_paths u ON u.unit_id = c.unit_id "
+            f"JOIN {p}_intervals i ON i.aid = k.aid AND i.valid_from <= k.occurred_at "
+            f"AND (i.valid_to IS NULL OR i.valid_to > k.occurred_at) {where}",
+            params,
         )
 
     def _add_counts(self, c: Any, counts: dict[str, list[int]]) -> None:
@@ -287,7 +314,7 @@ class ReportStandings(Part):
     def _recompute_all(self) -> None:
         p, view = self.prefix, self.view
         with view.batch() as c:
-            for table in ("standing", "overdue", "orphans", "completeness"):
+            for table in ("standing", "overdue", "orphans", "completeness", "unit_complaints"):
                 view.execute(c, f"DELETE FROM {p}_{table}")
             keys = [row["aid"] for row in view.fetch(c, f"SELECT aid FROM {p}_clients")]
             self.recompute(c, sorted(keys), fresh=True)

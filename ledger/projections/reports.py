@@ -365,20 +365,7 @@ class SQLReportsView(BatchView, ReportsAsKnown, StandingPages, ReportsView):
         self.units.unit(unit_id)
         if known_at is not None:
             return self._complaints(self._complaint_rows_known_at(unit_id, start, end, known_at))
-        p = self.view_name
-        rows = self.query(
-            "SELECT c.client_id AS client_id, k.aid AS aid, k.staff_id AS staff_id, "
-            "k.occurred_at AS occurred_at, k.summary AS summary, "
-            "i.manager AS designated_manager "
-            f"FROM {p}_complaints k JOIN {p}_clients c ON c.aid = k.aid "
-            f"JOIN {p}_unit_paths u ON u.unit_id = c.unit_id AND u.ancestor_id = ? "
-            f"JOIN {p}_intervals i ON i.aid = k.aid "
-            "AND i.valid_from <= k.occurred_at AND (i.valid_to IS NULL OR i.valid_to > "
-            "k.occurred_at) WHERE k.occurred_at >= ? AND k.occurred_at < ? "
-            "ORDER BY k.occurred_at, c.client_id, k.version",
-            (unit_id, utc_text(start), utc_text(end)),
-        )
-        return self._complaints(rows)
+        return self._complaints(self._complaint_rows(unit_id, utc_text(start), utc_text(end)))
 
     def _complaints(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
         by_manager: dict[str, int] = {}

@@ -62,7 +62,7 @@ class KnownAtUpgradeCase(ProjectionCase):
         with view.transaction() as c:
             view.execute(c, "DELETE FROM reports_recorded")
             view.execute(c, "DELETE FROM reports_client_recorded")
-            view.execute(c, "DROP TABLE reports_standings_kept")
+            view.execute(c, "DROP TABLE reports_report_standings_kept")
         assert container.views.reports.completeness("O1", known_at=known_at)["vip_active"] == 0
         for _ in range(2):  # the next start replays the log; the one after, nothing
             with self.restarted(database_url) as restarted:

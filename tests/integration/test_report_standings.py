@@ -1,9 +1,9 @@
-"""Completeness, overdue contacts and orphaned clients read each client's kept standing where
-they can; they must answer exactly as folding every client of the subtree does (how they
-answered before standings were kept), at times before, at and after the latest events, as
-known now and at past times, after backdated, future-dated and retracting events and a
-departure, on SQLite and PostgreSQL; a view built before standings were kept works them out
-at its next start; a rebuild keeps the same rows as following the log did."""
+"""Completeness, overdue contacts, orphaned clients and complaints read kept standings (and
+complaints kept per unit) where they can; they must answer exactly as folding every client
+of the subtree does (how they answered before standings were kept), at times before, at and
+after the latest events, as known now and at past times, after backdated, future-dated and
+retracting events and a departure, on SQLite and PostgreSQL; a view built before standings
+were kept works them out at its next start; a rebuild keeps the rows following kept."""
 
 from __future__ import annotations
 
@@ -21,7 +21,13 @@ from ledger.projections.reports import SQLReportsView
 from support.projection_scenarios import dump
 
 END = datetime.now(UTC).date() - timedelta(days=2)
-TABLES = ("reports_standing", "reports_completeness", "reports_overdue", "reports_orphans")
+TABLES = (
+    "reports_standing",
+    "reports_completeness",
+    "reports_overdue",
+    "reports_orphans",
+    "reports_unit_complaints",
+)
 BY = "test"
 
 
@@ -49,6 +55,10 @@ def answers(view: SQLReportsView, at: datetime, known_at: datetime | None) -> di
         found[f"{unit} overdue unpaged"] = view.overdue_contacts(unit, as_of=at, known_at=known_at)[
             "items"
         ]
+        for days in (30, 365):
+            found[f"{unit} complaints {days}"] = view.complaints(
+                unit, at - timedelta(days=days), at, known_at
+            )
         found[f"{unit} orphaned"] = every_page(
             lambda c, u=unit: view.orphaned_clients(
                 u, as_of=at, known_at=known_at, limit=7, cursor=c
@@ -59,11 +69,11 @@ def answers(view: SQLReportsView, at: datetime, known_at: datetime | None) -> di
 
 def folded(view: SQLReportsView, at: datetime, known_at: datetime | None) -> dict[str, Any]:
     """`answers` folding every client of the subtree, whatever its standing."""
-    view._unsettled = lambda unit_id, at, known_at: None  # type: ignore[method-assign]
+    view.standings.kept = lambda: False  # type: ignore[method-assign]
     try:
         return answers(view, at, known_at)
     finally:
-        del view._unsettled
+        del view.standings.kept
 
 
 def current(view: SQLReportsView) -> list[dict[str, Any]]:
@@ -120,9 +130,26 @@ def change_things(container: Container) -> dict[str, datetime]:
             occurred_at=now - timedelta(hours=hours),
             recorded_by=BY,
         )
+    app.log_contact(
+        client_id=fourth["client_id"],
+        channel="visit",
+        staff_id=fourth["manager"],
+        occurred_at=now - timedelta(days=30),
+        summary="slow answers",
+        complaint=True,
+        recorded_by=BY,
+    )
     container.start_projections(follow=False).catch_up()
     time.sleep(0.01)
     times["between"] = datetime.now(UTC)
+    # A reassignment dated before the complaint: it was the new manager's client then.
+    app.assign(
+        client_id=fourth["client_id"],
+        staff_id=first["manager"],
+        reason="backdated",
+        effective_at=now - timedelta(days=45),
+        recorded_by=BY,
+    )
     time.sleep(0.01)
     app.retract(
         client_id=first["client_id"],
@@ -188,6 +215,7 @@ class StandingsContract:
                 assert kept == folded(view, at, known_at), (at, known_at)
                 assert kept["BR completeness"]["vip_active"] > 0
                 assert kept["BR overdue"] and kept["BR overdue"] == kept["BR overdue unpaged"]
+                assert kept["BR complaints 365"]["items"]
         assert answers(view, now, None)["BR orphaned"]
         assert (
             answers(view, now + timedelta(days=60), None)["BR orphaned"]
@@ -206,7 +234,7 @@ class StandingsContract:
                 c.execute(f"DELETE FROM {table}")
         assert answers(view, at, None) != before
         with view.transaction() as c:
-            c.execute("DROP TABLE reports_standings_kept")
+            c.execute("DROP TABLE reports_report_standings_kept")
         again = build(Settings(database_url=database_url))
         try:
             restarted = again.views.reports
