@@ -178,10 +178,11 @@ class SQLRosterView(BatchView, RosterView):
     def churned_before(self, unit_id: str, moment: datetime) -> list[str]:
         self.units.unit(unit_id)
         now = utc_text(datetime.now(UTC))
+        # Driven by the spells (the IN list), never by the subtree's clients.
         rows = self.query(
             f"SELECT DISTINCT c.client_id AS client_id {self.intervals.subtree_join()}"
-            "JOIN roster_intervals e ON e.aid = i.aid AND e.status = 'churned' "
-            f"AND e.valid_from <= ? WHERE {self.intervals.in_force()} AND i.status = ? "
+            "WHERE i.aid IN (SELECT e.aid FROM roster_intervals e WHERE e.status = 'churned' "
+            f"AND e.valid_from <= ?) AND {self.intervals.in_force()} AND i.status = ? "
             "ORDER BY c.client_id",
             (unit_id, utc_text(moment), now, now, CHURNED),
         )
