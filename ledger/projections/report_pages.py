@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from ledger.projections.report_standings import ReportStandings
 
 DAY = timedelta(days=1)
+FOLD_ALL = 5000
 
 
 class StandingPages:
@@ -40,7 +41,7 @@ class StandingPages:
     def _unsettled(self, unit_id: str, at: datetime, known_at: datetime | None) -> list[str] | None:
         """The clients of the subtree a report at `at` (as known at `known_at`) folds: their
         standing holds only from after `at`, or they changed after `known_at`. None: every
-        client (no standings are kept while a rebuild has yet to end)."""
+        client (no standings are kept while a rebuild has yet to end, or most changed)."""
         if not self.standings.kept():
             return None
         p = self.view_name
@@ -56,7 +57,9 @@ class StandingPages:
                 r["aid"]
                 for r in self.query(subtree + "s.last_recorded > ?", (unit_id, utc_text(known_at)))
             }
-        return sorted(found)
+        # Past a few thousand, one pass over the subtree folds them faster than lists of
+        # them do (a report of long ago, or as known long ago).
+        return None if len(found) > FOLD_ALL else sorted(found)
 
     def _settled(self, at: datetime, known_at: datetime | None) -> tuple[str, tuple[str, str]]:
         """The condition on a kept row (`r`) that its standing is read, not folded."""

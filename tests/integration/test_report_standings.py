@@ -17,6 +17,7 @@ import pytest
 from ledger.bootstrap import Container, build
 from ledger.config import Settings
 from ledger.demo import load_demo
+from ledger.projections import report_pages
 from ledger.projections.reports import SQLReportsView
 from support.projection_scenarios import dump
 
@@ -221,6 +222,15 @@ class StandingsContract:
             answers(view, now + timedelta(days=60), None)["BR orphaned"]
             != (answers(view, now, None)["BR orphaned"])
         )
+
+    def test_past_a_few_thousand_changed_clients_the_whole_subtree_is_folded(
+        self, demo: tuple[Container, dict[str, datetime]], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        container, times = demo
+        view, at = container.views.reports, datetime.now(UTC) - timedelta(days=200)
+        monkeypatch.setattr(report_pages, "FOLD_ALL", 5)
+        assert view._unsettled("BR", at, None) is None
+        assert answers(view, at, times["before"]) == folded(view, at, times["before"])
 
     def test_a_view_built_before_standings_works_them_out_at_start(
         self, demo: tuple[Container, dict[str, datetime]], database_url: str
