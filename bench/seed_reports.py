@@ -1,6 +1,7 @@
-"""The at-risk board, the reports of DOMAIN.md 1.1 and the unit reads of API.md 1.0 over HTTP
+"""Every read of API.md 1.0 and 1.1 that takes a unit, a staff member or a client, over HTTP
 at size: p50 and p99 of each, a page (limit 100) for a unit of the demo branch, through
-`ledger serve`.
+`ledger serve` (the audit log and restatements: bench.audit, issue 14's; a long-lived
+client's own reads: bench.long_client).
 
     python -m bench.seed_reports [--clients 100000] [--db var/bench-demo-100000.db]
                                  [--samples 200] [--units BR] [--only NAME,...]
@@ -103,6 +104,7 @@ def queries(
             {"fiscal_year": now.year},
         ),
         "unit": lambda: ("/v1/units/" + unit(), {}),
+        "staff": lambda: ("/v1/staff/" + some("managers"), {}),
         "client": lambda: ("/v1/clients/" + some("clients"), {}),
         "client as of": lambda: ("/v1/clients/" + some("clients"), {"as_of": past()}),
         "client history": lambda: ("/v1/clients/" + some("clients") + "/history", {}),
