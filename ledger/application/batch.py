@@ -61,6 +61,7 @@ class Batch:
         self.stored: list[StoredEvent] = []
         self.types: list[str] = []
         self.gathered: set[UUID] = set()
+        self.fresh: list[tuple[UUID, Sequence[Any]]] = []  # `add_new`, to map at `gather`
         self.left_out: set[UUID] = set()  # gathered, then found written by another writer
         # Units and staff as first read in this batch: a bulk load reads the same few
         # hundred thousands of times, and a fast-forward query for each was half its time.
@@ -79,6 +80,12 @@ class Batch:
             self._answered[aggregate.id] = len(events)
         return recordings
 
+    def add_new(self, aggregate_id: UUID, events: Sequence[Any]) -> None:
+        """A new aggregate's events, recorded without the aggregate (`ClientIntake`):
+        gathered as they are, and found by `check_exists` as a gathered one is."""
+        self.gathered.add(aggregate_id)
+        self.fresh.append((aggregate_id, events))
+
     def drop(self, aggregate_id: UUID) -> None:
         """Forget a gathered client (its row was refused)."""
         self.pending.pop(aggregate_id, None)
@@ -86,15 +93,23 @@ class Batch:
 
     def gather(self) -> None:
         # Their subject keys read in a few queries, not one each (8% of a demo's CPU).
-        self.keys.read_ahead([str(aggregate_id) for aggregate_id in self.pending])
-        to_stored = self.mapper.to_stored_event
+        self.keys.read_ahead(
+            [str(aggregate_id) for aggregate_id in [*self.pending, *(i for i, _ in self.fresh)]]
+        )
         self.gathered.update(self.pending)
         for aggregate in self.pending.values():
-            for event in aggregate.collect_events():
-                self.stored.append(to_stored(event))
-                self.types.append(event_type(event))
+            self._map(aggregate.collect_events())
+        for _, events in self.fresh:
+            self._map(events)
         self.pending.clear()
         self._answered.clear()
+        self.fresh.clear()
+
+    def _map(self, events: Sequence[Any]) -> None:
+        to_stored = self.mapper.to_stored_event
+        for event in events:
+            self.stored.append(to_stored(event))
+            self.types.append(event_type(event))
 
     def unwritten(self) -> list[StoredEvent]:
         return self.stored[self._start :]
