@@ -67,6 +67,7 @@ class Batch:
         # hundred thousands of times, and a fast-forward query for each was half its time.
         self.organisation: dict[UUID, Aggregate] = {}
         self.written = 0
+        self.events_gathered = 0
         self._start = 0  # stored[:_start] are written
         # Its clients' events sealed with keys of its own, written by `write` (batch_keys).
         self.mapper, self.keys = batch_mapper(ledger.mapper)
@@ -92,24 +93,27 @@ class Batch:
         self._answered.pop(aggregate_id, None)
 
     def gather(self) -> None:
-        # Their subject keys read in a few queries, not one each (8% of a demo's CPU).
-        self.keys.read_ahead(
-            [str(aggregate_id) for aggregate_id in [*self.pending, *(i for i, _ in self.fresh)]]
-        )
+        self.map(self.collect())
+
+    def collect(self) -> list[Any]:
+        """The events gathered since the last `collect`, in order; the aggregates let go."""
         self.gathered.update(self.pending)
-        for aggregate in self.pending.values():
-            self._map(aggregate.collect_events())
-        for _, events in self.fresh:
-            self._map(events)
+        events = [e for aggregate in self.pending.values() for e in aggregate.collect_events()]
+        events += [e for _, new in self.fresh for e in new]
         self.pending.clear()
         self._answered.clear()
         self.fresh.clear()
+        return events
 
-    def _map(self, events: Sequence[Any]) -> None:
+    def map(self, events: Sequence[Any]) -> None:
+        """The events as stored events, sealed with this batch's keys."""
+        # Their subject keys read in a few queries, not one each (8% of a demo's CPU).
+        self.keys.read_ahead([str(i) for i in dict.fromkeys(e.originator_id for e in events)])
         to_stored = self.mapper.to_stored_event
         for event in events:
             self.stored.append(to_stored(event))
             self.types.append(event_type(event))
+        self.events_gathered += len(events)
 
     def unwritten(self) -> list[StoredEvent]:
         return self.stored[self._start :]
@@ -127,8 +131,24 @@ class Batch:
         self.stored = [*self.stored[: self._start], *(stored for stored, _ in kept)]
         self.types = [*self.types[: self._start], *(name for _, name in kept)]
 
-    def write(self, progress: Callable[[int], None] | None = None) -> int:
-        """Insert everything gathered; the number of events written."""
+    def close(self) -> None:
+        """The writes asked for are done (they are, in this process)."""
+
+    def stop(self) -> None:
+        """Nothing more will be asked of the batch."""
+
+    def skip_registered(self) -> None:
+        """Leave out the unwritten clients another writer registered meanwhile (a write
+        of them failed on the store's key)."""
+        self.discard(
+            self.ledger.recorder.registered(  # type: ignore[attr-defined]
+                [s.originator_id for s in self.unwritten() if s.originator_version == 1]
+            )
+        )
+
+    def write(self, progress: Callable[[int], None] | None = None, *, wait: bool = True) -> int:
+        """Insert everything gathered; the number of events written (by this batch, so
+        far). `wait=False` lets a batch that writes in a process of its own go on."""
         self.gather()
         # The keys before the events sealed under them; a client whose key another
         # writer made meanwhile is being registered by that writer: left out.

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from ledger.application import Ledger
+from ledger.application import Ledger, imports
 from ledger.application.imports import ASSIGNMENT_REASON, PROFILE_COLUMNS, _day, _moment
 from ledger.bootstrap import build
 from ledger.config import Settings
@@ -18,7 +18,7 @@ from ledger.domain import Client
 from ledger.domain.values import DESIGNATED_MANAGER
 from ledger.name_lists import read_name_list
 from support.pg import ThrowawayPostgres
-from support.scenario import ADMIN, NOW, REGISTERED_AT, STAFF_SINCE, Clock
+from support.scenario import ADMIN, NOW, REGISTERED_AT, STAFF_SINCE, Clock, new_id
 
 OUTLET, MANAGER = "OUT-1", "ST-M1"
 ROWS = [
@@ -150,14 +150,25 @@ def _compare(imported_url: str, commanded_url: str) -> None:
             assert bulk == single
 
 
-def test_an_import_writes_the_single_commands_events_on_sqlite(tmp_path: Any) -> None:
+# In this process, and sealed and written by a writer process of the batch's own.
+WRITERS = [pytest.param(False, id="in-process"), pytest.param(True, id="pipelined")]
+
+
+@pytest.mark.parametrize("pipelined", WRITERS)
+def test_an_import_writes_the_single_commands_events_on_sqlite(
+    tmp_path: Any, pipelined: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(imports, "PIPELINED_ROWS", 1 if pipelined else 10**9)
     _compare(f"sqlite:///{tmp_path}/imported.db", f"sqlite:///{tmp_path}/commanded.db")
 
 
+@pytest.mark.parametrize("pipelined", WRITERS)
 def test_an_import_writes_the_single_commands_events_on_postgres(
-    pg_server: ThrowawayPostgres,
+    pg_server: ThrowawayPostgres, pipelined: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _compare(pg_server.create_database("imported"), pg_server.create_database("commanded"))
+    monkeypatch.setattr(imports, "PIPELINED_ROWS", 1 if pipelined else 10**9)
+    imported, commanded = (pg_server.create_database(new_id(n)) for n in ("imported", "commanded"))
+    _compare(imported, commanded)
 
 
 @pytest.mark.parametrize("row", ROWS[:1])
