@@ -162,13 +162,16 @@ class Batch:
             self.written += len(chunk)
             if progress is not None:
                 progress(self.written)
+        self._all_written()
+        return self.written
+
+    def _all_written(self) -> None:
         self.stored, self.types, self._start = [], [], 0
         # What was written needs neither its keys nor its key ring's cache any more: a
         # fresh pair per write keeps a long load's memory flat.
         self.mapper, self.keys = batch_mapper(self.ledger.mapper)
         if _paused:
             gc.collect(1)  # the garbage of this write's objects, never walking older ones
-        return self.written
 
 
 _paused = 0  # batches running with the cyclic collector paused

@@ -1,5 +1,6 @@
-"""The bulk path on two cores: a batch whose events are sealed, encoded and written by a
-process of its own while the batch's process runs the next commands.
+"""The bulk path on two cores: a batch whose events are written by a process of its own
+while the batch's process runs the next commands (`PipelinedBatch`, the demo: the writer
+seals, encodes and inserts) or seals the next chunk (`PipelinedInserts`, an import).
 
 A bulk load spends about half its CPU turning events into stored events (personal fields
 sealed, JSON) and inserting them with the hash chain and the Merkle tree, and the other
@@ -18,9 +19,11 @@ import contextlib
 import os
 import subprocess
 import sys
+from collections import deque
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING, Any
+from uuid import UUID
 
 from ledger.application.batch import Batch
 
@@ -30,6 +33,19 @@ if TYPE_CHECKING:
 WRITER = "ledger.application.batch_writer"  # the writer process's module
 # Seconds a closing writer is given to finish before it is stopped.
 STOP_WAIT = 30.0
+
+
+# What the writer process does: seals, encodes and inserts (`PipelinedBatch`), or only
+# inserts what the batch's process sealed (`PipelinedInserts`).
+WRITER_SEALS = "seals"
+WRITER_INSERTS = "inserts"
+
+
+def pipelined_batch(ledger: LedgerBase, chunk: int, writer: str | None) -> Batch:
+    """The batch for a bulk load: with a writer process if asked and the store allows."""
+    if writer is None or not can_pipeline(ledger.env):
+        return Batch(ledger, chunk)
+    return {WRITER_SEALS: PipelinedBatch, WRITER_INSERTS: PipelinedInserts}[writer](ledger, chunk)
 
 
 class WriterStopped(RuntimeError):
@@ -116,6 +132,105 @@ class PipelinedBatch(Batch):
             self._waiting = False
             raise message[1]
         return message
+
+
+class PipelinedInserts(Batch):
+    """A `Batch` that seals its events itself, once `write` is asked, a chunk at a time,
+    while a writer process inserts the chunk before: for an import, whose rows are all
+    checked before anything is written, so a writer that sealed them during the checks
+    left its inserts nothing to overlap. Each chunk's keys are written (in this process,
+    as `Batch.write` writes them) before the chunk is sent; a chunk the writer fails to
+    insert is raised here, and the chunks after it are sent again by the next `write`."""
+
+    def __init__(self, ledger: LedgerBase, chunk: int) -> None:
+        super().__init__(ledger, chunk)
+        self._unmapped: list[Any] = []
+        self._writer: _WriterProcess | None = None
+        self._sent = 0  # stored[_start:_sent] are with the writer
+        self._in_flight: deque[int] = deque()  # their chunks' sizes
+
+    def map(self, events: Any) -> None:
+        self._unmapped += events
+        self.events_gathered += len(events)
+
+    def write(self, progress: Callable[[int], None] | None = None, *, wait: bool = True) -> int:
+        self.gather()
+        while self._unmapped or self._sent < len(self.stored) or self._in_flight:
+            # One chunk inserting, the next one sealed meanwhile.
+            if len(self._in_flight) < 2 and (self._unmapped or self._sent < len(self.stored)):
+                if self._sent == len(self.stored):
+                    self._seal_next()
+                self._send_next()
+            else:
+                self._take_answer(progress)
+        self._all_written()
+        self._sent = 0
+        return self.written
+
+    def skip_registered(self) -> None:
+        super().skip_registered()
+        self._sent = self._start
+
+    def stop(self) -> None:
+        if self._writer is not None:
+            self._writer.stop()
+
+    def _seal_next(self) -> None:
+        events, self._unmapped = self._unmapped[: self.chunk], self._unmapped[self.chunk :]
+        super().map(events)
+        self.events_gathered -= len(events)  # counted when gathered
+        # The keys before the events sealed under them; a client whose key another writer
+        # made meanwhile is that writer's (its events in a later chunk too).
+        losers = {UUID(subject) for subject in self.keys.write()} | self.left_out
+        if losers:
+            self.left_out |= losers
+            kept = [
+                (stored, name)
+                for stored, name in zip(
+                    self.stored[self._sent :], self.types[self._sent :], strict=True
+                )
+                if stored.originator_id not in losers
+            ]
+            self.stored[self._sent :] = [stored for stored, _ in kept]
+            self.types[self._sent :] = [name for _, name in kept]
+
+    def _send_next(self) -> None:
+        end = min(self._sent + self.chunk, len(self.stored))
+        if end == self._sent:
+            return
+        if self._writer is None:
+            self._writer = _WriterProcess(self.ledger.env, self.chunk)
+        try:
+            self._writer.send(
+                ("insert", self.stored[self._sent : end], self.types[self._sent : end])
+            )
+        except (BrokenPipeError, OSError):
+            raise WriterStopped("the batch's writer process has stopped") from None
+        self._in_flight.append(end - self._sent)
+        self._sent = end
+
+    def _take_answer(self, progress: Callable[[int], None] | None) -> None:
+        answer = self._receive()
+        size = self._in_flight.popleft()
+        if answer[0] == "failed":
+            # The writer refuses the chunks after a failed one, until told to resume.
+            while self._in_flight:
+                self._receive()
+                self._in_flight.popleft()
+            self._sent = self._start
+            self._writer.send(("resume",))  # type: ignore[union-attr]
+            raise answer[1]
+        self.ledger.counters.count(iter(self.types[self._start : self._start + size]))
+        self._start += size
+        self.written += size
+        if progress is not None:
+            progress(self.written)
+
+    def _receive(self) -> Any:
+        try:
+            return self._writer.receive()  # type: ignore[union-attr]
+        except (EOFError, OSError):
+            raise WriterStopped("the batch's writer process has stopped") from None
 
 
 class _WriterProcess:

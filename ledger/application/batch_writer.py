@@ -3,9 +3,11 @@ over its own connection to the store, fed the batch's domain events, asked to wr
 
     python -m ledger.application.batch_writer <requests fd> <answers fd> <chunk>
 
-Requests: ("start", env), ("map", events), ("write",), ("skip_registered",), ("close",).
-Answers: ("progress", written), ("written", written, counts by type, left out),
-("skipped", left out), ("failed", error).
+Requests: ("start", env), then for `PipelinedBatch` ("map", events), ("write",),
+("skip_registered",), and for `PipelinedInserts` ("insert", stored events, their types),
+("resume",); ("close",). Answers: ("progress", written), ("written", written, counts by
+type, left out), ("skipped", left out), ("inserted", count), ("refused",), ("failed",
+error).
 """
 
 from __future__ import annotations
@@ -35,15 +37,26 @@ def _serve(requests: Connection, answers: Connection, chunk: int) -> None:
     _, env = requests.recv()
     writer = Writer(env)
     batch = Batch(writer, chunk)  # type: ignore[arg-type]
+    refusing = False  # an insert failed: refuse the ones after it until told to resume
     try:
         with collector_paused():
             while True:
                 message = requests.recv()
+                kind = message[0]
                 try:
-                    if message[0] == "close":
+                    if kind == "close":
                         return
-                    _handle(batch, answers, message)
+                    if kind == "resume":
+                        refusing = False
+                    elif kind == "insert" and refusing:
+                        answers.send(("refused",))
+                    elif kind == "insert":
+                        writer.recorder.insert_events(message[1])
+                        answers.send(("inserted", len(message[1])))
+                    else:
+                        _handle(batch, answers, message)
                 except Exception as error:  # the batch's process raises it
+                    refusing = kind == "insert"
                     answers.send(("failed", _picklable(error)))
     except EOFError:
         return  # the batch's process is gone

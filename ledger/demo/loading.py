@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from ledger.application import Ledger
+from ledger.application.batch_process import WRITER_SEALS
 from ledger.demo.clients import LOCAL, Step, plan_client
 from ledger.demo.organisation import Org, plan_org
 
@@ -99,7 +100,8 @@ def load_demo(
         write("depart_staff", staff_id=staff_id, reason="resigned", effective_at=left)
     # The clients go through the bulk path: the same use cases, written many clients per
     # transaction (613 s for 100,000 clients one command at a time).
-    with ledger.batched(pipelined=clients >= PIPELINED_CLIENTS) as batch:
+    writer = WRITER_SEALS if clients >= PIPELINED_CLIENTS else None
+    with ledger.batched(writer=writer) as batch:
         for steps in plans:
             for _, method, fields in steps:
                 write(method, **fields)

@@ -13,12 +13,17 @@ from pathlib import Path
 import pytest
 
 from ledger.application import Ledger, imports
-from ledger.application.batch_process import WriterStopped
+from ledger.application.batch_process import WRITER_INSERTS, WRITER_SEALS, WriterStopped
 from ledger.bootstrap import Container, build
 from ledger.config import Settings
 from ledger.demo import load_demo
 from ledger.name_lists import read_name_list
-from support.name_lists import a_row, import_with_one_client_registered_meanwhile, name_list
+from support.name_lists import (
+    a_row,
+    import_with_one_client_registered_meanwhile,
+    name_list,
+    registered_meanwhile,
+)
 from support.scenario import ADMIN, REGISTERED_AT, STAFF_SINCE, Bank, Clock, build_bank
 
 
@@ -41,6 +46,7 @@ def bank(ledger: Ledger) -> Bank:
 
 
 def test_a_pipelined_import_writes_a_good_file_once(container: Container, bank: Bank) -> None:
+    assert imports.PIPELINED_ROWS == 1  # the fixture's: every import here has a writer
     ledger = container.ledger
     day = REGISTERED_AT.date().isoformat()
     data = name_list(
@@ -70,23 +76,51 @@ def test_a_pipelined_import_with_a_bad_row_writes_nothing(ledger: Ledger, bank: 
     assert ledger.position == before
 
 
+@pytest.mark.parametrize("writer", [WRITER_SEALS, WRITER_INSERTS])
 def test_a_client_registered_meanwhile_is_left_out_by_the_writer(
-    ledger: Ledger, bank: Bank
+    ledger: Ledger, bank: Bank, writer: str
 ) -> None:
-    import_with_one_client_registered_meanwhile(ledger, bank, pipelined=True)
+    import_with_one_client_registered_meanwhile(ledger, bank, writer=writer)
 
 
-def test_a_writer_that_dies_is_an_error(ledger: Ledger, bank: Bank) -> None:
-    rows = read_name_list(name_list(bank, a_row()))
+def test_chunks_after_one_the_writer_could_not_insert_are_sent_again(
+    container: Container, bank: Bank
+) -> None:
+    """Five events a chunk, two chunks with the writer at a time: the client registered
+    meanwhile (its events the 10th to 12th) fails the second chunk while the third is
+    queued behind it."""
+    ledger = container.ledger
+    rows = [a_row(phone="13912345678") for _ in range(8)]  # three events each
+    taken = rows[3]
+    parsed = read_name_list(name_list(bank, *rows))
     before = ledger.position
-    with pytest.raises(WriterStopped), ledger.batched(pipelined=True) as batch:
-        ledger._import_row(rows[0][1], ADMIN, ledger.clock())
+    with ledger.batched(chunk=5, writer=WRITER_INSERTS) as batch:
+        for _, row in parsed:
+            ledger._import_row(row, ADMIN, ledger.clock())
         batch.gather()
-        writer = batch._writer  # type: ignore[attr-defined]
-        os.kill(writer.process.pid, signal.SIGKILL)
-        writer.process.wait()
+        registered_meanwhile(ledger, bank, taken["client_id"])
+        report = type("R", (), {"imported": 8, "skipped": 0, "events": 0})()
+        ledger._write(batch, report, None)  # type: ignore[arg-type]
+    assert (report.imported, report.skipped, report.events) == (7, 1, 21)
+    assert ledger.position == before + 1 + 21
+    assert ledger.get_client(taken["client_id"]).name == "Li Wei"
+    assert all(ledger.get_client(row["client_id"]).name == "Wang Fang" for row in rows[4:])
+    assert container.integrity.verify().ok
+
+
+@pytest.mark.parametrize("writer", [WRITER_SEALS, WRITER_INSERTS])
+def test_a_writer_that_dies_is_an_error(ledger: Ledger, bank: Bank, writer: str) -> None:
+    rows = read_name_list(name_list(bank, a_row(), a_row()))
+    before = ledger.position
+    with pytest.raises(WriterStopped), ledger.batched(chunk=1, writer=writer) as batch:
+        ledger._import_row(rows[0][1], ADMIN, ledger.clock())
+        batch.write()  # the writer started
+        ledger._import_row(rows[1][1], ADMIN, ledger.clock())
+        process = batch._writer.process  # type: ignore[attr-defined]
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
         batch.write()
-    assert ledger.position == before
+    assert ledger.position == before + 2  # the first row (registered, assigned), only
 
 
 def test_the_demo_writes_the_same_events_through_a_writer_process(tmp_path: Path) -> None:

@@ -98,7 +98,7 @@ def test_importing_the_same_file_again_writes_nothing_new(ledger: Ledger, bank: 
 def test_a_client_registered_meanwhile_is_skipped_and_the_rest_written(
     ledger: Ledger, bank: Bank
 ) -> None:
-    import_with_one_client_registered_meanwhile(ledger, bank, pipelined=False)
+    import_with_one_client_registered_meanwhile(ledger, bank, writer=None)
 
 
 def test_a_batch_answers_its_gathered_clients_and_writes_them_in_one_go(
