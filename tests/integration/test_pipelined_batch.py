@@ -131,6 +131,10 @@ def test_the_demo_writes_the_same_events_through_a_writer_process(tmp_path: Path
             patch.setattr("ledger.demo.loading.PIPELINED_CLIENTS", 1 if pipelined else 10**9)
             stats = load_demo(container.ledger, clients=40, seed=5)
         assert container.integrity.verify().ok
-        counts.append((stats.events, stats.by_type, container.ledger.write_counts().events))
+        # Their personal fields open: sealed under keys the writer wrote.
+        clients = [container.ledger.get_client(f"C{n:06d}") for n in (0, 17, 39)]
+        assert all(client.name and "pd1:" not in client.name for client in clients)
+        written = container.ledger.write_counts().events
+        counts.append((stats.events, stats.by_type, written, [vars(c) for c in clients]))
         container.close()
     assert counts[0] == counts[1]
