@@ -8,9 +8,12 @@ half checking rows and running commands (bench/RESULTS.md §7). `PipelinedBatch`
 `Batch` whose `gather` hands the gathered domain events to a writer process and whose
 `write` asks that process to write them: the writer is a `Batch` itself (the same keys
 written before the events sealed under them, the same chunks, the same chain), over its
-own connection to the same store. Nothing is written before `write`, so an import still
-checks every row first and writes nothing when one is bad; a writer that fails makes
-`write` raise what it raised (an `IntegrityError` too, for `skip_registered`).
+own connection to the same store. `PipelinedInserts` seals in this process and hands the
+writer only the inserts. Nothing is written before `write`, so an import still checks
+every row first and writes nothing when one is bad; a writer that fails makes `write`
+raise what it raised (an `IntegrityError` too, for `skip_registered`). As in one
+process, each chunk is a transaction of its own: a failure part way through leaves the
+chunks before it written.
 """
 
 from __future__ import annotations
