@@ -151,13 +151,7 @@ class AuditTrail(Part):
         with view.transaction() as c:
             for column in TIME_COLUMNS:
                 c.execute(f"DROP INDEX IF EXISTS {p}_events_{column}")
-            kept = view.has_table(c, f"{p}_{OUTREACH_KEPT}")
-            replay = not kept and view.fetch(c, f"SELECT position FROM {p}_events LIMIT 1")
-        if replay:
-            view.reset()
-        if not kept:
-            with view.transaction() as c:
-                view.execute(c, f"CREATE TABLE IF NOT EXISTS {p}_{OUTREACH_KEPT} (done BIGINT)")
+        view.replay_once(f"{p}_{OUTREACH_KEPT}", f"SELECT position FROM {p}_events LIMIT 1")
 
     def handlers(self) -> dict[type, Handler]:
         return dict.fromkeys(event_classes(), self.recorded)

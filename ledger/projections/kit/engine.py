@@ -273,6 +273,18 @@ class BatchView(TrackingRecorder, ABC):
         """The tracked position as the open batch's transaction sees it."""
         return self._max_tracking_id(application_name, self._state.cursor) or 0  # type: ignore[attr-defined]
 
+    def replay_once(self, marker: str, probe: str) -> None:
+        """An upgrade: a view holding rows (`probe` selects one) but not the table `marker`
+        (what it keeps since) replays the log once; a new view is marked at once."""
+        with self.transaction() as c:
+            kept = self.has_table(c, marker)
+            replay = not kept and self.fetch(c, probe)
+        if replay:
+            self.reset()
+        if not kept:
+            with self.transaction() as c:
+                self.execute(c, f"CREATE TABLE IF NOT EXISTS {marker} (done BIGINT)")
+
     def reset(self) -> None:
         """Drop every row and the tracking position, so the view replays from the start."""
         with self.transaction() as c:
