@@ -16,9 +16,11 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import StoredEvent
 
 from ledger.application.batch_keys import batch_mapper
+from ledger.application.persistence import restamped
 from ledger.application.results import event_type
 from ledger.domain import Client
 from ledger.domain.prospect import Prospect
+from ledger.store.recorded_order import RecordedOutOfOrder
 
 if TYPE_CHECKING:
     from ledger.application.writes import LedgerBase
@@ -121,7 +123,15 @@ class Batch:
         recorder = self.ledger.recorder
         while self._start < len(self.stored):
             chunk = self.stored[self._start : self._start + self.chunk]
-            recorder.insert_events(chunk)
+            try:
+                recorder.insert_events(chunk)
+            except RecordedOutOfOrder as late:
+                # Another writer inserted events stamped later: this chunk is stamped again.
+                at = max(self.ledger.clock(), late.last)
+                to_domain, to_stored = self.mapper.to_domain_event, self.mapper.to_stored_event
+                chunk = [to_stored(restamped(to_domain(s), at)) for s in chunk]
+                self.stored[self._start : self._start + len(chunk)] = chunk
+                continue
             self.ledger.counters.count(iter(self.types[self._start : self._start + self.chunk]))
             self._start += len(chunk)
             self.written += len(chunk)

@@ -4,11 +4,14 @@ HTTP on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from fastapi.testclient import TestClient
 
-from support.api_world import World, WorldCase, at, new_id
+from ledger.bootstrap import Container
+from support.api_world import SettableClock, World, WorldCase, at, new_id, running_app
 
 
 def just_before(recorded_at: str) -> str:
@@ -74,6 +77,52 @@ class KnownInstantsContract(WorldCase):
         ]
         assert len(contacts) == 3
         assert {e["recorded_at"] for e in contacts} == {held["recorded_at"]}
+
+
+class OutOfOrderStampsContract(WorldCase):
+    """A writer stamped before another one reached the log first (the clock set back)."""
+
+    @pytest.fixture
+    def clock(self) -> SettableClock:
+        return SettableClock(datetime.now(UTC))
+
+    @pytest.fixture
+    def app(
+        self, database_url: str, clock: SettableClock
+    ) -> Iterator[tuple[TestClient, Container]]:
+        with running_app(database_url, clock) as running:
+            yield running
+
+    def test_a_report_as_known_between_two_stamps_that_reached_the_log_out_of_order(
+        self, world: World, clock: SettableClock
+    ) -> None:
+        later = clock.now = clock.now + timedelta(minutes=10)
+        first = world.client(unit="O2", tier="diamond")
+        clock.now = later - timedelta(minutes=5)
+        second = world.client(unit="O2", tier="diamond")
+        path, unit = "/v1/reports/completeness", {"unit_id": world["O2"]}
+
+        def recorded(client_id: str) -> str:
+            items = self.get(world, "/v1/audit/events", client_id=client_id)["items"]
+            return str(items[0]["recorded_at"])
+
+        # The second is recorded no earlier than the first: as known before, neither.
+        assert recorded(first) == recorded(second)
+        between = (later - timedelta(minutes=2)).isoformat()
+        assert self.get(world, path, known_at=between, **unit)["vip_active"] == 0
+        assert self.get(world, path, known_at=later.isoformat(), **unit)["vip_active"] == 2
+
+
+class TestOutOfOrderStampsOnSQLite(OutOfOrderStampsContract):
+    @pytest.fixture
+    def database_url(self, sqlite_url: str) -> str:
+        return sqlite_url
+
+
+class TestOutOfOrderStampsOnPostgres(OutOfOrderStampsContract):
+    @pytest.fixture
+    def database_url(self, postgres_url: str) -> str:
+        return postgres_url
 
 
 class TestKnownInstantsOnSQLite(KnownInstantsContract):
