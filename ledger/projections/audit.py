@@ -33,6 +33,7 @@ from ledger.projections.kit import (
     from_utc_text,
     utc_text,
 )
+from ledger.projections.kit.upgrades import replay_once
 
 AGGREGATES: tuple[type[LedgerAggregate], ...] = (
     Client,
@@ -151,7 +152,7 @@ class AuditTrail(Part):
         with view.transaction() as c:
             for column in TIME_COLUMNS:
                 c.execute(f"DROP INDEX IF EXISTS {p}_events_{column}")
-        view.replay_once(f"{p}_{OUTREACH_KEPT}", f"SELECT position FROM {p}_events LIMIT 1")
+        replay_once(view, f"{p}_{OUTREACH_KEPT}", f"SELECT position FROM {p}_events LIMIT 1")
 
     def handlers(self) -> dict[type, Handler]:
         return dict.fromkeys(event_classes(), self.recorded)

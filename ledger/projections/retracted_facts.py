@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from ledger.projections.kit import BatchView
+from ledger.projections.kit.upgrades import replay_once
 
 # Each retractable table's columns besides `aid`. A complaint's retraction time is kept
 # with its contact (`contacts_known.retracted_at`); the others note the retraction's seq.
@@ -68,4 +69,4 @@ def complaints_known(p: str) -> str:
 
 def replay_unless_kept(view: BatchView, p: str) -> None:
     """A view built before it kept retracted rows (they were deleted) replays the log once."""
-    view.replay_once(f"{p}_{KEPT}", f"SELECT aid FROM {p}_clients LIMIT 1")
+    replay_once(view, f"{p}_{KEPT}", f"SELECT aid FROM {p}_clients LIMIT 1")
