@@ -129,6 +129,8 @@ class ClientStandings(StandingTallies, Part):
             # cost 0.8 ms of SQL instead of 4.6.
             f"CREATE INDEX IF NOT EXISTS {p}_standings_assets ON {p}_standings "
             "(ancestor_id, client_id, active, assets_value, stable_from, peak_value, aid)",
+            # As known at a recent position, the few standings that moved since.
+            f"CREATE INDEX IF NOT EXISTS {p}_standing_changes_seq ON {p}_standing_changes (seq)",
         ]
 
     # ---- upkeep -------------------------------------------------------------------------

@@ -161,16 +161,23 @@ class StandingTallies:
         return {row["value"]: [int(row[n] or 0) for n in COUNTED] for row in rows}
 
     def settling(self, unit_id: str, at: str, upto: int | None = None) -> list[dict[str, Any]]:
-        """The subtree's clients that changed after `at` (with `upto`: or whose standing
-        moved after that position): their standing and file."""
+        """The subtree's clients that changed after `at` (with `upto`: and those whose
+        standing moved after that position): their standing and file. Each part read by
+        an index of its own: an OR of the two walked every standing of the subtree."""
         p = self.prefix
-        own = ", ".join(f"s.{n} AS {n}" for n in ("unit_id", "active", *SEGMENT_COLUMNS))
-        joins, moved, known = "", "", ()
-        if upto is not None:
-            joins, moved, known = self.changes_join(), f" OR {MOVED}", (upto,)
-        return self.view.query(
-            f"SELECT {own}, f.data AS data FROM {p}_standings s "
-            f"JOIN {p}_files f ON f.aid = s.aid {joins}"
-            f"WHERE s.ancestor_id = ? AND (s.stable_from > ?{moved})",
-            (unit_id, at, *known),
+        own = ", ".join(f"s.{n} AS {n}" for n in ("aid", "unit_id", "active", *SEGMENT_COLUMNS))
+        select = f"SELECT {own}, f.data AS data FROM "
+        rows = self.view.query(
+            f"{select}{p}_standings s JOIN {p}_files f ON f.aid = s.aid "
+            "WHERE s.ancestor_id = ? AND s.stable_from > ?",
+            (unit_id, at),
         )
+        if upto is None:
+            return rows
+        seen = {row["aid"] for row in rows}
+        moved = self.view.query(
+            f"{select}{p}_standing_changes ch JOIN {p}_standings s ON s.aid = ch.aid "
+            f"AND s.ancestor_id = ? JOIN {p}_files f ON f.aid = s.aid WHERE {MOVED}",
+            (unit_id, upto),
+        )
+        return [*rows, *(row for row in moved if row["aid"] not in seen)]

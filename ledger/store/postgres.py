@@ -42,8 +42,7 @@ from ledger.integrity.chain import ChainEvent, uuid_bytes
 from ledger.store.chain_recording import ChainRecording
 from ledger.store.postgres_chain import PostgresChainTables
 from ledger.store.pulls import SpacedPulls
-from ledger.store.recorded_order import TABLE as CLOCK
-from ledger.store.recorded_order import check, times_of
+from ledger.store.recorded_order import check, recorded_in
 
 # The library tries a statement 10 times, each attempt waiting up to POSTGRES_CONNECT_TIMEOUT
 # for a connection, so with the database down a request hung for about a minute. Two
@@ -130,10 +129,6 @@ class LedgerPostgresApplicationRecorder(ChainRecording, PostgresApplicationRecor
                     "CREATE TABLE IF NOT EXISTS {nodes} (level smallint, idx bigint, "
                     "hash bytea NOT NULL, PRIMARY KEY (level, idx))"
                 ),
-                self._sql(
-                    "CREATE TABLE IF NOT EXISTS {clock} (id int PRIMARY KEY, "
-                    "recorded_at bigint NOT NULL)"
-                ),
             ]
         )
 
@@ -143,7 +138,6 @@ class LedgerPostgresApplicationRecorder(ChainRecording, PostgresApplicationRecor
             hashes=Identifier(self.datastore.schema, self.hashes_table_name),
             leaves=Identifier(self.datastore.schema, self.leaves_table_name),
             nodes=Identifier(self.datastore.schema, self.nodes_table_name),
-            clock=Identifier(self.datastore.schema, CLOCK),
         )
 
     def create_table(self) -> None:
@@ -171,7 +165,7 @@ class LedgerPostgresApplicationRecorder(ChainRecording, PostgresApplicationRecor
             events = self._placed(curs.connection, ids, stored_events)
             with curs.connection.cursor(row_factory=tuple_row) as c:
                 try:
-                    self._advance_clock(c, stored_events)
+                    self._check_recorded_order(c, ids, stored_events)
                     record(PostgresChainTables(self, c), events)
                 except psycopg.Error:
                     raise  # the database aborted the transaction: it cannot commit
@@ -181,23 +175,20 @@ class LedgerPostgresApplicationRecorder(ChainRecording, PostgresApplicationRecor
                     raise RolledBack(error) from None
         return ids
 
-    def _advance_clock(self, c: Cursor[Any], stored_events: Sequence[StoredEvent]) -> None:
-        """Under the events table's lock: the log's last recorded time moves to the
-        insert's, or the insert is refused (`recorded_order`), in one round trip."""
-        times = times_of(stored_events)
-        if not times:
-            return
+    def _check_recorded_order(
+        self, c: Cursor[Any], ids: Sequence[int], stored_events: Sequence[StoredEvent]
+    ) -> None:
+        """Under the events table's lock: the insert is refused if stamped before the event
+        before it in the log (`recorded_order`)."""
         c.execute(
             self._sql(
-                "WITH old AS (SELECT recorded_at FROM {clock} WHERE id = 1) "
-                "INSERT INTO {clock} (id, recorded_at) VALUES (1, %s) ON CONFLICT (id) DO "
-                "UPDATE SET recorded_at = GREATEST({clock}.recorded_at, excluded.recorded_at) "
-                "RETURNING (SELECT recorded_at FROM old)"
+                "SELECT state FROM {events} WHERE notification_id < %s "
+                "ORDER BY notification_id DESC LIMIT 1"
             ),
-            (max(times),),
+            (min(ids),),
         )
         row = c.fetchone()
-        check(row[0] if row else None, stored_events)
+        check(recorded_in(row[0] if row else None), stored_events)
 
     @contextmanager
     def _locked(self) -> Iterator[PostgresChainTables]:

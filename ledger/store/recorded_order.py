@@ -4,14 +4,17 @@ A writer stamps its events (their recorded time, the library's `timestamp`) befo
 lock is taken, so a concurrent writer stamped later can insert first. What the read models
 answer "as known at T" is the longest part of the log recorded by T, which is exactly the
 events recorded by T only while recorded times never go back along the log. So each insert,
-under the store's lock, compares its events' times with the last time the log holds; an
-insert stamped earlier is refused (`RecordedOutOfOrder`, nothing written), and the writer
-stamps its events again, no earlier than that time, and inserts them again
-(`ledger.application.writes`)."""
+in its transaction and under the store's lock, compares its events' times with the recorded
+time of the event before them in the log (read from its state: no table to keep, no row
+written); an insert stamped earlier is refused (`RecordedOutOfOrder`, nothing written), and
+the writer stamps its events again, no earlier than that time, and inserts them again
+(`ledger.application.persistence`, `ledger.application.batch`)."""
 
 from __future__ import annotations
 
 import itertools
+import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -19,9 +22,9 @@ from datetime import UTC, datetime, timedelta
 from eventsourcing.persistence import StoredEvent
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-# Keeps the last recorded time of the log (microseconds since 1970), one row: a store from
-# before has none until its next insert.
-TABLE = "recorded_clock"
+# How the library's JSON transcoder writes an event's recorded time, first in its state: read
+# without decoding the rest (a full decode cost a write more than the check itself).
+_STAMP = re.compile(rb'^\{"timestamp":\{"_type_":"datetime_iso","_data_":"([^"]+)"\}')
 
 
 @dataclass(frozen=True)
@@ -64,3 +67,17 @@ def check(last: int | None, stored_events: Sequence[StoredEvent]) -> int | None:
     if (last is not None and times[0] < last) or any(a > b for a, b in itertools.pairwise(times)):
         raise RecordedOutOfOrder(from_micros(newest))
     return newest
+
+
+def recorded_in(state: bytes | memoryview | None) -> int | None:
+    """The recorded time (microseconds) in a stored event's state; None when it has none
+    that can be read (no event, or a state compressed or written otherwise)."""
+    if state is None:
+        return None
+    state = bytes(state)
+    match = _STAMP.match(state)
+    try:
+        text = match.group(1).decode() if match else json.loads(state)["timestamp"]["_data_"]
+        return micros(datetime.fromisoformat(text))
+    except (ValueError, KeyError, TypeError):
+        return None

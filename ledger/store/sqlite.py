@@ -39,8 +39,7 @@ from ledger.integrity.append import (
 from ledger.integrity.chain import chain_event
 from ledger.store.chain_recording import ChainRecording
 from ledger.store.pulls import PULL_GAP, SpacedPulls
-from ledger.store.recorded_order import TABLE as CLOCK
-from ledger.store.recorded_order import check
+from ledger.store.recorded_order import check, recorded_in
 from ledger.store.sqlite_chain import SQLiteChainTables
 
 POLL_INTERVAL = 0.25
@@ -115,8 +114,6 @@ class LedgerSQLiteApplicationRecorder(ChainRecording, SQLiteApplicationRecorder)
             f"CREATE TABLE IF NOT EXISTS {self.nodes_table_name} "
             "(level INTEGER, idx INTEGER, hash BLOB NOT NULL, PRIMARY KEY (level, idx)) "
             "WITHOUT ROWID",
-            f"CREATE TABLE IF NOT EXISTS {CLOCK} (id INTEGER PRIMARY KEY, "
-            "recorded_at INTEGER NOT NULL)",
         ]
 
     def insert_events(
@@ -130,17 +127,15 @@ class LedgerSQLiteApplicationRecorder(ChainRecording, SQLiteApplicationRecorder)
         self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
         ids = self._insert_rows(c, stored_events)
-        # Under the write lock the rows took: refused, the transaction rolls them back.
-        c.execute(f"SELECT recorded_at FROM {CLOCK} WHERE id = 1")
-        row = c.fetchone()
-        last = check(row[0] if row else None, stored_events)
-        if last is not None:
-            c.execute(
-                f"INSERT INTO {CLOCK} (id, recorded_at) VALUES (1, ?) "
-                "ON CONFLICT (id) DO UPDATE SET recorded_at = excluded.recorded_at",
-                (last,),
-            )
         if ids:
+            # Under the write lock the rows took: refused, the transaction rolls them back.
+            c.execute(
+                f"SELECT state FROM {self.events_table_name} WHERE rowid < ? "
+                "ORDER BY rowid DESC LIMIT 1",
+                (ids[0],),
+            )
+            row = c.fetchone()
+            check(recorded_in(row[0] if row else None), stored_events)
             # The inserts above hold SQLite's write lock, so the heads cannot move under us.
             events = [chain_event(p, s) for p, s in zip(ids, stored_events, strict=True)]
             try:
