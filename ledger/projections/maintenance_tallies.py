@@ -163,7 +163,8 @@ class StandingTallies:
     def settling(self, unit_id: str, at: str, upto: int | None = None) -> list[dict[str, Any]]:
         """The subtree's clients that changed after `at` (with `upto`: and those whose
         standing moved after that position): their standing and file. Each part read by
-        an index of its own: an OR of the two walked every standing of the subtree."""
+        an index of its own (an OR of the two, or a join from the moved ones, walked every
+        standing of the subtree: 335 ms of CPU for a branch of 100,000 clients)."""
         p = self.prefix
         own = ", ".join(f"s.{n} AS {n}" for n in ("aid", "unit_id", "active", *SEGMENT_COLUMNS))
         select = f"SELECT {own}, f.data AS data FROM "
@@ -175,9 +176,19 @@ class StandingTallies:
         if upto is None:
             return rows
         seen = {row["aid"] for row in rows}
-        moved = self.view.query(
-            f"{select}{p}_standing_changes ch JOIN {p}_standings s ON s.aid = ch.aid "
-            f"AND s.ancestor_id = ? JOIN {p}_files f ON f.aid = s.aid WHERE {MOVED}",
-            (unit_id, upto),
-        )
-        return [*rows, *(row for row in moved if row["aid"] not in seen)]
+        moved = [
+            row["aid"]
+            for row in self.view.query(
+                f"SELECT ch.aid AS aid FROM {p}_standing_changes ch WHERE {MOVED}", (upto,)
+            )
+            if row["aid"] not in seen
+        ]
+        for part in chunks(moved):
+            # Found by their ids: `|| ''` keeps SQLite from walking the subtree's rows
+            # instead (the unit's key matches 100,000 rows of a branch).
+            rows += self.view.query(
+                f"{select}{p}_standings s JOIN {p}_files f ON f.aid = s.aid "
+                f"WHERE s.aid IN {placeholders(part)} AND s.ancestor_id || '' = ?",
+                (*part, unit_id),
+            )
+        return rows
