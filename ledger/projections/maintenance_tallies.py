@@ -183,6 +183,17 @@ class StandingTallies:
             )
             if row["aid"] not in seen
         ]
+        size = self.view.query(
+            f"SELECT COUNT(*) AS n FROM {p}_standings WHERE ancestor_id = ?", (unit_id,)
+        )[0]["n"]
+        if len(moved) > size:
+            # Far back, most of the bank moved since: walk the subtree instead.
+            walked = self.view.query(
+                f"{select}{p}_standings s JOIN {p}_files f ON f.aid = s.aid "
+                f"{self.changes_join()}WHERE s.ancestor_id = ? AND {MOVED}",
+                (unit_id, upto),
+            )
+            return [*rows, *(row for row in walked if row["aid"] not in seen)]
         for part in chunks(moved):
             # Found by their ids: `|| ''` keeps SQLite from walking the subtree's rows
             # instead (the unit's key matches 100,000 rows of a branch).
