@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import UTC, date, datetime
+from functools import partial
 from typing import Any
 from uuid import UUID
 
@@ -50,6 +51,8 @@ class LedgerPersistence(Application):
     clock: Callable[[], datetime]
 
     def __init__(self, env: dict[str, str] | None = None) -> None:
+        # The clock an insert is stamped again by; the ledger's use cases set their own.
+        self.clock = partial(datetime.now, UTC)
         super().__init__(env)
         # The mapper was made before the recorder: its keys live beside the events.
         self.keyring.table = key_table_for(self.recorder)
