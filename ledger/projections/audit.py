@@ -33,6 +33,7 @@ from ledger.projections.kit import (
     from_utc_text,
     utc_text,
 )
+from ledger.projections.kit.upgrades import replay_once
 
 AGGREGATES: tuple[type[LedgerAggregate], ...] = (
     Client,
@@ -151,13 +152,7 @@ class AuditTrail(Part):
         with view.transaction() as c:
             for column in TIME_COLUMNS:
                 c.execute(f"DROP INDEX IF EXISTS {p}_events_{column}")
-            kept = view.has_table(c, f"{p}_{OUTREACH_KEPT}")
-            replay = not kept and view.fetch(c, f"SELECT position FROM {p}_events LIMIT 1")
-        if replay:
-            view.reset()
-        if not kept:
-            with view.transaction() as c:
-                view.execute(c, f"CREATE TABLE IF NOT EXISTS {p}_{OUTREACH_KEPT} (done BIGINT)")
+        replay_once(view, f"{p}_{OUTREACH_KEPT}", f"SELECT position FROM {p}_events LIMIT 1")
 
     def handlers(self) -> dict[type, Handler]:
         return dict.fromkeys(event_classes(), self.recorded)
