@@ -45,6 +45,10 @@ log = logging.getLogger(__name__)
 __all__ = ["BATCH", "ProjectionError", "ProjectionRunner", "ViewBehindError", "ViewEventError"]
 
 BATCH = 1000
+# Following starts with a catch-up (`follow`) when it is at least this far behind.
+CATCH_UP_AT_LEAST = 2 * BATCH
+# Seconds after following starts when it pulls once more (`_subscribe`).
+NUDGE_AFTER = 1.0
 
 
 class ProjectionRunner:
@@ -189,14 +193,19 @@ class ProjectionRunner:
         self._refresh_statistics(names)
         return end
 
-    def advance(self, names: list[str]) -> int:
-        """Apply the log from the named views' positions to its end; returns the end."""
+    def advance(self, names: list[str], *, following: bool = False) -> int:
+        """Apply the log from the named views' positions to its end; returns the end.
+
+        `following` (the catch-up `follow()` starts with): a view that fails on an event is
+        set aside and retried while the others go on, and `stop()` ends it between batches."""
         start = self._load_positions(names)
         limit = CATCH_UP_BATCH_ALONE if len(names) == 1 else CATCH_UP_BATCH
         batches = 0
         with ReadAhead(self.app, start, self._topics(names), limit) as reader:
             for after, items in reader:
-                self._apply_items(items, names, after)
+                if following and self._stopping.is_set():
+                    break
+                self._apply_items(items, names, after, contain=following)
                 start = items[-1][1].notification_id
                 batches += 1
                 if batches % 10 == 0:
@@ -255,22 +264,24 @@ class ProjectionRunner:
         self.follow()
 
     def follow(self) -> None:
+        """Catch up as a rebuild does, then follow the store: following applies what it
+        reads in batches of up to `BATCH`, each a transaction per view, which catching up
+        on a long log took five times the CPU and three times the writes of a rebuild for
+        (bench/RESULTS.md section 7). Reads that wait on a position (`?after=`) wait
+        through the catch-up as they wait on following."""
         self.error = None
         self._stopping.clear()
         names = list(self.views)
-        start = self._load_positions(names)
-        self._subscription = self.app.recorder.subscribe(gt=start)
-        buffer: queue.Queue[Notification | None] = queue.Queue(maxsize=BATCH * 10)
+        # Reached now, where the store being away fails at once (Recovery relies on it).
+        self.app.recorder.max_notification_id()
+        buffer: queue.Queue[Notification | int | None] = queue.Queue(maxsize=BATCH * 10)
         self._threads = [
             threading.Thread(
-                target=self._read,
-                args=(self._subscription, buffer),
-                daemon=True,
-                name="projections-reader",
+                target=self._read, args=(names, buffer), daemon=True, name="projections-reader"
             ),
             threading.Thread(
                 target=self._process,
-                args=(buffer, names, start),
+                args=(buffer, names),
                 daemon=True,
                 name="projections-processor",
             ),
@@ -278,8 +289,28 @@ class ProjectionRunner:
         for thread in self._threads:
             thread.start()
 
-    def _read(self, subscription: Any, buffer: queue.Queue[Notification | None]) -> None:
+    def _catch_up_to_follow(self, names: list[str]) -> int:
+        """The catch-up `follow()` begins with: the position following starts after."""
+        start = self._load_positions(names)
+        end = self.app.recorder.max_notification_id() or 0
+        if end - start < CATCH_UP_AT_LEAST:
+            return start
+        with cyclic_collection_paused():
+            reached = self.advance(names, following=True)
+        if not self._stopping.is_set():
+            self._refresh_statistics(n for n in names if n not in self.failures)
+        return reached
+
+    def _read(self, names: list[str], buffer: queue.Queue[Notification | int | None]) -> None:
         try:
+            start = self._catch_up_to_follow(names)
+            if self._stopping.is_set():
+                return
+            self._subscription = subscription = self._subscribe(start)
+            if self._stopping.is_set():  # stop() came before the subscription was there
+                subscription.stop()
+                return
+            buffer.put(start)  # where the processor's first batch follows on
             for notification in subscription:
                 while not self._stopping.is_set():
                     try:
@@ -295,13 +326,28 @@ class ProjectionRunner:
             with contextlib.suppress(queue.Full):
                 buffer.put(None, timeout=1)
 
-    def _process(
-        self, buffer: queue.Queue[Notification | None], names: list[str], after: int
-    ) -> None:
+    def _subscribe(self, start: int) -> Any:
+        subscription = self.app.recorder.subscribe(gt=start)
+        # The library's followers pull what is stored before they listen for more (NOTIFY,
+        # or a save in this process): a write committed in between would wait for the next
+        # one. Following starts while the app answers writes (after a catch-up), so pull
+        # again once it surely listens.
+        notified = getattr(subscription, "_has_been_notified", None)
+        if notified is not None:
+            notified.set()
+            nudge = threading.Timer(NUDGE_AFTER, notified.set)
+            nudge.daemon = True
+            nudge.start()
+        return subscription
+
+    def _process(self, buffer: queue.Queue[Notification | int | None], names: list[str]) -> None:
         try:
+            after = buffer.get()
+            if not isinstance(after, int):
+                return  # stopped, or failed, while catching up
             while True:
                 first = buffer.get()
-                if first is None:
+                if not isinstance(first, Notification):
                     return
                 batch = [first]
                 while len(batch) < BATCH:
@@ -309,7 +355,7 @@ class ProjectionRunner:
                         item = buffer.get_nowait()
                     except queue.Empty:
                         break
-                    if item is None:
+                    if not isinstance(item, Notification):
                         self._apply(batch, names, after)
                         return
                     batch.append(item)
