@@ -15,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from ledger.bootstrap import Container
-from ledger.projections import runner
+from ledger.projections import following
 from ledger.projections.runner import ProjectionRunner
 from support.api_world import ADMIN, ContractOnEachStore, World, assert_problem, new_id, running_app
 
@@ -84,7 +84,7 @@ class WaitingReadsContract(ContractOnEachStore):
             for name in container.views.by_name:
                 container.views[name].reset()
         # Started again far behind: it catches up (held here) before it follows.
-        monkeypatch.setattr(runner, "CATCH_UP_AT_LEAST", 1)
+        monkeypatch.setattr(following, "CATCH_UP_AT_LEAST", 1)
         gate, entered = threading.Event(), threading.Event()
         advance = ProjectionRunner.advance
 

@@ -12,7 +12,7 @@ import pytest
 from ledger.bootstrap import Container, build
 from ledger.config import Settings
 from ledger.domain import Client
-from ledger.projections import recovery, runner
+from ledger.projections import following, recovery, runner
 from ledger.projections.runner import ProjectionRunner
 from support.projection_scenarios import BY, build_org, dump
 
@@ -45,8 +45,8 @@ def behind(container: Container, monkeypatch: pytest.MonkeyPatch) -> int:
     """A log of some 50 events no view has seen; following would take them 3 at a time."""
     build_org(container.ledger, NOW - timedelta(days=400))
     end = _clients(container, 0, 20)
-    monkeypatch.setattr(runner, "BATCH", 3)
-    monkeypatch.setattr(runner, "CATCH_UP_AT_LEAST", 6)
+    monkeypatch.setattr(following, "BATCH", 3)
+    monkeypatch.setattr(following, "CATCH_UP_AT_LEAST", 6)
     return end
 
 
