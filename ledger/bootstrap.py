@@ -185,6 +185,11 @@ class Container:
             self.ledger,
             {name: PROJECTIONS[name][0](self.views[name]) for name in self.views},
         )
+        if self.settings.store != "memory":
+            runner.catch_up_elsewhere = partial(
+                rebuilding.catch_up_in_processes,
+                catch_up_group=partial(_catch_up_group, self.settings.model_dump()),
+            )
         self.closers.append(runner.close)
         return runner
 
@@ -245,6 +250,15 @@ def _rebuild_group(settings: dict[str, Any], names: list[str]) -> int:
     container = build(Settings(**settings), views=names)
     try:
         return container.runner.rebuild(names)
+    finally:
+        container.close()
+
+
+def _catch_up_group(settings: dict[str, Any], names: list[str]) -> int:
+    """In a catch-up process: the read models `names` caught up to the log's end."""
+    container = build(Settings(**settings), views=names)
+    try:
+        return container.runner.catch_up(names)
     finally:
         container.close()
 

@@ -29,6 +29,9 @@ log = logging.getLogger("ledger.projections.runner")
 BATCH = 1000
 # Following starts with a catch-up (`follow`) when it is at least this far behind.
 CATCH_UP_AT_LEAST = 2 * BATCH
+# ... and catches up in a process per core first (`ProjectionRunner.catch_up_elsewhere`)
+# when at least this far behind: starting a process costs about a second of CPU.
+CATCH_UP_IN_PROCESSES_AT_LEAST = 100_000
 # Seconds after following starts when it pulls once more (`_subscribe`).
 NUDGE_AFTER = 1.0
 
@@ -83,6 +86,12 @@ class Following(_Base):
         end = self.app.recorder.max_notification_id() or 0
         if end - start < CATCH_UP_AT_LEAST:
             return start
+        elsewhere = self.catch_up_elsewhere
+        if elsewhere is not None and end - start >= CATCH_UP_IN_PROCESSES_AT_LEAST:
+            # The rest (written meanwhile, or a view a process failed on) is caught up here.
+            elsewhere(names, self._stopping)
+            if self._stopping.is_set():
+                return start
         with cyclic_collection_paused():
             reached = self.advance(names, following=True)
         if not self._stopping.is_set():

@@ -13,7 +13,7 @@ from __future__ import annotations
 import gc
 import logging
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -69,6 +69,9 @@ class ProjectionRunner(Following):
         self._subscription: Any = None
         self.error: BaseException | None = None
         self.recovery = Recovery(self)
+        # Catches the named views up in other processes (set by the composition root),
+        # until done or the event is set: `follow()` starts with it when far behind.
+        self.catch_up_elsewhere: Callable[[list[str], threading.Event], None] | None = None
         self.failures = self.recovery.failures
         # Views write to separate files or rows, so their batches run side by side.
         self._workers = ThreadPoolExecutor(
