@@ -56,8 +56,10 @@ __all__ = [
 ]
 
 INDEX_SUBJECT = "blind-index"
-# Opened texts kept in memory per process, at most (each a few hundred bytes).
-MAX_OPENED_TEXTS = 200_000
+# Opened texts kept in memory per process, at most (each a few hundred bytes): a catch-up
+# opens every client's name and profile once, 444,000 texts at 1,000,000 events, and held
+# up to 200,000 of them (~50 MB) for nothing.
+MAX_OPENED_TEXTS = 50_000
 # Subject keys kept unwrapped per process, at most (or one page's of a catch-up, read
 # together): each is ~2.4 KB (an AESGCM context),
 # and a catch-up of the 1,000,000-event log opened 111,000 clients' (266 MB) and kept them.
