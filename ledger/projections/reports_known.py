@@ -24,6 +24,9 @@ from ledger.projections.kit.intervals import FIELDS, KnownClient
 from ledger.projections.kit.text import chunks
 from ledger.projections.kit.timeline import asset_deltas, value_at
 
+# The clients a report folds: a list, or None for every client of the subtree.
+Aids = Sequence[str] | None
+
 if TYPE_CHECKING:
     from ledger.projections.kit import ClientIntervals
     from ledger.projections.kit.staff import StaffTable
@@ -41,12 +44,13 @@ class ReportsAsKnown:
         def query(self, statement: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]: ...
 
     def _completeness_rows_known_at(
-        self, unit_id: str, as_of: datetime, known_at: datetime
+        self, unit_id: str, as_of: datetime, known_at: datetime, aids: Aids = None
     ) -> list[dict[str, Any]]:
         """The intervals and completeness hold what is known now; what was known then is
-        worked out from the change points and profile updates recorded by then."""
+        worked out from the change points and profile updates recorded by then (of the
+        clients `aids` of the subtree, or of all)."""
         upto = self.intervals.known_position(known_at)
-        clients = self.intervals.known_clients(upto, unit_id=unit_id)
+        clients = self._known_subtree(upto, unit_id, aids)
         vip = {}
         for key, client in clients.items():
             values = client.at(as_of)
@@ -66,6 +70,15 @@ class ReportsAsKnown:
             )
         return [by_unit[u] for u in sorted(by_unit)]
 
+    def _known_subtree(self, upto: int, unit_id: str, aids: Aids) -> dict[str, KnownClient]:
+        """The clients `aids` (every client of the subtree if None) as known at `upto`."""
+        if aids is None:
+            return self.intervals.known_clients(upto, unit_id=unit_id)
+        found: dict[str, KnownClient] = {}
+        for part in chunks(aids):
+            found.update(self.intervals.known_clients(upto, aids=part))
+        return found
+
     def _known_rows(
         self, select: str, keys: list[str], upto: int
     ) -> defaultdict[str, list[dict[str, Any]]]:
@@ -82,14 +95,14 @@ class ReportsAsKnown:
         return found
 
     def _orphaned_known_at(
-        self, unit_id: str, as_of: datetime, known_at: datetime
+        self, unit_id: str, as_of: datetime, known_at: datetime, aids: Aids = None
     ) -> list[dict[str, Any]]:
-        """Orphaned clients from the change points and departures recorded by `known_at`,
-        ordered by client id."""
+        """Orphaned clients from the change points and departures recorded by `known_at`
+        (of the clients `aids`, or of all), ordered by client id."""
         upto, moment = self.intervals.known_position(known_at), utc_text(as_of)
         departed = self.staff.departures_known(upto)
         rows = []
-        for client in self.intervals.known_clients(upto, unit_id=unit_id).values():
+        for client in self._known_subtree(upto, unit_id, aids).values():
             values = client.at(as_of)
             manager = values["manager"]
             if values["status"] == ACTIVE and manager in departed and departed[manager] <= moment:
@@ -157,12 +170,13 @@ class ReportsAsKnown:
         return found
 
     def _overdue_rows_known_at(
-        self, unit_id: str, as_of: datetime, known_at: datetime, tiers: list[str]
+        self, unit_id: str, as_of: datetime, known_at: datetime, tiers: list[str], aids: Aids
     ) -> list[dict[str, Any]]:
-        """The rows `overdue_contacts` works from, as known at `known_at`."""
+        """The rows `overdue_contacts` works from, as known at `known_at` (of the clients
+        `aids`, or of all)."""
         upto, moment = self.intervals.known_position(known_at), utc_text(as_of)
         clients: dict[str, tuple[KnownClient, dict[str, str | None]]] = {}
-        for key, client in self.intervals.known_clients(upto, unit_id=unit_id).items():
+        for key, client in self._known_subtree(upto, unit_id, aids).items():
             values = client.at(as_of)
             if values["status"] == ACTIVE and values["tier"] in tiers:
                 clients[key] = (client, values)

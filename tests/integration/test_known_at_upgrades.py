@@ -57,9 +57,12 @@ class KnownAtUpgradeCase(ProjectionCase):
         projections.catch_up()
         view, known_at = projections.views["reports"], datetime.now(UTC)
         assert container.views.reports.completeness("O1", known_at=known_at)["vip_active"] == 1
-        # A reports view of before 1.1 kept no recorded times: it knew nothing "then".
+        # A reports view of before 1.1 kept no recorded times (nor standings, read as
+        # known at a time by when they were recorded): it knew nothing "then".
         with view.transaction() as c:
             view.execute(c, "DELETE FROM reports_recorded")
+            view.execute(c, "DELETE FROM reports_client_recorded")
+            view.execute(c, "DROP TABLE reports_report_standings_kept")
         assert container.views.reports.completeness("O1", known_at=known_at)["vip_active"] == 0
         for _ in range(2):  # the next start replays the log; the one after, nothing
             with self.restarted(database_url) as restarted:
