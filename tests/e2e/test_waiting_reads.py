@@ -4,8 +4,10 @@ thread, so writes go on while many wait; beyond the end of the log it answers 50
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import anyio.to_thread
 import httpx
@@ -13,6 +15,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from ledger.bootstrap import Container
+from ledger.projections import following
+from ledger.projections.runner import ProjectionRunner
 from support.api_world import ADMIN, ContractOnEachStore, World, assert_problem, new_id, running_app
 
 # More than the thread pool's 40 workers: waits holding a thread each would starve a write.
@@ -76,6 +80,39 @@ class WaitingReadsContract(ContractOnEachStore):
         assert statuses == [503] * WAITING
         # Holding a worker each, 60 waiting reads would hold all 40 of the pool's threads.
         assert held < 40, f"{held} worker threads held by waiting reads"
+
+    def test_while_serve_catches_up_reads_wait_and_health_answers(
+        self, database_url: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        with running_app(database_url) as (api, container):
+            world = World(api).build()
+            end = api.get("/v1/health").json()["position"]
+            container.runner.stop()
+            for name in container.views.by_name:
+                container.views[name].reset()
+        # Started again far behind: it catches up (held here) before it follows.
+        monkeypatch.setattr(following, "CATCH_UP_AT_LEAST", 1)
+        gate, entered = threading.Event(), threading.Event()
+        advance = ProjectionRunner.advance
+
+        def held(self: ProjectionRunner, names: list[str], **kwargs: Any) -> int:
+            entered.set()
+            assert gate.wait(30)
+            return advance(self, names, **kwargs)
+
+        monkeypatch.setattr(ProjectionRunner, "advance", held)
+        with running_app(database_url, read_wait_seconds=1) as (api, serving):
+            assert entered.wait(10)
+            health = api.get("/v1/health")
+            assert health.status_code == 200, health.text
+            assert set(health.json()["projections"].values()) == {0}
+            params = {"unit_id": world["O1"], "after": end}
+            assert_problem(api.get("/v1/rosters", params=params, headers=ADMIN), 503)
+            gate.set()
+            roster = api.get("/v1/rosters", params=params, headers=ADMIN)
+            assert roster.status_code == 200, roster.text
+            assert serving.runner.wait(end, timeout=10)
+            assert min(api.get("/v1/health").json()["projections"].values()) >= end
 
 
 class TestWaitingReadsOnSQLite(WaitingReadsContract):
