@@ -65,6 +65,8 @@ MAX_OPENED_TEXTS = 50_000
 # and a catch-up of the 1,000,000-event log opened 111,000 clients' (266 MB) and kept them.
 MAX_KEYS = 16_384
 _UNKNOWN = object()
+# A read model's copy among the opened texts (the log's are kept with their event's version).
+_VIEW_COPY = -1
 
 
 class WrongMasterKey(MasterKeyError):
@@ -187,12 +189,21 @@ class KeyRing:
         return seal(self.for_sealing(subject), plain, aad, nonce)
 
     def open_text(self, subject: str, field: str, value: str) -> str | None:
+        """A read model's sealed copy opened, or None once the subject is erased. Kept
+        opened by subject, as the log's texts are, so erasure drops it with the key: a
+        report that lists a thousand complaints again opens none of them again."""
         if not is_sealed(value):
             return None if value == ERASED else value
+        texts = self.opened_texts(subject)
+        known = texts.get(value)
+        if known is not None and known[0] == _VIEW_COPY and known[1] == field:
+            return known[2]
         aead = self.for_opening(subject)
         if aead is None:
             return None
-        return open_sealed(aead, value, f"{subject}\x00{field}".encode()).decode()
+        text = open_sealed(aead, value, f"{subject}\x00{field}".encode()).decode()
+        self.remember_text(texts, value, (_VIEW_COPY, field, text))
+        return text
 
     # ---- blind indexes ----------------------------------------------------------------
 

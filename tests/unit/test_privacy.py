@@ -133,6 +133,18 @@ def test_an_erased_subject_reads_erased_and_cannot_be_sealed_for(
         mapper.to_stored_event(event)
 
 
+def test_a_read_models_copy_opens_once_and_not_after_erasure() -> None:
+    ring = KeyRing(MasterKey(new_key()), MemoryKeyTable())
+    sealed = ring.seal_text("c1", "reports:summary", "wants a call back")
+    assert sealed != "wants a call back"
+    assert ring.open_text("c1", "reports:summary", sealed) == "wants a call back"
+    assert ring.open_text("c1", "reports:summary", sealed) == "wants a call back"  # kept
+    with pytest.raises(KeyMismatch):  # kept for its place only: another field does not open it
+        ring.open_text("c1", "reports:name", sealed)
+    ring.erase("c1")
+    assert ring.open_text("c1", "reports:summary", sealed) is None
+
+
 def test_concurrent_first_writes_share_the_first_key() -> None:
     table = MemoryKeyTable()
     master = MasterKey(new_key())
