@@ -26,8 +26,9 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
 from ledger.application.batch import GATHERED, Batch, collector_paused, current_batch
-from ledger.application.caches import ORGANISATION, TURN_WAIT, organisation_cache, project
+from ledger.application.caches import ORGANISATION, TURN_WAIT, project
 from ledger.application.idempotency import IdempotentWrites
+from ledger.application.organisation_cache import organisation_cache
 from ledger.application.persistence import LedgerPersistence
 from ledger.application.results import (
     KINDS,
@@ -72,7 +73,7 @@ class LedgerBase(IdempotentWrites, LedgerPersistence):
         super().__init__(env)
         self.clock = clock or (lambda: datetime.now(UTC))
         self._turns = [threading.Lock() for _ in range(TURNS)]
-        self._organisation = organisation_cache(self.events, self.snapshots)
+        self._organisation = organisation_cache(self.events, self.snapshots, self.recorder)
         self.counters = WriteCounters()
 
     def write_counts(self) -> WriteCounts:
@@ -281,4 +282,8 @@ class LedgerBase(IdempotentWrites, LedgerPersistence):
             aggregates = [obj for obj in objs if obj is not None]
             if aggregates and all(type(obj) in GATHERED for obj in aggregates):
                 return batch.add(aggregates)
-        return super().save(*objs, **kwargs)
+        recordings = super().save(*objs, **kwargs)
+        watch = self._organisation.watch
+        for recording in recordings:
+            watch.saw(recording.domain_event.originator_id, recording.notification.id)
+        return recordings
