@@ -71,6 +71,9 @@ class ProjectionRunner:
         self.halted = threading.Event()
         self._threads: list[threading.Thread] = []
         self._subscription: Any = None
+        # The projector process following for this runner instead, if any (it reports
+        # into `progress` and `failures`: ledger.projections.projector).
+        self.remote: Any = None
         self.error: BaseException | None = None
         self.recovery = Recovery(self)
         self.failures = self.recovery.failures
@@ -241,6 +244,8 @@ class ProjectionRunner:
 
     @property
     def is_running(self) -> bool:
+        if self.remote is not None and self.remote.is_running:
+            return True
         return any(t.is_alive() for t in self._threads)
 
     @property

@@ -50,7 +50,9 @@ def test_serve_answers_health_from_the_sqlite_store(tmp_path: Path) -> None:
         assert body["status"] == "ok"
         assert body["store"] == "sqlite"
         assert body["position"] == 1
-        # The projections run in the serving process, following the store.
+        # The projections run in a child process of the server, following the store.
+        projector = body["projector"]["pid"]
+        assert projector not in (None, server.pid)
         assert set(body["projections"]) == {
             "roster",
             "accountability",
@@ -72,3 +74,46 @@ def test_serve_answers_health_from_the_sqlite_store(tmp_path: Path) -> None:
     assert "Application shutdown complete" in output
     assert "sqlite store" in output
     assert f"console at http://127.0.0.1:{port}/" in output
+    assert "projections run in a child process" in output
+    assert wait_for_exit(projector), "the projector outlived the server"
+
+
+def wait_for_exit(pid: int, timeout: float = 20) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_a_server_killed_outright_leaves_no_projector_behind(tmp_path: Path) -> None:
+    port = free_port()
+    env = {**os.environ, "LEDGER_DATABASE_URL": f"sqlite:///{tmp_path}/killed.db"}
+    server = serve_process(env, tmp_path, port)
+    try:
+        health = wait_for_health(f"http://127.0.0.1:{port}/v1/health", server).json()
+        projector = health["projector"]["pid"]
+        server.kill()
+        server.communicate(timeout=20)
+        assert wait_for_exit(projector), "the projector outlived the server"
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.communicate()
+
+
+def test_projections_here_runs_them_in_the_serving_process(tmp_path: Path) -> None:
+    port = free_port()
+    env = {**os.environ, "LEDGER_DATABASE_URL": f"sqlite:///{tmp_path}/here.db"}
+    server = serve_process(env, tmp_path, port, "--projections-here")
+    try:
+        health = wait_for_health(f"http://127.0.0.1:{port}/v1/health", server).json()
+        assert health["projector"] is None
+        assert set(health["projections"]) >= {"roster", "reports"}
+    finally:
+        server.send_signal(signal.SIGTERM)
+        output, _ = server.communicate(timeout=20)
+    assert "projections run here" in output
