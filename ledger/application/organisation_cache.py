@@ -55,6 +55,11 @@ def fresh_reads() -> Iterator[None]:
         _fresh_from.reset(token)
 
 
+def fresh_since() -> float | None:
+    """When the `fresh_reads()` context in force began (None outside one)."""
+    return _fresh_from.get()
+
+
 class LogWatch:
     """Which cached aggregates the log changed since each was last known current.
 
