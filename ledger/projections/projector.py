@@ -29,6 +29,7 @@ from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING, Any
 
+from ledger.store.pulls import SpacedPulls
 from ledger.store.sqlite import stop_waking, wake, wake_on_save
 
 if TYPE_CHECKING:
@@ -43,6 +44,12 @@ RESTART_FIRST = 0.5
 RESTART_LONGEST = 30.0
 # A child that ran this long before exiting is restarted after the first pause again.
 RAN_WELL = 60.0
+
+# The child pulls the log at most this often: nudged after every save, it would otherwise
+# take a batch of three or four events at 200 writes/s, and a batch costs the five views
+# about 1.4 ms of CPU whatever its size (bench/RESULTS.md §7, session 6). A read with
+# `after=` waits up to this much longer for its write.
+PULL_GAP = 0.05
 
 # What runs in the child: given the pipes (reports, nudges), it builds its ledger and
 # follows the store until the nudges' pipe closes (bootstrap hands it in: picklable).
@@ -237,6 +244,7 @@ def follow_and_report(runner: ProjectionRunner, reports: Connection, nudges: Con
                 wake(db_name)
 
     runner.progress.listeners.append(report)
+    SpacedPulls._pull_gap = PULL_GAP  # this process only follows for the projections
     runner.start()
     report()
     threading.Thread(target=listen, daemon=True, name="projector-nudges").start()

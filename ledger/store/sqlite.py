@@ -38,7 +38,7 @@ from ledger.integrity.append import (
 )
 from ledger.integrity.chain import chain_event
 from ledger.store.chain_recording import ChainRecording
-from ledger.store.pulls import PULL_GAP, SpacedPulls
+from ledger.store.pulls import SpacedPulls
 from ledger.store.sqlite_chain import SQLiteChainTables
 
 POLL_INTERVAL = 0.25
@@ -82,10 +82,11 @@ class PollingSubscription(SpacedPulls):
         gt: int | None = None,
         topics: Sequence[str] = (),
         poll_interval: float = POLL_INTERVAL,
-        pull_gap: float = PULL_GAP,
+        pull_gap: float | None = None,
     ) -> None:
         self._poll_interval = poll_interval
-        self._pull_gap = pull_gap
+        if pull_gap is not None:
+            self._pull_gap = pull_gap
         super().__init__(recorder=recorder, gt=gt, topics=topics)
         wake_on_save(recorder.db_name, self._has_been_notified)
         self._ticker = threading.Thread(target=self._tick, daemon=True)
