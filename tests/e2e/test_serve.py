@@ -117,3 +117,44 @@ def test_projections_here_runs_them_in_the_serving_process(tmp_path: Path) -> No
         server.send_signal(signal.SIGTERM)
         output, _ = server.communicate(timeout=20)
     assert "projections run here" in output
+
+
+def test_several_workers_read_the_views_of_one_projector(tmp_path: Path) -> None:
+    database_url = f"sqlite:///{tmp_path}/workers.db"
+    container = build(Settings(database_url=database_url))
+    ledger = container.ledger
+    parent = None
+    for kind in ("branch", "department", "sub_branch", "outlet"):
+        ledger.create_unit(unit_id=kind, name=kind, kind=kind, parent_id=parent, recorded_by=ADMIN)
+        parent = kind
+    container.close()
+    port = free_port()
+    token = "workers-admin-token"
+    env = {**os.environ, "LEDGER_DATABASE_URL": database_url, "LEDGER_ADMIN_TOKEN": token}
+    server = serve_process(env, tmp_path, port, "--workers", "2")
+    admin = {"Authorization": f"Bearer {token}"}
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_health(f"{base}/v1/health", server)
+        written = httpx.post(
+            f"{base}/v1/clients",
+            json={
+                "client_id": "C1",
+                "name": "Wang",
+                "unit_id": "outlet",
+                "occurred_at": "2026-01-05T00:00:00+00:00",
+            },
+            headers=admin,
+            timeout=10,
+        )
+        assert written.status_code == 201, written.text
+        position = written.json()["position"]
+        roster = httpx.get(
+            f"{base}/v1/rosters?unit_id=outlet&after={position}", headers=admin, timeout=10
+        )
+        assert roster.status_code == 200, roster.text
+        assert [item["client_id"] for item in roster.json()["items"]] == ["C1"]
+    finally:
+        server.send_signal(signal.SIGTERM)
+        output, _ = server.communicate(timeout=30)
+    assert "projections run in a child process" in output
