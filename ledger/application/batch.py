@@ -61,11 +61,13 @@ class Batch:
         self.stored: list[StoredEvent] = []
         self.types: list[str] = []
         self.gathered: set[UUID] = set()
+        self.fresh: list[tuple[UUID, Sequence[Any]]] = []  # `add_new`, to map at `gather`
         self.left_out: set[UUID] = set()  # gathered, then found written by another writer
         # Units and staff as first read in this batch: a bulk load reads the same few
         # hundred thousands of times, and a fast-forward query for each was half its time.
         self.organisation: dict[UUID, Aggregate] = {}
         self.written = 0
+        self.events_gathered = 0
         self._start = 0  # stored[:_start] are written
         # Its clients' events sealed with keys of its own, written by `write` (batch_keys).
         self.mapper, self.keys = batch_mapper(ledger.mapper)
@@ -79,22 +81,39 @@ class Batch:
             self._answered[aggregate.id] = len(events)
         return recordings
 
+    def add_new(self, aggregate_id: UUID, events: Sequence[Any]) -> None:
+        """A new aggregate's events, recorded without the aggregate (`ClientIntake`):
+        gathered as they are, and found by `check_exists` as a gathered one is."""
+        self.gathered.add(aggregate_id)
+        self.fresh.append((aggregate_id, events))
+
     def drop(self, aggregate_id: UUID) -> None:
         """Forget a gathered client (its row was refused)."""
         self.pending.pop(aggregate_id, None)
         self._answered.pop(aggregate_id, None)
 
     def gather(self) -> None:
-        # Their subject keys read in a few queries, not one each (8% of a demo's CPU).
-        self.keys.read_ahead([str(aggregate_id) for aggregate_id in self.pending])
-        to_stored = self.mapper.to_stored_event
+        self.map(self.collect())
+
+    def collect(self) -> list[Any]:
+        """The events gathered since the last `collect`, in order; the aggregates let go."""
         self.gathered.update(self.pending)
-        for aggregate in self.pending.values():
-            for event in aggregate.collect_events():
-                self.stored.append(to_stored(event))
-                self.types.append(event_type(event))
+        events = [e for aggregate in self.pending.values() for e in aggregate.collect_events()]
+        events += [e for _, new in self.fresh for e in new]
         self.pending.clear()
         self._answered.clear()
+        self.fresh.clear()
+        return events
+
+    def map(self, events: Sequence[Any]) -> None:
+        """The events as stored events, sealed with this batch's keys."""
+        # Their subject keys read in a few queries, not one each (8% of a demo's CPU).
+        self.keys.read_ahead([str(i) for i in dict.fromkeys(e.originator_id for e in events)])
+        to_stored = self.mapper.to_stored_event
+        for event in events:
+            self.stored.append(to_stored(event))
+            self.types.append(event_type(event))
+        self.events_gathered += len(events)
 
     def unwritten(self) -> list[StoredEvent]:
         return self.stored[self._start :]
@@ -112,8 +131,24 @@ class Batch:
         self.stored = [*self.stored[: self._start], *(stored for stored, _ in kept)]
         self.types = [*self.types[: self._start], *(name for _, name in kept)]
 
-    def write(self, progress: Callable[[int], None] | None = None) -> int:
-        """Insert everything gathered; the number of events written."""
+    def close(self) -> None:
+        """The writes asked for are done (they are, in this process)."""
+
+    def stop(self) -> None:
+        """Nothing more will be asked of the batch."""
+
+    def skip_registered(self) -> None:
+        """Leave out the unwritten clients another writer registered meanwhile (a write
+        of them failed on the store's key)."""
+        self.discard(
+            self.ledger.recorder.registered(  # type: ignore[attr-defined]
+                [s.originator_id for s in self.unwritten() if s.originator_version == 1]
+            )
+        )
+
+    def write(self, progress: Callable[[int], None] | None = None, *, wait: bool = True) -> int:
+        """Insert everything gathered; the number of events written (by this batch, so
+        far). `wait=False` lets a batch that writes in a process of its own go on."""
         self.gather()
         # The keys before the events sealed under them; a client whose key another
         # writer made meanwhile is being registered by that writer: left out.
@@ -127,13 +162,16 @@ class Batch:
             self.written += len(chunk)
             if progress is not None:
                 progress(self.written)
+        self._all_written()
+        return self.written
+
+    def _all_written(self) -> None:
         self.stored, self.types, self._start = [], [], 0
         # What was written needs neither its keys nor its key ring's cache any more: a
         # fresh pair per write keeps a long load's memory flat.
         self.mapper, self.keys = batch_mapper(self.ledger.mapper)
         if _paused:
             gc.collect(1)  # the garbage of this write's objects, never walking older ones
-        return self.written
 
 
 _paused = 0  # batches running with the cyclic collector paused

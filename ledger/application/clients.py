@@ -28,10 +28,7 @@ class ClientUseCases(OrganisationUseCases):
         referred_by: str | None = None,
         recorded_by: str,
     ) -> WriteResult:
-        occurred_at = self.effective("occurred_at", occurred_at)
-        self.check_home_unit(unit_id)
-        if referred_by is not None and referred_by != client_id:
-            self.check_exists(Client, referred_by, field="referred_by")
+        occurred_at = self.check_registering(client_id, unit_id, referred_by, occurred_at)
         return self.create(
             Client.register,
             client_id=client_id,
@@ -43,6 +40,16 @@ class ClientUseCases(OrganisationUseCases):
             recorded_by=recorded_by,
             effective_at=occurred_at,
         )
+
+    def check_registering(
+        self, client_id: str, unit_id: str, referred_by: str | None, occurred_at: datetime | None
+    ) -> datetime:
+        """What a registration checks beyond the client itself; when it takes effect."""
+        occurred_at = self.effective("occurred_at", occurred_at)
+        self.check_home_unit(unit_id)
+        if referred_by is not None and referred_by != client_id:
+            self.check_exists(Client, referred_by, field="referred_by")
+        return occurred_at
 
     def check_home_unit(self, unit_id: str) -> None:
         unit_kind = self.unit_kind(unit_id)
@@ -80,9 +87,7 @@ class ClientUseCases(OrganisationUseCases):
         recorded_by: str,
         expected_version: int | None = None,
     ) -> WriteResult:
-        # The client has no clock: "not in the future" is checked here, on a checked date.
-        if check_date("as_of", as_of) > self.clock().date():
-            raise InvalidInput("as_of", "must not be in the future")
+        self.check_as_of(as_of)
         return self.update(
             Client,
             client_id,
@@ -92,6 +97,11 @@ class ClientUseCases(OrganisationUseCases):
             as_of=as_of,
             recorded_by=recorded_by,
         )
+
+    def check_as_of(self, as_of: date) -> None:
+        # The client has no clock: "not in the future" is checked here, on a checked date.
+        if check_date("as_of", as_of) > self.clock().date():
+            raise InvalidInput("as_of", "must not be in the future")
 
     def change_tier(
         self,
@@ -125,8 +135,7 @@ class ClientUseCases(OrganisationUseCases):
         recorded_by: str,
         expected_version: int | None = None,
     ) -> WriteResult:
-        effective_at = self.effective("effective_at", effective_at)
-        self.check_staff_active(staff_id, effective_at, doing="be assigned to a client")
+        effective_at = self.check_assignable(staff_id, effective_at)
         return self.update(
             Client,
             client_id,
@@ -138,6 +147,12 @@ class ClientUseCases(OrganisationUseCases):
             recorded_by=recorded_by,
             effective_at=effective_at,
         )
+
+    def check_assignable(self, staff_id: str, effective_at: datetime) -> datetime:
+        """The staff member may be assigned then; when the assignment takes effect."""
+        effective_at = self.effective("effective_at", effective_at)
+        self.check_staff_active(staff_id, effective_at, doing="be assigned to a client")
+        return effective_at
 
     def log_contact(
         self,

@@ -18,9 +18,12 @@ from datetime import time as day_time
 
 from eventsourcing.persistence import IntegrityError
 
-from ledger.application.batch import Batch
+from ledger.application.batch import Batch, current_batch
+from ledger.application.batch_process import WRITER_INSERTS
 from ledger.application.clients import ClientUseCases
 from ledger.domain import Client, InvalidInput, NotFound, RuleViolation
+from ledger.domain.base import recording_clock
+from ledger.domain.client_intake import ClientIntake
 from ledger.domain.values import DESIGNATED_MANAGER, check_identifier
 
 COLUMNS = (
@@ -61,6 +64,9 @@ RULE_COLUMN = {
 # Rows checked between two hand-overs of their clients to the batch's stored events.
 ROWS_PER_GATHER = 500
 ASSIGNMENT_REASON = "name-list import"
+# From this many rows the events are inserted by a process of their own while the next
+# chunk is sealed (batch_process; starting it costs about 0.3 s of CPU).
+PIPELINED_ROWS = 5000
 
 Row = tuple[int, dict[str, str]]  # (line in the file, column -> text)
 
@@ -91,7 +97,8 @@ class ImportUseCases(ClientUseCases):
     ) -> ImportReport:
         started = time.perf_counter()
         report = ImportReport(rows=len(rows))
-        with self.batched() as batch:
+        writer = WRITER_INSERTS if len(rows) >= PIPELINED_ROWS else None
+        with self.batched(writer=writer) as batch:
             self._check_rows(_referrers_first(rows), batch, report, recorded_by, progress)
             if report.errors:
                 report.errors.sort(key=lambda error: (error.line, error.field))
@@ -142,48 +149,59 @@ class ImportUseCases(ClientUseCases):
             progress("checked", len(rows), len(rows))
 
     def _import_row(self, row: dict[str, str], recorded_by: str, now: datetime) -> None:
+        """The row's client and its opening events, gathered into the batch: the checks of
+        `register_client`, `assign`, `update_profile` and `report_assets`, in that order,
+        and `Client`'s commands run on a `ClientIntake` (the events a fresh client would
+        record, without building one: a third of an imported event's CPU)."""
         client_id = row["client_id"]
-        registered_at = _moment("registered_on", row.get("registered_on"), now)
-        self.register_client(
-            client_id=client_id,
-            name=row["name"],
-            unit_id=row["outlet"],
-            tier=row.get("tier") or "standard",
-            occurred_at=registered_at,
-            source=row.get("source") or None,
-            referred_by=row.get("referrer") or None,
-            recorded_by=recorded_by,
+        referred_by = row.get("referrer") or None
+        registered_at = self.check_registering(
+            client_id,
+            row["outlet"],
+            referred_by,
+            _moment("registered_on", row.get("registered_on"), now),
         )
-        if row.get("designated_manager"):
-            # The list names today's manager: assigned as of the import.
-            self.assign(
+        with recording_clock(self.clock):
+            client = ClientIntake.register(
                 client_id=client_id,
-                staff_id=row["designated_manager"],
-                role=DESIGNATED_MANAGER,
-                reason=ASSIGNMENT_REASON,
-                effective_at=max(now, registered_at),
+                name=row["name"],
+                unit_id=row["outlet"],
+                tier=row.get("tier") or "standard",
+                source=row.get("source") or None,
+                referred_by=referred_by,
                 recorded_by=recorded_by,
-            )
-        profile = {column: row[column] for column in PROFILE_COLUMNS if row.get(column)}
-        if profile:
-            self.update_profile(
-                client_id=client_id,
-                changes=profile,
                 effective_at=registered_at,
-                recorded_by=recorded_by,
             )
-        if row.get("assets"):
-            self.report_assets(
-                client_id=client_id,
-                amount=row["assets"],
-                as_of=_day("assets_as_of", row.get("assets_as_of")),
-                recorded_by=recorded_by,
-            )
-        elif row.get("assets_as_of"):
-            raise InvalidInput("assets", "is required with assets_as_of")
+            if row.get("designated_manager"):
+                # The list names today's manager: assigned as of the import.
+                client.assign(
+                    staff_id=row["designated_manager"],
+                    role=DESIGNATED_MANAGER,
+                    reason=ASSIGNMENT_REASON,
+                    recorded_by=recorded_by,
+                    effective_at=self.check_assignable(
+                        row["designated_manager"], max(now, registered_at)
+                    ),
+                )
+            profile = {column: row[column] for column in PROFILE_COLUMNS if row.get(column)}
+            if profile:
+                client.update_profile(
+                    changes=profile,
+                    recorded_by=recorded_by,
+                    effective_at=self.effective("effective_at", registered_at),
+                )
+            if row.get("assets"):
+                as_of = _day("assets_as_of", row.get("assets_as_of"))
+                self.check_as_of(as_of)
+                client.report_assets(amount=row["assets"], as_of=as_of, recorded_by=recorded_by)
+            elif row.get("assets_as_of"):
+                raise InvalidInput("assets", "is required with assets_as_of")
+        batch = current_batch.get()
+        assert batch is not None, "rows are imported in a batch (`batched`)"
+        batch.add_new(client.id, client.events)
 
     def _write(self, batch: Batch, report: ImportReport, progress: Progress | None) -> None:
-        total = len(batch.stored)
+        total = batch.events_gathered
 
         def written(done: int) -> None:
             if progress is not None:
@@ -193,15 +211,7 @@ class ImportUseCases(ClientUseCases):
             report.events = batch.write(written)
         except IntegrityError:
             # Clients registered meanwhile by another writer: write the others.
-            batch.discard(
-                self.registered(
-                    [
-                        stored.originator_id
-                        for stored in batch.unwritten()
-                        if stored.originator_version == 1
-                    ]
-                )
-            )
+            batch.skip_registered()
             report.events = batch.write(written)
         report.imported -= len(batch.left_out)
         report.skipped += len(batch.left_out)

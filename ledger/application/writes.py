@@ -26,6 +26,7 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
 from ledger.application.batch import GATHERED, Batch, collector_paused, current_batch
+from ledger.application.batch_process import pipelined_batch
 from ledger.application.caches import ORGANISATION, TURN_WAIT, project
 from ledger.application.client_cache import ClientCache
 from ledger.application.idempotency import IdempotentWrites
@@ -294,15 +295,18 @@ class LedgerBase(IdempotentWrites, LedgerPersistence):
         return written(business_id, first.domain_event, first.notification.id)
 
     @contextmanager
-    def batched(self, *, chunk: int = 5000) -> Iterator[Batch]:
+    def batched(self, *, chunk: int = 5000, writer: str | None = None) -> Iterator[Batch]:
         """Client saves in this context (this thread or task) are gathered into the batch;
-        the caller writes it (`batch.write()`)."""
-        batch = Batch(self, chunk)
+        the caller writes it (`batch.write()`). `writer`: written by a process of its own
+        where the store allows it (`batch_process.WRITER_SEALS` or `WRITER_INSERTS`)."""
+        batch = pipelined_batch(self, chunk, writer)
         token = current_batch.set(batch)
         try:
             with collector_paused():
                 yield batch
+            batch.close()
         finally:
+            batch.stop()
             current_batch.reset(token)
 
     def save(self, *objs: Any, **kwargs: Any) -> Any:

@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from ledger.application import Ledger
+from ledger.application.batch_process import WRITER_SEALS
 from ledger.demo.clients import LOCAL, Step, plan_client
 from ledger.demo.organisation import Org, plan_org
 
@@ -19,6 +20,9 @@ RECORDED_BY = "demo"
 CAMPAIGN_SIZE = 60
 # Clients gathered in memory between two bulk writes.
 CLIENTS_PER_WRITE = 1000
+# From this many clients their events are sealed and written by a process of their own
+# while the next clients' commands run (ledger.application.batch_process).
+PIPELINED_CLIENTS = 2000
 
 
 @dataclass
@@ -96,7 +100,8 @@ def load_demo(
         write("depart_staff", staff_id=staff_id, reason="resigned", effective_at=left)
     # The clients go through the bulk path: the same use cases, written many clients per
     # transaction (613 s for 100,000 clients one command at a time).
-    with ledger.batched() as batch:
+    writer = WRITER_SEALS if clients >= PIPELINED_CLIENTS else None
+    with ledger.batched(writer=writer) as batch:
         for steps in plans:
             for _, method, fields in steps:
                 write(method, **fields)
@@ -104,7 +109,7 @@ def load_demo(
             _note_guest(steps, guests)
             stats.clients += 1
             if stats.clients % CLIENTS_PER_WRITE == 0:
-                batch.write()
+                batch.write(wait=False)  # written by the batch's own process meanwhile
             if progress is not None and stats.clients % 1000 == 0:
                 stats.events = ledger.position - first_position
                 stats.seconds = time.perf_counter() - started

@@ -40,20 +40,18 @@ class Client(ClientRules, LedgerAggregate):
         changes: dict[str, Any]
 
         def apply(self, client: Client) -> None:
-            timeline_insert(
-                client.profile_updates, [self.effective_at, self.event_id, self.changes]
-            )
-            client.retractable[self.event_id] = "profile"
+            event_id = self.event_id  # derived (a SHA-1): once, not once per use
+            timeline_insert(client.profile_updates, [self.effective_at, event_id, self.changes])
+            client.retractable[event_id] = "profile"
 
     class AssetsReported(LedgerAggregate.Event):
         amount: Decimal
         as_of: date
 
         def apply(self, client: Client) -> None:
-            timeline_insert(
-                client.assets, [self.effective_at, self.event_id, self.amount, self.as_of]
-            )
-            client.retractable[self.event_id] = "assets"
+            event_id = self.event_id
+            timeline_insert(client.assets, [self.effective_at, event_id, self.amount, self.as_of])
+            client.retractable[event_id] = "assets"
 
     class TierChanged(LedgerAggregate.Event):
         tier: str
@@ -99,8 +97,9 @@ class Client(ClientRules, LedgerAggregate):
 
         def apply(self, client: Client) -> None:
             # ISO strings keep a 10,000-contact snapshot compact.
-            client.contacts[self.event_id] = self.effective_at.isoformat()
-            client.retractable[self.event_id] = "contact"
+            event_id = self.event_id
+            client.contacts[event_id] = self.effective_at.isoformat()
+            client.retractable[event_id] = "contact"
 
     class Churned(LedgerAggregate.Event):
         kind: str

@@ -16,6 +16,8 @@ import hashlib
 import hmac
 import os
 import unicodedata
+from functools import lru_cache
+from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -127,4 +129,24 @@ def blind_terms(kind: str, value: str) -> list[str]:
 
 
 def blind_digest(index_key: bytes, kind: str, term: str) -> bytes:
-    return hmac.new(index_key, f"{kind}\x00{term}".encode(), hashlib.sha256).digest()
+    """HMAC-SHA-256 (RFC 2104) of the term under the index key."""
+    inner, outer = _hmac_pads(index_key)
+    mac = inner.copy()
+    mac.update(f"{kind}\x00{term}".encode())
+    digest = outer.copy()
+    digest.update(mac.digest())
+    return digest.digest()
+
+
+@lru_cache(maxsize=4)
+def _hmac_pads(key: bytes) -> tuple[Any, Any]:
+    """The two SHA-256 states HMAC starts from, made once per key: `hmac.new` makes them
+    for every digest (3.2 against 1.6 µs; four digests a client imported), and copying
+    an OpenSSL HMAC context costs more than that."""
+    block = (
+        key.ljust(64, b"\0") if len(key) <= 64 else hashlib.sha256(key).digest().ljust(64, b"\0")
+    )
+    return (
+        hashlib.sha256(bytes(byte ^ 0x36 for byte in block)),
+        hashlib.sha256(bytes(byte ^ 0x5C for byte in block)),
+    )

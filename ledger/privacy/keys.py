@@ -83,13 +83,21 @@ class KeyRing:
 
     def _load(self, subject: str, *, create: bool) -> AESGCM | None:
         row = self.table.get(subject)
+        made: tuple[bytes, bytes] | None = None
         if row is None and create:
-            self.table.add(subject, self.master.wrap(new_key(), subject), self.master.key_id)
+            key = new_key()
+            made = (key, self.master.wrap(key, subject))
+            self.table.add(subject, made[1], self.master.key_id)
             row = self.table.get(subject)
         if row is None:
             return None  # never made: the subject's values were stored plain
         wrapped, _ = row
-        aead = AESGCM(self.master.unwrap(wrapped, subject)) if wrapped is not None else None
+        if wrapped is None:
+            aead = None
+        elif made is not None and bytes(wrapped) == made[1]:
+            aead = AESGCM(made[0])  # the key just made, not unwrapped again
+        else:  # another writer's key won, or one made before
+            aead = AESGCM(self.master.unwrap(wrapped, subject))
         with self._lock:
             self._aeads[subject] = aead
         return aead

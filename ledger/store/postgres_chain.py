@@ -56,7 +56,7 @@ class PostgresChainTables:
 
     def select_at(self, table: str, column: str, positions: Iterable[int]) -> list[Any]:
         self.c.execute(
-            self._sql(f"SELECT position, {column} FROM {table} WHERE position = ANY(%s)"),
+            self._sql(f"SELECT position, {column} FROM {table} WHERE position = ANY(%b)"),
             (list(positions),),
         )
         return self.c.fetchall()
@@ -107,7 +107,7 @@ class PostgresChainTables:
             [
                 (
                     "INSERT INTO {hashes} (position, hash) "
-                    "SELECT * FROM unnest(%s::bigint[], %s::bytea[])",
+                    "SELECT * FROM unnest(%b::bigint[], %b::bytea[])",
                     rows,
                 )
             ],
@@ -128,7 +128,7 @@ class PostgresChainTables:
         self.c.execute(
             self._sql(
                 "SELECT level, idx, hash FROM {nodes} WHERE (level, idx) IN "
-                "(SELECT * FROM unnest(%s::smallint[], %s::bigint[]))"
+                "(SELECT * FROM unnest(%b::smallint[], %b::bigint[]))"
             ),
             ([level for level, _ in keys], [index for _, index in keys]),
         )
@@ -141,12 +141,12 @@ class PostgresChainTables:
             [
                 (
                     "INSERT INTO {leaves} (position, leaf_index) "
-                    "SELECT * FROM unnest(%s::bigint[], %s::bigint[])",
+                    "SELECT * FROM unnest(%b::bigint[], %b::bigint[])",
                     leaves,
                 ),
                 (
                     "INSERT INTO {nodes} (level, idx, hash) "
-                    "SELECT * FROM unnest(%s::smallint[], %s::bigint[], %s::bytea[])",
+                    "SELECT * FROM unnest(%b::smallint[], %b::bigint[], %b::bytea[])",
                     nodes,
                 ),
             ],
@@ -156,7 +156,8 @@ class PostgresChainTables:
     def _insert(
         self, statements: list[tuple[str, Sequence[tuple[Any, ...]]]], conflict: str
     ) -> None:
-        """Insert rows column-wise (one array per column), one statement per table."""
+        """Insert rows column-wise (one array per column, sent binary: `%b`; as text,
+        psycopg escaped every element in Python), one statement per table."""
         try:
             # Inside the library's pipeline, a nested block syncs on exit, so a conflict
             # is raised here rather than at commit.

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import gc
 import io
-import threading
 from decimal import Decimal
-from functools import partial
 from uuid import uuid4, uuid5
 
 import pytest
@@ -17,7 +15,7 @@ from ledger.application import Ledger
 from ledger.domain import InvalidInput
 from ledger.domain.values import _EVENT_NAMESPACE, event_id
 from ledger.name_lists import read_name_list
-from support.name_lists import a_row, name_list
+from support.name_lists import a_row, import_with_one_client_registered_meanwhile, name_list
 from support.scenario import ADMIN, REGISTERED_AT, Bank, new_id
 
 
@@ -100,29 +98,7 @@ def test_importing_the_same_file_again_writes_nothing_new(ledger: Ledger, bank: 
 def test_a_client_registered_meanwhile_is_skipped_and_the_rest_written(
     ledger: Ledger, bank: Bank
 ) -> None:
-    taken, free = a_row(), a_row()
-    rows = read_name_list(name_list(bank, taken, free))
-    with ledger.batched() as batch:
-        ledger._import_row(rows[0][1], ADMIN, ledger.clock())
-        ledger._import_row(rows[1][1], ADMIN, ledger.clock())
-        batch.gather()
-        # Another writer (another thread, outside the batch) registers the first client.
-        meanwhile = threading.Thread(
-            target=partial(
-                ledger.register_client,
-                client_id=taken["client_id"],
-                name="Li Wei",
-                unit_id=bank.outlet,
-                recorded_by=ADMIN,
-            )
-        )
-        meanwhile.start()
-        meanwhile.join()
-        report = type("R", (), {"imported": 2, "skipped": 0, "events": 0})()
-        ledger._write(batch, report, None)  # type: ignore[arg-type]
-    assert (report.imported, report.skipped) == (1, 1)
-    assert ledger.get_client(taken["client_id"]).name == "Li Wei"
-    assert ledger.get_client(free["client_id"]).name == "Wang Fang"
+    import_with_one_client_registered_meanwhile(ledger, bank, writer=None)
 
 
 def test_a_batch_answers_its_gathered_clients_and_writes_them_in_one_go(

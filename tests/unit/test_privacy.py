@@ -3,7 +3,10 @@ ring, and the erasure rules (retention period, after erasure)."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
+import os
 from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
@@ -16,6 +19,7 @@ from ledger.domain import Client, RuleViolation
 from ledger.privacy import ERASED, KeyRing, MasterKey, MemoryKeyTable, PersonalDataMapper
 from ledger.privacy.cipher import (
     KeyMismatch,
+    blind_digest,
     blind_terms,
     is_sealed,
     new_key,
@@ -269,3 +273,11 @@ def test_an_erasure_cut_short_after_its_event_is_finished_by_the_next_attempt(wo
         _erase(ledger)
     assert ledger.keyring.is_erased(subject)
     assert ledger.get_client("C1").name == ERASED
+
+
+@pytest.mark.parametrize("key_size", [16, 32, 64, 65])
+def test_a_blind_index_is_the_hmac_sha256_it_always_was(key_size: int) -> None:
+    key = os.urandom(key_size)
+    for kind, term in (("name", "wang fang"), ("phone", "13912345678"), ("name", "王 芳")):
+        expected = hmac.new(key, f"{kind}\x00{term}".encode(), hashlib.sha256).digest()
+        assert blind_digest(key, kind, term) == expected
