@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 from datetime import UTC, datetime, timedelta
+from time import process_time
 
 from bench.common import best_of, postgres_url, sqlite_url, timed
 from ledger.application import Ledger
@@ -82,8 +83,37 @@ def run(store: str, url: str, contacts: int) -> None:
         f"load with snapshots={snap * 1000:.1f} ms  replay without={replay * 1000:.1f} ms  "
         f"ratio={replay / snap:.1f}x  get_client={state * 1000:.1f} ms"
     )
+    _over_http(url)
     with_snapshots.close()
     without.close()
+
+
+def _over_http(url: str) -> None:
+    """The long client's reads over HTTP (in process): CPU per request, best of 5."""
+    from fastapi.testclient import TestClient
+
+    from ledger.api.app import create_app
+    from ledger.bootstrap import build
+    from ledger.config import Settings
+
+    token = "bench-" + "t" * 32
+    container = build(Settings(database_url=url, admin_token=token))
+    headers = {"Authorization": f"Bearer {token}"}
+    with TestClient(create_app(container)) as api:
+        for name, path in (
+            ("client", "/v1/clients/LONG"),
+            ("history", "/v1/clients/LONG/history"),
+            ("intervals", "/v1/accountability/clients/LONG"),
+        ):
+            answer = api.get(path, headers=headers)
+            assert answer.status_code == 200, answer.text
+            cpu = []
+            for _ in range(5):
+                started = process_time()
+                api.get(path, headers=headers)
+                cpu.append(process_time() - started)
+            print(f"  GET {name:<9} {min(cpu) * 1000:8.1f} ms CPU  {len(answer.content):,} bytes")
+    container.close()
 
 
 def main() -> None:

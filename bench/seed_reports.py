@@ -1,9 +1,10 @@
-"""The at-risk board, the reports of DOMAIN.md 1.1 and the unit reads of API.md 1.0 over HTTP
+"""Every read of API.md 1.0 and 1.1 that takes a unit, a staff member or a client, over HTTP
 at size: p50 and p99 of each, a page (limit 100) for a unit of the demo branch, through
-`ledger serve`.
+`ledger serve` (the audit log and restatements: bench.audit, issue 14's; a long-lived
+client's own reads: bench.long_client).
 
     python -m bench.seed_reports [--clients 100000] [--db var/bench-demo-100000.db]
-                                 [--samples 200] [--units BR]
+                                 [--samples 200] [--units BR] [--only NAME,...]
 
 The store is the demo generator's ledger (built once and reused, like bench.queries), its
 projections caught up before timing. Each query asks about a unit drawn at random from
@@ -37,10 +38,16 @@ UNITS = ["BR", "BR-D1", "BR-D2", *(f"BR-D{d}-S{s}" for d in (1, 2) for s in (1, 
 
 
 def queries(
-    rng: random.Random, now: datetime, units: list[str]
+    rng: random.Random, now: datetime, units: list[str], drawn: dict[str, list[str]]
 ) -> dict[str, Callable[[], tuple[str, dict]]]:
     def unit() -> str:
         return rng.choice(units)
+
+    def some(kind: str) -> str:
+        return rng.choice(drawn[kind])
+
+    def past() -> str:
+        return (now - timedelta(days=rng.uniform(0, 365))).isoformat()
 
     def period() -> dict[str, str]:
         end = now - timedelta(days=rng.uniform(0, 60))
@@ -86,17 +93,60 @@ def queries(
         "completeness": lambda: ("/v1/reports/completeness", {"unit_id": unit()}),
         "overdue contacts": lambda: ("/v1/reports/overdue-contacts", {"unit_id": unit(), **page}),
         "orphaned clients": lambda: ("/v1/reports/orphaned-clients", {"unit_id": unit(), **page}),
+        # The other reads of API.md 1.0 and 1.1 that take a unit, a staff member or a client
+        # (issue 17, item 4): the busiest managers, random clients, the largest referrers.
+        "manager portfolio": lambda: (
+            "/v1/reports/manager-portfolio",
+            {"staff_id": some("managers"), **period()},
+        ),
+        "staff tallies": lambda: (
+            "/v1/accountability/staff/" + some("managers"),
+            {"fiscal_year": now.year},
+        ),
+        "unit": lambda: ("/v1/units/" + unit(), {}),
+        "staff": lambda: ("/v1/staff/" + some("managers"), {}),
+        "client": lambda: ("/v1/clients/" + some("clients"), {}),
+        "client as of": lambda: ("/v1/clients/" + some("clients"), {"as_of": past()}),
+        "client history": lambda: ("/v1/clients/" + some("clients") + "/history", {}),
+        "client intervals": lambda: ("/v1/accountability/clients/" + some("clients"), {}),
+        "responsible-at": lambda: (
+            "/v1/accountability/responsible",
+            {"client_id": some("clients"), "at": past()},
+        ),
+        "referral tree": lambda: ("/v1/clients/" + some("referrers") + "/referrals", {}),
+        "erasable": lambda: ("/v1/privacy/erasable", {"unit_id": unit()}),
     }
 
 
-def run(url: str, samples: int, units: list[str]) -> None:
+def drawn_from(container: Any, rng: random.Random) -> dict[str, list[str]]:
+    """The managers holding the most clients, 1,000 random clients and the clients who
+    referred the most, from the read models."""
+    reports, maintenance = container.views.reports, container.views.by_name["maintenance"]
+    managers = reports.query(
+        "SELECT manager FROM reports_intervals WHERE valid_to IS NULL AND manager IS NOT NULL "
+        "GROUP BY manager ORDER BY COUNT(*) DESC LIMIT 20"
+    )
+    clients = [r["client_id"] for r in reports.query("SELECT client_id FROM reports_clients")]
+    referrers = maintenance.query(
+        "SELECT referred_by FROM maintenance_files WHERE referred_by IS NOT NULL "
+        "GROUP BY referred_by ORDER BY COUNT(*) DESC LIMIT 20"
+    )
+    return {
+        "managers": [r["manager"] for r in managers],
+        "clients": rng.sample(clients, min(1000, len(clients))),
+        "referrers": [r["referred_by"] for r in referrers],
+    }
+
+
+def run(url: str, samples: int, units: list[str], only: list[str] | None = None) -> None:
     container = build(Settings(database_url=url))
+    rng = random.Random(7)
     try:
         catch_up(container)
         position = container.ledger.position
+        drawn = drawn_from(container, rng)
     finally:
         container.close()
-    rng = random.Random(7)
     print(f"log position {position:,}; {samples} samples each, one client at a time", flush=True)
     # Server CPU is user + system time of `ledger serve` over the samples, per request: on a
     # shared machine a steadier figure than the wall-clock latencies.
@@ -107,7 +157,9 @@ def run(url: str, samples: int, units: list[str]) -> None:
             headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
             timeout=60,
         )
-        for name, make in queries(rng, datetime.now(UTC), units).items():
+        for name, make in queries(rng, datetime.now(UTC), units, drawn).items():
+            if only and name not in only:
+                continue
             cursors: dict[str, str] = {}
             ask(client, make, cursors)
             latencies, pages = [], 0
@@ -134,7 +186,7 @@ def ask(
 ) -> httpx.Response:
     """One query; a list's next page of its unit (`cursors`: the page each unit is at)."""
     path, params = make()
-    key = params["unit_id"]
+    key = params.get("unit_id", path)
     if "limit" in params and key in cursors:
         params["cursor"] = cursors[key]
     answer = client.get(path, params=params)
@@ -157,12 +209,13 @@ def main(argv: list[str] | None = None) -> Any:
     parser.add_argument("--db", default=None)
     parser.add_argument("--samples", type=int, default=200)
     parser.add_argument("--units", default=",".join(UNITS), help="comma-separated unit ids")
+    parser.add_argument("--only", default="", help="comma-separated query names (all if empty)")
     args = parser.parse_args(argv)
     # Absolute: `ledger serve` runs in a directory of its own.
     db = Path(args.db or f"var/bench-demo-{args.clients}.db").resolve()
     url = f"sqlite:///{db}"
     ensure_demo(url, args.clients)
-    run(url, args.samples, args.units.split(","))
+    run(url, args.samples, args.units.split(","), [n for n in args.only.split(",") if n])
 
 
 if __name__ == "__main__":

@@ -189,6 +189,11 @@ class Container:
             self.ledger,
             {name: PROJECTIONS[name][0](self.views[name]) for name in self.views},
         )
+        if self.settings.store != "memory":
+            runner.catch_up_elsewhere = partial(
+                rebuilding.catch_up_in_processes,
+                catch_up_group=partial(_in_a_process, self.settings.model_dump(), "catch_up"),
+            )
         self.closers.append(runner.close)
         return runner
 
@@ -242,7 +247,7 @@ class Container:
             raise KeyError(f"unknown projection(s): {', '.join(sorted(unknown))}")
         if self.settings.store == "memory":
             return dict.fromkeys(chosen, self.runner.rebuild(chosen))
-        worker = partial(_rebuild_group, self.settings.model_dump())
+        worker = partial(_in_a_process, self.settings.model_dump(), "rebuild")
         return rebuilding.rebuild_in_processes(chosen, worker)
 
     def close(self) -> None:
@@ -251,11 +256,12 @@ class Container:
         self.ledger.close()
 
 
-def _rebuild_group(settings: dict[str, Any], names: list[str]) -> int:
-    """In a rebuild process: the read models `names` rebuilt from the whole log."""
+def _in_a_process(settings: dict[str, Any], action: str, names: list[str]) -> int:
+    """In a rebuild or catch-up process: the read models `names` rebuilt from the whole log
+    (`action` "rebuild") or caught up to its end ("catch_up")."""
     container = build(Settings(**settings), views=names)
     try:
-        return container.runner.rebuild(names)
+        return int(getattr(container.runner, action)(names))
     finally:
         container.close()
 

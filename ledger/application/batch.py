@@ -16,9 +16,11 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import StoredEvent
 
 from ledger.application.batch_keys import batch_mapper
+from ledger.application.persistence import restamped
 from ledger.application.results import event_type
 from ledger.domain import Client
 from ledger.domain.prospect import Prospect
+from ledger.store.recorded_order import RecordedOutOfOrder
 
 if TYPE_CHECKING:
     from ledger.application.writes import LedgerBase
@@ -153,10 +155,8 @@ class Batch:
         # The keys before the events sealed under them; a client whose key another
         # writer made meanwhile is being registered by that writer: left out.
         self.discard({UUID(subject) for subject in self.keys.write()})
-        recorder = self.ledger.recorder
         while self._start < len(self.stored):
-            chunk = self.stored[self._start : self._start + self.chunk]
-            recorder.insert_events(chunk)
+            chunk = self.insert(self.stored[self._start : self._start + self.chunk])
             self.ledger.counters.count(iter(self.types[self._start : self._start + self.chunk]))
             self._start += len(chunk)
             self.written += len(chunk)
@@ -164,6 +164,18 @@ class Batch:
                 progress(self.written)
         self._all_written()
         return self.written
+
+    def insert(self, chunk: list[StoredEvent]) -> list[StoredEvent]:
+        """`chunk` inserted; stamped again, no earlier than the log's last recorded time,
+        while another writer inserted events stamped later first (`recorded_order`)."""
+        while True:
+            try:
+                self.ledger.recorder.insert_events(chunk)
+                return chunk
+            except RecordedOutOfOrder as late:
+                at = max(self.ledger.clock(), late.last)
+                to_domain, to_stored = self.mapper.to_domain_event, self.mapper.to_stored_event
+                chunk = [to_stored(restamped(to_domain(s), at)) for s in chunk]
 
     def _all_written(self) -> None:
         self.stored, self.types, self._start = [], [], 0

@@ -51,7 +51,7 @@ def _serve(requests: Connection, answers: Connection, chunk: int) -> None:
                     elif kind == "insert" and refusing:
                         answers.send(("refused",))
                     elif kind == "insert":
-                        writer.recorder.insert_events(message[1])
+                        batch.insert(message[1])
                         answers.send(("inserted", len(message[1])))
                     else:
                         _handle(batch, answers, message)

@@ -4,11 +4,15 @@ the transcoding of dates."""
 
 from __future__ import annotations
 
-from datetime import date
+import copy
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from functools import partial
+from typing import Any
 from uuid import UUID
 
-from eventsourcing.application import Application, Repository
-from eventsourcing.persistence import JSONTranscoder, Mapper, Transcoding
+from eventsourcing.application import Application, ProcessingEvent, Repository
+from eventsourcing.persistence import JSONTranscoder, Mapper, Recording, Transcoding
 from eventsourcing.utils import strtobool
 
 from ledger.application.caches import SerialCacheRepository
@@ -16,6 +20,18 @@ from ledger.privacy import KeyRing, PersonalDataMapper
 from ledger.privacy.key_tables import key_table_for
 from ledger.privacy.master_key import master_key_for
 from ledger.store.key_use import key_use_table_for
+from ledger.store.recorded_order import RecordedOutOfOrder
+
+# An insert stamped before the log's last recorded time is stamped again and retried; each
+# retry loses only to another writer inserting in between.
+RESTAMPS = 20
+
+
+def restamped(event: Any, at: datetime) -> Any:
+    """`event` as recorded at `at` (events are frozen)."""
+    again = copy.copy(event)
+    object.__setattr__(again, "timestamp", at)
+    return again
 
 
 class DateAsISO(Transcoding):
@@ -32,7 +48,11 @@ class DateAsISO(Transcoding):
 class LedgerPersistence(Application):
     """The library's application with the ledger's repository, mapper and key ring."""
 
+    clock: Callable[[], datetime]
+
     def __init__(self, env: dict[str, str] | None = None) -> None:
+        # The clock an insert is stamped again by; the ledger's use cases set their own.
+        self.clock = partial(datetime.now, UTC)
         super().__init__(env)
         # The mapper was made before the recorder: its keys live beside the events.
         self.keyring.table = key_table_for(self.recorder)
@@ -63,3 +83,18 @@ class LedgerPersistence(Application):
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
         transcoder.register(DateAsISO())
+
+    def _record(self, processing_event: ProcessingEvent[UUID]) -> list[Recording[UUID]]:
+        """The events recorded; stamped again, no earlier than the log's last recorded time,
+        when another writer inserted events stamped later first (`recorded_order`)."""
+        for attempt in range(RESTAMPS):
+            try:
+                return super()._record(processing_event)
+            except RecordedOutOfOrder as late:
+                if attempt == RESTAMPS - 1:
+                    raise
+                at = max(self.clock(), late.last)
+                processing_event.events = [restamped(e, at) for e in processing_event.events]
+                for aggregate in processing_event.aggregates.values():
+                    aggregate.modified_on = at  # type: ignore[union-attr]
+        raise AssertionError("unreachable")

@@ -4,8 +4,8 @@ deleted. The read models purge what they keep when they see the event."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from datetime import datetime
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -80,6 +80,14 @@ class PrivacyUseCases(ClientUseCases):
                     }
                 )
         return found
+
+    def erasable_of(self, churned_by: Callable[[datetime], Iterable[str]]) -> list[dict]:
+        """`erasable` of the clients `churned_by(moment)` names (a read model's clients
+        churned now that began a churned spell by `moment`): only clients churned at least
+        as many 365-day years ago can have passed the period (a calendar year is never
+        shorter), so only those are loaded and checked."""
+        at = self.clock()
+        return self.erasable(churned_by(at - timedelta(days=365 * self.retention_years)), at=at)
 
     def find_clients(self, kind: str, value: str) -> list[str]:
         """Client ids whose `kind` (`name`, a whole name or one word of it; `phone`) is

@@ -250,8 +250,8 @@ class Sources:
     def erasable(self, unit_id: str) -> list[dict[str, Any]]:
         """Churned clients of the unit's subtree whose retention period has passed."""
         self.unit(unit_id)
-        rows = self.roster_rows(unit_id, status="churned")
-        return self.ledger.erasable(row["client_id"] for row in rows)  # type: ignore[no-any-return]
+        roster = self.views.roster
+        return self.ledger.erasable_of(lambda moment: roster.churned_before(unit_id, moment))  # type: ignore[no-any-return]
 
     # ---- integrity --------------------------------------------------------------------
 

@@ -20,8 +20,10 @@ _recording_clock: ContextVar[Callable[[], datetime] | None] = ContextVar(
 
 
 class recording_clock:
-    """Events triggered inside the block are recorded at `clock()`. A class, not a
-    generator: every command enters it (a bulk load, hundreds of thousands of times)."""
+    """Events triggered inside the block are recorded at one instant, `clock()` on entering
+    it: a command that writes several events (a prospect's conversion registers its client;
+    a campaign logs a contact of each client) is one fact as known at any time. A class,
+    not a generator: every command enters it (a bulk load, hundreds of thousands of times)."""
 
     __slots__ = ("clock", "token")
 
@@ -29,7 +31,8 @@ class recording_clock:
         self.clock = clock
 
     def __enter__(self) -> None:
-        self.token = _recording_clock.set(self.clock)
+        instant = self.clock()
+        self.token = _recording_clock.set(lambda: instant)
 
     def __exit__(self, *exc: object) -> None:
         _recording_clock.reset(self.token)

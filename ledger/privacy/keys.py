@@ -56,8 +56,15 @@ __all__ = [
 ]
 
 INDEX_SUBJECT = "blind-index"
-# Opened texts kept in memory per process, at most (each a few hundred bytes).
-MAX_OPENED_TEXTS = 200_000
+# Opened texts kept in memory per process, at most (each a few hundred bytes): a catch-up
+# opens every client's name and profile once, 444,000 texts at 1,000,000 events, and held
+# up to 200,000 of them (~50 MB) for nothing.
+MAX_OPENED_TEXTS = 50_000
+# Subject keys kept unwrapped per process, at most (or one page's of a catch-up, read
+# together): each is ~2.4 KB (an AESGCM context),
+# and a catch-up of the 1,000,000-event log opened 111,000 clients' (266 MB) and kept them.
+MAX_KEYS = 16_384
+_UNKNOWN = object()
 
 
 class WrongMasterKey(MasterKeyError):
@@ -98,9 +105,16 @@ class KeyRing:
             aead = AESGCM(made[0])  # the key just made, not unwrapped again
         else:  # another writer's key won, or one made before
             aead = AESGCM(self.master.unwrap(wrapped, subject))
-        with self._lock:
-            self._aeads[subject] = aead
+        self._keep({subject: aead})
         return aead
+
+    def _keep(self, aeads: dict[str, AESGCM | None]) -> None:
+        """Keep the keys unwrapped; when that would pass `MAX_KEYS`, start again from empty
+        (the table has every key: one dropped is read again when next needed)."""
+        with self._lock:
+            if len(self._aeads) + len(aeads) > MAX_KEYS:
+                self._aeads.clear()
+            self._aeads.update(aeads)
 
     def load(self, subjects: Iterable[str]) -> None:
         """The keys of many subjects unwrapped with one read of the key table, not one each
@@ -114,8 +128,7 @@ class KeyRing:
             subject: AESGCM(self.master.unwrap(wrapped, subject)) if wrapped is not None else None
             for subject, (wrapped, _) in rows.items()
         }
-        with self._lock:
-            aeads.update(unwrapped)
+        self._keep(unwrapped)
 
     def for_sealing(self, subject: str) -> AESGCM:
         aead = self._aeads.get(subject)
@@ -127,8 +140,9 @@ class KeyRing:
 
     def for_opening(self, subject: str) -> AESGCM | None:
         """The subject's key, or None once it is erased."""
-        if subject in self._aeads:
-            return self._aeads[subject]
+        aead = self._aeads.get(subject, _UNKNOWN)
+        if aead is not _UNKNOWN:
+            return aead  # type: ignore[return-value]
         return self._load(subject, create=False)
 
     def erase(self, subject: str) -> None:

@@ -28,6 +28,7 @@ from ledger.privacy.cipher import ERASED, PREFIX, is_sealed, open_sealed, seal
 from ledger.privacy.deferred import SealedValue
 from ledger.privacy.keys import KeyRing
 from ledger.privacy.registry import EVENTS, SNAPSHOTS, PersonalFields
+from ledger.store.recorded_order import RecordedEvent
 
 _TEXT = b"s"
 _ENCODED = b"j"
@@ -188,11 +189,13 @@ class PersonalDataMapper(Mapper[Any]):
             stored_state = self.compressor.compress(stored_state)
         if self.cipher:
             stored_state = self.cipher.encrypt(stored_state)
-        return StoredEvent(
+        # Its recorded time beside it: the store keeps the log in recorded order.
+        return RecordedEvent(
             originator_id=originator_id,
             originator_version=originator_version,
             topic=topic,
             state=stored_state,
+            recorded_at=getattr(domain_event, "timestamp", None),
         )
 
     def _decoded(self, stored_event: StoredEvent) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from eventsourcing.persistence import Tracking
@@ -33,6 +34,7 @@ from ledger.projections.kit import (
     from_utc_text,
     utc_text,
 )
+from ledger.projections.kit.upgrades import replay_once
 
 AGGREGATES: tuple[type[LedgerAggregate], ...] = (
     Client,
@@ -58,15 +60,23 @@ DAY_SECONDS = 86_400
 TIME_COLUMNS = ("occurred_at", "recorded_at")
 
 
+@cache
 def event_classes() -> dict[type, type[LedgerAggregate]]:
     """Every event class of the ledger's aggregates, with its aggregate (new events of an
-    aggregate are found without a change here)."""
+    aggregate are found without a change here). Worked out once: the audit view asks it
+    for every aggregate's first event."""
     found: dict[type, type[LedgerAggregate]] = {}
     for aggregate in AGGREGATES:
         for attribute in vars(aggregate).values():
             if isinstance(attribute, type) and issubclass(attribute, LedgerAggregate.Event):
                 found[attribute] = aggregate
     return found
+
+
+@cache
+def _type_names(cls: type) -> tuple[str, str]:
+    """An event class's aggregate type and event type, as the audit log names them."""
+    return cls.__qualname__.split(".")[0], cls.__name__
 
 
 @dataclass(frozen=True)
@@ -151,13 +161,7 @@ class AuditTrail(Part):
         with view.transaction() as c:
             for column in TIME_COLUMNS:
                 c.execute(f"DROP INDEX IF EXISTS {p}_events_{column}")
-            kept = view.has_table(c, f"{p}_{OUTREACH_KEPT}")
-            replay = not kept and view.fetch(c, f"SELECT position FROM {p}_events LIMIT 1")
-        if replay:
-            view.reset()
-        if not kept:
-            with view.transaction() as c:
-                view.execute(c, f"CREATE TABLE IF NOT EXISTS {p}_{OUTREACH_KEPT} (done BIGINT)")
+        replay_once(view, f"{p}_{OUTREACH_KEPT}", f"SELECT position FROM {p}_events LIMIT 1")
 
     def handlers(self) -> dict[type, Handler]:
         return dict.fromkeys(event_classes(), self.recorded)
@@ -180,8 +184,7 @@ class AuditTrail(Part):
                     event.event_id,
                     key,
                     business_id or key,
-                    type(event).__qualname__.split(".")[0],
-                    type(event).__name__,
+                    *_type_names(type(event)),
                     event.originator_version,
                     utc_text(effective),
                     utc_text(event.timestamp),

@@ -124,7 +124,7 @@ class ClientFiles(Part):
             if file is not None:
                 change(file, utc_text(event.effective_at), tracking.notification_id)
                 self.recorded.note(c, tracking, event)
-                view.mark("file", key)
+                view.mark("file", key, tracking.notification_id)
             view.advance(tracking)
 
     def registered(self, event: Client.Registered, tracking: Tracking) -> None:
@@ -140,7 +140,7 @@ class ClientFiles(Part):
         with self.view.write() as c:
             self.view.batch_memo("files", dict)[key] = file
             self.recorded.note(c, tracking, event)
-            self.view.mark("file", key)
+            self.view.mark("file", key, tracking.notification_id)
             self.view.advance(tracking)
 
     def tier_changed(self, event: Client.TierChanged, tracking: Tracking) -> None:
@@ -204,7 +204,7 @@ class ClientFiles(Part):
                 (key, version, tracking.notification_id),
             )
             self.recorded.note(c, tracking, event)
-            view.mark("standing", key)
+            view.mark("standing", key, tracking.notification_id)
             view.advance(tracking)
 
     def retracted(self, event: Client.EventRetracted, tracking: Tracking) -> None:

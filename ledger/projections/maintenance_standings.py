@@ -2,7 +2,8 @@
 `maintenance_standing.py`) where a report page finds it with an index: a row per client and
 per unit above it (its outlet up to the bank), keyed `(ancestor_id, client_id)`, so a unit's
 page is one range of that key walked in client id order up to its LIMIT. The segments are
-kept as counts per outlet, segment key and value.
+kept as counts per outlet, segment key and value (the reports that total them:
+`maintenance_tallies.py`).
 
 Measured at the 100,000-client demo (bench/seed_reports.py): folding every client's file at
 query time cost 0.5-4 s a page; the standings answer in milliseconds (bench/RESULTS.md).
@@ -12,32 +13,27 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from datetime import timedelta
-from decimal import Decimal
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from ledger.domain.values import ACTIVE
 from ledger.projections.kit import BatchView, Part, StaffTable, UnitHeads
 from ledger.projections.kit.text import (
     LAST_TEXT,
     chunks,
-    from_utc_text,
     placeholders,
-    utc_text,
 )
+from ledger.projections.kit.upgrades import replay_once
 from ledger.projections.maintenance_files import ClientFiles
-from ledger.projections.maintenance_filters import segment_of
-from ledger.projections.maintenance_rules import ClientFile, Organisation, assets_at, status_at
+from ledger.projections.maintenance_rules import ClientFile, Organisation
 from ledger.projections.maintenance_standing import (
     FILTER_COLUMNS,
     REFERRAL_COLUMNS,
     REPORT_COLUMNS,
     SEGMENT_COLUMNS,
-    segment_assets,
     segment_contribution,
     standing,
 )
+from ledger.projections.maintenance_tallies import COUNTED, MOVED, StandingTallies
 
 COLUMNS = (
     "ancestor_id",
@@ -56,11 +52,43 @@ _TYPES = {
     "assets_value": "DOUBLE PRECISION",
     "peak_value": "DOUBLE PRECISION",
 }
-# Summed per outlet, segment key and value (`segment_contribution`).
-_COUNTED = ("clients", "assets_high", "assets_low", "tenths", "cents")
 
 
-class ClientStandings(Part):
+def _moved_at(
+    key: str, file: ClientFile, moved: Mapping[str, int | None] | None, org: Moves | None
+) -> int | None:
+    """When the client's standing last moved (None: not known)."""
+    at = (moved or {}).get(key)
+    if at is None or not org:
+        return at
+    names = {f"staff {e[2]}" for timeline in file["team"].values() for e in timeline}
+    for name in (*names, f"unit {file['unit_id']}"):
+        if name in org:
+            then = org[name]
+            if then is None:
+                return None
+            at = max(at, then)
+    return at
+
+
+class Moves(dict[str, int | None]):
+    """Clients (or units) to recompute, each with the last position of the events that
+    moved it (`fallback` when a mark did not say)."""
+
+    def __init__(self, fallback: int | None) -> None:
+        super().__init__()
+        self.fallback = fallback
+
+    def add(self, keys: Iterable[str], at: int | None) -> None:
+        at = self.fallback if at is None else at
+        for key in keys:
+            known = self.get(key, 0)
+            self[key] = (
+                None if at is None or (key in self and known is None) else max(known or 0, at)
+            )
+
+
+class ClientStandings(StandingTallies, Part):
     """`{p}_standings`, `{p}_team_members` (who was ever on whose team: a departure moves
     their clients' standings) and `{p}_segment_counts`. Recomputed, for every client the
     batch marked "file" or "standing", every client of a departed staff member ("staff")
@@ -75,7 +103,7 @@ class ClientStandings(Part):
     def tables(self) -> list[str]:
         p = self.prefix
         columns = ", ".join(f"{name} {_TYPES.get(name, 'TEXT')}" for name in COLUMNS)
-        counted = ", ".join(f"{name} BIGINT" for name in _COUNTED)
+        counted = ", ".join(f"{name} BIGINT" for name in COUNTED)
         return [
             f"CREATE TABLE IF NOT EXISTS {p}_standings ({columns}, "
             "PRIMARY KEY (ancestor_id, client_id))",
@@ -84,6 +112,9 @@ class ClientStandings(Part):
             "PRIMARY KEY (staff_id, aid))",
             f"CREATE TABLE IF NOT EXISTS {p}_segment_counts (unit_id TEXT, by_key TEXT, "
             f"value TEXT, {counted}, PRIMARY KEY (unit_id, by_key, value))",
+            # The last position of the log whose batch recomputed each standing: as known
+            # at a position past it, the standing is the one kept (see `moved_after`).
+            f"CREATE TABLE IF NOT EXISTS {p}_standing_changes (aid TEXT PRIMARY KEY, seq BIGINT)",
         ]
 
     def query_indexes(self) -> list[str]:
@@ -98,20 +129,43 @@ class ClientStandings(Part):
             # cost 0.8 ms of SQL instead of 4.6.
             f"CREATE INDEX IF NOT EXISTS {p}_standings_assets ON {p}_standings "
             "(ancestor_id, client_id, active, assets_value, stable_from, peak_value, aid)",
+            # As known at a recent position, the few standings that moved since.
+            f"CREATE INDEX IF NOT EXISTS {p}_standing_changes_seq ON {p}_standing_changes (seq)",
         ]
 
     # ---- upkeep -------------------------------------------------------------------------
 
     def flush(self, c: Any, marked: dict[str, set[str]]) -> None:
-        keys = set(marked.get("file", ())) | set(marked.get("standing", ()))
-        units = set(marked.get("unit", ()))
-        keys |= self._clients_of_staff(c, marked.get("staff", ()), units)
-        keys |= self._clients_of_outlets(c, units)
-        keys |= self._referred_by(c, keys)
-        if keys:
-            self.recompute(c, sorted(keys))
+        view, moved = self.view, Moves(self.view.batch_position)
+        for kind in ("file", "standing"):
+            for key in marked.get(kind, ()):
+                moved.add([key], view.marked_at(kind, key))
+        units = Moves(view.batch_position)
+        for key in marked.get("unit", ()):
+            units.add([key], view.marked_at("unit", key))
+        # Who departed and which outlets' heads changed in this batch, by id: a client
+        # registered in it is on no kept list yet, yet its standing moves with them too.
+        org = Moves(view.batch_position)
+        for key in marked.get("staff", ()):
+            at = view.marked_at("staff", key)
+            moved.add(self._clients_of_staff(c, [key], units, at), at)
+            org.add((f"staff {i}" for i in self.staff.staff_ids(c, [key])), at)
+        for key, at in units.items():
+            moved.add(self._clients_of_outlets(c, [key]), at)
+            org.add((f"unit {i}" for i in self.units_of(c, key)), at)
+        referrers = dict(moved)  # one level, as the standings read the referrer
+        for referrer, referred in self._referred_by(c, set(referrers)):
+            moved.add([referred], referrers[referrer])
+        if moved:
+            self.recompute(c, sorted(moved), moved, org)
 
-    def _clients_of_staff(self, c: Any, staff_keys: Iterable[str], units: set[str]) -> set[str]:
+    def units_of(self, c: Any, key: str) -> list[str]:
+        rows = self.view.fetch(c, f"SELECT unit_id FROM {self.prefix}_units WHERE aid = ?", (key,))
+        return [row["unit_id"] for row in rows]
+
+    def _clients_of_staff(
+        self, c: Any, staff_keys: Iterable[str], units: Moves, at: int | None
+    ) -> set[str]:
         """The clients whose team the departed staff were ever on; the units they headed
         go into `units` (their outlets' clients may have lost their director)."""
         staff_ids = self.staff.staff_ids(c, staff_keys)
@@ -125,20 +179,21 @@ class ClientStandings(Part):
             for row in self.view.fetch(
                 c, f"SELECT unit_aid FROM {self.prefix}_heads WHERE staff_id IN {marks}", part
             ):
-                units.add(row["unit_aid"])
+                units.add([row["unit_aid"]], at)
         return found
 
-    def _referred_by(self, c: Any, keys: set[str]) -> set[str]:
-        """The clients the given clients referred: credited to their manager of the time."""
-        p, found = self.prefix, set()
+    def _referred_by(self, c: Any, keys: set[str]) -> list[tuple[str, str]]:
+        """(referrer, referred) for the clients the given clients referred: credited to
+        their manager of the time."""
+        p, found = self.prefix, []
         for part in chunks(sorted(keys)):
             for row in self.view.fetch(
                 c,
-                f"SELECT r.aid AS aid FROM {p}_files f JOIN {p}_files r "
+                f"SELECT f.aid AS referrer, r.aid AS aid FROM {p}_files f JOIN {p}_files r "
                 f"ON r.referred_by = f.client_id WHERE f.aid IN {placeholders(part)}",
                 part,
             ):
-                found.add(row["aid"])
+                found.append((row["referrer"], row["aid"]))
         return found
 
     def _clients_of_outlets(self, c: Any, unit_keys: Iterable[str]) -> set[str]:
@@ -153,8 +208,17 @@ class ClientStandings(Part):
                 found.add(row["aid"])
         return found
 
-    def recompute(self, c: Any, keys: Sequence[str]) -> None:
-        """The clients' standings, team members and segment counts, from their files."""
+    def recompute(
+        self,
+        c: Any,
+        keys: Sequence[str],
+        moved: Mapping[str, int | None] | None = None,
+        org_moves: Moves | None = None,
+    ) -> None:
+        """The clients' standings, team members and segment counts, from their files;
+        `moved`: the last position of the events that moved each (else unknown), and
+        `org_moves` of the departures ("staff <id>") and head changes ("unit <id>") that
+        moved the teams and outlets they name."""
         view, p = self.view, self.prefix
         roles, departed = self.staff.roles_and_departures(c)
         org = Organisation(roles=roles, departed=departed, heads=self.heads.by_unit(c))
@@ -199,6 +263,12 @@ class ClientStandings(Part):
                 sorted(members),
             )
             self._add_counts(c, counts)
+            view.execute_many(
+                c,
+                f"INSERT INTO {p}_standing_changes (aid, seq) VALUES (?, ?) "
+                "ON CONFLICT (aid) DO UPDATE SET seq = excluded.seq",
+                [(key, _moved_at(key, file, moved, org_moves)) for key, file in files.items()],
+            )
 
     def _files(self, c: Any, keys: Sequence[str]) -> dict[str, ClientFile]:
         """The clients' files: the open batch's, else as stored."""
@@ -228,13 +298,11 @@ class ClientStandings(Part):
         return found
 
     def _add_counts(self, c: Any, counts: dict[tuple[str, str, str], list[int]]) -> None:
-        added = ", ".join(
-            f"{n} = {self.prefix}_segment_counts.{n} + excluded.{n}" for n in _COUNTED
-        )
+        added = ", ".join(f"{n} = {self.prefix}_segment_counts.{n} + excluded.{n}" for n in COUNTED)
         self.view.execute_many(
             c,
             f"INSERT INTO {self.prefix}_segment_counts (unit_id, by_key, value, "
-            f"{', '.join(_COUNTED)}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+            f"{', '.join(COUNTED)}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
             f"ON CONFLICT (unit_id, by_key, value) DO UPDATE SET {added}",
             [(*key, *values) for key, values in sorted(counts.items()) if any(values)],
         )
@@ -247,6 +315,8 @@ class ClientStandings(Part):
         """A view built before standings were kept: every client's worked out once (the
         marker table says so)."""
         p, view = self.prefix, self.view
+        # Standings that do not say when they last moved: the log replayed once.
+        replay_once(view, f"{p}_changes_kept", f"SELECT aid FROM {p}_files LIMIT 1")
         marker = f"{p}_standings_kept"
         with view.batch() as c:
             if view.has_table(c, marker):
@@ -258,110 +328,28 @@ class ClientStandings(Part):
     # ---- reading ------------------------------------------------------------------------
 
     def candidates(
-        self, unit_id: str, condition: str, params: Sequence[Any], after: str, size: int
+        self,
+        unit_id: str,
+        condition: str,
+        params: Sequence[Any],
+        after: str,
+        size: int,
+        *,
+        upto: int | None = None,
     ) -> list[dict[str, Any]]:
         """The next `size` clients of the subtree after client id `after` whose standing
-        (`s`) meets `condition`."""
-        p = self.prefix
+        (`s`) meets `condition`; with `upto`, and those whose standing moved after that
+        position (as known then, theirs is worked out anew)."""
+        p, joins, moved = self.prefix, "", ()
+        if upto is not None:
+            joins, condition = self.changes_join(), f"{MOVED} OR ({condition})"
+            moved = (upto,)
         return self.view.query(
             f"SELECT s.aid AS aid, s.client_id AS client_id, f.data AS data "
-            f"FROM {p}_standings s JOIN {p}_files f ON f.aid = s.aid "
+            f"FROM {p}_standings s JOIN {p}_files f ON f.aid = s.aid {joins}"
             f"WHERE s.ancestor_id = ? AND s.client_id > ? AND ({condition}) "
             "ORDER BY s.client_id LIMIT ?",
-            (unit_id, after, *params, size),
-        )
-
-    def referrals(self, unit_id: str, start: str, end: str) -> dict[str, Any]:
-        """Clients of the subtree registered in `[start, end)` through a referrer, credited
-        to the referrer's designated manager at the registration (以点带面), with their
-        assets just before `end` (a statement after that: read from the file)."""
-        p = self.prefix
-        rows = self.view.query(
-            f"SELECT s.aid AS aid, s.referral_manager AS manager, s.assets AS assets, "
-            f"s.assets_from AS assets_from FROM {p}_standings s WHERE s.ancestor_id = ? "
-            "AND s.referred_by IS NOT NULL AND s.registered_at >= ? AND s.registered_at < ?",
-            (unit_id, start, end),
-        )
-        before = utc_text(from_utc_text(end) - timedelta(microseconds=1))  # type: ignore[operator]
-        later = [row["aid"] for row in rows if (row["assets_from"] or "") > before]
-        files = self._files_as_stored(later)
-        by_manager: dict[str | None, dict[str, Any]] = {}
-        for row in rows:
-            manager = row["manager"]
-            entry = by_manager.setdefault(
-                manager, {"staff_id": manager, "clients": 0, "assets": Decimal(0)}
-            )
-            entry["clients"] += 1
-            if row["aid"] in files:
-                entry["assets"] += assets_at(files[row["aid"]], before) or Decimal(0)
-            elif row["assets"] is not None:
-                entry["assets"] += Decimal(row["assets"])
-        items = sorted(
-            by_manager.values(), key=lambda e: (e["staff_id"] is None, e["staff_id"] or "")
-        )
-        total = sum((e["assets"] for e in items), Decimal(0))
-        return {
-            "by_manager": [{**e, "assets": str(e["assets"])} for e in items],
-            "total": {"clients": sum(e["clients"] for e in items), "assets": str(total)},
-        }
-
-    def _files_as_stored(self, keys: Sequence[str]) -> dict[str, ClientFile]:
-        found = {}
-        for part in chunks(keys):
-            for row in self.view.query(
-                f"SELECT aid, data FROM {self.prefix}_files WHERE aid IN {placeholders(part)}",
-                part,
-            ):
-                found[row["aid"]] = json.loads(row["data"])
-        return found
-
-    def segments(self, unit_id: str, by: str, moment: str) -> dict[str, Any]:
-        """`{by, segments}` at `moment`: the kept counts, the clients that changed after it
-        taken out and put back as they were then."""
-        counts = self.segment_counts(unit_id, by)
-        for row in self.settling(unit_id, moment):
-            file = json.loads(row["data"])
-            assets = assets_at(file, moment)
-            then = {
-                "unit_id": row["unit_id"],
-                "active": status_at(file, moment) == ACTIVE,
-                f"seg_{by}": segment_of(file, by, moment) or "unknown",
-                "assets": None if assets is None else str(assets),
-            }
-            for sign, contribution in ((-1, row), (+1, then)):
-                for _, value, *values in segment_contribution(contribution, (by,)):
-                    totals = counts.setdefault(value, [0] * len(values))
-                    for index, amount in enumerate(values):
-                        totals[index] += sign * amount
-        return {
-            "by": by,
-            "segments": {
-                value: {"clients": totals[0], "assets": segment_assets(*totals[1:])}
-                for value, totals in sorted(counts.items())
-                if totals[0] > 0
-            },
-        }
-
-    def segment_counts(self, unit_id: str, by: str) -> dict[str, list[int]]:
-        """The subtree's counts per value of `by`, every client as it stands now."""
-        p = self.prefix
-        sums = ", ".join(f"SUM(k.{n}) AS {n}" for n in _COUNTED)
-        rows = self.view.query(
-            f"SELECT k.value AS value, {sums} FROM {p}_segment_counts k "
-            f"JOIN {p}_unit_paths u ON u.unit_id = k.unit_id AND u.ancestor_id = ? "
-            "WHERE k.by_key = ? GROUP BY k.value",
-            (unit_id, by),
-        )
-        return {row["value"]: [int(row[n] or 0) for n in _COUNTED] for row in rows}
-
-    def settling(self, unit_id: str, at: str) -> list[dict[str, Any]]:
-        """The subtree's clients that changed after `at`: their standing and file."""
-        p = self.prefix
-        own = ", ".join(f"s.{n} AS {n}" for n in ("unit_id", "active", *SEGMENT_COLUMNS))
-        return self.view.query(
-            f"SELECT {own}, f.data AS data FROM {p}_standings s "
-            f"JOIN {p}_files f ON f.aid = s.aid WHERE s.ancestor_id = ? AND s.stable_from > ?",
-            (unit_id, at),
+            (unit_id, after, *moved, *params, size),
         )
 
 

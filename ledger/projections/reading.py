@@ -19,9 +19,11 @@ TrackedEvent = tuple[Any, Tracking, str]
 
 # Catching up (a rebuild) reads further ahead: fewer, larger transactions. Each batch
 # writes the pages it touches to the write-ahead log once, so larger ones write less; a
-# view caught up alone takes larger ones in about the memory all three take together.
-CATCH_UP_BATCH = 20000
-CATCH_UP_BATCH_ALONE = 40000
+# view caught up alone takes larger ones in about the memory all five take together.
+# Three batches are held at once (one read, one waiting, one applied): at 20,000 events
+# a catch-up of all five peaked at 607 MiB (bench/RESULTS.md section 7, session 6).
+CATCH_UP_BATCH = 5000
+CATCH_UP_BATCH_ALONE = 10000
 
 
 def deserialise(

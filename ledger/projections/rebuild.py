@@ -1,4 +1,4 @@
-"""Rebuilding several read models at once, in a process per core.
+"""Rebuilding, or catching up, several read models at once, in a process per core.
 
 Each view has its own tables (its own file on SQLite), and a rebuild is bound by Python,
 so separate processes use separate cores where threads would share one. The processes
@@ -11,6 +11,7 @@ import multiprocessing
 import os
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
+from threading import Event
 
 # Seconds to rebuild each view alone from 1,000,000 events on SQLite (bench/rebuild.py):
 # how `rebuild_in_processes` shares the views out among processes.
@@ -61,3 +62,30 @@ def rebuild_in_processes(
     with ProcessPoolExecutor(max_workers=len(groups), mp_context=context) as pool:
         futures = [(group, pool.submit(rebuild_group, group)) for group in groups]
         return {name: future.result() for group, future in futures for name in group}
+
+
+def catch_up_in_processes(
+    names: Iterable[str], stopping: Event, *, catch_up_group: Callable[[list[str]], object]
+) -> None:
+    """Catch the named projections up in a process per core, shared out as a rebuild shares
+    them (`rebuild_groups`), until they are done or `stopping` is set (the processes are
+    ended: a view's transaction in hand rolls back). `catch_up_group(names)` (picklable)
+    catches a group up in one pass. A process that fails leaves its views where they got
+    to, for the caller's own catch-up; with one core, nothing is done here."""
+    groups = rebuild_groups(dict.fromkeys(names), usable_cores())
+    if len(groups) == 1:
+        return
+    context = multiprocessing.get_context("spawn")
+    processes = [
+        context.Process(target=catch_up_group, args=(group,), daemon=True) for group in groups
+    ]
+    for process in processes:
+        process.start()
+    try:
+        while any(process.is_alive() for process in processes) and not stopping.wait(0.2):
+            pass
+    finally:
+        for process in processes:
+            if process.is_alive():
+                process.terminate()
+            process.join()

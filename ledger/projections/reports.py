@@ -5,6 +5,7 @@ and manager portfolios. (Tier growth is answered by the roster view, from its ti
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -15,10 +16,12 @@ from ledger.projections.client_facts import ClientFacts
 from ledger.projections.kit import (
     BatchView,
     ClientIntervals,
+    Handler,
     Part,
     RecordedTimes,
     UnitTree,
     ViewProjection,
+    chunks,
     from_utc_text,
     placeholders,
     utc_text,
@@ -26,7 +29,9 @@ from ledger.projections.kit import (
 from ledger.projections.kit.staff import StaffTable
 from ledger.projections.kit.timeline import share
 from ledger.projections.prospects import ProspectFunnel
-from ledger.projections.reports_known import ReportsAsKnown
+from ledger.projections.report_pages import StandingPages
+from ledger.projections.report_standings import ReportStandings
+from ledger.projections.reports_known import Aids, ReportsAsKnown
 
 
 def _overdue_cursor(cursor: str | None) -> tuple[int, str] | None:
@@ -117,7 +122,7 @@ class ReportsView(ABC):
         `known_at`, as the ledger knew them then."""
 
 
-class SQLReportsView(BatchView, ReportsAsKnown, ReportsView):
+class SQLReportsView(BatchView, ReportsAsKnown, StandingPages, ReportsView):
     """Options: `cadence` (days per tier) and `completeness_target` (from Settings)."""
 
     view_name = "reports"
@@ -130,8 +135,21 @@ class SQLReportsView(BatchView, ReportsAsKnown, ReportsView):
         )
         self.staff = StaffTable(self, recorded=self.recorded)
         self.facts = ClientFacts(self, self.intervals)
+        # After the intervals and key information it is worked out from.
+        self.standings = ReportStandings(self, self.intervals, self.staff)
         self.prospects = ProspectFunnel(self, self.units)
-        return [self.units, self.recorded, self.intervals, self.staff, self.facts, self.prospects]
+        return [
+            self.units,
+            self.recorded,
+            self.intervals,
+            self.staff,
+            self.facts,
+            self.standings,
+            self.prospects,
+        ]
+
+    def handlers(self) -> dict[type, Handler]:
+        return self.standings.noting(super().handlers())
 
     def completeness(
         self,
@@ -145,18 +163,21 @@ class SQLReportsView(BatchView, ReportsAsKnown, ReportsView):
         if target is None:
             target = float(self.options["completeness_target"])
         as_of = as_of or datetime.now(UTC)
-        if known_at is None:
-            rows = self._completeness_rows(unit_id, as_of)
-        else:
-            rows = self._completeness_rows_known_at(unit_id, as_of, known_at)
+        unsettled = self._unsettled(unit_id, as_of, known_at)
+        counts = {} if unsettled is None else self._kept_completeness(unit_id, unsettled)
+        if unsettled is None or unsettled:
+            if known_at is None:
+                folded = self._completeness_rows(unit_id, as_of, unsettled)
+            else:
+                folded = self._completeness_rows_known_at(unit_id, as_of, known_at, unsettled)
+            for r in folded:
+                totals = counts.setdefault(r["unit_id"], [0, 0])
+                totals[0] += int(r["vip_active"])
+                totals[1] += int(r["complete"] or 0)
         by_unit = [
-            {
-                "unit_id": r["unit_id"],
-                "vip_active": int(r["vip_active"]),
-                "complete": int(r["complete"] or 0),
-                "rate": share(int(r["complete"] or 0), int(r["vip_active"])),
-            }
-            for r in rows
+            {"unit_id": unit, "vip_active": vip, "complete": done, "rate": share(done, vip)}
+            for unit, (vip, done) in sorted(counts.items())
+            if vip
         ]
         vip_active = sum(r["vip_active"] for r in by_unit)
         complete = sum(r["complete"] for r in by_unit)
@@ -171,15 +192,31 @@ class SQLReportsView(BatchView, ReportsAsKnown, ReportsView):
             "by_unit": by_unit,
         }
 
-    def _completeness_rows(self, unit_id: str, as_of: datetime) -> list[dict[str, Any]]:
+    def _subtree_rows(
+        self, select: str, where: str, params: Sequence[Any], aids: Aids, joins: str = ""
+    ) -> list[dict[str, Any]]:
+        """`select` the subtree's clients' intervals (the unit first of `params`) meeting
+        `where` (the rest of them): of the clients `aids`, or of all."""
+        statement = f"{select} {self.intervals.subtree_join()}{joins}WHERE {where}"
+        if aids is None:
+            return self.query(statement, params)
+        rows = []
+        for part in chunks(aids):
+            rows += self.query(f"{statement} AND c.aid IN {placeholders(part)}", (*params, *part))
+        return rows
+
+    def _completeness_rows(
+        self, unit_id: str, as_of: datetime, aids: Aids = None
+    ) -> list[dict[str, Any]]:
+        """A row per active VIP client at `as_of` (of `aids`, or of all): its unit and
+        whether its key information is complete."""
         moment = utc_text(as_of)
-        return self.query(
-            "SELECT c.unit_id AS unit_id, COUNT(*) AS vip_active, "
-            "SUM(CASE WHEN k.complete = 1 THEN 1 ELSE 0 END) AS complete "
-            f"{self.intervals.subtree_join()}LEFT JOIN {self.view_name}_keyinfo k "
-            f"ON k.aid = i.aid WHERE {self.intervals.in_force()} AND i.status = ? "
-            "AND i.tier IN (?, ?, ?) GROUP BY c.unit_id ORDER BY c.unit_id",
+        return self._subtree_rows(
+            "SELECT c.unit_id AS unit_id, 1 AS vip_active, k.complete AS complete",
+            f"{self.intervals.in_force()} AND i.status = ? AND i.tier IN (?, ?, ?)",
             (unit_id, moment, moment, ACTIVE, *VIP_TIERS),
+            aids,
+            joins=f"LEFT JOIN {self.view_name}_keyinfo k ON k.aid = i.aid ",
         )
 
     def overdue_contacts(
@@ -199,17 +236,21 @@ class SQLReportsView(BatchView, ReportsAsKnown, ReportsView):
         as_of = as_of or datetime.now(UTC)
         moment = utc_text(as_of)
         tiers = list(cadence)
-        if known_at is not None:
-            rows = self._overdue_rows_known_at(unit_id, as_of, known_at, tiers)
+        unsettled = self._unsettled(unit_id, as_of, known_at)
+        rows: list[dict[str, Any]] = []
+        if unsettled == []:
+            pass
+        elif known_at is not None:
+            rows = self._overdue_rows_known_at(unit_id, as_of, known_at, tiers, unsettled)
         else:
-            rows = self.query(
+            rows = self._subtree_rows(
                 "SELECT c.client_id AS client_id, c.registered_at AS registered_at, "
                 "i.tier AS tier, i.manager AS manager, (SELECT MAX(occurred_at) FROM "
                 f"{self.view_name}_contacts t WHERE t.aid = i.aid AND t.occurred_at <= ?) "
-                "AS last "
-                f"{self.intervals.subtree_join()}WHERE {self.intervals.in_force()} "
-                f"AND i.status = ? AND i.tier IN {placeholders(tiers)}",
+                "AS last",
+                f"{self.intervals.in_force()} AND i.status = ? AND i.tier IN {placeholders(tiers)}",
                 (moment, unit_id, moment, moment, ACTIVE, *tiers),
+                unsettled,
             )
         items = []
         for r in rows:
@@ -227,6 +268,8 @@ class SQLReportsView(BatchView, ReportsAsKnown, ReportsView):
                         "designated_manager": r["manager"],
                     }
                 )
+        if unsettled is not None:
+            items += self._kept_overdue(unit_id, as_of, known_at, after, limit)
 
         def order(item: dict[str, Any]) -> tuple[int, str]:
             return -item["days_overdue"], item["client_id"]
@@ -252,21 +295,28 @@ class SQLReportsView(BatchView, ReportsAsKnown, ReportsView):
         known_at: datetime | None = None,
     ) -> dict[str, Any]:
         self.units.unit(unit_id)
-        if known_at is not None:
-            rows = self._orphaned_known_at(unit_id, as_of or datetime.now(UTC), known_at)
-            rows = [r for r in rows if r["client_id"] > (cursor or "")]
-            return self._orphaned_page(rows[: limit + 1] if limit else rows, limit)
-        moment = utc_text(as_of or datetime.now(UTC))
-        params: tuple[Any, ...] = (unit_id, moment, moment, ACTIVE, moment, cursor or "")
-        rows = self.query(
-            "SELECT c.client_id AS client_id, i.tier AS tier, i.manager AS former_manager, "
-            f"s.departed_at AS since {self.intervals.subtree_join()}"
-            f"JOIN {self.view_name}_staff s ON s.staff_id = i.manager "
-            f"WHERE {self.intervals.in_force()} AND i.status = ? AND s.departed_at <= ? "
-            "AND c.client_id > ? ORDER BY c.client_id" + (" LIMIT ?" if limit else ""),
-            (*params, limit + 1) if limit else params,
-        )
-        return self._orphaned_page(rows, limit)
+        as_of, after = as_of or datetime.now(UTC), cursor or ""
+        unsettled = self._unsettled(unit_id, as_of, known_at)
+        rows: list[dict[str, Any]] = []
+        if unsettled == []:
+            pass
+        elif known_at is not None:
+            rows = self._orphaned_known_at(unit_id, as_of, known_at, unsettled)
+        else:
+            moment = utc_text(as_of)
+            rows = self._subtree_rows(
+                "SELECT c.client_id AS client_id, i.tier AS tier, "
+                "i.manager AS former_manager, s.departed_at AS since",
+                f"{self.intervals.in_force()} AND i.status = ? AND s.departed_at <= ?",
+                (unit_id, moment, moment, ACTIVE, moment),
+                unsettled,
+                joins=f"JOIN {self.view_name}_staff s ON s.staff_id = i.manager ",
+            )
+        rows = [r for r in rows if r["client_id"] > after]
+        if unsettled is not None:
+            rows += self._kept_orphans(unit_id, as_of, known_at, after, limit)
+        rows.sort(key=lambda r: r["client_id"])
+        return self._orphaned_page(rows[: limit + 1] if limit else rows, limit)
 
     @staticmethod
     def _orphaned_page(rows: list[dict[str, Any]], limit: int | None) -> dict[str, Any]:
@@ -315,20 +365,7 @@ class SQLReportsView(BatchView, ReportsAsKnown, ReportsView):
         self.units.unit(unit_id)
         if known_at is not None:
             return self._complaints(self._complaint_rows_known_at(unit_id, start, end, known_at))
-        p = self.view_name
-        rows = self.query(
-            "SELECT c.client_id AS client_id, k.aid AS aid, k.staff_id AS staff_id, "
-            "k.occurred_at AS occurred_at, k.summary AS summary, "
-            "i.manager AS designated_manager "
-            f"FROM {p}_complaints k JOIN {p}_clients c ON c.aid = k.aid "
-            f"JOIN {p}_unit_paths u ON u.unit_id = c.unit_id AND u.ancestor_id = ? "
-            f"JOIN {p}_intervals i ON i.aid = k.aid "
-            "AND i.valid_from <= k.occurred_at AND (i.valid_to IS NULL OR i.valid_to > "
-            "k.occurred_at) WHERE k.occurred_at >= ? AND k.occurred_at < ? "
-            "ORDER BY k.occurred_at, c.client_id, k.version",
-            (unit_id, utc_text(start), utc_text(end)),
-        )
-        return self._complaints(rows)
+        return self._complaints(self._complaint_rows(unit_id, utc_text(start), utc_text(end)))
 
     def _complaints(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
         by_manager: dict[str, int] = {}

@@ -3,9 +3,9 @@ Audit). The reports view's intervals and derived rows hold what is known now; wh
 then is worked out from the rows kept with their place in the log (change points, profile
 updates, assets, departures) or their recorded time (contacts, prospects), recorded by then.
 
-A retraction removes a profile update's, assets report's or complaint's rows: as known
-before the retraction, those reports leave the retracted event out too (a contact's
-recorded and retracted times are kept, so overdue contacts count it until its retraction).
+A retracted event counts until its retraction was recorded: a contact's recorded and
+retracted times are kept with it, and a retracted profile update's, assets report's or
+complaint's rows are kept aside with the retraction's place (`retracted_facts.py`).
 """
 
 from __future__ import annotations
@@ -23,6 +23,10 @@ from ledger.projections.kit import placeholders, utc_text
 from ledger.projections.kit.intervals import FIELDS, KnownClient
 from ledger.projections.kit.text import chunks
 from ledger.projections.kit.timeline import asset_deltas, value_at
+from ledger.projections.retracted_facts import complaints_known, rows_known
+
+# The clients a report folds: a list, or None for every client of the subtree.
+Aids = Sequence[str] | None
 
 if TYPE_CHECKING:
     from ledger.projections.kit import ClientIntervals
@@ -41,20 +45,19 @@ class ReportsAsKnown:
         def query(self, statement: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]: ...
 
     def _completeness_rows_known_at(
-        self, unit_id: str, as_of: datetime, known_at: datetime
+        self, unit_id: str, as_of: datetime, known_at: datetime, aids: Aids = None
     ) -> list[dict[str, Any]]:
         """The intervals and completeness hold what is known now; what was known then is
-        worked out from the change points and profile updates recorded by then."""
+        worked out from the change points and profile updates recorded by then (of the
+        clients `aids` of the subtree, or of all)."""
         upto = self.intervals.known_position(known_at)
-        clients = self.intervals.known_clients(upto, unit_id=unit_id)
+        clients = self._known_subtree(upto, unit_id, aids)
         vip = {}
         for key, client in clients.items():
             values = client.at(as_of)
             if values["status"] == ACTIVE and values["tier"] in VIP_TIERS:
                 vip[key] = client
-        updates = self._known_rows(
-            "seq, effective_at, key_info FROM {p}_profile_updates", list(vip), upto
-        )
+        updates = self._known_rows("profile_updates", list(vip), upto)
         by_unit: dict[str, dict[str, Any]] = {}
         for key, client in vip.items():
             row = by_unit.setdefault(
@@ -66,30 +69,39 @@ class ReportsAsKnown:
             )
         return [by_unit[u] for u in sorted(by_unit)]
 
+    def _known_subtree(self, upto: int, unit_id: str, aids: Aids) -> dict[str, KnownClient]:
+        """The clients `aids` (every client of the subtree if None) as known at `upto`."""
+        if aids is None:
+            return self.intervals.known_clients(upto, unit_id=unit_id)
+        found: dict[str, KnownClient] = {}
+        for part in chunks(aids):
+            found.update(self.intervals.known_clients(upto, aids=part))
+        return found
+
     def _known_rows(
-        self, select: str, keys: list[str], upto: int
+        self, table: str, keys: list[str], upto: int
     ) -> defaultdict[str, list[dict[str, Any]]]:
-        """Rows of the clients `keys` (`select`: columns FROM a table with `aid` and `seq`)
-        recorded by position `upto`, by client."""
+        """Rows of the clients `keys` in `table` (with `seq`) recorded by position `upto`
+        and not retracted by then, by client."""
         found: defaultdict[str, list[dict[str, Any]]] = defaultdict(list)
         for part in chunks(keys):
             for row in self.query(
-                f"SELECT aid, {select.format(p=self.view_name)} "
-                f"WHERE aid IN {placeholders(part)} AND seq <= ?",
-                (*part, upto),
+                f"SELECT * FROM {rows_known(self.view_name, table)} "
+                f"WHERE t.aid IN {placeholders(part)} AND t.seq <= ?",
+                (upto, *part, upto),
             ):
                 found[row["aid"]].append(row)
         return found
 
     def _orphaned_known_at(
-        self, unit_id: str, as_of: datetime, known_at: datetime
+        self, unit_id: str, as_of: datetime, known_at: datetime, aids: Aids = None
     ) -> list[dict[str, Any]]:
-        """Orphaned clients from the change points and departures recorded by `known_at`,
-        ordered by client id."""
+        """Orphaned clients from the change points and departures recorded by `known_at`
+        (of the clients `aids`, or of all), ordered by client id."""
         upto, moment = self.intervals.known_position(known_at), utc_text(as_of)
         departed = self.staff.departures_known(upto)
         rows = []
-        for client in self.intervals.known_clients(upto, unit_id=unit_id).values():
+        for client in self._known_subtree(upto, unit_id, aids).values():
             values = client.at(as_of)
             manager = values["manager"]
             if values["status"] == ACTIVE and manager in departed and departed[manager] <= moment:
@@ -115,9 +127,7 @@ class ReportsAsKnown:
             values = client.at(end)
             if values["status"] == ACTIVE and values["manager"] == staff_id:
                 clients[values["tier"]] += 1  # type: ignore[index]
-        reports = self._known_rows(
-            "seq, version, effective_at, amount FROM {p}_assets", list(held), upto
-        )
+        reports = self._known_rows("assets", list(held), upto)
         first, last = utc_text(start), utc_text(end)
         change = Decimal(0)
         for key, client in held.items():
@@ -157,12 +167,13 @@ class ReportsAsKnown:
         return found
 
     def _overdue_rows_known_at(
-        self, unit_id: str, as_of: datetime, known_at: datetime, tiers: list[str]
+        self, unit_id: str, as_of: datetime, known_at: datetime, tiers: list[str], aids: Aids
     ) -> list[dict[str, Any]]:
-        """The rows `overdue_contacts` works from, as known at `known_at`."""
+        """The rows `overdue_contacts` works from, as known at `known_at` (of the clients
+        `aids`, or of all)."""
         upto, moment = self.intervals.known_position(known_at), utc_text(as_of)
         clients: dict[str, tuple[KnownClient, dict[str, str | None]]] = {}
-        for key, client in self.intervals.known_clients(upto, unit_id=unit_id).items():
+        for key, client in self._known_subtree(upto, unit_id, aids).items():
             values = client.at(as_of)
             if values["status"] == ACTIVE and values["tier"] in tiers:
                 clients[key] = (client, values)
@@ -193,11 +204,12 @@ class ReportsAsKnown:
         for part in chunks(list(clients)):
             rows += self.query(
                 "SELECT k.aid AS aid, k.version AS version, k.staff_id AS staff_id, "
-                f"k.occurred_at AS occurred_at, k.summary AS summary FROM {p}_complaints k "
+                f"k.occurred_at AS occurred_at, k.summary AS summary FROM {complaints_known(p)} "
                 f"JOIN {p}_contacts_known r ON r.aid = k.aid AND r.version = k.version "
                 f"WHERE k.aid IN {placeholders(part)} AND k.occurred_at >= ? "
-                "AND k.occurred_at < ? AND r.recorded_at <= ?",
-                (*part, utc_text(start), utc_text(end), moment),
+                "AND k.occurred_at < ? AND r.recorded_at <= ? "
+                "AND (r.retracted_at IS NULL OR r.retracted_at > ?)",
+                (*part, utc_text(start), utc_text(end), moment, moment),
             )
         for row in rows:
             client = clients[row["aid"]]

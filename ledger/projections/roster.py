@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ledger.domain.values import ACTIVE, TIERS, VIP_TIERS
+from ledger.domain.values import ACTIVE, CHURNED, TIERS, VIP_TIERS
 from ledger.projections.kit import (
     ActiveTierCounts,
     BatchView,
@@ -55,6 +55,11 @@ class RosterView(ABC):
         """`{items: [{client_id, name, unit_id, tier, status, designated_manager}],
         next_cursor}` of the subtree at `as_of` (now by default), ordered by client id;
         `cursor` is the previous page's `next_cursor`; `client_ids`: only these."""
+
+    @abstractmethod
+    def churned_before(self, unit_id: str, moment: datetime) -> list[str]:
+        """The clients of the subtree churned now that began a churned spell by `moment`
+        (those whose retention period may have passed), in client id order."""
 
     @abstractmethod
     def roster_summary(
@@ -159,6 +164,29 @@ class SQLRosterView(BatchView, RosterView):
         items = [self._opened(row) for row in rows[:limit]]
         next_cursor = items[-1]["client_id"] if len(rows) > limit else None
         return {"items": items, "next_cursor": next_cursor}
+
+    def query_index_statements(self) -> list[str]:
+        # The few clients churned long ago, without visiting every client of the subtree
+        # (the erasable list visited and loaded every churned one: 489 ms of CPU for the
+        # branch of the 100,000-client demo).
+        return [
+            *super().query_index_statements(),
+            "CREATE INDEX IF NOT EXISTS roster_intervals_churned ON roster_intervals "
+            "(valid_from) WHERE status = 'churned'",
+        ]
+
+    def churned_before(self, unit_id: str, moment: datetime) -> list[str]:
+        self.units.unit(unit_id)
+        now = utc_text(datetime.now(UTC))
+        # Driven by the spells (the IN list), never by the subtree's clients.
+        rows = self.query(
+            f"SELECT DISTINCT c.client_id AS client_id {self.intervals.subtree_join()}"
+            "WHERE i.aid IN (SELECT e.aid FROM roster_intervals e WHERE e.status = 'churned' "
+            f"AND e.valid_from <= ?) AND {self.intervals.in_force()} AND i.status = ? "
+            "ORDER BY c.client_id",
+            (unit_id, utc_text(moment), now, now, CHURNED),
+        )
+        return [row["client_id"] for row in rows]
 
     def _opened(self, row: dict[str, Any]) -> dict[str, Any]:
         # Names are kept sealed under each client's key (ledger.privacy); null once erased.

@@ -10,19 +10,17 @@ rebuild racing a follower never applies an event twice.
 
 from __future__ import annotations
 
-import contextlib
 import gc
 import logging
-import queue
 import threading
-import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError, Notification
 
+from ledger.projections.following import BATCH, Following
 from ledger.projections.kit import BatchView, ViewProjection
 from ledger.projections.reading import (
     CATCH_UP_BATCH,
@@ -44,10 +42,8 @@ from ledger.store import STORE_UNAVAILABLE
 log = logging.getLogger(__name__)
 __all__ = ["BATCH", "ProjectionError", "ProjectionRunner", "ViewBehindError", "ViewEventError"]
 
-BATCH = 1000
 
-
-class ProjectionRunner:
+class ProjectionRunner(Following):
     """Runs the read models' projections over an application's log: follows it, catches
     up, waits for a position, rebuilds. The views are read directly (see `bootstrap`)."""
 
@@ -76,6 +72,9 @@ class ProjectionRunner:
         self.remote: Any = None
         self.error: BaseException | None = None
         self.recovery = Recovery(self)
+        # Catches the named views up in other processes (set by the composition root),
+        # until done or the event is set: `follow()` starts with it when far behind.
+        self.catch_up_elsewhere: Callable[[list[str], threading.Event], None] | None = None
         self.failures = self.recovery.failures
         # Views write to separate files or rows, so their batches run side by side.
         self._workers = ThreadPoolExecutor(
@@ -192,14 +191,19 @@ class ProjectionRunner:
         self._refresh_statistics(names)
         return end
 
-    def advance(self, names: list[str]) -> int:
-        """Apply the log from the named views' positions to its end; returns the end."""
+    def advance(self, names: list[str], *, following: bool = False) -> int:
+        """Apply the log from the named views' positions to its end; returns the end.
+
+        `following` (the catch-up `follow()` starts with): a view that fails on an event is
+        set aside and retried while the others go on, and `stop()` ends it between batches."""
         start = self._load_positions(names)
         limit = CATCH_UP_BATCH_ALONE if len(names) == 1 else CATCH_UP_BATCH
         batches = 0
         with ReadAhead(self.app, start, self._topics(names), limit) as reader:
             for after, items in reader:
-                self._apply_items(items, names, after)
+                if following and self._stopping.is_set():
+                    break
+                self._apply_items(items, names, after, contain=following)
                 start = items[-1][1].notification_id
                 batches += 1
                 if batches % 10 == 0:
@@ -239,123 +243,6 @@ class ProjectionRunner:
         if was_running:
             self.start()
         return end
-
-    # ---- following ----------------------------------------------------------------------
-
-    @property
-    def is_running(self) -> bool:
-        if self.remote is not None and self.remote.is_running:
-            return True
-        return any(t.is_alive() for t in self._threads)
-
-    @property
-    def is_recovering(self) -> bool:
-        return self.recovery.is_recovering
-
-    def start(self) -> None:
-        """Follow the store in background threads until `stop()`."""
-        if self.is_running:
-            return
-        self.halted.clear()
-        self.follow()
-
-    def follow(self) -> None:
-        self.error = None
-        self._stopping.clear()
-        names = list(self.views)
-        start = self._load_positions(names)
-        self._subscription = self.app.recorder.subscribe(gt=start)
-        buffer: queue.Queue[Notification | None] = queue.Queue(maxsize=BATCH * 10)
-        self._threads = [
-            threading.Thread(
-                target=self._read,
-                args=(self._subscription, buffer),
-                daemon=True,
-                name="projections-reader",
-            ),
-            threading.Thread(
-                target=self._process,
-                args=(buffer, names, start),
-                daemon=True,
-                name="projections-processor",
-            ),
-        ]
-        for thread in self._threads:
-            thread.start()
-
-    def _read(self, subscription: Any, buffer: queue.Queue[Notification | None]) -> None:
-        try:
-            for notification in subscription:
-                while not self._stopping.is_set():
-                    try:
-                        buffer.put(notification, timeout=0.2)
-                        break
-                    except queue.Full:
-                        continue
-                if self._stopping.is_set():
-                    break
-        except BaseException as error:
-            self._fail(error)
-        finally:
-            with contextlib.suppress(queue.Full):
-                buffer.put(None, timeout=1)
-
-    def _process(
-        self, buffer: queue.Queue[Notification | None], names: list[str], after: int
-    ) -> None:
-        try:
-            while True:
-                first = buffer.get()
-                if first is None:
-                    return
-                batch = [first]
-                while len(batch) < BATCH:
-                    try:
-                        item = buffer.get_nowait()
-                    except queue.Empty:
-                        break
-                    if item is None:
-                        self._apply(batch, names, after)
-                        return
-                    batch.append(item)
-                self._apply(batch, names, after)
-                after = batch[-1].id
-        except BaseException as error:
-            self._fail(error)
-
-    def _fail(self, error: BaseException) -> None:
-        log.exception("projections stopped: %s", error)
-        self.error = error
-        self._stopping.set()
-        if self._subscription is not None:
-            self._subscription.stop()
-        self.progress.notify()
-        self.recovery.following_failed(error)
-
-    def stop(self) -> None:
-        """Stop following; what was processed stays processed."""
-        self.halted.set()
-        self._stopping.set()
-        if self._subscription is not None:
-            self._subscription.stop()
-        self.join_threads()
-        self._threads = []
-        self._subscription = None
-
-    def join_threads(self) -> None:
-        for thread in self._threads:
-            thread.join(timeout=10)
-
-    def run_forever(self) -> None:
-        """Follow the store until interrupted (`ledger project`)."""
-        self.start()
-        try:
-            while self.is_running or self.is_recovering:
-                time.sleep(0.5)
-        finally:
-            self.stop()
-        if self.error is not None:
-            raise ProjectionError(str(self.error)) from self.error
 
     def close(self) -> None:
         self.stop()

@@ -20,6 +20,7 @@ from ledger.integrity.append import (
 from ledger.integrity.chain import ChainEvent, chain_event
 from ledger.integrity.merkle import Block
 from ledger.store.chain_recording import ChainRecording
+from ledger.store.recorded_order import check
 
 
 class LedgerPOPOApplicationRecorder(ChainRecording, POPOApplicationRecorder):
@@ -30,11 +31,15 @@ class LedgerPOPOApplicationRecorder(ChainRecording, POPOApplicationRecorder):
         self._leaves: dict[int, int] = {}
         self._blocks: dict[Block, bytes] = {}
         self.frontiers = FrontierCache()
+        self._recorded_last: int | None = None
 
     def _update_table(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
+        last = check(self._recorded_last, stored_events)  # under the store's lock
         ids = super()._update_table(stored_events, **kwargs) or []
+        if last is not None:
+            self._recorded_last = last
         if ids:
             try:
                 events = [chain_event(p, s) for p, s in zip(ids, stored_events, strict=True)]

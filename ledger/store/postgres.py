@@ -42,6 +42,7 @@ from ledger.integrity.chain import ChainEvent, uuid_bytes
 from ledger.store.chain_recording import ChainRecording
 from ledger.store.postgres_chain import PostgresChainTables
 from ledger.store.pulls import SpacedPulls
+from ledger.store.recorded_order import check, recorded_in
 
 # The library tries a statement 10 times, each attempt waiting up to POSTGRES_CONNECT_TIMEOUT
 # for a connection, so with the database down a request hung for about a minute. Two
@@ -190,6 +191,7 @@ class LedgerPostgresApplicationRecorder(ChainRecording, PostgresApplicationRecor
             events = self._placed(curs.connection, ids, stored_events)
             with curs.connection.cursor(row_factory=tuple_row) as c:
                 try:
+                    self._check_recorded_order(c, ids, stored_events)
                     record(PostgresChainTables(self, c), events)
                 except psycopg.Error:
                     raise  # the database aborted the transaction: it cannot commit
@@ -198,6 +200,21 @@ class LedgerPostgresApplicationRecorder(ChainRecording, PostgresApplicationRecor
                 except Exception as error:
                     raise RolledBack(error) from None
         return ids
+
+    def _check_recorded_order(
+        self, c: Cursor[Any], ids: Sequence[int], stored_events: Sequence[StoredEvent]
+    ) -> None:
+        """Under the events table's lock: the insert is refused if stamped before the event
+        before it in the log (`recorded_order`)."""
+        c.execute(
+            self._sql(
+                "SELECT state FROM {events} WHERE notification_id < %s "
+                "ORDER BY notification_id DESC LIMIT 1"
+            ),
+            (min(ids),),
+        )
+        row = c.fetchone()
+        check(recorded_in(row[0] if row else None), stored_events)
 
     @contextmanager
     def _locked(self) -> Iterator[PostgresChainTables]:

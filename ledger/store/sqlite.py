@@ -39,6 +39,7 @@ from ledger.integrity.append import (
 from ledger.integrity.chain import chain_event
 from ledger.store.chain_recording import ChainRecording
 from ledger.store.pulls import SpacedPulls
+from ledger.store.recorded_order import check, recorded_in
 from ledger.store.sqlite_chain import SQLiteChainTables
 
 POLL_INTERVAL = 0.25
@@ -144,6 +145,14 @@ class LedgerSQLiteApplicationRecorder(ChainRecording, SQLiteApplicationRecorder)
     ) -> Sequence[int] | None:
         ids = self._insert_rows(c, stored_events)
         if ids:
+            # Under the write lock the rows took: refused, the transaction rolls them back.
+            c.execute(
+                f"SELECT state FROM {self.events_table_name} WHERE rowid < ? "
+                "ORDER BY rowid DESC LIMIT 1",
+                (ids[0],),
+            )
+            row = c.fetchone()
+            check(recorded_in(row[0] if row else None), stored_events)
             # The inserts above hold SQLite's write lock, so the heads cannot move under us.
             events = [chain_event(p, s) for p, s in zip(ids, stored_events, strict=True)]
             try:

@@ -185,7 +185,7 @@ class KnownAtContract(WorldCase):
 
         assert referral(known_at=at(-0.5)) == (0, 0)
         assert referral(known_at=found["recorded_at"]) == (1, 0)
-        # The conversion's two events (the client, the prospect) carry their own times.
+        # Known now: the conversion (its two events, the client and the prospect, at one instant).
         known = datetime.now(UTC).isoformat()
         assert referral() == referral(known_at=known) == (1, 1)
         body = self.restated(world, "funnel", found["recorded_at"], known, **params)

@@ -128,6 +128,27 @@ class PrivacyContract:
         assert listed.status_code == 200, listed.text
         assert [item["client_id"] for item in listed.json()["items"]] == [old]
 
+    def test_a_client_churned_again_recently_is_not_erasable_however_long_ago_it_first_left(
+        self, world: World
+    ) -> None:
+        old, _ = self._long_gone_client(world)
+        back = new_id("C")
+        world.post(
+            "/v1/clients",
+            {"client_id": back, "name": NAME, "unit_id": world["O1"], "occurred_at": at(-2990)},
+        )
+        for step, body in (
+            ("churn", {"kind": "normal", "reason": "moved", "effective_at": at(-2600)}),
+            ("reactivation", {"reason": "came back", "effective_at": at(-2500)}),
+            ("churn", {"kind": "normal", "reason": "moved again", "effective_at": at(10)}),
+        ):
+            world.post(f"/v1/clients/{back}/{step}", body)
+        listed = world.api.get(
+            "/v1/privacy/erasable", params={"unit_id": world["B"]}, headers=ADMIN
+        )
+        assert listed.status_code == 200, listed.text
+        assert [item["client_id"] for item in listed.json()["items"]] == [old]
+
     def test_after_erasure_no_personal_data_is_answered_and_every_proof_holds(
         self, app: tuple[TestClient, Container], world: World
     ) -> None:

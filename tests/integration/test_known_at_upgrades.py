@@ -57,14 +57,47 @@ class KnownAtUpgradeCase(ProjectionCase):
         projections.catch_up()
         view, known_at = projections.views["reports"], datetime.now(UTC)
         assert container.views.reports.completeness("O1", known_at=known_at)["vip_active"] == 1
-        # A reports view of before 1.1 kept no recorded times: it knew nothing "then".
+        # A reports view of before 1.1 kept no recorded times (nor standings, read as
+        # known at a time by when they were recorded): it knew nothing "then".
         with view.transaction() as c:
             view.execute(c, "DELETE FROM reports_recorded")
+            view.execute(c, "DELETE FROM reports_client_recorded")
+            view.execute(c, "DROP TABLE reports_report_standings_kept")
         assert container.views.reports.completeness("O1", known_at=known_at)["vip_active"] == 0
         for _ in range(2):  # the next start replays the log; the one after, nothing
             with self.restarted(database_url) as restarted:
                 known = restarted.views.reports.completeness("O1", known_at=known_at)
                 assert known["vip_active"] == 1
+                assert restarted.runner.positions()["reports"] == container.ledger.position
+
+    def test_a_reports_view_that_deleted_retracted_rows_replays_the_log_once(
+        self, container: Container, projections: ProjectionRunner, database_url: str
+    ) -> None:
+        self.register(container)
+        app = container.ledger
+        filled = app.update_profile(
+            client_id="K1",
+            changes={"address": "1 Bund Road", "phone": "139", "employer": "SAIC"},
+            effective_at=day(1, 7),
+            recorded_by=BY,
+        )
+        between = datetime.now(UTC)
+        app.retract(client_id="K1", event_id=filled.event_id, reason="x", recorded_by=BY)
+        projections.catch_up()
+        view = projections.views["reports"]
+
+        def complete(views: Container) -> int:
+            return int(views.views.reports.completeness("O1", known_at=between)["complete"])
+
+        assert complete(container) == 1
+        # As a view of before kept it: the retracted update gone, and no mark that it keeps them.
+        with view.transaction() as c:
+            view.execute(c, "DELETE FROM reports_profile_updates_retracted")
+            view.execute(c, "DROP TABLE reports_retracted_kept")
+        assert complete(container) == 0
+        for _ in range(2):  # replayed at the next start, once
+            with self.restarted(database_url) as restarted:
+                assert complete(restarted) == 1
                 assert restarted.runner.positions()["reports"] == container.ledger.position
 
     def test_a_maintenance_view_that_kept_no_recorded_times_replays_the_log(

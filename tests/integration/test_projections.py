@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -14,7 +15,7 @@ import pytest
 from ledger.bootstrap import Container, build
 from ledger.config import Settings
 from ledger.domain import Client
-from ledger.projections import client_facts
+from ledger.projections import client_facts, following, rebuild
 from ledger.projections.kit import BatchView, utc_text
 from ledger.projections.runner import ProjectionError, ProjectionRunner
 from support.projection_scenarios import (
@@ -940,6 +941,38 @@ class RunnerCase(ProjectionCase):
         incremental = dump(projections.views)
         assert container.rebuild_in_processes() == dict.fromkeys(projections.views, end)
         assert dump(projections.views) == incremental
+
+    def test_a_runner_far_behind_catches_up_in_processes_then_follows(
+        self, container: Container, projections: ProjectionRunner, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        build_org(container.ledger, day(1, 1))
+        end = self._write_clients(container, 0, 5)
+        projections.catch_up()
+        incremental = dump(projections.views)
+        for view in projections.views.values():
+            view.reset()
+        monkeypatch.setattr(following, "CATCH_UP_AT_LEAST", 1)
+        monkeypatch.setattr(following, "CATCH_UP_IN_PROCESSES_AT_LEAST", 1)
+        monkeypatch.setattr(rebuild, "usable_cores", lambda: 2)
+        elsewhere = projections.catch_up_elsewhere
+        assert elsewhere is not None
+        reached: list[dict[str, int]] = []
+
+        def spying(names: list[str], stopping: threading.Event) -> None:
+            elsewhere(names, stopping)
+            reached.append(projections.positions())
+
+        projections.catch_up_elsewhere = spying
+        projections.start()
+        deadline = time.monotonic() + 60
+        while not reached and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert projections.wait(end, timeout=10)
+        # The processes caught every view up; the rows are those of one process.
+        assert reached == [dict.fromkeys(projections.views, end)]
+        assert dump(projections.views) == incremental
+        later = self._write_clients(container, 5, 1)
+        assert projections.wait(later, timeout=10)
 
     def test_stopping_mid_stream_and_restarting_applies_every_event_once(
         self, container: Container, projections: ProjectionRunner

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from ledger.bootstrap import build
 from ledger.config import Settings
 from ledger.domain import Client, RuleViolation
-from ledger.privacy import ERASED, KeyRing, MasterKey, MemoryKeyTable, PersonalDataMapper
+from ledger.privacy import ERASED, KeyRing, MasterKey, MemoryKeyTable, PersonalDataMapper, keys
 from ledger.privacy.cipher import (
     KeyMismatch,
     blind_digest,
@@ -139,6 +139,27 @@ def test_concurrent_first_writes_share_the_first_key() -> None:
     first, second = KeyRing(master, table), KeyRing(master, table)
     token = seal(first.for_sealing("s"), b"x", b"a")
     assert open_sealed(second.for_sealing("s"), token, b"a") == b"x"
+
+
+def test_a_key_ring_keeps_few_keys_unwrapped_and_reads_dropped_ones_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(keys, "MAX_KEYS", 4)
+    table, master = MemoryKeyTable(), MasterKey(new_key())
+    writer = KeyRing(master, table)
+    tokens = {f"s{n}": seal(writer.for_sealing(f"s{n}"), b"x", b"a") for n in range(10)}
+    writer.erase("s3")
+    ring = KeyRing(master, table)
+    ring.load(tokens)  # a page's keys in one read: kept together, however many
+    assert len(ring._aeads) == 10
+    ring = KeyRing(master, table)
+    for subject, token in tokens.items():
+        aead = ring.for_opening(subject)
+        if subject == "s3":
+            assert aead is None  # erased, read so from the table again
+        else:
+            assert aead is not None and open_sealed(aead, token, b"a") == b"x"
+        assert len(ring._aeads) <= 4
 
 
 def test_rotation_rewraps_every_key_under_the_new_master() -> None:

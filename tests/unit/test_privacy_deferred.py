@@ -162,7 +162,16 @@ def test_a_page_of_events_opens_with_one_read_of_its_clients_keys() -> None:
     stored = [writer.to_stored_event(event) for event in events]
     erased = str(events[0].originator_id)
     KeyRing(master, table).erase(erased)
-    page = [Notification(id=n + 1, **vars(s)) for n, s in enumerate(stored)]
+    page = [
+        Notification(
+            id=n + 1,
+            originator_id=s.originator_id,
+            originator_version=s.originator_version,
+            topic=s.topic,
+            state=s.state,
+        )
+        for n, s in enumerate(stored)
+    ]
     app = SimpleNamespace(mapper=mapper_on(KeyRing(master, table)), name="ledger")
     table.reads = 0
     names = [event.name for event, _, _ in deserialise(app, page)]  # type: ignore[arg-type]

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
+import pytest
+
+from ledger.projections.kit import text
 from ledger.projections.kit.text import FIRST_TEXT, LAST_TEXT, from_utc_text, utc_text
 
 EAST = timezone(timedelta(hours=14))
@@ -31,3 +34,23 @@ def test_texts_keep_time_order_across_the_whole_range() -> None:
     texts = [utc_text(t) for t in times]
     assert texts == sorted(texts)
     assert all(from_utc_text(text) is not None for text in texts)
+
+
+def test_texts_kept_from_earlier_calls_are_the_same_and_stay_few(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(text, "TEXTS_KEPT", 8)
+    monkeypatch.setattr(text, "_TEXTS", {})
+    east = datetime(2026, 6, 30, 8, tzinfo=timezone(timedelta(hours=8)))
+    assert utc_text(east) == "2026-06-30T00:00:00.000000"
+    # The same instant in another zone, found among the texts kept: the same UTC text.
+    assert utc_text(datetime(2026, 6, 30, tzinfo=UTC)) == "2026-06-30T00:00:00.000000"
+    assert utc_text(datetime(2026, 6, 29, 23, tzinfo=timezone(timedelta(hours=-1)))) == (
+        "2026-06-30T00:00:00.000000"
+    )
+    for n in range(50):
+        moment = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(minutes=n)
+        assert utc_text(moment) == moment.isoformat(timespec="microseconds")[:26]
+        assert len(text._TEXTS) <= 8
+    with pytest.raises(ValueError, match="naive"):
+        utc_text(datetime(2026, 6, 30))

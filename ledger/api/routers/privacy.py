@@ -7,11 +7,9 @@ from typing import Annotated
 from fastapi import Depends, Query
 
 from ledger.api.deps import IdPath, LedgerDep, RosterDep, UpdateWriterDep, role_in
-from ledger.api.exports import every_page
 from ledger.api.routing import resource_router
 from ledger.api.schemas import ErasablePublic, ErasureCreate, WritePublic
 from ledger.application import Principal
-from ledger.projections.roster import MAX_LIMIT
 
 router = resource_router(tag="privacy", problems=(401, 403, 404, 409, 422, 500))
 
@@ -37,8 +35,5 @@ def erasable(
     view: RosterDep,
     _: EraserDep,
 ) -> ErasablePublic:
-    rows = every_page(
-        lambda after: view.roster(unit_id, status="churned", limit=MAX_LIMIT, cursor=after)
-    )
-    found = ledger.erasable(row["client_id"] for row in rows)
+    found = ledger.erasable_of(lambda moment: view.churned_before(unit_id, moment))
     return ErasablePublic.model_validate({"unit_id": unit_id, "items": found})

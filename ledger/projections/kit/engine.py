@@ -231,7 +231,7 @@ class BatchView(TrackingRecorder, ABC):
         with self.write() as c:
             self.execute(c, statement, params)
             if mark:
-                self.mark(mark, params[0])
+                self.mark(mark, params[0], tracking.notification_id)
             self.advance(tracking)
 
     def advance(self, tracking: Tracking) -> None:
@@ -242,6 +242,12 @@ class BatchView(TrackingRecorder, ABC):
 
     _state: _WriteState = _PerView()  # type: ignore[assignment]
 
+    @property
+    def batch_position(self) -> int | None:
+        """The last position of the log the open batch has taken (None outside one)."""
+        tracking = self._state.tracking
+        return None if tracking is None else tracking.notification_id
+
     def batch_memo(self, key: str, factory: Callable[[], T]) -> T:
         """Something the open batch keeps in memory for its flush."""
         memo = self._state.memo
@@ -249,9 +255,18 @@ class BatchView(TrackingRecorder, ABC):
             memo[key] = factory()
         return memo[key]  # type: ignore[no-any-return]
 
-    def mark(self, kind: str, key: str) -> None:
-        """`key` (a client, a unit) is to be recomputed for `kind` before the batch commits."""
+    def mark(self, kind: str, key: str, position: int | None = None) -> None:
+        """`key` (a client, a unit) is to be recomputed for `kind` before the batch commits;
+        `position`: of the event that marks it (see `marked_at`)."""
         self._state.marked[kind].add(key)
+        if position is not None:
+            at: dict[tuple[str, str], int] = self.batch_memo("marked_at", dict)
+            if position > at.get((kind, key), 0):
+                at[(kind, key)] = position
+
+    def marked_at(self, kind: str, key: str) -> int | None:
+        """The last position of the open batch's events that marked `key` for `kind`."""
+        return self.batch_memo("marked_at", dict).get((kind, key))  # type: ignore[no-any-return]
 
     @property
     def marked(self) -> dict[str, set[str]]:

@@ -57,8 +57,7 @@ class KnownClient:
         return [i for i in fold_intervals(self.changes, FIELDS) if i.values[0] is not None]
 
     def at(self, moment: datetime) -> dict[str, str | None]:
-        """Its tier, status and designated manager in force at `moment` (all None before
-        its registration took effect)."""
+        """Its tier, status and manager at `moment` (all None before its registration)."""
         return self.at_text(utc_text(moment))
 
     def at_text(self, moment: str) -> dict[str, str | None]:
@@ -94,10 +93,8 @@ class ClientIntervals(Part):
         members: bool = False,
     ) -> None:
         super().__init__(view)
-        self.units = units
-        self.recorded = recorded
+        self.units, self.recorded, self.members = units, recorded, members
         self.manager_marks = manager_marks
-        self.members = members
         self.refold_listeners: list[RefoldListener] = []
 
     def tables(self) -> list[str]:
@@ -302,10 +299,8 @@ class ClientIntervals(Part):
                 self._fill_members(c)
 
     def upgrade(self) -> None:
-        """A view that kept no recorded times before (the reports view, before 1.1) replays
-        the log: what it knew at a past time cannot be read from it otherwise. A view built
-        before its members were kept gets them from its clients (at 100,000 clients,
-        ~500,000 rows in one statement)."""
+        """A view that kept no recorded times (the reports view, before 1.1) replays the
+        log; one that kept no members gets them from its clients (one statement)."""
         if self.recorded is not None:
             with self.view.transaction() as c:
                 changes = self.view.fetch(c, f"SELECT aid FROM {self.prefix}_changes LIMIT 1")
@@ -339,13 +334,21 @@ class ClientIntervals(Part):
         return self.recorded.position_known_at(known_at)
 
     def known_clients(
-        self, upto: int, *, unit_id: str | None = None, manager: str | None = None
+        self,
+        upto: int,
+        *,
+        unit_id: str | None = None,
+        manager: str | None = None,
+        aids: Sequence[str] | None = None,
     ) -> dict[str, KnownClient]:
         """The clients registered by position `upto` (of the subtree of `unit_id`; or ever
-        held by `manager`), each with its change points recorded by then: what the view's
-        intervals were before any later event was recorded."""
+        held by `manager`; of `aids`, at most `CHUNK`), each with its change points recorded
+        by then: what the view's intervals were before any later event was recorded."""
         p = self.prefix
         where, params = ["ch.seq <= ?"], [upto]
+        if aids is not None:
+            where.append(f"ch.aid IN {placeholders(aids)}")
+            params.extend(aids)
         joins = ""
         if unit_id is not None:
             joins = f"JOIN {p}_unit_paths u ON u.unit_id = c.unit_id AND u.ancestor_id = ? "

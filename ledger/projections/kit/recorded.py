@@ -1,6 +1,6 @@
 """When each event a view keeps was recorded, by log position: what a view reads as known at
 a past time (API.md 1.1, Audit) is what it held at the last position recorded by then (the
-log's order is its recorded order)."""
+log's order is its recorded order, by construction: docs/ARCHITECTURE.md, Known at)."""
 
 from __future__ import annotations
 

@@ -77,7 +77,7 @@ class StaffTable(Part):
                     (key, seq, moment),
                 )
                 self.recorded.record(c, seq, event.timestamp)
-            view.mark("staff", key)
+            view.mark("staff", key, seq)
             view.advance(tracking)
 
     def staff_ids(self, c: Any, keys: Iterable[str]) -> list[str]:

@@ -23,7 +23,27 @@ FIRST_TEXT = "0001-01-01T00:00:00.000000"
 LAST_TEXT = "9999-12-31T23:59:59.999999"
 
 
+# Texts of the times formatted lately, by time: the views format the same times again and
+# again (each event's times in every view, a client's times at each recompute), 7.8 times
+# per event in a rebuild of all five, and formatting one took ~1-3 us against ~0.2 us to
+# find it here. Emptied when full, so it stays small.
+_TEXTS: dict[datetime, str] = {}
+TEXTS_KEPT = 1 << 16
+
+
 def utc_text(moment: datetime) -> str:
+    """A tz-aware time as fixed-width UTC text: text order is time order (`_utc_text`),
+    from the texts formatted lately when it is one of them."""
+    text = _TEXTS.get(moment)
+    if text is None:
+        text = _utc_text(moment)
+        if len(_TEXTS) >= TEXTS_KEPT:
+            _TEXTS.clear()
+        _TEXTS[moment] = text
+    return text
+
+
+def _utc_text(moment: datetime) -> str:
     """A tz-aware time as fixed-width UTC text: text order is time order.
 
     Every aware time the log can hold has a text, even one whose UTC is outside years 1 to

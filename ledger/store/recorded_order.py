@@ -1,0 +1,83 @@
+"""The log's order is its recorded order, by construction (docs/ARCHITECTURE.md, Known at).
+
+A writer stamps its events (their recorded time, the library's `timestamp`) before the store's
+lock is taken, so a concurrent writer stamped later can insert first. What the read models
+answer "as known at T" is the longest part of the log recorded by T, which is exactly the
+events recorded by T only while recorded times never go back along the log. So each insert,
+in its transaction and under the store's lock, compares its events' times with the recorded
+time of the event before them in the log (read from its state: no table to keep, no row
+written); an insert stamped earlier is refused (`RecordedOutOfOrder`, nothing written), and
+the writer stamps its events again, no earlier than that time, and inserts them again
+(`ledger.application.persistence`, `ledger.application.batch`)."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from eventsourcing.persistence import StoredEvent
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# How the library's JSON transcoder writes an event's recorded time, first in its state: read
+# without decoding the rest (a full decode cost a write more than the check itself).
+_STAMP = re.compile(rb'^\{"timestamp":\{"_type_":"datetime_iso","_data_":"([^"]+)"\}')
+
+
+@dataclass(frozen=True)
+class RecordedEvent(StoredEvent):
+    """A stored event with its recorded time beside its state, for the insert to check."""
+
+    recorded_at: datetime | None = None
+
+
+class RecordedOutOfOrder(Exception):
+    """An insert's events were stamped before the log's last recorded time: nothing was
+    written. Stamp them again, no earlier than `last`, and insert them again."""
+
+    def __init__(self, last: datetime) -> None:
+        super().__init__(f"stamped before the log's last recorded time {last.isoformat()}")
+        self.last = last
+
+
+def micros(moment: datetime) -> int:
+    return (moment - EPOCH) // timedelta(microseconds=1)
+
+
+def from_micros(value: int) -> datetime:
+    return EPOCH + timedelta(microseconds=value)
+
+
+def times_of(stored_events: Sequence[StoredEvent]) -> list[int]:
+    """The recorded times (microseconds) the insert's events carry."""
+    return [micros(t) for s in stored_events if (t := getattr(s, "recorded_at", None)) is not None]
+
+
+def check(last: int | None, stored_events: Sequence[StoredEvent]) -> int | None:
+    """The log's last recorded time (microseconds) once the insert is written (None: the
+    insert carries no recorded times); raises `RecordedOutOfOrder` for an insert stamped
+    before `last`, or whose events go back among themselves."""
+    times = times_of(stored_events)
+    if not times:
+        return None
+    newest = max(times) if last is None else max(last, *times)
+    if (last is not None and times[0] < last) or any(a > b for a, b in itertools.pairwise(times)):
+        raise RecordedOutOfOrder(from_micros(newest))
+    return newest
+
+
+def recorded_in(state: bytes | memoryview | None) -> int | None:
+    """The recorded time (microseconds) in a stored event's state; None when it has none
+    that can be read (no event, or a state compressed or written otherwise)."""
+    if state is None:
+        return None
+    state = bytes(state)
+    match = _STAMP.match(state)
+    try:
+        text = match.group(1).decode() if match else json.loads(state)["timestamp"]["_data_"]
+        return micros(datetime.fromisoformat(text))
+    except (ValueError, KeyError, TypeError):
+        return None
