@@ -2,10 +2,13 @@
 manager key, on a random client of 200, after 200 warm-up writes. Prints CPU and wall time
 per write. For a figure that holds on a loaded machine, count instructions instead:
 
-    valgrind --tool=callgrind python -m bench.write_path 300
-    valgrind --tool=callgrind python -m bench.write_path 0
+    valgrind --tool=callgrind python -m bench.write_path 300 [--no-projections]
+    valgrind --tool=callgrind python -m bench.write_path 0 [--no-projections]
 
 and divide the difference of the two totals by 300 (how issue 11 compared two checkouts).
+By default the projections follow in this process (one write at a time: a batch of one
+event each); with `--no-projections` only the request's own path is counted, as in the
+server when its projections run in a child process.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ CLIENTS = 200
 WARM_UP = 200
 
 
-def main(writes: int) -> None:
+def main(writes: int, follow: bool = True) -> None:
     with tempfile.TemporaryDirectory(prefix="ledger-bench-") as folder:
         container = build(
             Settings(database_url=f"sqlite:///{folder}/ledger.db", admin_token=SecretStr("t"))
@@ -61,7 +64,7 @@ def main(writes: int) -> None:
                 recorded_by="bench",
             )
         pick = random.Random(1).choice
-        with TestClient(create_app(container)) as api:
+        with TestClient(create_app(container, follow=follow)) as api:
             headers = {"Authorization": f"Bearer {token}"}
 
             def post() -> None:
@@ -92,4 +95,5 @@ def main(writes: int) -> None:
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 2000)
+    arguments = [a for a in sys.argv[1:] if not a.startswith("--")]
+    main(int(arguments[0]) if arguments else 2000, follow="--no-projections" not in sys.argv)

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cached_property, partial
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ from ledger.projections.maintenance import (
     MaintenanceView,
     SQLMaintenanceView,
 )
+from ledger.projections.projector import ProjectorProcess, follow_and_report
 from ledger.projections.reports import ReportsProjection, ReportsView, SQLReportsView
 from ledger.projections.roster import RosterProjection, RosterView, SQLRosterView
 from ledger.projections.runner import ProjectionRunner
@@ -154,6 +156,8 @@ class Container:
     closers: list[Callable[[], None]] = field(default_factory=list)
     # The read models this container builds (all by default; a rebuild process, its own).
     view_names: list[str] = field(default_factory=lambda: list(PROJECTIONS))
+    # The child process running the projections, when they run apart.
+    projector: ProjectorProcess | None = None
 
     @cached_property
     def integrity(self) -> Integrity:
@@ -197,10 +201,17 @@ class Container:
     def views_built(self) -> bool:
         return "views" in self.__dict__
 
-    def start_projections(self, *, follow: bool = True) -> ProjectionRunner:
+    def start_projections(self, *, follow: bool = True, apart: bool = False) -> ProjectionRunner:
         """The runner; with `follow`, this process also runs the projections, following the
-        store (without, another process such as `ledger project` runs them)."""
-        if follow:
+        store; with `apart`, a child process it supervises runs them (`ledger serve`);
+        with neither, another process such as `ledger project` runs them."""
+        if apart:
+            self.projector = ProjectorProcess(
+                self.runner, partial(_project_apart, self.settings.model_dump())
+            )
+            self.projector.start()
+            self.closers.append(self.projector.stop)
+        elif follow:
             self.runner.start()
         return self.runner
 
@@ -251,6 +262,15 @@ def _in_a_process(settings: dict[str, Any], action: str, names: list[str]) -> in
     container = build(Settings(**settings), views=names)
     try:
         return int(getattr(container.runner, action)(names))
+    finally:
+        container.close()
+
+
+def _project_apart(settings: dict[str, Any], reports: Connection, nudges: Connection) -> None:
+    """In the projector process: the read models kept, reporting to the server."""
+    container = build(Settings(**settings))
+    try:
+        follow_and_report(container.runner, reports, nudges)
     finally:
         container.close()
 

@@ -41,24 +41,31 @@ version you read. Errors are `application/problem+json`.
 
 
 def create_app(
-    container: Container, *, close_on_shutdown: bool = False, follow: bool | None = None
+    container: Container,
+    *,
+    close_on_shutdown: bool = False,
+    follow: bool | None = None,
+    apart: bool = False,
 ) -> FastAPI:
     """The app over a wired container; it closes the container on shutdown only if asked
     (tests and the command line own theirs).
 
-    While the app runs, its process also runs the projections, following the store, unless
-    `follow` is False (by default: unless `LEDGER_NO_PROJECTIONS`); then the queries read
-    the views that another process (`ledger project`) keeps."""
+    While the app runs, the projections follow the store: in a child process it supervises
+    if `apart` (`ledger serve`), else in its own process, unless `follow` is False (by
+    default: unless `LEDGER_NO_PROJECTIONS`); then the queries read the views that another
+    process (`ledger project`) keeps."""
     if follow is None:
         follow = not container.settings.no_projections
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        projections = container.start_projections(follow=follow)
+        projections = container.start_projections(follow=follow, apart=apart and follow)
         try:
             yield
         finally:
-            if follow:
+            if container.projector is not None:
+                container.projector.stop()
+            elif follow:
                 projections.stop()
             if close_on_shutdown:
                 container.close()

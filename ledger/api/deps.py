@@ -50,11 +50,12 @@ def unauthorized(detail: str) -> HTTPException:
 
 def get_principal(
     request: Request,
-    container: ContainerDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     if credentials is None:
         raise unauthorized("send Authorization: Bearer <token>")
+    # Read here, not through a dependency: FastAPI solves each one on every request.
+    container: Container = request.app.state.container
     admin = container.settings.admin_token
     principal = container.ledger.identify(
         credentials.credentials, admin_token=admin.get_secret_value() if admin else None
@@ -340,24 +341,24 @@ IfMatchHeader = Annotated[
 async def create_writer(
     request: Request,
     response: Response,
-    ledger: LedgerDep,
     principal: PrincipalDep,
     idempotency_key: IdempotencyKeyHeader = None,  # type: ignore[assignment]
 ) -> Writer:
     fingerprint = await _fingerprint(request, idempotency_key, None)
+    ledger = request.app.state.container.ledger
     return Writer(ledger, principal, response, fingerprint, idempotency_key, None, updates=False)
 
 
 async def update_writer(
     request: Request,
     response: Response,
-    ledger: LedgerDep,
     principal: PrincipalDep,
     idempotency_key: IdempotencyKeyHeader = None,  # type: ignore[assignment]
     if_match: IfMatchHeader = None,  # type: ignore[assignment]
 ) -> Writer:
     expected = _expected_version(if_match)
     fingerprint = await _fingerprint(request, idempotency_key, if_match)
+    ledger = request.app.state.container.ledger
     return Writer(ledger, principal, response, fingerprint, idempotency_key, expected, updates=True)
 
 

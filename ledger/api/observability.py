@@ -33,6 +33,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ledger.api.problems import problem_response
+from ledger.application.organisation_cache import fresh_reads
 
 if TYPE_CHECKING:
     from ledger.bootstrap import Container
@@ -85,8 +86,8 @@ def configure_json_logs(*, access: bool = True, stream: Any = None) -> None:
 
 class ObservedMiddleware:
     """Times every request into the latency histogram and logs it as one JSON line with
-    its request id, which it also answers as `X-Request-Id`. Pure ASGI: no thread hop, no
-    body buffering."""
+    its request id, which it also answers as `X-Request-Id`; its reads of the organisation
+    are fresh as of its arrival. Pure ASGI: no thread hop, no body buffering."""
 
     def __init__(self, app: ASGIApp, latency: Histogram) -> None:
         self.app = app
@@ -117,7 +118,10 @@ class ObservedMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_with_id)
+            # The request's looks at the organisation see every change committed before
+            # it arrived, and share the store's answer (ledger.application.organisation_cache).
+            with fresh_reads():
+                await self.app(scope, receive, send_with_id)
         finally:
             seconds = time.perf_counter() - started
             route = scope.get("route")

@@ -1,9 +1,9 @@
 """What the ledger keeps in memory between requests, and why none of it can go stale.
 
 Units, staff and API keys are read on every request (scope, rules, auth) and stay small,
-so they are cached and fast-forwarded from the store on each load: one query for the
-events since, and another process's writes are always seen. A command runs on a deep
-copy, so one that fails leaves the cache untouched. Clients are not cached: a deep copy of
+so they are cached and fast-forwarded from the store when the log holds news of them
+(`organisation_cache.py`), so another process's writes are always seen. A command runs on
+a deep copy, so one that fails leaves the cache untouched. Clients are not cached: a deep copy of
 a long-lived client costs more than loading it from its snapshot.
 
 Besides, a few facts never change once recorded (a unit's parent, a client's home unit),
@@ -82,17 +82,6 @@ class SerialCacheRepository(Repository[UUID]):
             return read(super().get(aggregate_id, deepcopy_from_cache=False, **kwargs))
         finally:
             stripe.release()
-
-
-def organisation_cache(event_store: Any, snapshot_store: Any) -> SerialCacheRepository:
-    """The repository of units, staff and API keys (see the module's note)."""
-    return SerialCacheRepository(
-        event_store=event_store,
-        snapshot_store=snapshot_store,
-        cache_maxsize=ORGANISATION_CACHE_SIZE,
-        fastforward=True,
-        deepcopy_from_cache=True,
-    )
 
 
 class Memo(dict[str, T]):

@@ -50,6 +50,7 @@ class PrivacyUseCases(ClientUseCases):
         return result
 
     def _destroy(self, subject: Any) -> None:
+        self._clients.forget(subject)
         self.keyring.erase(str(subject))
         if self.snapshots is not None:
             purge_snapshots(self.snapshots.recorder, subject)

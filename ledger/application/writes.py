@@ -27,8 +27,10 @@ from eventsourcing.persistence import IntegrityError
 
 from ledger.application.batch import GATHERED, Batch, collector_paused, current_batch
 from ledger.application.batch_process import pipelined_batch
-from ledger.application.caches import ORGANISATION, TURN_WAIT, organisation_cache, project
+from ledger.application.caches import ORGANISATION, TURN_WAIT, project
+from ledger.application.client_cache import ClientCache
 from ledger.application.idempotency import IdempotentWrites
+from ledger.application.organisation_cache import organisation_cache
 from ledger.application.persistence import LedgerPersistence
 from ledger.application.results import (
     KINDS,
@@ -73,7 +75,8 @@ class LedgerBase(IdempotentWrites, LedgerPersistence):
         super().__init__(env)
         self.clock = clock or (lambda: datetime.now(UTC))
         self._turns = [threading.Lock() for _ in range(TURNS)]
-        self._organisation = organisation_cache(self.events, self.snapshots)
+        self._organisation = organisation_cache(self.events, self.snapshots, self.recorder)
+        self._clients = ClientCache(self.events, self._organisation.watch)
         self.counters = WriteCounters()
 
     def write_counts(self) -> WriteCounts:
@@ -206,13 +209,36 @@ class LedgerBase(IdempotentWrites, LedgerPersistence):
         # the optimistic retry keep writers apart as it always did.
         taken = turn.acquire(timeout=TURN_WAIT)
         try:
-            attempt = partial(
-                self._update_once, cls, business_id, expected_version, command, arguments
-            )
+            once = self._update_kept if cls is Client else self._update_once
+            attempt = partial(once, cls, business_id, expected_version, command, arguments)
             return self.retrying(KINDS[cls], business_id, attempt)
         finally:
             if taken:
                 turn.release()
+
+    def _update_kept(
+        self,
+        cls: type[A],
+        business_id: str,
+        expected_version: int | None,
+        command: Callable[..., None],
+        arguments: dict[str, Any],
+    ) -> WriteResult:
+        """`_update_once` on the client kept from its last command here, if it still is
+        current (ledger.application.client_cache), and kept again once saved."""
+        check_identifier("client_id", business_id)
+        aggregate_id = cls.id_for(business_id)  # type: ignore[attr-defined]
+        kept = self._clients.take(aggregate_id)
+        saved: list[Any] = []
+        try:
+            result = self._update_once(
+                cls, business_id, expected_version, command, arguments, kept, saved
+            )
+        except BaseException:
+            self._clients.done(aggregate_id)
+            raise
+        self._clients.done(aggregate_id, *saved)
+        return result
 
     def turn_of(self, cls: type[Aggregate], business_id: str) -> threading.Lock:
         """The lock writers to this aggregate take turns on, in this process."""
@@ -225,8 +251,10 @@ class LedgerBase(IdempotentWrites, LedgerPersistence):
         expected_version: int | None,
         command: Callable[..., None],
         arguments: dict[str, Any],
+        kept: A | None = None,
+        saved: list[Any] | None = None,
     ) -> WriteResult:
-        aggregate = self.load(cls, business_id)
+        aggregate = kept if kept is not None else self.load(cls, business_id)
         if expected_version is not None and aggregate.version != expected_version:
             raise StaleVersion(expected_version, aggregate.version)
         with recording_clock(self.clock):
@@ -241,6 +269,8 @@ class LedgerBase(IdempotentWrites, LedgerPersistence):
                 self.counters.conflict(retried=False)
                 raise StaleVersion(expected_version, aggregate.version) from None
             raise
+        if saved is not None:
+            saved.extend((aggregate, recordings[-1].notification.id))
         return self._result(business_id, recordings)
 
     def retrying(
@@ -285,4 +315,8 @@ class LedgerBase(IdempotentWrites, LedgerPersistence):
             aggregates = [obj for obj in objs if obj is not None]
             if aggregates and all(type(obj) in GATHERED for obj in aggregates):
                 return batch.add(aggregates)
-        return super().save(*objs, **kwargs)
+        recordings = super().save(*objs, **kwargs)
+        watch = self._organisation.watch
+        for recording in recordings:
+            watch.saw(recording.domain_event.originator_id, recording.notification.id)
+        return recordings

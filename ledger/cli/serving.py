@@ -48,7 +48,15 @@ def serve(
     port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
     workers: Annotated[int, typer.Option(min=1, help="worker processes")] = 1,
     no_projections: Annotated[
-        bool, typer.Option("--no-projections", help="do not run the projections in-process")
+        bool,
+        typer.Option("--no-projections", help="do not run the projections (`ledger project` does)"),
+    ] = False,
+    projections_here: Annotated[
+        bool,
+        typer.Option(
+            "--projections-here",
+            help="run the projections in the serving process, not in a child process of their own",
+        ),
     ] = False,
     access_log: Annotated[
         bool,
@@ -89,24 +97,42 @@ def serve(
     )
     typer.echo(f"ledger: console at http://{host}:{port}/ (sign in with an API key)")
     typer.echo(f"ledger: API docs at http://{host}:{port}/docs")
+    # A store other processes can open: the projections run in a child process, on
+    # another core than the requests (ledger.projections.projector).
+    apart = not (settings.no_projections or projections_here or settings.store == "memory")
     typer.echo(
         "ledger: projections "
-        + ("read from views kept by another process" if settings.no_projections else "run here")
+        + (
+            "read from views kept by another process"
+            if settings.no_projections
+            else "run in a child process"
+            if apart
+            else "run here"
+        )
     )
     if workers > 1:
-        # Workers are separate processes: each imports the factory and builds its container.
-        container.close()
-        uvicorn.run(
-            "ledger.api.main:create",
-            factory=True,
-            host=host,
-            port=port,
-            workers=workers,
-            access_log=False,
-        )
+        # Workers are separate processes: each imports the factory and builds its container;
+        # they read the views one projector keeps, or each runs the projections itself.
+        if apart:
+            os.environ["LEDGER_NO_PROJECTIONS"] = "1"
+            container.start_projections(apart=True)
+        else:
+            container.close()
+        try:
+            uvicorn.run(
+                "ledger.api.main:create",
+                factory=True,
+                host=host,
+                port=port,
+                workers=workers,
+                access_log=False,
+            )
+        finally:
+            if apart:
+                container.close()
         return
     try:
-        uvicorn.run(create_app(container), host=host, port=port, access_log=False)
+        uvicorn.run(create_app(container, apart=apart), host=host, port=port, access_log=False)
     finally:
         container.close()
 

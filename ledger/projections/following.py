@@ -41,6 +41,9 @@ class Following(_Base):
 
     @property
     def is_running(self) -> bool:
+        remote = getattr(self, "remote", None)  # a projector process following instead
+        if remote is not None and remote.is_running:
+            return True
         return any(t.is_alive() for t in self._threads)
 
     @property

@@ -67,6 +67,9 @@ class ProjectionRunner(Following):
         self.halted = threading.Event()
         self._threads: list[threading.Thread] = []
         self._subscription: Any = None
+        # The projector process following for this runner instead, if any (it reports
+        # into `progress` and `failures`: ledger.projections.projector).
+        self.remote: Any = None
         self.error: BaseException | None = None
         self.recovery = Recovery(self)
         # Catches the named views up in other processes (set by the composition root),

@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from anyio import to_thread
@@ -32,6 +32,8 @@ class Progress:
         self._condition = threading.Condition()
         # Reads waiting on the event loop (`wait_async`): woken by every batch applied.
         self._async_waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
+        # Told of every change too (a projector process reports it to the server).
+        self.listeners: list[Callable[[], None]] = []
 
     def reached(self, names: Iterable[str], position: int) -> bool:
         return all(self.positions.get(n, 0) >= position for n in names)
@@ -115,3 +117,5 @@ class Progress:
         for loop, woken in list(self._async_waiters):
             with contextlib.suppress(RuntimeError):  # its loop has closed
                 loop.call_soon_threadsafe(woken.set)
+        for listener in self.listeners:
+            listener()

@@ -12,7 +12,7 @@ import threading
 import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
 from eventsourcing.persistence import (
@@ -38,22 +38,42 @@ from ledger.integrity.append import (
 )
 from ledger.integrity.chain import chain_event
 from ledger.store.chain_recording import ChainRecording
-from ledger.store.pulls import PULL_GAP, SpacedPulls
+from ledger.store.pulls import SpacedPulls
 from ledger.store.recorded_order import check, recorded_in
 from ledger.store.sqlite_chain import SQLiteChainTables
 
 POLL_INTERVAL = 0.25
 
-# Subscriptions waiting on each database file; a local save wakes them at once.
-_waiting: dict[str, weakref.WeakSet[threading.Event]] = {}
+
+class Waker(Protocol):
+    def set(self) -> None: ...
+
+
+# What waits on each database file (subscriptions, a projector process's nudge); a local
+# save wakes them at once. Held weakly: whoever waits keeps its waker.
+_waiting: dict[str, weakref.WeakSet[Waker]] = {}
 _waiting_lock = threading.Lock()
 
 
-def _wake(db_name: str) -> None:
+def wake_on_save(db_name: str, waker: Waker) -> None:
+    """`waker.set()` after each save to `db_name` made in this process."""
     with _waiting_lock:
-        events = list(_waiting.get(db_name, ()))
-    for event in events:
-        event.set()
+        _waiting.setdefault(db_name, weakref.WeakSet()).add(waker)
+
+
+def stop_waking(db_name: str, waker: Waker) -> None:
+    with _waiting_lock:
+        waiting = _waiting.get(db_name)
+        if waiting is not None:
+            waiting.discard(waker)
+
+
+def wake(db_name: str) -> None:
+    """Wake what waits on saves to `db_name` (as a save made here does)."""
+    with _waiting_lock:
+        wakers = list(_waiting.get(db_name, ()))
+    for waker in wakers:
+        waker.set()
 
 
 class PollingSubscription(SpacedPulls):
@@ -63,13 +83,13 @@ class PollingSubscription(SpacedPulls):
         gt: int | None = None,
         topics: Sequence[str] = (),
         poll_interval: float = POLL_INTERVAL,
-        pull_gap: float = PULL_GAP,
+        pull_gap: float | None = None,
     ) -> None:
         self._poll_interval = poll_interval
-        self._pull_gap = pull_gap
+        if pull_gap is not None:
+            self._pull_gap = pull_gap
         super().__init__(recorder=recorder, gt=gt, topics=topics)
-        with _waiting_lock:
-            _waiting.setdefault(recorder.db_name, weakref.WeakSet()).add(self._has_been_notified)
+        wake_on_save(recorder.db_name, self._has_been_notified)
         self._ticker = threading.Thread(target=self._tick, daemon=True)
         self._ticker.start()
 
@@ -81,10 +101,7 @@ class PollingSubscription(SpacedPulls):
 
     def stop(self) -> None:
         super().stop()
-        with _waiting_lock:
-            waiting = _waiting.get(self._recorder.db_name)
-            if waiting is not None:
-                waiting.discard(self._has_been_notified)
+        stop_waking(self._recorder.db_name, self._has_been_notified)
 
 
 class LedgerSQLiteApplicationRecorder(ChainRecording, SQLiteApplicationRecorder):
@@ -120,7 +137,7 @@ class LedgerSQLiteApplicationRecorder(ChainRecording, SQLiteApplicationRecorder)
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
         ids = super().insert_events(stored_events, **kwargs)
-        _wake(self.db_name)
+        wake(self.db_name)
         return ids
 
     def _insert_events(

@@ -9,6 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from ledger.bootstrap import build
+from ledger.config import Settings
 from support.api_world import ADMIN, SettableClock, World, assert_problem, running_app
 
 
@@ -57,6 +59,20 @@ class ApiKeysContract:
         assert_problem(
             world.api.post(f"/v1/clients/{client_id}/contacts", json=contact, headers=manager), 401
         )
+
+    def test_a_key_revoked_by_another_process_is_refused_from_the_next_request_on(
+        self, world: World, database_url: str, clock: SettableClock
+    ) -> None:
+        key_id, manager = world.key("manager", "M1")
+        path = f"/v1/staff/{world['M1']}"
+        for _ in range(3):  # the key and its staff member now cached
+            assert world.api.get(path, headers=manager).status_code == 200
+        elsewhere = build(Settings(database_url=database_url), clock=clock)
+        try:
+            elsewhere.ledger.revoke_api_key(key_id=key_id, recorded_by="admin")
+        finally:
+            elsewhere.close()
+        assert_problem(world.api.get(path, headers=manager), 401)
 
     def test_a_key_past_its_expiry_is_refused(self, world: World, clock: SettableClock) -> None:
         expires = clock.now + timedelta(days=1)

@@ -50,7 +50,9 @@ def test_serve_answers_health_from_the_sqlite_store(tmp_path: Path) -> None:
         assert body["status"] == "ok"
         assert body["store"] == "sqlite"
         assert body["position"] == 1
-        # The projections run in the serving process, following the store.
+        # The projections run in a child process of the server, following the store.
+        projector = body["projector"]["pid"]
+        assert projector not in (None, server.pid)
         assert set(body["projections"]) == {
             "roster",
             "accountability",
@@ -72,3 +74,87 @@ def test_serve_answers_health_from_the_sqlite_store(tmp_path: Path) -> None:
     assert "Application shutdown complete" in output
     assert "sqlite store" in output
     assert f"console at http://127.0.0.1:{port}/" in output
+    assert "projections run in a child process" in output
+    assert wait_for_exit(projector), "the projector outlived the server"
+
+
+def wait_for_exit(pid: int, timeout: float = 20) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_a_server_killed_outright_leaves_no_projector_behind(tmp_path: Path) -> None:
+    port = free_port()
+    env = {**os.environ, "LEDGER_DATABASE_URL": f"sqlite:///{tmp_path}/killed.db"}
+    server = serve_process(env, tmp_path, port)
+    try:
+        health = wait_for_health(f"http://127.0.0.1:{port}/v1/health", server).json()
+        projector = health["projector"]["pid"]
+        server.kill()
+        server.communicate(timeout=20)
+        assert wait_for_exit(projector), "the projector outlived the server"
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.communicate()
+
+
+def test_projections_here_runs_them_in_the_serving_process(tmp_path: Path) -> None:
+    port = free_port()
+    env = {**os.environ, "LEDGER_DATABASE_URL": f"sqlite:///{tmp_path}/here.db"}
+    server = serve_process(env, tmp_path, port, "--projections-here")
+    try:
+        health = wait_for_health(f"http://127.0.0.1:{port}/v1/health", server).json()
+        assert health["projector"] is None
+        assert set(health["projections"]) >= {"roster", "reports"}
+    finally:
+        server.send_signal(signal.SIGTERM)
+        output, _ = server.communicate(timeout=20)
+    assert "projections run here" in output
+
+
+def test_several_workers_read_the_views_of_one_projector(tmp_path: Path) -> None:
+    database_url = f"sqlite:///{tmp_path}/workers.db"
+    container = build(Settings(database_url=database_url))
+    ledger = container.ledger
+    parent = None
+    for kind in ("branch", "department", "sub_branch", "outlet"):
+        ledger.create_unit(unit_id=kind, name=kind, kind=kind, parent_id=parent, recorded_by=ADMIN)
+        parent = kind
+    container.close()
+    port = free_port()
+    token = "workers-admin-token"
+    env = {**os.environ, "LEDGER_DATABASE_URL": database_url, "LEDGER_ADMIN_TOKEN": token}
+    server = serve_process(env, tmp_path, port, "--workers", "2")
+    admin = {"Authorization": f"Bearer {token}"}
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_health(f"{base}/v1/health", server)
+        written = httpx.post(
+            f"{base}/v1/clients",
+            json={
+                "client_id": "C1",
+                "name": "Wang",
+                "unit_id": "outlet",
+                "occurred_at": "2026-01-05T00:00:00+00:00",
+            },
+            headers=admin,
+            timeout=10,
+        )
+        assert written.status_code == 201, written.text
+        position = written.json()["position"]
+        roster = httpx.get(
+            f"{base}/v1/rosters?unit_id=outlet&after={position}", headers=admin, timeout=10
+        )
+        assert roster.status_code == 200, roster.text
+        assert [item["client_id"] for item in roster.json()["items"]] == ["C1"]
+    finally:
+        server.send_signal(signal.SIGTERM)
+        output, _ = server.communicate(timeout=30)
+    assert "projections run in a child process" in output

@@ -35,6 +35,10 @@ def uvicorn_runs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[dict[s
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("LEDGER_ADMIN_TOKEN", "test-admin-token")
+    # `serve` hands settings to uvicorn's workers through the environment: what it sets
+    # there is put back after the test, or later tests would start without projections.
+    for name in ("LEDGER_NO_PROJECTIONS", "LEDGER_ACCESS_LOG"):
+        monkeypatch.setenv(name, "0")
     runs: list[dict[str, Any]] = []
     monkeypatch.setattr(uvicorn, "run", lambda app, **options: runs.append(options))
     return runs

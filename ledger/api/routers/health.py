@@ -6,6 +6,7 @@ from fastapi.responses import JSONResponse
 from ledger.api.deps import ContainerDep
 from ledger.api.routing import resource_router
 from ledger.api.schemas import HealthPublic
+from ledger.api.schemas.health import ProjectorPublic
 
 router = resource_router("/v1/health", tag="health", problems=(500,))
 
@@ -21,6 +22,9 @@ def health(container: ContainerDep) -> HealthPublic | Response:
     errors = dict(runner.failures) if runner is not None else {}
     if runner is not None and runner.error is not None:
         errors["projections"] = str(runner.error)
+    projector = container.projector
+    if projector is not None and (problem := projector.problem()) is not None:
+        errors["projector"] = problem
     warnings = {}
     unhashed = container.integrity.unhashed()
     if unhashed is not None:
@@ -35,6 +39,13 @@ def health(container: ContainerDep) -> HealthPublic | Response:
         projections=runner.positions() if runner is not None else {},
         errors=errors,
         warnings=warnings,
+        projector=(
+            ProjectorPublic(
+                pid=projector.pid, restarts=projector.restarts, last_exit=projector.last_exit
+            )
+            if projector is not None
+            else None
+        ),
     )
     if errors:
         return JSONResponse(answer.model_dump(mode="json"), status_code=503)
