@@ -108,12 +108,20 @@ def main() -> None:
         action="store_true",
         help="serve --no-projections beside a `ledger project` process",
     )
+    parser.add_argument(
+        "--projections-apart",
+        action="store_true",
+        help="serve --projections-apart: the projections in a child process of the server",
+    )
     args = parser.parse_args()
     with sqlite_url() as url:
         ledger = Ledger(library_environment(url))
         world = build_world(ledger, args.threads, args.clients)
         ledger.close()
-        with server(url, 1, args.project_apart) as led, reference_server() as ref:
+        with (
+            server(url, 1, args.project_apart, apart=args.projections_apart) as led,
+            reference_server() as ref,
+        ):
             for number in range(1, args.rounds + 1):
                 runs: list[tuple[str, Run]] = []
                 for name, serving in (("reference", ref), ("ledger", led)):

@@ -260,8 +260,11 @@ class Server:
 
 
 @contextmanager
-def server(url: str, workers: int, projector: bool, profile: str | None = None) -> Iterator[Server]:
-    """`ledger serve` (and `ledger project` if asked) as subprocesses on a free port."""
+def server(
+    url: str, workers: int, projector: bool, profile: str | None = None, *, apart: bool = False
+) -> Iterator[Server]:
+    """`ledger serve` (and `ledger project` if asked; with `apart`, its projections in a
+    child process of its own) as subprocesses on a free port."""
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
     from support.pg import free_port  # type: ignore[import-not-found]
 
@@ -275,6 +278,8 @@ def server(url: str, workers: int, projector: bool, profile: str | None = None) 
     command += ["--workers", str(workers), "--no-access-log"]
     if projector:
         command.append("--no-projections")
+    elif apart:
+        command.append("--projections-apart")
     if profile:
         # py-spy samples the server (and its workers) into a collapsed-stack file.
         command = [

@@ -51,11 +51,12 @@ def serve(
         bool,
         typer.Option("--no-projections", help="do not run the projections (`ledger project` does)"),
     ] = False,
-    projections_here: Annotated[
+    projections_apart: Annotated[
         bool,
         typer.Option(
-            "--projections-here",
-            help="run the projections in the serving process, not in a child process of their own",
+            "--projections-apart",
+            help="run the projections in a child process of their own, on another core than "
+            "the requests (always so with --workers above 1)",
         ),
     ] = False,
     access_log: Annotated[
@@ -97,9 +98,12 @@ def serve(
     )
     typer.echo(f"ledger: console at http://{host}:{port}/ (sign in with an API key)")
     typer.echo(f"ledger: API docs at http://{host}:{port}/docs")
-    # A store other processes can open: the projections run in a child process, on
-    # another core than the requests (ledger.projections.projector).
-    apart = not (settings.no_projections or projections_here or settings.store == "memory")
+    # API.md: the projections run in the serving process. Asked to (or with several
+    # workers, which must not each keep the views), and on a store other processes can
+    # open, they run in one child process, on another core (ledger.projections.projector).
+    apart = (projections_apart or workers > 1) and not (
+        settings.no_projections or settings.store == "memory"
+    )
     typer.echo(
         "ledger: projections "
         + (

@@ -43,14 +43,14 @@ def test_serve_answers_health_from_the_sqlite_store(tmp_path: Path) -> None:
 
     port = free_port()
     env = {**os.environ, "LEDGER_DATABASE_URL": database_url}
-    server = serve_process(env, tmp_path, port)
+    server = serve_process(env, tmp_path, port, "--projections-apart")
     try:
         response = wait_for_health(f"http://127.0.0.1:{port}/v1/health", server)
         body = response.json()
         assert body["status"] == "ok"
         assert body["store"] == "sqlite"
         assert body["position"] == 1
-        # The projections run in a child process of the server, following the store.
+        # Asked to, the projections run in a child process of the server, following the store.
         projector = body["projector"]["pid"]
         assert projector not in (None, server.pid)
         assert set(body["projections"]) == {
@@ -92,7 +92,7 @@ def wait_for_exit(pid: int, timeout: float = 20) -> bool:
 def test_a_server_killed_outright_leaves_no_projector_behind(tmp_path: Path) -> None:
     port = free_port()
     env = {**os.environ, "LEDGER_DATABASE_URL": f"sqlite:///{tmp_path}/killed.db"}
-    server = serve_process(env, tmp_path, port)
+    server = serve_process(env, tmp_path, port, "--projections-apart")
     try:
         health = wait_for_health(f"http://127.0.0.1:{port}/v1/health", server).json()
         projector = health["projector"]["pid"]
@@ -105,10 +105,11 @@ def test_a_server_killed_outright_leaves_no_projector_behind(tmp_path: Path) -> 
             server.communicate()
 
 
-def test_projections_here_runs_them_in_the_serving_process(tmp_path: Path) -> None:
+def test_by_default_the_projections_run_in_the_serving_process(tmp_path: Path) -> None:
+    # API.md: "projections run in the same process unless --no-projections is given".
     port = free_port()
     env = {**os.environ, "LEDGER_DATABASE_URL": f"sqlite:///{tmp_path}/here.db"}
-    server = serve_process(env, tmp_path, port, "--projections-here")
+    server = serve_process(env, tmp_path, port)
     try:
         health = wait_for_health(f"http://127.0.0.1:{port}/v1/health", server).json()
         assert health["projector"] is None
