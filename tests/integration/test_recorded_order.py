@@ -6,18 +6,16 @@ time. On memory, SQLite and PostgreSQL; the bulk path too."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 import pytest
 
 from ledger.application import Ledger, imports
-from ledger.bootstrap import build
-from ledger.config import Settings
 from ledger.domain import Client
 from ledger.domain.base import recording_clock
 from ledger.store.recorded_order import RecordedOutOfOrder
-from support.scenario import ADMIN, STAFF_SINCE, Bank, Clock, build_bank, new_id, register
+from support.scenario import ADMIN, Bank, Clock, new_id, register
+from support.stores import TwoLedgersOnOneStore
 
 
 def recorded_times(ledger: Ledger) -> list[datetime]:
@@ -26,24 +24,8 @@ def recorded_times(ledger: Ledger) -> list[datetime]:
     return [ledger.mapper.to_domain_event(n).timestamp for n in notifications]
 
 
-class RecordedOrderContract:
-    @pytest.fixture
-    def database_url(self) -> str:
-        raise NotImplementedError
-
-    @pytest.fixture
-    def clock(self) -> Clock:
-        return Clock()
-
-    @pytest.fixture
-    def ledger(self, database_url: str, clock: Clock) -> Iterator[Ledger]:
-        container = build(Settings(database_url=database_url), clock=clock)
-        yield container.ledger
-        container.close()
-
-    @pytest.fixture
-    def bank(self, ledger: Ledger) -> Bank:
-        return build_bank(ledger, staff_since=STAFF_SINCE)
+class RecordedOrderContract(TwoLedgersOnOneStore):
+    """On each store: `database_url`, `clock`, `ledger` and `bank` from `TwoLedgersOnOneStore`."""
 
     def test_an_event_stamped_before_the_logs_last_is_recorded_no_earlier(
         self, ledger: Ledger, bank: Bank, clock: Clock
