@@ -5,6 +5,7 @@ Each worker builds its own container from the environment and closes it on shutd
 
 from __future__ import annotations
 
+import gc
 import os
 
 from fastapi import FastAPI
@@ -16,4 +17,16 @@ from ledger.bootstrap import build
 
 def create() -> FastAPI:
     configure_json_logs(access=os.environ.get("LEDGER_ACCESS_LOG", "1") == "1")
-    return create_app(build(), close_on_shutdown=True)
+    app = create_app(build(), close_on_shutdown=True)
+    settle_heap()
+    return app
+
+
+def settle_heap() -> None:
+    """What a server built before its first request lives as long as it does: it is moved
+    out of the cyclic collector's reach (`gc.freeze`, after a collection), so a full
+    collection walks only what requests made since. Every few dozen large answers one ran
+    over every module, class and cache: 70-80 ms for ~155,000 objects at the 100,000-client
+    demo, the p99 of a branch's complaints (50-100 ms against a p50 of 7-15)."""
+    gc.collect()
+    gc.freeze()

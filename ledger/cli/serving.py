@@ -135,8 +135,12 @@ def serve(
             if apart:
                 container.close()
         return
+    from ledger.api.main import settle_heap
+
+    app = create_app(container, apart=apart)
+    settle_heap()
     try:
-        uvicorn.run(create_app(container, apart=apart), host=host, port=port, access_log=False)
+        uvicorn.run(app, host=host, port=port, access_log=False)
     finally:
         container.close()
 
