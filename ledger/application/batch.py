@@ -16,7 +16,7 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import StoredEvent
 
 from ledger.application.batch_keys import batch_mapper
-from ledger.application.persistence import restamped
+from ledger.application.persistence import RESTAMPS, restamped
 from ledger.application.results import event_type
 from ledger.domain import Client
 from ledger.domain.prospect import Prospect
@@ -167,15 +167,19 @@ class Batch:
 
     def insert(self, chunk: list[StoredEvent]) -> list[StoredEvent]:
         """`chunk` inserted; stamped again, no earlier than the log's last recorded time,
-        while another writer inserted events stamped later first (`recorded_order`)."""
-        while True:
+        while another writer inserted events stamped later first (`recorded_order`), at most
+        `RESTAMPS` times, as a single save."""
+        for attempt in range(RESTAMPS):
             try:
                 self.ledger.recorder.insert_events(chunk)
                 return chunk
             except RecordedOutOfOrder as late:
+                if attempt == RESTAMPS - 1:
+                    raise
                 at = max(self.ledger.clock(), late.last)
                 to_domain, to_stored = self.mapper.to_domain_event, self.mapper.to_stored_event
                 chunk = [to_stored(restamped(to_domain(s), at)) for s in chunk]
+        raise AssertionError("unreachable")
 
     def _all_written(self) -> None:
         self.stored, self.types, self._start = [], [], 0
