@@ -3,8 +3,10 @@
 Units, staff and API keys are read on every request (scope, rules, auth) and stay small,
 so they are cached and fast-forwarded from the store when the log holds news of them
 (`organisation_cache.py`), so another process's writes are always seen. A command runs on
-a deep copy, so one that fails leaves the cache untouched. Clients are not cached: a deep copy of
-a long-lived client costs more than loading it from its snapshot.
+a deep copy, so one that fails leaves the cache untouched. Clients are never copied: a
+deep copy of a long-lived client costs more than loading it from its snapshot; a client a
+command saved is kept for the next command only (`client_cache.py`: handed to one command
+at a time, loaded again when another process wrote it).
 
 Besides, a few facts never change once recorded (a unit's parent, a client's home unit),
 so no process can make them stale, and a token once verified stays the key it named.
