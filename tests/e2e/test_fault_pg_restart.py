@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import psycopg
 import pytest
 
 from ledger.bootstrap import build
@@ -128,9 +129,12 @@ def _restart_under_load(
     try:
         wait_until(lambda: journal.count(201) >= 50, 30, "writes before the restart")
         # The projector is following (it has applied some of the load) when the database goes.
-        wait_until(
-            lambda: "projecting" in projector.output(), 30, f"ledger project\n{projector.output()}"
-        )
+        try:
+            wait_until(lambda: "projecting" in projector.output(), 30, "ledger project")
+        except AssertionError as timeout:
+            raise AssertionError(
+                f"{timeout}\n{_sessions(database_url)}\n{projector.threads()}"
+            ) from None
         wait_until(lambda: min(watch.positions().values()) > 0, 30, "the projector to apply events")
         down_at = time.monotonic()
         cluster.halt(shutdown)
@@ -209,3 +213,13 @@ def _restart_under_load(
         assert dump(projections.views) == followed
     finally:
         container.close()
+
+
+def _sessions(database_url: str) -> str:
+    """What each session of the database is doing (a failing test's evidence)."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT pid, state, wait_event_type, wait_event, left(query, 160) "
+            "FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).fetchall()
+    return "\n".join(" | ".join(str(v) for v in row) for row in rows)

@@ -3,6 +3,7 @@ every answer: the building blocks of the fault tests."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -136,7 +137,8 @@ class Projector:
         env = {**os.environ, "LEDGER_DATABASE_URL": self.database_url}
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "ledger.cli", "project"],
+                # faulthandler: `threads()` has it print where every thread is.
+                [sys.executable, "-X", "faulthandler", "-m", "ledger.cli", "project"],
                 env=env,
                 cwd=self.workdir,
                 stdout=log,
@@ -165,6 +167,17 @@ class Projector:
     def output(self, *, whole: bool = False) -> str:
         text = self.log.read_text(errors="replace") if self.log.exists() else ""
         return text if whole else text[-4000:]
+
+    def threads(self) -> str:
+        """Where each of its threads is (a failing test's evidence): SIGABRT makes the
+        process print them (faulthandler) and end."""
+        if not self.running():
+            return self.output()
+        assert self.process is not None
+        self.process.send_signal(signal.SIGABRT)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(timeout=10)
+        return self.output()
 
 
 @dataclass
