@@ -261,10 +261,17 @@ class Server:
 
 @contextmanager
 def server(
-    url: str, workers: int, projector: bool, profile: str | None = None, *, apart: bool = False
+    url: str,
+    workers: int,
+    projector: bool,
+    profile: str | None = None,
+    *,
+    apart: bool = False,
+    trace: str | None = None,
 ) -> Iterator[Server]:
     """`ledger serve` (and `ledger project` if asked; with `apart`, its projections in a
-    child process of its own) as subprocesses on a free port."""
+    child process of its own) as subprocesses on a free port; with `trace`, the server's
+    garbage collections are written to that file (`bench.traced_serve`)."""
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
     from support.pg import free_port  # type: ignore[import-not-found]
 
@@ -275,6 +282,10 @@ def server(
         "LEDGER_ADMIN_TOKEN": ADMIN_TOKEN,
     }
     command = [sys.executable, "-m", "ledger.cli", "serve", "--port", str(port)]
+    if trace:
+        env["LEDGER_BENCH_TRACE"] = trace
+        env["PYTHONPATH"] = str(Path(__file__).resolve().parent.parent)
+        command[2] = "bench.traced_serve"
     command += ["--workers", str(workers), "--no-access-log"]
     if projector:
         command.append("--no-projections")

@@ -5,13 +5,15 @@ client's own reads: bench.long_client).
 
     python -m bench.seed_reports [--clients 100000] [--db var/bench-demo-100000.db]
                                  [--samples 200] [--units BR] [--only NAME,...]
+                                 [--trace]
 
 The store is the demo generator's ledger (built once and reused, like bench.queries), its
 projections caught up before timing. Each query asks about a unit drawn at random from
 `--units` (by default the branch, its departments and sub-branches; a whole branch is the
 largest subtree). A list walks its pages: each sample asks for the page after the one the
 previous sample of that unit got (the first again after the last). Prints figures and the
-load average; asserts nothing.
+load average; asserts nothing. With `--trace`, each query's three slowest samples are
+printed with what they asked, when, and the server's garbage collections during them.
 """
 
 from __future__ import annotations
@@ -138,7 +140,9 @@ def drawn_from(container: Any, rng: random.Random) -> dict[str, list[str]]:
     }
 
 
-def run(url: str, samples: int, units: list[str], only: list[str] | None = None) -> None:
+def run(
+    url: str, samples: int, units: list[str], only: list[str] | None = None, trace: bool = False
+) -> None:
     container = build(Settings(database_url=url))
     rng = random.Random(7)
     try:
@@ -151,7 +155,10 @@ def run(url: str, samples: int, units: list[str], only: list[str] | None = None)
     # Server CPU is user + system time of `ledger serve` over the samples, per request: on a
     # shared machine a steadier figure than the wall-clock latencies.
     print(f"units {', '.join(units)}; load average {_load()}", flush=True)
-    with server(url, workers=1, projector=False) as serving:
+    trace_file = Path(f"var/bench-trace-{os.getpid()}.log").resolve() if trace else None
+    with server(
+        url, workers=1, projector=False, trace=str(trace_file) if trace_file else None
+    ) as serving:
         client = httpx.Client(
             base_url=serving.base_url,
             headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
@@ -162,13 +169,14 @@ def run(url: str, samples: int, units: list[str], only: list[str] | None = None)
                 continue
             cursors: dict[str, str] = {}
             ask(client, make, cursors)
-            latencies, pages = [], 0
+            latencies, pages, asked = [], 0, []
             cpu = serving.cpu_seconds()
             for _ in range(samples):
-                started = time.perf_counter()
+                at, started = time.time(), time.perf_counter()
                 answer = ask(client, make, cursors)
                 latencies.append(time.perf_counter() - started)
                 pages += "cursor" in answer.request.url.params
+                asked.append((latencies[-1], at, answer))
             cpu_ms = (serving.cpu_seconds() - cpu) / samples * 1000
             p50, p99 = percentiles(latencies)
             verdict = "meets" if p99 < TARGET_MS else "MISSES"
@@ -179,6 +187,31 @@ def run(url: str, samples: int, units: list[str], only: list[str] | None = None)
                 f"load {_load()})",
                 flush=True,
             )
+            if trace_file is not None:
+                print_slowest(asked, trace_file)
+
+
+def print_slowest(asked: list[tuple[float, float, httpx.Response]], trace_file: Path) -> None:
+    """The three slowest samples: what they asked, when, how large the answer, and the
+    server's garbage collections that overlapped them."""
+    pauses = []
+    if trace_file.exists():
+        for line in trace_file.read_text().splitlines():
+            _, start, took, *rest = line.split()
+            pauses.append((float(start), float(took), " ".join(rest)))
+    for took, at, answer in sorted(asked, key=lambda a: a[0], reverse=True)[:3]:
+        params = dict(answer.request.url.params)
+        params.pop("cursor", None)
+        during = [
+            f"gc {p_took:.1f} ms {what}"
+            for p_start, p_took, what in pauses
+            if at <= p_start <= at + took
+        ]
+        print(
+            f"      {took * 1000:7.2f} ms at {at:.3f} {answer.request.url.path} {params} "
+            f"{len(answer.content):,} bytes; {'; '.join(during) or 'no collection'}",
+            flush=True,
+        )
 
 
 def ask(
@@ -210,12 +243,19 @@ def main(argv: list[str] | None = None) -> Any:
     parser.add_argument("--samples", type=int, default=200)
     parser.add_argument("--units", default=",".join(UNITS), help="comma-separated unit ids")
     parser.add_argument("--only", default="", help="comma-separated query names (all if empty)")
+    parser.add_argument("--trace", action="store_true", help="print the slowest samples' causes")
     args = parser.parse_args(argv)
     # Absolute: `ledger serve` runs in a directory of its own.
     db = Path(args.db or f"var/bench-demo-{args.clients}.db").resolve()
     url = f"sqlite:///{db}"
     ensure_demo(url, args.clients)
-    run(url, args.samples, args.units.split(","), [n for n in args.only.split(",") if n])
+    run(
+        url,
+        args.samples,
+        args.units.split(","),
+        [n for n in args.only.split(",") if n],
+        trace=args.trace,
+    )
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -34,6 +35,18 @@ def assert_problem(answer: Any, status: int) -> dict[str, Any]:
 ADMIN_TOKEN = "test-admin-token"
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 YEAR_AGO = datetime.now(UTC) - timedelta(days=365)
+
+
+def health_at(api: Any, position: int, timeout: float = 10) -> dict[str, Any]:
+    """/v1/health once every view has reached `position` (a read's `after=` waits for its
+    own view only; the others get there a moment later)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        health: dict[str, Any] = api.get("/v1/health").json()
+        if min(health["projections"].values()) >= position:
+            return health
+        assert time.monotonic() < deadline, f"views short of {position}: {health}"
+        time.sleep(0.02)
 
 
 def new_id(prefix: str) -> str:
