@@ -3,7 +3,6 @@ from __future__ import annotations
 import os
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -43,7 +42,7 @@ def pg_server() -> Iterator[ThrowawayPostgres]:
 
 @pytest.fixture
 def postgres_url(pg_server: ThrowawayPostgres) -> str:
-    return pg_server.create_database(f"t_{uuid.uuid4().hex[:12]}")
+    return pg_server.fresh_database()
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import unicodedata
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
@@ -123,7 +122,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
     # Module-scoped, so each store is seeded once; `postgres_url` is per test.
     if request.param == "postgres":
         server: ThrowawayPostgres = request.getfixturevalue("pg_server")
-        return server.create_database(f"t_{uuid.uuid4().hex[:12]}")
+        return server.fresh_database()
     return f"sqlite:///{tmp_path_factory.mktemp('bad-input') / 'ledger.db'}"
 
 

@@ -23,6 +23,7 @@ from ledger.projections.kit.text import from_utc_text, utc_text
 from ledger.projections.maintenance import SQLMaintenanceView
 from ledger.projections.maintenance_filters import value_in_team
 from ledger.projections.maintenance_rules import assets_at
+from support.pg import ThrowawayPostgres
 from support.projection_scenarios import dump
 
 END = datetime.now(UTC).date() - timedelta(days=2)
@@ -140,12 +141,17 @@ def known_answers(view: SQLMaintenanceView, known_at: datetime, as_of: datetime)
 
 
 class StandingsContract:
-    @pytest.fixture
-    def database_url(self) -> str:
+    """One demo per class (it takes seconds to build): the tests that change it come last,
+    and each leaves the view answering as before."""
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def database_url(cls) -> str:
         raise NotImplementedError
 
-    @pytest.fixture
-    def demo(self, database_url: str) -> Iterator[Container]:
+    @pytest.fixture(scope="class")
+    @classmethod
+    def demo(cls, database_url: str) -> Iterator[Container]:
         container = build(Settings(database_url=database_url))
         try:
             load_demo(container.ledger, seed=11, clients=150, end=END)
@@ -168,6 +174,35 @@ class StandingsContract:
             for report in (" at_risk", " visits"):
                 assert any(kept[name] for name in kept if report in name), report
             assert kept["BR referrals 365"]["total"]["clients"] > 0
+
+    def test_the_kept_standings_answer_as_every_file_folded_as_known_then(
+        self, demo: Container
+    ) -> None:
+        view = demo.views.by_name["maintenance"]
+        assert isinstance(view, SQLMaintenanceView)
+        ledger, end = demo.ledger, demo.ledger.position
+        compared = 0
+        for share in (0.3, 0.5, 0.7, 0.9, 1.0):
+            # PostgreSQL's positions may have gaps: the first event from there on.
+            first = ledger.recorder.select_notifications(start=max(1, int(end * share)), limit=1)
+            known_at = ledger.recorded_at(first[0].id)
+            assert known_at is not None
+            for as_of in (datetime.now(UTC), datetime.now(UTC) - timedelta(days=90)):
+                fast = known_answers(view, known_at, as_of)
+                view.fold_every_file = True
+                try:
+                    assert fast == known_answers(view, known_at, as_of), (share, as_of)
+                finally:
+                    view.fold_every_file = False
+                compared += sum(1 for answer in fast.values() if answer.get("items"))
+        assert compared > 20  # the reports list something to compare
+
+    def test_a_rebuild_keeps_the_rows_following_kept(self, demo: Container) -> None:
+        view = demo.views.by_name["maintenance"]
+        followed = dump({"maintenance": view})
+        assert followed["maintenance_standings"] and followed["maintenance_segment_counts"]
+        demo.runner.rebuild(["maintenance"])
+        assert dump({"maintenance": view}) == followed
 
     def test_a_view_built_before_standings_works_them_out_at_start(
         self, demo: Container, database_url: str
@@ -193,43 +228,16 @@ class StandingsContract:
         finally:
             again.close()
 
-    def test_a_rebuild_keeps_the_rows_following_kept(self, demo: Container) -> None:
-        view = demo.views.by_name["maintenance"]
-        followed = dump({"maintenance": view})
-        assert followed["maintenance_standings"] and followed["maintenance_segment_counts"]
-        demo.runner.rebuild(["maintenance"])
-        assert dump({"maintenance": view}) == followed
-
-    def test_the_kept_standings_answer_as_every_file_folded_as_known_then(
-        self, demo: Container
-    ) -> None:
-        view = demo.views.by_name["maintenance"]
-        assert isinstance(view, SQLMaintenanceView)
-        ledger, end = demo.ledger, demo.ledger.position
-        compared = 0
-        for share in (0.3, 0.5, 0.7, 0.9, 1.0):
-            # PostgreSQL's positions may have gaps: the first event from there on.
-            first = ledger.recorder.select_notifications(start=max(1, int(end * share)), limit=1)
-            known_at = ledger.recorded_at(first[0].id)
-            assert known_at is not None
-            for as_of in (datetime.now(UTC), datetime.now(UTC) - timedelta(days=90)):
-                fast = known_answers(view, known_at, as_of)
-                view.fold_every_file = True
-                try:
-                    assert fast == known_answers(view, known_at, as_of), (share, as_of)
-                finally:
-                    view.fold_every_file = False
-                compared += sum(1 for answer in fast.values() if answer.get("items"))
-        assert compared > 20  # the reports list something to compare
-
 
 class TestStandingsOnSQLite(StandingsContract):
-    @pytest.fixture
-    def database_url(self, sqlite_url: str) -> str:
-        return sqlite_url
+    @pytest.fixture(scope="class")
+    @classmethod
+    def database_url(cls, tmp_path_factory: pytest.TempPathFactory) -> str:
+        return f"sqlite:///{tmp_path_factory.mktemp('standings')}/ledger.db"
 
 
 class TestStandingsOnPostgres(StandingsContract):
-    @pytest.fixture
-    def database_url(self, postgres_url: str) -> str:
-        return postgres_url
+    @pytest.fixture(scope="class")
+    @classmethod
+    def database_url(cls, pg_server: ThrowawayPostgres) -> str:
+        return pg_server.fresh_database()

@@ -19,6 +19,7 @@ from ledger.config import Settings
 from ledger.demo import load_demo
 from ledger.projections import report_pages
 from ledger.projections.reports import SQLReportsView
+from support.pg import ThrowawayPostgres
 from support.projection_scenarios import dump
 
 END = datetime.now(UTC).date() - timedelta(days=2)
@@ -184,12 +185,17 @@ def change_things(container: Container) -> dict[str, datetime]:
 
 
 class StandingsContract:
-    @pytest.fixture
-    def database_url(self) -> str:
+    """One demo per class (it takes seconds to build): the tests that change it come last,
+    and each leaves the view answering as before."""
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def database_url(cls) -> str:
         raise NotImplementedError
 
-    @pytest.fixture
-    def demo(self, database_url: str) -> Iterator[tuple[Container, dict[str, datetime]]]:
+    @pytest.fixture(scope="class")
+    @classmethod
+    def demo(cls, database_url: str) -> Iterator[tuple[Container, dict[str, datetime]]]:
         container = build(Settings(database_url=database_url))
         try:
             load_demo(container.ledger, seed=11, clients=150, end=END)
@@ -232,6 +238,16 @@ class StandingsContract:
         assert view._unsettled("BR", at, None) is None
         assert answers(view, at, times["before"]) == folded(view, at, times["before"])
 
+    def test_a_rebuild_keeps_the_rows_following_kept(
+        self, demo: tuple[Container, dict[str, datetime]]
+    ) -> None:
+        container, _ = demo
+        view = container.views.reports
+        followed = dump({"reports": view})
+        assert all(followed[table] for table in TABLES)
+        container.runner.rebuild(["reports"])
+        assert dump({"reports": view}) == followed
+
     def test_a_view_built_before_standings_works_them_out_at_start(
         self, demo: tuple[Container, dict[str, datetime]], database_url: str
     ) -> None:
@@ -253,24 +269,16 @@ class StandingsContract:
         finally:
             again.close()
 
-    def test_a_rebuild_keeps_the_rows_following_kept(
-        self, demo: tuple[Container, dict[str, datetime]]
-    ) -> None:
-        container, _ = demo
-        view = container.views.reports
-        followed = dump({"reports": view})
-        assert all(followed[table] for table in TABLES)
-        container.runner.rebuild(["reports"])
-        assert dump({"reports": view}) == followed
-
 
 class TestStandingsOnSQLite(StandingsContract):
-    @pytest.fixture
-    def database_url(self, sqlite_url: str) -> str:
-        return sqlite_url
+    @pytest.fixture(scope="class")
+    @classmethod
+    def database_url(cls, tmp_path_factory: pytest.TempPathFactory) -> str:
+        return f"sqlite:///{tmp_path_factory.mktemp('standings')}/ledger.db"
 
 
 class TestStandingsOnPostgres(StandingsContract):
-    @pytest.fixture
-    def database_url(self, postgres_url: str) -> str:
-        return postgres_url
+    @pytest.fixture(scope="class")
+    @classmethod
+    def database_url(cls, pg_server: ThrowawayPostgres) -> str:
+        return pg_server.fresh_database()

@@ -12,13 +12,18 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import threading
+import uuid
 from pathlib import Path
+from queue import Full, Queue
 from urllib.parse import quote
 
 import psycopg
 from psycopg import sql
 
 _START_ATTEMPTS = 3
+# Databases made ahead of the tests that ask for them (`fresh_database`).
+_AHEAD = 2
 
 
 def find_bindir() -> Path:
@@ -55,6 +60,10 @@ class ThrowawayPostgres:
         self.bindir: Path | None = None
         # PostgreSQL refuses to run as root, so as root everything runs as `postgres`.
         self._as_root = os.geteuid() == 0
+        self._ahead: Queue[str | BaseException] = Queue(maxsize=_AHEAD)
+        self._maker: threading.Thread | None = None
+        self._stopping = threading.Event()
+        self._maker_lock = threading.Lock()
 
     @property
     def datadir(self) -> Path:
@@ -149,6 +158,9 @@ class ThrowawayPostgres:
         if self.base is None:
             return
         atexit.unregister(self.stop)
+        self._stopping.set()
+        if self._maker is not None:
+            self._maker.join(timeout=30)
         if self.bindir and (self.datadir / "postmaster.pid").exists():
             with contextlib.suppress(RuntimeError):
                 self._run(self.bindir / "pg_ctl", "-D", self.datadir, "-m", "immediate", "stop")
@@ -165,3 +177,34 @@ class ThrowawayPostgres:
         with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
         return self.url(name)
+
+    def fresh_database(self) -> str:
+        """The URL of a new, empty database of its own. CREATE DATABASE copies the template
+        (about 0.2 s), hundreds of times a run: a thread makes the next ones while the
+        tests run."""
+        with self._maker_lock:
+            if self._maker is None:
+                self._maker = threading.Thread(
+                    target=self._make_ahead, daemon=True, name="pg-databases-ahead"
+                )
+                self._maker.start()
+        made = self._ahead.get(timeout=120)
+        if isinstance(made, BaseException):
+            raise RuntimeError(f"could not create a database: {made}") from made
+        return self.url(made)
+
+    def _make_ahead(self) -> None:
+        while not self._stopping.is_set():
+            made: str | BaseException = f"t_{uuid.uuid4().hex[:12]}"
+            try:
+                self.create_database(str(made))
+            except BaseException as error:  # handed to the test that asks next
+                made = error
+            while not self._stopping.is_set():
+                try:
+                    self._ahead.put(made, timeout=0.2)
+                    break
+                except Full:
+                    continue
+            if isinstance(made, BaseException):
+                return
