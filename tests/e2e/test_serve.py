@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import subprocess
@@ -170,12 +171,14 @@ def test_a_served_app_keeps_what_it_built_at_start_out_of_the_collectors_walks(
     # factory (`--workers` above 1) and `ledger serve` freeze them once built.
     code = (
         "import gc; from ledger.api.main import create; app = create(); "
-        "print(gc.get_freeze_count(), len(gc.get_objects()))"
+        "print(gc.get_threshold()[2], gc.get_freeze_count(), len(gc.get_objects()))"
     )
     env = {**os.environ, "LEDGER_DATABASE_URL": f"sqlite:///{tmp_path}/frozen.db"}
     done = subprocess.run(
         [sys.executable, "-c", code], env=env, cwd=tmp_path, capture_output=True, text=True
     )
     assert done.returncode == 0, done.stderr
-    frozen, walked = map(int, done.stdout.split()[-2:])
+    full_after, frozen, walked = map(int, done.stdout.split()[-3:])
     assert frozen > 10_000 and walked < frozen / 10, done.stdout
+    # ... and collects all of what requests keep ten times less often than Python would.
+    assert full_after == 10 * gc.get_threshold()[2], done.stdout
