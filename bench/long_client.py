@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 from datetime import UTC, datetime, timedelta
-from time import process_time
+from time import process_time, sleep
 from urllib.parse import quote
 
 from bench.common import best_of, postgres_url, sqlite_url, timed
@@ -102,16 +102,24 @@ def _over_http(url: str, contacts: int) -> None:
     # The contacts are a minute apart from ten years ago (`fill`): a year ago is after
     # every one (the kept latest answers), mid-way half are later (the times are scanned).
     year_ago = quote((datetime.now(UTC) - timedelta(days=365)).isoformat())
+    now = datetime.now(UTC).isoformat()
     start = datetime.now(UTC) - timedelta(days=3650)
     mid_way = quote((start + timedelta(minutes=contacts // 2)).isoformat())
     container = build(Settings(database_url=url, admin_token=token))
     headers = {"Authorization": f"Bearer {token}"}
     with TestClient(create_app(container)) as api:
+        # The read models catch up on the fill first: their CPU is not the reads'.
+        while True:
+            health = api.get("/v1/health").json()
+            if min(health["projections"].values()) >= health["position"]:
+                break
+            sleep(0.2)
         middle = str(contacts // 2)
         for name, path in (
             ("client", "/v1/clients/LONG"),
             ("client as of a year ago", f"/v1/clients/LONG?as_of={year_ago}"),
             ("client as of mid-way", f"/v1/clients/LONG?as_of={mid_way}"),
+            ("client known at now", f"/v1/clients/LONG?known_at={quote(now)}"),
             ("history", "/v1/clients/LONG/history"),
             ("history page 100, first", "/v1/clients/LONG/history?limit=100"),
             ("history page 100, mid", f"/v1/clients/LONG/history?limit=100&cursor={middle}"),
@@ -119,7 +127,9 @@ def _over_http(url: str, contacts: int) -> None:
             ("intervals", "/v1/accountability/clients/LONG"),
         ):
             answer = api.get(path, headers=headers)
-            assert answer.status_code == 200, answer.text
+            if answer.status_code != 200:  # a ledger before history pages (issue 17)
+                print(f"  GET {name:<24} answered {answer.status_code}")
+                continue
             cpu = []
             for _ in range(5):
                 started = process_time()
