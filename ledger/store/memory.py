@@ -20,7 +20,7 @@ from ledger.integrity.append import (
 from ledger.integrity.chain import ChainEvent, chain_event
 from ledger.integrity.merkle import Block
 from ledger.store.chain_recording import ALL_VERSIONS, ChainRecording
-from ledger.store.recorded_order import check
+from ledger.store.recorded_order import STAMP_BYTES, check
 
 
 class LedgerPOPOApplicationRecorder(ChainRecording, POPOApplicationRecorder):
@@ -71,6 +71,14 @@ class LedgerPOPOApplicationRecorder(ChainRecording, POPOApplicationRecorder):
         with self._database_lock:
             index = self._stored_events_index[str(originator_id)]
             return {v: offset + 1 for v, offset in index.items() if after < v <= upto}
+
+    def stamp_heads(self, originator_id: UUID) -> list[tuple[int, bytes]]:
+        """Each event of one aggregate, in version order: its version and the head of its
+        state (`STAMP_BYTES`, where its recorded time is)."""
+        with self._database_lock:
+            index = self._stored_events_index[str(originator_id)]
+            stored = self._stored_events
+            return [(v, stored[index[v]].state[:STAMP_BYTES]) for v in sorted(index)]
 
 
 class MemoryChainTables:

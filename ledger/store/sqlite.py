@@ -39,7 +39,7 @@ from ledger.integrity.append import (
 from ledger.integrity.chain import chain_event
 from ledger.store.chain_recording import ALL_VERSIONS, ChainRecording
 from ledger.store.pulls import SpacedPulls
-from ledger.store.recorded_order import check, recorded_in
+from ledger.store.recorded_order import STAMP_BYTES, check, recorded_in
 from ledger.store.sqlite_chain import SQLiteChainTables
 
 POLL_INTERVAL = 0.25
@@ -225,6 +225,18 @@ class LedgerSQLiteApplicationRecorder(ChainRecording, SQLiteApplicationRecorder)
                 (originator_id.hex, *versions),
             )
             return {row[0]: row[1] for row in c.fetchall()}
+
+    def stamp_heads(self, originator_id: UUID) -> list[tuple[int, bytes]]:
+        """Each event of one aggregate, in version order: its version and the head of its
+        state (`STAMP_BYTES`, where its recorded time is)."""
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                f"SELECT originator_version, substr(state, 1, {STAMP_BYTES}) "
+                f"FROM {self.events_table_name} WHERE originator_id=? "
+                "ORDER BY originator_version",
+                (originator_id.hex,),
+            )
+            return [(row[0], row[1]) for row in c.fetchall()]
 
     @contextmanager
     def _tables(self) -> Iterator[SQLiteChainTables]:

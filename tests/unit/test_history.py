@@ -164,7 +164,7 @@ def test_the_version_known_at_a_time_is_the_last_recorded_by_then(
     """Read from each stored event's recorded time, or, where a state holds none that can be
     read, from the event decoded: the same version either way."""
     if not stamp_readable:
-        monkeypatch.setattr(history_module, "recorded_in", lambda state: None)
+        monkeypatch.setattr(history_module, "recorded_time", lambda state: None)
     recorded = [clock.now]
     for _ in range(4):
         clock.advance(minutes=10)
