@@ -28,6 +28,13 @@ from ledger.domain.values import (
 
 
 class Client(ClientRules, LedgerAggregate):
+    # 2: contacts kept by version (ledger/domain/client_contacts.py).
+    class_version = 2
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        ClientRules.upcast_contacts(state)
+
     class Registered(LedgerAggregate.Created, LedgerAggregate.Event):
         client_id: str
         name: str
@@ -96,10 +103,7 @@ class Client(ClientRules, LedgerAggregate):
         campaign_id: str | None = None
 
         def apply(self, client: Client) -> None:
-            # ISO strings keep a 10,000-contact snapshot compact.
-            event_id = self.event_id
-            client.contacts[event_id] = self.effective_at.isoformat()
-            client.retractable[event_id] = "contact"
+            client.contact_logged(self.originator_version, self.effective_at)
 
     class Churned(LedgerAggregate.Event):
         kind: str
@@ -120,6 +124,7 @@ class Client(ClientRules, LedgerAggregate):
 
         def apply(self, client: Client) -> None:
             client.retracted[self.retracted_event_id] = self.event_id
+            client.event_retracted(self.retracted_event_id)
 
     class ChurnDetermined(LedgerAggregate.Event):
         case_id: str
@@ -167,7 +172,7 @@ class Client(ClientRules, LedgerAggregate):
         self.tiers: list[list[Any]] = [[effective_at, tier, registration_id]]
         self.statuses: list[list[Any]] = [[effective_at, ACTIVE, None, registration_id]]
         self.team_history: dict[str, list[list[Any]]] = {}
-        self.contacts: dict[str, str] = {}
+        self.init_contacts()
         self.profile_updates: list[list[Any]] = []
         self.assets: list[list[Any]] = []
         self.retractable: dict[str, str] = {}

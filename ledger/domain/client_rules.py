@@ -202,7 +202,10 @@ class ClientRules(ClientTimeline):
 
     def check_retractable(self, retracted_event_id: str) -> None:
         check_event_id(retracted_event_id)
-        if retracted_event_id not in self.retractable:
+        if (
+            retracted_event_id not in self.retractable
+            and self.contact_version(retracted_event_id) is None
+        ):
             raise RuleViolation(
                 "not_retractable",
                 f"event {retracted_event_id} is not a contact, assets or profile event "

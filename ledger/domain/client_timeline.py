@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from ledger.domain.base import timeline_at
+from ledger.domain.client_contacts import ClientContacts
 from ledger.domain.values import ACTIVE, CHURNED, DESIGNATED_MANAGER, TEAM_BY_TIER, TEAM_ROLES
 
 
@@ -45,7 +46,7 @@ class ClientState:
         return self.team.get(DESIGNATED_MANAGER)
 
 
-class ClientTimeline:
+class ClientTimeline(ClientContacts):
     """Queries at an effective time, over the state `Client.__init__` and its events keep."""
 
     client_id: str
@@ -57,7 +58,6 @@ class ClientTimeline:
     tiers: list[list[Any]]
     statuses: list[list[Any]]
     team_history: dict[str, list[list[Any]]]
-    contacts: dict[str, str]
     profile_updates: list[list[Any]]
     assets: list[list[Any]]
     retracted: dict[str, str]
@@ -130,16 +130,6 @@ class ClientTimeline:
             if report_id not in self.retracted:
                 current = (amount, as_of)
         return current
-
-    def last_contact_at(self, at: datetime) -> datetime | None:
-        latest: datetime | None = None
-        for contact_id, when in self.contacts.items():
-            if contact_id in self.retracted:
-                continue
-            moment = datetime.fromisoformat(when)
-            if moment <= at and (latest is None or moment > latest):
-                latest = moment
-        return latest
 
     def state_at(self, at: datetime) -> ClientState:
         amount, as_of = self.assets_at(at)

@@ -13,6 +13,10 @@ from ledger.integrity.append import Backfilled, ChainTables, backfill
 from ledger.integrity.chain import ChainEvent
 from ledger.integrity.merkle import Block
 
+# Every version of an aggregate, as `(after, upto)`: what each recorder's
+# `event_positions` reads unless asked for a page's versions (a history page, issue 17).
+ALL_VERSIONS = (0, 2**31 - 1)
+
 
 class ChainTableReads(Protocol):
     def last_link(self, before: int | None) -> tuple[int, bytes] | None: ...

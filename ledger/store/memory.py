@@ -19,8 +19,8 @@ from ledger.integrity.append import (
 )
 from ledger.integrity.chain import ChainEvent, chain_event
 from ledger.integrity.merkle import Block
-from ledger.store.chain_recording import ChainRecording
-from ledger.store.recorded_order import check
+from ledger.store.chain_recording import ALL_VERSIONS, ChainRecording
+from ledger.store.recorded_order import STAMP_BYTES, check
 
 
 class LedgerPOPOApplicationRecorder(ChainRecording, POPOApplicationRecorder):
@@ -62,11 +62,23 @@ class LedgerPOPOApplicationRecorder(ChainRecording, POPOApplicationRecorder):
             index = self._stored_events_index
             return {i for i in originator_ids if 1 in index.get(str(i), {})}
 
-    def event_positions(self, originator_id: UUID) -> dict[int, int]:
-        """Global position of each stored event of one aggregate, by version."""
+    def event_positions(
+        self, originator_id: UUID, versions: tuple[int, int] = ALL_VERSIONS
+    ) -> dict[int, int]:
+        """Global position of each stored event of one aggregate, by version (those after
+        `versions[0]` up to `versions[1]`)."""
+        after, upto = versions
         with self._database_lock:
             index = self._stored_events_index[str(originator_id)]
-            return {version: offset + 1 for version, offset in index.items()}
+            return {v: offset + 1 for v, offset in index.items() if after < v <= upto}
+
+    def stamp_heads(self, originator_id: UUID) -> list[tuple[int, bytes]]:
+        """Each event of one aggregate, in version order: its version and the head of its
+        state (`STAMP_BYTES`, where its recorded time is)."""
+        with self._database_lock:
+            index = self._stored_events_index[str(originator_id)]
+            stored = self._stored_events
+            return [(v, stored[index[v]].state[:STAMP_BYTES]) for v in sorted(index)]
 
 
 class MemoryChainTables:

@@ -39,10 +39,10 @@ from ledger.integrity.append import (
     record,
 )
 from ledger.integrity.chain import ChainEvent, uuid_bytes
-from ledger.store.chain_recording import ChainRecording
+from ledger.store.chain_recording import ALL_VERSIONS, ChainRecording
 from ledger.store.postgres_chain import PostgresChainTables
 from ledger.store.pulls import SpacedPulls
-from ledger.store.recorded_order import check, recorded_in
+from ledger.store.recorded_order import STAMP_BYTES, check, recorded_in
 
 # The library tries a statement 10 times, each attempt waiting up to POSTGRES_CONNECT_TIMEOUT
 # for a connection, so with the database down a request hung for about a minute. Two
@@ -234,14 +234,29 @@ class LedgerPostgresApplicationRecorder(ChainRecording, PostgresApplicationRecor
             curs.execute(statement, (list(originator_ids),))
             return {row["originator_id"] for row in curs.fetchall()}
 
-    def event_positions(self, originator_id: UUID) -> dict[int, int]:
-        """Global position of each stored event of one aggregate, by version."""
+    def event_positions(
+        self, originator_id: UUID, versions: tuple[int, int] = ALL_VERSIONS
+    ) -> dict[int, int]:
+        """Global position of each stored event of one aggregate, by version (those after
+        `versions[0]` up to `versions[1]`)."""
         statement = self._sql(
             "SELECT originator_version, notification_id FROM {events} WHERE originator_id = %s"
+            " AND originator_version > %s AND originator_version <= %s"
         )
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
-            curs.execute(statement, (originator_id,))
+            curs.execute(statement, (originator_id, *versions))
             return {row["originator_version"]: row["notification_id"] for row in curs.fetchall()}
+
+    def stamp_heads(self, originator_id: UUID) -> list[tuple[int, bytes]]:
+        """Each event of one aggregate, in version order: its version and the head of its
+        state (`STAMP_BYTES`, where its recorded time is)."""
+        statement = self._sql(
+            "SELECT originator_version, substring(state from 1 for %s) AS head FROM {events}"
+            " WHERE originator_id = %s ORDER BY originator_version"
+        )
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(statement, (STAMP_BYTES, originator_id))
+            return [(row["originator_version"], bytes(row["head"])) for row in curs.fetchall()]
 
     # ---- the hash chain and the tree, read a page at a time (see ChainRecorder) ----
 

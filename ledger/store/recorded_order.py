@@ -24,6 +24,9 @@ from eventsourcing.persistence import StoredEvent
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # How the library's JSON transcoder writes an event's recorded time, first in its state: read
 # without decoding the rest (a full decode cost a write more than the check itself).
+# The head of a stored state that holds that time: what a client as known at a time reads of
+# each of its events (`stamp_heads`, ledger/application/history.py).
+STAMP_BYTES = 100
 _STAMP = re.compile(rb'^\{"timestamp":\{"_type_":"datetime_iso","_data_":"([^"]+)"\}')
 
 
@@ -72,12 +75,18 @@ def check(last: int | None, stored_events: Sequence[StoredEvent]) -> int | None:
 def recorded_in(state: bytes | memoryview | None) -> int | None:
     """The recorded time (microseconds) in a stored event's state; None when it has none
     that can be read (no event, or a state compressed or written otherwise)."""
+    moment = recorded_time(state)
+    return None if moment is None else micros(moment)
+
+
+def recorded_time(state: bytes | memoryview | None) -> datetime | None:
+    """`recorded_in` as the time itself."""
     if state is None:
         return None
     state = bytes(state)
     match = _STAMP.match(state)
     try:
         text = match.group(1).decode() if match else json.loads(state)["timestamp"]["_data_"]
-        return micros(datetime.fromisoformat(text))
+        return datetime.fromisoformat(text)
     except (ValueError, KeyError, TypeError):
         return None

@@ -37,9 +37,9 @@ from ledger.integrity.append import (
     record,
 )
 from ledger.integrity.chain import chain_event
-from ledger.store.chain_recording import ChainRecording
+from ledger.store.chain_recording import ALL_VERSIONS, ChainRecording
 from ledger.store.pulls import SpacedPulls
-from ledger.store.recorded_order import check, recorded_in
+from ledger.store.recorded_order import STAMP_BYTES, check, recorded_in
 from ledger.store.sqlite_chain import SQLiteChainTables
 
 POLL_INTERVAL = 0.25
@@ -213,15 +213,30 @@ class LedgerSQLiteApplicationRecorder(ChainRecording, SQLiteApplicationRecorder)
                 found.update(UUID(row[0]) for row in c.fetchall())
         return found
 
-    def event_positions(self, originator_id: UUID) -> dict[int, int]:
-        """Global position of each stored event of one aggregate, by version."""
+    def event_positions(
+        self, originator_id: UUID, versions: tuple[int, int] = ALL_VERSIONS
+    ) -> dict[int, int]:
+        """Global position of each stored event of one aggregate, by version (those after
+        `versions[0]` up to `versions[1]`)."""
         with self.datastore.transaction(commit=False) as c:
             c.execute(
                 f"SELECT originator_version, rowid FROM {self.events_table_name} "
-                "WHERE originator_id=?",
-                (originator_id.hex,),
+                "WHERE originator_id=? AND originator_version>? AND originator_version<=?",
+                (originator_id.hex, *versions),
             )
             return {row[0]: row[1] for row in c.fetchall()}
+
+    def stamp_heads(self, originator_id: UUID) -> list[tuple[int, bytes]]:
+        """Each event of one aggregate, in version order: its version and the head of its
+        state (`STAMP_BYTES`, where its recorded time is)."""
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                f"SELECT originator_version, substr(state, 1, {STAMP_BYTES}) "
+                f"FROM {self.events_table_name} WHERE originator_id=? "
+                "ORDER BY originator_version",
+                (originator_id.hex,),
+            )
+            return [(row[0], row[1]) for row in c.fetchall()]
 
     @contextmanager
     def _tables(self) -> Iterator[SQLiteChainTables]:

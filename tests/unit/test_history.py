@@ -5,7 +5,11 @@ from __future__ import annotations
 from datetime import date, timedelta
 from decimal import Decimal
 
+import pytest
+
 from ledger.application import Ledger
+from ledger.application import history as history_module
+from ledger.domain import Client
 from support.scenario import ADMIN, NOW, REGISTERED_AT, Bank, Clock, by, register
 
 
@@ -118,3 +122,58 @@ def test_position_counts_every_event_in_the_log(ledger: Ledger, bank: Bank) -> N
     client_id = register(ledger, bank, at=REGISTERED_AT)
     assert ledger.position == 13
     assert ledger.client_history(client_id)[0].position == 13
+
+
+def test_pages_of_a_history_put_together_are_the_whole_of_it(
+    ledger: Ledger, bank: Bank, client_id: str
+) -> None:
+    other = register(ledger, bank, at=REGISTERED_AT)
+    contacts = []
+    for client in (client_id, other) * 4:  # the two clients' events interleave in the log
+        contacts.append(
+            ledger.log_contact(
+                client_id=client, channel="sms", staff_id=bank.manager, occurred_at=NOW, **by()
+            )
+        )
+    ledger.retract(client_id=client_id, event_id=contacts[0].event_id, reason="r", **by())
+    whole = ledger.client_history(client_id)
+    assert len(whole) == 6 and whole[1].retracted_by == whole[-1].event_id
+    for limit in (1, 4, 6, 100):
+        pages, cursor = [], None
+        while True:
+            page = ledger.client_history_page(client_id, limit=limit, cursor=cursor)
+            pages.append(page.entries)
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+        assert [len(entries) for entries in pages] == [
+            min(limit, 6 - n) for n in range(0, 6, limit)
+        ]
+        assert [entry for entries in pages for entry in entries] == whole
+
+
+@pytest.mark.parametrize("stamp_readable", [True, False])
+def test_the_version_known_at_a_time_is_the_last_recorded_by_then(
+    ledger: Ledger,
+    bank: Bank,
+    clock: Clock,
+    client_id: str,
+    stamp_readable: bool,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Read from each stored event's recorded time, or, where a state holds none that can be
+    read, from the event decoded: the same version either way."""
+    if not stamp_readable:
+        monkeypatch.setattr(history_module, "recorded_time", lambda state: None)
+    recorded = [clock.now]
+    for _ in range(4):
+        clock.advance(minutes=10)
+        ledger.log_contact(
+            client_id=client_id, channel="sms", staff_id=bank.manager, occurred_at=NOW, **by()
+        )
+        recorded.append(clock.now)
+    client = ledger.repository.get(Client.id_for(client_id))
+    for version, at in enumerate(recorded, start=1):
+        for moment in (at, at + timedelta(minutes=9)):
+            assert ledger._version_known_at(client, moment) == version, (version, moment)
+    assert ledger._version_known_at(client, recorded[0] - timedelta(microseconds=1)) is None

@@ -1,9 +1,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Response
+from fastapi import Query, Response
 
 from ledger.api.deps import (
     ClientWriterDep,
@@ -171,20 +171,43 @@ def get_client(
     )
 
 
+# Issue 17: a long-lived client's history a page at a time (its 10,000 events whole are
+# 3.8 MB and half a second of CPU); without `limit` and `cursor`, the whole of it.
+DEFAULT_LIMIT, MAX_LIMIT = 100, 1000
+HistoryLimit = Annotated[
+    int | None,
+    Query(ge=1, le=MAX_LIMIT, description="events per page (100 when only a cursor is given)"),
+]
+HistoryCursor = Annotated[
+    str | None, Query(max_length=20, description="the previous page's next_cursor")
+]
+
+
 @router.get(
     "/{client_id}/history",
-    summary="Every event of a client, in version order",
+    summary="Every event of a client, in version order; a page of them with limit or cursor",
     response_model=ClientHistoryPublic,
     responses=EXPORT_RESPONSES,
 )
 def client_history(
-    client_id: ScopedClient, ledger: LedgerDep, read: ReadRecorderDep, fmt: ExportFormat = None
+    client_id: ScopedClient,
+    ledger: LedgerDep,
+    read: ReadRecorderDep,
+    fmt: ExportFormat = None,
+    limit: HistoryLimit = None,
+    cursor: HistoryCursor = None,
 ) -> ClientHistoryPublic | Response:
-    entries = ledger.client_history(client_id)
+    next_cursor = None
+    if fmt is None and (limit is not None or cursor is not None):
+        page = ledger.client_history_page(client_id, limit=limit or DEFAULT_LIMIT, cursor=cursor)
+        entries, next_cursor = page.entries, page.next_cursor
+    else:
+        entries = ledger.client_history(client_id)
     read(client_id)
     if fmt is not None:
         return export_models(HistoryEventPublic, entries, fmt, f"history-{client_id}")
     return ClientHistoryPublic(
         client_id=client_id,
         events=[HistoryEventPublic.model_validate(e, from_attributes=True) for e in entries],
+        next_cursor=next_cursor,
     )

@@ -20,6 +20,7 @@ from ledger.api.schemas.types import (
     Moment,
     Money,
     Name,
+    NextCursor,
     OneLine,
     OptionalText,
     RiskAppetite,
@@ -150,3 +151,5 @@ class HistoryEventPublic(BaseModel):
 class ClientHistoryPublic(BaseModel):
     client_id: str
     events: list[HistoryEventPublic]
+    # Asked without `limit` and `cursor`, the whole history: one page, the last.
+    next_cursor: NextCursor = None
