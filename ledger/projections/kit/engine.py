@@ -301,11 +301,12 @@ class BatchView(TrackingRecorder, ABC):
     def rebuilding(self) -> bool:
         return bool(self.__dict__.get("_rebuilding", False))
 
-    def start_rebuild(self) -> None:
+    def start_rebuild(self, *, reset: bool = True) -> None:
         """Before replaying the log: drop the indexes only queries use (see
         `query_index_statements`), then every row and the tracking position (`reset`).
         The indexes go first, so there is less to delete, and the rows are deleted
-        under the rebuild's settings (no checkpoint of the deletions on their own)."""
+        under the rebuild's settings (no checkpoint of the deletions on their own).
+        Without `reset`: an empty view caught up as a rebuild (`projections.empty_views`)."""
         pattern = re.compile(r"CREATE INDEX IF NOT EXISTS (\w+)")
         self._rebuilding = True
         try:
@@ -314,7 +315,8 @@ class BatchView(TrackingRecorder, ABC):
                     match = pattern.search(statement)
                     assert match is not None, statement
                     c.execute(f"DROP INDEX IF EXISTS {match.group(1)}")
-            self.reset()
+            if reset:
+                self.reset()
         except BaseException:
             # Not rebuilding after all (the rows are as they were): the indexes back, and
             # what is counted as it goes is counted again.
@@ -322,10 +324,14 @@ class BatchView(TrackingRecorder, ABC):
             self._create_query_indexes()
             raise
 
+    @abstractmethod
+    def catch_up_lock(self) -> AbstractContextManager[bool]:
+        """Held by the one process catching the view up as a rebuild: True if this one
+        has it, False if another has. Released when the process ends, however it ends."""
+
     def finish_rebuild(self) -> None:
         """Once caught up (or failed) after `start_rebuild()`: what the parts work out at
-        the end, and the query indexes again. A process that stopped half way never gets
-        here; the next one to construct the view creates them."""
+        the end, and the query indexes (a process stopped half way leaves them to the next)."""
         if not self.rebuilding:
             return
         for part in self.parts:
@@ -335,8 +341,7 @@ class BatchView(TrackingRecorder, ABC):
 
     def _create_query_indexes(self) -> None:
         with self.transaction() as c:
-            for statement in self.query_index_statements():
-                c.execute(statement)
+            list(map(c.execute, self.query_index_statements()))
 
     def view_tables(self) -> list[str]:
         pattern = re.compile(r"CREATE TABLE IF NOT EXISTS (\w+)")
