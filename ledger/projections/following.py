@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from eventsourcing.persistence import Notification
 
-from ledger.projections.empty_views import EmptyViews
 from ledger.projections.reading import cyclic_collection_paused
+from ledger.projections.rebuild_settings import RebuildSettings
 from ledger.projections.recovery import ProjectionError
 
 if TYPE_CHECKING:
@@ -103,16 +103,16 @@ class Following(_Base):
         return reached
 
     def catch_up_views(self, names: list[str], *, following: bool = False) -> int:
-        """`advance` the named views to the end of the log, those with nothing yet as a
-        rebuild does when the log is long (`EmptyViews`); returns the position reached.
-        A view another process is catching up so is caught up here once it is done."""
+        """`advance` the named views to the end of the log, those far behind with the
+        rebuild's settings when the log is long (`RebuildSettings`); returns the position
+        reached. A view another process is catching up so is caught up here once it is done."""
         stopping = self._stopping if following else threading.Event()
         end = self.app.recorder.max_notification_id() or 0
-        with EmptyViews(self, names if end >= CATCH_UP_AT_LEAST else []) as empty:
-            here = [n for n in names if n not in empty.elsewhere]
+        with RebuildSettings(self, names if end >= CATCH_UP_AT_LEAST else [], end) as settings:
+            here = [n for n in names if n not in settings.elsewhere]
             reached = [self.advance(here, following=following)] if here else []
-        if empty.elsewhere and empty.wait_for_others(stopping):
-            reached.append(self.advance(empty.elsewhere, following=following))
+        if settings.elsewhere and settings.wait_for_others(stopping):
+            reached.append(self.advance(settings.elsewhere, following=following))
         return min(reached, default=0)
 
     def publish_position(self, name: str) -> None:

@@ -65,8 +65,7 @@ class Part:
         """Bring rows written by an earlier version of the view up to date (at start)."""
 
     def rebuilt(self) -> None:
-        """A rebuild has caught up: what is worked out once at the end (before the query
-        indexes are built again)."""
+        """Caught up as a rebuild: what is worked out once at the end (then the indexes)."""
 
 
 class _WriteState(threading.local):
@@ -103,8 +102,7 @@ class BatchView(TrackingRecorder, ABC):
     written once, with the batch. Work that depends on several events of one client
     (recomputing its intervals) is marked and done once, before commit (`Part.flush`).
     Plain INSERTs wait and are sent with `executemany` before any other statement runs,
-    so a batch costs a few round trips rather than one per event.
-    """
+    so a batch costs a few round trips rather than one per event."""
 
     view_name: ClassVar[str]
 
@@ -302,32 +300,33 @@ class BatchView(TrackingRecorder, ABC):
         return bool(self.__dict__.get("_rebuilding", False))
 
     def start_rebuild(self, *, reset: bool = True) -> None:
-        """Before replaying the log: drop the indexes only queries use (see
-        `query_index_statements`), then every row and the tracking position (`reset`).
-        The indexes go first, so there is less to delete, and the rows are deleted
-        under the rebuild's settings (no checkpoint of the deletions on their own).
-        Without `reset`: an empty view caught up as a rebuild (`projections.empty_views`)."""
-        pattern = re.compile(r"CREATE INDEX IF NOT EXISTS (\w+)")
+        """Before replaying the log: drop the query indexes, then (`reset`) every row and
+        the position, under the rebuild's settings (no checkpoint of the deletions on their
+        own); without `reset`, an empty view caught up so (`rebuild_settings`)."""
         self._rebuilding = True
         try:
-            with self.transaction() as c:
-                for statement in self.query_index_statements():
-                    match = pattern.search(statement)
-                    assert match is not None, statement
-                    c.execute(f"DROP INDEX IF EXISTS {match.group(1)}")
+            self.drop_query_indexes()
             if reset:
                 self.reset()
         except BaseException:
             # Not rebuilding after all (the rows are as they were): the indexes back, and
             # what is counted as it goes is counted again.
             self._rebuilding = False
-            self._create_query_indexes()
+            self.create_query_indexes()
             raise
+
+    def drop_query_indexes(self) -> None:
+        """Drop the indexes only queries use (`query_index_statements`) until caught up."""
+        pattern = re.compile(r"CREATE INDEX IF NOT EXISTS (\w+)")
+        with self.transaction() as c:
+            for statement in self.query_index_statements():
+                match = pattern.search(statement)
+                assert match is not None, statement
+                c.execute(f"DROP INDEX IF EXISTS {match.group(1)}")
 
     @abstractmethod
     def catch_up_lock(self) -> AbstractContextManager[bool]:
-        """Held by the one process catching the view up as a rebuild: True if this one
-        has it, False if another has. Released when the process ends, however it ends."""
+        """Taken by one process at a time (True if got), however it ends: see `backends`."""
 
     def finish_rebuild(self) -> None:
         """Once caught up (or failed) after `start_rebuild()`: what the parts work out at
@@ -336,12 +335,13 @@ class BatchView(TrackingRecorder, ABC):
             return
         for part in self.parts:
             part.rebuilt()
-        self._create_query_indexes()
+        self.create_query_indexes()
         self._rebuilding = False
 
-    def _create_query_indexes(self) -> None:
+    def create_query_indexes(self) -> None:
         with self.transaction() as c:
-            list(map(c.execute, self.query_index_statements()))
+            for statement in self.query_index_statements():
+                c.execute(statement)
 
     def view_tables(self) -> list[str]:
         pattern = re.compile(r"CREATE TABLE IF NOT EXISTS (\w+)")

@@ -1,8 +1,10 @@
-"""Empty views caught up as a rebuild: `ledger serve` or `ledger project` starting on a long
-log with a view that has nothing yet (new, or reset) catches it up with the rebuild's
-settings (`BatchView.start_rebuild`, without the reset): its query-only indexes dropped and
-built once at the end, and what it works out over all its clients worked out once at the
-end, rather than kept up to date row by row.
+"""Views far behind caught up with the rebuild's settings: `ledger serve` or `ledger project`
+starting on a long log with a view that has nothing yet (new, or reset) catches it up as a
+rebuild does (`BatchView.start_rebuild`, without the reset): its query-only indexes dropped
+and built once at the end, and what it works out over all its clients worked out once at
+the end rather than kept up to date row by row. A view that has rows but is further behind
+than it has come (`FAR_BEHIND`) has its query-only indexes dropped and built again at the
+end: its rows are written as ever (another process may be writing them too).
 
 Processes starting together on one database (`serve --workers N`, `ledger project`) would
 each do so: each view's `catch_up_lock` lets one of them, and the others catch that view up
@@ -23,22 +25,25 @@ if TYPE_CHECKING:
 
 # How often a process waiting for another's catch-up of a view looks whether it is done.
 LOOK_AGAIN = 0.5
+# A view with rows is caught up with its query indexes dropped when at least this many events
+# behind, and further behind than it has come: building an index over a table costs about
+# as much as keeping it up to date over as many rows as the table holds.
+FAR_BEHIND = 100_000
 
 
-class EmptyViews(contextlib.ExitStack):
-    """Entered before catching `names` up: each empty view this process gets the lock of is
-    set to the rebuild's settings until the exit, which finishes it (indexes built, the
-    parts' end of rebuild) and releases the lock. `elsewhere`: the views another process
-    is catching up so, to catch up here only once it is done (`wait_for_others`)."""
+class RebuildSettings(contextlib.ExitStack):
+    """Entered before catching `names` up to `end`: each view far behind whose lock this
+    process gets is set to the rebuild's settings until the exit, which finishes it
+    (indexes built, the parts' end of a rebuild) and releases the lock. `elsewhere`: the
+    views another process is catching up so, to catch up here only once it is done
+    (`wait_for_others`)."""
 
-    def __init__(self, runner: ProjectionRunner, names: Iterable[str]) -> None:
+    def __init__(self, runner: ProjectionRunner, names: Iterable[str], end: int) -> None:
         super().__init__()
-        self.runner = runner
-        self.names = list(names)
-        self.mine: list[str] = []
+        self.runner, self.names, self.end = runner, list(names), end
         self.elsewhere: list[str] = []
 
-    def __enter__(self) -> EmptyViews:
+    def __enter__(self) -> RebuildSettings:
         super().__enter__()
         try:
             for name in self.names:
@@ -48,10 +53,15 @@ class EmptyViews(contextlib.ExitStack):
             raise
         return self
 
+    def _far_behind(self, name: str) -> bool:
+        view = self.runner.views[name]
+        done = view.max_tracking_id(self.runner.app.name) or 0
+        return done == 0 or self.end - done >= max(done, FAR_BEHIND)
+
     def _take(self, name: str) -> None:
         runner = self.runner
         view = runner.views[name]
-        if view.rebuilding or (view.max_tracking_id(runner.app.name) or 0) > 0:
+        if view.rebuilding or not self._far_behind(name):
             return
         lock = contextlib.ExitStack()
         if not lock.enter_context(view.catch_up_lock()):
@@ -59,14 +69,18 @@ class EmptyViews(contextlib.ExitStack):
             self.elsewhere.append(name)
             return
         # Looked at again under the lock: another process may have caught it up meanwhile.
-        if (view.max_tracking_id(runner.app.name) or 0) > 0:
+        empty = (view.max_tracking_id(runner.app.name) or 0) == 0
+        if not self._far_behind(name):
             lock.close()
             return
         self.push(lock)
         with runner.apply_lock:
-            view.start_rebuild(reset=False)
-        self.callback(self._finish, name)
-        self.mine.append(name)
+            if empty:
+                view.start_rebuild(reset=False)
+                self.callback(self._finish, name)
+            else:
+                view.drop_query_indexes()
+                self.callback(view.create_query_indexes)
 
     def _finish(self, name: str) -> None:
         runner = self.runner

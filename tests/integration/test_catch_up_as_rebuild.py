@@ -1,7 +1,8 @@
 """A runner starting on a long log with empty views (`ledger serve`, `ledger project`)
 catches them up as a rebuild does: their query-only indexes dropped and built once at the
-end. Of runners starting together on one database, one does so for each view and the
-others wait for it; a process that dies half way leaves the indexes to the next start."""
+end; a view far behind, with its indexes dropped. Of runners starting together on one
+database, one does so for each view and the others wait for it; a process that dies half
+way leaves the indexes to the next start."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import pytest
 from ledger.bootstrap import Container, build
 from ledger.config import Settings
 from ledger.domain import Client
-from ledger.projections import following
+from ledger.projections import following, rebuild_settings
 from ledger.projections.kit import BatchView
 from ledger.projections.kit.backends import PostgresBackend
 from support.projection_scenarios import build_org, bulk_clients, dump
@@ -61,6 +62,18 @@ def long_log(database_url: str, monkeypatch: pytest.MonkeyPatch) -> int:
         return writer.ledger.position
     finally:
         writer.close()
+
+
+def bulk_clients_after(container: Container, end: int) -> int:
+    """More clients, until the log reaches `end`; returns its end."""
+    n = 0
+    while container.ledger.position < end:
+        bulk_clients(
+            container.ledger,
+            ((f"F{n + k:04}", "O2", "gold", NOW - timedelta(days=20)) for k in range(CLIENTS)),
+        )
+        n += CLIENTS
+    return container.ledger.position
 
 
 @pytest.fixture
@@ -147,6 +160,38 @@ class EmptyViewCase:
         caught_up = dump(runners[1].views)
         runners[0].rebuild()
         assert dump(runners[1].views) == caught_up
+
+    def test_a_view_far_behind_is_caught_up_with_its_query_indexes_dropped(
+        self,
+        database_url: str,
+        long_log: int,
+        starters: list[Container],
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        first = starters[0].start_projections(follow=False)
+        first.catch_up()
+        more = bulk_clients_after(starters[0], 3 * long_log)
+        monkeypatch.setattr(rebuild_settings, "FAR_BEHIND", 10)
+        runner = starters[1].start_projections(follow=False)
+        started = _spy_starts(starters[1], monkeypatch)
+        roster = starters[1].views.roster
+        seen: list[tuple[bool, set[str]]] = []
+        handlers = runner.projections["roster"].handlers
+        register = handlers[Client.Registered]
+
+        def spying(event: Any, tracking: Any) -> None:
+            if not seen:
+                seen.append((roster.rebuilding, _present(roster, _query_indexes(roster))))
+            register(event, tracking)
+
+        monkeypatch.setitem(handlers, Client.Registered, spying)
+        assert runner.catch_up() == more
+        assert seen == [(False, set())], "the roster's query indexes were kept up"
+        assert not started, "a view with rows was caught up as if empty"
+        assert _present(roster, _query_indexes(roster)) == _query_indexes(roster)
+        caught_up = dump(runner.views)
+        runner.rebuild()
+        assert dump(runner.views) == caught_up
 
     def test_a_view_left_half_caught_up_gets_its_query_indexes_at_the_next_start(
         self, database_url: str, long_log: int, starters: list[Container]
