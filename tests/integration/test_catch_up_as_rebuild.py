@@ -98,23 +98,30 @@ def _spy_starts(container: Container, monkeypatch: pytest.MonkeyPatch) -> Counte
     return started
 
 
-class EmptyViewCase:
+def _spy_roster(container: Container, monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """At the roster's first registration: whether it was rebuilding, and its query indexes."""
+    roster = container.views.roster
+    seen: list[tuple[bool, set[str]]] = []
+    handlers = container.runner.projections["roster"].handlers
+    register = handlers[Client.Registered]
+
+    def spying(event: Any, tracking: Any) -> None:
+        if not seen:
+            seen.append((roster.rebuilding, _present(roster, _query_indexes(roster))))
+        register(event, tracking)
+
+    monkeypatch.setitem(handlers, Client.Registered, spying)
+    return seen
+
+
+class CatchUpAsRebuildCase:
     def test_an_empty_view_is_caught_up_with_its_query_indexes_built_at_the_end(
         self, long_log: int, starters: list[Container], monkeypatch: pytest.MonkeyPatch
     ) -> None:
         container = starters[0]
         runner = container.start_projections(follow=False)
         roster = container.views.roster
-        seen: list[tuple[bool, set[str]]] = []
-        handlers = runner.projections["roster"].handlers
-        register = handlers[Client.Registered]
-
-        def spying(event: Any, tracking: Any) -> None:
-            if not seen:
-                seen.append((roster.rebuilding, _present(roster, _query_indexes(roster))))
-            register(event, tracking)
-
-        monkeypatch.setitem(handlers, Client.Registered, spying)
+        seen = _spy_roster(container, monkeypatch)
         waiting: list[bool] = []
         reader = threading.Thread(target=lambda: waiting.append(runner.wait(long_log, 30)))
         runner.start()
@@ -175,16 +182,7 @@ class EmptyViewCase:
         runner = starters[1].start_projections(follow=False)
         started = _spy_starts(starters[1], monkeypatch)
         roster = starters[1].views.roster
-        seen: list[tuple[bool, set[str]]] = []
-        handlers = runner.projections["roster"].handlers
-        register = handlers[Client.Registered]
-
-        def spying(event: Any, tracking: Any) -> None:
-            if not seen:
-                seen.append((roster.rebuilding, _present(roster, _query_indexes(roster))))
-            register(event, tracking)
-
-        monkeypatch.setitem(handlers, Client.Registered, spying)
+        seen = _spy_roster(starters[1], monkeypatch)
         assert runner.catch_up() == more
         assert seen == [(False, set())], "the roster's query indexes were kept up"
         assert not started, "a view with rows was caught up as if empty"
@@ -212,13 +210,13 @@ class EmptyViewCase:
             again.close()
 
 
-class TestEmptyViewsSQLite(EmptyViewCase):
+class TestCatchUpAsRebuildSQLite(CatchUpAsRebuildCase):
     @pytest.fixture
     def database_url(self, sqlite_url: str) -> str:
         return sqlite_url
 
 
-class TestEmptyViewsPostgres(EmptyViewCase):
+class TestCatchUpAsRebuildPostgres(CatchUpAsRebuildCase):
     @pytest.fixture
     def database_url(self, postgres_url: str) -> str:
         return postgres_url
