@@ -61,9 +61,10 @@ INDEX_SUBJECT = "blind-index"
 # up to 200,000 of them (~50 MB) for nothing.
 MAX_OPENED_TEXTS = 50_000
 # Subject keys kept unwrapped per process, at most (or one page's of a catch-up, read
-# together): each is ~2.4 KB (an AESGCM context),
+# together): each is ~2.6 KB (an AESGCM context),
 # and a catch-up of the 1,000,000-event log opened 111,000 clients' (266 MB) and kept them.
-MAX_KEYS = 16_384
+# 16,384 took 41 MiB of each catch-up process; a page of the log holds at most 5,000.
+MAX_KEYS = 8_192
 _UNKNOWN = object()
 # A read model's copy among the opened texts (the log's are kept with their event's version).
 _VIEW_COPY = -1
