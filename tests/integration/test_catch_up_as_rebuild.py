@@ -6,6 +6,7 @@ way leaves the indexes to the next start."""
 
 from __future__ import annotations
 
+import multiprocessing
 import re
 import threading
 from collections import Counter
@@ -22,6 +23,7 @@ from ledger.projections import following, rebuild_settings
 from ledger.projections.kit import BatchView
 from ledger.projections.kit.backends import PostgresBackend
 from support.projection_scenarios import build_org, bulk_clients, dump
+from support.starting import catch_up_in_a_process
 
 NOW = datetime.now(UTC)
 CLIENTS = 60
@@ -167,6 +169,39 @@ class CatchUpAsRebuildCase:
         caught_up = dump(runners[1].views)
         runners[0].rebuild()
         assert dump(runners[1].views) == caught_up
+
+    def test_of_two_processes_starting_together_one_catches_each_view_up_as_a_rebuild(
+        self, database_url: str, long_log: int
+    ) -> None:
+        context = multiprocessing.get_context("spawn")
+        barrier, results = context.Barrier(2), context.Queue()
+        processes = [
+            context.Process(
+                target=catch_up_in_a_process,
+                args=(database_url, following.CATCH_UP_AT_LEAST, barrier, results),
+            )
+            for _ in range(2)
+        ]
+        for process in processes:
+            process.start()
+        try:
+            reached = [results.get(timeout=180) for _ in processes]
+        finally:
+            for process in processes:
+                process.join(timeout=60)
+        assert [end for end, _ in reached] == [long_log, long_log], reached
+        started = Counter(name for _, names in reached for name in names)
+        again = build(Settings(database_url=database_url))
+        try:
+            assert started == Counter(dict.fromkeys(again.views.by_name, 1)), started
+            for view in again.views.by_name.values():
+                assert _present(view, _query_indexes(view)) == _query_indexes(view)
+            runner = again.start_projections(follow=False)
+            caught_up = dump(runner.views)
+            runner.rebuild()
+            assert dump(runner.views) == caught_up
+        finally:
+            again.close()
 
     def test_a_view_far_behind_is_caught_up_with_its_query_indexes_dropped(
         self,
