@@ -153,13 +153,19 @@ def test_concurrent_first_writes_share_the_first_key() -> None:
     assert open_sealed(second.for_sealing("s"), token, b"a") == b"x"
 
 
+def _sealed(count: int) -> tuple[MemoryKeyTable, MasterKey, KeyRing, dict[str, str]]:
+    """A key table, its master key, a ring, and a token sealed for each of `count` subjects."""
+    table, master = MemoryKeyTable(), MasterKey(new_key())
+    ring = KeyRing(master, table)
+    tokens = {f"s{n}": seal(ring.for_sealing(f"s{n}"), b"x", b"a") for n in range(count)}
+    return table, master, ring, tokens
+
+
 def test_a_key_ring_keeps_few_keys_unwrapped_and_reads_dropped_ones_again(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(keys, "MAX_KEYS", 4)
-    table, master = MemoryKeyTable(), MasterKey(new_key())
-    writer = KeyRing(master, table)
-    tokens = {f"s{n}": seal(writer.for_sealing(f"s{n}"), b"x", b"a") for n in range(10)}
+    table, master, writer, tokens = _sealed(10)
     writer.erase("s3")
     ring = KeyRing(master, table)
     ring.load(tokens)  # a page's keys in one read: kept together, however many
@@ -320,9 +326,7 @@ def test_a_key_ring_keeps_few_contexts_made_and_none_for_an_erased_subject(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(keys, "MAX_CONTEXTS", 3)
-    table, master = MemoryKeyTable(), MasterKey(new_key())
-    ring = KeyRing(master, table)
-    tokens = {f"s{n}": seal(ring.for_sealing(f"s{n}"), b"x", b"a") for n in range(8)}
+    _, _, ring, tokens = _sealed(8)
     assert len(ring._keys) == 8 and len(ring._contexts) <= 3
     for subject, token in tokens.items():
         aead = ring.for_opening(subject)
