@@ -53,15 +53,15 @@ class RebuildSettings(contextlib.ExitStack):
             raise
         return self
 
-    def _far_behind(self, name: str) -> bool:
-        view = self.runner.views[name]
-        done = view.max_tracking_id(self.runner.app.name) or 0
-        return done == 0 or self.end - done >= max(done, FAR_BEHIND)
+    def _far_behind(self, name: str) -> int | None:
+        """The view's position if it is far behind, else None."""
+        done = self.runner.views[name].max_tracking_id(self.runner.app.name) or 0
+        return done if done == 0 or self.end - done >= max(done, FAR_BEHIND) else None
 
     def _take(self, name: str) -> None:
         runner = self.runner
         view = runner.views[name]
-        if view.rebuilding or not self._far_behind(name):
+        if view.rebuilding or self._far_behind(name) is None:
             return
         lock = contextlib.ExitStack()
         if not lock.enter_context(view.catch_up_lock()):
@@ -69,13 +69,13 @@ class RebuildSettings(contextlib.ExitStack):
             self.elsewhere.append(name)
             return
         # Looked at again under the lock: another process may have caught it up meanwhile.
-        empty = (view.max_tracking_id(runner.app.name) or 0) == 0
-        if not self._far_behind(name):
+        done = self._far_behind(name)
+        if done is None:
             lock.close()
             return
         self.push(lock)
         with runner.apply_lock:
-            if empty:
+            if done == 0:
                 view.start_rebuild(reset=False)
                 self.callback(self._finish, name)
             else:

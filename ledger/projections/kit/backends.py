@@ -12,10 +12,11 @@ import re
 import threading
 import zlib
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from functools import cache
 from typing import Any, ClassVar
 
+import psycopg
 from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
 from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
 from psycopg.sql import SQL
@@ -191,8 +192,10 @@ class PostgresBackend(PostgresTrackingRecorder):
             try:
                 yield got
             finally:
+                # A session lost with the database lost its lock with it.
                 if got:
-                    conn.execute("SELECT pg_advisory_unlock(%s, %s)", (CATCH_UP_LOCKS, key))
+                    with suppress(psycopg.Error):
+                        conn.execute("SELECT pg_advisory_unlock(%s, %s)", (CATCH_UP_LOCKS, key))
 
     def refresh_statistics(self) -> None:
         """Autovacuum analyses in its own time, not straight after a catch-up of the whole
