@@ -20,14 +20,9 @@ class RecordedTimes(Part):
     def tables(self) -> list[str]:
         p = self.prefix
         return [
-            f"CREATE TABLE IF NOT EXISTS {p}_recorded (seq BIGINT PRIMARY KEY, recorded_at TEXT)"
+            f"CREATE TABLE IF NOT EXISTS {p}_recorded (seq BIGINT PRIMARY KEY, recorded_at TEXT)",
+            f"CREATE INDEX IF NOT EXISTS {p}_recorded_at ON {p}_recorded (recorded_at)",
         ]
-
-    def query_indexes(self) -> list[str]:
-        # Only reads as known at a time look times up (`known_position`); a row is written
-        # for most events of four views, so a rebuild builds it once at the end.
-        p = self.prefix
-        return [f"CREATE INDEX IF NOT EXISTS {p}_recorded_at ON {p}_recorded (recorded_at)"]
 
     def note(self, c: Any, tracking: Tracking, event: Any) -> None:
         self.record(c, tracking.notification_id, event.timestamp)
