@@ -318,11 +318,9 @@ class BatchView(TrackingRecorder, ABC):
     def drop_query_indexes(self) -> None:
         """Drop the indexes only queries use (`query_index_statements`) until caught up."""
         pattern = re.compile(r"CREATE INDEX IF NOT EXISTS (\w+)")
-        with self.transaction() as c:
-            for statement in self.query_index_statements():
-                match = pattern.search(statement)
-                assert match is not None, statement
-                c.execute(f"DROP INDEX IF EXISTS {match.group(1)}")
+        for name in pattern.findall("\n".join(self.query_index_statements())):
+            with self.transaction() as c:  # one table locked at a time: see below
+                c.execute(f"DROP INDEX IF EXISTS {name}")
 
     @abstractmethod
     def catch_up_lock(self) -> AbstractContextManager[bool]:
@@ -339,8 +337,10 @@ class BatchView(TrackingRecorder, ABC):
         self._rebuilding = False
 
     def create_query_indexes(self) -> None:
-        with self.transaction() as c:
-            for statement in self.query_index_statements():
+        # A transaction each: one holding every table's lock could deadlock with a batch of
+        # another process writing the tables in another order (PostgreSQL).
+        for statement in self.query_index_statements():
+            with self.transaction() as c:
                 c.execute(statement)
 
     def view_tables(self) -> list[str]:
