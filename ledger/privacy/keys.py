@@ -61,9 +61,13 @@ INDEX_SUBJECT = "blind-index"
 # up to 200,000 of them (~50 MB) for nothing.
 MAX_OPENED_TEXTS = 50_000
 # Subject keys kept unwrapped per process, at most (or one page's of a catch-up, read
-# together): each is ~2.4 KB (an AESGCM context),
-# and a catch-up of the 1,000,000-event log opened 111,000 clients' (266 MB) and kept them.
-MAX_KEYS = 16_384
+# together): a catch-up of the 1,000,000-event log opened 111,000 clients' and kept them.
+# More than the three pages of up to 5,000 clients a catch-up holds at once (`ReadAhead`):
+# dropped while still to be used, each was read again alone.
+MAX_KEYS = 32_768
+# Of those, the AESGCM contexts kept made, at most: ~2.6 KB each (16,384 took 41 MiB of each
+# catch-up process), and made again in ~5 us; a client's events mostly come together.
+MAX_CONTEXTS = 2_048
 _UNKNOWN = object()
 # A read model's copy among the opened texts (the log's are kept with their event's version).
 _VIEW_COPY = -1
@@ -83,14 +87,15 @@ class KeyRing:
     def __init__(self, master: MasterKey, table: KeyTable | None) -> None:
         self.master = master
         self.table: KeyTable = table or MemoryKeyTable()
-        self._aeads: dict[str, AESGCM | None] = {}
+        self._keys: dict[str, bytes | None] = {}  # None: erased
+        self._contexts: dict[str, AESGCM] = {}
         # Texts already opened, by subject, so that erasure can drop them with the key.
         self._texts: dict[str, dict[str, Any]] = {}
         self._text_count = 0
         self._index: bytes | None = None
         self._lock = threading.Lock()
 
-    def _load(self, subject: str, *, create: bool) -> AESGCM | None:
+    def _load(self, subject: str, *, create: bool) -> bytes | None:
         row = self.table.get(subject)
         made: tuple[bytes, bytes] | None = None
         if row is None and create:
@@ -102,50 +107,60 @@ class KeyRing:
             return None  # never made: the subject's values were stored plain
         wrapped, _ = row
         if wrapped is None:
-            aead = None
+            key = None
         elif made is not None and bytes(wrapped) == made[1]:
-            aead = AESGCM(made[0])  # the key just made, not unwrapped again
+            key = made[0]  # the key just made, not unwrapped again
         else:  # another writer's key won, or one made before
-            aead = AESGCM(self.master.unwrap(wrapped, subject))
-        self._keep({subject: aead})
-        return aead
+            key = self.master.unwrap(wrapped, subject)
+        self._keep({subject: key})
+        return key
 
-    def _keep(self, aeads: dict[str, AESGCM | None]) -> None:
+    def _keep(self, keys: dict[str, bytes | None]) -> None:
         """Keep the keys unwrapped; when that would pass `MAX_KEYS`, start again from empty
         (the table has every key: one dropped is read again when next needed)."""
         with self._lock:
-            if len(self._aeads) + len(aeads) > MAX_KEYS:
-                self._aeads.clear()
-            self._aeads.update(aeads)
+            if len(self._keys) + len(keys) > MAX_KEYS:
+                self._keys.clear()
+            self._keys.update(keys)
+
+    def _context(self, subject: str, key: bytes) -> AESGCM:
+        aead = self._contexts.get(subject)
+        if aead is None:
+            aead = AESGCM(key)
+            with self._lock:
+                if len(self._contexts) >= MAX_CONTEXTS:
+                    self._contexts.clear()
+                self._contexts[subject] = aead
+        return aead
 
     def load(self, subjects: Iterable[str]) -> None:
         """The keys of many subjects unwrapped with one read of the key table, not one each
         (a rebuild reads pages of events of thousands of clients)."""
-        aeads = self._aeads
-        missing = list({s for s in subjects if s not in aeads})
+        keys = self._keys
+        missing = list({s for s in subjects if s not in keys})
         if not missing:
             return
         rows = self.table.get_many(missing)
         unwrapped = {
-            subject: AESGCM(self.master.unwrap(wrapped, subject)) if wrapped is not None else None
+            subject: self.master.unwrap(wrapped, subject) if wrapped is not None else None
             for subject, (wrapped, _) in rows.items()
         }
         self._keep(unwrapped)
 
     def for_sealing(self, subject: str) -> AESGCM:
-        aead = self._aeads.get(subject)
-        if aead is None:
-            aead = self._load(subject, create=True)
-            if aead is None:
+        key = self._keys.get(subject)
+        if key is None:
+            key = self._load(subject, create=True)
+            if key is None:
                 raise SubjectErased(subject)
-        return aead
+        return self._context(subject, key)
 
     def for_opening(self, subject: str) -> AESGCM | None:
         """The subject's key, or None once it is erased."""
-        aead = self._aeads.get(subject, _UNKNOWN)
-        if aead is not _UNKNOWN:
-            return aead  # type: ignore[return-value]
-        return self._load(subject, create=False)
+        key = self._keys.get(subject, _UNKNOWN)
+        if key is _UNKNOWN:
+            key = self._load(subject, create=False)
+        return None if key is None else self._context(subject, key)  # type: ignore[arg-type]
 
     def erase(self, subject: str) -> None:
         self.table.erase(subject)
@@ -154,7 +169,8 @@ class KeyRing:
     def forget(self, subject: str) -> None:
         """Drop the cached key and texts (erased, maybe by another process)."""
         with self._lock:
-            self._aeads[subject] = None
+            self._keys[subject] = None
+            self._contexts.pop(subject, None)
             self._texts.pop(subject, None)
 
     def opened_texts(self, subject: str) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from eventsourcing.persistence import Notification
 
 from ledger.projections.reading import cyclic_collection_paused
+from ledger.projections.rebuild_settings import RebuildSettings
 from ledger.projections.recovery import ProjectionError
 
 if TYPE_CHECKING:
@@ -96,10 +97,31 @@ class Following(_Base):
             if self._stopping.is_set():
                 return start
         with cyclic_collection_paused():
-            reached = self.advance(names, following=True)
+            reached = self.catch_up_views(names, following=True)
         if not self._stopping.is_set():
             self._refresh_statistics(n for n in names if n not in self.failures)
         return reached
+
+    def catch_up_views(self, names: list[str], *, following: bool = False) -> int:
+        """`advance` the named views to the end of the log, those far behind with the
+        rebuild's settings when the log is long (`RebuildSettings`); returns the position
+        reached. A view another process is catching up so is caught up here once it is done."""
+        stopping = self._stopping if following else threading.Event()
+        end = self.app.recorder.max_notification_id() or 0
+        with RebuildSettings(self, names if end >= CATCH_UP_AT_LEAST else [], end) as settings:
+            here = [n for n in names if n not in settings.elsewhere]
+            reached = [self.advance(here, following=following)] if here else []
+        if settings.elsewhere and settings.wait_for_others(stopping):
+            reached.append(self.advance(settings.elsewhere, following=following))
+        return min(reached, default=0)
+
+    def publish_position(self, name: str) -> None:
+        """The view's position, for the reads waiting on it: a view caught up as a rebuild
+        tells it only once finished (until then, what it works out at the end is not yet
+        there to read)."""
+        reached = self.views[name].max_tracking_id(self.app.name) or 0
+        self._positions[name] = max(self._positions.get(name, 0), reached)
+        self.progress.notify()
 
     def _read(self, names: list[str], buffer: queue.Queue[Notification | int | None]) -> None:
         try:

@@ -45,6 +45,7 @@ COLUMNS = (
     *FILTER_COLUMNS,
     *REFERRAL_COLUMNS,
 )
+assert COLUMNS[0] == "ancestor_id"  # the one column a client's rows differ in (`recompute`)
 _TYPES = {
     "active": "BIGINT",
     "board_always": "BIGINT",
@@ -245,8 +246,13 @@ class ClientStandings(StandingTallies, Part):
                 row = standing(file, contacts.get(key, []), org, view.options, referrer)
                 row.update(aid=key, client_id=file["client_id"], unit_id=file["unit_id"])
                 _count(counts, row, +1)
-                for ancestor in ancestors.get(file["unit_id"], [file["unit_id"]]):
-                    rows.append(tuple({**row, "ancestor_id": ancestor}[n] for n in COLUMNS))
+                # One row per ancestor, alike but for the first column: built once, not a
+                # dict and a column at a time per ancestor (6% of this view's catch-up).
+                values = tuple(row[n] for n in COLUMNS[1:])
+                rows.extend(
+                    (ancestor, *values)
+                    for ancestor in ancestors.get(file["unit_id"], [file["unit_id"]])
+                )
                 members.update(
                     (entry[2], key) for timeline in file["team"].values() for entry in timeline
                 )

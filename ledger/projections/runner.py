@@ -174,7 +174,8 @@ class ProjectionRunner(Following):
                 if attempt == 2:
                     raise
                 continue
-            self._positions[name] = max(self._positions.get(name, 0), done)
+            if not view.rebuilding:  # else told once finished (`publish_position`)
+                self._positions[name] = max(self._positions.get(name, 0), done)
             return
 
     def _load_positions(self, names: Iterable[str]) -> int:
@@ -187,7 +188,7 @@ class ProjectionRunner(Following):
         """Process the whole log up to its current end, here and now; returns the end."""
         names = list(names or self.views)
         with cyclic_collection_paused():
-            end = self.advance(names)
+            end = self.catch_up_views(names)
         self._refresh_statistics(names)
         return end
 
@@ -217,6 +218,7 @@ class ProjectionRunner(Following):
         # Once caught up, the views' shape is known: let the planner see it.
         for name in names:
             self.views[name].finish_rebuild()
+            self.publish_position(name)
             self.views[name].refresh_statistics()
 
     def rebuild(self, names: Iterable[str] | None = None) -> int:

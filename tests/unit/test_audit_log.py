@@ -13,8 +13,9 @@ from ledger.bootstrap import Container, build
 from ledger.config import Settings
 from ledger.domain import Client, Staff, Unit
 from ledger.domain.base import LedgerAggregate
+from ledger.projections import audit
 from ledger.projections.audit import AGGREGATES, AuditQuery, AuditView, event_classes
-from support.projection_scenarios import BY, build_org
+from support.projection_scenarios import BY, build_org, dump
 
 NOW = datetime.now(UTC)
 
@@ -142,3 +143,28 @@ def test_a_time_ranges_pages_follow_the_log_late_entries_in_their_place(
     assert [e["aggregate_id"] for e in every] == [f"W{n}" for n in range(7)]
     positions = paged_positions(view, query, limit=2)
     assert positions == sorted(positions) == [e["position"] for e in every]
+
+
+def test_the_trail_keeps_few_aggregates_in_memory_and_the_same_rows(
+    container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = container.ledger
+    build_org(app, NOW - timedelta(days=400))
+    for n in range(6):
+        app.register_client(
+            client_id=f"K{n}", name="k", unit_id="O1", tier="gold", occurred_at=NOW, recorded_by=BY
+        )
+    # Each client's later events come after the others' first: each is looked up again.
+    for n in range(6):
+        app.change_tier(
+            client_id=f"K{n}", tier="platinum", reason="r", effective_at=NOW, recorded_by=BY
+        )
+    app.transfer_staff(staff_id="M2", unit_id="O3", effective_at=NOW, recorded_by=BY)
+    runner = container.start_projections(follow=False)
+    runner.catch_up(["audit"])
+    kept = dump({"audit": container.views.audit})
+    monkeypatch.setattr(audit, "KNOWN_KEPT", 3)
+    runner.rebuild(["audit"])
+    trail = runner.projections["audit"].view.trail  # type: ignore[attr-defined]
+    assert 0 < len(trail.known) <= 3
+    assert dump({"audit": container.views.audit}) == kept

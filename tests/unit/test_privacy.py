@@ -153,17 +153,23 @@ def test_concurrent_first_writes_share_the_first_key() -> None:
     assert open_sealed(second.for_sealing("s"), token, b"a") == b"x"
 
 
+def _sealed(count: int) -> tuple[MemoryKeyTable, MasterKey, KeyRing, dict[str, str]]:
+    """A key table, its master key, a ring, and a token sealed for each of `count` subjects."""
+    table, master = MemoryKeyTable(), MasterKey(new_key())
+    ring = KeyRing(master, table)
+    tokens = {f"s{n}": seal(ring.for_sealing(f"s{n}"), b"x", b"a") for n in range(count)}
+    return table, master, ring, tokens
+
+
 def test_a_key_ring_keeps_few_keys_unwrapped_and_reads_dropped_ones_again(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(keys, "MAX_KEYS", 4)
-    table, master = MemoryKeyTable(), MasterKey(new_key())
-    writer = KeyRing(master, table)
-    tokens = {f"s{n}": seal(writer.for_sealing(f"s{n}"), b"x", b"a") for n in range(10)}
+    table, master, writer, tokens = _sealed(10)
     writer.erase("s3")
     ring = KeyRing(master, table)
     ring.load(tokens)  # a page's keys in one read: kept together, however many
-    assert len(ring._aeads) == 10
+    assert len(ring._keys) == 10
     ring = KeyRing(master, table)
     for subject, token in tokens.items():
         aead = ring.for_opening(subject)
@@ -171,7 +177,7 @@ def test_a_key_ring_keeps_few_keys_unwrapped_and_reads_dropped_ones_again(
             assert aead is None  # erased, read so from the table again
         else:
             assert aead is not None and open_sealed(aead, token, b"a") == b"x"
-        assert len(ring._aeads) <= 4
+        assert len(ring._keys) <= 4
 
 
 def test_rotation_rewraps_every_key_under_the_new_master() -> None:
@@ -314,3 +320,19 @@ def test_a_blind_index_is_the_hmac_sha256_it_always_was(key_size: int) -> None:
     for kind, term in (("name", "wang fang"), ("phone", "13912345678"), ("name", "王 芳")):
         expected = hmac.new(key, f"{kind}\x00{term}".encode(), hashlib.sha256).digest()
         assert blind_digest(key, kind, term) == expected
+
+
+def test_a_key_ring_keeps_few_contexts_made_and_none_for_an_erased_subject(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(keys, "MAX_CONTEXTS", 3)
+    _, _, ring, tokens = _sealed(8)
+    assert len(ring._keys) == 8 and len(ring._contexts) <= 3
+    for subject, token in tokens.items():
+        aead = ring.for_opening(subject)
+        assert aead is not None and open_sealed(aead, token, b"a") == b"x"
+        assert len(ring._contexts) <= 3
+    ring.erase("s7")  # its context was among those kept
+    assert ring.for_opening("s7") is None
+    with pytest.raises(keys.SubjectErased):
+        ring.for_sealing("s7")

@@ -54,3 +54,19 @@ def test_texts_kept_from_earlier_calls_are_the_same_and_stay_few(
         assert len(text._TEXTS) <= 8
     with pytest.raises(ValueError, match="naive"):
         utc_text(datetime(2026, 6, 30))
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        datetime(2026, 6, 30, 8, 1, 2, 345678, tzinfo=UTC),
+        datetime(2026, 6, 30, 8, 1, 2, tzinfo=UTC),  # a whole second
+        datetime(2026, 6, 30, 8, 1, 2, 5, tzinfo=timezone(timedelta(hours=8))),
+        datetime(987, 1, 2, 3, 4, 5, tzinfo=UTC),
+        datetime(1, 1, 1, 14, 0, 1, tzinfo=EAST),
+    ],
+)
+def test_a_text_is_the_utc_time_to_the_microsecond_at_a_fixed_width(moment: datetime) -> None:
+    expected = moment.astimezone(UTC).isoformat(timespec="microseconds")[:26]
+    assert text._utc_text(moment) == expected
+    assert len(expected) == 26

@@ -6,12 +6,17 @@ a backend (no read model differs per database beyond what these two classes hold
 
 from __future__ import annotations
 
+import fcntl
+import os
 import re
+import threading
+import zlib
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from functools import cache
 from typing import Any, ClassVar
 
+import psycopg
 from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
 from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
 from psycopg.sql import SQL
@@ -20,6 +25,11 @@ from ledger.projections.kit.engine import BatchView
 from ledger.store.postgres import fewer_attempts, schema_lock
 
 _TRACKING_WORD = re.compile(r"\btracking\b")
+# In-memory views live in this process alone: a lock of the process is theirs.
+_MEMORY_LOCKS: dict[str, threading.Lock] = {}
+_MEMORY_LOCKS_LOCK = threading.Lock()
+# The advisory locks of catching views up (`catch_up_lock`): this key, and the view's.
+CATCH_UP_LOCKS = 0x1ED6E8
 
 
 class SQLiteBackend(SQLiteTrackingRecorder):
@@ -67,6 +77,32 @@ class SQLiteBackend(SQLiteTrackingRecorder):
                 # the page cache the rebuild filled.
                 cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
                 cursor.execute("PRAGMA shrink_memory")
+
+    @contextmanager
+    def catch_up_lock(self) -> Iterator[bool]:
+        """A lock file beside the view's: the view's own write lock is taken by each batch,
+        and this is held across them. The system releases it when the process ends."""
+        pool = self.datastore.pool
+        if pool.is_sqlite_memory_mode:
+            with _MEMORY_LOCKS_LOCK:
+                lock = _MEMORY_LOCKS.setdefault(pool.db_name, threading.Lock())
+            got = lock.acquire(blocking=False)
+            try:
+                yield got
+            finally:
+                if got:
+                    lock.release()
+            return
+        fd = os.open(f"{pool.db_name}-catch-up.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            got = True
+        except BlockingIOError:
+            got = False
+        try:
+            yield got
+        finally:
+            os.close(fd)  # and with it the lock
 
     def refresh_statistics(self) -> None:
         """The query planner's statistics of the view's tables (sampled, so cheap).
@@ -142,6 +178,24 @@ class PostgresBackend(PostgresTrackingRecorder):
 
     def transaction(self) -> Any:
         return self.datastore.transaction(commit=True)
+
+    @contextmanager
+    def catch_up_lock(self) -> Iterator[bool]:
+        """A session's advisory lock, held on a connection of its own: processes starting
+        together on one database (`serve --workers N`, `project`) each try it."""
+        key = zlib.crc32(self.view_name.encode()) & 0x7FFFFFFF
+        with self.datastore.get_connection() as conn:
+            row = conn.execute(
+                "SELECT pg_try_advisory_lock(%s, %s) AS got", (CATCH_UP_LOCKS, key)
+            ).fetchone()
+            got = bool(row and row["got"])
+            try:
+                yield got
+            finally:
+                # A session lost with the database lost its lock with it.
+                if got:
+                    with suppress(psycopg.Error):
+                        conn.execute("SELECT pg_advisory_unlock(%s, %s)", (CATCH_UP_LOCKS, key))
 
     def refresh_statistics(self) -> None:
         """Autovacuum analyses in its own time, not straight after a catch-up of the whole

@@ -65,8 +65,7 @@ class Part:
         """Bring rows written by an earlier version of the view up to date (at start)."""
 
     def rebuilt(self) -> None:
-        """A rebuild has caught up: what is worked out once at the end (before the query
-        indexes are built again)."""
+        """Caught up as a rebuild: what is worked out once at the end (then the indexes)."""
 
 
 class _WriteState(threading.local):
@@ -103,8 +102,7 @@ class BatchView(TrackingRecorder, ABC):
     written once, with the batch. Work that depends on several events of one client
     (recomputing its intervals) is marked and done once, before commit (`Part.flush`).
     Plain INSERTs wait and are sent with `executemany` before any other statement runs,
-    so a batch costs a few round trips rather than one per event.
-    """
+    so a batch costs a few round trips rather than one per event."""
 
     view_name: ClassVar[str]
 
@@ -301,41 +299,48 @@ class BatchView(TrackingRecorder, ABC):
     def rebuilding(self) -> bool:
         return bool(self.__dict__.get("_rebuilding", False))
 
-    def start_rebuild(self) -> None:
-        """Before replaying the log: drop the indexes only queries use (see
-        `query_index_statements`), then every row and the tracking position (`reset`).
-        The indexes go first, so there is less to delete, and the rows are deleted
-        under the rebuild's settings (no checkpoint of the deletions on their own)."""
-        pattern = re.compile(r"CREATE INDEX IF NOT EXISTS (\w+)")
+    def start_rebuild(self, *, reset: bool = True) -> None:
+        """Before replaying the log: drop the query indexes, then (`reset`) every row and
+        the position, under the rebuild's settings (no checkpoint of the deletions on their
+        own); without `reset`, an empty view caught up so (`rebuild_settings`)."""
         self._rebuilding = True
         try:
-            with self.transaction() as c:
-                for statement in self.query_index_statements():
-                    match = pattern.search(statement)
-                    assert match is not None, statement
-                    c.execute(f"DROP INDEX IF EXISTS {match.group(1)}")
-            self.reset()
+            self.drop_query_indexes()
+            if reset:
+                self.reset()
         except BaseException:
             # Not rebuilding after all (the rows are as they were): the indexes back, and
             # what is counted as it goes is counted again.
             self._rebuilding = False
-            self._create_query_indexes()
+            self.create_query_indexes()
             raise
+
+    def drop_query_indexes(self) -> None:
+        """Drop the indexes only queries use (`query_index_statements`) until caught up."""
+        pattern = re.compile(r"CREATE INDEX IF NOT EXISTS (\w+)")
+        for name in pattern.findall("\n".join(self.query_index_statements())):
+            with self.transaction() as c:  # one table locked at a time: see below
+                c.execute(f"DROP INDEX IF EXISTS {name}")
+
+    @abstractmethod
+    def catch_up_lock(self) -> AbstractContextManager[bool]:
+        """Taken by one process at a time (True if got), however it ends: see `backends`."""
 
     def finish_rebuild(self) -> None:
         """Once caught up (or failed) after `start_rebuild()`: what the parts work out at
-        the end, and the query indexes again. A process that stopped half way never gets
-        here; the next one to construct the view creates them."""
+        the end, and the query indexes (a process stopped half way leaves them to the next)."""
         if not self.rebuilding:
             return
         for part in self.parts:
             part.rebuilt()
-        self._create_query_indexes()
+        self.create_query_indexes()
         self._rebuilding = False
 
-    def _create_query_indexes(self) -> None:
-        with self.transaction() as c:
-            for statement in self.query_index_statements():
+    def create_query_indexes(self) -> None:
+        # A transaction each: one holding every table's lock could deadlock with a batch of
+        # another process writing the tables in another order (PostgreSQL).
+        for statement in self.query_index_statements():
+            with self.transaction() as c:
                 c.execute(statement)
 
     def view_tables(self) -> list[str]:
