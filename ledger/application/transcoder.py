@@ -15,7 +15,7 @@ state: 8.1 against 2.8 µs):
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from typing import Any
 
@@ -32,6 +32,7 @@ class InliningJSONTranscoder(JSONTranscoder):
     def __init__(self) -> None:
         super().__init__()
         self._texts: dict[tuple[Any, ...], dict[str, Any]] = {}
+        self._utc_texts: dict[datetime, dict[str, Any]] = {}
         encoder = self.encoder
         self._iterencode = (
             c_make_encoder(
@@ -64,14 +65,20 @@ class InliningJSONTranscoder(JSONTranscoder):
         if isinstance(value, _NATIVE):
             return value
         cls = value.__class__
+        if cls is datetime and value.tzinfo is UTC:
+            # The ledger's own times: equal ones in UTC have the same text.
+            return self._kept(self._utc_texts, value, value)
         if cls is not datetime and cls is not date:
             return self._encode_obj(value)
         # Equal datetimes with the same UTC offset have the same ISO text (an equal one
         # with another offset, or another fold, may not); a date is its own text.
         key = (value, value.utcoffset()) if cls is datetime else (value,)
-        inlined = self._texts.get(key)
+        return self._kept(self._texts, key, value)
+
+    def _kept(self, texts: dict[Any, dict[str, Any]], key: Any, value: Any) -> dict[str, Any]:
+        inlined = texts.get(key)
         if inlined is None:
-            if len(self._texts) >= KEPT_TEXTS:
-                self._texts.clear()
-            inlined = self._texts[key] = self._encode_obj(value)
+            if len(texts) >= KEPT_TEXTS:
+                texts.clear()
+            inlined = texts[key] = self._encode_obj(value)
         return inlined

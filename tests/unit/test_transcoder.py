@@ -105,7 +105,10 @@ def test_keeps_a_bounded_number_of_texts() -> None:
     for minutes in range(KEPT_TEXTS + 10):
         state = {"at": NOW + timedelta(minutes=minutes)}
         assert inlining.encode(state) == library.encode(state)
+        state = {"at": (NOW + timedelta(minutes=minutes)).astimezone(SHANGHAI)}
+        assert inlining.encode(state) == library.encode(state)
     assert len(inlining._texts) <= KEPT_TEXTS
+    assert len(inlining._utc_texts) <= KEPT_TEXTS
 
 
 def test_the_ledger_encodes_with_it() -> None:
