@@ -12,10 +12,17 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import Application, ProcessingEvent, Repository
-from eventsourcing.persistence import JSONTranscoder, Mapper, Recording, Transcoding
+from eventsourcing.persistence import (
+    JSONTranscoder,
+    Mapper,
+    Recording,
+    Transcoder,
+    Transcoding,
+)
 from eventsourcing.utils import strtobool
 
 from ledger.application.caches import SerialCacheRepository
+from ledger.application.transcoder import InliningJSONTranscoder
 from ledger.privacy import KeyRing, PersonalDataMapper
 from ledger.privacy.key_tables import key_table_for
 from ledger.privacy.master_key import master_key_for
@@ -79,6 +86,16 @@ class LedgerPersistence(Application):
         master, self.master_key_source = master_key_for(self.env)
         self.keyring = KeyRing(master, None)
         return PersonalDataMapper(self.construct_transcoder(), self.keyring)
+
+    def construct_transcoder(self) -> Transcoder:
+        """The library's JSON transcoder (unless the environment names another), as the
+        faster one that writes the same bytes."""
+        transcoder = self.factory.transcoder()
+        if type(transcoder) is JSONTranscoder:
+            transcoder = InliningJSONTranscoder()
+        if isinstance(transcoder, JSONTranscoder):
+            self.register_transcodings(transcoder)
+        return transcoder
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)

@@ -7,6 +7,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
@@ -64,7 +65,12 @@ class WriteResult:
 
 def event_type(event: object) -> str:
     """`Client.TierChanged` -> `TierChanged`: the past-tense name of the fact."""
-    return type(event).__qualname__.rsplit(".", 1)[-1]
+    return _type_name(type(event))
+
+
+@lru_cache(maxsize=256)
+def _type_name(cls: type) -> str:
+    return cls.__qualname__.rsplit(".", 1)[-1]
 
 
 def written(business_id: str, event: Any, position: int) -> WriteResult:

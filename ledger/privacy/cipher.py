@@ -15,6 +15,7 @@ import base64
 import hashlib
 import hmac
 import os
+import threading
 import unicodedata
 from functools import lru_cache
 from typing import Any
@@ -41,6 +42,35 @@ def new_key() -> bytes:
     return AESGCM.generate_key(bit_length=KEY_SIZE * 8)
 
 
+class Nonces:
+    """Fresh random nonces, drawn from the operating system's generator a block at a time:
+    a nonce is public (it is stored beside its ciphertext), and a system call per value
+    cost 0.4 to 2 µs, up to a twentieth of an imported event's CPU. A forked child starts
+    with a block of its own (a block shared with its parent would repeat nonces)."""
+
+    BLOCK = 4096
+
+    def __init__(self) -> None:
+        self._restart()
+        os.register_at_fork(after_in_child=self._restart)
+
+    def _restart(self) -> None:
+        self._lock = threading.Lock()
+        self._block = b""
+        self._at = 0
+
+    def take(self) -> bytes:
+        with self._lock:
+            if self._at + NONCE_SIZE > len(self._block):
+                self._block, self._at = os.urandom(self.BLOCK), 0
+            start = self._at
+            self._at = start + NONCE_SIZE
+            return self._block[start : self._at]
+
+
+fresh_nonce = Nonces().take
+
+
 def is_sealed(value: object) -> bool:
     return isinstance(value, str) and value.startswith(PREFIX)
 
@@ -48,7 +78,7 @@ def is_sealed(value: object) -> bool:
 def seal(aead: AESGCM, plaintext: bytes, associated: bytes, nonce: bytes | None = None) -> str:
     """A fresh nonce per value: GCM with a repeated nonce under one key leaks both. (A
     nonce derived from the value itself, `synthetic_nonce`, repeats only with the value.)"""
-    nonce = nonce or os.urandom(NONCE_SIZE)
+    nonce = nonce or fresh_nonce()
     sealed = nonce + aead.encrypt(nonce, plaintext, associated)
     return PREFIX + base64.urlsafe_b64encode(sealed).decode("ascii")
 
@@ -92,7 +122,7 @@ class MasterKey:
         return base64.urlsafe_b64encode(new_key()).decode("ascii")
 
     def wrap(self, key: bytes, subject: str) -> bytes:
-        nonce = os.urandom(NONCE_SIZE)
+        nonce = fresh_nonce()
         return nonce + self._aead.encrypt(nonce, key, subject.encode())
 
     def unwrap(self, wrapped: bytes, subject: str) -> bytes:

@@ -54,20 +54,21 @@ def from_micros(value: int) -> datetime:
     return EPOCH + timedelta(microseconds=value)
 
 
-def times_of(stored_events: Sequence[StoredEvent]) -> list[int]:
-    """The recorded times (microseconds) the insert's events carry."""
-    return [micros(t) for s in stored_events if (t := getattr(s, "recorded_at", None)) is not None]
-
-
 def check(last: int | None, stored_events: Sequence[StoredEvent]) -> int | None:
     """The log's last recorded time (microseconds) once the insert is written (None: the
     insert carries no recorded times); raises `RecordedOutOfOrder` for an insert stamped
     before `last`, or whose events go back among themselves."""
-    times = times_of(stored_events)
-    if not times:
+    # Compared as times, each as exact as its microseconds; only the first and the newest
+    # counted in microseconds (counting each was 2% of a bulk import's CPU).
+    moments = [t for s in stored_events if (t := getattr(s, "recorded_at", None)) is not None]
+    if not moments:
         return None
-    newest = max(times) if last is None else max(last, *times)
-    if (last is not None and times[0] < last) or any(a > b for a, b in itertools.pairwise(times)):
+    newest = micros(max(moments))
+    if last is not None:
+        newest = max(last, newest)
+    if (last is not None and micros(moments[0]) < last) or any(
+        a > b for a, b in itertools.pairwise(moments)
+    ):
         raise RecordedOutOfOrder(from_micros(newest))
     return newest
 

@@ -156,6 +156,15 @@ class PersonalDataContract:
         with pytest.raises(WrongMasterKey, match="does not open this store's keys"):
             build(settings)
 
+    def test_adding_many_keys_counts_those_inserted(self, container: Container) -> None:
+        table = container.ledger.keyring.table
+        table.add("S-had", b"first", "k")
+        keys = [("S-had", b"second", "k"), ("S-new", b"new", "k"), ("S-other", b"other", "k")]
+        assert table.add_many(keys, [(b"d" * 32, "S-new")]) == 2
+        assert table.get("S-had") == (b"first", "k")
+        assert table.find(b"d" * 32) == ["S-new"]
+        assert table.add_many(keys, []) == 0
+
 
 class TestPersonalDataOnSQLite(PersonalDataContract):
     @pytest.fixture

@@ -24,6 +24,7 @@ class CountingKeyTable(MemoryKeyTable):
         super().__init__()
         self.ledger = ledger
         self.writes: list[tuple[str, int]] = []
+        self.reads_after_write = 0
         self.inside = False
 
     def note(self, write: str) -> None:
@@ -38,13 +39,18 @@ class CountingKeyTable(MemoryKeyTable):
         self.note("add_index")
         super().add_index(subject, digests)
 
-    def add_many(self, keys: Any, indexes: Any) -> None:
+    def add_many(self, keys: Any, indexes: Any) -> int | None:
         self.note("add_many")
         self.inside = True
         try:
-            super().add_many(keys, indexes)
+            return super().add_many(keys, indexes)
         finally:
             self.inside = False
+
+    def get_many(self, subjects: Any) -> Any:
+        if self.writes:  # read back after a write
+            self.reads_after_write += 1
+        return super().get_many(subjects)
 
 
 @pytest.fixture
@@ -64,6 +70,7 @@ def test_a_name_list_writes_its_keys_together_before_its_events(
     report = ledger.import_clients(read_name_list(name_list(bank, *rows)), recorded_by=ADMIN)
     assert report.imported == 3
     assert counting.writes == [("add_many", before)]
+    assert counting.reads_after_write == 0  # every key inserted: none read back
     for row in rows:
         assert counting.get(str(Client.id_for(row["client_id"]))) is not None
         assert ledger.find_clients("phone", row["phone"]) == [row["client_id"]]
@@ -110,3 +117,21 @@ def test_a_client_whose_key_another_writer_made_meanwhile_is_left_out(
     assert ledger.get_client(other).name == "Wang Fang"
     with pytest.raises(NotFound):
         ledger.get_client(racing)
+
+
+def test_a_client_whose_key_another_writer_made_meanwhile_is_found_by_reading_back(
+    ledger: Ledger, bank: Bank, counting: CountingKeyTable
+) -> None:
+    racing = new_id("C")
+    subject = str(Client.id_for(racing))
+    with ledger.batched() as batch:
+        ledger.register_client(
+            client_id=racing, name="Wang Fang", unit_id=bank.outlet, recorded_by=ADMIN
+        )
+        batch.gather()
+        counting.add(subject, b"theirs", ledger.keyring.master.key_id)
+        counting.writes.clear()
+        assert batch.write() == 0
+    assert [write for write, _ in counting.writes] == ["add_many"]
+    assert counting.reads_after_write == 1
+    assert batch.left_out == {Client.id_for(racing)}

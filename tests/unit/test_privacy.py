@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 import os
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
@@ -18,7 +19,9 @@ from ledger.config import Settings
 from ledger.domain import Client, RuleViolation
 from ledger.privacy import ERASED, KeyRing, MasterKey, MemoryKeyTable, PersonalDataMapper, keys
 from ledger.privacy.cipher import (
+    NONCE_SIZE,
     KeyMismatch,
+    Nonces,
     blind_digest,
     blind_terms,
     is_sealed,
@@ -51,6 +54,26 @@ def test_a_sealed_value_opens_only_in_its_place_under_its_key() -> None:
 def test_every_value_gets_a_fresh_nonce() -> None:
     aead = AESGCM(new_key())
     assert seal(aead, b"same", b"aad") != seal(aead, b"same", b"aad")
+
+
+def test_nonces_never_repeat_across_blocks_threads_or_a_fork() -> None:
+    nonces = Nonces()
+    taken = [nonces.take() for _ in range(3 * Nonces.BLOCK // NONCE_SIZE)]
+    with ThreadPoolExecutor(4) as pool:
+        taken += pool.map(lambda _: nonces.take(), range(2000))
+    assert {len(nonce) for nonce in taken} == {NONCE_SIZE}
+    assert len(set(taken)) == len(taken)
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # the child's next nonce, then out without running anything else
+        os.write(write, nonces.take())
+        os._exit(0)
+    os.close(write)
+    os.waitpid(child, 0)
+    from_child = os.read(read, NONCE_SIZE)
+    os.close(read)
+    assert len(from_child) == NONCE_SIZE
+    assert from_child != nonces.take()
 
 
 def test_a_wrapped_key_unwraps_only_for_its_subject_and_master() -> None:
