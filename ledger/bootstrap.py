@@ -41,6 +41,7 @@ from ledger.projections.runner import ProjectionRunner
 from ledger.read_log import ReadLog, SQLReadLogStore
 from ledger.store import library_environment, store_kind
 from ledger.store.files import private_directory, private_sqlite_files
+from ledger.store.sqlite import use_write_ahead_log
 
 # Each read model: its projection and its SQL view.
 PROJECTIONS: dict[str, tuple[type[ViewProjection], type[BatchView]]] = {
@@ -93,6 +94,7 @@ def construct_views(
             env = library_environment(database_url)
             env["PERSISTENCE_MODULE"] = "eventsourcing.sqlite"
             env["SQLITE_DBNAME"] = view_file(env["SQLITE_DBNAME"], name)
+            use_write_ahead_log(env["SQLITE_DBNAME"])
         factory = InfrastructureFactory.construct(Environment("LEDGER_VIEWS", env))
         read_model = models[name] if models else PROJECTIONS[name][1]
         view_type = view_class(read_model, "postgres" if kind == "postgres" else "sqlite")
@@ -304,6 +306,7 @@ def build(
         store_file = Path(env["SQLITE_DBNAME"])
         if not store_file.parent.exists():
             private_directory(store_file.parent)
+        use_write_ahead_log(env["SQLITE_DBNAME"])
     ledger = Ledger(env, clock=clock)
     if "SQLITE_DBNAME" in env:
         private_sqlite_files(env["SQLITE_DBNAME"])

@@ -8,7 +8,10 @@ this process, so projections follow a SQLite store without losing or repeating e
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 import threading
+import time
 import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -43,6 +46,28 @@ from ledger.store.recorded_order import STAMP_BYTES, check, recorded_in
 from ledger.store.sqlite_chain import SQLiteChainTables
 
 POLL_INTERVAL = 0.25
+# Tries at putting a new database file into write-ahead-log mode (`use_write_ahead_log`).
+WAL_ATTEMPTS = 50
+
+
+def use_write_ahead_log(path: str) -> None:
+    """The file at `path` (created if new) in write-ahead-log mode, before the library opens
+    it. The library switches a new file itself, but without waiting: processes opening a new
+    store together (`ledger serve --workers N`, `ledger project`) failed with "database is
+    locked" (1 start in 8 of four processes), since the switch needs the file to itself."""
+    if path == ":memory:" or path.startswith("file:"):
+        return
+    for attempt in range(1, WAL_ATTEMPTS + 1):
+        try:
+            with contextlib.closing(sqlite3.connect(path, timeout=5)) as connection:
+                mode = connection.execute("PRAGMA journal_mode").fetchone()[0]
+                if mode.lower() != "wal":
+                    connection.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or attempt == WAL_ATTEMPTS:
+                raise
+            time.sleep(0.02 * attempt)
 
 
 class Waker(Protocol):

@@ -1,14 +1,18 @@
-"""Processes starting together on a new PostgreSQL database (`ledger serve --workers N`,
-`ledger project`) each create the tables they need; none may fail on another's half-made
-table (PostgreSQL's CREATE TABLE IF NOT EXISTS is not atomic across sessions)."""
+"""Processes starting together on a new database (`ledger serve --workers N`, `ledger
+project`) each create the tables they need; none may fail on another's half-made table
+(PostgreSQL's CREATE TABLE IF NOT EXISTS is not atomic across sessions; a new SQLite file
+is switched to write-ahead logging, which needs the file to itself)."""
 
 from __future__ import annotations
 
+import multiprocessing
 import threading
+from pathlib import Path
 
 from ledger.bootstrap import Container, build
 from ledger.config import Settings
 from support import READ_MODELS
+from support.starting import start_in_a_process
 
 STARTERS = 6
 
@@ -44,3 +48,20 @@ def test_ledgers_and_views_created_at_once_on_a_new_database_all_start(
     finally:
         for container in containers:
             container.close()
+
+
+def test_processes_opening_a_new_sqlite_store_at_once_all_start(tmp_path: Path) -> None:
+    # Before: "database is locked" in 1 of 8 rounds of four processes.
+    spawn = multiprocessing.get_context("spawn")
+    for round_ in range(5):
+        url = f"sqlite:///{tmp_path}/round{round_}/ledger.db"
+        barrier, results = spawn.Barrier(4), spawn.Queue()
+        processes = [
+            spawn.Process(target=start_in_a_process, args=(url, barrier, results)) for _ in range(4)
+        ]
+        for process in processes:
+            process.start()
+        answers = [results.get(timeout=120) for _ in processes]
+        for process in processes:
+            process.join(timeout=30)
+        assert answers == ["started"] * 4, answers

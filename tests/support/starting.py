@@ -35,3 +35,14 @@ def catch_up_in_a_process(
         raise
     finally:
         container.close()
+
+
+def start_in_a_process(database_url: str, barrier: Any, results: Any) -> None:
+    """Wait for the others at `barrier`, then open the ledger and its views (on a new
+    database, creating them); put "started" or the error in `results`."""
+    try:
+        barrier.wait(timeout=60)
+        build(Settings(database_url=database_url)).close()
+        results.put("started")
+    except BaseException as error:
+        results.put(repr(error))

@@ -157,18 +157,26 @@ class PostgresBackend(PostgresTrackingRecorder):
     def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
         kwargs["tracking_table_name"] = self._tracking_table()  # type: ignore[attr-defined]
         super().__init__(datastore, **kwargs)
-        self.sql_create_statements.extend(
+        self.view_create_statements = [
             SQL(s)  # type: ignore[arg-type]
             for s in self.view_statements() + self.query_index_statements()  # type: ignore[attr-defined]
-        )
+        ]
 
     # A view read while the database is down fails in seconds, as the ledger's reads do.
     max_tracking_id = fewer_attempts(PostgresTrackingRecorder.max_tracking_id)
     has_tracking_id = fewer_attempts(PostgresTrackingRecorder.has_tracking_id)
 
     def create_table(self) -> None:
+        """The library's tables, then the view's, a statement per transaction: CREATE INDEX
+        IF NOT EXISTS locks its table even when the index is there, and one transaction
+        holding the view's tables one after another deadlocked with a batch of another
+        process writing them in another order (`ledger project` starting beside a serving
+        process failed so, a CI run in three)."""
         with schema_lock(self.datastore):
             super().create_table()
+            for statement in self.view_create_statements:
+                with self.datastore.transaction(commit=True) as c:
+                    c.execute(statement, prepare=False)
 
     def upgrade(self) -> None:
         # Processes starting together would each upgrade: one at a time, the later ones
