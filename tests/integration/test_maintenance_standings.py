@@ -18,15 +18,13 @@ import pytest
 
 from ledger.bootstrap import Container, build
 from ledger.config import Settings
-from ledger.demo import load_demo
 from ledger.projections.kit.text import from_utc_text, utc_text
 from ledger.projections.maintenance import SQLMaintenanceView
 from ledger.projections.maintenance_filters import value_in_team
 from ledger.projections.maintenance_rules import assets_at
-from support.pg import ThrowawayPostgres
+from support.demo_per_class import PostgresDemoPerClass, SQLiteDemoPerClass, demo_container
 from support.projection_scenarios import dump
 
-END = datetime.now(UTC).date() - timedelta(days=2)
 STANDING_TABLES = ("maintenance_standings", "maintenance_segment_counts")
 KNOWN_UNITS = ("BR", "BR-D1-S1", "BR-D2-S3-O2")
 
@@ -146,19 +144,9 @@ class StandingsContract:
 
     @pytest.fixture(scope="class")
     @classmethod
-    def database_url(cls) -> str:
-        raise NotImplementedError
-
-    @pytest.fixture(scope="class")
-    @classmethod
     def demo(cls, database_url: str) -> Iterator[Container]:
-        container = build(Settings(database_url=database_url))
-        try:
-            load_demo(container.ledger, seed=11, clients=150, end=END)
-            container.start_projections(follow=False).catch_up()
+        with demo_container(database_url) as container:
             yield container
-        finally:
-            container.close()
 
     def test_the_kept_standings_answer_as_the_folded_files(self, demo: Container) -> None:
         view = demo.views.by_name["maintenance"]
@@ -229,15 +217,9 @@ class StandingsContract:
             again.close()
 
 
-class TestStandingsOnSQLite(StandingsContract):
-    @pytest.fixture(scope="class")
-    @classmethod
-    def database_url(cls, tmp_path_factory: pytest.TempPathFactory) -> str:
-        return f"sqlite:///{tmp_path_factory.mktemp('standings')}/ledger.db"
+class TestStandingsOnSQLite(SQLiteDemoPerClass, StandingsContract):
+    pass
 
 
-class TestStandingsOnPostgres(StandingsContract):
-    @pytest.fixture(scope="class")
-    @classmethod
-    def database_url(cls, pg_server: ThrowawayPostgres) -> str:
-        return pg_server.fresh_database()
+class TestStandingsOnPostgres(PostgresDemoPerClass, StandingsContract):
+    pass

@@ -16,13 +16,11 @@ import pytest
 
 from ledger.bootstrap import Container, build
 from ledger.config import Settings
-from ledger.demo import load_demo
 from ledger.projections import report_pages
 from ledger.projections.reports import SQLReportsView
-from support.pg import ThrowawayPostgres
+from support.demo_per_class import PostgresDemoPerClass, SQLiteDemoPerClass, demo_container
 from support.projection_scenarios import dump
 
-END = datetime.now(UTC).date() - timedelta(days=2)
 TABLES = (
     "reports_standing",
     "reports_completeness",
@@ -190,19 +188,9 @@ class StandingsContract:
 
     @pytest.fixture(scope="class")
     @classmethod
-    def database_url(cls) -> str:
-        raise NotImplementedError
-
-    @pytest.fixture(scope="class")
-    @classmethod
     def demo(cls, database_url: str) -> Iterator[tuple[Container, dict[str, datetime]]]:
-        container = build(Settings(database_url=database_url))
-        try:
-            load_demo(container.ledger, seed=11, clients=150, end=END)
-            container.start_projections(follow=False).catch_up()
+        with demo_container(database_url) as container:
             yield container, change_things(container)
-        finally:
-            container.close()
 
     def test_the_kept_standings_answer_as_folding_every_client(
         self, demo: tuple[Container, dict[str, datetime]]
@@ -270,15 +258,9 @@ class StandingsContract:
             again.close()
 
 
-class TestStandingsOnSQLite(StandingsContract):
-    @pytest.fixture(scope="class")
-    @classmethod
-    def database_url(cls, tmp_path_factory: pytest.TempPathFactory) -> str:
-        return f"sqlite:///{tmp_path_factory.mktemp('standings')}/ledger.db"
+class TestStandingsOnSQLite(SQLiteDemoPerClass, StandingsContract):
+    pass
 
 
-class TestStandingsOnPostgres(StandingsContract):
-    @pytest.fixture(scope="class")
-    @classmethod
-    def database_url(cls, pg_server: ThrowawayPostgres) -> str:
-        return pg_server.fresh_database()
+class TestStandingsOnPostgres(PostgresDemoPerClass, StandingsContract):
+    pass
