@@ -5,7 +5,7 @@ from collections.abc import Iterator
 import pytest
 
 from ledger.application import Ledger
-from ledger.bootstrap import build
+from ledger.bootstrap import Container, build
 from ledger.config import Settings
 from ledger.privacy import PersonalDataMapper
 from support.privacy import mapper_on
@@ -21,6 +21,14 @@ def clock() -> Clock:
 def ledger(clock: Clock) -> Iterator[Ledger]:
     container = build(Settings(database_url="memory://"), clock=clock)
     yield container.ledger
+    container.close()
+
+
+@pytest.fixture
+def container() -> Iterator[Container]:
+    """The whole ledger (application and read models) on an in-memory store."""
+    container = build(Settings(database_url="memory://"))
+    yield container
     container.close()
 
 

@@ -4,13 +4,11 @@ follow the log."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from ledger.bootstrap import Container, build
-from ledger.config import Settings
+from ledger.bootstrap import Container
 from ledger.domain import Client, Staff, Unit
 from ledger.domain.base import LedgerAggregate
 from ledger.projections import audit
@@ -18,15 +16,6 @@ from ledger.projections.audit import AGGREGATES, AuditQuery, AuditView, event_cl
 from support.projection_scenarios import BY, build_org, dump
 
 NOW = datetime.now(UTC)
-
-
-@pytest.fixture
-def container() -> Iterator[Container]:
-    container = build(Settings(database_url="memory://"))
-    try:
-        yield container
-    finally:
-        container.close()
 
 
 def paged_positions(view: AuditView, query: AuditQuery, limit: int) -> list[int]:

@@ -8,8 +8,6 @@ from typing import Any
 
 import pytest
 
-from ledger.bootstrap import build
-from ledger.config import Settings
 from ledger.domain import LedgerError
 from ledger.domain.values import TIERS
 from ledger.projections import runner
@@ -109,13 +107,6 @@ def _random_history(app: Any, rng: random.Random, *, clients: int, steps: int) -
             written[client_id].append(result)
         except LedgerError:
             continue
-
-
-@pytest.fixture
-def container() -> Any:
-    container = build(Settings(database_url="memory://"))
-    yield container
-    container.close()
 
 
 def _batches_of(monkeypatch: pytest.MonkeyPatch, size: int) -> None:

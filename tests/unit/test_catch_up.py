@@ -7,21 +7,13 @@ from typing import Any
 
 import pytest
 
-from ledger.bootstrap import PROJECTIONS, Container, build
-from ledger.config import Settings
+from ledger.bootstrap import PROJECTIONS, Container
 from ledger.domain import Client
 from ledger.projections import rebuild, runner
 from ledger.projections.runner import ProjectionRunner
 from support.projection_scenarios import BY, build_org, dump
 
 NOW = datetime.now(UTC)
-
-
-@pytest.fixture
-def container() -> Any:
-    container = build(Settings(database_url="memory://"))
-    yield container
-    container.close()
 
 
 def _ledger_with_a_contact(container: Container) -> int:

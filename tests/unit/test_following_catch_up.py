@@ -9,21 +9,13 @@ from typing import Any
 
 import pytest
 
-from ledger.bootstrap import Container, build
-from ledger.config import Settings
+from ledger.bootstrap import Container
 from ledger.domain import Client
 from ledger.projections import following, recovery, runner
 from ledger.projections.runner import ProjectionRunner
 from support.projection_scenarios import BY, build_org, dump
 
 NOW = datetime.now(UTC)
-
-
-@pytest.fixture
-def container() -> Any:
-    container = build(Settings(database_url="memory://"))
-    yield container
-    container.close()
 
 
 def _clients(container: Container, first: int, count: int) -> int:

@@ -4,22 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import io
-from collections.abc import Iterator
 
-import pytest
 from eventsourcing.persistence import StoredEvent
 
-from ledger.bootstrap import Container, build
-from ledger.config import Settings
+from ledger.bootstrap import Container
 from ledger.integrity import GENESIS, verify_bundle
 from support.integrity_support import outlet_of, populate, register
-
-
-@pytest.fixture
-def container() -> Iterator[Container]:
-    built = build(Settings(database_url="memory://"))
-    yield built
-    built.close()
 
 
 def test_empty_log_digest_is_genesis(container: Container) -> None:
