@@ -281,11 +281,12 @@ def server(
         "LEDGER_DATABASE_URL": url,
         "LEDGER_ADMIN_TOKEN": ADMIN_TOKEN,
     }
-    command = [sys.executable, "-m", "ledger.cli", "serve", "--port", str(port)]
+    # Traced: the same commands, run by bench.traced_serve (importable from the checkout).
+    module = "bench.traced_serve" if trace else "ledger.cli"
     if trace:
         env["LEDGER_BENCH_TRACE"] = trace
         env["PYTHONPATH"] = str(Path(__file__).resolve().parent.parent)
-        command[2] = "bench.traced_serve"
+    command = [sys.executable, "-m", module, "serve", "--port", str(port)]
     command += ["--workers", str(workers), "--no-access-log"]
     if projector:
         command.append("--no-projections")
