@@ -43,7 +43,7 @@ from ledger.integrity.chain import chain_event
 from ledger.store.chain_recording import ALL_VERSIONS, ChainRecording
 from ledger.store.pulls import SpacedPulls
 from ledger.store.recorded_order import STAMP_BYTES, check, recorded_in
-from ledger.store.sqlite_chain import SQLiteChainTables
+from ledger.store.sqlite_chain import SQLiteChainTables, blob
 
 POLL_INTERVAL = 0.25
 # Tries at putting a new database file into write-ahead-log mode (`use_write_ahead_log`).
@@ -200,7 +200,7 @@ class LedgerSQLiteApplicationRecorder(ChainRecording, SQLiteApplicationRecorder)
                     s.originator_id.hex if isinstance(s.originator_id, UUID) else s.originator_id,
                     s.originator_version,
                     s.topic,
-                    s.state,
+                    blob(s.state),
                 )
                 for s in stored_events
             ],
