@@ -38,19 +38,17 @@ class MasterKeyError(ValueError):
     message names where the key came from, never the key."""
 
 
-def new_key() -> bytes:
-    return AESGCM.generate_key(bit_length=KEY_SIZE * 8)
-
-
-class Nonces:
-    """Fresh random nonces, drawn from the operating system's generator a block at a time:
-    a nonce is public (it is stored beside its ciphertext), and a system call per value
-    cost 0.4 to 2 µs, up to a twentieth of an imported event's CPU. A forked child starts
-    with a block of its own (a block shared with its parent would repeat nonces)."""
+class FreshBytes:
+    """Fresh random values of `size` bytes, drawn from the operating system's generator a
+    block at a time: a system call per value cost 0.4 to 2 µs, up to a twentieth of an
+    imported event's CPU for the nonces and as much again for the client keys. Each value
+    is bytes of the block no other value had; a forked child starts with a block of its
+    own (a block shared with its parent would repeat values)."""
 
     BLOCK = 4096
 
-    def __init__(self) -> None:
+    def __init__(self, size: int) -> None:
+        self.size = size
         self._restart()
         os.register_at_fork(after_in_child=self._restart)
 
@@ -61,13 +59,21 @@ class Nonces:
 
     def take(self) -> bytes:
         with self._lock:
-            if self._at + NONCE_SIZE > len(self._block):
+            if self._at + self.size > len(self._block):
                 self._block, self._at = os.urandom(self.BLOCK), 0
             start = self._at
-            self._at = start + NONCE_SIZE
+            self._at = start + self.size
             return self._block[start : self._at]
 
 
+class Nonces(FreshBytes):
+    """A nonce is public: it is stored beside its ciphertext."""
+
+    def __init__(self) -> None:
+        super().__init__(NONCE_SIZE)
+
+
+new_key = FreshBytes(KEY_SIZE).take  # an AES-256 key, as AESGCM.generate_key(256) makes
 fresh_nonce = Nonces().take
 
 
