@@ -19,7 +19,7 @@ from ledger.domain import InvalidInput
 from ledger.domain.values import _EVENT_NAMESPACE, event_id
 from ledger.name_lists import read_name_list
 from support.name_lists import a_row, import_with_one_client_registered_meanwhile, name_list
-from support.scenario import ADMIN, REGISTERED_AT, Bank, Clock, new_id
+from support.scenario import ADMIN, REGISTERED_AT, Bank, Clock, new_id, record_prospect
 
 
 def test_event_ids_are_the_uuid5_they_always_were() -> None:
@@ -127,18 +127,10 @@ def test_a_batch_answers_its_gathered_clients_and_writes_them_in_one_go(
 
 
 def test_a_batch_gathers_prospects_and_their_conversions_too(ledger: Ledger, bank: Bank) -> None:
-    prospect_id, client_id = new_id("P"), new_id("C")
+    client_id = new_id("C")
     before = ledger.position
     with ledger.batched() as batch:
-        ledger.record_prospect(
-            prospect_id=prospect_id,
-            name="Li Lei",
-            unit_id=bank.outlet,
-            source="organisation",
-            owner_staff_id=bank.manager,
-            occurred_at=REGISTERED_AT,
-            recorded_by=ADMIN,
-        )
+        prospect_id = record_prospect(ledger, bank, occurred_at=REGISTERED_AT)
         result = ledger.convert_prospect(
             prospect_id=prospect_id, client_id=client_id, tier="gold", recorded_by=ADMIN
         )
@@ -186,19 +178,12 @@ def test_a_batch_writes_its_events_in_the_order_they_were_recorded(
 ) -> None:
     """Gathered aggregate by aggregate, a prospect dropped after another client registered
     went back in time: the store refused the insert and every event was stamped again."""
-    prospect_id, client_id = new_id("P"), new_id("C")
+    client_id = new_id("C")
     before = ledger.position
     stamps = []
     with ledger.batched() as batch:
         stamps.append(clock.advance(seconds=1))
-        ledger.record_prospect(
-            prospect_id=prospect_id,
-            name="Li Lei",
-            unit_id=bank.outlet,
-            source="organisation",
-            owner_staff_id=bank.manager,
-            recorded_by=ADMIN,
-        )
+        prospect_id = record_prospect(ledger, bank)
         stamps.append(clock.advance(seconds=1))
         ledger.register_client(
             client_id=client_id, name="Wang Fang", unit_id=bank.outlet, recorded_by=ADMIN
