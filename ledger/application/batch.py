@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 import itertools
+import operator
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -200,8 +201,11 @@ def in_recorded_order(events: list[Any]) -> list[Any]:
     again (each event decoded and encoded again, a fifth of a demo's CPU). Kept as
     gathered when already in order, or when sorting would put an aggregate's versions
     out of order (a clock that went back: the insert stamps those again)."""
-    stamps = [getattr(event, "timestamp", None) for event in events]
-    if None in stamps or all(a <= b for a, b in itertools.pairwise(stamps)):
+    try:
+        stamps = [event.timestamp for event in events]
+        if all(map(operator.le, stamps, itertools.islice(stamps, 1, None))):
+            return events
+    except (AttributeError, TypeError):  # events without recorded times: as gathered
         return events
     ordered = [events[i] for i in sorted(range(len(events)), key=stamps.__getitem__)]
     versions: dict[Any, int] = {}
