@@ -49,7 +49,7 @@ ASSIGNED = {
 
 
 def test_an_event_constructed_is_the_one_its_class_makes() -> None:
-    constructed = _constructed(Client.Assigned, **ASSIGNED)
+    constructed = _constructed(Client.Assigned, ASSIGNED)
     made = Client.Assigned(**ASSIGNED)
     assert type(constructed) is Client.Assigned
     assert constructed == made
@@ -61,15 +61,14 @@ def test_an_event_constructed_is_the_one_its_class_makes() -> None:
 
 def test_an_event_of_other_values_goes_to_its_constructor() -> None:
     with pytest.raises(TypeError, match="reason"):
-        _constructed(Client.Assigned, **{k: v for k, v in ASSIGNED.items() if k != "reason"})
+        _constructed(Client.Assigned, {k: v for k, v in ASSIGNED.items() if k != "reason"})
     with pytest.raises(TypeError, match="colour"):
         _constructed(
             Client.Assigned,
-            **{k: v for k, v in ASSIGNED.items() if k != "reason"},
-            colour="red",
+            {**{k: v for k, v in ASSIGNED.items() if k != "reason"}, "colour": "red"},
         )
     with pytest.raises(TypeError, match="non-UUID originator_id"):
-        _constructed(Client.Assigned, **{**ASSIGNED, "originator_id": "N0000001"})
+        _constructed(Client.Assigned, {**ASSIGNED, "originator_id": "N0000001"})
 
 
 def test_a_recorded_event_made_is_the_one_its_class_makes() -> None:
