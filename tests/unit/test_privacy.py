@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 import os
+import unicodedata
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from uuid import uuid4
@@ -103,6 +104,17 @@ def test_a_wrapped_key_unwraps_only_for_its_subject_and_master() -> None:
 
 def test_lookups_agree_on_normalised_values() -> None:
     assert normalise("phone", "+86 139-1234 5678") == "8613912345678"
+    # A phone is the digits of its NFKC form, whether or not it is all digits.
+    for phone in (
+        "13912345678",
+        "\uff11\uff13\uff19",
+        "139\u00b2",
+        "\u0663\u0669\u0661",
+        "\u2460\u2461",
+        "+86 \u00b939",
+    ):
+        text = unicodedata.normalize("NFKC", phone)
+        assert normalise("phone", phone) == "".join(c for c in text if c.isdigit())
     assert normalise("name", "  Wang   FANG ") == "wang fang"
     assert blind_terms("name", "Wang Fang") == ["wang fang", "wang", "fang"]
     assert blind_terms("name", "王芳") == ["王芳"]
