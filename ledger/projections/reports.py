@@ -369,9 +369,9 @@ class SQLReportsView(BatchView, ReportsAsKnown, StandingPages, ReportsView):
 
     def _complaints(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
         by_manager: dict[str, int] = {}
+        self.open_rows(rows, "complaint", "summary")
         for r in rows:
             r["occurred_at"] = from_utc_text(r["occurred_at"])
-            r["summary"] = self.open(r.pop("aid"), "complaint", r["summary"])
             if r["designated_manager"] is not None:
                 manager = r["designated_manager"]
                 by_manager[manager] = by_manager.get(manager, 0) + 1
