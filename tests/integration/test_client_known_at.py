@@ -91,7 +91,8 @@ class ClientKnownAtContract(TwoLedgersOnOneStore):
         stamps.append((registered + timedelta(hours=5)).astimezone(WEST_5))
         _write_as_before_the_rule(ledger, client_id, stamps)
         subject = Client.id_for(client_id)
-        heads = ledger.recorder.heads_not_shown_by(subject, b"", (0, 99), 99)
+        before = stamp_bound(registered - timedelta(days=1))
+        heads = ledger.recorder.heads_not_shown_by(subject, before, (0, 99), 99)
         assert [v for v, _ in heads] == list(range(1, len(stamps) + 2))
         for known_at in [registered, *stamps, stamps[1] - timedelta(microseconds=1)]:
             bound = stamp_bound(known_at)
@@ -101,7 +102,7 @@ class ClientKnownAtContract(TwoLedgersOnOneStore):
             assert [v for v, _ in left] == [
                 v for v, moment in enumerate([registered, *stamps], 1) if moment > known_at
             ] + ([6] if stamps[-1] <= known_at else [])
-        assert ledger.recorder.heads_not_shown_by(subject, b"", (2, 4), 1) == heads[2:3]
+        assert ledger.recorder.heads_not_shown_by(subject, before, (2, 4), 1) == heads[2:3]
 
 
 class TestClientKnownAtInMemory(ClientKnownAtContract):
