@@ -1,5 +1,5 @@
 """A roster page opens its clients' sealed names with one read of their keys, not one per
-client (one each took 5.6 of a branch page's 6.9 ms of CPU at the 100,000-client demo)."""
+client (a branch page of 100 new names at the 100,000-client demo: 6.1 -> 2.5 ms of CPU)."""
 
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta

@@ -29,8 +29,9 @@ class SealedTexts:
 
     def open_rows(self, rows: list[dict[str, Any]], path: str, column: str) -> None:
         """Each row's `column` opened in place under the key of its `aid` (taken out of the
-        row), the keys not yet unwrapped read in one query: one each took 5.6 of a roster
-        page's 6.9 ms of CPU (100 clients of the 100,000-client demo, their keys not cached)."""
+        row), the keys not yet unwrapped read in one query: read one at a time, a branch
+        roster page of 100 names not opened before took 6.1 ms of CPU, now 2.5 (the
+        100,000-client demo)."""
         if self.keyring is not None:
             self.keyring.load([row["aid"] for row in rows if row[column] is not None])
         for row in rows:
