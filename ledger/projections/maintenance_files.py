@@ -29,6 +29,7 @@ from ledger.projections.kit import (
 )
 from ledger.projections.kit.text import CHUNK, aggregate_key, placeholders, utc_text
 from ledger.projections.maintenance_known import contacts_known, retract, stored_file
+from ledger.projections.maintenance_organisation import KeptOrganisation
 from ledger.projections.maintenance_rules import (
     ClientFile,
     Contact,
@@ -61,6 +62,7 @@ class ClientFiles(Part):
     ) -> None:
         super().__init__(view)
         self.units, self.staff, self.heads, self.recorded = units, staff, heads, recorded
+        self.organisation = KeptOrganisation(view, staff, heads)
 
     def tables(self) -> list[str]:
         p = self.prefix
@@ -270,13 +272,6 @@ class ClientFiles(Part):
 
     # ---- reading ------------------------------------------------------------------------
 
-    def organisation(self, upto: int | None = None) -> Organisation:
-        """The staff and heads (with `upto`, as known at that position of the log)."""
-        roles, departed = self.staff.roles_and_departures()
-        if upto is not None:
-            departed = {**dict.fromkeys(departed), **self.staff.departures_known(upto)}
-        return Organisation(roles=roles, departed=departed, heads=self.heads.by_unit(upto=upto))
-
     def contacts(
         self,
         keys: Sequence[str],
@@ -337,7 +332,7 @@ class ClientFiles(Part):
         each file as known at that position of the log."""
         self.units.unit(unit_id)
         limit = max(1, min(limit, MAX_LIMIT))
-        org = self.organisation(upto)
+        org = self.organisation.at(upto)
         after, items, seen = cursor or "", [], 0
         size = min(CHUNK, limit + 1)
         while True:

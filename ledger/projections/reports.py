@@ -371,6 +371,7 @@ class SQLReportsView(BatchView, ReportsAsKnown, StandingPages, ReportsView):
         # Each item's fields in the order the API's `Complaint` names them: the answer is
         # written to JSON as it is (ledger.api.routers.reports).
         by_manager: dict[str, int] = {}
+        self.open_rows(rows, "complaint", "summary")
         items = []
         for r in rows:
             manager = r["designated_manager"]
@@ -382,7 +383,7 @@ class SQLReportsView(BatchView, ReportsAsKnown, StandingPages, ReportsView):
                     "staff_id": r["staff_id"],
                     "designated_manager": manager,
                     "occurred_at": from_utc_text(r["occurred_at"]),
-                    "summary": self.open(r["aid"], "complaint", r["summary"]),
+                    "summary": r["summary"],
                 }
             )
         return {"items": items, "by_manager": by_manager}
