@@ -5,8 +5,10 @@ Read anew for every page, it was 313 staff and 33 heads' rows of the 100,000-cli
 ~0.5-0.7 of the 5-6 ms of CPU of an at-risk, duties-overdue or leader-visits page. The view
 writes its rows and its tracking position in one transaction, so rows read at one set of
 positions are the rows of every read at that set: one small read of the positions tells
-whether the kept organisation is the view's. Read in the same transaction as the rows it
-keys, never older than them (a page read at a newer position reads them again)."""
+whether the kept organisation is the view's. Positions, staff and heads are read in one
+snapshot (`snapshot_transaction`: on PostgreSQL a repeatable read), never a reset half seen
+under positions the rebuild then reaches again; a page read at a newer position reads them
+again."""
 
 from __future__ import annotations
 
@@ -28,16 +30,8 @@ class KeptOrganisation:
             roles, departed = self.staff.roles_and_departures()
             departed = {**dict.fromkeys(departed), **self.staff.departures_known(upto)}
             return Organisation(roles, departed, self.heads.by_unit(upto=upto))
-        view = self.view
-        with view.read_transaction() as c:
-            positions = tuple(
-                (row["application_name"], row["notification_id"])
-                for row in view.fetch(
-                    c,
-                    "SELECT application_name, notification_id "
-                    f"FROM {view._tracking_table()} ORDER BY application_name",
-                )
-            )
+        with self.view.snapshot_transaction() as c:
+            positions = self.view.tracking_positions(c)
             kept = self._kept
             if kept is not None and kept[0] == positions:
                 return kept[1]

@@ -179,6 +179,15 @@ class PostgresBackend(PostgresTrackingRecorder):
         return self.datastore.transaction(commit=True)
 
     @contextmanager
+    def snapshot_transaction(self) -> Iterator[Any]:
+        # READ COMMITTED (the library's) lets each statement see what committed before it:
+        # a reset committed between two of them was read half (tests/integration/
+        # test_kept_organisation.py). Read only, a repeatable read never fails to commit.
+        with self.read_transaction() as c:
+            c.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            yield c
+
+    @contextmanager
     def catch_up_lock(self) -> Iterator[bool]:
         """A session's advisory lock, held on a connection of its own: processes starting
         together on one database (`serve --workers N`, `project`) each try it."""

@@ -154,6 +154,20 @@ class BatchView(SealedTexts, TrackingRecorder, ABC):
         """A context manager: a read-only cursor."""
         return self.datastore.transaction(commit=False)  # type: ignore[attr-defined]
 
+    def snapshot_transaction(self) -> Any:
+        """A read-only cursor whose statements all see the view as one moment left it (a
+        SQLite read transaction does; PostgreSQL's backend asks for it)."""
+        return self.read_transaction()
+
+    def tracking_positions(self, c: Any) -> tuple[tuple[str, int], ...]:
+        """Where the view is in each log it follows: its rows are those of these positions."""
+        rows = self.fetch(
+            c,
+            f"SELECT application_name, notification_id FROM {self._tracking_table()} "
+            "ORDER BY application_name",
+        )
+        return tuple((row["application_name"], row["notification_id"]) for row in rows)
+
     @abstractmethod
     def _sql(self, statement: str) -> str:
         """The statement in the backend's placeholder style."""
