@@ -25,7 +25,8 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # How the library's JSON transcoder writes an event's recorded time, first in its state: read
 # without decoding the rest (a full decode cost a write more than the check itself).
 # The head of a stored state that holds that time: what a client as known at a time reads of
-# each of its events (`stamp_heads`, ledger/application/history.py).
+# the events the store could not leave out (`heads_not_shown_by`, ledger/application/
+# history.py).
 STAMP_BYTES = 100
 _STAMP = re.compile(rb'^\{"timestamp":\{"_type_":"datetime_iso","_data_":"([^"]+)"\}')
 # The same head up to the time's text; a time in UTC ends so.
