@@ -82,7 +82,8 @@ class SQLiteBackend(SQLiteTrackingRecorder):
         """The library looks for the tracking table, then creates the tables and the
         migration row: two processes creating a new view at once both inserted the row (one
         failed). One at a time; the later one finds it made (as `schema_lock` on
-        PostgreSQL)."""
+        PostgreSQL). Not re-entrant (`flock` on a second descriptor waits for the first):
+        nothing under it may create or upgrade a view."""
         with _sqlite_lock(self.datastore, "schema", blocking=True):
             super().create_table()
 
