@@ -16,12 +16,15 @@ from ledger.application.results import event_type
 from ledger.domain import Client, ClientState, InvalidInput, NotFound, Unit
 from ledger.domain.values import OUTLET_DIRECTOR, check_aware, event_id
 from ledger.store.chain_recording import ALL_VERSIONS
-from ledger.store.recorded_order import recorded_time
+from ledger.store.recorded_order import recorded_time, stamp_bound
 
 A = TypeVar("A", bound=Aggregate)
 
 _BASE_FIELDS = {"originator_id", "originator_version", "timestamp", "originator_topic"}
 _TIME_FIELDS = {"recorded_by", "effective_at"}
+# Events a known-at read takes at a time whose heads do not show them recorded by then: the
+# first is mostly the answer; a store of another form reads them all, this many at a time.
+HEADS_READ = 100
 
 
 def event_data(event: Any) -> dict[str, Any]:
@@ -185,17 +188,26 @@ class HistoryUseCases(OrganisationUseCases):
         return aggregate
 
     def _version_known_at(self, aggregate: Aggregate, known_at: datetime) -> int | None:
-        """The version before the first event recorded after `known_at`. Its recorded time
-        is read from the stored state, each event decoded only if it cannot be: a client
-        with 10,000 events, 106 -> ~20 ms of CPU (bench/RESULTS.md, issue 17)."""
-        version = None
+        """The version before the first event recorded after `known_at` (None: the first
+        is). Every event is looked at, in version order: recorded times may go back within
+        an aggregate written before the recorded-order rule, so none is skipped. The store
+        leaves out the events whose state's head shows them recorded by then (most, in C);
+        the rest are read here, and decoded only if their head cannot say. A client with
+        10,000 events, every head read and parsed here: 20 ms of CPU on SQLite (30 ms on
+        PostgreSQL, wall-clock); scanned by the store: 4 (3)."""
         recorder: Any = self.recorder
-        for at_version, head in recorder.stamp_heads(aggregate.id):
-            recorded = recorded_time(head)
-            if recorded is None:
-                (event,) = self.events.get(aggregate.id, gt=at_version - 1, lte=at_version)
-                recorded = event.timestamp
-            if recorded > known_at:
-                break
-            version = at_version
-        return version
+        bound, after = stamp_bound(known_at), 0
+        while True:
+            heads = recorder.heads_not_shown_by(
+                aggregate.id, bound, (after, aggregate.version), HEADS_READ
+            )
+            for at_version, head in heads:
+                recorded = recorded_time(head)
+                if recorded is None:
+                    (event,) = self.events.get(aggregate.id, gt=at_version - 1, lte=at_version)
+                    recorded = event.timestamp
+                if recorded > known_at:
+                    return at_version - 1 or None
+            if len(heads) < HEADS_READ:
+                return aggregate.version
+            after = heads[-1][0]

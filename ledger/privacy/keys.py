@@ -94,8 +94,12 @@ class KeyRing:
         self._text_count = 0
         self._index: bytes | None = None
         self._lock = threading.Lock()
+        # Erasures this process saw: keys read from the table before one are not kept
+        # after it (an erasure landing while a page read its keys brought the key back).
+        self._forgotten = 0
 
     def _load(self, subject: str, *, create: bool) -> bytes | None:
+        forgotten = self._forgotten
         row = self.table.get(subject)
         made: tuple[bytes, bytes] | None = None
         if row is None and create:
@@ -112,13 +116,16 @@ class KeyRing:
             key = made[0]  # the key just made, not unwrapped again
         else:  # another writer's key won, or one made before
             key = self.master.unwrap(wrapped, subject)
-        self._keep({subject: key})
+        self._keep({subject: key}, forgotten)
         return key
 
-    def _keep(self, keys: dict[str, bytes | None]) -> None:
-        """Keep the keys unwrapped; when that would pass `MAX_KEYS`, start again from empty
-        (the table has every key: one dropped is read again when next needed)."""
+    def _keep(self, keys: dict[str, bytes | None], forgotten: int) -> None:
+        """Keep the keys unwrapped, unless an erasure came since they were read (`forgotten`:
+        `_forgotten` before the read; they are read again when next needed); when that would
+        pass `MAX_KEYS`, start again from empty (the table has every key)."""
         with self._lock:
+            if self._forgotten != forgotten:
+                return
             if len(self._keys) + len(keys) > MAX_KEYS:
                 self._keys.clear()
             self._keys.update(keys)
@@ -136,7 +143,7 @@ class KeyRing:
     def load(self, subjects: Iterable[str]) -> None:
         """The keys of many subjects unwrapped with one read of the key table, not one each
         (a rebuild reads pages of events of thousands of clients)."""
-        keys = self._keys
+        keys, forgotten = self._keys, self._forgotten
         missing = list({s for s in subjects if s not in keys})
         if not missing:
             return
@@ -145,7 +152,7 @@ class KeyRing:
             subject: self.master.unwrap(wrapped, subject) if wrapped is not None else None
             for subject, (wrapped, _) in rows.items()
         }
-        self._keep(unwrapped)
+        self._keep(unwrapped, forgotten)
 
     def for_sealing(self, subject: str) -> AESGCM:
         key = self._keys.get(subject)
@@ -169,6 +176,7 @@ class KeyRing:
     def forget(self, subject: str) -> None:
         """Drop the cached key and texts (erased, maybe by another process)."""
         with self._lock:
+            self._forgotten += 1
             self._keys[subject] = None
             self._contexts.pop(subject, None)
             self._texts.pop(subject, None)

@@ -29,6 +29,7 @@ from ledger.projections.kit import (
 )
 from ledger.projections.kit.text import CHUNK, aggregate_key, placeholders, utc_text
 from ledger.projections.maintenance_known import contacts_known, retract, stored_file
+from ledger.projections.maintenance_organisation import KeptOrganisation
 from ledger.projections.maintenance_rules import (
     ClientFile,
     Contact,
@@ -61,6 +62,7 @@ class ClientFiles(Part):
     ) -> None:
         super().__init__(view)
         self.units, self.staff, self.heads, self.recorded = units, staff, heads, recorded
+        self.organisation = KeptOrganisation(view, staff, heads)
 
     def tables(self) -> list[str]:
         p = self.prefix
@@ -270,13 +272,6 @@ class ClientFiles(Part):
 
     # ---- reading ------------------------------------------------------------------------
 
-    def organisation(self, upto: int | None = None) -> Organisation:
-        """The staff and heads (with `upto`, as known at that position of the log)."""
-        roles, departed = self.staff.roles_and_departures()
-        if upto is not None:
-            departed = {**dict.fromkeys(departed), **self.staff.departures_known(upto)}
-        return Organisation(roles=roles, departed=departed, heads=self.heads.by_unit(upto=upto))
-
     def contacts(
         self,
         keys: Sequence[str],
@@ -331,18 +326,16 @@ class ClientFiles(Part):
         """`evaluate` over the `candidates(after, size)` of the subtree (see
         `ClientStandings.candidates`) in client id order, with their `contacts` if asked, a
         chunk at a time, until the page holds `limit` items (a client's items stay on one
-        page). A chunk is the page's size; the next one what the items still wanted need at
-        the rate candidates gave items so far, with a margin (twice the last chunk while
-        none gave one), up to `CHUNK`: each chunk's contacts are read whole. With `upto`,
+        page). A chunk is the page's size, the next one sized by `_next_chunk`, up to
+        `CHUNK`: each chunk's contacts are read whole. With `upto`,
         each file as known at that position of the log."""
         self.units.unit(unit_id)
         limit = max(1, min(limit, MAX_LIMIT))
-        org = self.organisation(upto)
-        after, items, seen = cursor or "", [], 0
+        org = self.organisation.at(upto)
+        after, items = cursor or "", []
         size = min(CHUNK, limit + 1)
         while True:
-            rows = candidates(after, size)
-            seen += len(rows)
+            rows, before = candidates(after, size), len(items)
             found = contacts([row["aid"] for row in rows]) if contacts else {}
             for index, row in enumerate(rows):
                 file = stored_file(row["data"], upto)
@@ -353,10 +346,8 @@ class ClientFiles(Part):
                     return {"items": items, "next_cursor": None if last else row["client_id"]}
             if len(rows) < size:
                 return {"items": items, "next_cursor": None}
-            after, size = (
-                rows[-1]["client_id"],
-                _next_chunk(size, limit - len(items), len(items), seen),
-            )
+            gave = len(items) - before
+            after, size = rows[-1]["client_id"], _next_chunk(size, gave, limit - len(items))
 
     def subtree(self, unit_id: str) -> Candidates:
         """Every client of the subtree, as `page`'s candidates: the reports as known at a
@@ -396,10 +387,11 @@ class ClientFiles(Part):
         return children
 
 
-def _next_chunk(last: int, wanted: int, found: int, seen: int) -> int:
-    """Candidates enough for `wanted` more items at the rate `found` of `seen` gave, and a
-    quarter more (at least 16): a leader-visits page of 100 read 303 candidates and their
+def _next_chunk(last: int, gave: int, wanted: int) -> int:
+    """After a chunk of `last` candidates that gave `gave` items: enough for `wanted` more
+    at that rate and a quarter more (at least 16), or twice the last while a chunk gives
+    none (the items thin out). A leader-visits page of 100 read 303 candidates and their
     contacts where 113 do."""
-    if found == 0:
+    if gave == 0:
         return min(CHUNK, last * 2)
-    return min(CHUNK, max(16, math.ceil(wanted * seen / found * 1.25)))
+    return min(CHUNK, max(16, math.ceil(wanted * last / gave * 1.25)))

@@ -161,7 +161,9 @@ class SQLRosterView(BatchView, RosterView):
             f"ORDER BY {key} LIMIT ?",
             (*params, limit + 1),
         )
-        items = [self._opened(row) for row in rows[:limit]]
+        # Names are kept sealed under each client's key (ledger.privacy); null once erased.
+        items = rows[:limit]
+        self.open_rows(items, "name", "name")
         next_cursor = items[-1]["client_id"] if len(rows) > limit else None
         return {"items": items, "next_cursor": next_cursor}
 
@@ -187,12 +189,6 @@ class SQLRosterView(BatchView, RosterView):
             (unit_id, utc_text(moment), now, now, CHURNED),
         )
         return [row["client_id"] for row in rows]
-
-    def _opened(self, row: dict[str, Any]) -> dict[str, Any]:
-        # Names are kept sealed under each client's key (ledger.privacy); null once erased.
-        key = row.pop("aid")
-        row["name"] = self.open(key, "name", row["name"])
-        return row
 
     def roster_summary(
         self, unit_id: str, *, as_of: datetime | None = None, known_at: datetime | None = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from itertools import islice
 from typing import Any
 from uuid import UUID
 
@@ -20,7 +21,7 @@ from ledger.integrity.append import (
 from ledger.integrity.chain import ChainEvent, chain_event
 from ledger.integrity.merkle import Block
 from ledger.store.chain_recording import ALL_VERSIONS, ChainRecording
-from ledger.store.recorded_order import STAMP_BYTES, check
+from ledger.store.recorded_order import STAMP_BYTES, check, shown_by
 
 
 class LedgerPOPOApplicationRecorder(ChainRecording, POPOApplicationRecorder):
@@ -72,13 +73,21 @@ class LedgerPOPOApplicationRecorder(ChainRecording, POPOApplicationRecorder):
             index = self._stored_events_index[str(originator_id)]
             return {v: offset + 1 for v, offset in index.items() if after < v <= upto}
 
-    def stamp_heads(self, originator_id: UUID) -> list[tuple[int, bytes]]:
-        """Each event of one aggregate, in version order: its version and the head of its
-        state (`STAMP_BYTES`, where its recorded time is)."""
+    def heads_not_shown_by(
+        self, originator_id: UUID, bound: bytes, versions: tuple[int, int], limit: int
+    ) -> list[tuple[int, bytes]]:
+        """The first `limit` events of one aggregate (after version `versions[0]`, up to
+        `versions[1]`) whose state's head does not show them recorded by `bound`
+        (`recorded_order.shown_by`), in version order: each version and head."""
+        after, upto = versions
         with self._database_lock:
             index = self._stored_events_index[str(originator_id)]
-            stored = self._stored_events
-            return [(v, stored[index[v]].state[:STAMP_BYTES]) for v in sorted(index)]
+            heads = (
+                (v, self._stored_events[index[v]].state[:STAMP_BYTES])
+                for v in sorted(index)
+                if after < v <= upto
+            )
+            return list(islice(((v, h) for v, h in heads if not shown_by(h, bound)), limit))
 
 
 class MemoryChainTables:

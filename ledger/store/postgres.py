@@ -42,7 +42,13 @@ from ledger.integrity.chain import ChainEvent, uuid_bytes
 from ledger.store.chain_recording import ALL_VERSIONS, ChainRecording
 from ledger.store.postgres_chain import PostgresChainTables
 from ledger.store.pulls import SpacedPulls
-from ledger.store.recorded_order import STAMP_BYTES, check, recorded_in
+from ledger.store.recorded_order import (
+    SHOWN_BY,
+    STAMP_BYTES,
+    check,
+    recorded_in,
+    shown_by_params,
+)
 
 # The library tries a statement 10 times, each attempt waiting up to POSTGRES_CONNECT_TIMEOUT
 # for a connection, so with the database down a request hung for about a minute. Two
@@ -247,15 +253,20 @@ class LedgerPostgresApplicationRecorder(ChainRecording, PostgresApplicationRecor
             curs.execute(statement, (originator_id, *versions))
             return {row["originator_version"]: row["notification_id"] for row in curs.fetchall()}
 
-    def stamp_heads(self, originator_id: UUID) -> list[tuple[int, bytes]]:
-        """Each event of one aggregate, in version order: its version and the head of its
-        state (`STAMP_BYTES`, where its recorded time is)."""
+    def heads_not_shown_by(
+        self, originator_id: UUID, bound: bytes, versions: tuple[int, int], limit: int
+    ) -> list[tuple[int, bytes]]:
+        """The first `limit` events of one aggregate (after version `versions[0]`, up to
+        `versions[1]`) whose state's head does not show them recorded by `bound`
+        (`recorded_order.SHOWN_BY`), in version order: each version and head."""
         statement = self._sql(
             "SELECT originator_version, substring(state from 1 for %s) AS head FROM {events}"
-            " WHERE originator_id = %s ORDER BY originator_version"
+            " WHERE originator_id = %s AND originator_version > %s AND originator_version <= %s"
+            f" AND NOT {SHOWN_BY.replace('?', '%s')} ORDER BY originator_version LIMIT %s"
         )
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
-            curs.execute(statement, (STAMP_BYTES, originator_id))
+            params = (STAMP_BYTES, originator_id, *versions, *shown_by_params(bound), limit)
+            curs.execute(statement, params)
             return [(row["originator_version"], bytes(row["head"])) for row in curs.fetchall()]
 
     # ---- the hash chain and the tree, read a page at a time (see ChainRecorder) ----

@@ -26,9 +26,27 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # How the library's JSON transcoder writes an event's recorded time, first in its state: read
 # without decoding the rest (a full decode cost a write more than the check itself).
 # The head of a stored state that holds that time: what a client as known at a time reads of
-# each of its events (`stamp_heads`, ledger/application/history.py).
+# the events the store could not leave out (`heads_not_shown_by`, ledger/application/
+# history.py).
 STAMP_BYTES = 100
 _STAMP = re.compile(rb'^\{"timestamp":\{"_type_":"datetime_iso","_data_":"([^"]+)"\}')
+# The same head up to the time's text; a time in UTC ends so.
+STAMP_PREFIX = b'{"timestamp":{"_type_":"datetime_iso","_data_":"'
+_UTC_END = b'+00:00"'
+# A state that shows its event recorded by a time (`stamp_bound`), checked by the store, so
+# a client as known at a time reads back only the events whose states do not show it: its
+# 10,000 heads cost 18 ms to read and 8 to parse in Python, against ~5 to scan in SQL. It
+# is the transcoder's head with a UTC time in `isoformat`'s form (`YYYY-MM-DDTHH:MM:SS`,
+# then `.ffffff` unless whole seconds, then `+00:00`), whose text then sorts as its time:
+# byte for byte against the bound, a whole second's `+` sorts before the bound's `.`. Any
+# other head is not shown, and is read (SQLite and PostgreSQL: the same SQL, `?` marks).
+# Between the prefix and the bound then 0xFF (never in UTF-8): the state starts with the
+# prefix and its time's text sorts at or before the bound's, compared whole, not cut out
+# (15% of the scan's CPU).
+SHOWN_BY = (
+    "(state >= ? AND state < ? AND substr(state, 59, 1) = ? "
+    "AND (substr(state, 75, 7) = ? OR substr(state, 68, 7) = ?))"
+)
 
 
 @dataclass(frozen=True)
@@ -116,3 +134,28 @@ def recorded_time(state: bytes | memoryview | None) -> datetime | None:
         return datetime.fromisoformat(text)
     except (ValueError, KeyError, TypeError):
         return None
+
+
+def stamp_bound(moment: datetime) -> bytes:
+    """The head of a state stamped at `moment` in UTC to the microsecond (the bound of
+    `SHOWN_BY`); a moment whose UTC is outside years 1 to 9999, before or after every head."""
+    try:
+        text = moment.astimezone(UTC).isoformat(timespec="microseconds")[:26]
+    except OverflowError:
+        text = "0" if moment.year == 1 else "9999-12-31T23:59:59.999999"
+    return STAMP_PREFIX + text.encode()
+
+
+def shown_by_params(bound: bytes) -> tuple[bytes, ...]:
+    """The parameters of `SHOWN_BY`."""
+    return (STAMP_PREFIX, bound + b"\xff", b"T", _UTC_END, _UTC_END)
+
+
+def shown_by(head: bytes, bound: bytes) -> bool:
+    """`SHOWN_BY` in Python (the memory store's; a head of `STAMP_BYTES` decides it)."""
+    return (
+        head[:48] == STAMP_PREFIX
+        and head[:74] <= bound
+        and head[58:59] == b"T"
+        and _UTC_END in (head[74:81], head[67:74])
+    )

@@ -42,7 +42,13 @@ from ledger.integrity.append import (
 from ledger.integrity.chain import ChainEvent, uuid_bytes
 from ledger.store.chain_recording import ALL_VERSIONS, ChainRecording
 from ledger.store.pulls import SpacedPulls
-from ledger.store.recorded_order import STAMP_BYTES, check, recorded_in
+from ledger.store.recorded_order import (
+    SHOWN_BY,
+    STAMP_BYTES,
+    check,
+    recorded_in,
+    shown_by_params,
+)
 from ledger.store.sqlite_chain import SQLiteChainTables, blob
 
 POLL_INTERVAL = 0.25
@@ -257,15 +263,19 @@ class LedgerSQLiteApplicationRecorder(ChainRecording, SQLiteApplicationRecorder)
             )
             return {row[0]: row[1] for row in c.fetchall()}
 
-    def stamp_heads(self, originator_id: UUID) -> list[tuple[int, bytes]]:
-        """Each event of one aggregate, in version order: its version and the head of its
-        state (`STAMP_BYTES`, where its recorded time is)."""
+    def heads_not_shown_by(
+        self, originator_id: UUID, bound: bytes, versions: tuple[int, int], limit: int
+    ) -> list[tuple[int, bytes]]:
+        """The first `limit` events of one aggregate (after version `versions[0]`, up to
+        `versions[1]`) whose state's head does not show them recorded by `bound`
+        (`recorded_order.SHOWN_BY`), in version order: each version and head."""
         with self.datastore.transaction(commit=False) as c:
             c.execute(
                 f"SELECT originator_version, substr(state, 1, {STAMP_BYTES}) "
                 f"FROM {self.events_table_name} WHERE originator_id=? "
-                "ORDER BY originator_version",
-                (originator_id.hex,),
+                f"AND originator_version>? AND originator_version<=? AND NOT {SHOWN_BY} "
+                "ORDER BY originator_version LIMIT ?",
+                (originator_id.hex, *versions, *shown_by_params(bound), limit),
             )
             return [(row[0], row[1]) for row in c.fetchall()]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from ledger.api.schemas import ComplaintsPublic
 from support.api_world import ADMIN, World, WorldCase, assert_problem, at, new_id, ok
 
 
@@ -39,6 +40,13 @@ class SeedContract(WorldCase):
         ]
         assert report["by_manager"] == {world["M1"]: 1}
         assert report["items"][1]["staff_id"] == world["M1"]
+        # Written to JSON without the model (its speed): the very bytes the model writes.
+        raw = world.api.get(
+            "/v1/reports/complaints", params={"unit_id": world["S1"], **period}, headers=ADMIN
+        )
+        assert raw.headers["content-type"] == "application/json"
+        model = ComplaintsPublic.model_validate_json(raw.content)
+        assert raw.content == model.model_dump_json().encode()
         narrow = self.get(
             world, "/v1/reports/complaints", unit_id=world["S1"], **{"from": at(6), "to": at(9)}
         )

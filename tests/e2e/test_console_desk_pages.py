@@ -14,7 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 
-from support.api_world import ADMIN, World, at, new_id, running_app
+from support.api_world import ADMIN, World, at, new_id, ok, running_app
 from support.console_support import ConsoleWorld, hidden_fields, post_form, sign_in
 
 CSP = "default-src 'self'"
@@ -345,6 +345,9 @@ def test_the_audit_log_filters_as_the_api_does(
     # A form sent with its number fields blank, as a browser sends them.
     blank = {"client_id": gold, "late_by_days": "", "effective_from": "", "type": ""}
     assert COMPLAINT in compliance.get("/audit/events", params=blank).text
+    # A read of the client made here: the test must not lean on another test's reads
+    # (under pytest-xdist another process may run those).
+    ok(cw.world.api.get(f"/v1/clients/{gold}", headers=ADMIN))
     reads = compliance.get("/audit/reads", params={"client_id": gold}).text
     assert f"/clients/{gold}" in reads
 

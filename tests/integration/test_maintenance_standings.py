@@ -18,6 +18,7 @@ import pytest
 
 from ledger.bootstrap import Container, build
 from ledger.config import Settings
+from ledger.projections.kit.backends import PostgresBackend
 from ledger.projections.kit.text import from_utc_text, utc_text
 from ledger.projections.maintenance import SQLMaintenanceView
 from ledger.projections.maintenance_filters import value_in_team
@@ -138,6 +139,14 @@ def known_answers(view: SQLMaintenanceView, known_at: datetime, as_of: datetime)
     return found
 
 
+def standings_indexes(view: SQLMaintenanceView) -> set[str]:
+    if isinstance(view, PostgresBackend):
+        statement = "SELECT indexname AS name FROM pg_indexes WHERE tablename = ?"
+    else:
+        statement = "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ?"
+    return {row["name"] for row in view.query(statement, ("maintenance_standings",))}
+
+
 class StandingsContract:
     """One demo per class (it takes seconds to build): the tests that change it come last,
     and each leaves the view answering as before."""
@@ -202,11 +211,19 @@ class StandingsContract:
             for table in STANDING_TABLES:
                 c.execute(f"DELETE FROM {table}")
             c.execute("DROP TABLE maintenance_standings_kept")
+            # An index of an earlier build (the referrals' without their columns).
+            c.execute(
+                "CREATE INDEX maintenance_standings_referred ON maintenance_standings "
+                "(ancestor_id, registered_at) WHERE referred_by IS NOT NULL"
+            )
         assert answers(view, at) != before
         again = build(Settings(database_url=database_url))
         try:
             restarted = again.views.by_name["maintenance"]
             assert answers(restarted, at) == before
+            names = standings_indexes(restarted)
+            assert "maintenance_standings_referred" not in names
+            assert "maintenance_standings_referrals" in names
             # Worked out at start, a standing cannot tell when it last moved: unknown, so a
             # report as known at a past time works that client out anew.
             changes = "maintenance_standing_changes"

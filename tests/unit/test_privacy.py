@@ -195,6 +195,35 @@ def test_a_read_models_copy_opens_once_and_not_after_erasure() -> None:
     assert ring.open_text("c1", "reports:summary", sealed) is None
 
 
+@pytest.mark.parametrize("read", ["load", "one"])
+def test_an_erasure_while_a_key_is_read_is_not_undone_by_keeping_the_key(read: str) -> None:
+    # A roster page reads its clients' keys while an erasure of one of them commits: the key
+    # read before it was kept after `forget` marked it erased (found in review).
+    table = MemoryKeyTable()
+    ring = KeyRing(MasterKey(os.urandom(32)), table)
+    subject = str(uuid4())
+    sealed = ring.seal_text(subject, "roster:name", "Ada")
+    fresh = KeyRing(ring.master, table)  # a process that has not read the key yet
+    get, get_many = table.get, table.get_many
+
+    def erased_meanwhile(read_rows):  # type: ignore[no-untyped-def]
+        def reading(*args):  # type: ignore[no-untyped-def]
+            rows = read_rows(*args)
+            fresh.erase(subject)
+            return rows
+
+        return reading
+
+    table.get, table.get_many = erased_meanwhile(get), erased_meanwhile(get_many)
+    if read == "load":
+        fresh.load([subject])
+    else:
+        fresh.for_opening(subject)
+    table.get, table.get_many = get, get_many
+    assert fresh.is_erased(subject)
+    assert fresh.open_text(subject, "roster:name", sealed) is None
+
+
 def test_concurrent_first_writes_share_the_first_key() -> None:
     table = MemoryKeyTable()
     master = MasterKey(new_key())

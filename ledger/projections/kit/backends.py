@@ -12,7 +12,7 @@ import re
 import threading
 import zlib
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, suppress
 from functools import cache
 from typing import Any, ClassVar
 
@@ -78,31 +78,23 @@ class SQLiteBackend(SQLiteTrackingRecorder):
                 cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
                 cursor.execute("PRAGMA shrink_memory")
 
-    @contextmanager
-    def catch_up_lock(self) -> Iterator[bool]:
+    def create_table(self) -> None:
+        """The library looks for the tracking table, then creates the tables and the
+        migration row: two processes creating a new view at once both inserted the row (one
+        failed). One at a time; the later one finds it made (as `schema_lock` on
+        PostgreSQL). Not re-entrant (`flock` on a second descriptor waits for the first):
+        nothing under it may create or upgrade a view."""
+        with _sqlite_lock(self.datastore, "schema", blocking=True):
+            super().create_table()
+
+    def upgrade(self) -> None:
+        with _sqlite_lock(self.datastore, "schema", blocking=True):
+            super().upgrade()  # type: ignore[misc]
+
+    def catch_up_lock(self) -> AbstractContextManager[bool]:
         """A lock file beside the view's: the view's own write lock is taken by each batch,
         and this is held across them. The system releases it when the process ends."""
-        pool = self.datastore.pool
-        if pool.is_sqlite_memory_mode:
-            with _MEMORY_LOCKS_LOCK:
-                lock = _MEMORY_LOCKS.setdefault(pool.db_name, threading.Lock())
-            got = lock.acquire(blocking=False)
-            try:
-                yield got
-            finally:
-                if got:
-                    lock.release()
-            return
-        fd = os.open(f"{pool.db_name}-catch-up.lock", os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            got = True
-        except BlockingIOError:
-            got = False
-        try:
-            yield got
-        finally:
-            os.close(fd)  # and with it the lock
+        return _sqlite_lock(self.datastore, "catch-up", blocking=False)
 
     def refresh_statistics(self) -> None:
         """The query planner's statistics of the view's tables (sampled, so cheap).
@@ -188,6 +180,15 @@ class PostgresBackend(PostgresTrackingRecorder):
         return self.datastore.transaction(commit=True)
 
     @contextmanager
+    def snapshot_transaction(self) -> Iterator[Any]:
+        # READ COMMITTED (the library's) lets each statement see what committed before it:
+        # a reset committed between two of them was read half (tests/integration/
+        # test_kept_organisation.py). Read only, a repeatable read never fails to commit.
+        with self.read_transaction() as c:
+            c.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            yield c
+
+    @contextmanager
     def catch_up_lock(self) -> Iterator[bool]:
         """A session's advisory lock, held on a connection of its own: processes starting
         together on one database (`serve --workers N`, `project`) each try it."""
@@ -229,3 +230,31 @@ def view_class(read_model: type[BatchView], kind: str) -> type[BatchView]:
     backend = BACKENDS[kind]
     name = f"{backend.__name__.removesuffix('Backend')}{read_model.__name__}"
     return type(name, (backend, read_model), {"__module__": read_model.__module__})
+
+
+@contextmanager
+def _sqlite_lock(datastore: SQLiteDatastore, name: str, *, blocking: bool) -> Iterator[bool]:
+    """A lock across the processes of one view file: `<file>-<name>.lock` (0600), held by
+    `flock` (SQLite's own locks are per transaction); yields whether it was got (always,
+    `blocking`). An in-memory view (one process) takes a lock of its process."""
+    pool = datastore.pool
+    if pool.is_sqlite_memory_mode:
+        with _MEMORY_LOCKS_LOCK:
+            lock = _MEMORY_LOCKS.setdefault(f"{pool.db_name}-{name}", threading.Lock())
+        got = lock.acquire(blocking=blocking)
+        try:
+            yield got
+        finally:
+            if got:
+                lock.release()
+        return
+    fd = os.open(f"{pool.db_name}-{name}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+            got = True
+        except BlockingIOError:
+            got = False
+        yield got
+    finally:
+        os.close(fd)  # and with it the lock

@@ -19,6 +19,8 @@ from typing import Any, ClassVar, TypeVar
 
 from eventsourcing.persistence import Tracking, TrackingRecorder
 
+from ledger.projections.kit.sealed import SealedTexts
+
 T = TypeVar("T")
 # What a part does with one event: (event, tracking) -> None.
 Handler = Callable[[Any, Tracking], None]
@@ -94,7 +96,7 @@ class _PerView:
             return view.__dict__.setdefault(self.name, _WriteState())
 
 
-class BatchView(TrackingRecorder, ABC):
+class BatchView(SealedTexts, TrackingRecorder, ABC):
     """A materialised view: rows and tracking position change in one transaction.
 
     Every update runs inside `write()`. Outside a batch that is one transaction per event;
@@ -119,22 +121,6 @@ class BatchView(TrackingRecorder, ABC):
     def configure(self, **options: Any) -> None:
         """Settings the view's rows depend on (changing them needs a rebuild)."""
         self.options = options
-
-    # The ledger's key ring (ledger.privacy), set by the composition root: a view keeps a
-    # client's name sealed under the client's key, opened when read. Without one (a view
-    # built on its own, in tests), names are kept as given.
-    keyring: Any = None
-
-    def seal(self, aid: str, path: str, value: str | None) -> str | None:
-        if self.keyring is None or value is None:
-            return value
-        return self.keyring.seal_text(aid, f"{self.view_name}:{path}", value)
-
-    def open(self, aid: str, path: str, value: str | None) -> str | None:
-        """The plain value, or None once the client is erased."""
-        if self.keyring is None or value is None:
-            return value
-        return self.keyring.open_text(aid, f"{self.view_name}:{path}", value)
 
     def handlers(self) -> dict[type, Handler]:
         """Every part's handlers: each event class is kept by one part."""
@@ -167,6 +153,20 @@ class BatchView(TrackingRecorder, ABC):
     def read_transaction(self) -> Any:
         """A context manager: a read-only cursor."""
         return self.datastore.transaction(commit=False)  # type: ignore[attr-defined]
+
+    def snapshot_transaction(self) -> Any:
+        """A read-only cursor whose statements all see the view as one moment left it (a
+        SQLite read transaction does; PostgreSQL's backend asks for it)."""
+        return self.read_transaction()
+
+    def tracking_positions(self, c: Any) -> tuple[tuple[str, int], ...]:
+        """Where the view is in each log it follows: its rows are those of these positions."""
+        rows = self.fetch(
+            c,
+            f"SELECT application_name, notification_id FROM {self._tracking_table()} "
+            "ORDER BY application_name",
+        )
+        return tuple((row["application_name"], row["notification_id"]) for row in rows)
 
     @abstractmethod
     def _sql(self, statement: str) -> str:
