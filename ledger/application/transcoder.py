@@ -62,18 +62,20 @@ class InliningJSONTranscoder(JSONTranscoder):
         return "".join(self._iterencode(obj, 0)).encode("utf8")
 
     def _inlined(self, value: Any) -> Any:
+        cls = value.__class__
+        if cls is datetime:
+            if value.tzinfo is UTC:
+                # The ledger's own times: equal ones in UTC have the same text.
+                inlined = self._utc_texts.get(value)
+                return inlined if inlined is not None else self._kept(self._utc_texts, value, value)
+            # Equal datetimes with the same UTC offset have the same ISO text (an equal one
+            # with another offset, or another fold, may not).
+            return self._kept(self._texts, (value, value.utcoffset()), value)
+        if cls is date:
+            return self._kept(self._texts, (value,), value)  # a date is its own text
         if isinstance(value, _NATIVE):
             return value
-        cls = value.__class__
-        if cls is datetime and value.tzinfo is UTC:
-            # The ledger's own times: equal ones in UTC have the same text.
-            return self._kept(self._utc_texts, value, value)
-        if cls is not datetime and cls is not date:
-            return self._encode_obj(value)
-        # Equal datetimes with the same UTC offset have the same ISO text (an equal one
-        # with another offset, or another fold, may not); a date is its own text.
-        key = (value, value.utcoffset()) if cls is datetime else (value,)
-        return self._kept(self._texts, key, value)
+        return self._encode_obj(value)
 
     def _kept(self, texts: dict[Any, dict[str, Any]], key: Any, value: Any) -> dict[str, Any]:
         inlined = texts.get(key)

@@ -13,7 +13,9 @@ at most. Any other command needs the client itself.
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
+from functools import cache
 from typing import Any
 from uuid import UUID
 
@@ -64,27 +66,56 @@ class ClientIntake(ClientRules):
         intake.statuses = [[fields["effective_at"], ACTIVE, None, None]]
         intake.erased_at = None
         intake.events = [
-            event_class(
-                originator_topic=_CLIENT_TOPIC,
-                originator_id=id,
-                originator_version=1,
-                timestamp=event_class.create_timestamp(),
-                **fields,
+            _constructed(
+                event_class,
+                {
+                    "originator_topic": _CLIENT_TOPIC,
+                    "originator_id": id,
+                    "originator_version": 1,
+                    "timestamp": event_class.create_timestamp(),
+                    **fields,
+                },
             )
         ]
         return intake
 
     def trigger_event(self, event_class: Any, **kwargs: Any) -> None:
         self.check_not_erased()
-        if any(type(event) is event_class for event in self.events):
+        if event_class in map(type, self.events):
             # Its events are not applied: a second one would be checked on a stale state.
             raise TypeError(f"a client's intake records one {event_class.__name__} at most")
         self.version += 1
         self.events.append(
-            event_class(
-                originator_id=self.id,
-                originator_version=self.version,
-                timestamp=event_class.create_timestamp(),
-                **kwargs,
+            _constructed(
+                event_class,
+                {
+                    "originator_id": self.id,
+                    "originator_version": self.version,
+                    "timestamp": event_class.create_timestamp(),
+                    **kwargs,
+                },
             )
         )
+
+
+@cache
+def _field_names(event_class: type) -> tuple[str, ...]:
+    return tuple(field.name for field in dataclasses.fields(event_class))
+
+
+def _constructed(event_class: Any, values: dict[str, Any]) -> Any:
+    """`event_class(**values)`, without the frozen dataclass's `__init__`, which sets each
+    field through a guarded `object.__setattr__` (2.5 against 0.7 µs an event): its fields
+    in their order, as the library's mapper rebuilds a stored event, and its own check.
+    Values that are not exactly its fields (one left to its default) go to `__init__`."""
+    names = _field_names(event_class)
+    if len(values) != len(names):
+        return event_class(**values)
+    try:
+        fields = {name: values[name] for name in names}
+    except KeyError:
+        return event_class(**values)
+    event = object.__new__(event_class)
+    object.__setattr__(event, "__dict__", fields)
+    event.__post_init__()
+    return event

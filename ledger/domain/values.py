@@ -13,7 +13,7 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from hashlib import sha1
 from typing import Any
-from uuid import NAMESPACE_URL, UUID, uuid5
+from uuid import NAMESPACE_URL, UUID, SafeUUID, uuid5
 
 from ledger.domain.errors import InvalidInput
 
@@ -118,11 +118,27 @@ _EVENT_NAMESPACE = uuid5(NAMESPACE_URL, "urn:ledger:event")
 _EVENT_NAMESPACE_BYTES = _EVENT_NAMESPACE.bytes
 
 
+_URL_NAMESPACE_SHA1 = sha1(NAMESPACE_URL.bytes, usedforsecurity=False)
+# The bits `UUID(bytes=..., version=5)` sets and clears: the variant, then the version.
+_VARIANT_CLEAR, _VARIANT = ~(0xC000 << 48), 0x8000 << 48
+_VERSION_CLEAR, _VERSION_5 = ~(0xF000 << 64), 5 << 76
+
+
 # A bulk load asks for the same few hundred thousand ids again and again.
 @lru_cache(maxsize=1 << 16)
 def aggregate_uuid(kind: str, business_id: str) -> UUID:
-    """The store id of a unit, staff member or client: one per business id, for ever."""
-    return uuid5(NAMESPACE_URL, f"urn:ledger:{kind}:{business_id}")
+    """The store id of a unit, staff member or client: one per business id, for ever:
+    `uuid5(NAMESPACE_URL, f"urn:ledger:{kind}:{business_id}")`, spelled out (from a SHA-1
+    state of the namespace, the UUID made without its checking `__init__`) because each
+    new client of a name list makes one (5 against 1.5 µs)."""
+    hashed = _URL_NAMESPACE_SHA1.copy()
+    hashed.update(f"urn:ledger:{kind}:{business_id}".encode())
+    number = int.from_bytes(hashed.digest()[:16])
+    number = (number & _VARIANT_CLEAR | _VARIANT) & _VERSION_CLEAR | _VERSION_5
+    made = object.__new__(UUID)
+    object.__setattr__(made, "int", number)
+    object.__setattr__(made, "is_safe", SafeUUID.unknown)
+    return made
 
 
 _EVENT_NAMESPACE_SHA1 = sha1(_EVENT_NAMESPACE_BYTES, usedforsecurity=False)

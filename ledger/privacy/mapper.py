@@ -199,12 +199,12 @@ class PersonalDataMapper(Mapper[Any]):
         if self.cipher:
             stored_state = self.cipher.encrypt(stored_state)
         # Its recorded time beside it: the store keeps the log in recorded order.
-        return RecordedEvent(
-            originator_id=originator_id,
-            originator_version=originator_version,
-            topic=topic,
-            state=stored_state,
-            recorded_at=getattr(domain_event, "timestamp", None),
+        return RecordedEvent.made(
+            originator_id,
+            originator_version,
+            topic,
+            stored_state,
+            getattr(domain_event, "timestamp", None),
         )
 
     def _decoded(self, stored_event: StoredEvent) -> dict[str, Any]:

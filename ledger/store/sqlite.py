@@ -39,7 +39,7 @@ from ledger.integrity.append import (
     UnlinkedLog,
     record,
 )
-from ledger.integrity.chain import chain_event
+from ledger.integrity.chain import ChainEvent, uuid_bytes
 from ledger.store.chain_recording import ALL_VERSIONS, ChainRecording
 from ledger.store.pulls import SpacedPulls
 from ledger.store.recorded_order import (
@@ -49,7 +49,7 @@ from ledger.store.recorded_order import (
     recorded_in,
     shown_by_params,
 )
-from ledger.store.sqlite_chain import SQLiteChainTables
+from ledger.store.sqlite_chain import SQLiteChainTables, blob
 
 POLL_INTERVAL = 0.25
 # Tries at putting a new database file into write-ahead-log mode (`use_write_ahead_log`).
@@ -174,7 +174,7 @@ class LedgerSQLiteApplicationRecorder(ChainRecording, SQLiteApplicationRecorder)
     def _insert_events(
         self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
-        ids = self._insert_rows(c, stored_events)
+        ids, originators = self._insert_rows(c, stored_events)
         if ids:
             # Under the write lock the rows took: refused, the transaction rolls them back.
             c.execute(
@@ -185,35 +185,41 @@ class LedgerSQLiteApplicationRecorder(ChainRecording, SQLiteApplicationRecorder)
             row = c.fetchone()
             check(recorded_in(row[0] if row else None), stored_events)
             # The inserts above hold SQLite's write lock, so the heads cannot move under us.
-            events = [chain_event(p, s) for p, s in zip(ids, stored_events, strict=True)]
+            events = [
+                ChainEvent(p, o, s.originator_version, s.topic, s.state)
+                for p, o, s in zip(ids, originators, stored_events, strict=True)
+            ]
             try:
                 record(SQLiteChainTables(self, c), events)
             except UnlinkedLog as error:
                 raise DatabaseError(str(error)) from None
         return ids
 
-    def _insert_rows(self, c: SQLiteCursor, stored_events: Sequence[StoredEvent]) -> list[int]:
-        """The library's insert as one `executemany` rather than a statement per event.
-        The rowids it assigns are consecutive (each the greatest so far plus one, in a
-        table without AUTOINCREMENT, while this transaction holds the write lock), so the
-        last one gives them all."""
-        if not stored_events:
-            return []
-        c.executemany(
-            self.insert_events_statement,
-            [
-                (
-                    s.originator_id.hex if isinstance(s.originator_id, UUID) else s.originator_id,
-                    s.originator_version,
-                    s.topic,
-                    s.state,
-                )
-                for s in stored_events
-            ],
-        )
+    def _insert_rows(
+        self, c: SQLiteCursor, stored_events: Sequence[StoredEvent]
+    ) -> tuple[list[int], list[bytes]]:
+        """The library's insert as one `executemany` rather than a statement per event;
+        the rowids and each event's originator id as the chain takes it (16 bytes). The
+        rowids it assigns are consecutive (each the greatest so far plus one, in a table
+        without AUTOINCREMENT, while this transaction holds the write lock), so the last
+        one gives them all."""
+        rows, originators = [], []
+        last: UUID | str | None = None
+        text, raw = "", b""
+        for s in stored_events:
+            originator = s.originator_id
+            if originator is not last:  # an aggregate's events come together
+                last = originator
+                text = originator.hex if isinstance(originator, UUID) else originator
+                raw = uuid_bytes(originator)
+            rows.append((text, s.originator_version, s.topic, blob(s.state)))
+            originators.append(raw)
+        if not rows:
+            return [], []
+        c.executemany(self.insert_events_statement, rows)
         c.execute("SELECT last_insert_rowid()")
-        last = c.fetchone()[0]
-        return list(range(last - len(stored_events) + 1, last + 1))
+        last_id = c.fetchone()[0]
+        return list(range(last_id - len(rows) + 1, last_id + 1)), originators
 
     @contextmanager
     def _locked(self) -> Iterator[SQLiteChainTables]:

@@ -4,6 +4,8 @@ records them without building a client (`ClientIntake`)."""
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -182,3 +184,21 @@ def test_the_events_compared_are_the_opening_four(tmp_path: Any, row: dict[str, 
             "Client.ProfileUpdated",
             "Client.AssetsReported",
         ]
+
+
+def test_an_import_stores_its_bytes_as_blobs_on_sqlite(tmp_path: Any) -> None:
+    """The SQLite store binds its bytes as `bytearray` (no look for an adapter): the
+    same BLOBs as `bytes`, in every table an import writes."""
+    for ledger in _ledger(f"sqlite:///{tmp_path}/blobs.db"):
+        report = ledger.import_clients(read_name_list(_name_list()), recorded_by=ADMIN)
+        assert report.events == 10
+    with contextlib.closing(sqlite3.connect(tmp_path / "blobs.db")) as db:
+        for table, column in (
+            ("stored_events", "state"),
+            ("event_hashes", "hash"),
+            ("merkle_nodes", "hash"),
+            ("blind_index", "digest"),
+            ("personal_keys", "wrapped"),
+        ):
+            kinds = db.execute(f"SELECT typeof({column}), count(*) FROM {table} GROUP BY 1")
+            assert dict(kinds.fetchall()).keys() == {"blob"}, (table, column)

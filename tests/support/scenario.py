@@ -101,6 +101,14 @@ def register(ledger: Ledger, bank: Bank, *, at: datetime, tier: str = "standard"
     return client_id
 
 
+def record_prospect(ledger: Ledger, bank: Bank, **when: Any) -> str:
+    """A prospect of the outlet's manager (`occurred_at` if given); its id."""
+    found = {"name": "Li Lei", "source": "organisation", "owner_staff_id": bank.manager}
+    prospect_id = new_id("P")
+    ledger.record_prospect(prospect_id=prospect_id, unit_id=bank.outlet, **found, **by(), **when)
+    return prospect_id
+
+
 def by() -> dict[str, str]:
     """`recorded_by` for a command written by the admin."""
     return {"recorded_by": ADMIN}

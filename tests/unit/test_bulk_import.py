@@ -5,18 +5,21 @@ from __future__ import annotations
 
 import gc
 import io
+from datetime import timedelta
 from decimal import Decimal
-from uuid import uuid4, uuid5
+from types import SimpleNamespace
+from uuid import UUID, uuid4, uuid5
 
 import pytest
 from openpyxl import Workbook
 
 from ledger.application import Ledger
+from ledger.application.batch import in_recorded_order
 from ledger.domain import InvalidInput
 from ledger.domain.values import _EVENT_NAMESPACE, event_id
 from ledger.name_lists import read_name_list
 from support.name_lists import a_row, import_with_one_client_registered_meanwhile, name_list
-from support.scenario import ADMIN, REGISTERED_AT, Bank, new_id
+from support.scenario import ADMIN, REGISTERED_AT, Bank, Clock, new_id, record_prospect
 
 
 def test_event_ids_are_the_uuid5_they_always_were() -> None:
@@ -124,18 +127,10 @@ def test_a_batch_answers_its_gathered_clients_and_writes_them_in_one_go(
 
 
 def test_a_batch_gathers_prospects_and_their_conversions_too(ledger: Ledger, bank: Bank) -> None:
-    prospect_id, client_id = new_id("P"), new_id("C")
+    client_id = new_id("C")
     before = ledger.position
     with ledger.batched() as batch:
-        ledger.record_prospect(
-            prospect_id=prospect_id,
-            name="Li Lei",
-            unit_id=bank.outlet,
-            source="organisation",
-            owner_staff_id=bank.manager,
-            occurred_at=REGISTERED_AT,
-            recorded_by=ADMIN,
-        )
+        prospect_id = record_prospect(ledger, bank, occurred_at=REGISTERED_AT)
         result = ledger.convert_prospect(
             prospect_id=prospect_id, client_id=client_id, tier="gold", recorded_by=ADMIN
         )
@@ -176,3 +171,45 @@ def test_an_xlsx_name_list_reads_like_the_csv(bank: Bank) -> None:
 def test_a_name_list_with_an_unknown_column_is_refused() -> None:
     with pytest.raises(InvalidInput, match="unknown column"):
         read_name_list(b"client_id,name,nickname\nC1,Wang,Wangzi\n")
+
+
+def test_a_batch_writes_its_events_in_the_order_they_were_recorded(
+    ledger: Ledger, bank: Bank, clock: Clock
+) -> None:
+    """Gathered aggregate by aggregate, a prospect dropped after another client registered
+    went back in time: the store refused the insert and every event was stamped again."""
+    client_id = new_id("C")
+    before = ledger.position
+    stamps = []
+    with ledger.batched() as batch:
+        stamps.append(clock.advance(seconds=1))
+        prospect_id = record_prospect(ledger, bank)
+        stamps.append(clock.advance(seconds=1))
+        ledger.register_client(
+            client_id=client_id, name="Wang Fang", unit_id=bank.outlet, recorded_by=ADMIN
+        )
+        stamps.append(clock.advance(seconds=1))
+        ledger.drop_prospect(prospect_id=prospect_id, reason="moved away", recorded_by=ADMIN)
+        clock.advance(seconds=1)  # written later still
+        assert batch.write() == 3
+    written = ledger.recorder.select_notifications(start=before + 1, limit=10)
+    events = [ledger.mapper.to_domain_event(n) for n in written]
+    assert [type(e).__qualname__ for e in events] == [
+        "Prospect.Recorded",
+        "Client.Registered",
+        "Prospect.Dropped",
+    ]
+    assert [e.timestamp for e in events] == stamps  # as recorded, not stamped again
+
+
+def test_events_whose_clock_went_back_are_kept_in_version_order() -> None:
+    one, other = uuid4(), uuid4()
+
+    def event(originator: UUID, version: int, second: int) -> SimpleNamespace:
+        at = REGISTERED_AT + timedelta(seconds=second)
+        return SimpleNamespace(originator_id=originator, originator_version=version, timestamp=at)
+
+    back = [event(one, 1, 5), event(one, 2, 3), event(other, 1, 4)]
+    assert in_recorded_order(back) == back  # one's versions would swap: left to the insert
+    interleaved = [event(one, 1, 1), event(one, 2, 3), event(other, 1, 2)]
+    assert in_recorded_order(interleaved) == [interleaved[0], interleaved[2], interleaved[1]]

@@ -8,7 +8,16 @@ import pytest
 
 from ledger.application import Ledger
 from ledger.domain import AlreadyExists, Client, InvalidInput, NotFound, RuleViolation
-from support.scenario import NOW, REGISTERED_AT, Bank, by, new_id, register, rejected
+from support.scenario import (
+    NOW,
+    REGISTERED_AT,
+    Bank,
+    by,
+    new_id,
+    record_prospect,
+    register,
+    rejected,
+)
 
 
 def campaign(ledger: Ledger, bank: Bank, client_ids: list[str], **extra: object) -> None:
@@ -54,16 +63,7 @@ def test_one_bad_client_writes_nothing(ledger: Ledger, bank: Bank, bad: str) -> 
 
 
 def test_a_conversion_registers_the_client_of_the_prospect(ledger: Ledger, bank: Bank) -> None:
-    prospect_id, client_id = new_id("P"), new_id("C")
-    ledger.record_prospect(
-        prospect_id=prospect_id,
-        name="Li Lei",
-        unit_id=bank.outlet,
-        source="organisation",
-        owner_staff_id=bank.manager,
-        occurred_at=REGISTERED_AT,
-        **by(),
-    )
+    prospect_id, client_id = record_prospect(ledger, bank, occurred_at=REGISTERED_AT), new_id("C")
     ledger.convert_prospect(
         prospect_id=prospect_id, client_id=client_id, tier="gold", occurred_at=NOW, **by()
     )

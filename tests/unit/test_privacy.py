@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 import os
+import unicodedata
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from uuid import uuid4
@@ -19,7 +20,9 @@ from ledger.config import Settings
 from ledger.domain import Client, RuleViolation
 from ledger.privacy import ERASED, KeyRing, MasterKey, MemoryKeyTable, PersonalDataMapper, keys
 from ledger.privacy.cipher import (
+    KEY_SIZE,
     NONCE_SIZE,
+    FreshBytes,
     KeyMismatch,
     Nonces,
     blind_digest,
@@ -56,24 +59,37 @@ def test_every_value_gets_a_fresh_nonce() -> None:
     assert seal(aead, b"same", b"aad") != seal(aead, b"same", b"aad")
 
 
-def test_nonces_never_repeat_across_blocks_threads_or_a_fork() -> None:
-    nonces = Nonces()
-    taken = [nonces.take() for _ in range(3 * Nonces.BLOCK // NONCE_SIZE)]
+@pytest.mark.parametrize(
+    ("draws", "size"),
+    [(Nonces(), NONCE_SIZE), (FreshBytes(KEY_SIZE), KEY_SIZE)],
+    ids=["nonces", "keys"],
+)
+def test_fresh_values_never_repeat_across_blocks_threads_or_a_fork(
+    draws: FreshBytes, size: int
+) -> None:
+    taken = [draws.take() for _ in range(3 * FreshBytes.BLOCK // size)]
     with ThreadPoolExecutor(4) as pool:
-        taken += pool.map(lambda _: nonces.take(), range(2000))
-    assert {len(nonce) for nonce in taken} == {NONCE_SIZE}
+        taken += pool.map(lambda _: draws.take(), range(2000))
+    assert {len(value) for value in taken} == {size}
     assert len(set(taken)) == len(taken)
     read, write = os.pipe()
     child = os.fork()
-    if child == 0:  # the child's next nonce, then out without running anything else
-        os.write(write, nonces.take())
+    if child == 0:  # the child's next value, then out without running anything else
+        os.write(write, draws.take())
         os._exit(0)
     os.close(write)
     os.waitpid(child, 0)
-    from_child = os.read(read, NONCE_SIZE)
+    from_child = os.read(read, size)
     os.close(read)
-    assert len(from_child) == NONCE_SIZE
-    assert from_child != nonces.take()
+    assert len(from_child) == size
+    assert from_child != draws.take()
+
+
+def test_a_new_key_is_a_fresh_aes_256_key() -> None:
+    keys = [new_key() for _ in range(500)]
+    assert {len(key) for key in keys} == {KEY_SIZE} and len(set(keys)) == len(keys)
+    aead = AESGCM(keys[0])
+    assert open_sealed(aead, seal(aead, b"text", b"aad"), b"aad") == b"text"
 
 
 def test_a_wrapped_key_unwraps_only_for_its_subject_and_master() -> None:
@@ -88,6 +104,17 @@ def test_a_wrapped_key_unwraps_only_for_its_subject_and_master() -> None:
 
 def test_lookups_agree_on_normalised_values() -> None:
     assert normalise("phone", "+86 139-1234 5678") == "8613912345678"
+    # A phone is the digits of its NFKC form, whether or not it is all digits.
+    for phone in (
+        "13912345678",
+        "\uff11\uff13\uff19",
+        "139\u00b2",
+        "\u0663\u0669\u0661",
+        "\u2460\u2461",
+        "+86 \u00b939",
+    ):
+        text = unicodedata.normalize("NFKC", phone)
+        assert normalise("phone", phone) == "".join(c for c in text if c.isdigit())
     assert normalise("name", "  Wang   FANG ") == "wang fang"
     assert blind_terms("name", "Wang Fang") == ["wang fang", "wang", "fang"]
     assert blind_terms("name", "王芳") == ["王芳"]
