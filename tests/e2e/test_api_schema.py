@@ -13,6 +13,7 @@ from pathlib import Path
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis import checks
+from schemathesis.core.parameters import ParameterLocation
 
 from ledger.api.app import create_app
 from ledger.application import Ledger
@@ -105,7 +106,17 @@ def test_no_request_gets_a_server_error_or_an_answer_outside_the_schema(case) ->
         # read waits for what exists, so every other answer is checked.
         case.query["after"] = 0
     before = _container.ledger.position
-    response = case.call_and_validate(headers=ADMIN, checks=CHECKS)
+    # The admin's key on every case, so that deeper paths are reached; but not on a case
+    # whose headers were made wrong on purpose (its Authorization left out): given back its
+    # key, such a case is a valid request, answered 200 (a CI run's
+    # `GET /v1/audit/events?format=csv`), and the check of negative data failed.
+    meta = case.meta
+    left_out = (
+        meta is not None
+        and meta.is_negative_at(ParameterLocation.HEADER)
+        and "authorization" not in {name.lower() for name in case.headers or {}}
+    )
+    response = case.call_and_validate(headers=None if left_out else ADMIN, checks=CHECKS)
     if not 200 <= response.status_code < 300 or "idempotent-replayed" in response.headers:
         # A refused call (or a replayed one) appends nothing.
         assert _container.ledger.position == before, response.status_code
