@@ -87,6 +87,10 @@ class ProjectorProcess:
         self.last_exit: str | None = None
         self.down_since: float | None = None
         self._process: BaseProcess | None = None
+        # Set and cleared by the supervisor alone, which alone waits for the child: asked
+        # from a request thread, `is_alive()` could reap the dead child first, and the
+        # supervisor's `join` then read no exit status ("did not exit", a CI run).
+        self._running = False
         self._nudge: _Nudge | None = None
         self._nudges: Connection | None = None
         self._stopping = threading.Event()
@@ -97,12 +101,12 @@ class ProjectorProcess:
 
     @property
     def is_running(self) -> bool:
-        process = self._process
-        return process is not None and process.is_alive()
+        return self._running
 
     @property
     def pid(self) -> int | None:
-        return self._process.pid if self.is_running and self._process else None
+        process = self._process
+        return process.pid if self._running and process is not None else None
 
     def problem(self) -> str | None:
         """Why the projections are not being kept, while the child is down."""
@@ -119,6 +123,7 @@ class ProjectorProcess:
         self._stopping.clear()
         self.runner.remote = self
         reports = self._spawn()
+        self._running = True
         self._supervisor = threading.Thread(
             target=self._supervise, args=(reports,), daemon=True, name="projector-supervisor"
         )
@@ -152,9 +157,11 @@ class ProjectorProcess:
             process.join()
             self._let_go()
             if self._stopping.is_set():
+                self._running = False
                 return
             self.last_exit = _exit_text(process.exitcode)
             self.down_since = time.time()
+            self._running = False  # after `last_exit`: health reads it once this is False
             log.error("projector process %s; restarting in %.1f s", self.last_exit, pause)
             self.runner.progress.notify()
             if self._stopping.wait(pause):
@@ -167,6 +174,7 @@ class ProjectorProcess:
             reports = self._spawn()
             self.restarts += 1
             self.down_since = None
+            self._running = True
 
     def _receive(self, reports: Connection) -> None:
         """Each report into the runner, until the child goes."""
