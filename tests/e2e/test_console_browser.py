@@ -59,6 +59,9 @@ def _client(http: httpx.Client, outlet: str, tier: str, name: str, manager: str)
     return client_id
 
 
+COMPLAINT = "理财产品手续费太高"
+
+
 @pytest.fixture(scope="module")
 def scene(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scene]:
     workdir = tmp_path_factory.mktemp("console-browser")
@@ -83,6 +86,18 @@ def scene(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scene]:
                 http,
                 f"/v1/clients/{moved}/tier-changes",
                 {"tier": "diamond", "reason": "assets up again", "effective_at": moment(250)},
+            )
+            # A complaint before the client left: the complaints page has a row to show.
+            post(
+                http,
+                f"/v1/clients/{lost}/contacts",
+                {
+                    "channel": "phone",
+                    "staff_id": manager,
+                    "occurred_at": moment(150),
+                    "complaint": True,
+                    "summary": COMPLAINT,
+                },
             )
             churn = post(
                 http,
@@ -374,6 +389,8 @@ def test_the_new_pages_fit_a_phone_in_both_languages(chromium: object, scene: Sc
         for name, path in pages.items():
             page.goto(path)
             assert page.locator("h1").count() == 1, path
+            if name == "complaints":
+                assert COMPLAINT in page.locator("#listing").inner_text()
             shoot(page, f"{name}{suffix}")
         page.context.close()
     manager = signed_in(chromium, scene, "manager")
