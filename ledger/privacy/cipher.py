@@ -17,7 +17,6 @@ import hmac
 import os
 import threading
 import unicodedata
-from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
 
@@ -55,32 +54,19 @@ class FreshBytes:
 
     def _restart(self) -> None:
         self._lock = threading.Lock()
-        self._values: Iterator[bytes] = iter(())
+        self._block, self._at = b"", 0
 
     def take(self) -> bytes:
-        # Under our own lock: a value handed out twice is a repeated GCM nonce or a shared
-        # key, and a list iterator's `next` is one step only while the interpreter has a
-        # global lock (not so in free-threaded builds). 0.16 µs a value, measured.
-        with self._lock:
-            value = next(self._values, None)
-            if value is None:
-                block, size = os.urandom(self.BLOCK), self.size
-                self._values = iter(
-                    [block[at : at + size] for at in range(0, self.BLOCK - size + 1, size)]
-                )
-                value = next(self._values)
-            return value
-
-
-class Nonces(FreshBytes):
-    """A nonce is public: it is stored beside its ciphertext."""
-
-    def __init__(self) -> None:
-        super().__init__(NONCE_SIZE)
+        with self._lock:  # a value handed out twice is a repeated GCM nonce or a shared key
+            if self._at + self.size > len(self._block):
+                self._block, self._at = os.urandom(self.BLOCK), 0
+            start = self._at
+            self._at = start + self.size
+            return self._block[start : self._at]
 
 
 new_key = FreshBytes(KEY_SIZE).take  # an AES-256 key, as AESGCM.generate_key(256) makes
-fresh_nonce = Nonces().take
+fresh_nonce = FreshBytes(NONCE_SIZE).take  # public: stored beside its ciphertext
 
 
 def is_sealed(value: object) -> bool:

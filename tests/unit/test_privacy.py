@@ -24,7 +24,6 @@ from ledger.privacy.cipher import (
     NONCE_SIZE,
     FreshBytes,
     KeyMismatch,
-    Nonces,
     blind_digest,
     blind_terms,
     is_sealed,
@@ -61,7 +60,7 @@ def test_every_value_gets_a_fresh_nonce() -> None:
 
 @pytest.mark.parametrize(
     ("draws", "size"),
-    [(Nonces(), NONCE_SIZE), (FreshBytes(KEY_SIZE), KEY_SIZE)],
+    [(FreshBytes(NONCE_SIZE), NONCE_SIZE), (FreshBytes(KEY_SIZE), KEY_SIZE)],
     ids=["nonces", "keys"],
 )
 def test_fresh_values_never_repeat_across_blocks_threads_or_a_fork(
