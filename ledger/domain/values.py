@@ -119,9 +119,17 @@ _EVENT_NAMESPACE_BYTES = _EVENT_NAMESPACE.bytes
 
 
 _URL_NAMESPACE_SHA1 = sha1(NAMESPACE_URL.bytes, usedforsecurity=False)
-# The bits `UUID(bytes=..., version=5)` sets and clears: the variant, then the version.
-_VARIANT_CLEAR, _VARIANT = ~(0xC000 << 48), 0x8000 << 48
-_VERSION_CLEAR, _VERSION_5 = ~(0xF000 << 64), 5 << 76
+
+
+def _uuid5_bytes(namespace: Any, name: bytes) -> bytearray:
+    """`uuid5(<namespace>, name).bytes` from a SHA-1 state of the namespace (`namespace`),
+    without the UUID object (both ids below are made once per new event or client)."""
+    hashed = namespace.copy()
+    hashed.update(name)
+    digest = bytearray(hashed.digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
+    return digest
 
 
 # A bulk load asks for the same few hundred thousand ids again and again.
@@ -131,10 +139,8 @@ def aggregate_uuid(kind: str, business_id: str) -> UUID:
     `uuid5(NAMESPACE_URL, f"urn:ledger:{kind}:{business_id}")`, spelled out (from a SHA-1
     state of the namespace, the UUID made without its checking `__init__`) because each
     new client of a name list makes one (5 against 1.5 µs)."""
-    hashed = _URL_NAMESPACE_SHA1.copy()
-    hashed.update(f"urn:ledger:{kind}:{business_id}".encode())
-    number = int.from_bytes(hashed.digest()[:16])
-    number = (number & _VARIANT_CLEAR | _VARIANT) & _VERSION_CLEAR | _VERSION_5
+    name = f"urn:ledger:{kind}:{business_id}".encode()
+    number = int.from_bytes(_uuid5_bytes(_URL_NAMESPACE_SHA1, name))
     made = object.__new__(UUID)
     object.__setattr__(made, "int", number)
     object.__setattr__(made, "is_safe", SafeUUID.unknown)
@@ -154,12 +160,7 @@ def event_id(originator_id: UUID, version: int) -> str:
     """A stable id for the event at `version` of an aggregate, derivable from the log:
     `str(uuid5(<event namespace>, "<originator id>/<version>"))`, spelled out because
     building the UUID object was a tenth of a bulk load's time."""
-    hashed = _EVENT_NAMESPACE_SHA1.copy()
-    hashed.update(_id_text(originator_id) + str(version).encode())
-    digest = bytearray(hashed.digest()[:16])
-    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
-    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
-    h = digest.hex()
+    h = _uuid5_bytes(_EVENT_NAMESPACE_SHA1, _id_text(originator_id) + str(version).encode()).hex()
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
