@@ -327,8 +327,8 @@ class ClientFiles(Part):
         `ClientStandings.candidates`) in client id order, with their `contacts` if asked, a
         chunk at a time, until the page holds `limit` items (a client's items stay on one
         page). A chunk is the page's size, the next one sized by `_next_chunk`, up to
-        `CHUNK`: each chunk's contacts are read whole. With `upto`,
-        each file as known at that position of the log."""
+        `CHUNK`: each chunk's contacts are read whole. With `upto`, each file as known at
+        that position of the log."""
         self.units.unit(unit_id)
         limit = max(1, min(limit, MAX_LIMIT))
         org = self.organisation.at(upto)

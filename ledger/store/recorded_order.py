@@ -142,7 +142,9 @@ def stamp_bound(moment: datetime) -> bytes:
     try:
         text = moment.astimezone(UTC).isoformat(timespec="microseconds")[:26]
     except OverflowError:
-        text = "0" if moment.year == 1 else "9999-12-31T23:59:59.999999"
+        # Before every head: "0000" sorts before any year's text, whole or cut to the
+        # bound's length (SQL compares the state, Python the head).
+        text = "0000" if moment.year == 1 else "9999-12-31T23:59:59.999999"
     return STAMP_PREFIX + text.encode()
 
 

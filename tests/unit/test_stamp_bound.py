@@ -1,9 +1,17 @@
 """Which stored heads show their event recorded by a time (ledger/store/recorded_order.py):
 those whose time's text sorts as the time, compared with the bound byte for byte."""
 
+import contextlib
+import sqlite3
 from datetime import UTC, datetime, timedelta, timezone
 
-from ledger.store.recorded_order import STAMP_PREFIX, shown_by, stamp_bound
+from ledger.store.recorded_order import (
+    SHOWN_BY,
+    STAMP_PREFIX,
+    shown_by,
+    shown_by_params,
+    stamp_bound,
+)
 
 NOON = datetime(2025, 6, 15, 12, 0, tzinfo=UTC)
 
@@ -36,3 +44,21 @@ def test_times_beyond_the_years_of_utc_bound_before_or_after_every_head() -> Non
     latest = head(datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC))
     assert not shown_by(earliest, stamp_bound(first))
     assert shown_by(latest, stamp_bound(last))
+
+
+def test_the_store_and_python_agree_on_the_bound_before_every_head() -> None:
+    # SQLite compares the whole state; Python the head (the bound before year 1 was "0",
+    # under which SQL showed the heads of years 1 to 999 and Python did not; found in review).
+    first = stamp_bound(datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=14))))
+    later = stamp_bound(datetime(2030, 1, 1, tzinfo=UTC))
+    with contextlib.closing(sqlite3.connect(":memory:")) as db:
+        db.execute("CREATE TABLE events (state BLOB)")
+        for year in (1, 999, 1000, 2025):
+            stored = head(datetime(year, 1, 1, tzinfo=UTC))
+            db.execute("DELETE FROM events")
+            db.execute("INSERT INTO events VALUES (?)", (stored,))
+            for bound, shown in ((first, False), (later, True)):
+                (in_sql,) = db.execute(
+                    f"SELECT {SHOWN_BY} FROM events", shown_by_params(bound)
+                ).fetchone()
+                assert bool(in_sql) is shown_by(stored, bound) is shown, (year, bound)
