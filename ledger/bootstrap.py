@@ -191,6 +191,7 @@ class Container:
             self.ledger,
             {name: PROJECTIONS[name][0](self.views[name]) for name in self.views},
         )
+        runner.pull_gap = self.settings.projection_pull_gap_seconds
         if self.settings.store != "memory":
             runner.catch_up_elsewhere = partial(
                 rebuilding.catch_up_in_processes,

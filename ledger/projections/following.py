@@ -35,10 +35,15 @@ CATCH_UP_AT_LEAST = 2 * BATCH
 CATCH_UP_IN_PROCESSES_AT_LEAST = 100_000
 # Seconds after following starts when it pulls once more (`_subscribe`).
 NUDGE_AFTER = 1.0
+# Seconds between two pulls under a stream of writes, unless hurried (`ledger.store.pulls`);
+# the composition root sets the runner's from the settings.
+PULL_GAP = 0.1
 
 
 class Following(_Base):
     """Start, follow, stop: the runner's background threads."""
+
+    pull_gap: float = PULL_GAP
 
     @property
     def is_running(self) -> bool:
@@ -115,6 +120,17 @@ class Following(_Base):
             reached.append(self.advance(settings.elsewhere, following=following))
         return min(reached, default=0)
 
+    def hurry(self) -> None:
+        """A read waits for a position: the follower pulls now rather than after its gap
+        (`ledger.store.pulls`), here or in the projector process."""
+        remote = getattr(self, "remote", None)
+        if remote is not None:
+            remote.hurry()
+            return
+        hurry = getattr(self._subscription, "hurry", None)
+        if hurry is not None:
+            hurry()
+
     def publish_position(self, name: str) -> None:
         """The view's position, for the reads waiting on it: a view caught up as a rebuild
         tells it only once finished (until then, what it works out at the end is not yet
@@ -150,6 +166,8 @@ class Following(_Base):
 
     def _subscribe(self, start: int) -> Any:
         subscription = self.app.recorder.subscribe(gt=start)
+        if hasattr(subscription, "hurry"):  # a `SpacedPulls` (SQLite, PostgreSQL)
+            subscription._pull_gap = self.pull_gap
         # The library's followers pull what is stored before they listen for more (NOTIFY,
         # or a save in this process): a write committed in between would wait for the next
         # one. Following starts while the app answers writes (after a catch-up), so pull

@@ -29,7 +29,6 @@ from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING, Any
 
-from ledger.store.pulls import SpacedPulls
 from ledger.store.sqlite import stop_waking, wake, wake_on_save
 
 if TYPE_CHECKING:
@@ -45,11 +44,9 @@ RESTART_LONGEST = 30.0
 # A child that ran this long before exiting is restarted after the first pause again.
 RAN_WELL = 60.0
 
-# The child pulls the log at most this often: nudged after every save, it would otherwise
-# take a batch of three or four events at 200 writes/s, and a batch costs the five views
-# about 1.4 ms of CPU whatever its size (bench/RESULTS.md §7, session 6). A read with
-# `after=` waits up to this much longer for its write.
-PULL_GAP = 0.05
+# The bytes the server writes to the child: a save was made; a read waits for one (the
+# child pulls the log at most once per `projection_pull_gap_seconds`, unless hurried).
+NUDGE, HURRY = b"\0", b"!"
 
 # What runs in the child: given the pipes (reports, nudges), it builds its ledger and
 # follows the store until the nudges' pipe closes (bootstrap hands it in: picklable).
@@ -73,8 +70,14 @@ class _Nudge:
         os.set_blocking(fd, False)
 
     def set(self) -> None:
+        self._write(NUDGE)
+
+    def hurry(self) -> None:
+        self._write(HURRY)
+
+    def _write(self, byte: bytes) -> None:
         with contextlib.suppress(OSError):  # full (the child is behind) or closed
-            os.write(self.fd, b"\0")
+            os.write(self.fd, byte)
 
 
 class ProjectorProcess:
@@ -107,6 +110,12 @@ class ProjectorProcess:
     def pid(self) -> int | None:
         process = self._process
         return process.pid if self._running and process is not None else None
+
+    def hurry(self) -> None:
+        """A read waits for a position: the child pulls now rather than after its gap."""
+        nudge = self._nudge
+        if nudge is not None:
+            nudge.hurry()
 
     def problem(self) -> str | None:
         """Why the projections are not being kept, while the child is down."""
@@ -248,11 +257,12 @@ def follow_and_report(runner: ProjectionRunner, reports: Connection, nudges: Con
             if not nudged:
                 runner.stop()
                 return
-            if db_name is not None:
+            if HURRY in nudged:
+                runner.hurry()
+            elif db_name is not None:
                 wake(db_name)
 
     runner.progress.listeners.append(report)
-    SpacedPulls._pull_gap = PULL_GAP  # this process only follows for the projections
     runner.start()
     report()
     threading.Thread(target=listen, daemon=True, name="projector-nudges").start()

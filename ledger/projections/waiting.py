@@ -53,6 +53,7 @@ class Progress:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return False
+                runner.hurry()
                 self._condition.wait(min(remaining, 0.5))
         # Another process (`ledger project`) runs them: watch their tracking rows.
         for name in names:
@@ -91,6 +92,7 @@ class Progress:
                 remaining = deadline - loop.time()
                 if remaining <= 0:
                     return False
+                runner.hurry()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(woken.wait(), min(remaining, 0.5))
         finally:
