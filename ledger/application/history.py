@@ -24,6 +24,7 @@ A = TypeVar("A", bound=Aggregate)
 
 _BASE_FIELDS = {"originator_id", "originator_version", "timestamp", "originator_topic"}
 _TIME_FIELDS = {"recorded_by", "effective_at"}
+_NOT_DATA = frozenset(_BASE_FIELDS | _TIME_FIELDS)
 # Events a known-at read takes at a time whose heads do not show them recorded by then: the
 # first is mostly the answer; a store of another form reads them all, this many at a time.
 HEADS_READ = 100
@@ -33,11 +34,7 @@ def event_data(event: Any) -> dict[str, Any]:
     """An event's own fields: what it says beyond where it sits and when it was recorded.
     Read as attributes, not from `vars(event)`: a personal value is opened on first read
     (ledger.privacy.deferred)."""
-    return {
-        key: getattr(event, key)
-        for key in vars(event)
-        if key not in _BASE_FIELDS and key not in _TIME_FIELDS
-    }
+    return {key: getattr(event, key) for key in vars(event) if key not in _NOT_DATA}
 
 
 def opened_data(event: Any, opened: Callable[[SealedValue], Any]) -> dict[str, Any]:
@@ -47,7 +44,7 @@ def opened_data(event: Any, opened: Callable[[SealedValue], Any]) -> dict[str, A
     return {
         key: opened(value) if value.__class__ is SealedValue else value
         for key, value in vars(event).items()
-        if key not in _BASE_FIELDS and key not in _TIME_FIELDS
+        if key not in _NOT_DATA
     }
 
 
