@@ -174,7 +174,8 @@ def run(
             latencies, pages, asked = [], 0, []
             # This process's own full collections are not the server's latency: one (48 ms
             # at load 4.8, 234 ms at load 5) fell inside the same churn-cases sample in every
-            # run (RESULTS.md §14). None runs while samples are timed; one runs before.
+            # run (the unexplained 42-47 ms page of session 8). None runs while samples are
+            # timed; one runs before.
             gc.collect()
             gc.disable()
             cpu = serving.cpu_seconds()
