@@ -11,6 +11,11 @@ state: 8.1 against 2.8 µs):
 - it makes its C encoder again for every value (and a closure for floats). One is made
   once here, without the check for circular references (an event's state has none; one
   that had would end in a `RecursionError` rather than a `ValueError`).
+
+Read back, the text goes straight to the decoder's C scanner, not through `JSONDecoder.
+decode`'s two whitespace matches in Python (3.5 against 2.8 µs a contact's state; a long
+client's history decodes thousands); anything but one value filling the text is decoded
+by the library, which answers it (or refuses it) as before.
 """
 
 from __future__ import annotations
@@ -60,6 +65,14 @@ class InliningJSONTranscoder(JSONTranscoder):
         if self._iterencode is None:
             return self.encoder.encode(obj).encode("utf8")
         return "".join(self._iterencode(obj, 0)).encode("utf8")
+
+    def decode(self, data: bytes) -> Any:
+        text = data.decode("utf8")
+        try:
+            value, end = self.decoder.scan_once(text, 0)
+        except (StopIteration, ValueError):
+            return super().decode(data)
+        return value if end == len(text) else super().decode(data)
 
     def _inlined(self, value: Any) -> Any:
         cls = value.__class__

@@ -12,6 +12,7 @@ snapshot's whole state; one sealed before is `j`).
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import hmac
 import os
@@ -27,6 +28,7 @@ PREFIX = "pd1:"
 NONCE_SIZE = 12
 KEY_SIZE = 32
 ERASED = "[erased]"
+_FROM_URLSAFE = bytes.maketrans(b"-_", b"+/")
 
 
 class KeyMismatch(ValueError):
@@ -89,7 +91,10 @@ def synthetic_nonce(secret: bytes, plaintext: bytes, associated: bytes) -> bytes
 
 
 def open_sealed(aead: AESGCM, token: str, associated: bytes) -> bytes:
-    raw = base64.urlsafe_b64decode(token[len(PREFIX) :])
+    # `base64.urlsafe_b64decode`, without its two checks of the argument in Python (1.15
+    # against 0.35 µs; a long client's history opens two values a contact). Not ASCII: a
+    # `UnicodeEncodeError`, a `ValueError` as the library's is.
+    raw = binascii.a2b_base64(token.encode("ascii").translate(_FROM_URLSAFE)[len(PREFIX) :])
     try:
         return aead.decrypt(raw[:NONCE_SIZE], raw[NONCE_SIZE:], associated)
     except InvalidTag:

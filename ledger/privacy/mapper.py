@@ -11,7 +11,7 @@ this change) is passed through; a sealed value whose key was destroyed opens as
 from __future__ import annotations
 
 import zlib
-from collections.abc import Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from typing import Any, cast
 
 from eventsourcing.domain import Snapshot
@@ -139,6 +139,22 @@ class PersonalDataMapper(Mapper[Any]):
             )
             container[key] = seal(aead, plain, _aad(topic, subject, version, path))
 
+    def opener(self, originator_id: Any) -> Callable[[SealedValue], Any]:
+        """Opens the deferred values of one aggregate's events (`SealedValue`s its events
+        hold), its key looked up once, not once a value: a history opens thousands (two a
+        contact; 3.1 µs each through `SealedValue.open`, of which opening is 1.4). Every
+        one is `"[erased]"` if the key was destroyed when the opener was made."""
+        subject = str(originator_id)
+        aead = self.keyring.for_opening(subject)
+        if aead is None:
+            return _erased
+
+        def opened(value: SealedValue) -> Any:
+            _, token, topic, _, version, path = value
+            return self._plain(open_sealed(aead, token, _aad(topic, subject, version, path)))
+
+        return opened
+
     def _open(
         self,
         token: str,
@@ -152,13 +168,17 @@ class PersonalDataMapper(Mapper[Any]):
         if aead is None:
             return ERASED
         plain = open_sealed(aead, token, _aad(topic, subject, version, path))
+        value = self._plain(plain)
+        if texts is not None and plain[:1] == _TEXT:
+            self.keyring.remember_text(texts, token, (version, path, value))
+        return value
+
+    def _plain(self, plain: bytes) -> Any:
+        """A sealed value's plain bytes as the value: text, compressed or encoded."""
         if plain[:1] == _COMPRESSED:
             return self.transcoder.decode(zlib.decompress(memoryview(plain)[1:]))
         if plain[:1] == _TEXT:
-            text = plain[1:].decode()
-            if texts is not None:
-                self.keyring.remember_text(texts, token, (version, path, text))
-            return text
+            return plain[1:].decode()
         return self.transcoder.decode(plain[1:])
 
     def plain_fields(self, stored_event: StoredEvent) -> list[str]:
@@ -242,6 +262,10 @@ class PersonalDataMapper(Mapper[Any]):
         domain_event = object.__new__(cls)
         object.__setattr__(domain_event, "__dict__", event_state)
         return domain_event
+
+
+def _erased(value: SealedValue) -> str:
+    return ERASED
 
 
 def _aad(topic: str, subject: str, version: int, path: str) -> bytes:

@@ -10,7 +10,12 @@ import io
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 
+from ledger.api.schemas import ClientHistoryPublic, HistoryEventPublic
+from ledger.application.history import event_data
+from ledger.bootstrap import Container
+from ledger.domain import Client
 from support.api_world import ADMIN, World, WorldCase, assert_problem, at, new_id, ok
 
 
@@ -131,6 +136,87 @@ class HistoryPagesContract(WorldCase):
         assert by_type["Registered"]["name"] == "[erased]"
         assert by_type["ContactLogged"]["summary"] == "[erased]"
         assert by_type["Erased"]["reason"] == "client asked"
+
+    def test_an_answer_is_the_bytes_the_model_writes(
+        self, world: World, app: tuple[TestClient, Container]
+    ) -> None:
+        """Written to JSON without a model per event (issue 17: a 10,000-event history):
+        whole and a page at a time, the very bytes `ClientHistoryPublic` writes from the
+        ledger's entries: text beyond ASCII and JSON's escapes, a profile's changes, an
+        amount, a date, a time at an offset, a retraction, and an erased client."""
+        ledger = app[1].ledger
+        line = 'Zoë 张伟 "quoted" \\ back 🎉'
+        text = line + "\n\ttabbed"
+        kept, gone = new_id("C"), new_id("C")
+        world.hire("M0", "O1", "client_manager", at(-3000))
+        for client_id, since in ((kept, -300), (gone, -2990)):
+            base = f"/v1/clients/{client_id}"
+            body = {"client_id": client_id, "name": line, "unit_id": world["O1"]}
+            world.post("/v1/clients", {**body, "occurred_at": at(since)})
+            world.post(f"{base}/profile", {"hobbies": line, "effective_at": at(since + 1)})
+            world.post(f"{base}/assets", {"amount": "1234567.80", "as_of": at(since + 2)[:10]})
+            contact = world.post(
+                f"{base}/contacts",
+                {
+                    "channel": "visit",
+                    "staff_id": world["M0"],
+                    "occurred_at": "2020-02-29T23:30:00.5+08:00" if since < -1000 else at(-200),
+                    "summary": text,
+                },
+            )
+            world.post(f"{base}/retractions", {"event_id": contact["event_id"], "reason": text})
+        world.post(
+            f"/v1/clients/{gone}/churn",
+            {"kind": "normal", "reason": text, "effective_at": at(-2600)},
+        )
+        world.post(f"/v1/clients/{gone}/erasure", {"reason": text, "legal_basis": "PIPL"})
+        for client_id in (kept, gone):
+            raw = history(world, client_id)
+            assert raw.headers["content-type"] == "application/json"
+            assert raw.content == _model_bytes(ledger, client_id, 0, None)
+            after = 0
+            while True:
+                raw = history(world, client_id, limit=2, **({"cursor": after} if after else {}))
+                assert raw.content == _model_bytes(ledger, client_id, after, 2)
+                if raw.json()["next_cursor"] is None:
+                    break
+                after += 2
+        assert {e["data"].get("summary") for e in ok(history(world, gone))["events"]} >= {
+            "[erased]"
+        }
+        assert ok(history(world, kept))["events"][-2]["data"]["summary"] == text
+
+
+def _model_bytes(ledger: Any, client_id: str, after: int, limit: int | None) -> bytes:
+    """The answer as its model wrote it (FastAPI writes a model's JSON), from the client's
+    events read afresh: each one's data read by attribute (`event_data`), what retracted
+    it from every event; the events after version `after`, `limit` of them if given."""
+    client_uuid = Client.id_for(client_id)
+    events = list(ledger.events.get(client_uuid))
+    positions = ledger.recorder.event_positions(client_uuid)
+    retracted = {
+        e.retracted_event_id: e.event_id for e in events if isinstance(e, Client.EventRetracted)
+    }
+    upto = len(events) if limit is None else min(after + limit, len(events))
+    answer = ClientHistoryPublic(
+        client_id=client_id,
+        events=[
+            HistoryEventPublic(
+                event_id=e.event_id,
+                type=type(e).__name__,
+                version=e.originator_version,
+                position=positions[e.originator_version],
+                occurred_at=e.effective_at,
+                recorded_at=e.timestamp,
+                recorded_by=e.recorded_by,
+                data=event_data(e),
+                retracted_by=retracted.get(e.event_id),
+            )
+            for e in events[after:upto]
+        ],
+        next_cursor=str(upto) if limit is not None and upto < len(events) else None,
+    )
+    return answer.model_dump_json().encode()
 
 
 class TestHistoryPagesOnSQLite(HistoryPagesContract):

@@ -22,6 +22,7 @@ from ledger.privacy import ERASED, KeyRing, MasterKey, MemoryKeyTable, PersonalD
 from ledger.privacy.cipher import (
     KEY_SIZE,
     NONCE_SIZE,
+    PREFIX,
     FreshBytes,
     KeyMismatch,
     blind_digest,
@@ -51,6 +52,17 @@ def test_a_sealed_value_opens_only_in_its_place_under_its_key() -> None:
         open_sealed(aead, token, b"elsewhere")
     with pytest.raises(KeyMismatch):
         open_sealed(AESGCM(new_key()), token, b"here")
+
+
+def test_a_sealed_value_opens_with_base64url_s_own_letters_and_not_when_mangled() -> None:
+    aead = AESGCM(new_key())
+    # A nonce whose base64url begins with `-` and `_`, the two letters standard base64 has not.
+    token = seal(aead, "张伟".encode(), b"here", nonce=bytes.fromhex("fbfffffbff") + bytes(7))
+    assert token.startswith(PREFIX + "-___-_")
+    assert open_sealed(aead, token, b"here") == "张伟".encode()
+    for mangled in (token[:-1], token[:-2] + "é" + token[-1]):
+        with pytest.raises(ValueError):
+            open_sealed(aead, mangled, b"here")
 
 
 def test_every_value_gets_a_fresh_nonce() -> None:

@@ -92,6 +92,30 @@ def test_writes_the_librarys_bytes(state: Any) -> None:
     assert inlining.encode(state) == library.encode(state)  # from its kept texts
 
 
+@pytest.mark.parametrize("state", STATES)
+def test_reads_what_the_library_reads(state: Any) -> None:
+    library, inlining = transcoders()
+    data = library.encode(state)
+    assert repr(inlining.decode(data)) == repr(library.decode(data))
+
+
+@pytest.mark.parametrize("data", [b' {"a": 1}', b'{"a": 1} \n', b"\t[]", b'"x"  ', b"1", b"null"])
+def test_reads_text_around_a_value_as_the_library_does(data: bytes) -> None:
+    library, inlining = transcoders()
+    assert inlining.decode(data) == library.decode(data)
+
+
+@pytest.mark.parametrize(
+    "data", [b"", b" ", b'{"a": 1}x', b'{"a": 1} {}', b'{"a": ', b"[1,]", b'"\xff"', b"nan1"]
+)
+def test_refuses_what_the_library_refuses(data: bytes) -> None:
+    library, inlining = transcoders()
+    with pytest.raises(ValueError) as expected:
+        library.decode(data)
+    with pytest.raises(type(expected.value)):
+        inlining.decode(data)
+
+
 def test_an_unregistered_type_is_refused_as_the_library_refuses_it() -> None:
     library, inlining = transcoders()
     with pytest.raises(TypeError) as expected:
