@@ -364,3 +364,31 @@ async def update_writer(
 
 CreateWriterDep = Annotated[Writer, Depends(create_writer)]
 UpdateWriterDep = Annotated[Writer, Depends(update_writer)]
+
+
+# The client routes' writers take the caller as a client writer (admin or manager) in the
+# same dependency: a route naming `ClientWriterDep` and a writer beside it had FastAPI solve
+# the caller's dependencies twice over on every write (7 dependencies, now 5).
+
+
+async def client_create_writer(
+    request: Request,
+    response: Response,
+    principal: ClientWriterDep,
+    idempotency_key: IdempotencyKeyHeader = None,  # type: ignore[assignment]
+) -> Writer:
+    return await create_writer(request, response, principal, idempotency_key)
+
+
+async def client_update_writer(
+    request: Request,
+    response: Response,
+    principal: ClientWriterDep,
+    idempotency_key: IdempotencyKeyHeader = None,  # type: ignore[assignment]
+    if_match: IfMatchHeader = None,  # type: ignore[assignment]
+) -> Writer:
+    return await update_writer(request, response, principal, idempotency_key, if_match)
+
+
+ClientCreateWriterDep = Annotated[Writer, Depends(client_create_writer)]
+ClientUpdateWriterDep = Annotated[Writer, Depends(client_update_writer)]

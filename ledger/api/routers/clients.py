@@ -7,13 +7,12 @@ from fastapi import Query, Response
 from pydantic_core import to_json
 
 from ledger.api.deps import (
-    ClientWriterDep,
-    CreateWriterDep,
+    ClientCreateWriterDep,
+    ClientUpdateWriterDep,
     IdPath,
     LedgerDep,
     ReadRecorderDep,
     ScopedClient,
-    UpdateWriterDep,
     Writer,
 )
 from ledger.api.exports import EXPORT_RESPONSES, ExportFormat, export_models
@@ -50,7 +49,7 @@ def _client_write(
 
 
 @router.post("", status_code=201, summary="Register a client")
-def register_client(body: ClientCreate, _: ClientWriterDep, write: CreateWriterDep) -> WritePublic:
+def register_client(body: ClientCreate, write: ClientCreateWriterDep) -> WritePublic:
     fields = body.model_dump()
     write.ledger.check_client_command(write.principal, "register_client", fields)
     return write(write.ledger.register_client, **fields)
@@ -58,7 +57,7 @@ def register_client(body: ClientCreate, _: ClientWriterDep, write: CreateWriterD
 
 @router.post("/{client_id}/profile", status_code=201, summary="Update the profile")
 def update_profile(
-    client_id: IdPath, body: ClientProfileUpdate, _: ClientWriterDep, write: UpdateWriterDep
+    client_id: IdPath, body: ClientProfileUpdate, write: ClientUpdateWriterDep
 ) -> WritePublic:
     changes = body.model_dump(include=body.model_fields_set - {"effective_at"})
     return _client_write(
@@ -72,28 +71,24 @@ def update_profile(
 
 @router.post("/{client_id}/assets", status_code=201, summary="Report assets")
 def report_assets(
-    client_id: IdPath, body: AssetsReport, _: ClientWriterDep, write: UpdateWriterDep
+    client_id: IdPath, body: AssetsReport, write: ClientUpdateWriterDep
 ) -> WritePublic:
     return _client_write(write, client_id, write.ledger.report_assets, **body.model_dump())
 
 
 @router.post("/{client_id}/tier-changes", status_code=201, summary="Change the tier")
-def change_tier(
-    client_id: IdPath, body: TierChange, _: ClientWriterDep, write: UpdateWriterDep
-) -> WritePublic:
+def change_tier(client_id: IdPath, body: TierChange, write: ClientUpdateWriterDep) -> WritePublic:
     return _client_write(write, client_id, write.ledger.change_tier, **body.model_dump())
 
 
 @router.post("/{client_id}/assignments", status_code=201, summary="Assign a team role")
-def assign(
-    client_id: IdPath, body: Assignment, _: ClientWriterDep, write: UpdateWriterDep
-) -> WritePublic:
+def assign(client_id: IdPath, body: Assignment, write: ClientUpdateWriterDep) -> WritePublic:
     return _client_write(write, client_id, write.ledger.assign, **body.model_dump())
 
 
 @router.post("/{client_id}/contacts", status_code=201, summary="Log a contact")
 def log_contact(
-    client_id: IdPath, body: ContactCreate, _: ClientWriterDep, write: UpdateWriterDep
+    client_id: IdPath, body: ContactCreate, write: ClientUpdateWriterDep
 ) -> WritePublic:
     return _client_write(write, client_id, write.ledger.log_contact, **body.model_dump())
 
@@ -106,8 +101,7 @@ def log_contact(
 def acknowledge_assignment(
     client_id: IdPath,
     event_id: IdPath,
-    _: ClientWriterDep,
-    write: UpdateWriterDep,
+    write: ClientUpdateWriterDep,
     body: Acknowledgement | None = None,
 ) -> WritePublic:
     acting = write.principal.staff_id if write.principal.role == "manager" else None
@@ -121,23 +115,17 @@ def acknowledge_assignment(
 
 
 @router.post("/{client_id}/churn", status_code=201, summary="Record a churn")
-def churn(
-    client_id: IdPath, body: ChurnCreate, _: ClientWriterDep, write: UpdateWriterDep
-) -> WritePublic:
+def churn(client_id: IdPath, body: ChurnCreate, write: ClientUpdateWriterDep) -> WritePublic:
     return _client_write(write, client_id, write.ledger.churn, **body.model_dump())
 
 
 @router.post("/{client_id}/reactivation", status_code=201, summary="Win a client back")
-def reactivate(
-    client_id: IdPath, body: Reactivation, _: ClientWriterDep, write: UpdateWriterDep
-) -> WritePublic:
+def reactivate(client_id: IdPath, body: Reactivation, write: ClientUpdateWriterDep) -> WritePublic:
     return _client_write(write, client_id, write.ledger.reactivate, **body.model_dump())
 
 
 @router.post("/{client_id}/retractions", status_code=201, summary="Retract an earlier event")
-def retract(
-    client_id: IdPath, body: Retraction, _: ClientWriterDep, write: UpdateWriterDep
-) -> WritePublic:
+def retract(client_id: IdPath, body: Retraction, write: ClientUpdateWriterDep) -> WritePublic:
     return _client_write(write, client_id, write.ledger.retract, **body.model_dump())
 
 

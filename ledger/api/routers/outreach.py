@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ledger.api.deps import ClientWriterDep, CreateWriterDep, IdPath, UpdateWriterDep
+from ledger.api.deps import ClientCreateWriterDep, ClientUpdateWriterDep, IdPath
 from ledger.api.routing import WRITE_PROBLEMS, resource_router
 from ledger.api.schemas import (
     CampaignCreate,
@@ -16,9 +16,7 @@ router = resource_router("/v1", tag="outreach", problems=WRITE_PROBLEMS)
 
 
 @router.post("/prospects", status_code=201, summary="Record a prospect")
-def record_prospect(
-    body: ProspectCreate, _: ClientWriterDep, write: CreateWriterDep
-) -> WritePublic:
+def record_prospect(body: ProspectCreate, write: ClientCreateWriterDep) -> WritePublic:
     write.ledger.check_unit_scope(write.principal, body.unit_id)
     write.ledger.check_named_staff(write.principal, body.owner_staff_id)
     return write(write.ledger.record_prospect, **body.model_dump())
@@ -30,7 +28,7 @@ def record_prospect(
     summary="Register the prospect as a client, linked to it",
 )
 def convert_prospect(
-    prospect_id: IdPath, body: ProspectConversion, _: ClientWriterDep, write: UpdateWriterDep
+    prospect_id: IdPath, body: ProspectConversion, write: ClientUpdateWriterDep
 ) -> WritePublic:
     write.ledger.check_prospect_scope(write.principal, prospect_id)
     return write(write.ledger.convert_prospect, prospect_id=prospect_id, **body.model_dump())
@@ -38,7 +36,7 @@ def convert_prospect(
 
 @router.post("/prospects/{prospect_id}/drop", status_code=201, summary="Drop a prospect")
 def drop_prospect(
-    prospect_id: IdPath, body: ProspectDrop, _: ClientWriterDep, write: UpdateWriterDep
+    prospect_id: IdPath, body: ProspectDrop, write: ClientUpdateWriterDep
 ) -> WritePublic:
     write.ledger.check_prospect_scope(write.principal, prospect_id)
     return write(write.ledger.drop_prospect, prospect_id=prospect_id, **body.model_dump())
@@ -49,7 +47,7 @@ def drop_prospect(
     status_code=201,
     summary="Hold a campaign: one contact of each attending client, all or nothing",
 )
-def hold_campaign(body: CampaignCreate, _: ClientWriterDep, write: CreateWriterDep) -> WritePublic:
+def hold_campaign(body: CampaignCreate, write: ClientCreateWriterDep) -> WritePublic:
     # A contact of each client: the rules of a manager's contact, once for all of them.
     write.ledger.check_named_staff(write.principal, body.staff_id)
     write.ledger.check_backdating(write.principal, "occurred_at", body.occurred_at)
