@@ -142,6 +142,43 @@ def test_small_read_batches_give_the_same_rows_and_positions(
     assert set(projections.positions().values()) == {end}
 
 
+def test_prospects_closed_in_the_batch_that_found_them_or_a_later_one_alike(
+    container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = container.ledger
+    build_org(app, NOW - timedelta(days=400))
+    for n in range(4):
+        app.record_prospect(
+            prospect_id=f"P{n}",
+            name="p",
+            unit_id="O1",
+            source="media",
+            owner_staff_id="M1",
+            occurred_at=NOW - timedelta(days=10),
+            recorded_by=BY,
+        )
+    app.convert_prospect(prospect_id="P0", client_id="PC0", occurred_at=NOW, recorded_by=BY)
+    app.drop_prospect(prospect_id="P2", reason="r", effective_at=NOW, recorded_by=BY)
+    app.convert_prospect(prospect_id="P3", client_id="PC3", occurred_at=NOW, recorded_by=BY)
+    end = app.position
+    projections = container.start_projections(follow=False)
+    assert projections.rebuild(["reports"]) == end
+    whole = dump(projections.views)
+    outcomes = sorted(
+        (row["prospect_id"], row["outcome"], row["client_id"])
+        for row in projections.views["reports"].query("SELECT * FROM reports_prospects")
+    )
+    assert outcomes == [
+        ("P0", "converted", "PC0"),
+        ("P1", None, None),
+        ("P2", "dropped", None),
+        ("P3", "converted", "PC3"),
+    ]
+    monkeypatch.setattr(runner, "CATCH_UP_BATCH_ALONE", 1)
+    assert projections.rebuild(["reports"]) == end
+    assert dump(projections.views) == whole
+
+
 def test_a_rebuild_in_processes_shares_the_views_out_by_their_work() -> None:
     assert sorted(rebuild.REBUILD_WEIGHTS) == sorted(PROJECTIONS)
     every = list(PROJECTIONS)
