@@ -1,6 +1,7 @@
 """Catching up: what is deserialised, and the process state a catch-up leaves behind."""
 
 import gc
+import threading
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -177,6 +178,40 @@ def test_prospects_closed_in_the_batch_that_found_them_or_a_later_one_alike(
     monkeypatch.setattr(runner, "CATCH_UP_BATCH_ALONE", 1)
     assert projections.rebuild(["reports"]) == end
     assert dump(projections.views) == whole
+
+
+def _threads_applying(monkeypatch: pytest.MonkeyPatch) -> set[str]:
+    seen: set[str] = set()
+    original = ProjectionRunner._apply_to
+
+    def recording(self: ProjectionRunner, name: str, items: Any, after: int) -> None:
+        seen.add(threading.current_thread().name)
+        original(self, name, items, after)
+
+    monkeypatch.setattr(ProjectionRunner, "_apply_to", recording)
+    return seen
+
+
+def test_views_on_sqlite_are_caught_up_in_turn_in_the_catching_thread(
+    container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    end = _ledger_with_a_contact(container)
+    projections = container.start_projections(follow=False)
+    seen = _threads_applying(monkeypatch)
+    assert projections.rebuild() == end
+    assert seen == {threading.current_thread().name}
+
+
+def test_views_that_are_not_caught_up_in_turn_get_a_thread_each(
+    container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    end = _ledger_with_a_contact(container)
+    projections = container.start_projections(follow=False)
+    for view in projections.views.values():
+        monkeypatch.setattr(type(view), "caught_up_in_turn", False)
+    seen = _threads_applying(monkeypatch)
+    assert projections.rebuild() == end
+    assert seen and all(name.startswith("view") for name in seen)
 
 
 def test_a_rebuild_in_processes_shares_the_views_out_by_their_work() -> None:
