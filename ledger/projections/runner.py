@@ -209,7 +209,8 @@ class ProjectionRunner(Following):
         limit = CATCH_UP_BATCH_ALONE if len(names) == 1 else CATCH_UP_BATCH
         in_turn = all(getattr(self.views[n], "caught_up_in_turn", False) for n in names)
         batches = 0
-        with ReadAhead(self.app, start, self._topics(names), limit) as reader:
+        topics = self._topics(names)
+        with ReadAhead(self.app, start, topics, limit, ahead=not in_turn) as reader:
             for after, items in reader:
                 if following and self._stopping.is_set():
                     break

@@ -10,7 +10,7 @@ import pytest
 
 from ledger.bootstrap import PROJECTIONS, Container
 from ledger.domain import Client
-from ledger.projections import rebuild, runner
+from ledger.projections import reading, rebuild, runner
 from ledger.projections.runner import ProjectionRunner
 from support.projection_scenarios import BY, build_org, dump
 
@@ -180,38 +180,46 @@ def test_prospects_closed_in_the_batch_that_found_them_or_a_later_one_alike(
     assert dump(projections.views) == whole
 
 
-def _threads_applying(monkeypatch: pytest.MonkeyPatch) -> set[str]:
-    seen: set[str] = set()
-    original = ProjectionRunner._apply_to
+def _threads(monkeypatch: pytest.MonkeyPatch) -> dict[str, set[str]]:
+    """The threads that read the log, and those that apply it, from then on."""
+    seen: dict[str, set[str]] = {"reading": set(), "applying": set()}
+    applying, reading_log = ProjectionRunner._apply_to, reading.deserialise
 
-    def recording(self: ProjectionRunner, name: str, items: Any, after: int) -> None:
-        seen.add(threading.current_thread().name)
-        original(self, name, items, after)
+    def apply(self: ProjectionRunner, name: str, items: Any, after: int) -> None:
+        seen["applying"].add(threading.current_thread().name)
+        applying(self, name, items, after)
 
-    monkeypatch.setattr(ProjectionRunner, "_apply_to", recording)
+    def read(*args: Any) -> Any:
+        seen["reading"].add(threading.current_thread().name)
+        return reading_log(*args)
+
+    monkeypatch.setattr(ProjectionRunner, "_apply_to", apply)
+    monkeypatch.setattr(reading, "deserialise", read)
     return seen
 
 
-def test_views_on_sqlite_are_caught_up_in_turn_in_the_catching_thread(
+def test_views_on_sqlite_are_caught_up_in_turn_and_the_log_read_in_the_catching_thread(
     container: Container, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     end = _ledger_with_a_contact(container)
     projections = container.start_projections(follow=False)
-    seen = _threads_applying(monkeypatch)
+    seen = _threads(monkeypatch)
     assert projections.rebuild() == end
-    assert seen == {threading.current_thread().name}
+    here = {threading.current_thread().name}
+    assert seen == {"reading": here, "applying": here}
 
 
-def test_views_that_are_not_caught_up_in_turn_get_a_thread_each(
+def test_views_not_caught_up_in_turn_get_a_thread_each_and_the_log_is_read_ahead(
     container: Container, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     end = _ledger_with_a_contact(container)
     projections = container.start_projections(follow=False)
     for view in projections.views.values():
         monkeypatch.setattr(type(view), "caught_up_in_turn", False)
-    seen = _threads_applying(monkeypatch)
+    seen = _threads(monkeypatch)
     assert projections.rebuild() == end
-    assert seen and all(name.startswith("view") for name in seen)
+    assert seen["reading"] == {"catch-up"}
+    assert seen["applying"] and all(name.startswith("view") for name in seen["applying"])
 
 
 def test_a_rebuild_in_processes_shares_the_views_out_by_their_work() -> None:
