@@ -52,7 +52,7 @@ class PersonalDataMapper(Mapper[Any]):
         # `str(UUID)` is Python (1 µs).
         self._last_subject: tuple[Any, str] = (None, "")
         # Each stored topic's event class and what loading one needs of it, found once.
-        self._topics: dict[str, tuple[type, int]] = {}
+        self._topics: dict[str, tuple[type, int, bool]] = {}
 
     @cached_property
     def _decode(self) -> Callable[[bytes], Any]:
@@ -224,16 +224,18 @@ class PersonalDataMapper(Mapper[Any]):
             stored_state = self.compressor.decompress(stored_state)
         return cast(dict[str, Any], self._decode(stored_state))
 
-    def _topic(self, topic: str) -> tuple[type, int]:
-        """The event class of a stored topic and its class version."""
+    def _topic(self, topic: str) -> tuple[type, int, bool]:
+        """The event class of a stored topic, its class version, and whether its events
+        may hold sealed values (`open_state` has anything to do)."""
         found = self._topics.get(topic)
         if found is None:
             cls = resolve_topic(topic)
-            found = self._topics[topic] = (cls, getattr(cls, "class_version", 1))
+            sealed = cls in EVENTS or cls is Snapshot
+            found = self._topics[topic] = (cls, getattr(cls, "class_version", 1), sealed)
         return found
 
     def to_domain_event(self, stored_event: StoredEvent) -> Any:
-        cls, class_version = self._topic(stored_event.topic)
+        cls, class_version, sealed = self._topic(stored_event.topic)
         try:
             event_state = self._decoded(stored_event)
         except Exception as error:
@@ -245,9 +247,10 @@ class PersonalDataMapper(Mapper[Any]):
         originator_id = stored_event.originator_id
         # Opened before the upcasters run: they see plain values (a deferred one is a
         # `SealedValue` there, which an upcaster that needs it opens).
-        self.open_state(
-            cls, stored_event.topic, originator_id, stored_event.originator_version, event_state
-        )
+        if sealed:
+            self.open_state(
+                cls, stored_event.topic, originator_id, stored_event.originator_version, event_state
+            )
         id_convertor = find_id_convertor(cls, cast(Hashable, type(originator_id)))
         event_state["originator_id"] = id_convertor(originator_id)
         event_state["originator_version"] = stored_event.originator_version
