@@ -14,17 +14,23 @@ state: 8.1 against 2.8 µs):
 
 Read back, the text goes straight to the decoder's C scanner, not through `JSONDecoder.
 decode`'s two whitespace matches in Python (3.5 against 2.8 µs a contact's state; a long
-client's history decodes thousands); anything but one value filling the text is decoded
-by the library, which answers it (or refuses it) as before.
+client's history decodes thousands), with one object hook that keeps immutable values by
+their text (`ledger.privacy.decoding`, which the projections' reading uses too); anything
+but one value filling the text is decoded by the library, which answers it (or refuses
+it) as before.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime
+from functools import cached_property
 from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from typing import Any
 
 from eventsourcing.persistence import JSONTranscoder
+
+from ledger.privacy.decoding import fast_decoder
 
 # What the encoder writes natively (an instance of a subclass too, e.g. a `StrEnum`): never
 # through a transcoding, so never replaced.
@@ -66,13 +72,17 @@ class InliningJSONTranscoder(JSONTranscoder):
             return self.encoder.encode(obj).encode("utf8")
         return "".join(self._iterencode(obj, 0)).encode("utf8")
 
+    # `ledger.privacy.decoding.state_decoder` takes this transcoder's `decode` as it is.
+    decodes_fast = True
+
     def decode(self, data: bytes) -> Any:
-        text = data.decode("utf8")
-        try:
-            value, end = self.decoder.scan_once(text, 0)
-        except (StopIteration, ValueError):
-            return super().decode(data)
-        return value if end == len(text) else super().decode(data)
+        return self._fast_decode(data)
+
+    @cached_property
+    def _fast_decode(self) -> Callable[[bytes], Any]:
+        # Made on first use: every transcoding is registered by then (the application
+        # registers them as it constructs this transcoder).
+        return fast_decoder(self)
 
     def _inlined(self, value: Any) -> Any:
         cls = value.__class__

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Callable, Hashable, Iterable
+from functools import cached_property
 from typing import Any, cast
 
 from eventsourcing.domain import Snapshot
@@ -25,6 +26,7 @@ from eventsourcing.persistence import (
 from eventsourcing.utils import get_topic, resolve_topic
 
 from ledger.privacy.cipher import ERASED, PREFIX, is_sealed, open_sealed, seal
+from ledger.privacy.decoding import state_decoder
 from ledger.privacy.deferred import SealedValue
 from ledger.privacy.keys import KeyRing
 from ledger.privacy.registry import EVENTS, SNAPSHOTS, PersonalFields
@@ -49,6 +51,13 @@ class PersonalDataMapper(Mapper[Any]):
         # The last originator id and its text: an aggregate's events come together, and
         # `str(UUID)` is Python (1 µs).
         self._last_subject: tuple[Any, str] = (None, "")
+        # Each stored topic's event class and what loading one needs of it, found once.
+        self._topics: dict[str, tuple[type, int, bool]] = {}
+
+    @cached_property
+    def _decode(self) -> Callable[[bytes], Any]:
+        # Made on first use: the transcoder's transcodings are all registered by then.
+        return state_decoder(self.transcoder)
 
     # ---- the step itself, on a state dict ---------------------------------------------
 
@@ -176,10 +185,10 @@ class PersonalDataMapper(Mapper[Any]):
     def _plain(self, plain: bytes) -> Any:
         """A sealed value's plain bytes as the value: text, compressed or encoded."""
         if plain[:1] == _COMPRESSED:
-            return self.transcoder.decode(zlib.decompress(memoryview(plain)[1:]))
+            return self._decode(zlib.decompress(memoryview(plain)[1:]))
         if plain[:1] == _TEXT:
             return plain[1:].decode()
-        return self.transcoder.decode(plain[1:])
+        return self._decode(plain[1:])
 
     def plain_fields(self, stored_event: StoredEvent) -> list[str]:
         """The registered fields of a stored event that are held plain (written before
@@ -233,10 +242,20 @@ class PersonalDataMapper(Mapper[Any]):
             stored_state = self.cipher.decrypt(stored_state)
         if self.compressor:
             stored_state = self.compressor.decompress(stored_state)
-        return cast(dict[str, Any], self.transcoder.decode(stored_state))
+        return cast(dict[str, Any], self._decode(stored_state))
+
+    def _topic(self, topic: str) -> tuple[type, int, bool]:
+        """The event class of a stored topic, its class version, and whether its events
+        may hold sealed values (`open_state` has anything to do)."""
+        found = self._topics.get(topic)
+        if found is None:
+            cls = resolve_topic(topic)
+            sealed = cls in EVENTS or cls is Snapshot
+            found = self._topics[topic] = (cls, getattr(cls, "class_version", 1), sealed)
+        return found
 
     def to_domain_event(self, stored_event: StoredEvent) -> Any:
-        cls = resolve_topic(stored_event.topic)
+        cls, class_version, sealed = self._topic(stored_event.topic)
         try:
             event_state = self._decoded(stored_event)
         except Exception as error:
@@ -248,13 +267,13 @@ class PersonalDataMapper(Mapper[Any]):
         originator_id = stored_event.originator_id
         # Opened before the upcasters run: they see plain values (a deferred one is a
         # `SealedValue` there, which an upcaster that needs it opens).
-        self.open_state(
-            cls, stored_event.topic, originator_id, stored_event.originator_version, event_state
-        )
+        if sealed:
+            self.open_state(
+                cls, stored_event.topic, originator_id, stored_event.originator_version, event_state
+            )
         id_convertor = find_id_convertor(cls, cast(Hashable, type(originator_id)))
         event_state["originator_id"] = id_convertor(originator_id)
         event_state["originator_version"] = stored_event.originator_version
-        class_version = getattr(cls, "class_version", 1)
         from_version = event_state.pop("class_version", 1)
         while from_version < class_version:
             getattr(cls, f"upcast_v{from_version}_v{from_version + 1}")(event_state)

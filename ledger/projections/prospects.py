@@ -77,19 +77,35 @@ class ProspectFunnel(Part):
         self._closed(event, tracking, DROPPED, None)
 
     def _closed(self, event: Any, tracking: Tracking, outcome: str, client_id: str | None) -> None:
-        view, p, key = self.view, self.prefix, aggregate_key(event)
-        with view.write() as c:
-            view.execute(
-                c,
-                f"UPDATE {p}_prospects SET outcome = ?, client_id = ?, closed_at = ? WHERE aid = ?",
-                (outcome, client_id, utc_text(event.effective_at), key),
-            )
-            view.execute(
-                c,
-                f"UPDATE {p}_prospects_known SET closed_recorded_at = ? WHERE aid = ?",
-                (utc_text(event.timestamp), key),
+        view = self.view
+        with view.write():
+            # Written with the batch (`flush`), after its waiting rows: an UPDATE now would
+            # send every row waiting before it, one small `executemany` each, 12,500 times
+            # at 200,000 events (6% of a catch-up of the reports and accountability views).
+            closings: dict[str, tuple[str, ...]] = view.batch_memo("closings", dict)
+            closings[aggregate_key(event)] = (
+                outcome,
+                client_id,
+                utc_text(event.effective_at),
+                utc_text(event.timestamp),
             )
             view.advance(tracking)
+
+    def flush(self, c: Any, marked: dict[str, set[str]]) -> None:
+        closings: dict[str, tuple[str, ...]] = self.view.batch_memo("closings", dict)
+        if not closings:
+            return
+        view, p, keys = self.view, self.prefix, sorted(closings)
+        view.execute_many(
+            c,
+            f"UPDATE {p}_prospects SET outcome = ?, client_id = ?, closed_at = ? WHERE aid = ?",
+            [(*closings[key][:3], key) for key in keys],
+        )
+        view.execute_many(
+            c,
+            f"UPDATE {p}_prospects_known SET closed_recorded_at = ? WHERE aid = ?",
+            [(closings[key][3], key) for key in keys],
+        )
 
     def funnel(
         self, unit_id: str, start: datetime, end: datetime, known_at: datetime | None = None

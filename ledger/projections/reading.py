@@ -67,28 +67,45 @@ def cyclic_collection_paused() -> Iterator[None]:
 
 class ReadAhead:
     """The log after `start` in batches of `(after, events)`, each read and deserialised in
-    a thread of its own while the previous one is applied. Only the events of `topics` are
-    read (the store skips the others): each batch ends with the position it covers, so the
-    views' positions still reach the log's end."""
+    a thread of its own while the previous one is applied (unless not `ahead`: then each
+    in the iterating thread when asked for). Only the events of `topics` are read (the
+    store skips the others): each batch ends with the position it covers, so the views'
+    positions still reach the log's end."""
 
-    def __init__(self, app: Application, start: int, topics: frozenset[str], limit: int) -> None:
+    def __init__(
+        self,
+        app: Application,
+        start: int,
+        topics: frozenset[str],
+        limit: int,
+        *,
+        ahead: bool = True,
+    ) -> None:
         self.app, self.start, self.topics, self.limit = app, start, topics, limit
         self._ahead: queue.Queue[tuple[int, list[TrackedEvent]] | BaseException | None]
         self._ahead = queue.Queue(maxsize=1)
         self._stop = threading.Event()
-        self._reader = threading.Thread(target=self._read, daemon=True, name="catch-up")
+        self._reader = (
+            threading.Thread(target=self._read, daemon=True, name="catch-up") if ahead else None
+        )
 
     def __enter__(self) -> ReadAhead:
-        self._reader.start()
+        if self._reader is not None:
+            self._reader.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
+        if self._reader is None:
+            return
         with contextlib.suppress(queue.Empty):
             self._ahead.get_nowait()
         self._reader.join()
 
     def __iter__(self) -> Iterator[tuple[int, list[TrackedEvent]]]:
+        if self._reader is None:
+            yield from self._batches()
+            return
         while True:
             batch = self._ahead.get()
             if batch is None:
@@ -97,39 +114,44 @@ class ReadAhead:
                 raise batch
             yield batch
 
-    def _read(self) -> None:
+    def _batches(self) -> Iterator[tuple[int, list[TrackedEvent]]]:
         recorder, name, wanted = self.app.recorder, self.app.name, sorted(self.topics)
         start, limit, stop = self.start, self.limit, self._stop
-        try:
-            end = 0
-            while not stop.is_set():
+        end = 0
+        while not stop.is_set():
+            if start >= end:
+                end = recorder.max_notification_id() or 0  # written meanwhile?
                 if start >= end:
-                    end = recorder.max_notification_id() or 0  # written meanwhile?
-                    if start >= end:
-                        self._ahead.put(None)
-                        return
-                # At most `limit` positions too: a view that wants a few of the events
-                # would otherwise hold many more of them in a batch than `limit`.
-                until = min(end, start + limit)
-                notifications = recorder.select_notifications(  # type: ignore[attr-defined]
-                    start=start,
-                    limit=limit,
-                    stop=until,
-                    topics=wanted,
-                    inclusive_of_start=False,
-                )
-                covered = notifications[-1].id if len(notifications) == limit else until
-                items = deserialise(self.app, notifications, self.topics)
-                if not items or items[-1][1].notification_id < covered:
-                    # Nothing further up to `covered` is of use here: only positions move.
-                    items.append((None, Tracking(name, covered), ""))
-                batch = (start, items)
+                    return
+            # At most `limit` positions too: a view that wants a few of the events would
+            # otherwise hold many more of them in a batch than `limit`.
+            until = min(end, start + limit)
+            notifications = recorder.select_notifications(  # type: ignore[attr-defined]
+                start=start,
+                limit=limit,
+                stop=until,
+                topics=wanted,
+                inclusive_of_start=False,
+            )
+            covered = notifications[-1].id if len(notifications) == limit else until
+            items = deserialise(self.app, notifications, self.topics)
+            if not items or items[-1][1].notification_id < covered:
+                # Nothing further up to `covered` is of use here: only positions move.
+                items.append((None, Tracking(name, covered), ""))
+            yield start, items
+            start = covered
+
+    def _read(self) -> None:
+        stop = self._stop
+        try:
+            for batch in self._batches():
                 while not stop.is_set():
                     try:
                         self._ahead.put(batch, timeout=0.2)
                         break
                     except queue.Full:
                         continue
-                start = covered
+            if not stop.is_set():
+                self._ahead.put(None)
         except BaseException as error:
             self._ahead.put(error)

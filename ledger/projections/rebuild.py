@@ -13,10 +13,17 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from threading import Event
 
-# Seconds to rebuild each view alone from 1,000,000 events on SQLite (bench/rebuild.py):
-# how `rebuild_in_processes` shares the views out among processes.
-# The maintenance and audit views' are estimates, not yet measured at that size.
-REBUILD_WEIGHTS = {"reports": 34, "maintenance": 20, "roster": 18, "accountability": 15, "audit": 8}
+# Each view's own work in a rebuild, how `rebuild_in_processes` shares the views out among
+# processes: tenths of a CPU second to rebuild it alone from the first 200,000 events of the
+# 100,000-client demo on SQLite, less reading and deserialising the events it reads (which
+# every process does once for all its views): bench/RESULTS.md, session 9.
+REBUILD_WEIGHTS = {
+    "maintenance": 54,
+    "reports": 41,
+    "audit": 26,
+    "roster": 14,
+    "accountability": 12,
+}
 
 
 def rebuild_groups(names: Iterable[str], processes: int) -> list[list[str]]:

@@ -116,10 +116,17 @@ class ProjectionRunner(Following):
         return frozenset(t for n in names for t in self.projections[n].topics)
 
     def _apply_items(
-        self, items: list[TrackedEvent], names: Iterable[str], after: int, *, contain: bool = False
+        self,
+        items: list[TrackedEvent],
+        names: Iterable[str],
+        after: int,
+        *,
+        contain: bool = False,
+        in_turn: bool = False,
     ) -> None:
-        """Apply to each named view; with `contain` (following the store), a view that
-        fails on an event is set aside and retried while the others go on."""
+        """Apply to each named view, in a thread each unless `in_turn`; with `contain`
+        (following the store), a view that fails on an event is set aside and retried while
+        the others go on."""
         last = items[-1][1].notification_id
         # Following, a failed view is left to its retry (which catches it up itself).
         pending = [
@@ -139,8 +146,9 @@ class ProjectionRunner(Following):
                 self.recovery.view_failed(name, error)
 
         with self.apply_lock:
-            if len(pending) == 1:
-                apply(pending[0])
+            if len(pending) == 1 or in_turn:
+                for name in pending:
+                    apply(name)
             else:
                 list(self._workers.map(apply, pending))
         self.progress.notify()
@@ -199,12 +207,14 @@ class ProjectionRunner(Following):
         set aside and retried while the others go on, and `stop()` ends it between batches."""
         start = self._load_positions(names)
         limit = CATCH_UP_BATCH_ALONE if len(names) == 1 else CATCH_UP_BATCH
+        in_turn = all(getattr(self.views[n], "caught_up_in_turn", False) for n in names)
         batches = 0
-        with ReadAhead(self.app, start, self._topics(names), limit) as reader:
+        topics = self._topics(names)
+        with ReadAhead(self.app, start, topics, limit, ahead=not in_turn) as reader:
             for after, items in reader:
                 if following and self._stopping.is_set():
                     break
-                self._apply_items(items, names, after, contain=following)
+                self._apply_items(items, names, after, contain=following, in_turn=in_turn)
                 start = items[-1][1].notification_id
                 batches += 1
                 if batches % 10 == 0:

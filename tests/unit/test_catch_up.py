@@ -1,6 +1,7 @@
 """Catching up: what is deserialised, and the process state a catch-up leaves behind."""
 
 import gc
+import threading
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -9,7 +10,7 @@ import pytest
 
 from ledger.bootstrap import PROJECTIONS, Container
 from ledger.domain import Client
-from ledger.projections import rebuild, runner
+from ledger.projections import reading, rebuild, runner
 from ledger.projections.runner import ProjectionRunner
 from support.projection_scenarios import BY, build_org, dump
 
@@ -142,23 +143,102 @@ def test_small_read_batches_give_the_same_rows_and_positions(
     assert set(projections.positions().values()) == {end}
 
 
+def test_prospects_closed_in_the_batch_that_found_them_or_a_later_one_alike(
+    container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = container.ledger
+    build_org(app, NOW - timedelta(days=400))
+    for n in range(4):
+        app.record_prospect(
+            prospect_id=f"P{n}",
+            name="p",
+            unit_id="O1",
+            source="media",
+            owner_staff_id="M1",
+            occurred_at=NOW - timedelta(days=10),
+            recorded_by=BY,
+        )
+    app.convert_prospect(prospect_id="P0", client_id="PC0", occurred_at=NOW, recorded_by=BY)
+    app.drop_prospect(prospect_id="P2", reason="r", effective_at=NOW, recorded_by=BY)
+    app.convert_prospect(prospect_id="P3", client_id="PC3", occurred_at=NOW, recorded_by=BY)
+    end = app.position
+    projections = container.start_projections(follow=False)
+    assert projections.rebuild(["reports"]) == end
+    whole = dump(projections.views)
+    outcomes = sorted(
+        (row["prospect_id"], row["outcome"], row["client_id"])
+        for row in projections.views["reports"].query("SELECT * FROM reports_prospects")
+    )
+    assert outcomes == [
+        ("P0", "converted", "PC0"),
+        ("P1", None, None),
+        ("P2", "dropped", None),
+        ("P3", "converted", "PC3"),
+    ]
+    monkeypatch.setattr(runner, "CATCH_UP_BATCH_ALONE", 1)
+    assert projections.rebuild(["reports"]) == end
+    assert dump(projections.views) == whole
+
+
+def _threads(monkeypatch: pytest.MonkeyPatch) -> dict[str, set[str]]:
+    """The threads that read the log, and those that apply it, from then on."""
+    seen: dict[str, set[str]] = {"reading": set(), "applying": set()}
+    applying, reading_log = ProjectionRunner._apply_to, reading.deserialise
+
+    def apply(self: ProjectionRunner, name: str, items: Any, after: int) -> None:
+        seen["applying"].add(threading.current_thread().name)
+        applying(self, name, items, after)
+
+    def read(*args: Any) -> Any:
+        seen["reading"].add(threading.current_thread().name)
+        return reading_log(*args)
+
+    monkeypatch.setattr(ProjectionRunner, "_apply_to", apply)
+    monkeypatch.setattr(reading, "deserialise", read)
+    return seen
+
+
+def test_views_on_sqlite_are_caught_up_in_turn_and_the_log_read_in_the_catching_thread(
+    container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    end = _ledger_with_a_contact(container)
+    projections = container.start_projections(follow=False)
+    seen = _threads(monkeypatch)
+    assert projections.rebuild() == end
+    here = {threading.current_thread().name}
+    assert seen == {"reading": here, "applying": here}
+
+
+def test_views_not_caught_up_in_turn_get_a_thread_each_and_the_log_is_read_ahead(
+    container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    end = _ledger_with_a_contact(container)
+    projections = container.start_projections(follow=False)
+    for view in projections.views.values():
+        monkeypatch.setattr(type(view), "caught_up_in_turn", False)
+    seen = _threads(monkeypatch)
+    assert projections.rebuild() == end
+    assert seen["reading"] == {"catch-up"}
+    assert seen["applying"] and all(name.startswith("view") for name in seen["applying"])
+
+
 def test_a_rebuild_in_processes_shares_the_views_out_by_their_work() -> None:
     assert sorted(rebuild.REBUILD_WEIGHTS) == sorted(PROJECTIONS)
     every = list(PROJECTIONS)
     assert rebuild.rebuild_groups(every, 1) == [
-        ["reports", "maintenance", "roster", "accountability", "audit"]
+        ["maintenance", "reports", "audit", "roster", "accountability"]
     ]
     # Two cores: each the longest left to the one with less work so far.
     assert rebuild.rebuild_groups(every, 2) == [
-        ["reports", "accountability"],
-        ["maintenance", "roster", "audit"],
+        ["maintenance", "roster"],
+        ["reports", "audit", "accountability"],
     ]
     assert rebuild.rebuild_groups(every, 8) == [
-        ["reports"],
         ["maintenance"],
+        ["reports"],
+        ["audit"],
         ["roster"],
         ["accountability"],
-        ["audit"],
     ]
     assert rebuild.rebuild_groups(["accountability"], 2) == [["accountability"]]
     # A view not yet weighed counts as the heaviest rather than failing the rebuild.

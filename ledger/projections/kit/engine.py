@@ -249,9 +249,7 @@ class BatchView(SealedTexts, TrackingRecorder, ABC):
     def batch_memo(self, key: str, factory: Callable[[], T]) -> T:
         """Something the open batch keeps in memory for its flush."""
         memo = self._state.memo
-        if key not in memo:
-            memo[key] = factory()
-        return memo[key]  # type: ignore[no-any-return]
+        return memo[key] if key in memo else memo.setdefault(key, factory())  # type: ignore[no-any-return]
 
     def mark(self, kind: str, key: str, position: int | None = None) -> None:
         """`key` (a client, a unit) is to be recomputed for `kind` before the batch commits;
@@ -376,11 +374,12 @@ class BatchView(SealedTexts, TrackingRecorder, ABC):
         waiting.clear()
 
     def execute(self, c: Any, statement: str, params: Sequence[Any] = ()) -> None:
-        waiting = self._rows_waiting_for(c, statement)
-        if waiting is not None:
-            waiting.append(tuple(params))
-        else:
+        state = self._state  # most statements of a catch-up already wait: found without a call
+        waiting = state.waiting.get(statement) if c is state.cursor else None
+        if waiting is None and (waiting := self._rows_waiting_for(c, statement)) is None:
             c.execute(self._sql(statement), tuple(params))
+        else:
+            waiting.append(tuple(params))
 
     def execute_many(self, c: Any, statement: str, rows: Iterable[Sequence[Any]]) -> None:
         waiting = self._rows_waiting_for(c, statement)
