@@ -16,7 +16,7 @@ from threading import Event
 # Each view's own work in a rebuild, how `rebuild_in_processes` shares the views out among
 # processes: tenths of a CPU second to rebuild it alone from the first 200,000 events of the
 # 100,000-client demo on SQLite, less reading and deserialising the events it reads (which
-# every process does once for all its views): bench/RESULTS.md, session 9.
+# every process does once for all its views), measured in session 9 (branch `catch9`).
 REBUILD_WEIGHTS = {
     "maintenance": 54,
     "reports": 41,
