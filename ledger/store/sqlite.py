@@ -41,15 +41,17 @@ from ledger.integrity.append import (
 )
 from ledger.integrity.chain import ChainEvent, uuid_bytes
 from ledger.store.chain_recording import ALL_VERSIONS, ChainRecording
+from ledger.store.group_commit import GroupCommit, Outcome
 from ledger.store.pulls import SpacedPulls
 from ledger.store.recorded_order import (
     SHOWN_BY,
     STAMP_BYTES,
+    RecordedOutOfOrder,
     check,
     recorded_in,
     shown_by_params,
 )
-from ledger.store.sqlite_chain import SQLiteChainTables, blob
+from ledger.store.sqlite_chain import SQLiteChainTables, blob, chain_events, insert_refusal
 
 POLL_INTERVAL = 0.25
 # Tries at putting a new database file into write-ahead-log mode (`use_write_ahead_log`).
@@ -147,6 +149,7 @@ class LedgerSQLiteApplicationRecorder(ChainRecording, SQLiteApplicationRecorder)
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.frontiers = FrontierCache()
+        self.group_commit = GroupCommit(self._insert_group)
 
     @property
     def db_name(self) -> str:
@@ -167,7 +170,10 @@ class LedgerSQLiteApplicationRecorder(ChainRecording, SQLiteApplicationRecorder)
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
-        ids = super().insert_events(stored_events, **kwargs)
+        if kwargs.get("tracking") is None:
+            ids: Sequence[int] | None = self.group_commit.insert(stored_events)
+        else:
+            ids = super().insert_events(stored_events, **kwargs)
         wake(self.db_name)
         return ids
 
@@ -177,23 +183,54 @@ class LedgerSQLiteApplicationRecorder(ChainRecording, SQLiteApplicationRecorder)
         ids, originators = self._insert_rows(c, stored_events)
         if ids:
             # Under the write lock the rows took: refused, the transaction rolls them back.
-            c.execute(
-                f"SELECT state FROM {self.events_table_name} WHERE rowid < ? "
-                "ORDER BY rowid DESC LIMIT 1",
-                (ids[0],),
-            )
-            row = c.fetchone()
-            check(recorded_in(row[0] if row else None), stored_events)
-            # The inserts above hold SQLite's write lock, so the heads cannot move under us.
-            events = [
-                ChainEvent(p, o, s.originator_version, s.topic, s.state)
-                for p, o, s in zip(ids, originators, stored_events, strict=True)
-            ]
-            try:
-                record(SQLiteChainTables(self, c), events)
-            except UnlinkedLog as error:
-                raise DatabaseError(str(error)) from None
+            check(self._recorded_before(c, ids[0]), stored_events)
+            self._chain(c, chain_events(ids, originators, stored_events))
         return ids
+
+    def _insert_group(self, inserts: list[Sequence[StoredEvent]]) -> list[Outcome]:
+        """Inserts written together (`group_commit`), each in a savepoint rolled back alone if
+        it conflicts or goes back in recorded time; the chain of the rest, one commit."""
+        outcomes: list[Outcome] = []
+        chained: list[ChainEvent] = []
+        last: int | None = None
+        read = False
+        with self.datastore.transaction(commit=True) as c:
+            for stored_events in inserts:
+                c.execute("SAVEPOINT one_insert")
+                try:
+                    ids, originators = self._insert_rows(c, stored_events)
+                    if ids:
+                        if not read:
+                            last, read = self._recorded_before(c, ids[0]), True
+                        last = check(last, stored_events) or last
+                except (sqlite3.IntegrityError, RecordedOutOfOrder) as error:
+                    c.execute("ROLLBACK TO one_insert")
+                    c.execute("RELEASE one_insert")
+                    outcomes.append(insert_refusal(error))
+                    continue
+                c.execute("RELEASE one_insert")
+                outcomes.append(ids)
+                chained += chain_events(ids, originators, stored_events)
+            if chained:
+                # The inserts hold SQLite's write lock, so the heads cannot move under us.
+                self._chain(c, chained)
+        return outcomes
+
+    def _recorded_before(self, c: SQLiteCursor, position: int) -> int | None:
+        """The recorded time (microseconds) of the log's event before `position`."""
+        c.execute(
+            f"SELECT state FROM {self.events_table_name} WHERE rowid < ? "
+            "ORDER BY rowid DESC LIMIT 1",
+            (position,),
+        )
+        row = c.fetchone()
+        return recorded_in(row[0] if row else None)
+
+    def _chain(self, c: SQLiteCursor, events: list[ChainEvent]) -> None:
+        try:
+            record(SQLiteChainTables(self, c), events)
+        except UnlinkedLog as error:
+            raise DatabaseError(str(error)) from None
 
     def _insert_rows(
         self, c: SQLiteCursor, stored_events: Sequence[StoredEvent]

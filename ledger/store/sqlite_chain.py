@@ -6,7 +6,7 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from eventsourcing.persistence import DatabaseError
+from eventsourcing.persistence import DatabaseError, IntegrityError, StoredEvent
 from eventsourcing.sqlite import SQLiteCursor
 
 from ledger.integrity.append import Heads
@@ -155,3 +155,23 @@ class SQLiteChainTables:
                 f"position {statements[0][1][0][0]} is already in the {kept}; "
                 "the store was tampered with (run `ledger verify`)"
             ) from None
+
+
+def chain_events(
+    ids: Sequence[int], originators: Sequence[bytes], stored_events: Sequence[StoredEvent]
+) -> list[ChainEvent]:
+    """The chain's view of an insert's rows: position, originator (16 bytes), version,
+    topic, state."""
+    return [
+        ChainEvent(p, o, s.originator_version, s.topic, s.state)
+        for p, o, s in zip(ids, originators, stored_events, strict=True)
+    ]
+
+
+def insert_refusal(error: BaseException) -> BaseException:
+    """An insert's own error, as the library's transaction would have raised it."""
+    if isinstance(error, sqlite3.IntegrityError):
+        refused = IntegrityError(error)
+        refused.__cause__ = error
+        return refused
+    return error
