@@ -68,6 +68,8 @@ class GroupCommit:
             self._waiting = []
         try:
             outcomes = self._write_group([w.events for w in group])
+            if len(outcomes) != len(group):  # every waiter must get an answer
+                raise RuntimeError(f"{len(outcomes)} outcomes for {len(group)} inserts")
         except BaseException as error:
             outcomes = [error] * len(group)
         with self._lock:
