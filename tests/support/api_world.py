@@ -169,7 +169,16 @@ class World:
                     "effective_at": at(-1),
                 },
             )
+        self.caught_up()
         return self
+
+    def caught_up(self) -> None:
+        """Once the read models (if this app runs them) have taken in every write so far: a
+        test then reads them as they are, as a person's page does, without `after=` (under
+        a stream of writes they pull the log once per `projection_pull_gap_seconds`)."""
+        container = self.api.app.state.container  # type: ignore[attr-defined]
+        if container.runner.is_running:
+            assert container.runner.wait(container.ledger.position, timeout=10)
 
     def hire(self, name: str, unit: str, role: str, since: str) -> str:
         """A staff member `name` (its id in `ids`) joining `unit` in `role` at `since`."""

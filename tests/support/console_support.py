@@ -84,6 +84,9 @@ class ConsoleWorld:
             self.tokens[role] = headers["Authorization"].removeprefix("Bearer ")
         _, headers = w.key("manager", "M3")
         self.tokens["manager_o3"] = headers["Authorization"].removeprefix("Bearer ")
+        # The pages read the read models as they are (a person's page does not wait for a
+        # position): the scene is there once they have taken in every write above.
+        w.caught_up()
         return self
 
     def __getitem__(self, name: str) -> str:
