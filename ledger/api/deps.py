@@ -386,3 +386,4 @@ def writer_dependencies(caller: Any) -> tuple[Any, Any]:
 
 CreateWriterDep, UpdateWriterDep = writer_dependencies(PrincipalDep)
 ClientCreateWriterDep, ClientUpdateWriterDep = writer_dependencies(ClientWriterDep)
+AdminCreateWriterDep, AdminUpdateWriterDep = writer_dependencies(AdminDep)

@@ -1,6 +1,12 @@
 from __future__ import annotations
 
-from ledger.api.deps import AdminDep, CreateWriterDep, IdPath, LedgerDep, ReaderDep, UpdateWriterDep
+from ledger.api.deps import (
+    AdminCreateWriterDep,
+    AdminUpdateWriterDep,
+    IdPath,
+    LedgerDep,
+    ReaderDep,
+)
 from ledger.api.routing import WRITE_PROBLEMS, resource_router
 from ledger.api.schemas import HeadAppointment, UnitCreate, UnitPublic, WritePublic
 
@@ -8,13 +14,13 @@ router = resource_router("/v1/units", tag="organisation", problems=WRITE_PROBLEM
 
 
 @router.post("", status_code=201, summary="Register a unit")
-def create_unit(body: UnitCreate, _: AdminDep, write: CreateWriterDep) -> WritePublic:
+def create_unit(body: UnitCreate, write: AdminCreateWriterDep) -> WritePublic:
     return write(write.ledger.create_unit, **body.model_dump())
 
 
 @router.post("/{unit_id}/head", status_code=201, summary="Appoint the unit head")
 def appoint_head(
-    unit_id: IdPath, body: HeadAppointment, _: AdminDep, write: UpdateWriterDep
+    unit_id: IdPath, body: HeadAppointment, write: AdminUpdateWriterDep
 ) -> WritePublic:
     return write(write.ledger.appoint_head, unit_id=unit_id, **body.model_dump())
 
