@@ -72,9 +72,6 @@ class InliningJSONTranscoder(JSONTranscoder):
             return self.encoder.encode(obj).encode("utf8")
         return "".join(self._iterencode(obj, 0)).encode("utf8")
 
-    # `ledger.privacy.decoding.state_decoder` takes this transcoder's `decode` as it is.
-    decodes_fast = True
-
     def decode(self, data: bytes) -> Any:
         return self._fast_decode(data)
 

@@ -7,7 +7,8 @@ transcoding up by name, then decodes afresh: every event holds two or three such
 event of the log in each process. Here the hook is one closure; a value of an immutable
 type (datetime, date, Decimal, UUID) is kept by its text, since the log repeats them (the
 events of one save share their recorded time); and anything else, or any text the fast
-path does not take whole, goes to the library's own decoding (its errors included).
+path does not take whole, goes to the library's own decoding (its errors included). The
+ledger's transcoder (`ledger.application.transcoder`) decodes with it.
 """
 
 from __future__ import annotations
@@ -20,26 +21,12 @@ from functools import partial
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import JSONTranscoder, Transcoder
+from eventsourcing.persistence import JSONTranscoder
 
 # The types a decoded value may be shared between events as: nothing can change one.
 IMMUTABLE_TYPES = (datetime, date, Decimal, UUID)
 # Values kept by text per transcoding; each starts again from empty past this many.
 KEPT_VALUES = 1 << 14
-
-
-def state_decoder(transcoder: Transcoder) -> Callable[[bytes], Any]:
-    """`transcoder.decode`, faster for the library's JSON transcoder (and a subclass that
-    decodes as it does) with the transcodings registered by now; a transcoder that already
-    decodes so (`decodes_fast`: the ledger's own) is its own decoder."""
-    if getattr(transcoder, "decodes_fast", False):
-        return transcoder.decode
-    if not isinstance(transcoder, JSONTranscoder) or (
-        type(transcoder).decode is not JSONTranscoder.decode
-        or type(transcoder)._decode_obj is not JSONTranscoder._decode_obj
-    ):
-        return transcoder.decode
-    return fast_decoder(transcoder)
 
 
 def fast_decoder(transcoder: JSONTranscoder) -> Callable[[bytes], Any]:

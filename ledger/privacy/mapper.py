@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Callable, Hashable, Iterable
-from functools import cached_property
 from typing import Any, cast
 
 from eventsourcing.domain import Snapshot
@@ -26,7 +25,6 @@ from eventsourcing.persistence import (
 from eventsourcing.utils import get_topic, resolve_topic
 
 from ledger.privacy.cipher import ERASED, PREFIX, is_sealed, open_sealed, seal
-from ledger.privacy.decoding import state_decoder
 from ledger.privacy.deferred import SealedValue
 from ledger.privacy.keys import KeyRing
 from ledger.privacy.registry import EVENTS, SNAPSHOTS, PersonalFields
@@ -53,11 +51,6 @@ class PersonalDataMapper(Mapper[Any]):
         self._last_subject: tuple[Any, str] = (None, "")
         # Each stored topic's event class and what loading one needs of it, found once.
         self._topics: dict[str, tuple[type, int, bool]] = {}
-
-    @cached_property
-    def _decode(self) -> Callable[[bytes], Any]:
-        # Made on first use: the transcoder's transcodings are all registered by then.
-        return state_decoder(self.transcoder)
 
     # ---- the step itself, on a state dict ---------------------------------------------
 
@@ -185,10 +178,10 @@ class PersonalDataMapper(Mapper[Any]):
     def _plain(self, plain: bytes) -> Any:
         """A sealed value's plain bytes as the value: text, compressed or encoded."""
         if plain[:1] == _COMPRESSED:
-            return self._decode(zlib.decompress(memoryview(plain)[1:]))
+            return self.transcoder.decode(zlib.decompress(memoryview(plain)[1:]))
         if plain[:1] == _TEXT:
             return plain[1:].decode()
-        return self._decode(plain[1:])
+        return self.transcoder.decode(plain[1:])
 
     def plain_fields(self, stored_event: StoredEvent) -> list[str]:
         """The registered fields of a stored event that are held plain (written before
@@ -242,7 +235,7 @@ class PersonalDataMapper(Mapper[Any]):
             stored_state = self.cipher.decrypt(stored_state)
         if self.compressor:
             stored_state = self.compressor.decompress(stored_state)
-        return cast(dict[str, Any], self._decode(stored_state))
+        return cast(dict[str, Any], self.transcoder.decode(stored_state))
 
     def _topic(self, topic: str) -> tuple[type, int, bool]:
         """The event class of a stored topic, its class version, and whether its events
