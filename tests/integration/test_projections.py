@@ -978,16 +978,23 @@ class RunnerCase(ProjectionCase):
         self, container: Container, projections: ProjectionRunner
     ) -> None:
         build_org(container.ledger, day(1, 1))
-        # Pulls close together, so following is caught mid-stream (with the default gap one
-        # pull could take the whole stream once writes got faster: a clean-clone run).
-        projections.pull_gap = 0.002
         projections.start()
-        writer = threading.Thread(target=self._write_clients, args=(container, 0, 40))
+        # The stream pauses half way until following is stopped, so the stop falls inside
+        # it whatever the timing (a pull could take the whole stream once writes got faster).
+        stopped = threading.Event()
+
+        def stream() -> None:
+            self._write_clients(container, 0, 20)
+            stopped.wait(20)
+            self._write_clients(container, 20, 20)
+
+        writer = threading.Thread(target=stream)
         writer.start()
         while projections.positions()["reports"] < 40:
             threading.Event().wait(0.01)
         projections.stop()
         stopped_at = projections.positions()
+        stopped.set()
         writer.join()
         assert min(stopped_at.values()) < container.ledger.position
         projections.start()
