@@ -52,6 +52,7 @@ from ledger.store.recorded_order import (
     shown_by_params,
 )
 from ledger.store.sqlite_chain import SQLiteChainTables, blob, chain_events, insert_refusal
+from ledger.store.sqlite_reading import NotificationPages
 
 POLL_INTERVAL = 0.25
 # Tries at putting a new database file into write-ahead-log mode (`use_write_ahead_log`).
@@ -137,7 +138,7 @@ class PollingSubscription(SpacedPulls):
         stop_waking(self._recorder.db_name, self._has_been_notified)
 
 
-class LedgerSQLiteApplicationRecorder(ChainRecording, SQLiteApplicationRecorder):
+class LedgerSQLiteApplicationRecorder(ChainRecording, NotificationPages, SQLiteApplicationRecorder):
     """Also keeps the hash chain and the Merkle tree (`ledger.integrity`): each insert
     links its events and appends them to the tree in the transaction that inserts them,
     so neither lags the log. Starting never writes to them."""
