@@ -151,17 +151,27 @@ _EVENT_NAMESPACE_SHA1 = sha1(_EVENT_NAMESPACE_BYTES, usedforsecurity=False)
 
 
 @lru_cache(maxsize=1 << 12)
-def _id_text(originator_id: UUID) -> bytes:
-    # An aggregate's events come together; `str(UUID)` is Python, 1 µs each time.
-    return f"{originator_id}/".encode()
+def _id_text(number: int) -> bytes:
+    # An aggregate's events come together; `str(UUID)` is Python, 1 us each time. Keyed by
+    # the id's integer, which hashes in C; a UUID hashes in Python.
+    return f"{UUID(int=number)}/".encode()
+
+
+# The hex digit of a name-based UUID's variant, by the digest's digit it replaces (RFC 4122:
+# its two high bits are 10).
+_VARIANT_DIGIT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
 
 
 def event_id(originator_id: UUID, version: int) -> str:
     """A stable id for the event at `version` of an aggregate, derivable from the log:
-    `str(uuid5(<event namespace>, "<originator id>/<version>"))`, spelled out because
-    building the UUID object was a tenth of a bulk load's time."""
-    h = _uuid5_bytes(_EVENT_NAMESPACE_SHA1, _id_text(originator_id) + str(version).encode()).hex()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    `str(uuid5(<event namespace>, "<originator id>/<version>"))`, spelled out on the SHA-1
+    digest's hex digits (the version digit set to 5, the variant digit's high bits to 10)
+    because building the UUID object was a tenth of a bulk load's time, and the audit view
+    makes one for every event of a catch-up (2.4 against 1.2 us)."""
+    hashed = _EVENT_NAMESPACE_SHA1.copy()
+    hashed.update(_id_text(originator_id.int) + b"%d" % version)
+    h = hashed.hexdigest()
+    return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT_DIGIT[h[16]]}{h[17:20]}-{h[20:32]}"
 
 
 def check_identifier(field: str, value: Any) -> str:

@@ -12,7 +12,7 @@ import pytest
 
 from ledger.domain import Client
 from ledger.domain.client_intake import _constructed
-from ledger.domain.values import aggregate_uuid
+from ledger.domain.values import aggregate_uuid, event_id
 from ledger.store.recorded_order import RecordedEvent
 
 NOW = datetime(2026, 11, 30, 9, 30, tzinfo=UTC)
@@ -33,6 +33,18 @@ def test_an_aggregate_id_is_its_uuid5(kind: str, business_id: str) -> None:
     assert made.is_safe is expected.is_safe
     assert type(made) is UUID
     assert pickle.loads(pickle.dumps(made)) == expected == copy.deepcopy(made)
+
+
+def test_an_event_id_is_its_uuid5() -> None:
+    namespace = uuid5(NAMESPACE_URL, "urn:ledger:event")
+    ids = [uuid4() for _ in range(300)] + [UUID(int=0), UUID(int=(1 << 128) - 1)]
+    variants = set()
+    for n, originator_id in enumerate(ids):
+        for version in (1, 2, 10, 99, n * 7919, 10**12):
+            expected = str(uuid5(namespace, f"{originator_id}/{version}"))
+            assert event_id(originator_id, version) == expected
+            variants.add(expected[19])
+    assert variants == set("89ab")  # every variant digit was met
 
 
 ASSIGNED = {
