@@ -71,9 +71,10 @@ class NotificationPages:
         convert, new, set_fields = self.convert_originator_id, object.__new__, object.__setattr__
         notifications = []
         with self.datastore.transaction(commit=False) as c:
-            c.row_factory = None  # tuples: read by place, not by name
-            c.execute(statement, params)
-            for rowid, originator_id, version, topic, state in c.fetchall():
+            cursor = c.sqlite_cursor
+            cursor.row_factory = None  # tuples, not the pool's `sqlite3.Row`s
+            cursor.execute(statement, params)
+            for rowid, originator_id, version, topic, state in cursor.fetchall():
                 notification = new(Notification)
                 set_fields(
                     notification,

@@ -72,3 +72,12 @@ def test_an_id_read_again_is_the_same_object_until_the_kept_ids_are_full(
         n.originator_id
         for n in SQLiteApplicationRecorder.select_notifications(recorder, start=1, limit=100)
     ]
+
+
+def test_reading_pages_leaves_the_connections_rows_by_name(recorder) -> None:  # type: ignore[no-untyped-def]
+    """The pages are read as tuples on their own cursor: the library's queries on the same
+    connections still read rows by column name."""
+    for _ in range(3):
+        first = recorder.select_notifications(start=1, limit=5)[0]
+        events = recorder.select_events(first.originator_id)
+        assert events and events[0].originator_id == first.originator_id
