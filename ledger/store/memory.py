@@ -63,6 +63,12 @@ class LedgerPOPOApplicationRecorder(ChainRecording, POPOApplicationRecorder):
             index = self._stored_events_index
             return {i for i in originator_ids if 1 in index.get(str(i), {})}
 
+    def originators_after(self, after: int, limit: int) -> list[tuple[int, UUID]]:
+        """The position and aggregate of the first `limit` events after `after`."""
+        with self._database_lock:
+            events = self._stored_events[after : after + limit]
+            return [(after + n + 1, e.originator_id) for n, e in enumerate(events)]
+
     def event_positions(
         self, originator_id: UUID, versions: tuple[int, int] = ALL_VERSIONS
     ) -> dict[int, int]:

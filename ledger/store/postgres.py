@@ -240,6 +240,16 @@ class LedgerPostgresApplicationRecorder(ChainRecording, PostgresApplicationRecor
             curs.execute(statement, (list(originator_ids),))
             return {row["originator_id"] for row in curs.fetchall()}
 
+    def originators_after(self, after: int, limit: int) -> list[tuple[int, UUID]]:
+        """The position and aggregate of the first `limit` events after `after` (no state)."""
+        statement = self._sql(
+            "SELECT notification_id, originator_id FROM {events} WHERE notification_id > %s"
+            " ORDER BY notification_id LIMIT %s"
+        )
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(statement, (after, limit))
+            return [(row["notification_id"], row["originator_id"]) for row in curs.fetchall()]
+
     def event_positions(
         self, originator_id: UUID, versions: tuple[int, int] = ALL_VERSIONS
     ) -> dict[int, int]:

@@ -20,15 +20,12 @@ from uuid import UUID
 
 from eventsourcing.persistence import (
     ApplicationRecorder,
-    ConnectionUnavailableError,
     DatabaseError,
     StoredEvent,
     Subscription,
 )
 from eventsourcing.sqlite import (
     SQLiteApplicationRecorder,
-    SQLiteConnection,
-    SQLiteConnectionPool,
     SQLiteCursor,
     SQLiteFactory,
 )
@@ -52,6 +49,7 @@ from ledger.store.recorded_order import (
     shown_by_params,
 )
 from ledger.store.sqlite_chain import SQLiteChainTables, blob, chain_events, insert_refusal
+from ledger.store.sqlite_pool import LedgerSQLiteConnectionPool
 
 POLL_INTERVAL = 0.25
 # Tries at putting a new database file into write-ahead-log mode (`use_write_ahead_log`).
@@ -272,8 +270,7 @@ class LedgerSQLiteApplicationRecorder(ChainRecording, SQLiteApplicationRecorder)
         return PollingSubscription(self, gt=gt, topics=topics)
 
     def registered(self, originator_ids: Sequence[UUID]) -> set[UUID]:
-        """Those of the aggregates that have a first event in the store (one query per
-        500 ids: a bulk import asks for every client of its file)."""
+        """Those of the aggregates with a first event stored (a query per 500 ids)."""
         found: set[UUID] = set()
         with self.datastore.transaction(commit=False) as c:
             for start in range(0, len(originator_ids), 500):
@@ -286,6 +283,19 @@ class LedgerSQLiteApplicationRecorder(ChainRecording, SQLiteApplicationRecorder)
                 )
                 found.update(UUID(row[0]) for row in c.fetchall())
         return found
+
+    def originators_after(self, after: int, limit: int) -> list[tuple[int, UUID]]:
+        """The position and aggregate of the first `limit` events after `after` (no state)."""
+        statement = (
+            f"SELECT rowid, originator_id FROM {self.events_table_name} WHERE rowid > ? "
+            "ORDER BY rowid LIMIT ?"
+        )
+        rows = self.datastore.pool.read_alone(statement, (after, limit))
+        if rows is None:
+            with self.datastore.transaction(commit=False) as c:
+                c.execute(statement, (after, limit))
+                rows = c.fetchall()
+        return [(row[0], UUID(row[1])) for row in rows]
 
     def event_positions(
         self, originator_id: UUID, versions: tuple[int, int] = ALL_VERSIONS
@@ -320,59 +330,6 @@ class LedgerSQLiteApplicationRecorder(ChainRecording, SQLiteApplicationRecorder)
     def _tables(self) -> Iterator[SQLiteChainTables]:
         with self.datastore.transaction(commit=False) as c:
             yield SQLiteChainTables(self, c)
-
-
-class LedgerSQLiteConnectionPool(SQLiteConnectionPool):
-    """The library's pool, tuned for a server's thread pool on a WAL file.
-
-    - `synchronous=NORMAL` on every connection to a file. In WAL mode (the library
-      switches the file to it) NORMAL still survives a crash of the process: only an
-      operating-system crash or power loss can lose the last commits, never corrupt the
-      file. FULL would sync the log on every commit, which the single writer pays in series.
-    - Writers queue on their own lock, not inside the pool's fairness semaphore: the
-      library holds that semaphore while a writer waits for the writer lock, so every
-      reader queued behind one waiting writer, although WAL lets readers run beside it.
-    - Room for every thread of the server's pool: the library keeps 5 connections and
-      closes any extra one on return, so busier moments opened a connection per query.
-    """
-
-    POOL_SIZE = 40
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**{**kwargs, "pool_size": self.POOL_SIZE, "max_overflow": 10})
-        self._write_gate = threading.Lock()
-        self._gated: set[int] = set()
-
-    def _create_connection(self) -> SQLiteConnection:
-        connection = super()._create_connection()
-        if not self.is_sqlite_memory_mode:
-            connection.cursor().execute("PRAGMA synchronous=NORMAL")
-        return connection
-
-    def get_connection(
-        self, timeout: float | None = None, *, is_writer: bool | None = None
-    ) -> SQLiteConnection:
-        if is_writer is not True or self.is_sqlite_memory_mode:
-            return super().get_connection(timeout, is_writer=is_writer)
-        wait = self.pool_timeout if timeout is None else timeout
-        if not self._write_gate.acquire(timeout=wait):
-            raise ConnectionUnavailableError("Timed out waiting for return of writer")
-        try:
-            connection = super().get_connection(timeout, is_writer=None)
-        except BaseException:
-            self._write_gate.release()
-            raise
-        self._gated.add(id(connection))
-        return connection
-
-    def put_connection(self, conn: SQLiteConnection) -> None:
-        gated = id(conn) in self._gated
-        self._gated.discard(id(conn))
-        try:
-            super().put_connection(conn)
-        finally:
-            if gated:
-                self._write_gate.release()
 
 
 class LedgerSQLiteFactory(SQLiteFactory):
