@@ -214,10 +214,10 @@ class LedgerPostgresApplicationRecorder(ChainRecording, PostgresApplicationRecor
         before it in the log (`recorded_order`)."""
         c.execute(
             self._sql(
-                "SELECT state FROM {events} WHERE notification_id < %s "
+                "SELECT substring(state from 1 for %s) FROM {events} WHERE notification_id < %s "
                 "ORDER BY notification_id DESC LIMIT 1"
             ),
-            (min(ids),),
+            (STAMP_BYTES, min(ids)),
         )
         row = c.fetchone()
         check(recorded_in(row[0] if row else None), stored_events)

@@ -215,10 +215,10 @@ class LedgerSQLiteApplicationRecorder(ChainRecording, SQLiteApplicationRecorder)
         return outcomes
 
     def _recorded_before(self, c: SQLiteCursor, position: int) -> int | None:
-        """The recorded time (microseconds) of the log's event before `position`."""
+        """The recorded time (microseconds) of the log's event before `position` (its head)."""
         c.execute(
-            f"SELECT state FROM {self.events_table_name} WHERE rowid < ? "
-            "ORDER BY rowid DESC LIMIT 1",
+            f"SELECT substr(state, 1, {STAMP_BYTES}) FROM {self.events_table_name} "
+            "WHERE rowid < ? ORDER BY rowid DESC LIMIT 1",
             (position,),
         )
         row = c.fetchone()
