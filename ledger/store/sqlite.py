@@ -21,6 +21,7 @@ from uuid import UUID
 from eventsourcing.persistence import (
     ApplicationRecorder,
     DatabaseError,
+    IntegrityError,
     StoredEvent,
     Subscription,
 )
@@ -187,7 +188,14 @@ class LedgerSQLiteApplicationRecorder(ChainRecording, SQLiteApplicationRecorder)
 
     def _insert_group(self, inserts: list[Sequence[StoredEvent]]) -> list[Outcome]:
         """Inserts written together (`group_commit`), each in a savepoint rolled back alone if
-        it conflicts or goes back in recorded time; the chain of the rest, one commit."""
+        it conflicts or goes back in recorded time; the chain of the rest, one commit. An
+        insert alone needs no savepoint: refused, its transaction rolls back."""
+        if len(inserts) == 1:
+            try:
+                with self.datastore.transaction(commit=True) as c:
+                    return [self._insert_events(c, inserts[0]) or []]
+            except (IntegrityError, RecordedOutOfOrder) as error:
+                return [error]
         outcomes: list[Outcome] = []
         chained: list[ChainEvent] = []
         last: int | None = None
@@ -251,9 +259,13 @@ class LedgerSQLiteApplicationRecorder(ChainRecording, SQLiteApplicationRecorder)
             originators.append(raw)
         if not rows:
             return [], []
-        c.executemany(self.insert_events_statement, rows)
-        c.execute("SELECT last_insert_rowid()")
-        last_id = c.fetchone()[0]
+        if len(rows) == 1:  # most writes: the rowid is the cursor's, no query for it
+            c.execute(self.insert_events_statement, rows[0])
+            last_id = c.lastrowid
+        else:
+            c.executemany(self.insert_events_statement, rows)
+            c.execute("SELECT last_insert_rowid()")
+            last_id = c.fetchone()[0]
         return list(range(last_id - len(rows) + 1, last_id + 1)), originators
 
     @contextmanager
