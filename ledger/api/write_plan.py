@@ -46,6 +46,17 @@ def effective_route(route: APIRoute) -> Any:
     return context if context is not None and context.original_route is route else route
 
 
+def _understood() -> bool:
+    """Whether this FastAPI answers as the plan knows (0.165): its route as included, and a
+    response written by `serialize_response` with `dump_json`; else no route has a plan."""
+    known = {"field", "response_content", "is_coroutine", "dump_json", "by_alias"}
+    parameters = inspect.signature(serialize_response).parameters
+    return isinstance(_included, ContextVar) and known <= parameters.keys()
+
+
+UNDERSTOOD = _understood()
+
+
 def _reads_query_only(call: Any) -> bool:
     return bool(getattr(call, "reads_query_only", False))
 
@@ -65,7 +76,7 @@ class WritePlan:
     def of(cls, route: Any) -> WritePlan | None:
         """The plan of a write route, or None for any other (or one this FastAPI builds
         otherwise than the plan knows)."""
-        if route is None:
+        if route is None or not UNDERSTOOD:
             return None
         dependant = route.dependant
         handler = getattr(dependant.call, "__wrapped__", None)
@@ -82,6 +93,7 @@ class WritePlan:
             and route.body_field is not None
             and not route._embed_body_fields
             and not isinstance(route.body_field.field_info, params.Form)
+            and all(hasattr(f, "validate") for f in (route.body_field, *dependant.path_params))
             and isinstance(route.response_class, DefaultPlaceholder)
             and route.response_field is not None
             and route.status_code is not None
