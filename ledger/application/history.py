@@ -172,16 +172,21 @@ class HistoryUseCases(OrganisationUseCases):
         rows = []
         for (version, _, _, position), (cls, state) in zip(stored, states, strict=True):
             eid = ids(version)
+            # The state less `_NOT_DATA` is the event's data (a stored state holds no
+            # originator id or version): taken out, not a dict made without them.
+            occurred_at, recorded_at = state.pop("effective_at"), state.pop("timestamp")
+            recorded_by = state.pop("recorded_by")
+            state.pop("originator_topic", None)
             rows.append(
                 {
                     "event_id": eid,
                     "type": type_name(cls),
                     "version": version,
                     "position": position,
-                    "occurred_at": state["effective_at"],
-                    "recorded_at": state["timestamp"],
-                    "recorded_by": state["recorded_by"],
-                    "data": {k: v for k, v in state.items() if k not in _NOT_DATA},
+                    "occurred_at": occurred_at,
+                    "recorded_at": recorded_at,
+                    "recorded_by": recorded_by,
+                    "data": state,
                     "retracted_by": retracted_by.get(eid),
                 }
             )
