@@ -157,16 +157,26 @@ class PersonalDataMapper(Mapper[Any]):
         def opened(token: str, topic: str, version: int, path: str) -> Any:
             if aead is None:
                 return ERASED
-            return plain(open_sealed(aead, token, _aad(topic, subject, version, path)))
+            value = open_sealed(aead, token, _aad(topic, subject, version, path))
+            # Text, as nearly every value is, without a call for it.
+            return value[1:].decode() if value[:1] == _TEXT else plain(value)
 
+        # Straight to the transcoder when nothing else was applied to the stored bytes.
+        decode = self._decoded_state if self.cipher or self.compressor else self.transcoder.decode
+        # Each topic's class, class version and personal fields, found once a read.
+        kinds: dict[str, tuple[type, int, PersonalFields | None]] = {}
         states = []
-        for version, topic, stored_state, *_ in rows:
-            cls, class_version, sealed = self._topic(topic)
+        for row in rows:
+            version, topic = row[0], row[1]
+            kind = kinds.get(topic)
+            if kind is None:
+                cls, class_version, sealed = self._topic(topic)
+                kind = kinds[topic] = (cls, class_version, EVENTS.get(cls) if sealed else None)
+            cls, class_version, fields = kind
             try:
-                state = self._decoded(stored_state)
+                state = decode(row[2])
             except Exception as error:
                 raise _undecodable(topic, originator_id, version, error) from error
-            fields = EVENTS.get(cls) if sealed else None
             if fields is not None:
                 for name in fields.whole_names:
                     value = state.get(name)
@@ -220,7 +230,7 @@ class PersonalDataMapper(Mapper[Any]):
         fields = EVENTS.get(cls)
         if fields is None:
             return []
-        state = self._decoded(stored_event.state)
+        state = self._decoded(stored_event)
         return [
             path
             for path, container, key in _slots(fields, state)
@@ -259,7 +269,10 @@ class PersonalDataMapper(Mapper[Any]):
             getattr(domain_event, "timestamp", None),
         )
 
-    def _decoded(self, stored_state: bytes) -> dict[str, Any]:
+    def _decoded(self, stored_event: StoredEvent) -> dict[str, Any]:
+        return self._decoded_state(stored_event.state)
+
+    def _decoded_state(self, stored_state: bytes) -> dict[str, Any]:
         if self.cipher:
             stored_state = self.cipher.decrypt(stored_state)
         if self.compressor:
@@ -280,7 +293,7 @@ class PersonalDataMapper(Mapper[Any]):
         cls, class_version, sealed = self._topic(stored_event.topic)
         originator_id = stored_event.originator_id
         try:
-            event_state = self._decoded(stored_event.state)
+            event_state = self._decoded_state(stored_event.state)
         except Exception as error:
             raise _undecodable(
                 stored_event.topic, originator_id, stored_event.originator_version, error

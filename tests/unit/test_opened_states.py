@@ -12,6 +12,7 @@ from typing import Any
 from uuid import uuid4
 
 import pytest
+from eventsourcing.compressor import ZlibCompressor
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import MapperDeserialisationError, StoredEvent
 from eventsourcing.utils import get_topic
@@ -20,6 +21,7 @@ from ledger.application import Ledger
 from ledger.domain import Client
 from ledger.domain.values import event_id, event_ids
 from ledger.privacy import ERASED, PersonalDataMapper
+from support.privacy import mapper_on
 from support.scenario import NOW, Bank, by
 
 AT = datetime(2031, 6, 1, tzinfo=UTC)
@@ -54,6 +56,14 @@ def _by() -> dict[str, Any]:
     return {"recorded_by": "t", "effective_at": AT}
 
 
+class _AsItIs:
+    def compress(self, data: bytes) -> bytes:
+        return data
+
+    def decompress(self, data: bytes) -> bytes:
+        return data
+
+
 def _rows(stored: list[StoredEvent]) -> list[tuple[int, str, bytes, int]]:
     return [(s.originator_version, s.topic, s.state, n) for n, s in enumerate(stored, 1)]
 
@@ -65,18 +75,29 @@ def _as_read(mapper: PersonalDataMapper, stored: StoredEvent) -> tuple[type, dic
     return type(event), {key: getattr(event, key) for key in vars(event) if key not in ids}
 
 
+@pytest.fixture(params=["plain", "compressed"])
+def mapper(request: pytest.FixtureRequest) -> PersonalDataMapper:
+    """The ledger's mapper, and one whose stored bytes are compressed as well (the
+    library's `COMPRESSOR_TOPIC`)."""
+    made = mapper_on()
+    if request.param == "compressed":
+        made.compressor = ZlibCompressor()
+    return made
+
+
 def test_stored_states_open_to_what_their_events_read(mapper: PersonalDataMapper) -> None:
     events = _client_events()
     stored = [mapper.to_stored_event(e) for e in events]
     # A value stored plain, before personal data was sealed, is read as it is.
-    legacy = json.loads(stored[2].state)
+    compressor = mapper.compressor or _AsItIs()
+    legacy = json.loads(compressor.decompress(stored[2].state))
     legacy["purpose"] = "stored plain"
     contact = stored[2]
     stored[2] = StoredEvent(
         contact.originator_id,
         contact.originator_version,
         contact.topic,
-        json.dumps(legacy).encode(),
+        compressor.compress(json.dumps(legacy).encode()),
     )
     opened = mapper.opened_states(events[0].originator_id, _rows(stored))
     assert opened == [_as_read(mapper, s) for s in stored]
@@ -84,7 +105,8 @@ def test_stored_states_open_to_what_their_events_read(mapper: PersonalDataMapper
     assert opened[1][1]["changes"] == {"phone": "139 1234", "hobbies": TEXT}
     assert opened[2][1]["purpose"] == "stored plain"
     # The keys in the order the stored state holds them, as the event's `__dict__` has.
-    assert list(opened[2][1]) == [k for k in json.loads(stored[2].state) if k != "class_version"]
+    stored_keys = json.loads(compressor.decompress(stored[2].state))
+    assert list(opened[2][1]) == [k for k in stored_keys if k != "class_version"]
 
 
 def test_an_erased_subject_s_stored_states_read_erased(mapper: PersonalDataMapper) -> None:
@@ -103,7 +125,8 @@ def test_a_stored_state_of_an_older_class_version_is_upcast(
 ) -> None:
     topic = get_topic(Noted.Written)
     state = {"timestamp": AT, "note": "first"}
-    stored = StoredEvent(uuid4(), 3, topic, mapper.transcoder.encode(state))
+    encoded = (mapper.compressor or _AsItIs()).compress(mapper.transcoder.encode(state))
+    stored = StoredEvent(uuid4(), 3, topic, encoded)
     ((cls, opened),) = mapper.opened_states(stored.originator_id, _rows([stored])[:1])
     assert (cls, opened) == _as_read(mapper, stored)
     assert opened == {"timestamp": AT, "text": "first (at version 3)"}
