@@ -307,7 +307,9 @@ class PersonalDataMapper(Mapper[Any]):
         id_convertor = find_id_convertor(cls, cast(Hashable, type(originator_id)))
         event_state["originator_id"] = id_convertor(originator_id)
         event_state["originator_version"] = stored_event.originator_version
-        _upcast(cls, event_state, event_state.pop("class_version", 1), class_version)
+        from_version = event_state.pop("class_version", 1)
+        if from_version < class_version:
+            _upcast(cls, event_state, from_version, class_version)
         domain_event = object.__new__(cls)
         object.__setattr__(domain_event, "__dict__", event_state)
         return domain_event
