@@ -39,6 +39,7 @@ from ledger.integrity.append import (
     record,
 )
 from ledger.integrity.chain import ChainEvent, uuid_bytes
+from ledger.store.aggregate_rows import StoredRow
 from ledger.store.chain_recording import ALL_VERSIONS, ChainRecording
 from ledger.store.postgres_chain import PostgresChainTables
 from ledger.store.pulls import SpacedPulls
@@ -262,6 +263,20 @@ class LedgerPostgresApplicationRecorder(ChainRecording, PostgresApplicationRecor
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             curs.execute(statement, (originator_id, *versions))
             return {row["originator_version"]: row["notification_id"] for row in curs.fetchall()}
+
+    def aggregate_rows(
+        self, originator_id: UUID, versions: tuple[int, int] = ALL_VERSIONS, limit: int = -1
+    ) -> list[StoredRow]:
+        """As `ledger.store.aggregate_rows` says: the events after version `versions[0]`
+        up to `versions[1]`, the first `limit` of them (every one if negative)."""
+        statement = self._sql(
+            "SELECT originator_version, topic, state, notification_id FROM {events}"
+            " WHERE originator_id = %s AND originator_version > %s AND originator_version <= %s"
+            " ORDER BY originator_version LIMIT %s"
+        )
+        with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as c:
+            c.execute(statement, (originator_id, *versions, limit if limit >= 0 else None))
+            return c.fetchall()
 
     def heads_not_shown_by(
         self, originator_id: UUID, bound: bytes, versions: tuple[int, int], limit: int

@@ -38,6 +38,7 @@ from ledger.integrity.append import (
     record,
 )
 from ledger.integrity.chain import ChainEvent, uuid_bytes
+from ledger.store.aggregate_rows import SQLiteAggregateRows
 from ledger.store.chain_recording import ALL_VERSIONS, ChainRecording
 from ledger.store.group_commit import GroupCommit, Outcome
 from ledger.store.pulls import SpacedPulls
@@ -136,7 +137,9 @@ class PollingSubscription(SpacedPulls):
         stop_waking(self._recorder.db_name, self._has_been_notified)
 
 
-class LedgerSQLiteApplicationRecorder(ChainRecording, SQLiteApplicationRecorder):
+class LedgerSQLiteApplicationRecorder(
+    ChainRecording, SQLiteAggregateRows, SQLiteApplicationRecorder
+):
     """Also keeps the hash chain and the Merkle tree (`ledger.integrity`): each insert
     links its events and appends them to the tree in the transaction that inserts them,
     so neither lags the log. Starting never writes to them."""
