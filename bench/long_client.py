@@ -1,13 +1,19 @@
 """A long-lived client: load a client with 10,000 contacts, with and without snapshots.
 
-python -m bench.long_client [--contacts 10000] [--store sqlite|postgres|both]
+python -m bench.long_client [--contacts 10000] [--store sqlite|postgres|both] [--served N]
+
+With `--served N`, its history is also asked N times a page (a quarter as often whole)
+through `ledger serve`: wall p50 / p99 and the server's CPU per request.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
+import os
 from datetime import UTC, datetime, timedelta
-from time import process_time, sleep
+from pathlib import Path
+from time import perf_counter, process_time, sleep
 from urllib.parse import quote
 
 from bench.common import best_of, postgres_url, sqlite_url, timed
@@ -69,7 +75,7 @@ def fill(ledger: Ledger, contacts: int) -> str:
     return "LONG"
 
 
-def run(store: str, url: str, contacts: int) -> None:
+def run(store: str, url: str, contacts: int, served: int = 0) -> None:
     env = library_environment(url)
     with_snapshots = Ledger(env)
     _, fill_seconds = timed(lambda: fill(with_snapshots, contacts))
@@ -87,6 +93,8 @@ def run(store: str, url: str, contacts: int) -> None:
     _over_http(url, contacts)
     with_snapshots.close()
     without.close()
+    if served:
+        _served(url, contacts, served)
 
 
 def _over_http(url: str, contacts: int) -> None:
@@ -139,17 +147,65 @@ def _over_http(url: str, contacts: int) -> None:
     container.close()
 
 
+def _served(url: str, contacts: int, samples: int) -> None:
+    """The history through `ledger serve` (issue 17): a page of 100 and of 1,000 from the
+    middle, and the whole; this process collects no garbage while it times."""
+    import httpx
+
+    from bench.http_writes import ADMIN_TOKEN, server
+    from bench.queries import percentiles
+
+    if not url.startswith("sqlite"):
+        # `ledger serve` runs in a directory of its own: the key this process found here.
+        os.environ.setdefault("LEDGER_MASTER_KEY_FILE", str(Path("var/master-key").resolve()))
+    middle = str(contacts // 2)
+    asked = (
+        ("history page 100, mid", {"limit": 100, "cursor": middle}, samples),
+        ("history page 1000, mid", {"limit": 1000, "cursor": middle}, samples),
+        ("history", {}, max(5, samples // 4)),
+    )
+    with server(url, workers=1, projector=False) as serving:
+        client = httpx.Client(
+            base_url=serving.base_url,
+            headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+            timeout=60,
+        )
+        for name, params, times in asked:
+            for _ in range(3):
+                client.get("/v1/clients/LONG/history", params=params)
+            latencies = []
+            gc.collect()
+            gc.disable()
+            cpu = serving.cpu_seconds()
+            try:
+                for _ in range(times):
+                    started = perf_counter()
+                    answer = client.get("/v1/clients/LONG/history", params=params)
+                    latencies.append(perf_counter() - started)
+                    assert answer.status_code == 200, answer.text
+            finally:
+                gc.enable()
+            cpu_ms = (serving.cpu_seconds() - cpu) / times * 1000
+            p50, p99 = percentiles(latencies)
+            print(
+                f"  served {name:<24} p50 {p50:7.2f} ms  p99 {p99:7.2f} ms  "
+                f"server CPU {cpu_ms:6.2f} ms/request  ({times} samples)",
+                flush=True,
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--contacts", type=int, default=10_000)
     parser.add_argument("--store", choices=["sqlite", "postgres", "both"], default="both")
+    parser.add_argument("--served", type=int, default=0, help="samples through ledger serve")
     args = parser.parse_args()
     if args.store in ("sqlite", "both"):
         with sqlite_url() as url:
-            run("sqlite", url, args.contacts)
+            run("sqlite", url, args.contacts, args.served)
     if args.store in ("postgres", "both"):
         with postgres_url() as url:
-            run("postgres", url, args.contacts)
+            run("postgres", url, args.contacts, args.served)
 
 
 if __name__ == "__main__":

@@ -63,6 +63,11 @@ async def defined_query_only(request: Request) -> None:
         raise RequestValidationError(errors)
 
 
+# With no query string it has nothing to refuse: a write route's plan (api.write_plan) takes
+# only such requests, and so may leave it out.
+defined_query_only.reads_query_only = True  # type: ignore[attr-defined]
+
+
 def duplicated_key(body: bytes) -> str | None:
     """The first key that an object of the JSON `body` holds twice, or None (also for a body
     that is not JSON: the route refuses that itself)."""

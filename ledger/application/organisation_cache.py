@@ -92,12 +92,13 @@ class LogWatch:
         after = self.covered
         # Every event committed before this read is in it (the store numbers events in
         # the order they commit), up to the limit.
-        notifications = self.recorder.select_notifications(start=after + 1, limit=SCAN_LIMIT)
-        if len(notifications) < SCAN_LIMIT:
-            for notification in notifications:
-                self.saw(notification.originator_id, notification.id)
-            if notifications:
-                self.covered = notifications[-1].id
+        # Positions and aggregates only: no event's state read (a third of the time).
+        events = self.recorder.originators_after(after, SCAN_LIMIT)  # type: ignore[attr-defined]
+        if len(events) < SCAN_LIMIT:
+            for position, aggregate_id in events:
+                self.saw(aggregate_id, position)
+            if events:
+                self.covered = events[-1][0]
         else:
             # Too far behind to read row by row: every cached aggregate is suspect.
             end = self.recorder.max_notification_id() or 0

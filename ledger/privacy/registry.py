@@ -34,6 +34,11 @@ class PersonalFields:
         return self._names[0]
 
     @property
+    def whole_names(self) -> tuple[str, ...]:
+        """The fields that are personal whole, opened on load or on first read."""
+        return self._names[2]
+
+    @property
     def dict_names(self) -> tuple[str, ...]:
         """The dict fields whose every value is personal (`field.*`)."""
         return self._names[1]
@@ -41,7 +46,7 @@ class PersonalFields:
     def __post_init__(self) -> None:
         whole = tuple(p for p in self.paths if "." not in p and p not in self.deferred)
         each = tuple(p.removesuffix(".*") for p in self.paths if p.endswith(".*"))
-        object.__setattr__(self, "_names", (whole, each))
+        object.__setattr__(self, "_names", (whole, each, whole + self.deferred))
         object.__setattr__(self, "opens_on_load", bool(whole or each))
 
 

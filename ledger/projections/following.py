@@ -37,7 +37,7 @@ CATCH_UP_IN_PROCESSES_AT_LEAST = 100_000
 NUDGE_AFTER = 1.0
 # Seconds between two pulls under a stream of writes, unless hurried (`ledger.store.pulls`);
 # the composition root sets the runner's from the settings.
-PULL_GAP = 0.1
+PULL_GAP = 0.25
 
 
 class Following(_Base):

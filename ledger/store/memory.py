@@ -20,6 +20,7 @@ from ledger.integrity.append import (
 )
 from ledger.integrity.chain import ChainEvent, chain_event
 from ledger.integrity.merkle import Block
+from ledger.store.aggregate_rows import StoredRow
 from ledger.store.chain_recording import ALL_VERSIONS, ChainRecording
 from ledger.store.recorded_order import STAMP_BYTES, check, shown_by
 
@@ -63,6 +64,12 @@ class LedgerPOPOApplicationRecorder(ChainRecording, POPOApplicationRecorder):
             index = self._stored_events_index
             return {i for i in originator_ids if 1 in index.get(str(i), {})}
 
+    def originators_after(self, after: int, limit: int) -> list[tuple[int, UUID]]:
+        """The position and aggregate of the first `limit` events after `after`."""
+        with self._database_lock:
+            events = self._stored_events[after : after + limit]
+            return [(after + n + 1, e.originator_id) for n, e in enumerate(events)]
+
     def event_positions(
         self, originator_id: UUID, versions: tuple[int, int] = ALL_VERSIONS
     ) -> dict[int, int]:
@@ -72,6 +79,20 @@ class LedgerPOPOApplicationRecorder(ChainRecording, POPOApplicationRecorder):
         with self._database_lock:
             index = self._stored_events_index[str(originator_id)]
             return {v: offset + 1 for v, offset in index.items() if after < v <= upto}
+
+    def aggregate_rows(
+        self, originator_id: UUID, versions: tuple[int, int] = ALL_VERSIONS, limit: int = -1
+    ) -> list[StoredRow]:
+        """As `ledger.store.aggregate_rows` says: the events after version `versions[0]`
+        up to `versions[1]`, the first `limit` of them (every one if negative)."""
+        after, upto = versions
+        with self._database_lock:
+            index = self._stored_events_index.get(str(originator_id), {})
+            rows = []
+            for version in sorted(v for v in index if after < v <= upto):
+                stored = self._stored_events[index[version]]
+                rows.append((version, stored.topic, stored.state, index[version] + 1))
+            return rows if limit < 0 else rows[:limit]
 
     def heads_not_shown_by(
         self, originator_id: UUID, bound: bytes, versions: tuple[int, int], limit: int

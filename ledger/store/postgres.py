@@ -39,6 +39,7 @@ from ledger.integrity.append import (
     record,
 )
 from ledger.integrity.chain import ChainEvent, uuid_bytes
+from ledger.store.aggregate_rows import StoredRow
 from ledger.store.chain_recording import ALL_VERSIONS, ChainRecording
 from ledger.store.postgres_chain import PostgresChainTables
 from ledger.store.pulls import SpacedPulls
@@ -214,10 +215,10 @@ class LedgerPostgresApplicationRecorder(ChainRecording, PostgresApplicationRecor
         before it in the log (`recorded_order`)."""
         c.execute(
             self._sql(
-                "SELECT state FROM {events} WHERE notification_id < %s "
+                "SELECT substring(state from 1 for %s) FROM {events} WHERE notification_id < %s "
                 "ORDER BY notification_id DESC LIMIT 1"
             ),
-            (min(ids),),
+            (STAMP_BYTES, min(ids)),
         )
         row = c.fetchone()
         check(recorded_in(row[0] if row else None), stored_events)
@@ -240,6 +241,16 @@ class LedgerPostgresApplicationRecorder(ChainRecording, PostgresApplicationRecor
             curs.execute(statement, (list(originator_ids),))
             return {row["originator_id"] for row in curs.fetchall()}
 
+    def originators_after(self, after: int, limit: int) -> list[tuple[int, UUID]]:
+        """The position and aggregate of the first `limit` events after `after` (no state)."""
+        statement = self._sql(
+            "SELECT notification_id, originator_id FROM {events} WHERE notification_id > %s"
+            " ORDER BY notification_id LIMIT %s"
+        )
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(statement, (after, limit))
+            return [(row["notification_id"], row["originator_id"]) for row in curs.fetchall()]
+
     def event_positions(
         self, originator_id: UUID, versions: tuple[int, int] = ALL_VERSIONS
     ) -> dict[int, int]:
@@ -252,6 +263,20 @@ class LedgerPostgresApplicationRecorder(ChainRecording, PostgresApplicationRecor
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             curs.execute(statement, (originator_id, *versions))
             return {row["originator_version"]: row["notification_id"] for row in curs.fetchall()}
+
+    def aggregate_rows(
+        self, originator_id: UUID, versions: tuple[int, int] = ALL_VERSIONS, limit: int = -1
+    ) -> list[StoredRow]:
+        """As `ledger.store.aggregate_rows` says: the events after version `versions[0]`
+        up to `versions[1]`, the first `limit` of them (every one if negative)."""
+        statement = self._sql(
+            "SELECT originator_version, topic, state, notification_id FROM {events}"
+            " WHERE originator_id = %s AND originator_version > %s AND originator_version <= %s"
+            " ORDER BY originator_version LIMIT %s"
+        )
+        with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as c:
+            c.execute(statement, (originator_id, *versions, limit if limit >= 0 else None))
+            return c.fetchall()
 
     def heads_not_shown_by(
         self, originator_id: UUID, bound: bytes, versions: tuple[int, int], limit: int

@@ -20,15 +20,13 @@ from uuid import UUID
 
 from eventsourcing.persistence import (
     ApplicationRecorder,
-    ConnectionUnavailableError,
     DatabaseError,
+    IntegrityError,
     StoredEvent,
     Subscription,
 )
 from eventsourcing.sqlite import (
     SQLiteApplicationRecorder,
-    SQLiteConnection,
-    SQLiteConnectionPool,
     SQLiteCursor,
     SQLiteFactory,
 )
@@ -40,6 +38,7 @@ from ledger.integrity.append import (
     record,
 )
 from ledger.integrity.chain import ChainEvent, uuid_bytes
+from ledger.store.aggregate_rows import SQLiteAggregateRows
 from ledger.store.chain_recording import ALL_VERSIONS, ChainRecording
 from ledger.store.group_commit import GroupCommit, Outcome
 from ledger.store.pulls import SpacedPulls
@@ -52,6 +51,7 @@ from ledger.store.recorded_order import (
     shown_by_params,
 )
 from ledger.store.sqlite_chain import SQLiteChainTables, blob, chain_events, insert_refusal
+from ledger.store.sqlite_pool import LedgerSQLiteConnectionPool
 from ledger.store.sqlite_reading import NotificationPages
 
 POLL_INTERVAL = 0.25
@@ -138,7 +138,9 @@ class PollingSubscription(SpacedPulls):
         stop_waking(self._recorder.db_name, self._has_been_notified)
 
 
-class LedgerSQLiteApplicationRecorder(ChainRecording, NotificationPages, SQLiteApplicationRecorder):
+class LedgerSQLiteApplicationRecorder(
+    ChainRecording, NotificationPages, SQLiteAggregateRows, SQLiteApplicationRecorder
+):
     """Also keeps the hash chain and the Merkle tree (`ledger.integrity`): each insert
     links its events and appends them to the tree in the transaction that inserts them,
     so neither lags the log. Starting never writes to them."""
@@ -190,7 +192,14 @@ class LedgerSQLiteApplicationRecorder(ChainRecording, NotificationPages, SQLiteA
 
     def _insert_group(self, inserts: list[Sequence[StoredEvent]]) -> list[Outcome]:
         """Inserts written together (`group_commit`), each in a savepoint rolled back alone if
-        it conflicts or goes back in recorded time; the chain of the rest, one commit."""
+        it conflicts or goes back in recorded time; the chain of the rest, one commit. An
+        insert alone needs no savepoint: refused, its transaction rolls back."""
+        if len(inserts) == 1:
+            try:
+                with self.datastore.transaction(commit=True) as c:
+                    return [self._insert_events(c, inserts[0]) or []]
+            except (IntegrityError, RecordedOutOfOrder) as error:
+                return [error]
         outcomes: list[Outcome] = []
         chained: list[ChainEvent] = []
         last: int | None = None
@@ -218,10 +227,10 @@ class LedgerSQLiteApplicationRecorder(ChainRecording, NotificationPages, SQLiteA
         return outcomes
 
     def _recorded_before(self, c: SQLiteCursor, position: int) -> int | None:
-        """The recorded time (microseconds) of the log's event before `position`."""
+        """The recorded time (microseconds) of the log's event before `position` (its head)."""
         c.execute(
-            f"SELECT state FROM {self.events_table_name} WHERE rowid < ? "
-            "ORDER BY rowid DESC LIMIT 1",
+            f"SELECT substr(state, 1, {STAMP_BYTES}) FROM {self.events_table_name} "
+            "WHERE rowid < ? ORDER BY rowid DESC LIMIT 1",
             (position,),
         )
         row = c.fetchone()
@@ -254,9 +263,13 @@ class LedgerSQLiteApplicationRecorder(ChainRecording, NotificationPages, SQLiteA
             originators.append(raw)
         if not rows:
             return [], []
-        c.executemany(self.insert_events_statement, rows)
-        c.execute("SELECT last_insert_rowid()")
-        last_id = c.fetchone()[0]
+        if len(rows) == 1:  # most writes: the rowid is the cursor's, no query for it
+            c.execute(self.insert_events_statement, rows[0])
+            last_id = c.lastrowid
+        else:
+            c.executemany(self.insert_events_statement, rows)
+            c.execute("SELECT last_insert_rowid()")
+            last_id = c.fetchone()[0]
         return list(range(last_id - len(rows) + 1, last_id + 1)), originators
 
     @contextmanager
@@ -273,8 +286,7 @@ class LedgerSQLiteApplicationRecorder(ChainRecording, NotificationPages, SQLiteA
         return PollingSubscription(self, gt=gt, topics=topics)
 
     def registered(self, originator_ids: Sequence[UUID]) -> set[UUID]:
-        """Those of the aggregates that have a first event in the store (one query per
-        500 ids: a bulk import asks for every client of its file)."""
+        """Those of the aggregates with a first event stored (a query per 500 ids)."""
         found: set[UUID] = set()
         with self.datastore.transaction(commit=False) as c:
             for start in range(0, len(originator_ids), 500):
@@ -287,6 +299,19 @@ class LedgerSQLiteApplicationRecorder(ChainRecording, NotificationPages, SQLiteA
                 )
                 found.update(UUID(row[0]) for row in c.fetchall())
         return found
+
+    def originators_after(self, after: int, limit: int) -> list[tuple[int, UUID]]:
+        """The position and aggregate of the first `limit` events after `after` (no state)."""
+        statement = (
+            f"SELECT rowid, originator_id FROM {self.events_table_name} WHERE rowid > ? "
+            "ORDER BY rowid LIMIT ?"
+        )
+        rows = self.datastore.pool.read_alone(statement, (after, limit))
+        if rows is None:
+            with self.datastore.transaction(commit=False) as c:
+                c.execute(statement, (after, limit))
+                rows = c.fetchall()
+        return [(row[0], UUID(row[1])) for row in rows]
 
     def event_positions(
         self, originator_id: UUID, versions: tuple[int, int] = ALL_VERSIONS
@@ -321,59 +346,6 @@ class LedgerSQLiteApplicationRecorder(ChainRecording, NotificationPages, SQLiteA
     def _tables(self) -> Iterator[SQLiteChainTables]:
         with self.datastore.transaction(commit=False) as c:
             yield SQLiteChainTables(self, c)
-
-
-class LedgerSQLiteConnectionPool(SQLiteConnectionPool):
-    """The library's pool, tuned for a server's thread pool on a WAL file.
-
-    - `synchronous=NORMAL` on every connection to a file. In WAL mode (the library
-      switches the file to it) NORMAL still survives a crash of the process: only an
-      operating-system crash or power loss can lose the last commits, never corrupt the
-      file. FULL would sync the log on every commit, which the single writer pays in series.
-    - Writers queue on their own lock, not inside the pool's fairness semaphore: the
-      library holds that semaphore while a writer waits for the writer lock, so every
-      reader queued behind one waiting writer, although WAL lets readers run beside it.
-    - Room for every thread of the server's pool: the library keeps 5 connections and
-      closes any extra one on return, so busier moments opened a connection per query.
-    """
-
-    POOL_SIZE = 40
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**{**kwargs, "pool_size": self.POOL_SIZE, "max_overflow": 10})
-        self._write_gate = threading.Lock()
-        self._gated: set[int] = set()
-
-    def _create_connection(self) -> SQLiteConnection:
-        connection = super()._create_connection()
-        if not self.is_sqlite_memory_mode:
-            connection.cursor().execute("PRAGMA synchronous=NORMAL")
-        return connection
-
-    def get_connection(
-        self, timeout: float | None = None, *, is_writer: bool | None = None
-    ) -> SQLiteConnection:
-        if is_writer is not True or self.is_sqlite_memory_mode:
-            return super().get_connection(timeout, is_writer=is_writer)
-        wait = self.pool_timeout if timeout is None else timeout
-        if not self._write_gate.acquire(timeout=wait):
-            raise ConnectionUnavailableError("Timed out waiting for return of writer")
-        try:
-            connection = super().get_connection(timeout, is_writer=None)
-        except BaseException:
-            self._write_gate.release()
-            raise
-        self._gated.add(id(connection))
-        return connection
-
-    def put_connection(self, conn: SQLiteConnection) -> None:
-        gated = id(conn) in self._gated
-        self._gated.discard(id(conn))
-        try:
-            super().put_connection(conn)
-        finally:
-            if gated:
-                self._write_gate.release()
 
 
 class LedgerSQLiteFactory(SQLiteFactory):

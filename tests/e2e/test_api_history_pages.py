@@ -12,11 +12,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from ledger.api.schemas import ClientHistoryPublic, HistoryEventPublic
-from ledger.application.history import event_data
 from ledger.bootstrap import Container
-from ledger.domain import Client
 from support.api_world import ADMIN, World, WorldCase, assert_problem, at, new_id, ok
+from support.history import model_bytes
 
 
 def history(world: World, client_id: str, headers: dict | None = None, **params: Any) -> Any:
@@ -173,11 +171,11 @@ class HistoryPagesContract(WorldCase):
         for client_id in (kept, gone):
             raw = history(world, client_id)
             assert raw.headers["content-type"] == "application/json"
-            assert raw.content == _model_bytes(ledger, client_id, 0, None)
+            assert raw.content == model_bytes(ledger, client_id, 0, None)
             after = 0
             while True:
                 raw = history(world, client_id, limit=2, **({"cursor": after} if after else {}))
-                assert raw.content == _model_bytes(ledger, client_id, after, 2)
+                assert raw.content == model_bytes(ledger, client_id, after, 2)
                 if raw.json()["next_cursor"] is None:
                     break
                 after += 2
@@ -185,38 +183,6 @@ class HistoryPagesContract(WorldCase):
             "[erased]"
         }
         assert ok(history(world, kept))["events"][-2]["data"]["summary"] == text
-
-
-def _model_bytes(ledger: Any, client_id: str, after: int, limit: int | None) -> bytes:
-    """The answer as its model wrote it (FastAPI writes a model's JSON), from the client's
-    events read afresh: each one's data read by attribute (`event_data`), what retracted
-    it from every event; the events after version `after`, `limit` of them if given."""
-    client_uuid = Client.id_for(client_id)
-    events = list(ledger.events.get(client_uuid))
-    positions = ledger.recorder.event_positions(client_uuid)
-    retracted = {
-        e.retracted_event_id: e.event_id for e in events if isinstance(e, Client.EventRetracted)
-    }
-    upto = len(events) if limit is None else min(after + limit, len(events))
-    answer = ClientHistoryPublic(
-        client_id=client_id,
-        events=[
-            HistoryEventPublic(
-                event_id=e.event_id,
-                type=type(e).__name__,
-                version=e.originator_version,
-                position=positions[e.originator_version],
-                occurred_at=e.effective_at,
-                recorded_at=e.timestamp,
-                recorded_by=e.recorded_by,
-                data=event_data(e),
-                retracted_by=retracted.get(e.event_id),
-            )
-            for e in events[after:upto]
-        ],
-        next_cursor=str(upto) if limit is not None and upto < len(events) else None,
-    )
-    return answer.model_dump_json().encode()
 
 
 class TestHistoryPagesOnSQLite(HistoryPagesContract):

@@ -161,3 +161,26 @@ def test_a_conflict_or_a_late_stamp_fails_alone_and_its_group_is_written(
     assert [e.originator_version for e in recorder.select_events(Client.id_for(b))] == [1]
     assert recorder.max_notification_id() == position
     assert container.integrity.verify().ok
+
+
+def test_an_insert_alone_that_conflicts_or_is_late_is_refused_and_writes_nothing(
+    container: Container, bank: Bank
+) -> None:
+    """Written alone (no savepoint), a refused insert's transaction rolls back whole."""
+    ledger = container.ledger
+    recorder: Any = ledger.recorder
+    a, b = (register(ledger, bank, at=STAFF_SINCE + timedelta(days=1)) for _ in range(2))
+    late = stored(container, bank, b)  # stamped before the contact below
+    time.sleep(0.002)
+    contact(container, bank, a)()
+    end = recorder.max_notification_id()
+    conflict = list(recorder.select_events(Client.id_for(a), limit=1))  # a's version 1 again
+    with pytest.raises(IntegrityError):
+        recorder.insert_events(conflict)
+    with pytest.raises(RecordedOutOfOrder):
+        recorder.insert_events(late)
+    assert recorder.max_notification_id() == end
+    assert [e.originator_version for e in recorder.select_events(Client.id_for(b))] == [1]
+    (position,) = recorder.insert_events(stored(container, bank, b))
+    assert position == end + 1
+    assert container.integrity.verify().ok

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from support.api_world import ADMIN, running_app
+from support.history import model_bytes
 
 LEGACY = Path(__file__).parent.parent / "fixtures" / "legacy" / "store-478c92c.db"
 EVENTS = 156
@@ -104,3 +105,17 @@ def test_old_idempotency_claim_still_replays(legacy_url: str) -> None:
         assert result.id == "C1"
         assert result.type == "ContactLogged"
         assert ledger.position == before
+
+
+def test_old_histories_are_the_bytes_the_model_writes(legacy_url: str) -> None:
+    """Read from the stored rows (issue 17), an old store's histories are what the model
+    writes from its events: personal values stored plain, a snapshot, a retraction."""
+    with running_app(legacy_url) as (api, container):
+        for client_id in ("C1", "C2"):
+            path = f"/v1/clients/{client_id}/history"
+            whole = api.get(path, headers=ADMIN)
+            assert whole.content == model_bytes(container.ledger, client_id, 0, None)
+            page = api.get(path, params={"limit": 50, "cursor": "2"}, headers=ADMIN)
+            assert page.content == model_bytes(container.ledger, client_id, 2, 50)
+        first = api.get("/v1/clients/C1/history", headers=ADMIN).json()["events"][0]
+        assert (first["type"], first["data"]["name"]) == ("Registered", "王芳")

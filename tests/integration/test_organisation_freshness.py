@@ -47,12 +47,22 @@ class OrganisationFreshnessContract(TwoLedgersOnOneStore):
             assert ledger.get_staff(bank.manager).status == "active"
             assert ledger.get_unit(bank.outlet).kind == "outlet"
         fast_forwards = Counted(monkeypatch, ledger._organisation.event_store, "get")
-        scans = Counted(monkeypatch, ledger.recorder, "select_notifications")
+        scans = Counted(monkeypatch, ledger.recorder, "originators_after")
         with fresh_reads():
             for _ in range(10):
                 assert ledger.get_staff(bank.manager).status == "active"
                 assert ledger.get_unit(bank.outlet).kind == "outlet"
         assert (fast_forwards.calls, scans.calls) == (0, 1)
+
+    def test_the_watch_reads_each_event_s_position_and_aggregate_as_the_log_has_them(
+        self, ledger: Ledger, bank: Bank
+    ) -> None:
+        register(ledger, bank, at=NOW - timedelta(days=3))
+        log = [(n.id, n.originator_id) for n in ledger.recorder.select_notifications(1, 1000)]
+        assert len(log) > 5
+        assert ledger.recorder.originators_after(0, 1000) == log
+        assert ledger.recorder.originators_after(log[2][0], 2) == log[3:5]
+        assert ledger.recorder.originators_after(log[-1][0], 10) == []
 
     def test_a_departure_another_ledger_recorded_before_the_context_is_seen(
         self, ledger: Ledger, other_ledger: Ledger, bank: Bank

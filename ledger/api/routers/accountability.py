@@ -12,7 +12,6 @@ from ledger.api.deps import (
     ScopedClientQuery,
     ScopedStaff,
     ScopedUnitOrNone,
-    UpdateWriterDep,
 )
 from ledger.api.exports import EXPORT_RESPONSES, ExportFormat, Listing
 from ledger.api.problems import problem_responses
@@ -28,6 +27,9 @@ from ledger.api.schemas import (
     StaffRecordPublic,
     WritePublic,
 )
+from ledger.api.writers import writer_dependencies
+
+_, DeterminerWriterDep = writer_dependencies(DeterminerDep)
 
 router = resource_router("/v1/accountability", tag="accountability", problems=READ_PROBLEMS)
 
@@ -107,8 +109,7 @@ def staff_record(
 def determine(
     case_id: CaseIdPath,
     body: DeterminationCreate,
-    _: DeterminerDep,
     _caught_up: AccountabilityDep,  # the `after=` wait
-    write: UpdateWriterDep,
+    write: DeterminerWriterDep,
 ) -> WritePublic:
     return write(write.ledger.determine_case, case_id=case_id, **body.model_dump())

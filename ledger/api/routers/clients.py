@@ -6,15 +6,7 @@ from typing import Annotated, Any
 from fastapi import Query, Response
 from pydantic_core import to_json
 
-from ledger.api.deps import (
-    ClientCreateWriterDep,
-    ClientUpdateWriterDep,
-    IdPath,
-    LedgerDep,
-    ReadRecorderDep,
-    ScopedClient,
-    Writer,
-)
+from ledger.api.deps import IdPath, LedgerDep, ReadRecorderDep, ScopedClient
 from ledger.api.exports import EXPORT_RESPONSES, ExportFormat, export_models
 from ledger.api.routing import WRITE_PROBLEMS, resource_router
 from ledger.api.schemas import (
@@ -35,6 +27,7 @@ from ledger.api.schemas import (
     TierChange,
     WritePublic,
 )
+from ledger.api.writers import ClientCreateWriterDep, ClientUpdateWriterDep, Writer
 from ledger.application import WriteResult
 
 router = resource_router("/v1/clients", tag="clients", problems=WRITE_PROBLEMS)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ledger.api.deps import ClientCreateWriterDep, ClientUpdateWriterDep, IdPath
+from ledger.api.deps import IdPath
 from ledger.api.routing import WRITE_PROBLEMS, resource_router
 from ledger.api.schemas import (
     CampaignCreate,
@@ -11,6 +11,7 @@ from ledger.api.schemas import (
     ProspectDrop,
     WritePublic,
 )
+from ledger.api.writers import ClientCreateWriterDep, ClientUpdateWriterDep
 
 router = resource_router("/v1", tag="outreach", problems=WRITE_PROBLEMS)
 

@@ -6,14 +6,16 @@ from typing import Annotated
 
 from fastapi import Depends, Query
 
-from ledger.api.deps import IdPath, LedgerDep, RosterDep, UpdateWriterDep, role_in
+from ledger.api.deps import IdPath, LedgerDep, RosterDep, role_in
 from ledger.api.routing import resource_router
 from ledger.api.schemas import ErasablePublic, ErasureCreate, WritePublic
+from ledger.api.writers import writer_dependencies
 from ledger.application import Principal
 
 router = resource_router(tag="privacy", problems=(401, 403, 404, 409, 422, 500))
 
 EraserDep = Annotated[Principal, Depends(role_in("admin", doing="erase personal data"))]
+_, EraserWriterDep = writer_dependencies(EraserDep)
 
 
 @router.post(
@@ -21,9 +23,7 @@ EraserDep = Annotated[Principal, Depends(role_in("admin", doing="erase personal 
     status_code=201,
     summary="Erase a client's personal data for good (after the retention period)",
 )
-def erase_client(
-    client_id: IdPath, body: ErasureCreate, _: EraserDep, write: UpdateWriterDep
-) -> WritePublic:
+def erase_client(client_id: IdPath, body: ErasureCreate, write: EraserWriterDep) -> WritePublic:
     write.updates = False  # an erasure is never conditional on a version
     return write(write.ledger.erase_client, client_id=client_id, **body.model_dump())
 

@@ -1,14 +1,9 @@
 from __future__ import annotations
 
-from ledger.api.deps import (
-    AdminCreateWriterDep,
-    AdminUpdateWriterDep,
-    IdPath,
-    LedgerDep,
-    ReaderDep,
-)
+from ledger.api.deps import IdPath, LedgerDep, ReaderDep
 from ledger.api.routing import WRITE_PROBLEMS, resource_router
 from ledger.api.schemas import HeadAppointment, UnitCreate, UnitPublic, WritePublic
+from ledger.api.writers import AdminCreateWriterDep, AdminUpdateWriterDep
 
 router = resource_router("/v1/units", tag="organisation", problems=WRITE_PROBLEMS)
 
