@@ -39,10 +39,8 @@ except ImportError:  # pragma: no cover - another FastAPI: every request goes Fa
 
 def effective_route(route: APIRoute) -> Any:
     """The route as FastAPI's own `get_route_handler` sees it now (the included route, its
-    app's and router's dependencies with it), or None when this FastAPI does not say."""
-    if not isinstance(_included, ContextVar):
-        return None
-    context = _included.get()
+    app's and router's dependencies with it); `WritePlan.of` takes it only if `UNDERSTOOD`."""
+    context = _included.get() if isinstance(_included, ContextVar) else None
     return context if context is not None and context.original_route is route else route
 
 
@@ -76,7 +74,7 @@ class WritePlan:
     def of(cls, route: Any) -> WritePlan | None:
         """The plan of a write route, or None for any other (or one this FastAPI builds
         otherwise than the plan knows)."""
-        if route is None or not UNDERSTOOD:
+        if not UNDERSTOOD:
             return None
         dependant = route.dependant
         handler = getattr(dependant.call, "__wrapped__", None)
@@ -116,10 +114,10 @@ class WritePlan:
 
     async def answer(self, request: Request) -> Response | None:
         """The route's answer to `request`, or None when FastAPI's own way must answer it."""
-        values = await self._values(request)
-        if values is None:
+        taken = await self._values(request)
+        if taken is None:
             return None
-        headers = values.pop(None)
+        values, headers = taken
         make_writer = await self.recipe.prepare(request, headers)
         # As FastAPI gives a dependency that takes `Response`: its status and headers are
         # the answer's (a writer sets Idempotent-Replayed on it).
@@ -155,13 +153,13 @@ class WritePlan:
         response.headers.raw.extend(sub_response.headers.raw)
         return response
 
-    async def _values(self, request: Request) -> dict[Any, Any] | None:
-        """The handler's path and body values, and under None the writer's headers; None
-        when any is absent or invalid, or the request has a query string (which only the
-        app's check of query names reads, and refuses for a write)."""
+    async def _values(self, request: Request) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        """The handler's path and body values, and the writer's headers; None when any is
+        absent or invalid, or the request has a query string (which only the app's check of
+        query names reads, and refuses for a write)."""
         if request.scope.get("query_string"):
             return None
-        values: dict[Any, Any] = {}
+        values: dict[str, Any] = {}
         for field in self.path_fields:
             value, errors = field.validate(
                 request.path_params.get(field.alias), {}, loc=("path", field.alias)
@@ -194,5 +192,4 @@ class WritePlan:
         if errors:
             return None
         values[self.body_name] = value
-        values[None] = headers
-        return values
+        return values, headers

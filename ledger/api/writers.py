@@ -106,28 +106,40 @@ IfMatchHeader = Annotated[
 
 @dataclass(frozen=True)
 class WriterRecipe:
-    """How a writer's dependency makes its `Writer`, for a route that solves no dependencies
-    (`routing.OneHopRoute`): `prepare` on the event loop with the request's validated
-    headers (fingerprint, expected version, bearer credentials); the writer it returns is
-    made in the handler's thread, where the caller is identified and its role checked."""
+    """How a writer dependency makes its `Writer` from the request's validated headers (an
+    update's If-Match too): `terms` on the event loop (Idempotency-Key, fingerprint,
+    expected version), then `writer` for the caller. FastAPI's way identifies the caller as a
+    dependency first; a write route's plan (`api.write_plan`) calls `prepare`, whose writer
+    identifies the caller and checks its role in the handler's thread."""
 
     roles: tuple[tuple[str, ...], str] | None  # (roles, doing) of the caller's role check
     updates: bool
 
+    async def terms(
+        self, request: Request, headers: dict[str, Any]
+    ) -> tuple[str | None, str | None, int | None]:
+        key, if_match = headers.get("idempotency_key"), headers.get("if_match")
+        return key, await _fingerprint(request, key, if_match), _expected_version(if_match)
+
+    def writer(
+        self,
+        request: Request,
+        principal: Principal,
+        response: Response,
+        terms: tuple[str | None, str | None, int | None],
+    ) -> Writer:
+        key, fingerprint, expected = terms
+        ledger = request.app.state.container.ledger
+        return Writer(ledger, principal, response, fingerprint, key, expected, updates=self.updates)
+
     async def prepare(
         self, request: Request, headers: dict[str, Any]
     ) -> Callable[[Response], Writer]:
-        key, if_match = headers.get("idempotency_key"), headers.get("if_match")
-        fingerprint = await _fingerprint(request, key, if_match)
-        expected = _expected_version(if_match)
+        terms = await self.terms(request, headers)
         credentials = await bearer(request)
-        ledger = request.app.state.container.ledger
 
         def writer(response: Response) -> Writer:
-            principal = self.caller(request, credentials)
-            return Writer(
-                ledger, principal, response, fingerprint, key, expected, updates=self.updates
-            )
+            return self.writer(request, self.caller(request, credentials), response, terms)
 
         return writer
 
@@ -140,51 +152,41 @@ class WriterRecipe:
         return principal
 
 
+# The headers a writer reads: a create its Idempotency-Key, an update its If-Match too.
+HEADERS = {"idempotency_key": IdempotencyKeyHeader, "if_match": IfMatchHeader}
+
+
 def writer_dependencies(caller: Any) -> tuple[Any, Any]:
     """The dependencies giving a `Writer` for a create and for an update, for the caller as
     the dependency `caller` gives it (`PrincipalDep`, or one that also checks its role:
     taking the role's dependency here, rather than beside the writer in the route, spares
     FastAPI solving the caller's dependencies twice over on every write: 7 dependencies a
-    client write, now 5). Each reads the caller's Idempotency-Key, an update its If-Match."""
-
-    async def create(
-        request: Request, response: Response, principal: Principal, idempotency_key: Any = None
-    ) -> Writer:
-        fingerprint = await _fingerprint(request, idempotency_key, None)
-        ledger = request.app.state.container.ledger
-        return Writer(
-            ledger, principal, response, fingerprint, idempotency_key, None, updates=False
-        )
-
-    async def update(
-        request: Request,
-        response: Response,
-        principal: Principal,
-        idempotency_key: Any = None,
-        if_match: Any = None,
-    ) -> Writer:
-        expected = _expected_version(if_match)
-        fingerprint = await _fingerprint(request, idempotency_key, if_match)
-        ledger = request.app.state.container.ledger
-        return Writer(
-            ledger, principal, response, fingerprint, idempotency_key, expected, updates=True
-        )
-
-    # FastAPI reads each parameter's kind from its annotation: the caller's dependency
-    # goes in as an object (this module's annotations are text).
-    headers = {"idempotency_key": IdempotencyKeyHeader, "if_match": IfMatchHeader}
-    annotations = {"request": Request, "response": Response, "principal": caller, **headers}
+    client write, now 5). Each carries its `recipe`."""
     roles = getattr(caller.__metadata__[0].dependency, "roles", None)
-    for dependency in (create, update):
-        signature = inspect.signature(dependency)
-        dependency.__signature__ = signature.replace(  # type: ignore[attr-defined]
-            parameters=[
-                p.replace(annotation=annotations[p.name]) for p in signature.parameters.values()
-            ],
-            return_annotation=Writer,
-        )
-        dependency.recipe = WriterRecipe(roles, updates=dependency is update)  # type: ignore[attr-defined]
-    return Annotated[Writer, Depends(create)], Annotated[Writer, Depends(update)]
+    return _writer_dependency(caller, roles, False), _writer_dependency(caller, roles, True)
+
+
+def _writer_dependency(caller: Any, roles: Any, updates: bool) -> Any:
+    recipe = WriterRecipe(roles, updates)
+
+    async def dependency(
+        request: Request, response: Response, principal: Principal, **headers: Any
+    ) -> Writer:
+        return recipe.writer(request, principal, response, await recipe.terms(request, headers))
+
+    # FastAPI reads each parameter's kind from its annotation: the caller's dependency goes
+    # in as an object (this module's annotations are text); the headers as named ones.
+    keyword = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    parameters = [
+        inspect.Parameter("request", keyword, annotation=Request),
+        inspect.Parameter("response", keyword, annotation=Response),
+        inspect.Parameter("principal", keyword, annotation=caller),
+    ]
+    for name, header in list(HEADERS.items())[: 2 if updates else 1]:
+        parameters.append(inspect.Parameter(name, keyword, default=None, annotation=header))
+    dependency.__signature__ = inspect.Signature(parameters, return_annotation=Writer)  # type: ignore[attr-defined]
+    dependency.recipe = recipe  # type: ignore[attr-defined]
+    return Annotated[Writer, Depends(dependency)]
 
 
 CreateWriterDep, UpdateWriterDep = writer_dependencies(PrincipalDep)
