@@ -9,6 +9,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ledger.domain.values import TEAM_ROLES, TIERS
 from ledger.store import store_kind
+from ledger.store.pulls import PULL_GAP
 
 DEFAULT_DATABASE_URL = "sqlite:///./var/ledger.db"
 # DOMAIN.md's default contact cadence: days per tier (a tier left out has none).
@@ -46,7 +47,7 @@ class Settings(BaseSettings):
     read_wait_seconds: float = Field(default=5.0, gt=0, le=60)
     # Under a stream of writes the projections pull the log at most this often, so each
     # pull is a batch (a read waiting with `after=` hurries them: ledger.store.pulls).
-    projection_pull_gap_seconds: float = Field(default=0.25, gt=0, le=60)
+    projection_pull_gap_seconds: float = Field(default=PULL_GAP, gt=0, le=60)
     # How far back a manager may date an assignment, tier change, churn, reactivation or
     # contact (API.md 1.1, "Scope of a manager key"); admin may date any time.
     manager_backdate_days: int = Field(default=7, ge=0, le=3660)

@@ -17,6 +17,7 @@ from eventsourcing.persistence import Notification
 from ledger.projections.reading import cyclic_collection_paused
 from ledger.projections.rebuild_settings import RebuildSettings
 from ledger.projections.recovery import ProjectionError
+from ledger.store.pulls import PULL_GAP
 
 if TYPE_CHECKING:
     from ledger.projections.runner import ProjectionRunner
@@ -35,14 +36,12 @@ CATCH_UP_AT_LEAST = 2 * BATCH
 CATCH_UP_IN_PROCESSES_AT_LEAST = 100_000
 # Seconds after following starts when it pulls once more (`_subscribe`).
 NUDGE_AFTER = 1.0
-# Seconds between two pulls under a stream of writes, unless hurried (`ledger.store.pulls`);
-# the composition root sets the runner's from the settings.
-PULL_GAP = 0.25
 
 
 class Following(_Base):
     """Start, follow, stop: the runner's background threads."""
 
+    # Under a stream of writes, unless hurried; the composition root sets it from the settings.
     pull_gap: float = PULL_GAP
 
     @property
