@@ -165,8 +165,7 @@ def event_id(originator_id: UUID, version: int) -> str:
     makes one for every event of a catch-up (2.4 against 1.2 us)."""
     hashed = _EVENT_NAMESPACE_SHA1.copy()
     hashed.update(_id_text(originator_id.int) + b"%d" % version)
-    h = hashed.hexdigest()
-    return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:32]}"
+    return _spelled(hashed.hexdigest())
 
 
 def event_ids(originator_id: UUID) -> Callable[[int], str]:
@@ -180,10 +179,14 @@ def event_ids(originator_id: UUID) -> Callable[[int], str]:
     def made(version: int) -> str:
         hashed = fresh()
         hashed.update(b"%d" % version)
-        h = hashed.hexdigest()
-        return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:32]}"
+        return _spelled(hashed.hexdigest())
 
     return made
+
+
+def _spelled(h: str) -> str:
+    """A name-based (version 5) UUID's text from its SHA-1 digest's hex digits."""
+    return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:32]}"
 
 
 # The variant's hex digit: its two top bits 10 (RFC 4122), the next two the hash's.
