@@ -152,14 +152,9 @@ class PersonalDataMapper(Mapper[Any]):
         not once a value; every value is `"[erased]"` if the key was destroyed by then."""
         subject = str(originator_id)
         aead = self.keyring.for_opening(subject)
-        plain = self._plain
 
         def opened(token: str, topic: str, version: int, path: str) -> Any:
-            if aead is None:
-                return ERASED
-            value = open_sealed(aead, token, _aad(topic, subject, version, path))
-            # Text, as nearly every value is, without a call for it.
-            return value[1:].decode() if value[:1] == _TEXT else plain(value)
+            return self._opened_with(aead, token, topic, subject, version, path)
 
         # Straight to the transcoder when nothing else was applied to the stored bytes.
         decode = self._decoded_state if self.cipher or self.compressor else self.transcoder.decode
@@ -207,20 +202,22 @@ class PersonalDataMapper(Mapper[Any]):
         texts: dict[str, tuple[int, str, str]] | None = None,
     ) -> Any:
         aead = self.keyring.for_opening(subject)
-        if aead is None:
-            return ERASED
-        plain = open_sealed(aead, token, _aad(topic, subject, version, path))
-        value = self._plain(plain)
-        if texts is not None and plain[:1] == _TEXT:
+        value = self._opened_with(aead, token, topic, subject, version, path)
+        if texts is not None and value is not ERASED and value.__class__ is str:
             self.keyring.remember_text(texts, token, (version, path, value))
         return value
 
-    def _plain(self, plain: bytes) -> Any:
-        """A sealed value's plain bytes as the value: text, compressed or encoded."""
-        if plain[:1] == _COMPRESSED:
-            return self.transcoder.decode(zlib.decompress(memoryview(plain)[1:]))
+    def _opened_with(
+        self, aead: Any, token: str, topic: str, subject: str, version: int, path: str
+    ) -> Any:
+        """A sealed value opened with its subject's key (`"[erased]"` without one)."""
+        if aead is None:
+            return ERASED
+        plain = open_sealed(aead, token, _aad(topic, subject, version, path))
         if plain[:1] == _TEXT:
             return plain[1:].decode()
+        if plain[:1] == _COMPRESSED:
+            return self.transcoder.decode(zlib.decompress(memoryview(plain)[1:]))
         return self.transcoder.decode(plain[1:])
 
     def plain_fields(self, stored_event: StoredEvent) -> list[str]:
