@@ -50,13 +50,6 @@ class HistoryEntry:
     hash: str | None = None
 
 
-@dataclass(frozen=True)
-class HistoryPage:
-    entries: list[HistoryEntry]
-    # The version of the page's last event, when later events follow.
-    next_cursor: str | None
-
-
 def _history_cursor(cursor: str | None, version: int) -> int:
     """The version a history page starts after: a page's `next_cursor`, at most the
     client's version."""
@@ -116,14 +109,6 @@ class HistoryUseCases(OrganisationUseCases):
     def client_history(self, client_id: str) -> list[HistoryEntry]:
         rows, _ = self.client_history_rows(client_id)
         return self._entries(rows)
-
-    def client_history_page(
-        self, client_id: str, *, limit: int, cursor: str | None = None
-    ) -> HistoryPage:
-        """`limit` events of the client after the version `cursor` names (from the first
-        without one), as in `client_history_rows`."""
-        rows, next_cursor = self.client_history_rows(client_id, limit=limit, cursor=cursor)
-        return HistoryPage(self._entries(rows), next_cursor)
 
     def client_history_rows(
         self, client_id: str, *, limit: int | None = None, cursor: str | None = None

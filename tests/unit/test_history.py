@@ -138,18 +138,19 @@ def test_pages_of_a_history_put_together_are_the_whole_of_it(
     ledger.retract(client_id=client_id, event_id=contacts[0].event_id, reason="r", **by())
     whole = ledger.client_history(client_id)
     assert len(whole) == 6 and whole[1].retracted_by == whole[-1].event_id
+    every, cursor = ledger.client_history_rows(client_id)
+    assert cursor is None and [r["event_id"] for r in every] == [e.event_id for e in whole]
+    assert every[1]["retracted_by"] == whole[-1].event_id
     for limit in (1, 4, 6, 100):
-        pages, cursor = [], None
+        pages = []
         while True:
-            page = ledger.client_history_page(client_id, limit=limit, cursor=cursor)
-            pages.append(page.entries)
-            cursor = page.next_cursor
+            # As the API reads a page: by version range, retractions from the client's record.
+            rows, cursor = ledger.client_history_rows(client_id, limit=limit, cursor=cursor)
+            pages.append(rows)
             if cursor is None:
                 break
-        assert [len(entries) for entries in pages] == [
-            min(limit, 6 - n) for n in range(0, 6, limit)
-        ]
-        assert [entry for entries in pages for entry in entries] == whole
+        assert [len(rows) for rows in pages] == [min(limit, 6 - n) for n in range(0, 6, limit)]
+        assert [row for rows in pages for row in rows] == every
 
 
 @pytest.mark.parametrize("stamp_readable", [True, False])
