@@ -1,4 +1,10 @@
+import signal
+import socket
+import subprocess
+import sys
+import time
 import uuid
+from pathlib import Path
 
 import psycopg
 
@@ -26,3 +32,37 @@ def test_each_test_gets_its_own_database(pg_server: ThrowawayPostgres, postgres_
         )
         found = b.execute("SELECT to_regclass('only_in_a')").fetchone()
     assert found == (None,)
+
+
+def test_a_run_killed_without_stopping_its_cluster_leaves_no_server_or_folder(
+    tmp_path: Path,
+) -> None:
+    """A test run that is killed (no atexit, no fixture teardown) must not leave its
+    throwaway server running, nor its folder in /tmp: a watchdog process stops both."""
+    script = tmp_path / "run.py"
+    script.write_text(
+        "import os, sys, time\n"
+        f"sys.path.insert(0, {str(Path(__file__).parents[1])!r})\n"
+        "from support.pg import ThrowawayPostgres\n"
+        "server = ThrowawayPostgres()\n"
+        "server.start()\n"
+        "print(server.port, server.base, flush=True)\n"
+        "time.sleep(600)\n"
+    )
+    run = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    assert run.stdout is not None
+    port, base = run.stdout.readline().split()
+    assert _answers(int(port)) and Path(base).exists()
+    run.send_signal(signal.SIGKILL)
+    run.wait()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and (Path(base).exists() or _answers(int(port))):
+        time.sleep(0.5)
+    assert not _answers(int(port))
+    assert not Path(base).exists()
+
+
+def _answers(port: int) -> bool:
+    with socket.socket() as probe:
+        probe.settimeout(1)
+        return probe.connect_ex(("127.0.0.1", port)) == 0
