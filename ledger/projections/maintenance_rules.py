@@ -148,6 +148,16 @@ class Contact:
     occurred_at: str
 
 
+def falls_due(last_contact: str | None, registered_at: str, days: int) -> datetime:
+    """When a contact cadence of `days` falls due (DOMAIN.md: overdue contacts, and each
+    team role's duty): that many days after the latest contact that counts, or after the
+    client's registration without one. The one home of the rule: the reports and the
+    maintenance reports fold it at a time, and their standings keep its answer."""
+    since = from_utc_text(last_contact or registered_at)
+    assert since is not None
+    return since + timedelta(days=days)
+
+
 def duty_roles(staff_id: str, file: ClientFile, at: str, org: Organisation) -> set[str]:
     """The team roles a contact by `staff_id` counts for: the staff member's own role, and
     any team role they hold for the client at the time (under the all-staff client manager
@@ -188,9 +198,7 @@ def duties_overdue(
         # A vacant role is a team gap (`team_gaps`), not a duty someone has let lapse.
         if days is None or (role is not None and duty != role) or team.get(duty) is None:
             continue
-        since = from_utc_text(last.get(duty) or file["registered_at"])
-        assert since is not None
-        late = at - since - timedelta(days=days)
+        late = at - falls_due(last.get(duty), file["registered_at"], days)
         if late > timedelta(0):
             items.append(
                 {

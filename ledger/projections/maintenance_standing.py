@@ -35,6 +35,7 @@ from ledger.projections.maintenance_rules import (
     Contact,
     Organisation,
     duty_roles,
+    falls_due,
     holder_at,
     status_at,
     team_at,
@@ -133,7 +134,7 @@ def standing(
         days = options["cadence"].get(tier)
         if days is not None:
             last = max((c.occurred_at for c in contacts), default=None)
-            row["board_due"] = _plus(last or file["registered_at"], days)
+            row["board_due"] = utc_text(falls_due(last, file["registered_at"], days))
         lookback = timedelta(days=int(options["churn_lookback_days"]))
         windows = [
             *([] if orphaned else _departed_managers_until(file, at, org, lookback)),
@@ -162,7 +163,7 @@ def _duties(
     for duty, days_by_tier in cadence.items():
         days = days_by_tier.get(tier)
         if days is not None and team.get(duty) is not None:
-            due[f"due_{duty}"] = _plus(last.get(duty) or file["registered_at"], days)
+            due[f"due_{duty}"] = utc_text(falls_due(last.get(duty), file["registered_at"], days))
     due["duty_due"] = min((d for d in due.values() if d is not None), default=None)
     return due
 

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from datetime import timedelta
 from typing import Any
 
 from eventsourcing.persistence import Tracking
@@ -36,10 +35,10 @@ from ledger.projections.kit import BatchView, ClientIntervals, Handler, Part, St
 from ledger.projections.kit.text import (
     aggregate_key,
     chunks,
-    from_utc_text,
     placeholders,
     utc_text,
 )
+from ledger.projections.maintenance_rules import falls_due
 
 # The client events a standing is read from (an assets report moves none of the three).
 WATCHED = (
@@ -227,8 +226,7 @@ class ReportStandings(Part):
                 above = ancestors.get(row["unit_id"], [row["unit_id"]])
                 kept = (row["client_id"], row["aid"], tier, row["manager"])
                 if tier in cadence:
-                    since = from_utc_text(last_contact or row["registered_at"])
-                    due = utc_text(since + timedelta(days=cadence[tier]))  # type: ignore[operator]
+                    due = utc_text(falls_due(last_contact, row["registered_at"], cadence[tier]))
                     overdue += [
                         (a, due, *kept, last_contact, stable, row["recorded"]) for a in above
                     ]

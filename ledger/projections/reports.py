@@ -28,6 +28,7 @@ from ledger.projections.kit import (
 )
 from ledger.projections.kit.staff import StaffTable
 from ledger.projections.kit.timeline import share
+from ledger.projections.maintenance_rules import falls_due
 from ledger.projections.prospects import ProspectFunnel
 from ledger.projections.report_pages import StandingPages
 from ledger.projections.report_standings import ReportStandings
@@ -254,16 +255,13 @@ class SQLReportsView(BatchView, ReportsAsKnown, StandingPages, ReportsView):
             )
         items = []
         for r in rows:
-            last = from_utc_text(r["last"])
-            since = last or from_utc_text(r["registered_at"])
-            assert since is not None
-            late = as_of - since - timedelta(days=cadence[r["tier"]])
+            late = as_of - falls_due(r["last"], r["registered_at"], cadence[r["tier"]])
             if late > timedelta(0):
                 items.append(
                     {
                         "client_id": r["client_id"],
                         "tier": r["tier"],
-                        "last_contact_at": last,
+                        "last_contact_at": from_utc_text(r["last"]),
                         "days_overdue": late.days,
                         "designated_manager": r["manager"],
                     }
