@@ -22,6 +22,7 @@ from ledger.projections.kit.text import (
     chunks,
     placeholders,
 )
+from ledger.projections.kit.units import UnitsAbove
 from ledger.projections.kit.upgrades import replay_once
 from ledger.projections.maintenance_files import ClientFiles
 from ledger.projections.maintenance_rules import ClientFile, Organisation
@@ -226,9 +227,7 @@ class ClientStandings(StandingTallies, Part):
         view, p = self.view, self.prefix
         roles, departed = self.staff.roles_and_departures(c)
         org = Organisation(roles=roles, departed=departed, heads=self.heads.by_unit(c))
-        ancestors: dict[str, list[str]] = defaultdict(list)
-        for row in view.fetch(c, f"SELECT ancestor_id, unit_id FROM {p}_unit_paths"):
-            ancestors[row["unit_id"]].append(row["ancestor_id"])
+        above = UnitsAbove(view, c, p)
         for part in chunks(keys):
             files = self._files(c, part)
             contacts = self.files.contacts(list(files), LAST_TEXT, cursor=c)
@@ -252,10 +251,7 @@ class ClientStandings(StandingTallies, Part):
                 # One row per ancestor, alike but for the first column: built once, not a
                 # dict and a column at a time per ancestor (6% of this view's catch-up).
                 values = tuple(row[n] for n in COLUMNS[1:])
-                rows.extend(
-                    (ancestor, *values)
-                    for ancestor in ancestors.get(file["unit_id"], [file["unit_id"]])
-                )
+                rows.extend((ancestor, *values) for ancestor in above.of(file["unit_id"]))
                 members.update(
                     (entry[2], key) for timeline in file["team"].values() for entry in timeline
                 )

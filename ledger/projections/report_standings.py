@@ -38,6 +38,7 @@ from ledger.projections.kit.text import (
     placeholders,
     utc_text,
 )
+from ledger.projections.kit.units import UnitsAbove
 from ledger.projections.maintenance_rules import falls_due
 
 # The client events a standing is read from (an assets report moves none of the three).
@@ -187,9 +188,7 @@ class ReportStandings(Part):
         key information and designated managers' departures. `fresh`: none of them has a
         standing yet (nothing to take out)."""
         view, p = self.view, self.prefix
-        ancestors: dict[str, list[str]] = defaultdict(list)
-        for row in view.fetch(c, f"SELECT ancestor_id, unit_id FROM {p}_unit_paths"):
-            ancestors[row["unit_id"]].append(row["ancestor_id"])
+        units_above = UnitsAbove(view, c, p)
         cadence: dict[str, int] = view.options["cadence"]
         counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
         for part in chunks(keys):
@@ -223,7 +222,7 @@ class ReportStandings(Part):
                 )
                 if active != ACTIVE:
                     continue
-                above = ancestors.get(row["unit_id"], [row["unit_id"]])
+                above = units_above.of(row["unit_id"])
                 kept = (row["client_id"], row["aid"], tier, row["manager"])
                 if tier in cadence:
                     due = utc_text(falls_due(last_contact, row["registered_at"], cadence[tier]))

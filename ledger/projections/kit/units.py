@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from typing import Any
 
 from eventsourcing.persistence import Tracking
 
 from ledger.domain import NotFound, Unit
-from ledger.projections.kit.engine import Handler, Part
+from ledger.projections.kit.engine import BatchView, Handler, Part
 from ledger.projections.kit.text import aggregate_key
 
 
@@ -66,3 +67,17 @@ class UnitTree(Part):
             (unit_id,),
         )
         return [row["unit_id"] for row in rows]
+
+
+class UnitsAbove:
+    """Each unit's ancestors, itself among them, as a view's unit tree holds them (read
+    in the open transaction `c`): the units a client-keyed row is kept under, one row per
+    unit above the client. A unit the tree does not know is above itself alone."""
+
+    def __init__(self, view: BatchView, c: Any, prefix: str) -> None:
+        self._above: dict[str, list[str]] = defaultdict(list)
+        for row in view.fetch(c, f"SELECT ancestor_id, unit_id FROM {prefix}_unit_paths"):
+            self._above[row["unit_id"]].append(row["ancestor_id"])
+
+    def of(self, unit_id: str) -> list[str]:
+        return self._above.get(unit_id) or [unit_id]
