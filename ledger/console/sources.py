@@ -184,7 +184,7 @@ class Sources:
     def tier_growth(self, unit_id: str, start: datetime, end: datetime) -> dict[str, Any]:
         return self.views.roster.tier_growth(unit_id, start, end)  # type: ignore[no-any-return]
 
-    def completeness(self, unit_id: str, *, target: float) -> dict[str, Any]:
+    def completeness(self, unit_id: str, *, target: float | None) -> dict[str, Any]:
         return self.views.reports.completeness(unit_id, target=target)  # type: ignore[no-any-return]
 
     def overdue_contacts(self, unit_id: str) -> dict[str, Any]:
