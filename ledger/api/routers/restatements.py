@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from fastapi import Depends, Query
 from pydantic import BaseModel
 
-from ledger.api.deps import LedgerDep, ReadRecorderDep, RestatedDep
+from ledger.api.deps import LedgerDep, ReadRecorderDep, RestatedDep, check_period
 from ledger.api.exports import every_page
 from ledger.api.routers.audit import MAX_LIMIT, Text, with_data
 from ledger.api.routing import READ_PROBLEMS, resource_router
@@ -71,8 +71,8 @@ class ReportParameters:
         if missing:
             wanted = ", ".join(ALIASES.get(name, name) for name in names)
             raise InvalidInput(ALIASES.get(missing[0], missing[0]), f"{report} needs {wanted}")
-        if self.start is not None and self.end is not None and self.start >= self.end:
-            raise InvalidInput("to", "must be after from")
+        if self.start is not None and self.end is not None:
+            check_period(self.start, self.end)
 
 
 ALIASES = {"start": "from", "end": "to"}
