@@ -58,6 +58,10 @@ from ledger.domain.values import (  # noqa: F401  (the closed sets: the console 
 from ledger.integrity import Digest
 from ledger.projections.audit import AuditQuery
 from ledger.projections.churn_rulings import PENDING, party_outcomes  # noqa: F401
+from ledger.projections.maintenance import (  # noqa: F401  (the API's defaults, not a copy)
+    DEFAULT_MIN_ASSETS,
+    DEFAULT_UNACKNOWLEDGED_DAYS,
+)
 from ledger.projections.roster import MAX_LIMIT
 
 __all__ = ["AuditQuery", "Forbidden", "LedgerError", "NotFound", "Principal", "Sources"]

@@ -41,7 +41,12 @@ from ledger.api.schemas import (
     UnacknowledgedAssignment,
     UnacknowledgedAssignmentsPublic,
 )
-from ledger.projections.maintenance import DEFAULT_LIMIT, MAX_LIMIT
+from ledger.projections.maintenance import (
+    DEFAULT_LIMIT,
+    DEFAULT_MIN_ASSETS,
+    DEFAULT_UNACKNOWLEDGED_DAYS,
+    MAX_LIMIT,
+)
 
 router = resource_router(tag="reports", problems=READ_PROBLEMS)
 
@@ -116,7 +121,7 @@ def leader_visits(
     end: To,
     view: MaintenanceDep,
     paging: PagingDep,
-    min_assets: Annotated[str, Query(pattern=AMOUNT_PATTERN)] = "5000000",
+    min_assets: Annotated[str, Query(pattern=AMOUNT_PATTERN)] = DEFAULT_MIN_ASSETS,
     known_at: KnownAtQuery = None,
 ) -> Any:
     check_period(start, end)
@@ -139,7 +144,7 @@ def unacknowledged_assignments(
     unit_id: ScopedUnit,
     view: MaintenanceDep,
     paging: PagingDep,
-    older_than_days: Annotated[int, Query(ge=0, le=3660)] = 7,
+    older_than_days: Annotated[int, Query(ge=0, le=3660)] = DEFAULT_UNACKNOWLEDGED_DAYS,
     as_of: Moment | None = None,
     known_at: KnownAtQuery = None,
 ) -> Any:

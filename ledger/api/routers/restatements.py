@@ -45,6 +45,7 @@ from ledger.application import Ledger
 from ledger.bootstrap import ReadModels
 from ledger.domain import InvalidInput
 from ledger.projections.audit import AuditQuery
+from ledger.projections.maintenance import DEFAULT_MIN_ASSETS, DEFAULT_UNACKNOWLEDGED_DAYS
 
 router = resource_router("/v1/audit", tag="audit", problems=READ_PROBLEMS)
 
@@ -62,8 +63,8 @@ class ReportParameters:
     end: Annotated[Moment | None, Query(alias="to")] = None
     as_of: Moment | None = None
     role: TeamRole | None = None
-    older_than_days: Annotated[int, Query(ge=0, le=3660)] = 7
-    min_assets: Annotated[str, Query(pattern=AMOUNT_PATTERN)] = "5000000"
+    older_than_days: Annotated[int, Query(ge=0, le=3660)] = DEFAULT_UNACKNOWLEDGED_DAYS
+    min_assets: Annotated[str, Query(pattern=AMOUNT_PATTERN)] = DEFAULT_MIN_ASSETS
     by: SegmentKey | None = None
 
     def needs(self, report: str, names: tuple[str, ...]) -> None:
