@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 
 from ledger.console.pages.clients import _submit
 from ledger.console.pages.listings import Column, Filter, listing, paged, whole_number
-from ledger.console.pages.reports import Format, Text, _period, _unit
+from ledger.console.pages.reports import _period, _unit
 from ledger.console.sources import (
     DEFAULT_MIN_ASSETS,
     DEFAULT_UNACKNOWLEDGED_DAYS,
@@ -28,7 +28,10 @@ from ledger.console.sources import (
 )
 from ledger.console.web import (
     ConsoleRoute,
+    Day,
+    Format,
     FormDep,
+    Text,
     Viewer,
     ViewerDep,
     parse_moment,
@@ -39,7 +42,6 @@ from ledger.console.web import (
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 
 Cursor = Annotated[str | None, Query(max_length=140)]
-Day = Annotated[str | None, Query(max_length=32)]
 
 DUTIES = (
     Column("client_id", "client"),

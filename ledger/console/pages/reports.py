@@ -22,12 +22,20 @@ from ledger.console.pages.tables import (
     table_page,
 )
 from ledger.console.sources import VIP_TIERS
-from ledger.console.web import LOCAL, ConsoleRoute, Viewer, ViewerDep, parse_moment, render, utc_now
+from ledger.console.web import (
+    LOCAL,
+    ConsoleRoute,
+    Format,
+    Text,
+    Viewer,
+    ViewerDep,
+    parse_moment,
+    render,
+    utc_now,
+)
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 
-Text = Annotated[str | None, Query(max_length=64)]
-Format = Annotated[str | None, Query(max_length=8)]
 GROWTH_TIERS = (*VIP_TIERS, "vip")
 
 
