@@ -41,6 +41,7 @@ from ledger.domain import (  # noqa: F401
     LedgerError,
     NotFound,
     RuleViolation,
+    values,
 )
 from ledger.domain.values import (  # noqa: F401  (the closed sets: the console keeps no copy)
     CHANNELS,
@@ -67,7 +68,7 @@ from ledger.projections.roster import MAX_LIMIT
 __all__ = ["AuditQuery", "Forbidden", "LedgerError", "NotFound", "Principal", "Sources"]
 
 # Rows per read of a paged list (the maintenance view's and the audit log's largest page).
-PAGE_LIMIT = 1000
+PAGE_LIMIT = values.MAX_LIMIT
 
 
 class Sources:

@@ -36,13 +36,11 @@ from ledger.api.schemas import (
     OverdueContactsPublic,
     TierGrowthPublic,
 )
+from ledger.domain.values import DEFAULT_LIMIT, MAX_LIMIT
 
 router = resource_router("/v1/reports", tag="reports", problems=READ_PROBLEMS)
 
 
-# API.md 1.1, Paging: the report lists' pages.
-DEFAULT_LIMIT = 100
-MAX_LIMIT = 1000
 LimitQuery = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="rows per page")]
 CursorQuery = Annotated[
     str | None, Query(max_length=140, description="the previous page's next_cursor")
