@@ -12,6 +12,12 @@ from ledger.store import store_kind
 from ledger.store.pulls import PULL_GAP
 
 DEFAULT_DATABASE_URL = "sqlite:///./var/ledger.db"
+# API.md 1.1, "Scope of a manager key": how many days back a manager may date a write.
+DEFAULT_MANAGER_BACKDATE_DAYS = 7
+# Identity records are kept this long after a client churns before erasure (AML).
+DEFAULT_RETENTION_YEARS = 5
+# API.md: how long a read with `after=` (and a determination, for its case) waits.
+DEFAULT_READ_WAIT_SECONDS = 5.0
 # DOMAIN.md's default contact cadence: days per tier (a tier left out has none).
 DEFAULT_CADENCE_DAYS = "diamond=30,platinum=60,gold=90"
 # DOMAIN.md 1.1's layered duties: days per team role and tier (ROLE:TIER=DAYS,...; ";" between
@@ -44,13 +50,13 @@ class Settings(BaseSettings):
     # Serve without running the projections (another process, `ledger project`, runs them).
     no_projections: bool = False
     # How long a read with `after=<position>` waits for the projections (API.md: 5 s).
-    read_wait_seconds: float = Field(default=5.0, gt=0, le=60)
+    read_wait_seconds: float = Field(default=DEFAULT_READ_WAIT_SECONDS, gt=0, le=60)
     # Under a stream of writes the projections pull the log at most this often, so each
     # pull is a batch (a read waiting with `after=` hurries them: ledger.store.pulls).
     projection_pull_gap_seconds: float = Field(default=PULL_GAP, gt=0, le=60)
     # How far back a manager may date an assignment, tier change, churn, reactivation or
     # contact (API.md 1.1, "Scope of a manager key"); admin may date any time.
-    manager_backdate_days: int = Field(default=7, ge=0, le=3660)
+    manager_backdate_days: int = Field(default=DEFAULT_MANAGER_BACKDATE_DAYS, ge=0, le=3660)
     # A console session ends after this many idle minutes (and after 12 hours in any case).
     console_session_minutes: int = Field(default=30, ge=1, le=720)
     # Personal data (issue 15): the key that wraps every client's key (base64 of 32 bytes),
@@ -58,8 +64,7 @@ class Settings(BaseSettings):
     # `var/master-key` with PostgreSQL), created 0600 on first start.
     master_key: SecretStr | None = Field(default=None, repr=False)
     master_key_file: str | None = None
-    # Identity records are kept this long after a client churns before erasure (AML).
-    retention_years: int = Field(default=5, ge=0, le=100)
+    retention_years: int = Field(default=DEFAULT_RETENTION_YEARS, ge=0, le=100)
 
     @field_validator("database_url")
     @classmethod

@@ -4,6 +4,7 @@ write protocol."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Path, Query, Request
@@ -12,6 +13,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from ledger.api.schemas import Moment
 from ledger.application import Ledger, Principal, check_role
 from ledger.bootstrap import Container
+from ledger.domain import InvalidInput
 from ledger.domain.api_key import ROLES
 from ledger.projections.accountability import AccountabilityView
 from ledger.projections.audit import AuditView
@@ -99,8 +101,9 @@ AfterQuery = Annotated[
     Query(
         ge=0,
         le=2**62,
-        description="wait (up to 5 s) until the read models have processed this global "
-        "log position, e.g. the `position` of your last write; else 503 with Retry-After",
+        description="wait (up to LEDGER_READ_WAIT_SECONDS, 5 s by default) until the read "
+        "models have processed this global log position, e.g. the `position` of your last "
+        "write; else 503 with Retry-After",
     ),
 ]
 
@@ -108,6 +111,15 @@ AfterQuery = Annotated[
 KnownAtQuery = Annotated[
     Moment | None, Query(description="the report as the ledger knew it then (recorded time)")
 ]
+
+# A report's period: `from` inclusive, `to` exclusive, and `to` after `from`.
+From = Annotated[Moment, Query(alias="from", description="the period's start (inclusive)")]
+To = Annotated[Moment, Query(alias="to", description="the period's end (exclusive)")]
+
+
+def check_period(start: datetime, end: datetime) -> None:
+    if end <= start:
+        raise InvalidInput("to", "must be after from")
 
 
 async def _caught_up(container: Container, name: str, after: int | None) -> None:

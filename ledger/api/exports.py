@@ -118,10 +118,6 @@ def csv_chunks(rows: Iterable[Mapping[str, Any]], fields: Sequence[str]) -> Iter
         yield buffer.getvalue().encode()
 
 
-def csv_bytes(rows: Iterable[Mapping[str, Any]], fields: Sequence[str]) -> bytes:
-    return b"".join(csv_chunks(rows, fields))
-
-
 def _xlsx_cell(value: Any) -> Any:
     value = cell(value)
     return _inert(value)[:XLSX_MAX_CELL] if isinstance(value, str) else value
@@ -148,10 +144,6 @@ def xlsx_chunks(
         workbook.save(out)
         out.seek(0)
         yield from iter(lambda: out.read(1 << 16), b"")
-
-
-def xlsx_bytes(rows: Iterable[Mapping[str, Any]], fields: Sequence[str]) -> bytes:
-    return b"".join(xlsx_chunks(rows, fields))
 
 
 def export_response(

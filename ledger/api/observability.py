@@ -38,7 +38,7 @@ from ledger.application.organisation_cache import fresh_reads
 if TYPE_CHECKING:
     from ledger.bootstrap import Container
 
-REQUEST_ID = "X-Request-Id"
+REQUEST_ID = b"x-request-id"  # as ASGI spells header names
 _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 # Latency buckets around the targets (a write's p99 50 ms, a query's 20 ms).
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.035, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
@@ -100,7 +100,7 @@ class ObservedMiddleware:
         started = time.perf_counter()
         incoming = None
         for name, value in scope["headers"]:
-            if name == b"x-request-id":
+            if name == REQUEST_ID:
                 incoming = value.decode("latin-1")
                 break
         rid = request_id(incoming)
@@ -113,7 +113,7 @@ class ObservedMiddleware:
                 status = message["status"]
                 message["headers"] = [
                     *message.get("headers", []),
-                    (b"x-request-id", rid.encode()),
+                    (REQUEST_ID, rid.encode()),
                 ]
             await send(message)
 

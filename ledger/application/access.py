@@ -21,6 +21,7 @@ from typing import Any
 from ledger.application.history import HistoryUseCases
 from ledger.application.organisation import StaffSummary
 from ledger.application.results import WriteResult
+from ledger.config import DEFAULT_MANAGER_BACKDATE_DAYS
 from ledger.domain import Forbidden, InvalidInput, LedgerError, NotFound, Staff
 from ledger.domain.api_key import ApiKey, hash_secret, is_legacy_hash, legacy_hash_secret
 
@@ -38,7 +39,6 @@ BACKDATE_LIMITED: dict[str, str] = {
 }
 # A manager's commands that name a staff member by `staff_id`.
 NAMES_STAFF = frozenset({"assign", "log_contact"})
-DEFAULT_MANAGER_BACKDATE = timedelta(days=7)
 
 
 @dataclass(frozen=True)
@@ -108,7 +108,7 @@ def check_role(principal: Principal, roles: tuple[str, ...], doing: str) -> None
 class AccessUseCases(HistoryUseCases):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.manager_backdate = DEFAULT_MANAGER_BACKDATE
+        self.manager_backdate = timedelta(days=DEFAULT_MANAGER_BACKDATE_DAYS)
         self._last_used: dict[str, datetime] = {}
 
     # ---- keys -------------------------------------------------------------------------

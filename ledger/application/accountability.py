@@ -11,11 +11,8 @@ from typing import Any, Protocol
 
 from ledger.application.clients import ClientUseCases
 from ledger.application.results import WriteResult
+from ledger.config import DEFAULT_READ_WAIT_SECONDS
 from ledger.domain import Client, InvalidInput, NotFound
-
-# Seconds to wait for the read model to see a case not yet projected (a churn just
-# recorded), unless the composition root says otherwise.
-CASE_WAIT = 5.0
 
 
 class ChurnCases(Protocol):
@@ -44,7 +41,9 @@ class AccountabilityUseCases(ClientUseCases):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.churn_cases: ChurnCases = NoChurnCases()
-        self.case_wait = CASE_WAIT
+        # Seconds to wait for the read model to see a case not yet projected (a churn just
+        # recorded); the composition root sets LEDGER_READ_WAIT_SECONDS.
+        self.case_wait = DEFAULT_READ_WAIT_SECONDS
 
     def determine(
         self,

@@ -96,9 +96,6 @@ class HistoryUseCases(OrganisationUseCases):
             state = replace(state, team={**state.team, OUTLET_DIRECTOR: head})
         return state
 
-    def client_version(self, client_id: str) -> int:
-        return self.load(Client, client_id).version
-
     def client_unit(self, client_id: str) -> str:
         unit_id = self._client_units.get(client_id)
         if unit_id is None:

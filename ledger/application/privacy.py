@@ -11,10 +11,9 @@ from uuid import UUID
 
 from ledger.application.clients import ClientUseCases
 from ledger.application.results import WriteResult
+from ledger.config import DEFAULT_RETENTION_YEARS
 from ledger.domain import Client, RuleViolation
 from ledger.privacy.key_tables import purge_snapshots
-
-DEFAULT_RETENTION_YEARS = 5
 
 
 class PrivacyUseCases(ClientUseCases):

@@ -41,6 +41,7 @@ from ledger.domain import (  # noqa: F401
     LedgerError,
     NotFound,
     RuleViolation,
+    values,
 )
 from ledger.domain.values import (  # noqa: F401  (the closed sets: the console keeps no copy)
     CHANNELS,
@@ -58,12 +59,16 @@ from ledger.domain.values import (  # noqa: F401  (the closed sets: the console 
 from ledger.integrity import Digest
 from ledger.projections.audit import AuditQuery
 from ledger.projections.churn_rulings import PENDING, party_outcomes  # noqa: F401
+from ledger.projections.maintenance import (  # noqa: F401  (the API's defaults, not a copy)
+    DEFAULT_MIN_ASSETS,
+    DEFAULT_UNACKNOWLEDGED_DAYS,
+)
 from ledger.projections.roster import MAX_LIMIT
 
 __all__ = ["AuditQuery", "Forbidden", "LedgerError", "NotFound", "Principal", "Sources"]
 
 # Rows per read of a paged list (the maintenance view's and the audit log's largest page).
-PAGE_LIMIT = 1000
+PAGE_LIMIT = values.MAX_LIMIT
 
 
 class Sources:
@@ -184,7 +189,7 @@ class Sources:
     def tier_growth(self, unit_id: str, start: datetime, end: datetime) -> dict[str, Any]:
         return self.views.roster.tier_growth(unit_id, start, end)  # type: ignore[no-any-return]
 
-    def completeness(self, unit_id: str, *, target: float) -> dict[str, Any]:
+    def completeness(self, unit_id: str, *, target: float | None) -> dict[str, Any]:
         return self.views.reports.completeness(unit_id, target=target)  # type: ignore[no-any-return]
 
     def overdue_contacts(self, unit_id: str) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import Depends, HTTPException, Request, Response
+from fastapi import Depends, HTTPException, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
@@ -237,6 +237,10 @@ def current_viewer(request: Request) -> Viewer:
 
 
 ViewerDep = Annotated[Viewer, Depends(current_viewer)]
+# A page's query parameters: an id, a date or a choice as the form sends it, and `format`.
+Text = Annotated[str | None, Query(max_length=64)]
+Format = Annotated[str | None, Query(max_length=8)]
+Day = Annotated[str | None, Query(max_length=32)]
 
 
 async def posted_form(request: Request) -> dict[str, str]:

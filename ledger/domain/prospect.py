@@ -19,7 +19,6 @@ from ledger.domain.values import (
 OPEN = "open"
 CONVERTED = "converted"
 DROPPED = "dropped"
-PROSPECT_STATUSES: tuple[str, ...] = (OPEN, CONVERTED, DROPPED)
 
 
 class Prospect(LedgerAggregate):

@@ -83,6 +83,11 @@ STAFF_STATUSES: tuple[str, ...] = (ACTIVE, DEPARTED)
 MAX_ID = 64
 MAX_NAME = 200
 MAX_TEXT = 2000
+# API.md 1.1, Paging: a list's page is this many rows unless asked, and at most this many
+# (churn cases, reports, the maintenance lists, the audit log, a client's history; the
+# roster's own are in projections/roster.py).
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 1000
 # CNY with two decimals, at most 13 digits before the point: 10^13 is beyond any real
 # client's annual average assets.
 MAX_AMOUNT = Decimal("10000000000000")

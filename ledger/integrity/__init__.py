@@ -5,7 +5,6 @@ from ledger.integrity.append import Backfilled, UnlinkedLog
 from ledger.integrity.bundle import (
     BundleError,
     ProofCheck,
-    read_bundle,
     verify_bundle,
     write_bundle,
 )
@@ -26,7 +25,6 @@ __all__ = [
     "UnlinkedLog",
     "Verification",
     "canonical_bytes",
-    "read_bundle",
     "verify_bundle",
     "write_bundle",
 ]

@@ -61,13 +61,6 @@ def write_bundle(out: TextIO, digest: Digest, entries: Iterable[ChainEntry]) -> 
         out.write(json.dumps(line) + "\n")
 
 
-def read_bundle(lines: Iterable[str]) -> tuple[Digest, Iterator[ChainEntry]]:
-    """The bundle's own digest, and its entries read lazily, one line at a time."""
-    iterator = iter(lines)
-    header = _header(iterator, VERSION)
-    return Digest.from_dict(header["digest"]), _entries(iterator)
-
-
 _UNREADABLE = (json.JSONDecodeError, KeyError, TypeError, AttributeError, ValueError)
 
 

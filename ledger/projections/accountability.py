@@ -32,9 +32,6 @@ from ledger.projections.kit.timeline import value_at
 
 __all__ = ["CASE_FACTS", "AccountabilityView", "SQLAccountabilityView"]
 
-# Days after its effective time an event is recorded late (LEDGER_LATE_ENTRY_DAYS).
-LATE_ENTRY_DAYS = 2
-
 
 class AccountabilityView(ABC):
     """The queries of the accountability read model."""
@@ -274,7 +271,7 @@ class SQLAccountabilityView(BatchView, AccountabilityView):
                     churn_recorded[row["event_id"]] = row["recorded_at"]
                 else:
                     entries.setdefault(row["aid"], []).append(row)
-        late_days = int(self.options.get("late_entry_days", LATE_ENTRY_DAYS))
+        late_days = int(self.options["late_entry_days"])
         items = []
         for case in cases:
             case_id = case["case_id"]

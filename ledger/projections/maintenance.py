@@ -34,7 +34,12 @@ from ledger.projections.maintenance_files import (
     Page,
 )
 from ledger.projections.maintenance_filters import condition, matches
-from ledger.projections.maintenance_interface import DEFAULT_LIMIT, MaintenanceView
+from ledger.projections.maintenance_interface import (
+    DEFAULT_LIMIT,
+    DEFAULT_MIN_ASSETS,
+    DEFAULT_UNACKNOWLEDGED_DAYS,
+    MaintenanceView,
+)
 from ledger.projections.maintenance_known_reports import referrals_as_known, segments_as_known
 from ledger.projections.maintenance_rules import (
     LEADER_CHANNELS,
@@ -56,7 +61,15 @@ from ledger.projections.maintenance_rules import (
 from ledger.projections.maintenance_standing import REPORT_COLUMNS
 from ledger.projections.maintenance_standings import ClientStandings
 
-__all__ = ["DEFAULT_LIMIT", "MAX_LIMIT", "PREFERENCES", "MaintenanceView", "SQLMaintenanceView"]
+__all__ = [
+    "DEFAULT_LIMIT",
+    "DEFAULT_MIN_ASSETS",
+    "DEFAULT_UNACKNOWLEDGED_DAYS",
+    "MAX_LIMIT",
+    "PREFERENCES",
+    "MaintenanceView",
+    "SQLMaintenanceView",
+]
 
 
 class SQLMaintenanceView(BatchView, MaintenanceView):

@@ -16,7 +16,7 @@ from uuid import UUID
 from eventsourcing.persistence import Tracking
 
 from ledger.domain import Client, NotFound
-from ledger.domain.values import ACTIVE, CHURNED
+from ledger.domain.values import ACTIVE, CHURNED, MAX_LIMIT
 from ledger.domain.values import event_id as event_id_of
 from ledger.projections.kit import (
     BatchView,
@@ -38,7 +38,6 @@ from ledger.projections.maintenance_rules import (
     new_file,
 )
 
-MAX_LIMIT = 1000
 # The preferences segments and roster filters read (DOMAIN.md 1.1, Segments).
 PREFERENCES = ("risk_appetite", "product_horizon", "business_interests")
 

@@ -8,9 +8,13 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from ledger.domain.values import DEFAULT_LIMIT
 from ledger.projections.maintenance_files import Page
 
-DEFAULT_LIMIT = 100
+# API.md 1.1's defaults, for the API and the console alike: leader visits look at clients
+# with at least this much, and an assignment is unacknowledged once this many days old.
+DEFAULT_MIN_ASSETS = "5000000"
+DEFAULT_UNACKNOWLEDGED_DAYS = 7
 
 
 class MaintenanceView(ABC):

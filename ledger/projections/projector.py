@@ -88,7 +88,6 @@ class ProjectorProcess:
         self.child_main = child_main
         self.restarts = 0
         self.last_exit: str | None = None
-        self.down_since: float | None = None
         self._process: BaseProcess | None = None
         # Set and cleared by the supervisor alone, which alone waits for the child: asked
         # from a request thread, `is_alive()` could reap the dead child first, and the
@@ -169,7 +168,6 @@ class ProjectorProcess:
                 self._running = False
                 return
             self.last_exit = _exit_text(process.exitcode)
-            self.down_since = time.time()
             self._running = False  # after `last_exit`: health reads it once this is False
             log.error("projector process %s; restarting in %.1f s", self.last_exit, pause)
             self.runner.progress.notify()
@@ -182,7 +180,6 @@ class ProjectorProcess:
             )
             reports = self._spawn()
             self.restarts += 1
-            self.down_since = None
             self._running = True
 
     def _receive(self, reports: Connection) -> None:

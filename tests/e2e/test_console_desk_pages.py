@@ -14,7 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 
-from support.api_world import ADMIN, World, at, new_id, ok, running_app
+from support.api_world import ADMIN, ADMIN_TOKEN, World, at, new_id, ok, running_app
 from support.console_support import ConsoleWorld, hidden_fields, post_form, sign_in
 
 CSP = "default-src 'self'"
@@ -390,3 +390,18 @@ def test_every_label_of_the_new_pages_is_translated_in_both_languages(
         for path in pages:
             text = admin.get(path, headers={"Accept-Language": lang}).text
             assert not UNTRANSLATED.findall(text.split("<main>")[1]), (lang, path)
+
+
+def test_the_completeness_page_holds_units_to_the_configured_target(tmp_path) -> None:
+    """LEDGER_COMPLETENESS_TARGET is the page's target unless the form names another, as it
+    is the API's."""
+    with running_app(f"sqlite:///{tmp_path}/ledger.db", completeness_target=0.5) as (api, _):
+        world = World(api).build()
+        browser = sign_in(api, ADMIN_TOKEN)
+        page = browser.get("/reports/completeness", params={"unit_id": world["B"]})
+        assert page.status_code == 200, page.text
+        assert 'name="target" value="0.5"' in page.text
+        chosen = {"unit_id": world["B"], "target": "0.8"}
+        assert (
+            'name="target" value="0.8"' in browser.get("/reports/completeness", params=chosen).text
+        )

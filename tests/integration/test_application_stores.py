@@ -267,7 +267,7 @@ class ApplicationStoreContract(TwoLedgersOnOneStore):
         losers = [o for o in outcomes if isinstance(o, Exception)]
         assert len(winners) == 1, outcomes
         assert len(losers) == 1 and isinstance(losers[0], StaleVersion), outcomes
-        assert ledger.client_version(client_id) == 2
+        assert ledger.get_client(client_id).version == 2
         assert ledger.get_client(client_id).tier in ("gold", "diamond")
 
     def test_concurrent_child_units_under_one_parent_all_land(

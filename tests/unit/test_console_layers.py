@@ -11,7 +11,7 @@ import ledger.console
 from ledger.domain import values
 
 OUTSIDE = ("ledger.application", "ledger.projections", "ledger.bootstrap", "ledger.domain")
-OUTSIDE_TOO = ("ledger.integrity", "ledger.api.auth", "ledger.api.deps", "ledger.api.schemas")
+OUTSIDE_TOO = ("ledger.integrity", "ledger.api.writers", "ledger.api.deps", "ledger.api.schemas")
 
 
 def imported_modules(path: Path) -> set[str]:

@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 from openpyxl import load_workbook
 
-from ledger.api.exports import CHUNK_ROWS, csv_bytes, csv_chunks, every_page, xlsx_bytes
+from ledger.api.exports import CHUNK_ROWS, csv_chunks, every_page, xlsx_chunks
 from ledger.console.charts import bar_chart, intervals_timeline
 from ledger.console.i18n import choose, translator
 
@@ -29,7 +29,7 @@ ROWS = [
 
 
 def test_csv_starts_with_a_byte_order_mark_and_the_json_field_names() -> None:
-    data = csv_bytes(ROWS, FIELDS)
+    data = b"".join(csv_chunks(ROWS, FIELDS))
     assert data.startswith(b"\xef\xbb\xbf")
     table = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
     assert table[0] == list(FIELDS)
@@ -48,7 +48,7 @@ def test_csv_streams_in_chunks_and_keeps_every_row() -> None:
 
 
 def test_xlsx_is_a_workbook_with_the_same_header_and_cells() -> None:
-    sheet = load_workbook(io.BytesIO(xlsx_bytes(ROWS, FIELDS))).active
+    sheet = load_workbook(io.BytesIO(b"".join(xlsx_chunks(ROWS, FIELDS)))).active
     table = list(sheet.iter_rows(values_only=True))
     assert list(table[0]) == list(FIELDS)
     assert table[1][:3] == ("C1", "王芳", "gold")

@@ -53,7 +53,7 @@ def test_tier_as_of_any_time_is_the_latest_change_in_effect(
     for hour in (0, 1, 100, 359.5, 720, 1000, 1439, 1440):
         as_of = REGISTERED_AT + timedelta(hours=hour)
         assert ledger.get_client(client_id, as_of=as_of).tier == model_tier(hour), hour
-    assert ledger.client_version(client_id) == len(model)
+    assert ledger.get_client(client_id).version == len(model)
     container.close()
 
 

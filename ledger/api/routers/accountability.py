@@ -28,14 +28,13 @@ from ledger.api.schemas import (
     WritePublic,
 )
 from ledger.api.writers import writer_dependencies
+from ledger.domain.values import DEFAULT_LIMIT, MAX_LIMIT
 
 _, DeterminerWriterDep = writer_dependencies(DeterminerDep)
 
 router = resource_router("/v1/accountability", tag="accountability", problems=READ_PROBLEMS)
 
 CaseIdPath = Annotated[str, Path(min_length=1, max_length=64)]
-# API.md 1.1, Paging.
-DEFAULT_LIMIT, MAX_LIMIT = 100, 1000
 FiscalYear = Annotated[int, Query(ge=1900, le=9999, description="named by the year it starts in")]
 
 

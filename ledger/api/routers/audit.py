@@ -25,11 +25,11 @@ from ledger.api.schemas import (
     ReadsPage,
 )
 from ledger.application import Ledger
+from ledger.domain.values import DEFAULT_LIMIT, MAX_LIMIT
 from ledger.projections.audit import AuditQuery
 
 router = resource_router("/v1/audit", tag="audit", problems=READ_PROBLEMS)
 
-DEFAULT_LIMIT, MAX_LIMIT = 100, 1000
 Text = Annotated[str | None, Query(min_length=1, max_length=200)]
 
 

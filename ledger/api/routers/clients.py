@@ -29,6 +29,7 @@ from ledger.api.schemas import (
 )
 from ledger.api.writers import ClientCreateWriterDep, ClientUpdateWriterDep, Writer
 from ledger.application import WriteResult
+from ledger.domain.values import DEFAULT_LIMIT, MAX_LIMIT
 
 router = resource_router("/v1/clients", tag="clients", problems=WRITE_PROBLEMS)
 
@@ -155,7 +156,6 @@ def get_client(
 
 # Issue 17: a long-lived client's history a page at a time (its 10,000 events whole are
 # 3.8 MB and half a second of CPU); without `limit` and `cursor`, the whole of it.
-DEFAULT_LIMIT, MAX_LIMIT = 100, 1000
 HistoryLimit = Annotated[
     int | None,
     Query(ge=1, le=MAX_LIMIT, description="events per page (100 when only a cursor is given)"),

@@ -6,13 +6,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import Depends, Query
 
-from ledger.api.deps import KnownAtQuery, MaintenanceDep, ScopedClient, ScopedUnit
+from ledger.api.deps import (
+    From,
+    KnownAtQuery,
+    MaintenanceDep,
+    ScopedClient,
+    ScopedUnit,
+    To,
+    check_period,
+)
 from ledger.api.exports import EXPORT_RESPONSES, ExportFormat, Listing
 from ledger.api.routing import READ_PROBLEMS, resource_router
 from ledger.api.schemas import (
@@ -34,20 +41,17 @@ from ledger.api.schemas import (
     UnacknowledgedAssignment,
     UnacknowledgedAssignmentsPublic,
 )
-from ledger.domain import InvalidInput
-from ledger.projections.maintenance import DEFAULT_LIMIT, MAX_LIMIT
+from ledger.projections.maintenance import (
+    DEFAULT_LIMIT,
+    DEFAULT_MIN_ASSETS,
+    DEFAULT_UNACKNOWLEDGED_DAYS,
+    MAX_LIMIT,
+)
 
 router = resource_router(tag="reports", problems=READ_PROBLEMS)
 
-From = Annotated[Moment, Query(alias="from", description="the period's start (inclusive)")]
-To = Annotated[Moment, Query(alias="to", description="the period's end (exclusive)")]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 Cursor = Annotated[str | None, Query(max_length=64, description="the previous page's next_cursor")]
-
-
-def _period(start: datetime, end: datetime) -> None:
-    if end <= start:
-        raise InvalidInput("to", "must be after from")
 
 
 @dataclass
@@ -117,10 +121,10 @@ def leader_visits(
     end: To,
     view: MaintenanceDep,
     paging: PagingDep,
-    min_assets: Annotated[str, Query(pattern=AMOUNT_PATTERN)] = "5000000",
+    min_assets: Annotated[str, Query(pattern=AMOUNT_PATTERN)] = DEFAULT_MIN_ASSETS,
     known_at: KnownAtQuery = None,
 ) -> Any:
-    _period(start, end)
+    check_period(start, end)
 
     def read(**page: Any) -> Mapping[str, Any]:
         return view.leader_visits(
@@ -140,7 +144,7 @@ def unacknowledged_assignments(
     unit_id: ScopedUnit,
     view: MaintenanceDep,
     paging: PagingDep,
-    older_than_days: Annotated[int, Query(ge=0, le=3660)] = 7,
+    older_than_days: Annotated[int, Query(ge=0, le=3660)] = DEFAULT_UNACKNOWLEDGED_DAYS,
     as_of: Moment | None = None,
     known_at: KnownAtQuery = None,
 ) -> Any:
@@ -182,7 +186,7 @@ def referral_tree(client_id: ScopedClient, view: MaintenanceDep) -> ReferralNode
 def referrals(
     unit_id: ScopedUnit, start: From, end: To, view: MaintenanceDep, known_at: KnownAtQuery = None
 ) -> ReferralsPublic:
-    _period(start, end)
+    check_period(start, end)
     return ReferralsPublic.model_validate(view.referrals(unit_id, start, end, known_at))
 
 

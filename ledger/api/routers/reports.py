@@ -6,12 +6,15 @@ from fastapi import Query, Response
 from pydantic_core import to_json
 
 from ledger.api.deps import (
+    From,
     KnownAtQuery,
     ReadRecorderDep,
     ReportsDep,
     RosterDep,
     ScopedStaffQuery,
     ScopedUnit,
+    To,
+    check_period,
 )
 from ledger.api.exports import (
     EXPORT_RESPONSES,
@@ -33,26 +36,15 @@ from ledger.api.schemas import (
     OverdueContactsPublic,
     TierGrowthPublic,
 )
-from ledger.domain import InvalidInput
+from ledger.domain.values import DEFAULT_LIMIT, MAX_LIMIT
 
 router = resource_router("/v1/reports", tag="reports", problems=READ_PROBLEMS)
 
-From = Annotated[Moment, Query(alias="from", description="the period's start (inclusive)")]
-To = Annotated[Moment, Query(alias="to", description="the period's end (exclusive)")]
 
-
-# API.md 1.1, Paging: the report lists' pages.
-DEFAULT_LIMIT = 100
-MAX_LIMIT = 1000
 LimitQuery = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="rows per page")]
 CursorQuery = Annotated[
     str | None, Query(max_length=140, description="the previous page's next_cursor")
 ]
-
-
-def _period(start: Moment, end: Moment) -> None:
-    if end <= start:
-        raise InvalidInput("to", "must be after from")
 
 
 @router.get("/tier-growth", summary="Tier counts at the start and end of a period, and growth")
@@ -60,7 +52,7 @@ def tier_growth(
     unit_id: ScopedUnit, start: From, end: To, roster: RosterDep, known_at: Moment | None = None
 ) -> TierGrowthPublic:
     # Answered by the roster view, from its tier counts (ledger/projections/roster.py).
-    _period(start, end)
+    check_period(start, end)
     return TierGrowthPublic.model_validate(roster.tier_growth(unit_id, start, end, known_at))
 
 
@@ -133,7 +125,7 @@ def manager_portfolio(
     reports: ReportsDep,
     known_at: KnownAtQuery = None,
 ) -> ManagerPortfolioPublic:
-    _period(start, end)
+    check_period(start, end)
     answer = reports.manager_portfolio(staff_id, start, end, known_at)
     answer["assets_change"] = str(answer["assets_change"])
     return ManagerPortfolioPublic.model_validate(answer)
@@ -154,7 +146,7 @@ def complaints(
     known_at: KnownAtQuery = None,
     fmt: ExportFormat = None,
 ) -> ComplaintsPublic | Response:
-    _period(start, end)
+    check_period(start, end)
     answer = reports.complaints(unit_id, start, end, known_at)
     if fmt is not None:
         # What a client said is personal data: the read log records each client exported.
@@ -171,5 +163,5 @@ def complaints(
 def funnel(
     unit_id: ScopedUnit, start: From, end: To, reports: ReportsDep, known_at: KnownAtQuery = None
 ) -> FunnelPublic:
-    _period(start, end)
+    check_period(start, end)
     return FunnelPublic.model_validate(reports.funnel(unit_id, start, end, known_at))

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from fastapi import Depends, Query
 from pydantic import BaseModel
 
-from ledger.api.deps import LedgerDep, ReadRecorderDep, RestatedDep
+from ledger.api.deps import LedgerDep, ReadRecorderDep, RestatedDep, check_period
 from ledger.api.exports import every_page
 from ledger.api.routers.audit import MAX_LIMIT, Text, with_data
 from ledger.api.routing import READ_PROBLEMS, resource_router
@@ -45,6 +45,7 @@ from ledger.application import Ledger
 from ledger.bootstrap import ReadModels
 from ledger.domain import InvalidInput
 from ledger.projections.audit import AuditQuery
+from ledger.projections.maintenance import DEFAULT_MIN_ASSETS, DEFAULT_UNACKNOWLEDGED_DAYS
 
 router = resource_router("/v1/audit", tag="audit", problems=READ_PROBLEMS)
 
@@ -62,8 +63,8 @@ class ReportParameters:
     end: Annotated[Moment | None, Query(alias="to")] = None
     as_of: Moment | None = None
     role: TeamRole | None = None
-    older_than_days: Annotated[int, Query(ge=0, le=3660)] = 7
-    min_assets: Annotated[str, Query(pattern=AMOUNT_PATTERN)] = "5000000"
+    older_than_days: Annotated[int, Query(ge=0, le=3660)] = DEFAULT_UNACKNOWLEDGED_DAYS
+    min_assets: Annotated[str, Query(pattern=AMOUNT_PATTERN)] = DEFAULT_MIN_ASSETS
     by: SegmentKey | None = None
 
     def needs(self, report: str, names: tuple[str, ...]) -> None:
@@ -71,8 +72,8 @@ class ReportParameters:
         if missing:
             wanted = ", ".join(ALIASES.get(name, name) for name in names)
             raise InvalidInput(ALIASES.get(missing[0], missing[0]), f"{report} needs {wanted}")
-        if self.start is not None and self.end is not None and self.start >= self.end:
-            raise InvalidInput("to", "must be after from")
+        if self.start is not None and self.end is not None:
+            check_period(self.start, self.end)
 
 
 ALIASES = {"start": "from", "end": "to"}

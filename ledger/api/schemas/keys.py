@@ -37,7 +37,7 @@ class ApiKeyPublic(BaseModel):
     expires_at: datetime | None
     revoked_at: datetime | None
     last_used_at: datetime | None = Field(
-        description="to the minute, as this process saw it (not kept across restarts)"
+        description="to the minute, the latest use any process recorded (kept across restarts)"
     )
 
 

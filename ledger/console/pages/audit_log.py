@@ -19,13 +19,11 @@ from ledger.console.sources import (
     ErasureCreate,
     ReadPublic,
 )
-from ledger.console.web import ConsoleRoute, FormDep, ViewerDep, parse_moment, render
+from ledger.console.web import ConsoleRoute, Day, Format, FormDep, ViewerDep, parse_moment, render
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 
 Text = Annotated[str | None, Query(max_length=200)]
-Day = Annotated[str | None, Query(max_length=32)]
-Format = Annotated[str | None, Query(max_length=8)]
 AUDIT_READERS = ("admin", "auditor", "compliance")
 
 EVENTS = (

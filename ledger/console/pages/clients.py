@@ -27,7 +27,9 @@ from ledger.console.sources import (
 )
 from ledger.console.web import (
     ConsoleRoute,
+    Format,
     FormDep,
+    Text,
     Viewer,
     ViewerDep,
     parse_moment,
@@ -38,7 +40,6 @@ from ledger.console.web import (
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 
 ClientId = Annotated[str, Query(max_length=64)]
-Text = Annotated[str | None, Query(max_length=64)]
 FIND_LIMIT = 50
 
 
@@ -92,7 +93,7 @@ def timeline(
     viewer: ViewerDep,
     as_of: Text = None,
     known_at: Text = None,
-    format: Annotated[str | None, Query(max_length=8)] = None,
+    format: Format = None,
 ) -> Response:
     viewer.check_client(client_id)
     when = _when(as_of, known_at)
@@ -265,7 +266,7 @@ def roster(
     status: Text = None,
     manager_id: Text = None,
     cursor: Text = None,
-    format: Annotated[str | None, Query(max_length=8)] = None,
+    format: Format = None,
 ) -> Response:
     unit = unit_id or viewer.default_unit()
     if unit is None:

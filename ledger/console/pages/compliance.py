@@ -15,13 +15,20 @@ from ledger.console.pages.clients import _submit
 from ledger.console.pages.listings import replaced, shaped
 from ledger.console.pages.tables import CASES, TALLIES, TALLY_OUTCOMES, table_page, tallies
 from ledger.console.sources import ChurnCasePublic, DeterminationCreate, party_outcomes
-from ledger.console.web import ConsoleRoute, FormDep, Viewer, ViewerDep, render, utc_now
+from ledger.console.web import (
+    ConsoleRoute,
+    Format,
+    FormDep,
+    Text,
+    Viewer,
+    ViewerDep,
+    render,
+    utc_now,
+)
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 
-Text = Annotated[str | None, Query(max_length=64)]
 Year = Annotated[int | None, Query(ge=1900, le=9999)]
-Format = Annotated[str | None, Query(max_length=8)]
 # Rows of the queue on one page: a branch has thousands of cases a year (2,669 in the
 # 100,000-client demo), and working out each one's rulings and late changes costs ~0.1 ms.
 PAGE_ROWS = 100

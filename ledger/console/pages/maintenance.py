@@ -13,8 +13,10 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 
 from ledger.console.pages.clients import _submit
 from ledger.console.pages.listings import Column, Filter, listing, paged, whole_number
-from ledger.console.pages.reports import Format, Text, _period, _unit
+from ledger.console.pages.reports import _period, _unit
 from ledger.console.sources import (
+    DEFAULT_MIN_ASSETS,
+    DEFAULT_UNACKNOWLEDGED_DAYS,
     PAGE_LIMIT,
     SEGMENT_KEYS,
     SOURCES,
@@ -26,7 +28,10 @@ from ledger.console.sources import (
 )
 from ledger.console.web import (
     ConsoleRoute,
+    Day,
+    Format,
     FormDep,
+    Text,
     Viewer,
     ViewerDep,
     parse_moment,
@@ -37,9 +42,6 @@ from ledger.console.web import (
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 
 Cursor = Annotated[str | None, Query(max_length=140)]
-Day = Annotated[str | None, Query(max_length=32)]
-DEFAULT_MIN_ASSETS = "5000000"
-DEFAULT_UNACKNOWLEDGED_DAYS = 7
 
 DUTIES = (
     Column("client_id", "client"),

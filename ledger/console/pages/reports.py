@@ -22,14 +22,21 @@ from ledger.console.pages.tables import (
     table_page,
 )
 from ledger.console.sources import VIP_TIERS
-from ledger.console.web import LOCAL, ConsoleRoute, Viewer, ViewerDep, parse_moment, render, utc_now
+from ledger.console.web import (
+    LOCAL,
+    ConsoleRoute,
+    Format,
+    Text,
+    Viewer,
+    ViewerDep,
+    parse_moment,
+    render,
+    utc_now,
+)
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 
-Text = Annotated[str | None, Query(max_length=64)]
-Format = Annotated[str | None, Query(max_length=8)]
 GROWTH_TIERS = (*VIP_TIERS, "vip")
-DEFAULT_TARGET = 0.95
 
 
 def _unit(viewer: Viewer, unit_id: str | None) -> str:
@@ -126,7 +133,8 @@ def completeness(
     request: Request,
     viewer: ViewerDep,
     unit_id: Text = None,
-    target: Annotated[float, Query(ge=0, le=1)] = DEFAULT_TARGET,
+    # None: the view's LEDGER_COMPLETENESS_TARGET, as in the API.
+    target: Annotated[float | None, Query(ge=0, le=1)] = None,
     format: Format = None,
 ) -> Response:
     unit = _unit(viewer, unit_id)
