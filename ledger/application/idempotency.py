@@ -1,5 +1,13 @@
 """Idempotency: a write under an Idempotency-Key is claimed in the same transaction as
-the write itself, and a retry replays the first answer from the log."""
+the write itself, and a retry replays the first answer from the log.
+
+A claim keeps the fingerprint of its request's body (method, path, If-Match and the
+canonical JSON: a client's name, phone, what was said in a contact...) sealed under the key
+of the aggregate it wrote, as a read model keeps its copies (`KeyRing.seal_text`): a hash in
+the clear would let anyone holding the log confirm a guessed name, and would outlive the
+client's erasure. Sealed, it is erased with the client: a retry of that key then cannot be
+compared with the first request and is refused (use a new key). Claims stored before hold
+the hash in the clear and compare as they did."""
 
 from __future__ import annotations
 
@@ -18,8 +26,11 @@ from ledger.domain import RuleViolation
 from ledger.domain.base import recording_clock
 from ledger.domain.idempotency import IdempotencyKey
 from ledger.domain.values import check_text
+from ledger.privacy.keys import KeyRing
 
 MAX_IDEMPOTENCY_KEY = 200
+# Where a claim's fingerprint is sealed (the associated data of its seal).
+FINGERPRINT_PLACE = "idempotency:fingerprint"
 
 
 @dataclass(frozen=True)
@@ -42,6 +53,7 @@ class IdempotentWrites(Application):
 
     clock: Callable[[], datetime]
     counters: WriteCounters
+    keyring: KeyRing
 
     def idempotent(
         self, *, scope: str, key: str, fingerprint: str, write: Callable[[], WriteResult]
@@ -90,11 +102,13 @@ class IdempotentWrites(Application):
         if not pending:
             return None
         first = pending[0]
+        subject = str(first.originator_id)
+        fingerprint = self.keyring.seal_text(subject, FINGERPRINT_PLACE, claim.fingerprint)
         with recording_clock(self.clock):
             return IdempotencyKey(
                 scope=claim.scope,
                 key=claim.key,
-                fingerprint=claim.fingerprint,
+                fingerprint=fingerprint,
                 result_id=business_id_of(aggregate),  # type: ignore[arg-type]
                 event_originator_id=first.originator_id,
                 event_version=first.originator_version,
@@ -108,7 +122,15 @@ class IdempotentWrites(Application):
         except AggregateNotFoundError:
             return None
         assert isinstance(record, IdempotencyKey)
-        if record.fingerprint != fingerprint:
+        subject = str(record.event_originator_id)
+        first = self.keyring.open_text(subject, FINGERPRINT_PLACE, record.fingerprint)
+        if first is None:
+            raise RuleViolation(
+                "idempotency_key_reused",
+                "this Idempotency-Key's first request cannot be compared with this one (the "
+                "personal data it wrote was erased); use a new key",
+            )
+        if first != fingerprint:
             raise RuleViolation(
                 "idempotency_key_reused",
                 "this Idempotency-Key was first used with another request; use a new key",

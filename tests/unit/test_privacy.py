@@ -339,3 +339,52 @@ def test_a_key_ring_keeps_few_contexts_made_and_none_for_an_erased_subject(
     assert ring.for_opening("s7") is None
     with pytest.raises(keys.SubjectErased):
         ring.for_sealing("s7")
+
+
+def test_an_idempotency_claim_keeps_its_fingerprint_sealed_and_erased_with_the_client(
+    world,
+) -> None:
+    """A claim's fingerprint hashes the request's body (a name, what was said): kept in the
+    clear it would let anyone holding the log confirm a guess, after erasure too. Sealed
+    under the client's key, it compares retries as before and goes with the key."""
+    ledger, clock = world
+    fingerprint = "ab" * 32  # the hex digest the API's writer gives
+
+    def contact() -> object:
+        return ledger.log_contact(
+            client_id="C1",
+            channel="phone",
+            staff_id="M1",
+            purpose="留学贷款",
+            occurred_at=clock.now,
+            recorded_by="t",
+        )
+
+    first, replayed = ledger.idempotent(
+        scope="admin", key="k1", fingerprint=fingerprint, write=contact
+    )
+    assert not replayed
+    stored = b"".join(n.state for n in ledger.recorder.select_notifications(start=1, limit=10**6))
+    assert fingerprint.encode() not in stored
+    again, replayed = ledger.idempotent(
+        scope="admin", key="k1", fingerprint=fingerprint, write=lambda: pytest.fail("wrote again")
+    )
+    assert (again, replayed) == (first, True)
+    with pytest.raises(RuleViolation) as other:
+        ledger.idempotent(scope="admin", key="k1", fingerprint="cd" * 32, write=contact)
+    assert other.value.rule == "idempotency_key_reused"
+    assert "another request" in str(other.value)
+
+    ledger.churn(
+        client_id="C1", kind="normal", reason="moved", effective_at=clock.now, recorded_by="t"
+    )
+    clock.now += timedelta(days=6 * 366)
+    _erase(ledger)
+    position = ledger.position
+    with pytest.raises(RuleViolation) as erased:
+        ledger.idempotent(
+            scope="admin", key="k1", fingerprint=fingerprint, write=lambda: pytest.fail("wrote")
+        )
+    assert erased.value.rule == "idempotency_key_reused"
+    assert "erased" in str(erased.value)
+    assert ledger.position == position
