@@ -29,6 +29,7 @@ from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING, Any
 
+from ledger.projections.recovery import failure_text
 from ledger.store.sqlite import stop_waking, wake, wake_on_save
 
 if TYPE_CHECKING:
@@ -236,7 +237,7 @@ def follow_and_report(runner: ProjectionRunner, reports: Connection, nudges: Con
     def report() -> None:
         failures = dict(runner.failures)
         if runner.error is not None:  # following stopped (the store went away): recovering
-            failures["projections"] = str(runner.error)
+            failures["projections"] = failure_text(runner.error)
         state = {"positions": dict(runner.progress.positions), "failures": failures}
         with sending:
             try:

@@ -37,6 +37,8 @@ class ViewEventError(ProjectionError):
         )
         self.name = name
         self.position = position
+        # Without the error's own text (`failure_text`).
+        self.public = f"view {name} stopped at position {position}: {type(error).__name__}"
 
 
 class ViewBehindError(ProjectionError):
@@ -47,6 +49,17 @@ class ViewBehindError(ProjectionError):
             f"view {name} is at position {position} but this batch follows {after}: it was "
             "reset by another process (ledger rebuild?); restart this runner"
         )
+
+
+def failure_text(error: BaseException) -> str:
+    """What a failure says outside the log (the health endpoint answers it without a
+    token): where a view stopped and the kind of error, not the error's own text, which
+    may quote a value the event held or a database's key and host. The log has it whole."""
+    if isinstance(error, ViewEventError):
+        return error.public
+    if isinstance(error, ViewBehindError):  # names, positions and what to do: nothing else
+        return str(error)
+    return type(error).__name__
 
 
 class Recovery:
@@ -64,7 +77,7 @@ class Recovery:
         return self._recovering.locked()
 
     def view_failed(self, name: str, error: BaseException) -> None:
-        self.failures[name] = str(error)
+        self.failures[name] = failure_text(error)
         log.error("projection %s: %s; retrying with backoff", name, error, exc_info=error)
         self.runner.progress.notify()
         if name not in self._retrying:
@@ -85,7 +98,7 @@ class Recovery:
                         # Back among the followed views from the next batch on.
                         self.failures.pop(name, None)
                 except Exception as error:
-                    self.failures[name] = str(error)
+                    self.failures[name] = failure_text(error)
                     log.error("projection %s: still failing: %s", name, error)
                     delay = min(delay * 2, RETRY_LONGEST)
                     continue

@@ -7,6 +7,7 @@ from ledger.api.deps import ContainerDep
 from ledger.api.routing import resource_router
 from ledger.api.schemas import HealthPublic
 from ledger.api.schemas.health import ProjectorPublic
+from ledger.projections.recovery import failure_text
 
 router = resource_router("/v1/health", tag="health", problems=(500,))
 
@@ -21,7 +22,7 @@ def health(container: ContainerDep) -> HealthPublic | Response:
     runner = container.runner if container.views_built else None
     errors = dict(runner.failures) if runner is not None else {}
     if runner is not None and runner.error is not None:
-        errors["projections"] = str(runner.error)
+        errors["projections"] = failure_text(runner.error)
     projector = container.projector
     if projector is not None and (problem := projector.problem()) is not None:
         errors["projector"] = problem
