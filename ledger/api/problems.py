@@ -95,7 +95,8 @@ async def _on_invalid_input(request: Request, exc: InvalidInput) -> JSONResponse
 
 
 async def _on_rule(request: Request, exc: RuleViolation) -> JSONResponse:
-    return problem_response(409, exc.message, slug=exc.rule.replace("_", "-"), rule=exc.rule)
+    # The type ends in the rule's own name (API.md 1.1: "`type` ending `retention_period`").
+    return problem_response(409, exc.message, slug=exc.rule, rule=exc.rule)
 
 
 async def _on_not_found(request: Request, exc: NotFound) -> JSONResponse:

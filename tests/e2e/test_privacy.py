@@ -111,9 +111,7 @@ class PrivacyContract:
         body = {"reason": "client asked", "legal_basis": "PIPL art. 47"}
         active = world.client()
         problem = assert_problem(world.post_raw(f"/v1/clients/{active}/erasure", body), 409)
-        assert problem["type"].endswith("retention_period") or problem["type"].endswith(
-            "retention-period"
-        )
+        assert problem["type"] == "urn:ledger:problem:retention_period"  # API.md 1.1
         recent = world.client()
         world.post(
             f"/v1/clients/{recent}/churn",
