@@ -15,7 +15,7 @@ from typing import Any
 from eventsourcing.persistence import InfrastructureFactory
 from eventsourcing.utils import Environment
 
-from ledger.application import Ledger
+from ledger.application import Ledger, Principal
 from ledger.config import Settings
 from ledger.domain import NotFound
 from ledger.integrity import Integrity
@@ -160,6 +160,12 @@ class Container:
     view_names: list[str] = field(default_factory=lambda: list(PROJECTIONS))
     # The child process running the projections, when they run apart.
     projector: ProjectorProcess | None = None
+
+    def identify(self, token: str) -> Principal | None:
+        """The caller a bearer token names: the configured admin token, or a valid key;
+        None for any other (what the API and the console each answer then is theirs)."""
+        admin = self.settings.admin_token
+        return self.ledger.identify(token, admin_token=admin.get_secret_value() if admin else None)
 
     @cached_property
     def integrity(self) -> Integrity:

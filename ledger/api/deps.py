@@ -56,10 +56,7 @@ def get_principal(
         raise unauthorized("send Authorization: Bearer <token>")
     # Read here, not through a dependency: FastAPI solves each one on every request.
     container: Container = request.app.state.container
-    admin = container.settings.admin_token
-    principal = container.ledger.identify(
-        credentials.credentials, admin_token=admin.get_secret_value() if admin else None
-    )
+    principal = container.identify(credentials.credentials)
     if principal is None:
         raise unauthorized("the bearer token is unknown or revoked")
     request.state.principal = principal.name  # for the request's log line

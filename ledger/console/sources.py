@@ -92,10 +92,7 @@ class Sources:
 
     def identify(self, token: str) -> Principal:
         """The principal of a token; 401 for an unknown or revoked one."""
-        admin = self.settings.admin_token
-        principal = self.ledger.identify(
-            token, admin_token=admin.get_secret_value() if admin else None
-        )
+        principal = self.container.identify(token)
         if principal is None:
             raise HTTPException(401, "the token is unknown or revoked")
         return principal
