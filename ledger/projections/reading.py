@@ -18,12 +18,18 @@ from eventsourcing.persistence import Notification, Tracking
 TrackedEvent = tuple[Any, Tracking, str]
 
 # Catching up (a rebuild) reads further ahead: fewer, larger transactions. Each batch
-# writes the pages it touches to the write-ahead log once, so larger ones write less; a
-# view caught up alone takes larger ones in about the memory all five take together.
-# Three batches are held at once (one read, one waiting, one applied): at 20,000 events
-# a catch-up of all five peaked at 607 MiB (bench/RESULTS.md section 7, session 6).
-CATCH_UP_BATCH = 5000
+# writes the pages it touches to the write-ahead log once, and the views' rows are keyed by
+# client, so a batch touches pages all over their tables: larger ones write less (views of
+# 200,000 events: 357,058 page writes in batches of 5,000, 258,572 in batches of 10,000).
+# A view caught up alone takes larger ones in about the memory all five take together.
+# With the log read between batches one batch is held at a time (with a reader thread
+# ahead, three: at 20,000 events all five peaked at 607 MiB, bench/RESULTS.md section 7,
+# session 6); its rows are held per view, so a process of more views takes fewer events
+# (`CATCH_UP_VIEW_EVENTS` over the views): at 200,000 events, two views in batches of
+# 10,000 peaked at 195 MiB, three at 229 MiB (5,000: 176 and 209), session 10.
+CATCH_UP_BATCH = 10000
 CATCH_UP_BATCH_ALONE = 10000
+CATCH_UP_VIEW_EVENTS = 30000
 
 
 def deserialise(

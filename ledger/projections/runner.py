@@ -25,6 +25,7 @@ from ledger.projections.kit import BatchView, ViewProjection
 from ledger.projections.reading import (
     CATCH_UP_BATCH,
     CATCH_UP_BATCH_ALONE,
+    CATCH_UP_VIEW_EVENTS,
     ReadAhead,
     TrackedEvent,
     cyclic_collection_paused,
@@ -206,7 +207,11 @@ class ProjectionRunner(Following):
         `following` (the catch-up `follow()` starts with): a view that fails on an event is
         set aside and retried while the others go on, and `stop()` ends it between batches."""
         start = self._load_positions(names)
-        limit = CATCH_UP_BATCH_ALONE if len(names) == 1 else CATCH_UP_BATCH
+        limit = (
+            CATCH_UP_BATCH_ALONE
+            if len(names) == 1
+            else min(CATCH_UP_BATCH, CATCH_UP_VIEW_EVENTS // len(names))
+        )
         in_turn = all(getattr(self.views[n], "caught_up_in_turn", False) for n in names)
         batches = 0
         topics = self._topics(names)

@@ -260,3 +260,33 @@ def test_a_view_named_twice_is_rebuilt_once(monkeypatch: pytest.MonkeyPatch) -> 
         "roster": 7,
     }
     assert seen == [["reports", "roster"]]
+
+
+def test_a_process_of_more_views_catches_up_in_smaller_batches(
+    container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each view holds its rows of a batch until it commits: the events a batch takes are
+    shared out over the views caught up together, up to `CATCH_UP_BATCH`."""
+    end = _ledger_with_a_contact(container)
+    projections = container.start_projections(follow=False)
+    limits: list[int] = []
+    original = runner.ReadAhead
+
+    def reading_ahead(app: Any, start: int, topics: Any, limit: int, **kwargs: Any) -> Any:
+        limits.append(limit)
+        return original(app, start, topics, limit, **kwargs)
+
+    monkeypatch.setattr(runner, "ReadAhead", reading_ahead)
+    monkeypatch.setattr(runner, "CATCH_UP_VIEW_EVENTS", 12)
+    monkeypatch.setattr(runner, "CATCH_UP_BATCH", 5)
+    monkeypatch.setattr(runner, "CATCH_UP_BATCH_ALONE", 7)
+    whole = None
+    for names in (["roster"], ["roster", "audit"], ["roster", "audit", "reports"], None):
+        assert projections.rebuild(names) == end
+        if names is None:
+            whole = dump(projections.views)
+    assert limits == [7, 5, 4, 12 // len(projections.views)]
+    monkeypatch.setattr(runner, "CATCH_UP_VIEW_EVENTS", 1000)
+    monkeypatch.setattr(runner, "CATCH_UP_BATCH", 1000)
+    assert projections.rebuild() == end
+    assert dump(projections.views) == whole
