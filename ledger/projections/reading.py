@@ -19,16 +19,17 @@ TrackedEvent = tuple[Any, Tracking, str]
 
 # Catching up (a rebuild) reads further ahead: fewer, larger transactions. Each batch
 # writes the pages it touches to the write-ahead log once, and the views' rows are keyed by
-# client, so a batch touches pages all over their tables: larger ones write less (views of
-# 200,000 events: 357,058 page writes in batches of 5,000, 258,572 in batches of 10,000).
-# A view caught up alone takes larger ones in about the memory all five take together.
+# client, so a batch touches pages all over their tables: larger ones write less (the
+# maintenance and roster views of 200,000 events: 357,058 page writes in batches of 5,000,
+# 258,572 of 10,000, 221,685 of 15,000; session 10).
 # With the log read between batches one batch is held at a time (with a reader thread
 # ahead, three: at 20,000 events all five peaked at 607 MiB, bench/RESULTS.md section 7,
 # session 6); its rows are held per view, so a process of more views takes fewer events
-# (`CATCH_UP_VIEW_EVENTS` over the views): at 200,000 events, two views in batches of
-# 10,000 peaked at 195 MiB, three at 229 MiB (5,000: 176 and 209), session 10.
-CATCH_UP_BATCH = 10000
-CATCH_UP_BATCH_ALONE = 10000
+# (`CATCH_UP_VIEW_EVENTS` over the views): at 200,000 events those two views peaked at
+# 176, 195 and 215 MiB in batches of 5,000, 10,000 and 15,000; the reports, audit and
+# accountability views at 209 and 229 MiB in batches of 5,000 and 10,000.
+CATCH_UP_BATCH = 15000
+CATCH_UP_BATCH_ALONE = 15000
 CATCH_UP_VIEW_EVENTS = 30000
 
 
