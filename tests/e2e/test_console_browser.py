@@ -178,6 +178,8 @@ def test_the_manager_logs_a_visit_that_shows_in_the_timeline_and_clears_the_over
     page.wait_for_url(f"**/clients/{scene.overdue}")
     assert "年度回访" in page.locator("#contacts").inner_text()
     page.get_by_role("link", name="事件时间线").click()
+    # `count()` does not wait: read the timeline once it has loaded, not the page before it.
+    page.wait_for_url(f"**/clients/{scene.overdue}/timeline?*")
     assert page.locator("tr[data-type=ContactLogged]").count() == 1
     assert "年度回访" in page.locator("tr[data-type=ContactLogged]").inner_text()
     page.goto("/")
