@@ -262,13 +262,8 @@ def test_a_view_named_twice_is_rebuilt_once(monkeypatch: pytest.MonkeyPatch) -> 
     assert seen == [["reports", "roster"]]
 
 
-def test_a_process_of_more_views_catches_up_in_smaller_batches(
-    container: Container, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Each view holds its rows of a batch until it commits: the events a batch takes are
-    shared out over the views caught up together, up to `CATCH_UP_BATCH`."""
-    end = _ledger_with_a_contact(container)
-    projections = container.start_projections(follow=False)
+def _batch_limits(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The number of events each catch-up's batches take, from then on."""
     limits: list[int] = []
     original = runner.ReadAhead
 
@@ -277,6 +272,17 @@ def test_a_process_of_more_views_catches_up_in_smaller_batches(
         return original(app, start, topics, limit, **kwargs)
 
     monkeypatch.setattr(runner, "ReadAhead", reading_ahead)
+    return limits
+
+
+def test_a_process_of_more_views_catches_up_in_smaller_batches(
+    container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each view holds its rows of a batch until it commits: the events a batch takes are
+    shared out over the views caught up together, up to `CATCH_UP_BATCH`."""
+    end = _ledger_with_a_contact(container)
+    projections = container.start_projections(follow=False)
+    limits = _batch_limits(monkeypatch)
     monkeypatch.setattr(runner, "CATCH_UP_VIEW_EVENTS", 12)
     monkeypatch.setattr(runner, "CATCH_UP_BATCH", 5)
     monkeypatch.setattr(runner, "CATCH_UP_BATCH_ALONE", 7)
@@ -289,4 +295,28 @@ def test_a_process_of_more_views_catches_up_in_smaller_batches(
     monkeypatch.setattr(runner, "CATCH_UP_VIEW_EVENTS", 1000)
     monkeypatch.setattr(runner, "CATCH_UP_BATCH", 1000)
     assert projections.rebuild() == end
+    assert dump(projections.views) == whole
+
+
+def test_views_caught_up_reading_ahead_keep_the_batches_they_were_measured_with(
+    container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reading ahead (views in threads: PostgreSQL's) holds three batches at once, not one:
+    those take at most `CATCH_UP_AHEAD` events (`CATCH_UP_AHEAD_ALONE` for a view alone),
+    whatever the larger batches views caught up in turn take."""
+    end = _ledger_with_a_contact(container)
+    projections = container.start_projections(follow=False)
+    assert projections.rebuild() == end
+    whole = dump(projections.views)
+    for view in projections.views.values():
+        monkeypatch.setattr(type(view), "caught_up_in_turn", False)
+    limits = _batch_limits(monkeypatch)
+    monkeypatch.setattr(runner, "CATCH_UP_VIEW_EVENTS", 12)
+    monkeypatch.setattr(runner, "CATCH_UP_BATCH", 5)
+    monkeypatch.setattr(runner, "CATCH_UP_BATCH_ALONE", 7)
+    monkeypatch.setattr(runner, "CATCH_UP_AHEAD", 3)
+    monkeypatch.setattr(runner, "CATCH_UP_AHEAD_ALONE", 6)
+    for names in (["roster"], ["roster", "audit"], ["roster", "audit", "reports"], None):
+        assert projections.rebuild(names) == end
+    assert limits == [6, 3, 3, 2]
     assert dump(projections.views) == whole
