@@ -4,7 +4,8 @@ back to back under the same load generator, rounds alternating A/B.
     python -m bench.http_vs_reference [--seconds 15] [--rounds 3] [--clients 200]
 
 8 connections (one thread each), each posting contacts on a random client of 200 with its
-manager key; the ledger is `ledger serve` on SQLite (its projections in its child process), the
+manager key; the ledger is `ledger serve` on SQLite (its projections in the serving process,
+as API.md has it; `--projections-apart`: in a child process of the server), the
 reference FastAPI + pydantic + one SQLite insert per request. Printed per run: writes/s,
 client-side p50/p99, the serving process tree's CPU per write, and for the ledger the
 server-side figures read from its /metrics (requests, mean, p99 bucket). Load average
