@@ -16,7 +16,7 @@ from eventsourcing.persistence import Notification
 
 from ledger.projections.reading import cyclic_collection_paused
 from ledger.projections.rebuild_settings import RebuildSettings
-from ledger.projections.recovery import ProjectionError
+from ledger.projections.recovery import ProjectionError, failure_text
 from ledger.store.pulls import PULL_GAP
 
 if TYPE_CHECKING:
@@ -204,7 +204,7 @@ class Following(_Base):
             self._fail(error)
 
     def _fail(self, error: BaseException) -> None:
-        log.exception("projections stopped: %s", error)
+        log.error("projections stopped: %s", failure_text(error))
         self.error = error
         self._stopping.set()
         if self._subscription is not None:

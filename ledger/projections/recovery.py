@@ -52,9 +52,11 @@ class ViewBehindError(ProjectionError):
 
 
 def failure_text(error: BaseException) -> str:
-    """What a failure says outside the log (the health endpoint answers it without a
-    token): where a view stopped and the kind of error, not the error's own text, which
-    may quote a value the event held or a database's key and host. The log has it whole."""
+    """What a failure says to the health endpoint (answered without a token) and to the
+    log: where a view stopped and the kind of error, not the error's own text, which may
+    quote a value the event held (a name, what was said) or a database's key and host. The
+    JSON log lines keep an exception's type only, for the same reason (`api.observability`);
+    the position names the event, for those allowed to read it."""
     if isinstance(error, ViewEventError):
         return error.public
     if isinstance(error, ViewBehindError):  # names, positions and what to do: nothing else
@@ -78,7 +80,8 @@ class Recovery:
 
     def view_failed(self, name: str, error: BaseException) -> None:
         self.failures[name] = failure_text(error)
-        log.error("projection %s: %s; retrying with backoff", name, error, exc_info=error)
+        # As every log line of the ledger: no exception's text (see `failure_text`).
+        log.error("projection %s: %s; retrying with backoff", name, self.failures[name])
         self.runner.progress.notify()
         if name not in self._retrying:
             self._retrying.add(name)
@@ -99,7 +102,7 @@ class Recovery:
                         self.failures.pop(name, None)
                 except Exception as error:
                     self.failures[name] = failure_text(error)
-                    log.error("projection %s: still failing: %s", name, error)
+                    log.error("projection %s: still failing: %s", name, self.failures[name])
                     delay = min(delay * 2, RETRY_LONGEST)
                     continue
                 log.warning("projection %s: recovered", name)
