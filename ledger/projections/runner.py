@@ -20,6 +20,7 @@ from typing import Any
 from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError, Notification
 
+from ledger.config import DEFAULT_READ_WAIT_SECONDS
 from ledger.projections.following import BATCH, Following
 from ledger.projections.kit import BatchView, ViewProjection
 from ledger.projections.reading import (
@@ -90,12 +91,20 @@ class ProjectionRunner(Following):
         """How far each projection has processed the log, as its view records it."""
         return {name: view.max_tracking_id(self.app.name) or 0 for name, view in self.views.items()}
 
-    def wait(self, position: int, timeout: float = 5.0, names: Iterable[str] | None = None) -> bool:
+    def wait(
+        self,
+        position: int,
+        timeout: float = DEFAULT_READ_WAIT_SECONDS,
+        names: Iterable[str] | None = None,
+    ) -> bool:
         """True once every (named) projection has processed `position`; False on timeout."""
         return self.progress.wait(position, timeout, names)
 
     async def wait_async(
-        self, position: int, timeout: float = 5.0, names: Iterable[str] | None = None
+        self,
+        position: int,
+        timeout: float = DEFAULT_READ_WAIT_SECONDS,
+        names: Iterable[str] | None = None,
     ) -> bool:
         """`wait` for a request on the event loop: it holds no worker thread while it
         waits, and answers False at once for a position beyond the end of the log."""
