@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import traceback
 from typing import TYPE_CHECKING
 
 from ledger.store import STORE_UNAVAILABLE
@@ -64,6 +65,17 @@ def failure_text(error: BaseException) -> str:
     return type(error).__name__
 
 
+def raised_at(error: BaseException) -> str:
+    """Where the error (or the error it was raised from) was raised: the code's file, line
+    and function, for the log; no value, so no personal data."""
+    cause = error.__cause__ or error
+    frames = traceback.extract_tb(cause.__traceback__)
+    if not frames:
+        return "?"
+    last = frames[-1]
+    return f"{last.filename}:{last.lineno} in {last.name}"
+
+
 class Recovery:
     """The runner's failed views and its recovery from a store that went away."""
 
@@ -81,7 +93,12 @@ class Recovery:
     def view_failed(self, name: str, error: BaseException) -> None:
         self.failures[name] = failure_text(error)
         # As every log line of the ledger: no exception's text (see `failure_text`).
-        log.error("projection %s: %s; retrying with backoff", name, self.failures[name])
+        log.error(
+            "projection %s: %s, raised at %s; retrying with backoff",
+            name,
+            self.failures[name],
+            raised_at(error),
+        )
         self.runner.progress.notify()
         if name not in self._retrying:
             self._retrying.add(name)
