@@ -23,12 +23,12 @@ TrackedEvent = tuple[Any, Tracking, str]
 # maintenance and roster views of 200,000 events: 357,058 page writes in batches of 5,000,
 # 258,572 of 10,000, 221,685 of 15,000; session 10).
 # Views caught up in turn (SQLite's) hold one batch at a time, the log read between
-# batches; its rows are held per view, so a process of more views takes fewer events
-# (`CATCH_UP_VIEW_EVENTS` over the views): at 200,000 events the maintenance and roster
-# views peaked at 176, 195 and 215 MiB in batches of 5,000, 10,000 and 15,000; the reports,
-# audit and accountability views at 209 and 229 MiB in batches of 5,000 and 10,000.
+# batches; its rows are held per view, so a batch takes `CATCH_UP_VIEW_EVENTS` shared out
+# over the views caught up together, up to `CATCH_UP_BATCH` (a view alone, or two, 15,000;
+# three 10,000; five 6,000): at 200,000 events the maintenance and roster views peaked at
+# 176, 195 and 215 MiB in batches of 5,000, 10,000 and 15,000; the reports, audit and
+# accountability views at 209 and 229 MiB in batches of 5,000 and 10,000.
 CATCH_UP_BATCH = 15000
-CATCH_UP_BATCH_ALONE = 15000
 CATCH_UP_VIEW_EVENTS = 30000
 # Views caught up in threads (PostgreSQL's) read the log ahead and hold three batches at
 # once (one read, one waiting, one applied: at 20,000 events all five peaked at 607 MiB,

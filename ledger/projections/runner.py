@@ -27,7 +27,6 @@ from ledger.projections.reading import (
     CATCH_UP_AHEAD,
     CATCH_UP_AHEAD_ALONE,
     CATCH_UP_BATCH,
-    CATCH_UP_BATCH_ALONE,
     CATCH_UP_VIEW_EVENTS,
     ReadAhead,
     TrackedEvent,
@@ -218,15 +217,10 @@ class ProjectionRunner(Following):
         `following` (the catch-up `follow()` starts with): a view that fails on an event is
         set aside and retried while the others go on, and `stop()` ends it between batches."""
         start = self._load_positions(names)
-        alone = len(names) == 1
         in_turn = all(getattr(self.views[n], "caught_up_in_turn", False) for n in names)
-        limit = (
-            CATCH_UP_BATCH_ALONE
-            if alone
-            else min(CATCH_UP_BATCH, CATCH_UP_VIEW_EVENTS // len(names))
-        )
+        limit = min(CATCH_UP_BATCH, CATCH_UP_VIEW_EVENTS // len(names))
         if not in_turn:  # three batches held at once (`ReadAhead`)
-            limit = min(limit, CATCH_UP_AHEAD_ALONE if alone else CATCH_UP_AHEAD)
+            limit = min(limit, CATCH_UP_AHEAD_ALONE if len(names) == 1 else CATCH_UP_AHEAD)
         batches = 0
         topics = self._topics(names)
         with ReadAhead(self.app, start, topics, limit, ahead=not in_turn) as reader:

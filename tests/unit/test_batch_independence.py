@@ -111,7 +111,6 @@ def _random_history(app: Any, rng: random.Random, *, clients: int, steps: int) -
 
 def _batches_of(monkeypatch: pytest.MonkeyPatch, size: int) -> None:
     monkeypatch.setattr(runner, "CATCH_UP_BATCH", size)
-    monkeypatch.setattr(runner, "CATCH_UP_BATCH_ALONE", size)
 
 
 @pytest.mark.parametrize("seed", range(3))

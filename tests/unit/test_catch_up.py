@@ -134,7 +134,6 @@ def test_small_read_batches_give_the_same_rows_and_positions(
     assert projections.rebuild() == end
     whole = dump(projections.views)
     monkeypatch.setattr(runner, "CATCH_UP_BATCH", 2)
-    monkeypatch.setattr(runner, "CATCH_UP_BATCH_ALONE", 3)
     assert projections.rebuild() == end
     assert dump(projections.views) == whole
     for name in projections.views:
@@ -175,7 +174,7 @@ def test_prospects_closed_in_the_batch_that_found_them_or_a_later_one_alike(
         ("P2", "dropped", None),
         ("P3", "converted", "PC3"),
     ]
-    monkeypatch.setattr(runner, "CATCH_UP_BATCH_ALONE", 1)
+    monkeypatch.setattr(runner, "CATCH_UP_BATCH", 1)
     assert projections.rebuild(["reports"]) == end
     assert dump(projections.views) == whole
 
@@ -284,14 +283,14 @@ def test_a_process_of_more_views_catches_up_in_smaller_batches(
     projections = container.start_projections(follow=False)
     limits = _batch_limits(monkeypatch)
     monkeypatch.setattr(runner, "CATCH_UP_VIEW_EVENTS", 12)
-    monkeypatch.setattr(runner, "CATCH_UP_BATCH", 5)
-    monkeypatch.setattr(runner, "CATCH_UP_BATCH_ALONE", 7)
+    monkeypatch.setattr(runner, "CATCH_UP_BATCH", 7)
     whole = None
     for names in (["roster"], ["roster", "audit"], ["roster", "audit", "reports"], None):
         assert projections.rebuild(names) == end
         if names is None:
             whole = dump(projections.views)
-    assert limits == [7, 5, 4, 12 // len(projections.views)]
+    # Capped for one view, shared out for more.
+    assert limits == [7, 6, 4, 12 // len(projections.views)]
     monkeypatch.setattr(runner, "CATCH_UP_VIEW_EVENTS", 1000)
     monkeypatch.setattr(runner, "CATCH_UP_BATCH", 1000)
     assert projections.rebuild() == end
@@ -312,8 +311,7 @@ def test_views_caught_up_reading_ahead_keep_the_batches_they_were_measured_with(
         monkeypatch.setattr(type(view), "caught_up_in_turn", False)
     limits = _batch_limits(monkeypatch)
     monkeypatch.setattr(runner, "CATCH_UP_VIEW_EVENTS", 12)
-    monkeypatch.setattr(runner, "CATCH_UP_BATCH", 5)
-    monkeypatch.setattr(runner, "CATCH_UP_BATCH_ALONE", 7)
+    monkeypatch.setattr(runner, "CATCH_UP_BATCH", 7)
     monkeypatch.setattr(runner, "CATCH_UP_AHEAD", 3)
     monkeypatch.setattr(runner, "CATCH_UP_AHEAD_ALONE", 6)
     for names in (["roster"], ["roster", "audit"], ["roster", "audit", "reports"], None):
