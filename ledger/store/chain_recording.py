@@ -14,7 +14,8 @@ from ledger.integrity.chain import ChainEvent
 from ledger.integrity.merkle import Block
 
 # Every version of an aggregate, as `(after, upto)`: what each recorder's
-# `event_positions` reads unless asked for a page's versions (a history page, issue 17).
+# `event_positions` and `aggregate_rows` read unless asked for fewer (a history page, an
+# idempotent write's replay).
 ALL_VERSIONS = (0, 2**31 - 1)
 
 
