@@ -15,7 +15,7 @@ from pydantic import BaseModel
 
 from ledger.api.deps import LedgerDep, ReadRecorderDep, RestatedDep, check_period
 from ledger.api.exports import every_page
-from ledger.api.routers.audit import MAX_LIMIT, Text, with_data
+from ledger.api.routers.audit import Text, with_data
 from ledger.api.routing import READ_PROBLEMS, resource_router
 from ledger.api.schemas import (
     AMOUNT_PATTERN,
@@ -44,6 +44,7 @@ from ledger.api.schemas import (
 from ledger.application import Ledger
 from ledger.bootstrap import ReadModels
 from ledger.domain import InvalidInput
+from ledger.domain.values import MAX_LIMIT
 from ledger.projections.audit import AuditQuery
 from ledger.projections.maintenance import DEFAULT_MIN_ASSETS, DEFAULT_UNACKNOWLEDGED_DAYS
 
