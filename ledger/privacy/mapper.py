@@ -123,6 +123,13 @@ class PersonalDataMapper(Mapper[Any]):
     def _seal_fields(
         self, fields: PersonalFields, topic: str, subject: str, version: int, state: dict
     ) -> None:
+        # `state` is a copy of the event's, but the dicts in it are the event's own, and
+        # the aggregate's state holds them too (a profile update's changes): sealed in
+        # copies, never in place.
+        for name in fields.dict_names:
+            values = state.get(name)
+            if isinstance(values, dict):
+                state[name] = dict(values)
         aead = None
         for path, container, key in _slots(fields, state):
             value = container[key]

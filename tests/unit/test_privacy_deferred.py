@@ -105,6 +105,23 @@ def test_a_loaded_event_stores_again_sealed_in_its_place(mapper: PersonalDataMap
     assert mapper.to_domain_event(stored).summary == "asked about the Shenzhen flat"
 
 
+def test_storing_an_event_leaves_it_and_its_aggregate_plain(
+    ledger: Ledger, bank: Bank, client_id: str
+) -> None:
+    """The mapper seals a copy of what it stores: a profile update's `changes` is one dict
+    shared by the event and the client's state, so sealing it in place put ciphertext in
+    the client kept in hand after the save (and in any snapshot taken of it)."""
+    client = ledger.repository.get(Client.id_for(client_id))
+    client.update_profile(
+        changes={"phone": "13800000000", "employer": "Acme"}, effective_at=NOW, **by()
+    )
+    event = client.collect_events()[-1]
+    stored = ledger.mapper.to_stored_event(event)
+    assert b"13800000000" not in stored.state
+    assert event.changes == {"phone": "13800000000", "employer": "Acme"}
+    assert client.profile_updates[-1][2] == {"phone": "13800000000", "employer": "Acme"}
+
+
 def _sealed_values(value: object) -> list[SealedValue]:
     if isinstance(value, SealedValue):
         return [value]
