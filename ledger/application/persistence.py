@@ -122,6 +122,32 @@ class LedgerPersistence(Application):
         self.notify(processing_event.events)  # type: ignore[arg-type]
         return recordings
 
+    def _take_snapshots(self, processing_event: ProcessingEvent[UUID]) -> None:
+        """The library's snapshots (eventsourcing 9.5.6: `take_snapshot` loads the aggregate
+        again at the event's version, from its last snapshot and up to 100 events decoded
+        and opened: ~3.7 ms, 37 us a write), taken of the aggregate in hand when it stands
+        at that version: the saved aggregate is the one those events were applied to, as
+        recorded (restamped too, `_record`). Any other event at an interval (one before the
+        last of its aggregate in the same save) is the library's."""
+        if not self.snapshots or not self.snapshotting_intervals:
+            return
+        later = ProcessingEvent[UUID]()
+        for event in processing_event.events:
+            aggregate = processing_event.aggregates.get(event.originator_id)
+            if aggregate is None:
+                continue
+            interval = self.snapshotting_intervals.get(type(aggregate))
+            if interval is None or event.originator_version % interval:
+                continue
+            taker = getattr(type(aggregate), "Snapshot", self.snapshot_class)
+            if taker is not None and aggregate.version == event.originator_version:
+                self.snapshots.put([taker.take(aggregate)])
+            else:
+                later.events.append(event)
+                later.aggregates[event.originator_id] = aggregate
+        if later.events:
+            super()._take_snapshots(later)
+
     def _record(self, processing_event: ProcessingEvent[UUID]) -> list[Recording[UUID]]:
         """The events recorded; stamped again, no earlier than the log's last recorded time,
         when another writer inserted events stamped later first (`recorded_order`)."""

@@ -432,6 +432,70 @@ class ApplicationStoreContract(TwoLedgersOnOneStore):
             other_ledger.retract(client_id=client_id, event_id=early.event_id, reason="r", **by())
         assert info.value.rule == "already_retracted"
 
+    def test_a_snapshot_taken_on_save_is_the_recorded_state_at_its_version(
+        self, ledger: Ledger, other_ledger: Ledger, bank: Bank, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A save at a snapshot interval snapshots the aggregate in hand, not one loaded
+        again from the store; unless the interval falls before the last event of the save,
+        which the library's own `take_snapshot` loads. Either way the snapshot holds what
+        replaying the recorded events to its version gives."""
+        reloaded: list[int | None] = []
+        library_take = ledger.take_snapshot
+
+        def counted(aggregate_id: Any, version: int | None = None, **kwargs: Any) -> None:
+            reloaded.append(version)
+            library_take(aggregate_id, version, **kwargs)
+
+        monkeypatch.setattr(ledger, "take_snapshot", counted)
+        start = NOW - timedelta(days=50)
+        client_id = register(ledger, bank, at=start)
+        client_uuid = Client.id_for(client_id)
+        ledger.update_profile(
+            client_id=client_id, changes={"phone": "1", "employer": "Acme"}, **by()
+        )
+        ledger.report_assets(client_id=client_id, amount="10.01", as_of=date(2025, 5, 1), **by())
+        ledger.change_tier(
+            client_id=client_id, tier="diamond", reason="r", effective_at=start, **by()
+        )
+        # Each command one event: the 100th is saved alone, in hand at its version.
+        for i in range(96):
+            ledger.log_contact(
+                client_id=client_id,
+                channel="sms",
+                staff_id=bank.manager,
+                occurred_at=start + timedelta(days=1, minutes=i),
+                **by(),
+            )
+        assert ledger.repository.get(client_uuid).version == 100
+        assert reloaded == []
+        # Five events in one save, the interval at the second of them: the library's way.
+        client = ledger.repository.get(client_uuid)
+        for i in range(105):
+            client.log_contact(
+                channel="visit",
+                staff_id=bank.manager,
+                purpose=None,
+                summary=None,
+                recorded_by=ADMIN,
+                effective_at=start + timedelta(days=2, minutes=i),
+            )
+        ledger.save(client)
+        assert client.version == 205
+        assert reloaded == [200]
+
+        assert other_ledger.snapshots is not None
+        snapshots = list(other_ledger.snapshots.get(client_uuid))
+        assert [s.originator_version for s in snapshots] == [100, 200]
+        transcoder = other_ledger.mapper.transcoder
+        for snapshot in snapshots:
+            replayed = None
+            for event in other_ledger.events.get(client_uuid, lte=snapshot.originator_version):
+                replayed = event.mutate(replayed)
+            expected = type(snapshot).take(replayed).state
+            # As stored: what JSON makes of it (a tuple is read back as a list).
+            assert snapshot.state == transcoder.decode(transcoder.encode(expected))
+            assert snapshot.state["_modified_on"] == replayed.modified_on
+
     def test_a_client_with_ten_thousand_contacts_loads_from_a_snapshot(
         self, ledger: Ledger, other_ledger: Ledger, bank: Bank
     ) -> None:
