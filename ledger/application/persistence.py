@@ -159,6 +159,15 @@ class LedgerPersistence(Application):
                     raise
                 at = max(self.clock(), late.last)
                 processing_event.events = [restamped(e, at) for e in processing_event.events]
-                for aggregate in processing_event.aggregates.values():
+                # The aggregates in hand as recorded too: kept for the next command, and
+                # snapshotted (`_take_snapshots`).
+                created = {
+                    e.originator_id
+                    for e in processing_event.events
+                    if e.originator_version == Aggregate.INITIAL_VERSION
+                }
+                for aggregate_id, aggregate in processing_event.aggregates.items():
                     aggregate.modified_on = at  # type: ignore[union-attr]
+                    if aggregate_id in created:
+                        aggregate._created_on = at  # type: ignore[union-attr]
         raise AssertionError("unreachable")

@@ -64,6 +64,42 @@ class RecordedOrderContract(TwoLedgersOnOneStore):
         assert refused.value.last == last
         assert ledger.position == position
 
+    def test_a_client_stamped_again_is_snapshotted_as_recorded(
+        self, ledger: Ledger, bank: Bank, clock: Clock
+    ) -> None:
+        """A new client saved with 100 events at once, stamped before the log's last: its
+        events are stamped again, and so is the client in hand (created and modified at
+        the new time), which the snapshot at version 100 is taken of."""
+        first_at = clock.advance(hours=1)
+        ledger.register_client(client_id=new_id("C"), name="A", unit_id=bank.outlet, **by_admin())
+        clock.advance(minutes=-30)
+        with recording_clock(clock):
+            client = Client.register(
+                client_id=new_id("C"),
+                name="B",
+                unit_id=bank.outlet,
+                tier="standard",
+                recorded_by=ADMIN,
+                effective_at=clock.now - timedelta(days=1),
+            )
+            for minute in range(99):
+                client.log_contact(
+                    channel="phone",
+                    staff_id=bank.manager,
+                    purpose=None,
+                    summary=None,
+                    recorded_by=ADMIN,
+                    effective_at=clock.now - timedelta(hours=20, minutes=-minute),
+                )
+        ledger.save(client)
+        assert (client.created_on, client.modified_on) == (first_at, first_at)
+        assert ledger.snapshots is not None
+        [snapshot] = ledger.snapshots.get(client.id)
+        assert snapshot.originator_version == 100
+        assert snapshot.state["_created_on"] == snapshot.state["_modified_on"] == first_at
+        loaded = ledger.repository.get(client.id)
+        assert (loaded.created_on, loaded.modified_on) == (first_at, first_at)
+
     @pytest.mark.parametrize("pipelined", [False, True])
     def test_a_bulk_load_stamped_before_the_logs_last_is_recorded_no_earlier(
         self,
