@@ -64,6 +64,26 @@ class RecordedOrderContract(TwoLedgersOnOneStore):
         assert refused.value.last == last
         assert ledger.position == position
 
+    def test_a_profile_update_stamped_again_is_stored_as_given(
+        self, ledger: Ledger, bank: Bank, clock: Clock
+    ) -> None:
+        """An insert refused for its stamp is encoded again: the first encoding sealed a
+        profile update's changes in place (the event's own dict), and the second sealed the
+        sealed text again, so the client read back held a token for a phone number."""
+        client_id = register(ledger, bank, at=clock.now - timedelta(days=1))
+        clock.advance(hours=1)
+        ledger.register_client(client_id=new_id("C"), name="A", unit_id=bank.outlet, **by_admin())
+        clock.advance(minutes=-30)
+        ledger.update_profile(
+            client_id=client_id,
+            changes={"phone": "13800000000", "employer": "Acme"},
+            recorded_by=ADMIN,
+        )
+        times = recorded_times(ledger)
+        assert times == sorted(times)  # it was stamped again
+        # Loaded from the store (a read never takes the client kept for commands).
+        assert ledger.get_client(client_id).profile == {"phone": "13800000000", "employer": "Acme"}
+
     def test_a_client_stamped_again_is_snapshotted_as_recorded(
         self, ledger: Ledger, bank: Bank, clock: Clock
     ) -> None:

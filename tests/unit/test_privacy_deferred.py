@@ -122,6 +122,35 @@ def test_storing_an_event_leaves_it_and_its_aggregate_plain(
     assert client.profile_updates[-1][2] == {"phone": "13800000000", "employer": "Acme"}
 
 
+def _profile_update(changes: dict[str, str]) -> Client.ProfileUpdated:
+    return Client.ProfileUpdated(  # type: ignore[call-arg]
+        originator_id=uuid4(),
+        originator_version=3,
+        timestamp=NOW,
+        recorded_by="t",
+        effective_at=NOW,
+        changes=changes,
+    )
+
+
+def test_a_value_sealed_twice_by_an_earlier_version_opens_to_the_value(
+    mapper: PersonalDataMapper,
+) -> None:
+    """Before e2d291e an insert stamped again stored a profile update's values sealed twice
+    (its first encoding had sealed them in the event's own dict): they open to the value,
+    in an event loaded and in a history's rows; text that only looks like a token stays."""
+    once = _profile_update({"phone": "13800000000", "employer": "pd1:not-a-token"})
+    token = mapper._decoded(mapper.to_stored_event(once))["changes"]["phone"]
+    twice = _profile_update({"phone": token, "employer": "pd1:not-a-token"})
+    object.__setattr__(twice, "originator_id", once.originator_id)
+    stored = mapper.to_stored_event(twice)
+    assert is_sealed(mapper._decoded(stored)["changes"]["phone"])
+    expected = {"phone": "13800000000", "employer": "pd1:not-a-token"}
+    assert mapper.to_domain_event(stored).changes == expected
+    [(_, state)] = mapper.opened_states(once.originator_id, [(3, stored.topic, stored.state, None)])
+    assert state["changes"] == expected
+
+
 def _sealed_values(value: object) -> list[SealedValue]:
     if isinstance(value, SealedValue):
         return [value]
