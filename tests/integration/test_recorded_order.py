@@ -83,6 +83,7 @@ class RecordedOrderContract(TwoLedgersOnOneStore):
         assert times == sorted(times)  # it was stamped again
         # Loaded from the store (a read never takes the client kept for commands).
         assert ledger.get_client(client_id).profile == {"phone": "13800000000", "employer": "Acme"}
+        assert ledger.find_clients("phone", "13800000000") == [client_id]
 
     def test_a_client_stamped_again_is_snapshotted_as_recorded(
         self, ledger: Ledger, bank: Bank, clock: Clock
