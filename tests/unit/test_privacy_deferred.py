@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import copy
 import pickle
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from types import SimpleNamespace
 from uuid import uuid4
 
@@ -16,6 +16,9 @@ from eventsourcing.utils import get_topic
 
 from ledger.application import Ledger
 from ledger.application.history import event_data
+from ledger.bootstrap import build
+from ledger.config import Settings
+from ledger.demo import load_demo
 from ledger.domain import Client
 from ledger.privacy import ERASED, KeyRing, MasterKey, MemoryKeyTable, PersonalDataMapper
 from ledger.privacy.cipher import is_sealed, new_key, seal
@@ -149,6 +152,31 @@ def test_a_value_sealed_twice_by_an_earlier_version_opens_to_the_value(
     assert mapper.to_domain_event(stored).changes == expected
     [(_, state)] = mapper.opened_states(once.originator_id, [(3, stored.topic, stored.state, None)])
     assert state["changes"] == expected
+
+
+def test_storing_any_event_twice_leaves_it_as_it_was_and_stores_the_same_values() -> None:
+    """Every kind of event the demo writes, loaded and stored again twice (as an insert
+    stamped again is): the event is unchanged by it, and both stored states open to the
+    same values (a mapper that sealed in place stored the second one sealed twice)."""
+    container = build(Settings(database_url="memory://"))
+    try:
+        ledger = container.ledger
+        load_demo(ledger, seed=5, clients=120, end=date(2026, 6, 30))
+        notifications = ledger.recorder.select_notifications(start=1, limit=10**6)
+        mapper = ledger.mapper
+        topics = set()
+        for n in notifications:
+            event = mapper.to_domain_event(n)
+            before = copy.deepcopy(vars(event))
+            first, second = mapper.to_stored_event(event), mapper.to_stored_event(event)
+            assert vars(event) == before, n.topic
+            rows = [(n.originator_version, n.topic, s.state, None) for s in (first, second)]
+            [(_, once), (_, again)] = mapper.opened_states(n.originator_id, rows)
+            assert once == again, n.topic
+            topics.add(n.topic)
+        assert len(topics) >= 15
+    finally:
+        container.close()
 
 
 def _sealed_values(value: object) -> list[SealedValue]:
