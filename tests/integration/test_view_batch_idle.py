@@ -6,6 +6,7 @@ idle_in_transaction_session_timeout, 5 s), and still commits."""
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from eventsourcing.persistence import InfrastructureFactory, Tracking
 from eventsourcing.utils import Environment
@@ -17,12 +18,12 @@ from ledger.store import library_environment
 APP = "LedgerApplication"
 
 
-def _idle_timeout_seconds(cursor: object) -> float:
-    cursor.execute(  # type: ignore[attr-defined]
+def _idle_timeout_seconds(cursor: Any) -> float:
+    cursor.execute(
         "SELECT setting::int AS ms FROM pg_settings"
         " WHERE name = 'idle_in_transaction_session_timeout'"
     )
-    return int(cursor.fetchone()["ms"]) / 1000  # type: ignore[attr-defined]
+    return int(cursor.fetchone()["ms"]) / 1000
 
 
 def test_a_views_batch_outlasts_the_ledgers_idle_in_transaction_timeout(
