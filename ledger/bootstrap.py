@@ -29,6 +29,7 @@ from ledger.projections.accountability import (
 )
 from ledger.projections.audit import AuditProjection, AuditView, SQLAuditView
 from ledger.projections.kit import BatchView, ViewProjection, view_class
+from ledger.projections.kit.backends import VIEW_IDLE_IN_TRANSACTION_SECONDS
 from ledger.projections.maintenance import (
     MaintenanceProjection,
     MaintenanceView,
@@ -83,8 +84,11 @@ def construct_views(
     for name in names or PROJECTIONS:
         if kind == "postgres":
             env = library_environment(database_url)
-            # Views need few connections; the ledger keeps the larger pool.
+            # Views need few connections; the ledger keeps the larger pool. A catch-up
+            # batch may sit longer between statements than the ledger's transactions.
             env.update({"POSTGRES_POOL_SIZE": "1", "POSTGRES_MAX_OVERFLOW": "4"})
+            idle = str(VIEW_IDLE_IN_TRANSACTION_SECONDS)
+            env["POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT"] = idle
         elif kind == "memory":
             env = {
                 "PERSISTENCE_MODULE": "eventsourcing.sqlite",

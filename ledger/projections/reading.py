@@ -32,7 +32,12 @@ CATCH_UP_BATCH = 15000
 CATCH_UP_VIEW_EVENTS = 30000
 # Views caught up in threads (PostgreSQL's) read the log ahead and hold three batches at
 # once (one read, one waiting, one applied: at 20,000 events all five peaked at 607 MiB,
-# bench/RESULTS.md section 7, session 6): they keep these sizes, larger ones not measured.
+# bench/RESULTS.md section 7, session 6). They keep these sizes: on the 755,541-event demo
+# in PostgreSQL, batches of 10,000 and 15,000 took the same CPU as these within the noise
+# (the server keeps the views' pages in its buffers: a batch does not rewrite them as
+# SQLite's do), peaked ~30 MiB higher, and held each view's transaction open longer while
+# the handlers of the whole batch ran (`kit.backends.VIEW_IDLE_IN_TRANSACTION_SECONDS`;
+# bench/RESULTS.md section 17).
 CATCH_UP_AHEAD = 5000
 CATCH_UP_AHEAD_ALONE = 10000
 

@@ -30,6 +30,15 @@ _MEMORY_LOCKS: dict[str, threading.Lock] = {}
 _MEMORY_LOCKS_LOCK = threading.Lock()
 # The advisory locks of catching views up (`catch_up_lock`): this key, and the view's.
 CATCH_UP_LOCKS = 0x1ED6E8
+# How long PostgreSQL lets a view's connection sit idle inside a transaction before it ends
+# the session (the ledger's own connections: the library's 5 s). A catch-up batch holds its
+# transaction open while the handlers of the whole batch run, in a thread beside the other
+# views of its process (`ReadAhead`), and most statements wait for its end: rebuilding the
+# 755,541-event demo at a load of 6-8 on two cores, a view's session sat idle in its
+# transaction up to 4.5 s in batches of 5,000 (pg_stat_activity) and 5.7 s in batches of
+# 10,000; at 15,000 the server ended one and the rebuild failed (bench/RESULTS.md section
+# 17). Still bounded: a process hung half way releases the view's locks.
+VIEW_IDLE_IN_TRANSACTION_SECONDS = 60
 
 
 class SQLiteBackend(SQLiteTrackingRecorder):
