@@ -172,6 +172,11 @@ class LedgerCollector:
             "Commands re-run on the new state after a conflict",
             value=counts.retries,
         )
+        yield CounterMetricFamily(
+            "ledger_write_restamps",
+            "Saves stamped again: another writer had recorded a later time first",
+            value=counts.restamps,
+        )
         yield from self._lag()
 
     def _lag(self) -> Iterable[Any]:

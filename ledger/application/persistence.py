@@ -23,6 +23,7 @@ from eventsourcing.persistence import (
 from eventsourcing.utils import strtobool
 
 from ledger.application.caches import SerialCacheRepository
+from ledger.application.results import WriteCounters
 from ledger.application.transcoder import InliningJSONTranscoder
 from ledger.privacy import KeyRing, PersonalDataMapper
 from ledger.privacy.key_tables import key_table_for
@@ -61,6 +62,7 @@ class LedgerPersistence(Application):
     def __init__(self, env: dict[str, str] | None = None) -> None:
         # The clock an insert is stamped again by; the ledger's use cases set their own.
         self.clock = partial(datetime.now, UTC)
+        self.counters = WriteCounters()
         super().__init__(env)
         # The mapper was made before the recorder: its keys live beside the events.
         self.keyring.table = key_table_for(self.recorder)
@@ -157,6 +159,7 @@ class LedgerPersistence(Application):
             except RecordedOutOfOrder as late:
                 if attempt == RESTAMPS - 1:
                     raise
+                self.counters.restamped()
                 at = max(self.clock(), late.last)
                 processing_event.events = [restamped(e, at) for e in processing_event.events]
                 # The aggregates in hand as recorded too: kept for the next command, and

@@ -88,11 +88,13 @@ def written(business_id: str, event: Any, position: int) -> WriteResult:
 @dataclass(frozen=True)
 class WriteCounts:
     """Since the process started: events written by type, saves that lost to a concurrent
-    write, and commands re-run after one (read by /metrics)."""
+    write, commands re-run after one, and saves stamped again because another writer had
+    recorded a later time first (read by /metrics)."""
 
     events: dict[str, int]
     conflicts: int
     retries: int
+    restamps: int = 0
 
 
 class WriteCounters:
@@ -101,6 +103,7 @@ class WriteCounters:
         self.events: dict[str, int] = {}
         self.conflicts = 0
         self.retries = 0
+        self.restamps = 0
 
     def written(self, recordings: list[Any]) -> None:
         self.count(event_type(recording.domain_event) for recording in recordings)
@@ -115,6 +118,10 @@ class WriteCounters:
             self.conflicts += 1
             self.retries += retried
 
+    def restamped(self) -> None:
+        with self._lock:
+            self.restamps += 1
+
     def snapshot(self) -> WriteCounts:
         with self._lock:
-            return WriteCounts(dict(self.events), self.conflicts, self.retries)
+            return WriteCounts(dict(self.events), self.conflicts, self.retries, self.restamps)

@@ -34,7 +34,6 @@ from ledger.application.organisation_cache import organisation_cache
 from ledger.application.persistence import LedgerPersistence
 from ledger.application.results import (
     KINDS,
-    WriteCounters,
     WriteCounts,
     WriteResult,
     business_id_of,
@@ -77,7 +76,6 @@ class LedgerBase(IdempotentWrites, LedgerPersistence):
         self._turns = [threading.Lock() for _ in range(TURNS)]
         self._organisation = organisation_cache(self.events, self.snapshots, self.recorder)
         self._clients = ClientCache(self.events, self._organisation.watch)
-        self.counters = WriteCounters()
 
     def write_counts(self) -> WriteCounts:
         return self.counters.snapshot()

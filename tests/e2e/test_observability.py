@@ -67,6 +67,7 @@ def test_metrics_count_writes_by_type_and_time_requests_by_route(world: World) -
     assert figures[("ledger_writes_total", (("type", "ContactLogged"),))] == 1
     assert figures[("ledger_write_conflicts_total", ())] == 0
     assert figures[("ledger_write_retries_total", ())] == 0
+    assert figures[("ledger_write_restamps_total", ())] == 0
     contacts = (
         ("method", "POST"),
         ("route", "/v1/clients/{client_id}/contacts"),

@@ -36,7 +36,9 @@ class RecordedOrderContract(TwoLedgersOnOneStore):
         )
         clock.advance(minutes=-30)  # a writer that stamped before the first one inserted
         events = len(recorded_times(ledger))
+        assert ledger.write_counts().restamps == 0
         late_id = register(ledger, bank, at=clock.now - timedelta(days=1))
+        assert ledger.write_counts().restamps == 1  # /metrics: ledger_write_restamps
         history = ledger.client_history(late_id)
         assert first.recorded_at == first_at
         assert [e.recorded_at for e in history] == [first_at]
