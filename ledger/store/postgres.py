@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 import weakref
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Any
 from uuid import UUID
 
@@ -68,6 +68,11 @@ PING_IDLE_AFTER = 1.0
 
 # One advisory lock key for every process creating the ledger's tables in a database.
 SCHEMA_LOCK = 0x1ED6E7
+# A process creating its tables (at its start) waits longer for its first connection than a
+# request does (STORE_ATTEMPTS): each attempt waits up to POSTGRES_CONNECT_TIMEOUT (2 s), and
+# a server under load can take longer than one to hand out a new session; a starting process
+# that gave up after one failed as a whole (seen once in a test run on a loaded machine).
+SCHEMA_ATTEMPTS = 5
 
 
 @contextmanager
@@ -75,7 +80,15 @@ def schema_lock(datastore: PostgresDatastore) -> Iterator[None]:
     """Processes starting together on a new database (`serve --workers N`, `project`) each
     create their tables, and CREATE TABLE IF NOT EXISTS is not atomic across sessions: the
     loser failed on a duplicate pg_type row. One at a time, each finds the others' tables."""
-    with datastore.get_connection() as conn:
+    with ExitStack() as stack:
+        for attempt in range(1, SCHEMA_ATTEMPTS + 1):
+            try:
+                conn = stack.enter_context(datastore.get_connection())
+                break
+            except OperationalError:
+                if attempt == SCHEMA_ATTEMPTS:
+                    raise
+                time.sleep(0.2)
         conn.execute("SELECT pg_advisory_lock(%s)", (SCHEMA_LOCK,))
         try:
             yield
