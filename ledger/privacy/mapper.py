@@ -221,8 +221,7 @@ class PersonalDataMapper(Mapper[Any]):
         """A sealed value opened with its subject's key (`"[erased]"` without one)."""
         if aead is None:
             return ERASED
-        associated = _aad(topic, subject, version, path)
-        plain = open_sealed(aead, token, associated)
+        plain = open_sealed(aead, token, _aad(topic, subject, version, path))
         if plain[:1] == _TEXT:
             text = plain[1:].decode()
             if text.startswith(PREFIX):
