@@ -35,6 +35,8 @@ from support.scenario import (
     Bank,
     Clock,
     by,
+    domain_contacts,
+    log_contacts,
     new_id,
     register,
     run_together,
@@ -401,14 +403,8 @@ class ApplicationStoreContract(TwoLedgersOnOneStore):
         ledger.reactivate(
             client_id=client_id, reason="back", effective_at=start + timedelta(days=42), **by()
         )
-        for i in range(100):
-            ledger.log_contact(
-                client_id=client_id,
-                channel="sms",
-                staff_id=bank.manager,
-                occurred_at=start + timedelta(days=42, minutes=i),
-                **by(),
-            )
+        times = (start + timedelta(days=42, minutes=i) for i in range(100))
+        log_contacts(ledger, client_id, bank.manager, times)
         assert ledger.snapshots is not None
         assert list(ledger.snapshots.get(Client.id_for(client_id)))
         # After the snapshot: retract an event from before it, and fold more facts in.
@@ -458,27 +454,18 @@ class ApplicationStoreContract(TwoLedgersOnOneStore):
             client_id=client_id, tier="diamond", reason="r", effective_at=start, **by()
         )
         # Each command one event: the 100th is saved alone, in hand at its version.
-        for i in range(96):
-            ledger.log_contact(
-                client_id=client_id,
-                channel="sms",
-                staff_id=bank.manager,
-                occurred_at=start + timedelta(days=1, minutes=i),
-                **by(),
-            )
+        log_contacts(
+            ledger,
+            client_id,
+            bank.manager,
+            (start + timedelta(days=1, minutes=i) for i in range(96)),
+        )
         assert ledger.repository.get(client_uuid).version == 100
         assert reloaded == []
-        # Five events in one save, the interval at the second of them: the library's way.
+        # 105 events in one save, the interval at the 100th of them: the library's way.
         client = ledger.repository.get(client_uuid)
-        for i in range(105):
-            client.log_contact(
-                channel="visit",
-                staff_id=bank.manager,
-                purpose=None,
-                summary=None,
-                recorded_by=ADMIN,
-                effective_at=start + timedelta(days=2, minutes=i),
-            )
+        times = (start + timedelta(days=2, minutes=i) for i in range(105))
+        domain_contacts(client, bank.manager, times, channel="visit")
         ledger.save(client)
         assert client.version == 205
         assert reloaded == [200]
@@ -507,25 +494,14 @@ class ApplicationStoreContract(TwoLedgersOnOneStore):
         client = ledger.repository.get(client_uuid)
         batch = 500
         for first in range(0, CONTACTS - 10, batch):
-            for i in range(first, min(first + batch, CONTACTS - 10)):
-                client.log_contact(
-                    channel="phone",
-                    staff_id=bank.manager,
-                    purpose=None,
-                    summary=None,
-                    recorded_by=ADMIN,
-                    effective_at=start + timedelta(minutes=i + 1),
-                )
+            upto = min(first + batch, CONTACTS - 10)
+            domain_contacts(
+                client, bank.manager, (start + timedelta(minutes=i + 1) for i in range(first, upto))
+            )
             ledger.save(client)
         # The last few go through the service, which loads from the snapshot each time.
-        for i in range(CONTACTS - 10, CONTACTS):
-            ledger.log_contact(
-                client_id=client_id,
-                channel="visit",
-                staff_id=bank.manager,
-                occurred_at=start + timedelta(minutes=i + 1),
-                **by(),
-            )
+        times = (start + timedelta(minutes=i + 1) for i in range(CONTACTS - 10, CONTACTS))
+        log_contacts(ledger, client_id, bank.manager, times, channel="visit")
         assert ledger.snapshots is not None
         snapshot = next(iter(ledger.snapshots.get(client_uuid, desc=True, limit=1)))
         assert snapshot.originator_version >= CONTACTS - 100

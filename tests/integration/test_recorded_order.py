@@ -14,8 +14,20 @@ from ledger.application import Ledger, imports
 from ledger.domain import Client
 from ledger.domain.base import recording_clock
 from ledger.store.recorded_order import RecordedOutOfOrder
-from support.scenario import ADMIN, Bank, Clock, new_id, register
+from support.scenario import ADMIN, Bank, Clock, domain_contacts, new_id, register
 from support.stores import TwoLedgersOnOneStore
+
+
+def new_client(bank: Bank, *, effective_at: datetime) -> Client:
+    """A client registered in hand, not saved (stamped by the recording clock in force)."""
+    return Client.register(
+        client_id=new_id("C"),
+        name="B",
+        unit_id=bank.outlet,
+        tier="standard",
+        recorded_by=ADMIN,
+        effective_at=effective_at,
+    )
 
 
 def recorded_times(ledger: Ledger) -> list[datetime]:
@@ -51,14 +63,7 @@ class RecordedOrderContract(TwoLedgersOnOneStore):
     ) -> None:
         last = recorded_times(ledger)[-1]
         with recording_clock(lambda: last - timedelta(seconds=1)):
-            client = Client.register(
-                client_id=new_id("C"),
-                name="B",
-                unit_id=bank.outlet,
-                tier="standard",
-                recorded_by=ADMIN,
-                effective_at=last - timedelta(days=1),
-            )
+            client = new_client(bank, effective_at=last - timedelta(days=1))
         stored = [ledger.mapper.to_stored_event(e) for e in client.collect_events()]
         position = ledger.position
         with pytest.raises(RecordedOutOfOrder) as refused:
@@ -97,23 +102,9 @@ class RecordedOrderContract(TwoLedgersOnOneStore):
         ledger.register_client(client_id=new_id("C"), name="A", unit_id=bank.outlet, **by_admin())
         clock.advance(minutes=-30)
         with recording_clock(clock):
-            client = Client.register(
-                client_id=new_id("C"),
-                name="B",
-                unit_id=bank.outlet,
-                tier="standard",
-                recorded_by=ADMIN,
-                effective_at=clock.now - timedelta(days=1),
-            )
-            for minute in range(99):
-                client.log_contact(
-                    channel="phone",
-                    staff_id=bank.manager,
-                    purpose=None,
-                    summary=None,
-                    recorded_by=ADMIN,
-                    effective_at=clock.now - timedelta(hours=20, minutes=-minute),
-                )
+            client = new_client(bank, effective_at=clock.now - timedelta(days=1))
+            times = (clock.now - timedelta(hours=20, minutes=-minute) for minute in range(99))
+            domain_contacts(client, bank.manager, times)
         ledger.save(client)
         assert (client.created_on, client.modified_on) == (first_at, first_at)
         assert ledger.snapshots is not None

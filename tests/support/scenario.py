@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -107,6 +107,31 @@ def record_prospect(ledger: Ledger, bank: Bank, **when: Any) -> str:
     prospect_id = new_id("P")
     ledger.record_prospect(prospect_id=prospect_id, unit_id=bank.outlet, **found, **by(), **when)
     return prospect_id
+
+
+def log_contacts(
+    ledger: Ledger, client_id: str, staff_id: str, times: Iterable[datetime], channel: str = "sms"
+) -> None:
+    """A contact at each of `times`, each its own command through the service."""
+    for at in times:
+        ledger.log_contact(
+            client_id=client_id, channel=channel, staff_id=staff_id, occurred_at=at, **by()
+        )
+
+
+def domain_contacts(
+    client: Any, staff_id: str, times: Iterable[datetime], channel: str = "phone"
+) -> None:
+    """A contact at each of `times` on the client in hand (saved together by the caller)."""
+    for at in times:
+        client.log_contact(
+            channel=channel,
+            staff_id=staff_id,
+            purpose=None,
+            summary=None,
+            recorded_by=ADMIN,
+            effective_at=at,
+        )
 
 
 def by() -> dict[str, str]:

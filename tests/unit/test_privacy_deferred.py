@@ -8,6 +8,7 @@ import copy
 import pickle
 from datetime import UTC, date, datetime, timedelta
 from types import SimpleNamespace
+from typing import Any
 from uuid import uuid4
 
 from eventsourcing.domain import Snapshot
@@ -31,17 +32,21 @@ from support.scenario import REGISTERED_AT, Bank, by
 NOW = datetime(2031, 6, 1, tzinfo=UTC)
 
 
-def _contact(summary: str | None = "asked about the Shenzhen flat") -> Client.ContactLogged:
-    return Client.ContactLogged(  # type: ignore[call-arg]
+def _event(cls: Any, version: int, **fields: Any) -> Any:
+    """An event of a new client at `version`, recorded and effective NOW."""
+    return cls(
         originator_id=uuid4(),
-        originator_version=2,
+        originator_version=version,
         timestamp=NOW,
         recorded_by="t",
         effective_at=NOW,
-        channel="phone",
-        staff_id="M1",
-        purpose="check-in",
-        summary=summary,
+        **fields,
+    )
+
+
+def _contact(summary: str | None = "asked about the Shenzhen flat") -> Client.ContactLogged:
+    return _event(
+        Client.ContactLogged, 2, channel="phone", staff_id="M1", purpose="check-in", summary=summary
     )
 
 
@@ -126,14 +131,7 @@ def test_storing_an_event_leaves_it_and_its_aggregate_plain(
 
 
 def _profile_update(changes: dict[str, str]) -> Client.ProfileUpdated:
-    return Client.ProfileUpdated(  # type: ignore[call-arg]
-        originator_id=uuid4(),
-        originator_version=3,
-        timestamp=NOW,
-        recorded_by="t",
-        effective_at=NOW,
-        changes=changes,
-    )
+    return _event(Client.ProfileUpdated, 3, changes=changes)
 
 
 def test_a_value_sealed_twice_by_an_earlier_version_opens_to_the_value(
