@@ -81,19 +81,17 @@ def schema_lock(datastore: PostgresDatastore) -> Iterator[None]:
     create their tables, and CREATE TABLE IF NOT EXISTS is not atomic across sessions: the
     loser failed on a duplicate pg_type row. One at a time, each finds the others' tables."""
     with ExitStack() as stack:
-        for attempt in range(1, SCHEMA_ATTEMPTS + 1):
-            try:
-                conn = stack.enter_context(datastore.get_connection())
-                break
-            except OperationalError:
-                if attempt == SCHEMA_ATTEMPTS:
-                    raise
-                time.sleep(0.2)
+        conn = _first_connection(stack, datastore)
         conn.execute("SELECT pg_advisory_lock(%s)", (SCHEMA_LOCK,))
         try:
             yield
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (SCHEMA_LOCK,))
+
+
+@retry(OperationalError, max_attempts=SCHEMA_ATTEMPTS, wait=0.2)
+def _first_connection(stack: ExitStack, datastore: PostgresDatastore) -> Connection[DictRow]:
+    return stack.enter_context(datastore.get_connection())
 
 
 def fewer_attempts(method: Any) -> Any:

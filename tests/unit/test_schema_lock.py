@@ -8,10 +8,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import eventsourcing.utils
 import pytest
 from eventsourcing.persistence import OperationalError
 
-from ledger.store import postgres
 from ledger.store.postgres import SCHEMA_ATTEMPTS, SCHEMA_LOCK, schema_lock
 
 
@@ -36,7 +36,7 @@ class SlowDatastore:
 
 @pytest.fixture(autouse=True)
 def no_pause(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(postgres.time, "sleep", lambda seconds: None)
+    monkeypatch.setattr(eventsourcing.utils, "sleep", lambda seconds: None)
 
 
 def test_the_lock_is_taken_once_a_connection_comes() -> None:
