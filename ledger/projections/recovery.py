@@ -33,13 +33,11 @@ class ViewEventError(ProjectionError):
     """A view's handler failed on one event: the view stops there, the others go on."""
 
     def __init__(self, name: str, position: int, error: BaseException) -> None:
-        super().__init__(
-            f"view {name} stopped at position {position}: {type(error).__name__}: {error}"
-        )
+        # Without the error's own text (`failure_text`); the exception's message adds it.
+        self.public = f"view {name} stopped at position {position}: {type(error).__name__}"
+        super().__init__(f"{self.public}: {error}")
         self.name = name
         self.position = position
-        # Without the error's own text (`failure_text`).
-        self.public = f"view {name} stopped at position {position}: {type(error).__name__}"
 
 
 class ViewBehindError(ProjectionError):
