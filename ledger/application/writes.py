@@ -200,19 +200,9 @@ class LedgerBase(IdempotentWrites, LedgerPersistence):
             # client another writer registered meanwhile is left out then), so no turn
             # to take and nothing to retry.
             return self._update_once(cls, business_id, expected_version, command, arguments)
-        # Writers to one aggregate in this process take turns, so they do not load the
-        # same version and lose to each other; other processes are still met by the retry.
-        turn = self.turn_of(cls, business_id)
-        # A bounded wait: behind a slow writer (the store may be down) go ahead, and let
-        # the optimistic retry keep writers apart as it always did.
-        taken = turn.acquire(timeout=TURN_WAIT)
-        try:
-            once = self._update_kept if cls is Client else self._update_once
-            attempt = partial(once, cls, business_id, expected_version, command, arguments)
-            return self.retrying(KINDS[cls], business_id, attempt)
-        finally:
-            if taken:
-                turn.release()
+        once = self._update_kept if cls is Client else self._update_once
+        attempt = partial(once, cls, business_id, expected_version, command, arguments)
+        return self.retrying(KINDS[cls], business_id, attempt)
 
     def _update_kept(
         self,
@@ -238,9 +228,9 @@ class LedgerBase(IdempotentWrites, LedgerPersistence):
         self._clients.done(aggregate_id, *saved)
         return result
 
-    def turn_of(self, cls: type[Aggregate], business_id: str) -> threading.Lock:
-        """The lock writers to this aggregate take turns on, in this process."""
-        return self._turns[hash((cls.__name__, business_id)) % TURNS]
+    def turn_of(self, kind: str, business_id: str) -> threading.Lock:
+        """The lock writers to the aggregate `kind business_id` take turns on, here."""
+        return self._turns[hash((kind, business_id)) % TURNS]
 
     def _update_once(
         self,
@@ -274,17 +264,28 @@ class LedgerBase(IdempotentWrites, LedgerPersistence):
     def retrying(
         self, kind: str, business_id: str, attempt: Callable[[], WriteResult]
     ) -> WriteResult:
-        """`attempt()` again while it loses to a concurrent write on `kind business_id`."""
-        for number in _attempts():
-            try:
-                return attempt()
-            except IntegrityError:
-                self.counters.conflict(retried=number < CONFLICT_RETRIES)
-                if number == CONFLICT_RETRIES:
-                    raise RuleViolation(
-                        "concurrent_write",
-                        f"{kind} {business_id} kept changing under this write; try again",
-                    ) from None
+        """`attempt()` again while it loses to a concurrent write on `kind business_id`.
+
+        Writers to one aggregate in this process take turns, so they do not load the same
+        version and lose to each other; other processes are still met by the retry. The
+        wait is bounded: behind a slow writer (the store may be down) go ahead, and let the
+        optimistic retry keep writers apart as it always did."""
+        turn = self.turn_of(kind, business_id)
+        taken = turn.acquire(timeout=TURN_WAIT)
+        try:
+            for number in _attempts():
+                try:
+                    return attempt()
+                except IntegrityError:
+                    self.counters.conflict(retried=number < CONFLICT_RETRIES)
+                    if number == CONFLICT_RETRIES:
+                        raise RuleViolation(
+                            "concurrent_write",
+                            f"{kind} {business_id} kept changing under this write; try again",
+                        ) from None
+        finally:
+            if taken:
+                turn.release()
         raise AssertionError("unreachable")
 
     @staticmethod

@@ -104,7 +104,9 @@ class CrashContract:
         refused = [a for a in journal.answers if a.status not in (201, None)]
         # A tier change to the tier the client already has is a 409; nothing else may fail.
         assert {a.status for a in refused} <= {409}, [a.body for a in refused]
-        assert all(a.body and a.body.get("rule") == "tier_unchanged" for a in refused)
+        assert all(a.body and a.body.get("rule") == "tier_unchanged" for a in refused), [
+            a.body for a in refused
+        ]
 
         restart_seconds = server.start()
         container = build(Settings(database_url=database_url))
