@@ -22,6 +22,7 @@ from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
 from psycopg.sql import SQL
 
 from ledger.projections.kit.engine import BatchView
+from ledger.projections.kit.pg_rows import rows_insert
 from ledger.store.postgres import fewer_attempts, schema_lock
 
 _TRACKING_WORD = re.compile(r"\btracking\b")
@@ -231,6 +232,15 @@ class PostgresBackend(PostgresTrackingRecorder):
 
     def _sql(self, statement: str) -> str:
         return statement.replace("?", "%s")
+
+    def _send_rows(self, c: Any, statement: str, rows: list[tuple[Any, ...]]) -> None:
+        """As arrays, a statement for many rows (`pg_rows`), where the INSERT allows it."""
+        plans = self.__dict__.setdefault("_rows_inserts", {})
+        if statement not in plans:
+            plans[statement] = rows_insert(c, statement)
+        plan = plans[statement]
+        if plan is None or not plan.send(c, rows):
+            super()._send_rows(c, statement, rows)  # type: ignore[misc]
 
     def has_table(self, c: Any, table: str) -> bool:
         c.execute("SELECT to_regclass(%s) IS NOT NULL AS found", (table,))

@@ -30,7 +30,7 @@ _first = itemgetter(0)
 
 @cache
 def _can_wait(statement: str) -> bool:
-    """A plain INSERT can wait and go with others of its kind in one `executemany`."""
+    """A plain INSERT can wait and go with others of its kind (`_send_rows`)."""
     return statement.startswith("INSERT") and "SELECT" not in statement
 
 
@@ -39,9 +39,8 @@ class Part:
     its updates, its queries and the handlers of the events it keeps. It is handed the view
     (the engine it writes through) and a table prefix when built.
 
-    Parts look alike by shape (a list of CREATE statements, a map of event classes to
-    handlers, handlers that write a row) and share no line of substance: each has its own
-    tables and facts."""
+    Parts look alike by shape (CREATE statements, handlers of event classes that write a
+    row) and share no line of substance: each has its own tables and facts."""
 
     def __init__(self, view: BatchView, prefix: str | None = None) -> None:
         self.view = view
@@ -52,8 +51,7 @@ class Part:
         return []
 
     def query_indexes(self) -> list[str]:
-        """CREATE INDEX IF NOT EXISTS statements of indexes only queries use (see
-        `BatchView.query_index_statements`)."""
+        """CREATE INDEX IF NOT EXISTS of indexes only queries use (`query_index_statements`)."""
         return []
 
     def handlers(self) -> dict[type, Handler]:
@@ -80,9 +78,8 @@ class _WriteState(threading.local):
 
 
 class _PerView:
-    """The view's write state: made once, under a lock, on first use; from then on a plain
-    attribute of the view (a non-data descriptor gives way to the instance's own), which
-    every update reads several times."""
+    """The view's write state: made once, under a lock, on first use; then a plain attribute
+    of the view (a non-data descriptor gives way to the instance's own), read by every update."""
 
     _lock = threading.Lock()
 
@@ -103,8 +100,9 @@ class BatchView(SealedTexts, TrackingRecorder, ABC):
     inside `batch()` all events share one transaction, and the tracking position is
     written once, with the batch. Work that depends on several events of one client
     (recomputing its intervals) is marked and done once, before commit (`Part.flush`).
-    Plain INSERTs wait and are sent with `executemany` before any other statement runs,
-    so a batch costs a few round trips rather than one per event."""
+    Plain INSERTs wait and are sent together before any other statement runs (one
+    `executemany`; on PostgreSQL one statement of arrays), so a batch costs a few round
+    trips rather than one per event."""
 
     view_name: ClassVar[str]
 
@@ -366,12 +364,15 @@ class BatchView(SealedTexts, TrackingRecorder, ABC):
         column, stably: a batch's rows of one key then sit on the same b-tree pages rather
         than all over the table. Rows that could conflict share their first column (every
         view key starts with it), so which of them comes first is unchanged."""
-        waiting = self._state.waiting
-        for statement, rows in waiting.items():
+        for statement, rows in self._state.waiting.items():
+            rows.sort(key=_first)
             if rows:
-                rows.sort(key=_first)
-                c.executemany(self._sql(statement), rows)
-        waiting.clear()
+                self._send_rows(c, statement, rows)
+        self._state.waiting.clear()
+
+    def _send_rows(self, c: Any, statement: str, rows: list[tuple[Any, ...]]) -> None:
+        """One statement's rows, in order, as the backend sends them best."""
+        c.executemany(self._sql(statement), rows)
 
     def execute(self, c: Any, statement: str, params: Sequence[Any] = ()) -> None:
         state = self._state  # most statements of a catch-up already wait: found without a call
