@@ -7,11 +7,12 @@ of the ledger's CPU each (bench/RESULTS.md section 17). Here a statement's rows 
 array per column instead:
 
     INSERT INTO t (a, b) SELECT c0, c1::bigint
-    FROM unnest(%s::text[], %s::text[]) AS r(c0, c1) ON CONFLICT ...
+    FROM unnest(%b::text[], %b::text[]) AS r(c0, c1) ON CONFLICT ...
 
 Every value travels as text (psycopg types an array by its first element, and a column
 may mix ints and floats), cast back to the column's type by the server, which parses it as
-it would the row's own parameter. Rows are inserted in their order, so of the rows with one
+it would the row's own parameter; the arrays in binary (psycopg dumps a text array of
+10,000 elements in ~1 ms so, ~4 in text). Rows are inserted in their order, so of the rows with one
 key under DO NOTHING the first is kept, as one statement a row kept it. DO UPDATE may not
 touch a row twice in one statement: the rows are cut where a key of its conflict target
 comes again, and the pieces sent in order.
@@ -89,7 +90,7 @@ def rows_insert(c: Any, statement: str) -> RowsInsert | None:
         alias if types[name] == "text" else f"{alias}::{types[name]}"
         for alias, name in zip(aliases, columns, strict=True)
     )
-    arrays = ", ".join("%s::text[]" for _ in columns)
+    arrays = ", ".join("%b::text[]" for _ in columns)
     key = None
     if target := _UPDATE_TARGET.search(tail):
         names = [name.strip() for name in target.group(1).split(",")]
