@@ -281,6 +281,11 @@ def server(
         "LEDGER_DATABASE_URL": url,
         "LEDGER_ADMIN_TOKEN": ADMIN_TOKEN,
     }
+    if url.startswith("postgres") and "LEDGER_MASTER_KEY" not in env:
+        # The server runs in a folder of its own: give it the master key the bench's
+        # in-process ledger made the store with (PostgreSQL's default, var/master-key, is
+        # relative to the folder; SQLite's is beside the store for both).
+        env.setdefault("LEDGER_MASTER_KEY_FILE", str(Path("var/master-key").resolve()))
     # Traced: the same commands, run by bench.traced_serve (importable from the checkout).
     module = "bench.traced_serve" if trace else "ledger.cli"
     if trace:
