@@ -118,6 +118,12 @@ def view_file(store_path: str, name: str) -> str:
     return str(path.with_name(f"{path.stem}.{name}{path.suffix or '.db'}"))
 
 
+def sqlite_files(database_url: str) -> list[str]:
+    """A SQLite store's files: each view's, then the log's."""
+    store = library_environment(database_url)["SQLITE_DBNAME"]
+    return [view_file(store, name) for name in PROJECTIONS] + [store]
+
+
 class ReadModels:
     """The views the API reads, typed by read model, and iterable by name."""
 

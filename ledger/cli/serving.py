@@ -11,11 +11,12 @@ from typing import Annotated
 
 import typer
 
-from ledger.bootstrap import PROJECTIONS
+from ledger.bootstrap import PROJECTIONS, sqlite_files
 from ledger.cli.opening import open_ledger
 from ledger.config import Settings
 from ledger.store import redact_url
 from ledger.store.files import private_directory
+from ledger.store.prewarm import prewarm_in_background
 
 ADMIN_TOKEN_FILE = Path("var/admin-token")
 
@@ -96,6 +97,9 @@ def serve(
         f"ledger: master key from {container.ledger.master_key_source} (keep a copy apart from the "
         "database: without it no personal data can be read)"
     )
+    if settings.store == "sqlite":
+        # The first reads after a start from the kernel's cache rather than the disk.
+        prewarm_in_background(sqlite_files(settings.database_url))
     typer.echo(f"ledger: console at http://{host}:{port}/ (sign in with an API key)")
     typer.echo(f"ledger: API docs at http://{host}:{port}/docs")
     # API.md: the projections run in the serving process. Asked to (or with several

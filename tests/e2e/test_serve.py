@@ -41,6 +41,7 @@ def test_serve_answers_health_from_the_sqlite_store(tmp_path: Path) -> None:
     container.ledger.create_unit(
         unit_id=new_id("BR"), name="Branch", kind="branch", parent_id=None, recorded_by=ADMIN
     )
+    container.start_projections(follow=False)  # the views' files made
     container.close()
 
     port = free_port()
@@ -77,6 +78,8 @@ def test_serve_answers_health_from_the_sqlite_store(tmp_path: Path) -> None:
     assert "sqlite store" in output
     assert f"console at http://127.0.0.1:{port}/" in output
     assert "projections run in a child process" in output
+    # The store's five view files and its log asked of the kernel ahead of the first reads.
+    assert "asked the kernel to read 6 store file(s) ahead" in output
     assert wait_for_exit(projector), "the projector outlived the server"
 
 
