@@ -11,12 +11,20 @@ under pressure). Files are asked in the order given (the views first: most reads
 theirs) while their sizes fit in a share of the memory the machine has available, so a
 store larger than the machine's memory does not push everything else out for nothing.
 PostgreSQL keeps its own cache (its `pg_prewarm` is the server's to run).
+
+The files are asked in a child process, never in the serving one: SQLite's locks are POSIX
+record locks, which belong to the process, and closing any descriptor of a file drops every
+lock the process holds on it, SQLite's own connections' included (with them asked in the
+serving process, writes after a restart failed on the lost locks: the crash test,
+tests/e2e/test_fault_crash.py).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import subprocess
+import sys
 import threading
 from collections.abc import Iterable
 from pathlib import Path
@@ -40,7 +48,8 @@ def available_memory() -> int | None:
 
 def prewarm(paths: Iterable[str | Path], budget: int | None = None) -> list[Path]:
     """Ask the kernel to read each existing file ahead, in order, while their sizes fit in
-    `budget` bytes (by default a share of the available memory); answers the files asked."""
+    `budget` bytes (by default a share of the available memory); answers the files asked.
+    Never in a process with SQLite connections to them (see above)."""
     if not hasattr(os, "posix_fadvise"):
         return []
     if budget is None:
@@ -70,13 +79,21 @@ def prewarm(paths: Iterable[str | Path], budget: int | None = None) -> list[Path
 
 
 def prewarm_in_background(paths: Iterable[str | Path]) -> threading.Thread:
-    """`prewarm(paths)` in a daemon thread: a start does not wait for the disk."""
-    files = list(paths)
+    """`prewarm(paths)` in a child process (see above), waited for by a daemon thread: a
+    start does not wait for the disk."""
+    command = [sys.executable, "-m", "ledger.store.prewarm", *map(str, paths)]
 
     def run() -> None:
-        asked = prewarm(files)
-        log.info("asked the kernel to read %d store file(s) ahead", len(asked))
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        if done.returncode == 0:
+            log.info("asked the kernel to read %s store file(s) ahead", done.stdout.strip())
+        else:
+            log.warning("could not ask the kernel to read the store's files ahead")
 
     thread = threading.Thread(target=run, name="ledger-prewarm", daemon=True)
     thread.start()
     return thread
+
+
+if __name__ == "__main__":
+    print(len(prewarm(sys.argv[1:])))
