@@ -82,6 +82,10 @@ def serve(
         os.environ["LEDGER_NO_PROJECTIONS"] = "1"
     settings = Settings()
     typer.echo(f"ledger: {settings.store} store at {redact_url(settings.database_url)}")
+    if settings.store == "sqlite":
+        # The first reads after a start from the kernel's cache rather than the disk; asked
+        # first thing, so the kernel has the time the start takes.
+        prewarm_in_background(sqlite_files(settings.database_url))
     # Built before anything is served: a master key that is not the store's stops here.
     container = open_ledger(settings)
     if not _loopback(host):
@@ -97,9 +101,6 @@ def serve(
         f"ledger: master key from {container.ledger.master_key_source} (keep a copy apart from the "
         "database: without it no personal data can be read)"
     )
-    if settings.store == "sqlite":
-        # The first reads after a start from the kernel's cache rather than the disk.
-        prewarm_in_background(sqlite_files(settings.database_url))
     typer.echo(f"ledger: console at http://{host}:{port}/ (sign in with an API key)")
     typer.echo(f"ledger: API docs at http://{host}:{port}/docs")
     # API.md: the projections run in the serving process. Asked to (or with several

@@ -81,7 +81,9 @@ def prewarm(paths: Iterable[str | Path], budget: int | None = None) -> list[Path
 def prewarm_in_background(paths: Iterable[str | Path]) -> threading.Thread:
     """`prewarm(paths)` in a child process (see above), waited for by a daemon thread: a
     start does not wait for the disk."""
-    command = [sys.executable, "-m", "ledger.store.prewarm", *map(str, paths)]
+    # This file run alone (-I: nothing but the standard library on its path), so the child
+    # starts in ~20 ms rather than importing the ledger's packages first.
+    command = [sys.executable, "-I", __file__, *map(str, paths)]
 
     def run() -> None:
         done = subprocess.run(command, capture_output=True, text=True, check=False)
