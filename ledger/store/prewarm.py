@@ -78,19 +78,32 @@ def prewarm(paths: Iterable[str | Path], budget: int | None = None) -> list[Path
     return asked
 
 
-def prewarm_in_background(paths: Iterable[str | Path]) -> threading.Thread:
-    """`prewarm(paths)` in a child process (see above), waited for by a daemon thread: a
-    start does not wait for the disk."""
+def prewarm_in_child(paths: Iterable[str | Path]) -> int | None:
+    """`prewarm(paths)` in a child process (see above): the number of files asked, or None
+    if the child could not run."""
     # This file run alone (-I: nothing but the standard library on its path), so the child
     # starts in ~20 ms rather than importing the ledger's packages first.
     command = [sys.executable, "-I", __file__, *map(str, paths)]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+    except OSError:
+        return None
+    if done.returncode != 0 or not done.stdout.strip().isdigit():
+        return None
+    return int(done.stdout)
+
+
+def prewarm_in_background(paths: Iterable[str | Path]) -> threading.Thread:
+    """`prewarm_in_child(paths)` waited for by a daemon thread: a start does not wait for
+    the disk."""
+    files = list(paths)
 
     def run() -> None:
-        done = subprocess.run(command, capture_output=True, text=True, check=False)
-        if done.returncode == 0:
-            log.info("asked the kernel to read %s store file(s) ahead", done.stdout.strip())
-        else:
+        asked = prewarm_in_child(files)
+        if asked is None:
             log.warning("could not ask the kernel to read the store's files ahead")
+        else:
+            log.info("asked the kernel to read %d store file(s) ahead", asked)
 
     thread = threading.Thread(target=run, name="ledger-prewarm", daemon=True)
     thread.start()

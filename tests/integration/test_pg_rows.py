@@ -111,6 +111,11 @@ def test_many_rows_go_in_pieces_of_a_statement_each(
         "INSERT INTO missing (k, n) VALUES (?, ?)",
         "INSERT INTO arrays (k, nope) VALUES (?, ?)",
         "INSERT INTO arrays (k, n) VALUES (?, ?) ON CONFLICT (k, nope) DO UPDATE SET n = 1",
+        # DO UPDATE's key not a list of columns: the rows could not be cut where it repeats.
+        "INSERT INTO arrays (k, n) VALUES (?, ?) ON CONFLICT ON CONSTRAINT arrays_pkey "
+        "DO UPDATE SET n = 1",
+        "INSERT INTO arrays (k, n) VALUES (?, ?) ON CONFLICT (k, n) WHERE n > 0 "
+        "DO UPDATE SET n = 1",
     ],
 )
 def test_a_statement_it_cannot_rewrite_is_left_to_executemany(cursor: Any, statement: str) -> None:
@@ -124,3 +129,37 @@ def test_a_value_not_sent_as_text_leaves_the_rows_to_executemany(cursor: Any) ->
         cursor, [("a", 1, 1.0, None, "s", 1), ("b", 2, Decimal("2.5"), None, "s", 2)]
     )
     assert _table(cursor, "arrays") == []  # nothing half sent
+
+
+def test_a_key_the_server_reads_as_one_is_cut_as_one(cursor: Any) -> None:
+    # 7 and "7" are one bigint: two rows of one DO UPDATE statement would be refused.
+    rows = [("z", 7, 1.0, None, "a", 1), ("z", "7", 2.0, None, "b", 2)]
+    arrays, each = _both(cursor, UPDATE, rows)
+    assert arrays == each
+    assert [r["s"] for r in arrays] == ["ab"]
+
+
+@pytest.mark.parametrize(
+    ("value", "column"),
+    [
+        (1e15, "s"),  # Python spells it 1000000000000000.0, PostgreSQL 1e+15
+        (2.0, "n"),  # a float for a bigint: the row alone is stored, its text refused
+        (True, "n"),  # a bool for a bigint: the row alone is refused
+    ],
+)
+def test_a_value_spelled_otherwise_alone_goes_a_row_a_statement(
+    cursor: Any, value: Any, column: str
+) -> None:
+    plan = rows_insert(cursor, PLAIN.format(t="arrays"))
+    assert plan is not None
+    row = {"k": "a", "n": 1, "x": 1.0, "j": None, "s": "s", "i": 1, column: value}
+    assert not plan.send(cursor, [tuple(row.values())])
+    assert _table(cursor, "arrays") == []
+
+
+def test_a_text_too_long_for_its_column_is_refused_as_alone(cursor: Any) -> None:
+    cursor.execute("CREATE TABLE short (k VARCHAR(3) PRIMARY KEY)")
+    plan = rows_insert(cursor, "INSERT INTO short (k) VALUES (?)")
+    assert plan is not None
+    with pytest.raises(psycopg.errors.StringDataRightTruncation):
+        plan.send(cursor, [("abcdef",)])

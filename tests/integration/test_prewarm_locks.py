@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ledger.store.prewarm import prewarm, prewarm_in_background
+from ledger.store.prewarm import prewarm, prewarm_in_child
 
 PROBE = (
     "import sqlite3, sys\n"
@@ -33,7 +33,7 @@ def test_asking_the_files_ahead_keeps_the_serving_process_s_locks(tmp_path: Path
     holder.execute("BEGIN IMMEDIATE")  # this process holds the file's write lock
     try:
         assert not _another_process_can_write(path)
-        prewarm_in_background([path]).join(30)
+        assert prewarm_in_child([path]) == 1
         assert not _another_process_can_write(path)
         # What it avoids: the same asked in this process loses the lock.
         assert prewarm([path], budget=1 << 20) == [path]

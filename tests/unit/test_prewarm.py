@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
+import pytest
+
 from ledger.bootstrap import PROJECTIONS, sqlite_files
-from ledger.store.prewarm import available_memory, prewarm, prewarm_in_background
+from ledger.store.prewarm import (
+    available_memory,
+    prewarm,
+    prewarm_in_background,
+    prewarm_in_child,
+)
 
 
 def _file(path: Path, size: int) -> Path:
@@ -30,6 +38,19 @@ def test_by_default_the_budget_is_a_share_of_the_available_memory(tmp_path: Path
     assert available is not None and available > 0
     small = _file(tmp_path / "small", 4096)
     assert prewarm([small]) == [small]
+
+
+def test_a_child_process_asks_and_answers_how_many(tmp_path: Path) -> None:
+    a, b = _file(tmp_path / "a b", 10), _file(tmp_path / "-x", 10)
+    assert prewarm_in_child([a, tmp_path / "missing", b]) == 2
+    assert prewarm_in_child([]) == 0
+
+
+def test_a_child_that_cannot_run_answers_none(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "no-python"))
+    assert prewarm_in_child([_file(tmp_path / "a", 10)]) is None
 
 
 def test_in_the_background_the_start_does_not_wait(tmp_path: Path) -> None:

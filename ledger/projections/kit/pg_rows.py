@@ -21,7 +21,7 @@ comes again, and the pieces sent in order.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,50 +30,75 @@ ROWS_PER_STATEMENT = 10_000
 
 _INSERT = re.compile(r"INSERT INTO (\w+) \(([\w, ]+)\) VALUES \((\?(?:, \?)*)\)(.*)", re.DOTALL)
 _UPDATE_TARGET = re.compile(r"ON CONFLICT \(([\w, ]+)\) DO UPDATE")
+# Without the type modifier: a cast to `character varying(3)` would cut a longer text where
+# the column's own check refuses it.
 _TYPES = (
-    "SELECT attname AS name, format_type(atttypid, atttypmod) AS type FROM pg_attribute "
+    "SELECT attname AS name, format_type(atttypid, NULL) AS type FROM pg_attribute "
     "WHERE attrelid = to_regclass(%s) AND attnum > 0 AND NOT attisdropped"
 )
+_INTEGERS = {"bigint", "integer", "smallint"}
+_FLOATS = {"double precision", "real"}
+
+
+def _spellings(pg_type: str) -> dict[type, Callable[[Any], str]]:
+    """How a value of each Python type other than str is spelled for a column of `pg_type`,
+    where the server reads the text as it would the value sent alone; a type missing
+    (a float for a text column: Python spells 1e15 `1000000000000000.0`, PostgreSQL `1e+15`;
+    an int for a boolean, which alone is refused) sends the rows one statement each."""
+    spelled: dict[type, Callable[[Any], str]] = {}
+    if pg_type in _INTEGERS | _FLOATS | {"numeric", "text"}:
+        spelled[int] = str
+    if pg_type in _FLOATS:
+        spelled[float] = repr
+    if pg_type in {"boolean", "text"}:
+        spelled[bool] = lambda value: "true" if value else "false"
+    return spelled
 
 
 @dataclass(frozen=True)
 class RowsInsert:
-    """One INSERT's rows as arrays: its statement, and the columns of DO UPDATE's key."""
+    """One INSERT's rows as arrays: its statement, how each column's values are spelled,
+    and the columns of DO UPDATE's key."""
 
     sql: str
+    spellings: tuple[dict[type, Callable[[Any], str]], ...]
     key: tuple[int, ...] | None
 
     def send(self, c: Any, rows: Sequence[tuple[Any, ...]]) -> bool:
         """All `rows`, in order, a statement a piece; False (and nothing sent) if a value
-        is of a type PostgreSQL is not sent as text here."""
+        is not one this column's arrays can carry as it would go alone."""
         try:
-            pieces = [
-                [[_text(v) for v in column] for column in zip(*piece, strict=True)]
-                for piece in self._pieces(rows)
+            columns = [
+                _texts(values, spelled)
+                for values, spelled in zip(zip(*rows, strict=True), self.spellings, strict=True)
             ]
         except TypeError:
             return False
-        for arrays in pieces:
-            c.execute(self.sql, arrays)
+        for start, end in self._pieces(columns, len(rows)):
+            c.execute(self.sql, [column[start:end] for column in columns])
         return True
 
-    def _pieces(self, rows: Sequence[tuple[Any, ...]]) -> Iterator[Sequence[tuple[Any, ...]]]:
+    def _pieces(self, columns: list[list[str | None]], count: int) -> Iterator[tuple[int, int]]:
+        """Where the rows are cut: at most ROWS_PER_STATEMENT, and where DO UPDATE's key
+        comes again (compared as sent: 7 and "7" are one key to the server)."""
+        keys = list(zip(*(columns[i] for i in self.key), strict=True)) if self.key else None
         start, seen = 0, set()
-        for index, row in enumerate(rows):
-            key = None if self.key is None else tuple(row[i] for i in self.key)
+        for index in range(count):
+            key = keys[index] if keys else None
             if index - start == ROWS_PER_STATEMENT or (key is not None and key in seen):
-                yield rows[start:index]
+                yield start, index
                 start, seen = index, set()
             if key is not None:
                 seen.add(key)
-        if start < len(rows):
-            yield rows[start:]
+        if start < count:
+            yield start, count
 
 
 def rows_insert(c: Any, statement: str) -> RowsInsert | None:
     """`statement` (`?` placeholders, one per column) rewritten to take arrays, the column
     types read from the database through cursor `c`; None if it is not a plain
-    `INSERT INTO t (columns) VALUES (?, ...) [ON CONFLICT ...]` of a table it knows."""
+    `INSERT INTO t (columns) VALUES (?, ...) [ON CONFLICT ...]` of a table it knows, or
+    its DO UPDATE's conflict target is not a list of its columns."""
     match = _INSERT.fullmatch(statement)
     if match is None:
         return None
@@ -92,26 +117,28 @@ def rows_insert(c: Any, statement: str) -> RowsInsert | None:
     )
     arrays = ", ".join("%b::text[]" for _ in columns)
     key = None
-    if target := _UPDATE_TARGET.search(tail):
-        names = [name.strip() for name in target.group(1).split(",")]
-        if not set(names) <= set(columns):
+    if "DO UPDATE" in tail:
+        target = _UPDATE_TARGET.search(tail)
+        targets = [name.strip() for name in target.group(1).split(",")] if target else []
+        if not targets or not set(targets) <= set(columns):
             return None
-        key = tuple(columns.index(name) for name in names)
+        key = tuple(columns.index(name) for name in targets)
     sql = (
         f"INSERT INTO {table} ({', '.join(columns)}) SELECT {selected} "
         f"FROM unnest({arrays}) AS r({', '.join(aliases)}){tail}"
     )
-    return RowsInsert(sql, key)
+    return RowsInsert(sql, tuple(_spellings(types[name]) for name in columns), key)
 
 
-def _text(value: Any) -> str | None:
-    """A parameter as the text PostgreSQL reads back into the column's type."""
-    if value is None or type(value) is str:
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return repr(value)
-    raise TypeError(type(value).__name__)
+def _texts(values: Sequence[Any], spelled: dict[type, Callable[[Any], str]]) -> list[str | None]:
+    """A column's values as text (TypeError if one cannot go so)."""
+    texts: list[str | None] = []
+    for value in values:
+        if value is None or type(value) is str:
+            texts.append(value)
+        else:
+            spell = spelled.get(type(value))
+            if spell is None:
+                raise TypeError(type(value).__name__)
+            texts.append(spell(value))
+    return texts
