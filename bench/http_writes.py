@@ -36,6 +36,7 @@ import httpx
 
 from bench.common import postgres_url, sqlite_url
 from ledger.application import Ledger
+from ledger.privacy.master_key import POSTGRES_MASTER_KEY_FILE
 from ledger.store import library_environment
 
 ADMIN_TOKEN = "bench-admin-token"
@@ -283,9 +284,9 @@ def server(
     }
     if url.startswith("postgres") and "LEDGER_MASTER_KEY" not in env:
         # The server runs in a folder of its own: give it the master key the bench's
-        # in-process ledger made the store with (PostgreSQL's default, var/master-key, is
-        # relative to the folder; SQLite's is beside the store for both).
-        env.setdefault("LEDGER_MASTER_KEY_FILE", str(Path("var/master-key").resolve()))
+        # in-process ledger made the store with (PostgreSQL's default is relative to the
+        # folder; SQLite's is beside the store for both).
+        env.setdefault("LEDGER_MASTER_KEY_FILE", str(Path(POSTGRES_MASTER_KEY_FILE).resolve()))
     # Traced: the same commands, run by bench.traced_serve (importable from the checkout).
     module = "bench.traced_serve" if trace else "ledger.cli"
     if trace:

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import argparse
 import gc
-import os
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from time import perf_counter, process_time, sleep
 from urllib.parse import quote
 
@@ -155,9 +153,6 @@ def _served(url: str, contacts: int, samples: int) -> None:
     from bench.http_writes import ADMIN_TOKEN, server
     from bench.queries import percentiles
 
-    if not url.startswith("sqlite"):
-        # `ledger serve` runs in a directory of its own: the key this process found here.
-        os.environ.setdefault("LEDGER_MASTER_KEY_FILE", str(Path("var/master-key").resolve()))
     middle = str(contacts // 2)
     asked = (
         ("history page 100, mid", {"limit": 100, "cursor": middle}, samples),

@@ -10,6 +10,9 @@ from typing import Any
 
 from ledger.privacy.cipher import MasterKey, new_key
 
+# Beside PostgreSQL the master key file is relative to the working folder by default.
+POSTGRES_MASTER_KEY_FILE = "var/master-key"
+
 
 def load_master_key(text: str | None, path: Path) -> tuple[MasterKey, str]:
     """The master key and where it came from: `LEDGER_MASTER_KEY`, else the file at `path`,
@@ -59,7 +62,7 @@ def master_key_for(env: Any) -> tuple[MasterKey, str]:
         if "sqlite" in module:
             path = str(Path(env.get("SQLITE_DBNAME")).parent / "master-key")
         elif "postgres" in module:
-            path = "var/master-key"
+            path = POSTGRES_MASTER_KEY_FILE
         else:
             return MasterKey(new_key()), "memory"
     return load_master_key(None, Path(path))
