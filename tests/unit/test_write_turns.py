@@ -14,7 +14,7 @@ from ledger.application import TURN_WAIT, Ledger
 from support.scenario import ADMIN, NOW, Bank
 
 
-def _concurrent_writes_conflicts(ledger: Ledger, write: Callable[[int], int]) -> list[int]:
+def _concurrent_writes(ledger: Ledger, write: Callable[[int], int]) -> list[int]:
     """Eight threads make five writes each at once through `write(n)` (answering the version
     written) on a slow store; asserts none lost to another and answers the versions."""
     conflicts = []
@@ -60,7 +60,7 @@ def test_concurrent_contacts_on_one_client_in_one_process_never_conflict(
             recorded_by=ADMIN,
         ).version
 
-    versions = _concurrent_writes_conflicts(ledger, contact)
+    versions = _concurrent_writes(ledger, contact)
     assert sorted(versions) == list(range(2, 2 + len(versions)))
 
 
@@ -77,7 +77,7 @@ def test_concurrent_units_under_one_parent_in_one_process_never_conflict(
             recorded_by=ADMIN,
         ).version
 
-    assert set(_concurrent_writes_conflicts(ledger, outlet)) == {1}
+    assert set(_concurrent_writes(ledger, outlet)) == {1}
     children = ledger.get_unit(bank.sub_branch).children
     assert {f"OUT-{n}" for n in range(40)} <= set(children)
 

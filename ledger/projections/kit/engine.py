@@ -365,8 +365,8 @@ class BatchView(SealedTexts, TrackingRecorder, ABC):
         than all over the table. Rows that could conflict share their first column (every
         view key starts with it), so which of them comes first is unchanged."""
         for statement, rows in self._state.waiting.items():
-            rows.sort(key=_first)
             if rows:
+                rows.sort(key=_first)
                 self._send_rows(c, statement, rows)
         self._state.waiting.clear()
 

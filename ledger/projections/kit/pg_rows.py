@@ -11,11 +11,12 @@ array per column instead:
 
 Every value travels as text (psycopg types an array by its first element, and a column
 may mix ints and floats), cast back to the column's type by the server, which parses it as
-it would the row's own parameter; the arrays in binary (psycopg dumps a text array of
-10,000 elements in ~1 ms so, ~4 in text). Rows are inserted in their order, so of the rows with one
-key under DO NOTHING the first is kept, as one statement a row kept it. DO UPDATE may not
-touch a row twice in one statement: the rows are cut where a key of its conflict target
-comes again, and the pieces sent in order.
+it would the row's own parameter; a value whose text would read back otherwise sends the
+rows a statement each (`_spellings`). The arrays go in binary (psycopg dumps a text array
+of 10,000 elements in ~1 ms so, ~4 in text). Rows are inserted in their order, so of the
+rows with one key under DO NOTHING the first is kept, as one statement a row kept it. DO
+UPDATE may not touch a row twice in one statement: the rows are cut where a key of its
+conflict target comes again, and the pieces sent in order.
 """
 
 from __future__ import annotations
