@@ -41,6 +41,7 @@ from ledger.projections.maintenance_interface import (
     MaintenanceView,
 )
 from ledger.projections.maintenance_known_reports import referrals_as_known, segments_as_known
+from ledger.projections.maintenance_latest import LatestContacts
 from ledger.projections.maintenance_rules import (
     LEADER_CHANNELS,
     ClientFile,
@@ -90,9 +91,14 @@ class SQLMaintenanceView(BatchView, MaintenanceView):
         self.heads.listeners.append(
             lambda c, _, tracking, event: self.recorded.note(c, tracking, event)
         )
-        self.files = ClientFiles(self, self.units, self.staff, self.heads, self.recorded)
+        self.latest = LatestContacts(self)
+        self.files = ClientFiles(
+            self, self.units, self.staff, self.heads, self.recorded, self.latest
+        )
         self.standings = ClientStandings(self, self.files, self.staff, self.heads)
-        return [self.units, self.recorded, self.staff, self.heads, self.files, self.standings]
+        # The latest contacts filled (an upgrade) before the standings read them.
+        parts = [self.units, self.recorded, self.staff, self.heads, self.files, self.latest]
+        return [*parts, self.standings]
 
     def _upto(self, known_at: datetime | None) -> int | None:
         return None if known_at is None else self.recorded.position_known_at(known_at)

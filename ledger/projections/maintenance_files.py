@@ -29,6 +29,7 @@ from ledger.projections.kit import (
 )
 from ledger.projections.kit.text import CHUNK, aggregate_key, placeholders, utc_text
 from ledger.projections.maintenance_known import contacts_known, retract, stored_file
+from ledger.projections.maintenance_latest import LatestContacts
 from ledger.projections.maintenance_organisation import KeptOrganisation
 from ledger.projections.maintenance_rules import (
     ClientFile,
@@ -58,9 +59,11 @@ class ClientFiles(Part):
         staff: StaffTable,
         heads: UnitHeads,
         recorded: RecordedTimes,
+        latest: LatestContacts,
     ) -> None:
         super().__init__(view)
         self.units, self.staff, self.heads, self.recorded = units, staff, heads, recorded
+        self.latest = latest
         self.organisation = KeptOrganisation(view, staff, heads)
 
     def tables(self) -> list[str]:
@@ -192,13 +195,15 @@ class ClientFiles(Part):
             aggregate_key(event),
             event.originator_version,
         )
+        occurred_at = utc_text(event.effective_at)
         with view.write() as c:
             view.execute(
                 c,
                 f"INSERT INTO {p}_contacts (aid, occurred_at, version, staff_id, channel) "
                 "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                (key, utc_text(event.effective_at), version, event.staff_id, event.channel),
+                (key, occurred_at, version, event.staff_id, event.channel),
             )
+            self.latest.logged(c, key, occurred_at, event.staff_id, event.channel)
             view.execute(
                 c,
                 f"INSERT INTO {p}_contacts_known (aid, version, seq) VALUES (?, ?, ?) "
@@ -221,27 +226,24 @@ class ClientFiles(Part):
                 file[name] = [e for e in file[name] if keep(e)]
 
         self._change(event, tracking, change)
-        view, key = self.view, aggregate_key(event)
+        view, key, p = self.view, aggregate_key(event), self.prefix
         with view.write() as c:
             for row in view.fetch(
-                c, f"SELECT version FROM {self.prefix}_contacts WHERE aid = ?", (key,)
+                c, f"SELECT version, staff_id, channel FROM {p}_contacts WHERE aid = ?", (key,)
             ):
                 if event_id_of(UUID(key), row["version"]) == event.retracted_event_id:
+                    gone = (key, row["version"])
                     view.execute(
                         c,
-                        f"INSERT INTO {self.prefix}_contacts_retracted (aid, occurred_at, "
-                        "version, staff_id, channel, seq, retracted_seq) SELECT c.aid, "
-                        "c.occurred_at, c.version, c.staff_id, c.channel, k.seq, ? "
-                        f"FROM {self.prefix}_contacts c JOIN {self.prefix}_contacts_known k "
-                        "ON k.aid = c.aid AND k.version = c.version "
+                        f"INSERT INTO {p}_contacts_retracted (aid, occurred_at, version, "
+                        "staff_id, channel, seq, retracted_seq) SELECT c.aid, c.occurred_at, "
+                        f"c.version, c.staff_id, c.channel, k.seq, ? FROM {p}_contacts c JOIN "
+                        f"{p}_contacts_known k ON k.aid = c.aid AND k.version = c.version "
                         "WHERE c.aid = ? AND c.version = ? ON CONFLICT DO NOTHING",
-                        (tracking.notification_id, key, row["version"]),
+                        (tracking.notification_id, *gone),
                     )
-                    view.execute(
-                        c,
-                        f"DELETE FROM {self.prefix}_contacts WHERE aid = ? AND version = ?",
-                        (key, row["version"]),
-                    )
+                    view.execute(c, f"DELETE FROM {p}_contacts WHERE aid = ? AND version = ?", gone)
+                    self.latest.retracted(c, key, row["staff_id"], row["channel"])
 
     def flush(self, c: Any, marked: dict[str, set[str]]) -> None:
         files: dict[str, ClientFile | None] = self.view.batch_memo("files", dict)

@@ -18,7 +18,6 @@ from typing import Any
 
 from ledger.projections.kit import BatchView, Part, StaffTable, UnitHeads
 from ledger.projections.kit.text import (
-    LAST_TEXT,
     chunks,
     placeholders,
 )
@@ -230,7 +229,7 @@ class ClientStandings(StandingTallies, Part):
         above = UnitsAbove(view, c, p)
         for part in chunks(keys):
             files = self._files(c, part)
-            contacts = self.files.contacts(list(files), LAST_TEXT, cursor=c)
+            contacts = self.files.latest.of(list(files), c)
             counts: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0] * 5)
             own = ", ".join(SEGMENT_COLUMNS)
             for row in view.fetch(
