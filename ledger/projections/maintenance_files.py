@@ -203,7 +203,7 @@ class ClientFiles(Part):
                 "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 (key, occurred_at, version, event.staff_id, event.channel),
             )
-            self.latest.logged(c, key, occurred_at, event.staff_id, event.channel)
+            self.latest.logged(key, occurred_at, event.staff_id, event.channel)
             view.execute(
                 c,
                 f"INSERT INTO {p}_contacts_known (aid, version, seq) VALUES (?, ?, ?) "

@@ -3,9 +3,9 @@ and channel: what a client's standing reads of its contacts (`ClientStandings.re
 
 Read from the contacts themselves, a standing cost a walk over every contact the client ever
 had, for each new one: 58 us of the view's CPU a contact for a new client, 166 at 3,000
-contacts, 524 at 10,000 (batches of ten; bench/RESULTS.md section 19). Kept here, a contact
-costs one upsert and a standing one look-up per staff member and channel, whatever the
-client's age.
+contacts, 524 at 10,000 (batches of ten; bench/RESULTS.md section 19). Kept here, a batch
+costs an upsert per group its contacts fall in, and a standing a look-up per group, whatever
+the client's age.
 
 A row holds the latest `occurred_at` of the client's contacts by that member on that channel
 that are not retracted (a retraction works its group out again from the contacts), less any
@@ -23,6 +23,9 @@ from typing import Any
 from ledger.projections.kit import Part
 from ledger.projections.kit.text import LAST_TEXT, chunks, placeholders
 from ledger.projections.maintenance_rules import Contact
+
+# The batch's latest contact per group, written at its end (`LatestContacts.flush`).
+MEMO = "latest_contacts"
 
 
 class LatestContacts(Part):
@@ -48,17 +51,29 @@ class LatestContacts(Part):
             f"ELSE {t}.occurred_at END"
         )
 
-    def logged(self, c: Any, key: str, occurred_at: str, staff_id: str, channel: str) -> None:
-        """Within the view's `write()`: a contact of the client `key` kept."""
+    def logged(self, key: str, occurred_at: str, staff_id: str, channel: str) -> None:
+        """Within the view's `write()`: a contact of the client `key` kept. The batch keeps
+        each group's latest and writes them once (`flush`): a client's contacts are mostly
+        of one group, and PostgreSQL sends an upsert's rows in one statement only while
+        their keys do not repeat."""
         if occurred_at < LAST_TEXT:
-            self.view.execute(
-                c, self._upsert("VALUES (?, ?, ?, ?)"), (key, staff_id, channel, occurred_at)
-            )
+            latest, group = self.view.batch_memo(MEMO, dict), (key, staff_id, channel)
+            if occurred_at > latest.get(group, ""):
+                latest[group] = occurred_at
+
+    def flush(self, c: Any, marked: dict[str, set[str]]) -> None:
+        latest = self.view.batch_memo(MEMO, dict)
+        self.view.execute_many(
+            c, self._upsert("VALUES (?, ?, ?, ?)"), [(*g, at) for g, at in sorted(latest.items())]
+        )
 
     def retracted(self, c: Any, key: str, staff_id: str, channel: str) -> None:
         """Within the view's `write()`, once a contact of the group is gone from the
         contacts: the group's latest worked out again from those left."""
         group = (key, staff_id, channel)
+        # The batch's contacts of the group are in the contacts by now (a DELETE sends what
+        # waits first): worked out again below with the others.
+        self.view.batch_memo(MEMO, dict).pop(group, None)
         self.view.execute(
             c, f"DELETE FROM {self.table} WHERE aid = ? AND staff_id = ? AND channel = ?", group
         )

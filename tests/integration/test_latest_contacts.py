@@ -6,14 +6,20 @@ before it fills it at its next start; on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+import random
+import uuid
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from eventsourcing.persistence import Tracking
 
 from ledger.bootstrap import Container, build
 from ledger.config import Settings
-from ledger.projections.kit.text import utc_text
+from ledger.domain import Client
+from ledger.domain.values import event_id as event_id_of
+from ledger.projections.kit.text import LAST_TEXT, utc_text
 from ledger.projections.runner import ProjectionRunner
 from support.projection_scenarios import ProjectionCase
 from support.scenario import NOW, STAFF_SINCE, build_bank, by, register
@@ -21,8 +27,14 @@ from support.scenario import NOW, STAFF_SINCE, build_bank, by, register
 LATEST = "maintenance_contacts_latest"
 GROUPED = (
     "SELECT aid, staff_id, channel, MAX(occurred_at) AS occurred_at FROM maintenance_contacts "
-    "GROUP BY aid, staff_id, channel"
+    f"WHERE occurred_at < '{LAST_TEXT}' GROUP BY aid, staff_id, channel"
 )
+# Effective times of the random sequences: six days, and the first and last a view can hold
+# (times outside years 1 to 9999 are clamped to them).
+TIMES = [datetime(2024, 1, 1 + day, tzinfo=UTC) for day in range(6)] + [
+    datetime(1, 1, 1, tzinfo=UTC),
+    datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+]
 
 
 def rows(container: Container, statement: str) -> set[tuple[Any, ...]]:
@@ -120,6 +132,97 @@ class LatestContactsCase(ProjectionCase):
             assert kept(again) == before
         finally:
             again.close()
+
+    @pytest.mark.parametrize("seed", range(3))
+    def test_random_contacts_and_retractions_keep_what_grouping_gives(
+        self, container: Container, seed: int
+    ) -> None:
+        sequence, compared = RandomContacts(container, seed), 0
+        while sequence.position < 240:
+            with sequence.view.batch():
+                for _ in range(sequence.random.randint(1, 12)):
+                    sequence.step()
+            kept_rows, grouped = sequence.kept_and_grouped()
+            assert kept_rows == grouped, sequence.position
+            compared += sum(len(rows) for rows in grouped.values())
+        assert compared > 100  # groups were there to compare
+        at_last = rows(
+            container, f"SELECT * FROM maintenance_contacts WHERE occurred_at = '{LAST_TEXT}'"
+        )
+        retracted = container.views.by_name["maintenance"].query(
+            "SELECT COUNT(*) AS n FROM maintenance_contacts_retracted"
+        )
+        assert at_last and retracted[0]["n"] > 0  # the cases the sequence is for happened
+
+
+class RandomContacts:
+    """Contacts and retractions of three clients by two members on two channels, fed to
+    the maintenance view's handlers in batches of one to twelve: new contacts, replays of
+    earlier ones, and retractions (of any contact, again, or in the batch that logged it)."""
+
+    def __init__(self, container: Container, seed: int) -> None:
+        self.view = container.views.by_name["maintenance"]
+        self.handlers = self.view.handlers()
+        self.random = random.Random(seed)
+        self.clients = [uuid.UUID(int=self.random.getrandbits(128)) for _ in range(3)]
+        self.versions = dict.fromkeys(self.clients, 1)
+        self.logged: dict[uuid.UUID, list[tuple[Any, ...]]] = {c: [] for c in self.clients}
+        self.position = 0
+
+    def _tracking(self) -> Tracking:
+        self.position += 1
+        return Tracking("Ledger", self.position)
+
+    def _contact(self, client: uuid.UUID, version: int, at: datetime, staff: str, how: str) -> None:
+        event = SimpleNamespace(
+            originator_id=client,
+            originator_version=version,
+            effective_at=at,
+            staff_id=staff,
+            channel=how,
+            timestamp=TIMES[0],
+        )
+        self.handlers[Client.ContactLogged](event, self._tracking())
+
+    def step(self) -> None:
+        client, pick = self.random.choice(self.clients), self.random.random()
+        if pick < 0.55 or not self.logged[client]:
+            self.versions[client] += 1
+            contact = (
+                self.versions[client],
+                self.random.choice(TIMES),
+                self.random.choice("AB"),
+                self.random.choice(("phone", "visit")),
+            )
+            self.logged[client].append(contact)
+            self._contact(client, *contact)
+        elif pick < 0.8:
+            self.versions[client] += 1
+            retracted = event_id_of(client, self.random.choice(self.logged[client])[0])
+            event = SimpleNamespace(
+                originator_id=client,
+                originator_version=self.versions[client],
+                effective_at=TIMES[0],
+                timestamp=TIMES[0],
+                retracted_event_id=retracted,
+            )
+            self.handlers[Client.EventRetracted](event, self._tracking())
+        else:
+            self._contact(client, *self.random.choice(self.logged[client]))
+
+    def kept_and_grouped(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Each client's kept latest contacts, and what grouping its contacts gives."""
+        keys = [str(client) for client in self.clients]
+
+        def by_client(found: dict[str, Any]) -> dict[str, Any]:
+            return {
+                k: sorted((c.staff_id, c.channel, c.occurred_at) for c in found[k]) for k in found
+            }
+
+        with self.view.transaction() as c:
+            kept = by_client(self.view.files.latest.of(keys, c))
+            grouped = by_client(self.view.files.contacts(keys, LAST_TEXT, cursor=c))
+        return kept, grouped
 
 
 class TestLatestContactsOnSQLite(LatestContactsCase):
