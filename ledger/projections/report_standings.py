@@ -24,7 +24,7 @@ at its end.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
 from eventsourcing.persistence import Tracking
@@ -142,6 +142,11 @@ class ReportStandings(Part):
                     if latest.get(key, "") < at:
                         latest[key] = at
                     self.view.mark("standing", key)
+                    if event.__class__ is not Client.ContactLogged or event.complaint:
+                        # A plain contact leaves the client's complaints as they were: not
+                        # written again (a client's thousands of contacts, each rewriting
+                        # its every complaint under every unit above it).
+                        self.view.mark("complaints", key)
 
             return handle
 
@@ -165,10 +170,10 @@ class ReportStandings(Part):
                 view.execute(c, f"DROP TABLE IF EXISTS {self.marker}")
                 self._unkept = True
             return
-        keys = set(marked.get("standing", ()))
-        keys |= self._clients_of_departed(c, marked.get("staff", ()))
+        departed = self._clients_of_departed(c, marked.get("staff", ()))
+        keys = set(marked.get("standing", ())) | departed
         if keys:
-            self.recompute(c, sorted(keys))
+            self.recompute(c, sorted(keys), complaints=set(marked.get("complaints", ())) | departed)
 
     def _clients_of_departed(self, c: Any, staff_keys: Iterable[str]) -> set[str]:
         """The clients the departed staff are now the designated manager of."""
@@ -183,24 +188,39 @@ class ReportStandings(Part):
                 found.add(row["aid"])
         return found
 
-    def recompute(self, c: Any, keys: Sequence[str], *, fresh: bool = False) -> None:
+    def recompute(
+        self,
+        c: Any,
+        keys: Sequence[str],
+        *,
+        fresh: bool = False,
+        complaints: Collection[str] | None = None,
+    ) -> None:
         """The clients' standings and their units' counts, from their intervals, contacts,
         key information and designated managers' departures. `fresh`: none of them has a
-        standing yet (nothing to take out)."""
+        standing yet (nothing to take out). `complaints`: the clients whose complaints under
+        their units are written again (all of them if None)."""
         view, p = self.view, self.prefix
         units_above = UnitsAbove(view, c, p)
         cadence: dict[str, int] = view.options["cadence"]
         counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
         for part in chunks(keys):
             marks = placeholders(part)
+            redo = part if complaints is None else [k for k in part if k in complaints]
             if not fresh:
                 for row in view.fetch(
                     c, f"SELECT unit_id, vip, complete FROM {p}_standing WHERE aid IN {marks}", part
                 ):
                     counts[row["unit_id"]][0] -= row["vip"]
                     counts[row["unit_id"]][1] -= row["complete"]
-                for table in ("standing", "overdue", "orphans", "unit_complaints"):
+                for table in ("standing", "overdue", "orphans"):
                     view.execute(c, f"DELETE FROM {p}_{table} WHERE aid IN {marks}", part)
+                if redo:
+                    view.execute(
+                        c,
+                        f"DELETE FROM {p}_unit_complaints WHERE aid IN {placeholders(redo)}",
+                        redo,
+                    )
             standing, overdue, orphans = [], [], []
             for row in self._sources(c, part, marks):
                 last_contact, tier, active = row["last_contact"], row["tier"], row["status"]
@@ -238,7 +258,8 @@ class ReportStandings(Part):
             )
             view.execute_many(c, _insert(f"{p}_overdue", OVERDUE_COLUMNS), overdue)
             view.execute_many(c, _insert(f"{p}_orphans", ORPHAN_COLUMNS), orphans)
-            self._add_complaints(c, f"WHERE k.aid IN {marks}", part)
+            if redo:
+                self._add_complaints(c, f"WHERE k.aid IN {placeholders(redo)}", redo)
         self._add_counts(c, counts)
 
     def _sources(self, c: Any, part: Sequence[str], marks: str) -> list[dict[str, Any]]:
