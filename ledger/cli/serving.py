@@ -19,6 +19,8 @@ from ledger.store.files import private_directory
 from ledger.store.prewarm import prewarm_in_background
 
 ADMIN_TOKEN_FILE = Path("var/admin-token")
+# How long `serve` waits, as it ends, for the asking of the store's files ahead to end.
+PREWARM_WAIT = 5.0
 
 
 def ensure_admin_token(token_file: Path = ADMIN_TOKEN_FILE) -> Path | None:
@@ -82,72 +84,79 @@ def serve(
         os.environ["LEDGER_NO_PROJECTIONS"] = "1"
     settings = Settings()
     typer.echo(f"ledger: {settings.store} store at {redact_url(settings.database_url)}")
+    prewarming = None
     if settings.store == "sqlite":
         # The first reads after a start from the kernel's cache rather than the disk; asked
         # first thing, so the kernel has the time the start takes.
-        prewarm_in_background(sqlite_files(settings.database_url))
-    # Built before anything is served: a master key that is not the store's stops here.
-    container = open_ledger(settings)
-    if not _loopback(host):
-        typer.echo(
-            f"ledger: warning: listening on {host}, open to other machines, in plain HTTP: "
-            "the ledger has no TLS of its own. Keep it on 127.0.0.1 behind a "
-            "TLS-terminating proxy (README: Running behind a TLS-terminating proxy).",
-            err=True,
-        )
-    if token_file is not None:
-        typer.echo(f"ledger: admin token in {token_file.resolve()} (send it as a Bearer token)")
-    typer.echo(
-        f"ledger: master key from {container.ledger.master_key_source} (keep a copy apart from the "
-        "database: without it no personal data can be read)"
-    )
-    typer.echo(f"ledger: console at http://{host}:{port}/ (sign in with an API key)")
-    typer.echo(f"ledger: API docs at http://{host}:{port}/docs")
-    # API.md: the projections run in the serving process. Asked to (or with several
-    # workers, which must not each keep the views), and on a store other processes can
-    # open, they run in one child process, on another core (ledger.projections.projector).
-    apart = (projections_apart or workers > 1) and not (
-        settings.no_projections or settings.store == "memory"
-    )
-    typer.echo(
-        "ledger: projections "
-        + (
-            "read from views kept by another process"
-            if settings.no_projections
-            else "run in a child process"
-            if apart
-            else "run here"
-        )
-    )
-    if workers > 1:
-        # Workers are separate processes: each imports the factory and builds its container;
-        # they read the views one projector keeps, or each runs the projections itself.
-        if apart:
-            os.environ["LEDGER_NO_PROJECTIONS"] = "1"
-            container.start_projections(apart=True)
-        else:
-            container.close()
-        try:
-            uvicorn.run(
-                "ledger.api.main:create",
-                factory=True,
-                host=host,
-                port=port,
-                workers=workers,
-                access_log=False,
-            )
-        finally:
-            if apart:
-                container.close()
-        return
-    from ledger.api.main import settle_heap
-
-    app = create_app(container, apart=apart)
-    settle_heap()
+        prewarming = prewarm_in_background(sqlite_files(settings.database_url))
     try:
-        uvicorn.run(app, host=host, port=port, access_log=False)
+        # Built before anything is served: a master key that is not the store's stops here.
+        container = open_ledger(settings)
+        if not _loopback(host):
+            typer.echo(
+                f"ledger: warning: listening on {host}, open to other machines, in plain HTTP: "
+                "the ledger has no TLS of its own. Keep it on 127.0.0.1 behind a "
+                "TLS-terminating proxy (README: Running behind a TLS-terminating proxy).",
+                err=True,
+            )
+        if token_file is not None:
+            typer.echo(f"ledger: admin token in {token_file.resolve()} (send it as a Bearer token)")
+        typer.echo(
+            f"ledger: master key from {container.ledger.master_key_source} (keep a copy apart "
+            "from the database: without it no personal data can be read)"
+        )
+        typer.echo(f"ledger: console at http://{host}:{port}/ (sign in with an API key)")
+        typer.echo(f"ledger: API docs at http://{host}:{port}/docs")
+        # API.md: the projections run in the serving process. Asked to (or with several
+        # workers, which must not each keep the views), and on a store other processes can
+        # open, they run in one child process, on another core (ledger.projections.projector).
+        apart = (projections_apart or workers > 1) and not (
+            settings.no_projections or settings.store == "memory"
+        )
+        typer.echo(
+            "ledger: projections "
+            + (
+                "read from views kept by another process"
+                if settings.no_projections
+                else "run in a child process"
+                if apart
+                else "run here"
+            )
+        )
+        if workers > 1:
+            # Workers are separate processes: each imports the factory and builds its container;
+            # they read the views one projector keeps, or each runs the projections itself.
+            if apart:
+                os.environ["LEDGER_NO_PROJECTIONS"] = "1"
+                container.start_projections(apart=True)
+            else:
+                container.close()
+            try:
+                uvicorn.run(
+                    "ledger.api.main:create",
+                    factory=True,
+                    host=host,
+                    port=port,
+                    workers=workers,
+                    access_log=False,
+                )
+            finally:
+                if apart:
+                    container.close()
+            return
+        from ledger.api.main import settle_heap
+
+        app = create_app(container, apart=apart)
+        settle_heap()
+        try:
+            uvicorn.run(app, host=host, port=port, access_log=False)
+        finally:
+            container.close()
     finally:
-        container.close()
+        if prewarming is not None:
+            # Its line logged before this returns, while the streams are open (a refused
+            # start ends before the child does).
+            prewarming.join(PREWARM_WAIT)
 
 
 def project() -> None:

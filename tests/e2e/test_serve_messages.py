@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -23,7 +24,7 @@ from ledger.cli import app
 from ledger.config import Settings
 from ledger.privacy import MasterKey
 from ledger.privacy.master_key import write_key_file
-from ledger.store import redact_url
+from ledger.store import prewarm, redact_url
 
 SECRET = "s3cr3t-pw"
 
@@ -71,6 +72,26 @@ def test_serve_prints_the_sqlite_url(
     url = f"sqlite:///{tmp_path}/ledger.db"
     monkeypatch.setenv("LEDGER_DATABASE_URL", url)
     assert f"sqlite store at {url}" in serve().output
+
+
+def test_serve_ends_after_asking_for_the_store_files_ahead(
+    uvicorn_runs: list[dict[str, Any]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The daemon thread waiting for the child that asks the kernel for the files logs its
+    line before `serve` returns: a start that ends first (refused, or uvicorn stopped) would
+    leave it writing to streams already closed (a CI run printed "Logging error")."""
+    monkeypatch.setenv("LEDGER_DATABASE_URL", f"sqlite:///{tmp_path}/ledger.db")
+    done: list[float] = []
+
+    def slow_child(paths: Any) -> int:
+        time.sleep(0.5)
+        done.append(time.monotonic())
+        return len(list(paths))
+
+    monkeypatch.setattr(prewarm, "prewarm_in_child", slow_child)
+    serve()
+    ended = time.monotonic()
+    assert uvicorn_runs and done and done[0] <= ended
 
 
 @pytest.mark.parametrize(
