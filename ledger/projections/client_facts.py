@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
@@ -20,10 +19,18 @@ from eventsourcing.persistence import Tracking
 from ledger.domain import Client
 from ledger.domain.values import KEY_INFO_FIELDS
 from ledger.domain.values import event_id as event_id_of
+from ledger.projections.asset_changes import (
+    ADDED,
+    Statement,
+    credited,
+    insert_changes,
+    note_added,
+    statement,
+    tails,
+)
 from ledger.projections.kit import BatchView, ClientIntervals, Handler, Part
 from ledger.projections.kit.intervals import IntervalRow
 from ledger.projections.kit.text import CHUNK, aggregate_key, chunks, placeholders, utc_text
-from ledger.projections.kit.timeline import asset_deltas
 from ledger.projections.retracted_facts import keep_retracted, replay_unless_kept, retracted_tables
 
 # A profile update's (seq, effective_at, key-information fields it sets).
@@ -51,8 +58,9 @@ def complete(updates: Iterable[ProfileUpdate]) -> int:
 
 
 class ClientFacts(Part):
-    """Marks clients "keyinfo" and "assets" to recompute; `intervals` must mark "assets"
-    when a designated manager changes (a reassignment moves the credit)."""
+    """Marks clients "keyinfo" and "assets" to recompute, and "assets_added" for new
+    statements only (`asset_changes.py`); `intervals` must mark "assets" when a designated
+    manager changes (a reassignment moves the credit)."""
 
     def __init__(self, view: BatchView, intervals: ClientIntervals) -> None:
         super().__init__(view)
@@ -234,7 +242,12 @@ class ClientFacts(Part):
             self.intervals.record_time(c, seq, event.timestamp)
             if self._all_in_memory(key):
                 view.batch_memo("assets", _lists)[key].append((moment, seq, version, event.amount))
-            view.mark("assets", key)
+                view.mark("assets", key)
+            elif view.rebuilding:
+                view.mark("assets", key)  # worked out whole, a chunk of clients a query
+            else:
+                note_added(view, key, moment, seq)
+                view.mark(ADDED, key)
             view.advance(tracking)
 
     def retracted(self, event: Client.EventRetracted, tracking: Tracking) -> None:
@@ -300,6 +313,14 @@ class ClientFacts(Part):
             recompute(c, in_memory, in_memory=True)
             for part in chunks(older):
                 recompute(c, part, in_memory=False)
+        # New statements of clients worked out whole above or not: from the one before.
+        added = sorted(marked.get(ADDED, set()) - marked.get("assets", set()))
+        if added:
+            view, p = self.view, self.prefix
+            found, whole = tails(view, c, p, added)
+            insert_changes(view, c, p, credited(view, c, p, found))
+            for part in chunks(whole):
+                self._recompute_assets(c, part, in_memory=False)
 
     def _inputs(
         self,
@@ -345,42 +366,13 @@ class ClientFacts(Part):
     def _recompute_assets(self, c: Any, keys: Sequence[str], *, in_memory: bool) -> None:
         """Each assets report's change and the designated manager credited with it."""
         p, view = self.prefix, self.view
-        reports: dict[str, list[tuple[str, int, int, Decimal]]] = self._inputs(
+        reports: dict[str, list[Statement]] = self._inputs(
             c,
             keys,
             in_memory=in_memory,
             memo="assets",
             select="seq, version, effective_at, amount FROM {p}_assets",
-            row=lambda r: (r["effective_at"], r["seq"], r["version"], Decimal(r["amount"])),
+            row=statement,
             derived="asset_changes",
         )
-        holders = [key for key in keys if reports.get(key)]
-        if not holders:
-            return
-        managers: dict[str, list[tuple[str, str | None, str | None]]]
-        managers = view.batch_memo("folded", _lists)
-        for part in chunks([key for key in holders if key not in managers]):
-            for row in view.fetch(
-                c,
-                f"SELECT aid, valid_from, valid_to, manager FROM {p}_intervals "
-                f"WHERE aid IN {placeholders(part)}",
-                part,
-            ):
-                managers[row["aid"]].append((row["valid_from"], row["valid_to"], row["manager"]))
-
-        def manager_at(key: str, at: str) -> str | None:
-            for start, end, manager in managers[key]:
-                if start <= at and (end is None or at < end):
-                    return manager
-            return None
-
-        view.execute_many(
-            c,
-            f"INSERT INTO {p}_asset_changes (aid, version, effective_at, delta, manager) "
-            "VALUES (?, ?, ?, ?, ?)",
-            (
-                (key, version, at, str(delta), manager_at(key, at))
-                for key in holders
-                for version, at, delta in asset_deltas(reports[key])
-            ),
-        )
+        insert_changes(view, c, p, credited(view, c, p, {k: reports.get(k, []) for k in keys}))
