@@ -21,6 +21,7 @@ from ledger.domain.values import KEY_INFO_FIELDS
 from ledger.domain.values import event_id as event_id_of
 from ledger.projections.asset_changes import (
     ADDED,
+    TAILS_AT_MOST,
     Statement,
     credited,
     insert_changes,
@@ -313,14 +314,15 @@ class ClientFacts(Part):
             recompute(c, in_memory, in_memory=True)
             for part in chunks(older):
                 recompute(c, part, in_memory=False)
-        # New statements of clients worked out whole above or not: from the one before.
+        # Clients with new statements only (not worked out whole above): from the statement
+        # before the earliest new one, a few round trips a client; a batch of many such
+        # clients (a month's statements loaded) works them out whole, a chunk a query.
         added = sorted(marked.get(ADDED, set()) - marked.get("assets", set()))
-        if added:
-            view, p = self.view, self.prefix
-            found, whole = tails(view, c, p, added)
-            insert_changes(view, c, p, credited(view, c, p, found))
-            for part in chunks(whole):
-                self._recompute_assets(c, part, in_memory=False)
+        view, p = self.view, self.prefix
+        found, whole = tails(view, c, p, added) if len(added) <= TAILS_AT_MOST else ({}, added)
+        insert_changes(view, c, p, credited(view, c, p, found))
+        for part in chunks(whole):
+            self._recompute_assets(c, part, in_memory=False)
 
     def _inputs(
         self,

@@ -12,7 +12,11 @@ subtree (at the 100,000-client demo those three cost 70-140 ms of CPU per reques
   keyed `(ancestor_id, due, client_id)`: the contacts report's most overdue first is one
   range of that key;
 - `{p}_orphans`: a row per active client whose designated manager has departed (at any
-  time: a report at T lists it once the departure took effect), per unit above it.
+  time: a report at T lists it once the departure took effect), per unit above it;
+- `{p}_unit_complaints`: each complaint under every unit above its client, with the
+  designated manager of the complaint's time; written again only for the clients whose
+  complaints or intervals an event of the batch may have moved (not for a plain contact:
+  marked "complaints" by `noting`).
 
 A report at T for the clients whose standing holds at T (and, as known at K, whose latest
 event was recorded by K) reads these rows; the few others it folds from their intervals and
@@ -173,7 +177,8 @@ class ReportStandings(Part):
         departed = self._clients_of_departed(c, marked.get("staff", ()))
         keys = set(marked.get("standing", ())) | departed
         if keys:
-            self.recompute(c, sorted(keys), complaints=set(marked.get("complaints", ())) | departed)
+            # A departure moves no complaint: each names the manager of its time.
+            self.recompute(c, sorted(keys), complaints=set(marked.get("complaints", ())))
 
     def _clients_of_departed(self, c: Any, staff_keys: Iterable[str]) -> set[str]:
         """The clients the departed staff are now the designated manager of."""

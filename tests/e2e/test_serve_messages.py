@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from typer.testing import CliRunner
 
 from ledger.bootstrap import build
-from ledger.cli import app
+from ledger.cli import app, serving
 from ledger.config import Settings
 from ledger.privacy import MasterKey
 from ledger.privacy.master_key import write_key_file
@@ -84,11 +84,12 @@ def test_serve_ends_after_asking_for_the_store_files_ahead(
     done: list[float] = []
 
     def slow_child(paths: Any) -> int:
-        time.sleep(0.5)
+        time.sleep(1.5)  # longer than `serve` takes with uvicorn stubbed
         done.append(time.monotonic())
         return len(list(paths))
 
     monkeypatch.setattr(prewarm, "prewarm_in_child", slow_child)
+    monkeypatch.setattr(serving, "PREWARM_WAIT", 30.0)
     serve()
     ended = time.monotonic()
     assert uvicorn_runs and done and done[0] <= ended

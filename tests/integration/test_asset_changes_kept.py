@@ -17,6 +17,7 @@ import pytest
 
 from ledger.bootstrap import Container
 from ledger.domain import RuleViolation
+from ledger.projections import client_facts
 from ledger.projections.asset_changes import statement
 from ledger.projections.runner import ProjectionRunner
 from support.projection_scenarios import ProjectionCase
@@ -60,10 +61,17 @@ def worked_out_whole(container: Container) -> list[tuple[Any, ...]]:
 class AssetChangesCase(ProjectionCase):
     """Abstract: subclasses give `database_url`."""
 
-    @pytest.mark.parametrize("seed", range(2))
+    @pytest.mark.parametrize(("seed", "tails_at_most"), [(0, 64), (1, 64), (2, 1)])
     def test_new_statements_keep_what_working_out_every_statement_gives(
-        self, container: Container, projections: ProjectionRunner, seed: int
+        self,
+        container: Container,
+        projections: ProjectionRunner,
+        seed: int,
+        tails_at_most: int,
+        monkeypatch: pytest.MonkeyPatch,
     ) -> None:
+        # With 1, a batch with new statements of two clients or more works them out whole.
+        monkeypatch.setattr(client_facts, "TAILS_AT_MOST", tails_at_most)
         ledger, rnd = container.ledger, random.Random(seed)
         bank = build_bank(ledger, staff_since=STAFF_SINCE)
         registered = NOW - timedelta(days=300)
