@@ -38,13 +38,26 @@ def statement(row: dict[str, Any]) -> Statement:
 
 
 def note_added(view: BatchView, key: str, effective_at: str, seq: int) -> None:
-    """Within the view's `write()`: a statement of client `key` added (`ADDED`)."""
+    """Within the view's `write()`: a statement of client `key` added, marked `ADDED` (the
+    earliest of the batch kept)."""
     added: dict[str, tuple[str, int]] = view.batch_memo(ADDED, dict)
     if key not in added or (effective_at, seq) < added[key]:
         added[key] = (effective_at, seq)
+    view.mark(ADDED, key)
 
 
-def tails(
+def work_out_added(view: BatchView, c: Any, p: str, keys: Sequence[str]) -> list[str]:
+    """The changes of the clients' statements from the one before the earliest added on,
+    written; answers the clients to work out whole: those with no statement before it, or
+    all of them past `TAILS_AT_MOST`."""
+    if not keys or len(keys) > TAILS_AT_MOST:
+        return list(keys)
+    found, whole = _tails(view, c, p, keys)
+    write_changes(view, c, p, found)
+    return whole
+
+
+def _tails(
     view: BatchView, c: Any, p: str, keys: Sequence[str]
 ) -> tuple[dict[str, list[Statement]], list[str]]:
     """The statements of each client from the one before the earliest added in the batch
@@ -85,9 +98,7 @@ def tails(
     return found, whole
 
 
-def credited(
-    view: BatchView, c: Any, p: str, statements: dict[str, list[Statement]]
-) -> list[tuple[Any, ...]]:
+def write_changes(view: BatchView, c: Any, p: str, statements: dict[str, list[Statement]]) -> None:
     """The change rows of the clients' statements (every one after each client's first),
     each credited to the designated manager of its time."""
     holders = [key for key, held in statements.items() if held]
@@ -109,17 +120,13 @@ def credited(
                 return manager
         return None
 
-    return [
-        (key, version, at, str(delta), manager_at(key, at))
-        for key in holders
-        for version, at, delta in asset_deltas(statements[key])
-    ]
-
-
-def insert_changes(view: BatchView, c: Any, p: str, rows: list[tuple[Any, ...]]) -> None:
     view.execute_many(
         c,
         f"INSERT INTO {p}_asset_changes (aid, version, effective_at, delta, manager) "
         "VALUES (?, ?, ?, ?, ?)",
-        rows,
+        (
+            (key, version, at, str(delta), manager_at(key, at))
+            for key in holders
+            for version, at, delta in asset_deltas(statements[key])
+        ),
     )

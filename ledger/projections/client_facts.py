@@ -21,13 +21,11 @@ from ledger.domain.values import KEY_INFO_FIELDS
 from ledger.domain.values import event_id as event_id_of
 from ledger.projections.asset_changes import (
     ADDED,
-    TAILS_AT_MOST,
     Statement,
-    credited,
-    insert_changes,
     note_added,
     statement,
-    tails,
+    work_out_added,
+    write_changes,
 )
 from ledger.projections.kit import BatchView, ClientIntervals, Handler, Part
 from ledger.projections.kit.intervals import IntervalRow
@@ -241,14 +239,13 @@ class ClientFacts(Part):
                 (key, version, seq, moment, str(event.amount)),
             )
             self.intervals.record_time(c, seq, event.timestamp)
-            if self._all_in_memory(key):
+            in_memory = self._all_in_memory(key)
+            if in_memory:
                 view.batch_memo("assets", _lists)[key].append((moment, seq, version, event.amount))
+            if in_memory or view.rebuilding:  # a rebuild: a chunk of clients a query
                 view.mark("assets", key)
-            elif view.rebuilding:
-                view.mark("assets", key)  # worked out whole, a chunk of clients a query
             else:
                 note_added(view, key, moment, seq)
-                view.mark(ADDED, key)
             view.advance(tracking)
 
     def retracted(self, event: Client.EventRetracted, tracking: Tracking) -> None:
@@ -303,26 +300,22 @@ class ClientFacts(Part):
                 folded[row[0]].append((row[1], row[2], row[5]))
 
     def flush(self, c: Any, marked: dict[str, set[str]]) -> None:
-        for kind, recompute in (
-            ("keyinfo", self._recompute_keyinfo),
-            ("assets", self._recompute_assets),
+        # Clients with new statements only: from the statement before the earliest new one
+        # (`asset_changes.py`), those with none before it, or too many, worked out whole.
+        assets = set(marked.get("assets", ()))
+        added = sorted(marked.get(ADDED, set()) - assets)
+        assets.update(work_out_added(self.view, c, self.prefix, added))
+        for keys, recompute in (
+            (marked.get("keyinfo", ()), self._recompute_keyinfo),
+            (assets, self._recompute_assets),
         ):
             in_memory: list[str] = []
             older: list[str] = []
-            for key in sorted(marked.get(kind, ())):
+            for key in sorted(keys):
                 (in_memory if self._all_in_memory(key) else older).append(key)
             recompute(c, in_memory, in_memory=True)
             for part in chunks(older):
                 recompute(c, part, in_memory=False)
-        # Clients with new statements only (not worked out whole above): from the statement
-        # before the earliest new one, a few round trips a client; a batch of many such
-        # clients (a month's statements loaded) works them out whole, a chunk a query.
-        added = sorted(marked.get(ADDED, set()) - marked.get("assets", set()))
-        view, p = self.view, self.prefix
-        found, whole = tails(view, c, p, added) if len(added) <= TAILS_AT_MOST else ({}, added)
-        insert_changes(view, c, p, credited(view, c, p, found))
-        for part in chunks(whole):
-            self._recompute_assets(c, part, in_memory=False)
 
     def _inputs(
         self,
@@ -377,4 +370,4 @@ class ClientFacts(Part):
             row=statement,
             derived="asset_changes",
         )
-        insert_changes(view, c, p, credited(view, c, p, {k: reports.get(k, []) for k in keys}))
+        write_changes(view, c, p, {key: reports.get(key, []) for key in keys})

@@ -174,8 +174,8 @@ class ReportStandings(Part):
                 view.execute(c, f"DROP TABLE IF EXISTS {self.marker}")
                 self._unkept = True
             return
-        departed = self._clients_of_departed(c, marked.get("staff", ()))
-        keys = set(marked.get("standing", ())) | departed
+        keys = set(marked.get("standing", ()))
+        keys |= self._clients_of_departed(c, marked.get("staff", ()))
         if keys:
             # A departure moves no complaint: each names the manager of its time.
             self.recompute(c, sorted(keys), complaints=set(marked.get("complaints", ())))

@@ -17,7 +17,7 @@ import pytest
 
 from ledger.bootstrap import Container
 from ledger.domain import RuleViolation
-from ledger.projections import client_facts
+from ledger.projections import asset_changes
 from ledger.projections.asset_changes import statement
 from ledger.projections.runner import ProjectionRunner
 from support.projection_scenarios import ProjectionCase
@@ -71,7 +71,7 @@ class AssetChangesCase(ProjectionCase):
         monkeypatch: pytest.MonkeyPatch,
     ) -> None:
         # With 1, a batch with new statements of two clients or more works them out whole.
-        monkeypatch.setattr(client_facts, "TAILS_AT_MOST", tails_at_most)
+        monkeypatch.setattr(asset_changes, "TAILS_AT_MOST", tails_at_most)
         ledger, rnd = container.ledger, random.Random(seed)
         bank = build_bank(ledger, staff_since=STAFF_SINCE)
         registered = NOW - timedelta(days=300)
