@@ -68,9 +68,6 @@ def serve(
     ] = True,
 ) -> None:
     """Serve the HTTP API with uvicorn."""
-    import uvicorn
-
-    from ledger.api.app import create_app
     from ledger.api.observability import configure_json_logs
 
     # Through the environment, so that every worker reads it. uvicorn's own access log
@@ -90,73 +87,89 @@ def serve(
         # first thing, so the kernel has the time the start takes.
         prewarming = prewarm_in_background(sqlite_files(settings.database_url))
     try:
-        # Built before anything is served: a master key that is not the store's stops here.
-        container = open_ledger(settings)
-        if not _loopback(host):
-            typer.echo(
-                f"ledger: warning: listening on {host}, open to other machines, in plain HTTP: "
-                "the ledger has no TLS of its own. Keep it on 127.0.0.1 behind a "
-                "TLS-terminating proxy (README: Running behind a TLS-terminating proxy).",
-                err=True,
-            )
-        if token_file is not None:
-            typer.echo(f"ledger: admin token in {token_file.resolve()} (send it as a Bearer token)")
-        typer.echo(
-            f"ledger: master key from {container.ledger.master_key_source} (keep a copy apart "
-            "from the database: without it no personal data can be read)"
-        )
-        typer.echo(f"ledger: console at http://{host}:{port}/ (sign in with an API key)")
-        typer.echo(f"ledger: API docs at http://{host}:{port}/docs")
-        # API.md: the projections run in the serving process. Asked to (or with several
-        # workers, which must not each keep the views), and on a store other processes can
-        # open, they run in one child process, on another core (ledger.projections.projector).
-        apart = (projections_apart or workers > 1) and not (
-            settings.no_projections or settings.store == "memory"
-        )
-        typer.echo(
-            "ledger: projections "
-            + (
-                "read from views kept by another process"
-                if settings.no_projections
-                else "run in a child process"
-                if apart
-                else "run here"
-            )
-        )
-        if workers > 1:
-            # Workers are separate processes: each imports the factory and builds its container;
-            # they read the views one projector keeps, or each runs the projections itself.
-            if apart:
-                os.environ["LEDGER_NO_PROJECTIONS"] = "1"
-                container.start_projections(apart=True)
-            else:
-                container.close()
-            try:
-                uvicorn.run(
-                    "ledger.api.main:create",
-                    factory=True,
-                    host=host,
-                    port=port,
-                    workers=workers,
-                    access_log=False,
-                )
-            finally:
-                if apart:
-                    container.close()
-            return
-        from ledger.api.main import settle_heap
-
-        app = create_app(container, apart=apart)
-        settle_heap()
-        try:
-            uvicorn.run(app, host=host, port=port, access_log=False)
-        finally:
-            container.close()
+        _serve(settings, host, port, workers, projections_apart, token_file)
     finally:
         if prewarming is not None:
             # Its line logged before this returns, while the streams are open (a refused
             # start ends before the child does).
             prewarming.join(PREWARM_WAIT)
+
+
+def _serve(
+    settings: Settings,
+    host: str,
+    port: int,
+    workers: int,
+    projections_apart: bool,
+    token_file: Path | None,
+) -> None:
+    """`serve` from the store's opening on: the messages, then uvicorn until it stops."""
+    import uvicorn
+
+    from ledger.api.app import create_app
+
+    # Built before anything is served: a master key that is not the store's stops here.
+    container = open_ledger(settings)
+    if not _loopback(host):
+        typer.echo(
+            f"ledger: warning: listening on {host}, open to other machines, in plain HTTP: "
+            "the ledger has no TLS of its own. Keep it on 127.0.0.1 behind a "
+            "TLS-terminating proxy (README: Running behind a TLS-terminating proxy).",
+            err=True,
+        )
+    if token_file is not None:
+        typer.echo(f"ledger: admin token in {token_file.resolve()} (send it as a Bearer token)")
+    typer.echo(
+        f"ledger: master key from {container.ledger.master_key_source} (keep a copy apart from the "
+        "database: without it no personal data can be read)"
+    )
+    typer.echo(f"ledger: console at http://{host}:{port}/ (sign in with an API key)")
+    typer.echo(f"ledger: API docs at http://{host}:{port}/docs")
+    # API.md: the projections run in the serving process. Asked to (or with several
+    # workers, which must not each keep the views), and on a store other processes can
+    # open, they run in one child process, on another core (ledger.projections.projector).
+    apart = (projections_apart or workers > 1) and not (
+        settings.no_projections or settings.store == "memory"
+    )
+    typer.echo(
+        "ledger: projections "
+        + (
+            "read from views kept by another process"
+            if settings.no_projections
+            else "run in a child process"
+            if apart
+            else "run here"
+        )
+    )
+    if workers > 1:
+        # Workers are separate processes: each imports the factory and builds its container;
+        # they read the views one projector keeps, or each runs the projections itself.
+        if apart:
+            os.environ["LEDGER_NO_PROJECTIONS"] = "1"
+            container.start_projections(apart=True)
+        else:
+            container.close()
+        try:
+            uvicorn.run(
+                "ledger.api.main:create",
+                factory=True,
+                host=host,
+                port=port,
+                workers=workers,
+                access_log=False,
+            )
+        finally:
+            if apart:
+                container.close()
+        return
+    from ledger.api.main import settle_heap
+
+    app = create_app(container, apart=apart)
+    settle_heap()
+    try:
+        uvicorn.run(app, host=host, port=port, access_log=False)
+    finally:
+        container.close()
 
 
 def project() -> None:
