@@ -19,6 +19,7 @@ import uvicorn
 from pydantic import ValidationError
 from typer.testing import CliRunner
 
+from ledger.api import main as api_main
 from ledger.bootstrap import build
 from ledger.cli import app, serving
 from ledger.config import Settings
@@ -42,6 +43,8 @@ def uvicorn_runs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[dict[s
         monkeypatch.setenv(name, "0")
     runs: list[dict[str, Any]] = []
     monkeypatch.setattr(uvicorn, "run", lambda app, **options: runs.append(options))
+    # Nor is this test process's heap frozen and its collector slowed, as a server's is.
+    monkeypatch.setattr(api_main, "settle_heap", lambda: None)
     return runs
 
 
