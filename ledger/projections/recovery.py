@@ -50,6 +50,27 @@ class ViewBehindError(ProjectionError):
         )
 
 
+class ViewGenerationError(ProjectionError):
+    """The view is kept by another version of the ledger than this process's (its
+    generation, `kit.generations`): this process stops writing it rather than keep it
+    wrong beside the other."""
+
+    def __init__(self, name: str, found: int, own: int) -> None:
+        if found > own:
+            what = (
+                f"view {name} is kept by a later version of the ledger (generation {found}; "
+                f"this process keeps {own}): this process no longer writes it; stop it and "
+                "run the later version"
+            )
+        else:
+            what = (
+                f"view {name} was rebuilt by an earlier version of the ledger (generation "
+                f"{found}; this process keeps {own}): restart this process to upgrade it"
+            )
+        super().__init__(what)
+        self.name, self.found, self.own = name, found, own
+
+
 def failure_text(error: BaseException) -> str:
     """What a failure says to the health endpoint (answered without a token) and to the
     log: where a view stopped and the kind of error, not the error's own text, which may
@@ -58,7 +79,7 @@ def failure_text(error: BaseException) -> str:
     the position names the event, for those allowed to read it."""
     if isinstance(error, ViewEventError):
         return error.public
-    if isinstance(error, ViewBehindError):  # names, positions and what to do: nothing else
+    if isinstance(error, (ViewBehindError, ViewGenerationError)):  # names, numbers, what to do
         return str(error)
     return type(error).__name__
 

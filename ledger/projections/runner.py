@@ -38,12 +38,20 @@ from ledger.projections.recovery import (
     Recovery,
     ViewBehindError,
     ViewEventError,
+    ViewGenerationError,
 )
 from ledger.projections.waiting import Progress
 from ledger.store import STORE_UNAVAILABLE
 
 log = logging.getLogger(__name__)
-__all__ = ["BATCH", "ProjectionError", "ProjectionRunner", "ViewBehindError", "ViewEventError"]
+__all__ = [
+    "BATCH",
+    "ProjectionError",
+    "ProjectionRunner",
+    "ViewBehindError",
+    "ViewEventError",
+    "ViewGenerationError",
+]
 
 
 class ProjectionRunner(Following):
@@ -151,7 +159,7 @@ class ProjectionRunner(Following):
         def apply(name: str) -> None:
             try:
                 self._apply_to(name, items, after)
-            except ViewEventError as error:
+            except (ViewEventError, ViewGenerationError) as error:
                 if not contain:
                     raise
                 self.recovery.view_failed(name, error)
@@ -169,7 +177,10 @@ class ProjectionRunner(Following):
         for attempt in range(3):
             try:
                 with view.batch():
-                    done = view.position_in_batch(self.app.name)
+                    done, generation = view.batch_place(self.app.name)
+                    if generation != view.generation:
+                        # Another version keeps it (a rolling upgrade): not written here.
+                        raise ViewGenerationError(name, generation, view.generation)
                     if done < after:
                         # Applying this batch would skip the events in (done, after].
                         raise ViewBehindError(name, done, after)

@@ -15,7 +15,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from ledger.bootstrap import Container
+from ledger.bootstrap import PROJECTIONS, Container, construct_views
 from ledger.domain import Client, values
 from ledger.projections import recovery
 from support import READ_MODELS
@@ -167,6 +167,38 @@ class ReadModelsNeverStopContract(ContractOnEachStore):
         health = api.get("/v1/health")
         assert health.status_code == 200, health.text
         assert health.json()["projections"]["reports"] == position
+
+    def test_a_view_a_later_version_claimed_is_reported_and_claimed_back_by_a_rebuild(
+        self, app: tuple[TestClient, Container], world: World, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        # A rolling upgrade: a later version of the ledger (its roster one generation on)
+        # starts beside this process, which then stops writing the roster and says why.
+        api, container = app
+        monkeypatch.setattr(recovery, "RETRY_FIRST", 0.1)
+        model = PROJECTIONS["roster"][1]
+        later = type("LaterRoster", (model,), {"generation": model.generation + 1})
+        views = construct_views(container.settings, ["roster"], {"roster": later})
+        try:
+            client_id = world.client(unit="O1")
+            until(lambda: api.get("/v1/health").status_code == 503)
+            health = api.get("/v1/health").json()
+            assert health["errors"] == {
+                "roster": "view roster is kept by a later version of the ledger (generation "
+                "2; this process keeps 1): this process no longer writes it; stop it and run "
+                "the later version"
+            }
+            kept = api.get("/v1/rosters", params={"unit_id": world["O1"]}, headers=ADMIN)
+            assert kept.status_code == 200
+            assert client_id not in [item["client_id"] for item in kept.json()["items"]]
+            cases = api.get("/v1/accountability/churn-cases", headers=ADMIN)
+            assert cases.status_code == 200  # the other views go on
+        finally:
+            views["roster"].factory.close()  # type: ignore[attr-defined]
+        # A rollback: this version rebuilds the roster, and keeps it again.
+        container.runner.rebuild(["roster"])
+        until(lambda: api.get("/v1/health").status_code == 200)
+        kept = api.get("/v1/rosters", params={"unit_id": world["O1"]}, headers=ADMIN)
+        assert client_id in [item["client_id"] for item in kept.json()["items"]]
 
     def test_health_names_the_part_of_the_log_the_chain_does_not_cover(
         self, app: tuple[TestClient, Container], world: World

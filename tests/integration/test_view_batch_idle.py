@@ -37,7 +37,7 @@ def test_a_views_batch_outlasts_the_ledgers_idle_in_transaction_timeout(
     view = construct_views(Settings(database_url=postgres_url), ["roster"])["roster"]
     with view.batch():
         # The batch's transaction is under way (a catch-up reads the position so).
-        assert view.position_in_batch(APP) == 0
+        assert view.batch_place(APP) == (0, 1)
         time.sleep(ledgers + 0.5)  # the handlers of a batch of thousands, under load
         view.track(Tracking(APP, 7))
     assert view.max_tracking_id(APP) == 7

@@ -68,7 +68,7 @@ class SQLiteBackend(SQLiteTrackingRecorder):
         statements = [
             _TRACKING_WORD.sub(table, s) for s in super().construct_create_table_statements()
         ]
-        return statements + self.view_statements() + self.query_index_statements()  # type: ignore[attr-defined]
+        return [*statements, *_view_statements(self)]
 
     rebuilding: bool
 
@@ -162,13 +162,15 @@ class PostgresBackend(PostgresTrackingRecorder):
 
     datastore: PostgresDatastore
     view_name: ClassVar[str]
+    share_row: ClassVar[str] = " FOR SHARE"
+    update_row: ClassVar[str] = " FOR UPDATE"
 
     def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
         kwargs["tracking_table_name"] = self._tracking_table()  # type: ignore[attr-defined]
         super().__init__(datastore, **kwargs)
         self.view_create_statements = [
             SQL(s)  # type: ignore[arg-type]
-            for s in self.view_statements() + self.query_index_statements()  # type: ignore[attr-defined]
+            for s in _view_statements(self)
         ]
 
     # A view read while the database is down fails in seconds, as the ledger's reads do.
@@ -245,6 +247,11 @@ class PostgresBackend(PostgresTrackingRecorder):
     def has_table(self, c: Any, table: str) -> bool:
         c.execute("SELECT to_regclass(%s) IS NOT NULL AS found", (table,))
         return bool(c.fetchone()["found"])
+
+
+def _view_statements(view: Any) -> list[str]:
+    """What creates a view's own tables: its generation's, its parts', their query indexes."""
+    return [view.generation_statement(), *view.view_statements(), *view.query_index_statements()]
 
 
 BACKENDS: dict[str, type] = {"sqlite": SQLiteBackend, "postgres": PostgresBackend}

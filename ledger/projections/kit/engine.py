@@ -2,8 +2,7 @@
 is written in the same transaction as its rows, and the parts it is composed of.
 
 Views are written once in the SQL both databases accept (`?` placeholders, rewritten to
-`%s` for psycopg); `backends.py` holds the little that differs per database.
-"""
+`%s` for psycopg); `backends.py` holds the little that differs per database."""
 
 from __future__ import annotations
 
@@ -19,6 +18,7 @@ from typing import Any, ClassVar, TypeVar
 
 from eventsourcing.persistence import Tracking, TrackingRecorder
 
+from ledger.projections.kit.generations import KeptGeneration
 from ledger.projections.kit.sealed import SealedTexts
 
 T = TypeVar("T")
@@ -93,7 +93,7 @@ class _PerView:
             return view.__dict__.setdefault(self.name, _WriteState())
 
 
-class BatchView(SealedTexts, TrackingRecorder, ABC):
+class BatchView(SealedTexts, KeptGeneration, TrackingRecorder, ABC):
     """A materialised view: rows and tracking position change in one transaction.
 
     Every update runs inside `write()`. Outside a batch that is one transaction per event;
@@ -139,7 +139,10 @@ class BatchView(SealedTexts, TrackingRecorder, ABC):
         return [s for part in self.parts for s in part.query_indexes()]
 
     def upgrade(self) -> None:
-        for part in self.parts:
+        """Claimed for this generation (`kit.generations`); upgraded unless a later one keeps it."""
+        with self.transaction() as c:
+            later = self.claim_generation(c) > self.generation
+        for part in [] if later else self.parts:
             part.upgrade()
 
     # ---- what each backend provides ------------------------------------------------------
@@ -278,10 +281,6 @@ class BatchView(SealedTexts, TrackingRecorder, ABC):
         """The handler of an event the view has no use for: only its position moves."""
         self.track(tracking)
 
-    def position_in_batch(self, application_name: str) -> int:
-        """The tracked position as the open batch's transaction sees it."""
-        return self._max_tracking_id(application_name, self._state.cursor) or 0  # type: ignore[attr-defined]
-
     def reset(self) -> None:
         """Drop every row and the tracking position, so the view replays from the start."""
         with self.transaction() as c:
@@ -290,6 +289,7 @@ class BatchView(SealedTexts, TrackingRecorder, ABC):
             c.execute(
                 f"DELETE FROM {self._tracking_table()} WHERE application_name <> '__migration__'"
             )
+            self.set_generation(c)  # replayed by this process's version
 
     @property
     def rebuilding(self) -> bool:
