@@ -1,13 +1,12 @@
 """The maintenance read model's part: each client kept as one file (its timelines in
 effective time, as JSON, refolded by the pure rules of `maintenance_rules.py` at the time a
-question names) and its contacts as rows of their own (a client may have thousands); with
-the staff and the heads of units (kit parts), the organisation its rules are folded
-against; and the pages read from them, a chunk of clients at a time, in client id order."""
+question names; its asset statements beside it, `maintenance_assets.py`) and its contacts as
+rows of their own (a client may have thousands); with the staff and the heads of units (kit
+parts), the organisation its rules are folded against; and the pages read from them, a
+chunk of clients at a time, in client id order."""
 
 from __future__ import annotations
 
-import json
-import math
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -18,6 +17,7 @@ from eventsourcing.persistence import Tracking
 from ledger.domain import Client, NotFound
 from ledger.domain.values import ACTIVE, CHURNED, MAX_LIMIT
 from ledger.domain.values import event_id as event_id_of
+from ledger.projections import maintenance_assets as statements
 from ledger.projections.kit import (
     BatchView,
     Handler,
@@ -27,7 +27,7 @@ from ledger.projections.kit import (
     UnitHeads,
     UnitTree,
 )
-from ledger.projections.kit.text import CHUNK, aggregate_key, placeholders, utc_text
+from ledger.projections.kit.text import CHUNK, aggregate_key, next_chunk, placeholders, utc_text
 from ledger.projections.maintenance_known import contacts_known, retract, stored_file
 from ledger.projections.maintenance_latest import LatestContacts
 from ledger.projections.maintenance_organisation import KeptOrganisation
@@ -72,7 +72,8 @@ class ClientFiles(Part):
             # (A view built before the standings has two more columns, ever_vip and
             # peak_assets, prefilters no query reads now.)
             f"CREATE TABLE IF NOT EXISTS {p}_files (aid TEXT PRIMARY KEY, client_id TEXT, "
-            "unit_id TEXT, referred_by TEXT, source TEXT, registered_at TEXT, data TEXT)",
+            "unit_id TEXT, referred_by TEXT, source TEXT, registered_at TEXT, data TEXT, "
+            "assets TEXT)",
             f"CREATE TABLE IF NOT EXISTS {p}_contacts (aid TEXT, occurred_at TEXT, "
             "version BIGINT, staff_id TEXT, channel TEXT, PRIMARY KEY (aid, occurred_at, version))",
             # Each contact's place in the log, and a retracted contact kept with the place of
@@ -94,6 +95,7 @@ class ClientFiles(Part):
 
     def upgrade(self) -> None:
         """A view that kept no recorded times (before 1.1's `known_at`) replays the log."""
+        statements.keep_statements_apart(self.view, self.prefix)
         with self.view.transaction() as c:
             files = self.view.fetch(c, f"SELECT aid FROM {self.prefix}_files LIMIT 1")
         if files and not self.recorded.kept_any():
@@ -123,8 +125,7 @@ class ClientFiles(Part):
         with view.write() as c:
             files: dict[str, ClientFile | None] = view.batch_memo("files", dict)
             if key not in files:
-                rows = view.fetch(c, f"SELECT data FROM {self.prefix}_files WHERE aid = ?", (key,))
-                files[key] = json.loads(rows[0]["data"]) if rows else None
+                files[key] = statements.read_file(view, c, self.prefix, key)
             file = files[key]
             if file is not None:
                 change(file, utc_text(event.effective_at), tracking.notification_id)
@@ -172,7 +173,8 @@ class ClientFiles(Part):
 
     def assets_reported(self, event: Client.AssetsReported, tracking: Tracking) -> None:
         def change(file: ClientFile, at: str, seq: int) -> None:
-            insert(file["assets"], [at, seq, str(event.amount), event.originator_version])
+            entry = [at, seq, str(event.amount), event.originator_version]
+            insert(statements.statements_changed(file), entry)
 
         self._change(event, tracking, change)
 
@@ -221,6 +223,7 @@ class ClientFiles(Part):
             return event_id_of(client, entry[3]) != event.retracted_event_id
 
         def change(file: ClientFile, at: str, seq: int) -> None:
+            statements.statements_changed(file)
             for name in ("assets", "prefs"):
                 retract(file, seq, name, [e for e in file[name] if not keep(e)])
                 file[name] = [e for e in file[name] if keep(e)]
@@ -260,14 +263,14 @@ class ClientFiles(Part):
                     file.get("referred_by"),
                     file.get("source"),
                     file["registered_at"],
-                    json.dumps(file, ensure_ascii=False, separators=(",", ":")),
+                    *statements.dumped(file),
                 )
             )
         self.view.execute_many(
             c,
             f"INSERT INTO {self.prefix}_files (aid, client_id, unit_id, referred_by, source, "
-            "registered_at, data) VALUES (?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (aid) DO UPDATE SET data = excluded.data",
+            "registered_at, data, assets) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (aid) DO UPDATE SET data = excluded.data, assets = excluded.assets",
             rows,
         )
 
@@ -327,7 +330,7 @@ class ClientFiles(Part):
         """`evaluate` over the `candidates(after, size)` of the subtree (see
         `ClientStandings.candidates`) in client id order, with their `contacts` if asked, a
         chunk at a time, until the page holds `limit` items (a client's items stay on one
-        page). A chunk is the page's size, the next one sized by `_next_chunk`, up to
+        page). A chunk is the page's size, the next one sized by `next_chunk`, up to
         `CHUNK`: each chunk's contacts are read whole. With `upto`, each file as known at
         that position of the log."""
         self.units.unit(unit_id)
@@ -339,7 +342,7 @@ class ClientFiles(Part):
             rows, before = candidates(after, size), len(items)
             found = contacts([row["aid"] for row in rows]) if contacts else {}
             for index, row in enumerate(rows):
-                file = stored_file(row["data"], upto)
+                file = stored_file(row["text"], upto)
                 if file is not None:
                     items.extend(evaluate(file, found.get(row["aid"], []), org))
                 if len(items) >= limit:
@@ -348,7 +351,7 @@ class ClientFiles(Part):
             if len(rows) < size:
                 return {"items": items, "next_cursor": None}
             gave = len(items) - before
-            after, size = rows[-1]["client_id"], _next_chunk(size, gave, limit - len(items))
+            after, size = rows[-1]["client_id"], next_chunk(size, gave, limit - len(items))
 
     def subtree(self, unit_id: str) -> Candidates:
         """Every client of the subtree, as `page`'s candidates: the reports as known at a
@@ -357,7 +360,8 @@ class ClientFiles(Part):
 
         def read(after: str, size: int) -> list[dict[str, Any]]:
             return self.view.query(
-                f"SELECT f.aid AS aid, f.client_id AS client_id, f.data AS data FROM {p}_files f "
+                "SELECT f.aid AS aid, f.client_id AS client_id, "
+                f"{statements.file_text('f')} AS text FROM {p}_files f "
                 f"JOIN {p}_unit_paths u ON u.unit_id = f.unit_id AND u.ancestor_id = ? "
                 "WHERE f.client_id > ? ORDER BY f.client_id LIMIT ?",
                 (unit_id, after, size),
@@ -386,13 +390,3 @@ class ClientFiles(Part):
                     seen.add(row["client_id"])
                     frontier.append(row["client_id"])
         return children
-
-
-def _next_chunk(last: int, gave: int, wanted: int) -> int:
-    """After a chunk of `last` candidates that gave `gave` items: enough for `wanted` more
-    at that rate and a quarter more (at least 16), or twice the last while a chunk gives
-    none (the items thin out). A leader-visits page of 100 read 303 candidates and their
-    contacts where 113 do."""
-    if gave == 0:
-        return min(CHUNK, last * 2)
-    return min(CHUNK, max(16, math.ceil(wanted * last / gave * 1.25)))

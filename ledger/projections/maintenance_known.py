@@ -5,9 +5,9 @@ so what was known then is the entries made by then, less those retracted by then
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+from ledger.projections.maintenance_assets import FACTS, loaded
 from ledger.projections.maintenance_rules import ClientFile
 
 TIMELINES = ("tiers", "statuses", "acks", "assets", "prefs")
@@ -23,6 +23,7 @@ def file_as_known(file: ClientFile, upto: int) -> ClientFile | None:
         return [entry for entry in timeline if entry[1] <= upto]
 
     then = {**file, **{name: known(file[name]) for name in TIMELINES}}
+    then.pop(FACTS, None)  # of the statements as they are now
     then["team"] = {role: known(timeline) for role, timeline in file["team"].items()}
     for retracted_at, name, entry in file.get("retracted", ()):
         if retracted_at > upto >= entry[1]:
@@ -36,12 +37,12 @@ def retract(file: ClientFile, seq: int, name: str, gone: list[list[Any]]) -> Non
         file.setdefault("retracted", []).extend([seq, name, entry] for entry in gone)
 
 
-def stored_file(data: str | None, upto: int | None) -> ClientFile | None:
-    """A file as stored (with `upto`, as known at that position of the log; None before its
-    client was registered)."""
-    if data is None:
+def stored_file(text: str | None, upto: int | None) -> ClientFile | None:
+    """A file from its text as stored (`maintenance_assets.file_text`; with `upto`, as known
+    at that position of the log; None before its client was registered)."""
+    if text is None:
         return None
-    file: ClientFile = json.loads(data)
+    file = loaded(text)
     return file if upto is None else file_as_known(file, upto)
 
 

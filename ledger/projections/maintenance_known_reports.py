@@ -10,6 +10,7 @@ from typing import Any
 
 from ledger.domain.values import ACTIVE
 from ledger.projections.kit.text import utc_text
+from ledger.projections.maintenance_assets import file_text
 from ledger.projections.maintenance_filters import segment_of, value_in_team
 from ledger.projections.maintenance_known import stored_file
 from ledger.projections.maintenance_rules import ClientFile, assets_at, status_at
@@ -20,7 +21,7 @@ def referrals_as_known(
 ) -> dict[str, Any]:
     """The referral report (SQLMaintenanceView.referrals) from the files as known at `upto`."""
     rows = view.query(
-        f"SELECT f.data AS data, r.data AS referrer FROM {p}_files f "
+        f"SELECT {file_text('f')} AS text, {file_text('r')} AS referrer FROM {p}_files f "
         f"JOIN {p}_unit_paths u ON u.unit_id = f.unit_id AND u.ancestor_id = ? "
         f"LEFT JOIN {p}_files r ON r.client_id = f.referred_by "
         "WHERE f.referred_by IS NOT NULL AND f.registered_at >= ? AND f.registered_at < ? "
@@ -30,7 +31,7 @@ def referrals_as_known(
     last_moment = utc_text(end - timedelta(microseconds=1))
     by_manager: dict[str | None, dict[str, Any]] = {}
     for row in rows:
-        file = stored_file(row["data"], upto)
+        file = stored_file(row["text"], upto)
         if file is None:
             continue
         referrer = stored_file(row["referrer"], upto)
@@ -53,11 +54,11 @@ def active_files(files: Any, unit_id: str, moment: str, upto: int | None) -> lis
     files.units.unit(unit_id)
     p = files.prefix
     rows = files.view.query(
-        f"SELECT f.data AS data FROM {p}_files f JOIN {p}_unit_paths u "
+        f"SELECT {file_text('f')} AS text FROM {p}_files f JOIN {p}_unit_paths u "
         "ON u.unit_id = f.unit_id AND u.ancestor_id = ? WHERE f.registered_at <= ?",
         (unit_id, moment),
     )
-    known = [stored_file(row["data"], upto) for row in rows]
+    known = [stored_file(row["text"], upto) for row in rows]
     return [file for file in known if file is not None and status_at(file, moment) == ACTIVE]
 
 

@@ -27,9 +27,9 @@ from ledger.domain.values import (
     VIP_TIERS,
 )
 from ledger.projections.kit.text import from_utc_text, utc_text
+from ledger.projections.maintenance_assets import asset_facts
 from ledger.projections.maintenance_filters import segment_of
 from ledger.projections.maintenance_rules import (
-    ASSETS_DOWN_SHARE,
     RISK_WINDOW,
     ClientFile,
     Contact,
@@ -73,8 +73,11 @@ def stable_from(file: ClientFile, contacts: Iterable[Contact], org: Organisation
     contacts, the departures of everyone ever on its team, and its outlet's heads (with
     their departures)."""
     times = [file["registered_at"]]
-    for name in ("tiers", "statuses", "acks", "assets", "prefs"):
+    for name in ("tiers", "statuses", "acks", "prefs"):
         times.extend(entry[0] for entry in file[name])
+    latest = asset_facts(file)["latest"]  # statements are in effective order
+    if latest is not None:
+        times.append(latest[0])
     for timeline in file["team"].values():
         for entry in timeline:
             times.append(entry[0])
@@ -104,11 +107,13 @@ def standing(
     at = stable_from(file, contacts, org)
     active = status_at(file, at) == ACTIVE
     tier = tier_at(file, at)
+    facts = asset_facts(file)
+    latest = facts["latest"] or (None, None)
     row: dict[str, Any] = dict.fromkeys(REPORT_COLUMNS)
     row.update(stable_from=at, active=int(active), board_always=0, gap=0)
     row.update(
         {f"seg_{key}": (segment_of(file, key, at) or "unknown") for key in SEGMENT_KEYS},
-        assets=file["assets"][-1][2] if file["assets"] else None,
+        assets=latest[1],
         manager=holder_at(file, DESIGNATED_MANAGER, at),
     )
     row["assets_value"] = None if row["assets"] is None else float(row["assets"])
@@ -118,10 +123,10 @@ def standing(
         referral_manager=(
             holder_at(referrer, DESIGNATED_MANAGER, file["registered_at"]) if referrer else None
         ),
-        assets_from=file["assets"][-1][0] if file["assets"] else None,
+        assets_from=latest[0],
     )
     # The largest statement ever: what assets at a time before `stable_from` can reach.
-    row["peak_value"] = max((float(entry[2]) for entry in file["assets"]), default=None)
+    row["peak_value"] = facts["peak"]
     if not active:
         return row
     row.update(_duties(file, at, contacts, org, options["duty_cadence"]))
@@ -138,7 +143,7 @@ def standing(
         lookback = timedelta(days=int(options["churn_lookback_days"]))
         windows = [
             *([] if orphaned else _departed_managers_until(file, at, org, lookback)),
-            *_assets_down_until(file),
+            *facts["down_until"],
             *_downgraded_until(file),
         ]
         row["board_until"] = max(windows, default=None)
@@ -190,20 +195,6 @@ def _departed_managers_until(
         _plus(timeline[index + 1][0], lookback.days)
         for index, entry in enumerate(timeline[:-1])
         if entry[2] != manager and not org.active(entry[2], at)
-    ]
-
-
-def _assets_down_until(file: ClientFile) -> list[str]:
-    """`assets_down` holds while the 90-day window still holds a statement at least 20%
-    above the latest: a statement is in the window until its successor is 90 days old."""
-    statements = file["assets"]
-    if not statements:
-        return []
-    now = Decimal(statements[-1][2])
-    return [
-        _plus(statements[index + 1][0], RISK_WINDOW.days)
-        for index, entry in enumerate(statements[:-1])
-        if (amount := Decimal(entry[2])) and (amount - now) / amount >= ASSETS_DOWN_SHARE
     ]
 
 

@@ -11,7 +11,6 @@ query time cost 0.5-4 s a page; the standings answer in milliseconds (bench/RESU
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -23,6 +22,7 @@ from ledger.projections.kit.text import (
 )
 from ledger.projections.kit.units import UnitsAbove
 from ledger.projections.kit.upgrades import replay_once
+from ledger.projections.maintenance_assets import file_text, loaded
 from ledger.projections.maintenance_files import ClientFiles
 from ledger.projections.maintenance_rules import ClientFile, Organisation
 from ledger.projections.maintenance_standing import (
@@ -285,7 +285,7 @@ class ClientStandings(StandingTallies, Part):
                 f"SELECT aid, data FROM {self.prefix}_files WHERE aid IN {placeholders(missing)}",
                 missing,
             ):
-                files[row["aid"]] = json.loads(row["data"])
+                files[row["aid"]] = loaded(row["data"])  # its statements' facts only
         return files  # type: ignore[return-value]
 
     def _referrers(self, c: Any, files: Iterable[ClientFile]) -> dict[str, ClientFile]:
@@ -298,7 +298,7 @@ class ClientStandings(StandingTallies, Part):
                 f"WHERE client_id IN {placeholders(part)}",
                 part,
             ):
-                found[row["client_id"]] = json.loads(row["data"])
+                found[row["client_id"]] = loaded(row["data"])
         return found
 
     def _add_counts(self, c: Any, counts: dict[tuple[str, str, str], list[int]]) -> None:
@@ -351,7 +351,7 @@ class ClientStandings(StandingTallies, Part):
             joins, condition = self.changes_join(), f"{MOVED} OR ({condition})"
             moved = (upto,)
         return self.view.query(
-            f"SELECT s.aid AS aid, s.client_id AS client_id, f.data AS data "
+            f"SELECT s.aid AS aid, s.client_id AS client_id, {file_text('f')} AS text "
             f"FROM {p}_standings s JOIN {p}_files f ON f.aid = s.aid {joins}"
             f"WHERE s.ancestor_id = ? AND s.client_id > ? AND ({condition}) "
             "ORDER BY s.client_id LIMIT ?",

@@ -6,7 +6,6 @@ changed after the report's time) is worked out anew from its file as known then
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import timedelta
 from decimal import Decimal
@@ -15,6 +14,7 @@ from typing import Any
 from ledger.domain.values import ACTIVE
 from ledger.projections.kit import BatchView
 from ledger.projections.kit.text import chunks, from_utc_text, placeholders, utc_text
+from ledger.projections.maintenance_assets import file_text, loaded
 from ledger.projections.maintenance_filters import segment_of, value_in_team
 from ledger.projections.maintenance_known import stored_file
 from ledger.projections.maintenance_rules import ClientFile, assets_at, status_at
@@ -75,7 +75,7 @@ class StandingTallies:
                 manager = value_in_team(referrer, file["registered_at"]) if referrer else None
                 assets = assets_at(file, before)
             elif row["aid"] in files:
-                assets = assets_at(json.loads(files[row["aid"]]), before)
+                assets = assets_at(loaded(files[row["aid"]]), before)
             else:
                 assets = None if row["assets"] is None else Decimal(row["assets"])
             entry = by_manager.setdefault(
@@ -97,10 +97,11 @@ class StandingTallies:
         found = {}
         for part in chunks(list(keys)):
             for row in self.view.query(
-                f"SELECT aid, data FROM {self.prefix}_files WHERE aid IN {placeholders(part)}",
+                f"SELECT aid, {file_text('f')} AS text FROM {self.prefix}_files f "
+                f"WHERE aid IN {placeholders(part)}",
                 part,
             ):
-                found[row["aid"]] = row["data"]
+                found[row["aid"]] = row["text"]
         return found
 
     def _files_by_client(self, client_ids: Sequence[str]) -> dict[str, str]:
@@ -108,11 +109,11 @@ class StandingTallies:
         found = {}
         for part in chunks(sorted(set(client_ids))):
             for row in self.view.query(
-                f"SELECT client_id, data FROM {self.prefix}_files "
+                f"SELECT client_id, {file_text('f')} AS text FROM {self.prefix}_files f "
                 f"WHERE client_id IN {placeholders(part)}",
                 part,
             ):
-                found[row["client_id"]] = row["data"]
+                found[row["client_id"]] = row["text"]
         return found
 
     def segments(
@@ -124,7 +125,7 @@ class StandingTallies:
         counts = self.segment_counts(unit_id, by)
         for row in self.settling(unit_id, moment, upto):
             contributions: list[tuple[int, dict[str, Any]]] = [(-1, row)]
-            file: ClientFile | None = stored_file(row["data"], upto)
+            file: ClientFile | None = stored_file(row["text"], upto)
             if file is not None:
                 assets = assets_at(file, moment)
                 then = {
@@ -167,7 +168,7 @@ class StandingTallies:
         standing of the subtree: 335 ms of CPU for a branch of 100,000 clients)."""
         p = self.prefix
         own = ", ".join(f"s.{n} AS {n}" for n in ("aid", "unit_id", "active", *SEGMENT_COLUMNS))
-        select = f"SELECT {own}, f.data AS data FROM "
+        select = f"SELECT {own}, {file_text('f')} AS text FROM "
         rows = self.view.query(
             f"{select}{p}_standings s JOIN {p}_files f ON f.aid = s.aid "
             "WHERE s.ancestor_id = ? AND s.stable_from > ?",

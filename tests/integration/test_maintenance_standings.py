@@ -8,7 +8,6 @@ the subtree as known then, at several recorded times of the demo's log."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -21,6 +20,7 @@ from ledger.config import Settings
 from ledger.projections.kit.backends import PostgresBackend
 from ledger.projections.kit.text import from_utc_text, utc_text
 from ledger.projections.maintenance import SQLMaintenanceView
+from ledger.projections.maintenance_assets import file_text, loaded
 from ledger.projections.maintenance_filters import value_in_team
 from ledger.projections.maintenance_rules import assets_at
 from support.demo_per_class import PostgresDemoPerClass, SQLiteDemoPerClass, demo_container
@@ -96,7 +96,7 @@ def referrals_from_files(
     view: SQLMaintenanceView, unit_id: str, start: str, end: str
 ) -> dict[str, Any]:
     rows = view.query(
-        "SELECT f.data AS data, r.data AS referrer FROM maintenance_files f "
+        f"SELECT {file_text('f')} AS data, {file_text('r')} AS referrer FROM maintenance_files f "
         "JOIN maintenance_unit_paths u ON u.unit_id = f.unit_id AND u.ancestor_id = ? "
         "LEFT JOIN maintenance_files r ON r.client_id = f.referred_by "
         "WHERE f.referred_by IS NOT NULL AND f.registered_at >= ? AND f.registered_at < ?",
@@ -105,8 +105,8 @@ def referrals_from_files(
     last = utc_text(from_utc_text(end) - timedelta(microseconds=1))  # type: ignore[operator]
     by_manager: dict[Any, dict[str, Any]] = {}
     for row in rows:
-        file = json.loads(row["data"])
-        referrer = json.loads(row["referrer"]) if row["referrer"] else None
+        file = loaded(row["data"])
+        referrer = loaded(row["referrer"]) if row["referrer"] else None
         manager = value_in_team(referrer, file["registered_at"]) if referrer else None
         entry = by_manager.setdefault(manager, {"staff_id": manager, "clients": 0, "assets": 0})
         entry["clients"] += 1

@@ -156,6 +156,11 @@ class SQLiteBackend(SQLiteTrackingRecorder):
         c.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,))
         return c.fetchone() is not None
 
+    def has_column(self, c: Any, table: str, column: str) -> bool:
+        """Whether the table has the column (for upgrades of older views)."""
+        c.execute("SELECT 1 FROM pragma_table_info(?) WHERE name = ?", (table, column))
+        return c.fetchone() is not None
+
 
 class PostgresBackend(PostgresTrackingRecorder):
     """A view in PostgreSQL, beside the events in the same database."""
@@ -247,6 +252,15 @@ class PostgresBackend(PostgresTrackingRecorder):
     def has_table(self, c: Any, table: str) -> bool:
         c.execute("SELECT to_regclass(%s) IS NOT NULL AS found", (table,))
         return bool(c.fetchone()["found"])
+
+    def has_column(self, c: Any, table: str, column: str) -> bool:
+        """Whether the table (in the search path) has the column."""
+        c.execute(
+            "SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() "
+            "AND table_name = %s AND column_name = %s",
+            (table, column),
+        )
+        return c.fetchone() is not None
 
 
 def _view_statements(view: Any) -> list[str]:

@@ -3,6 +3,7 @@ both databases, so every comparison is the same SQL on either) and aggregate ids
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -123,3 +124,13 @@ def given(conditions: Mapping[str, Any]) -> tuple[list[str], list[Any]]:
     present = [(condition, value) for condition, value in conditions.items() if value is not None]
     values = [v for _, value in present for v in (value if isinstance(value, tuple) else (value,))]
     return ["1 = 1", *(condition for condition, _ in present)], values
+
+
+def next_chunk(last: int, gave: int, wanted: int) -> int:
+    """After a chunk of `last` candidates that gave `gave` items: enough for `wanted` more
+    at that rate and a quarter more (at least 16), or twice the last while a chunk gives
+    none (the items thin out). A leader-visits page of 100 read 303 candidates and their
+    contacts where 113 do (the maintenance view's pages)."""
+    if gave == 0:
+        return min(CHUNK, last * 2)
+    return min(CHUNK, max(16, math.ceil(wanted * last / gave * 1.25)))
