@@ -105,6 +105,12 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--clients", type=int, default=200)
     parser.add_argument(
+        "--statements",
+        type=int,
+        default=0,
+        help="each client's daily asset statements, written before the rounds",
+    )
+    parser.add_argument(
         "--project-apart",
         action="store_true",
         help="serve --no-projections beside a `ledger project` process",
@@ -117,7 +123,7 @@ def main() -> None:
     args = parser.parse_args()
     with sqlite_url() as url:
         ledger = Ledger(library_environment(url))
-        world = build_world(ledger, args.threads, args.clients)
+        world = build_world(ledger, args.threads, args.clients, args.statements)
         ledger.close()
         with (
             server(url, 1, args.project_apart, apart=args.projections_apart) as led,

@@ -36,6 +36,7 @@ import httpx
 
 from bench.common import postgres_url, sqlite_url
 from ledger.application import Ledger
+from ledger.domain import Client
 from ledger.privacy.master_key import POSTGRES_MASTER_KEY_FILE
 from ledger.store import library_environment
 
@@ -86,11 +87,13 @@ class Run:
         )
 
 
-def build_world(ledger: Ledger, threads: int, clients: int) -> World:
+def build_world(ledger: Ledger, threads: int, clients: int, statements: int = 0) -> World:
     """A fresh outlet under a fresh branch, one manager per thread with a manager key, and
-    the clients: each run starts from the same state, whatever ran before on the store."""
+    the clients: each run starts from the same state, whatever ran before on the store.
+    `statements`: each client's daily asset statements from its registration on (a wealth
+    manager's book on a daily feed)."""
     run = f"{time.time_ns():x}"
-    founded = datetime.now(UTC) - timedelta(days=60)
+    founded = datetime.now(UTC) - timedelta(days=60 + statements)
     parent = None
     for kind in ("branch", "department", "sub_branch", "outlet"):
         unit_id = f"{kind}-{run}"
@@ -128,7 +131,22 @@ def build_world(ledger: Ledger, threads: int, clients: int) -> World:
             recorded_by="bench",
         )
         client_ids.append(client_id)
+        if statements:
+            _statements(ledger, client_id, registered, statements)
     return World(managers, tokens, client_ids, hot=client_ids[0])
+
+
+def _statements(ledger: Ledger, client_id: str, registered: datetime, count: int) -> None:
+    """`count` daily statements from the day after `registered`, saved a hundred at a time
+    (the snapshot interval)."""
+    key = Client.id_for(client_id)
+    for first in range(0, count, 100):
+        client = ledger.repository.get(key)
+        for day in range(first, min(count, first + 100)):
+            amount = f"{1_000_000 + (day * 7919) % 400_000}.00"
+            as_of = (registered + timedelta(days=day + 1)).date()
+            client.report_assets(amount=amount, as_of=as_of, recorded_by="bench")
+        ledger.save(client)
 
 
 def tree_cpu_seconds(pid: int) -> float:

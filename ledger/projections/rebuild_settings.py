@@ -61,7 +61,9 @@ class RebuildSettings(contextlib.ExitStack):
     def _take(self, name: str) -> None:
         runner = self.runner
         view = runner.views[name]
-        if view.rebuilding or self._far_behind(name) is None:
+        # A view a later version keeps is not this process's to set up or finish (its
+        # batches stop at the generation: `kit.generations`).
+        if view.rebuilding or view.kept_by_later is not None or self._far_behind(name) is None:
             return
         lock = contextlib.ExitStack()
         if not lock.enter_context(view.catch_up_lock()):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 
 import pytest
@@ -182,6 +182,57 @@ class GenerationsCase(ProjectionCase):
         claimer.join(30)
         assert waited, "the claim did not wait for the batch in hand"
         assert started and generation(started[0][VIEW]) == 2
+
+    def test_a_rebuild_waits_for_a_batch_of_another_process_in_hand(
+        self,
+        container: Container,
+        projections: ProjectionRunner,
+        later: dict[str, BatchView],
+    ) -> None:
+        # A rollback's rebuild while the later version is still following: the reset
+        # claims the view first, so it waits for the batch in hand and then drops what that
+        # batch wrote (it deadlocked on PostgreSQL when the claim came last).
+        ledger, view = container.ledger, later[VIEW]
+        bank = self._bank_with_a_client(container)
+        keeper = self._runner(container, later)
+        keeper.catch_up([VIEW])
+        register(ledger, bank, at=NOW - timedelta(days=3), tier="platinum")
+        in_batch, release = threading.Event(), threading.Event()
+        place = view.batch_place
+
+        def held(name: str) -> tuple[int, int]:
+            found = place(name)
+            in_batch.set()
+            release.wait(10)
+            return found
+
+        view.batch_place = held  # type: ignore[method-assign]
+        ended: dict[str, object] = {}
+
+        def run(name: str, work: Callable[[], object]) -> threading.Thread:
+            def target() -> None:
+                try:
+                    ended[name] = work()
+                except Exception as error:
+                    ended[name] = error
+
+            thread = threading.Thread(target=target)
+            thread.start()
+            return thread
+
+        holder = run("batch", lambda: keeper.catch_up([VIEW]))
+        assert in_batch.wait(10)
+        rebuilder = run("rebuild", lambda: projections.rebuild([VIEW]))
+        rebuilder.join(1.5)
+        release.set()
+        holder.join(20)
+        rebuilder.join(20)
+        # Neither is killed: the batch commits, then the reset drops what it wrote.
+        assert not any(isinstance(e, Exception) for e in ended.values()), ended
+        earlier = container.views.by_name[VIEW]
+        assert generation(earlier) == 1
+        assert earlier.max_tracking_id(ledger.name) == ledger.recorder.max_notification_id()
+        assert clients_kept(earlier) == 2
 
 
 class TestGenerationsOnSQLite(GenerationsCase):

@@ -284,12 +284,12 @@ class BatchView(SealedTexts, KeptGeneration, TrackingRecorder, ABC):
     def reset(self) -> None:
         """Drop every row and the tracking position, so the view replays from the start."""
         with self.transaction() as c:
+            self.set_generation(c)  # first: waits for another process's batch in hand
             for table in self.view_tables():
                 c.execute(f"DELETE FROM {table}")
             c.execute(
                 f"DELETE FROM {self._tracking_table()} WHERE application_name <> '__migration__'"
             )
-            self.set_generation(c)  # replayed by this process's version
 
     @property
     def rebuilding(self) -> bool:
