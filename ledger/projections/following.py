@@ -16,7 +16,7 @@ from eventsourcing.persistence import Notification
 
 from ledger.projections.reading import cyclic_collection_paused
 from ledger.projections.rebuild_settings import RebuildSettings
-from ledger.projections.recovery import ProjectionError, failure_text
+from ledger.projections.recovery import ProjectionError, ViewGenerationError, failure_text
 from ledger.store.pulls import PULL_GAP
 
 if TYPE_CHECKING:
@@ -73,6 +73,11 @@ class Following(_Base):
         names = list(self.views)
         # Reached now, where the store being away fails at once (Recovery relies on it).
         self.app.recorder.max_notification_id()
+        for name in names:  # said at once, not at the next event; retried (a rollback)
+            view = self.views[name]
+            if view.kept_by_later is not None and name not in self.failures:
+                found = ViewGenerationError(name, view.kept_by_later, view.generation)
+                self.recovery.view_failed(name, found)
         buffer: queue.Queue[Notification | int | None] = queue.Queue(maxsize=BATCH * 10)
         self._threads = [
             threading.Thread(

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import threading
 import traceback
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ledger.store import STORE_UNAVAILABLE
 
@@ -69,6 +69,13 @@ class ViewGenerationError(ProjectionError):
             )
         super().__init__(what)
         self.name, self.found, self.own = name, found, own
+
+
+def check_generation(view: Any, name: str) -> None:
+    """ViewGenerationError if another version of the ledger keeps the view."""
+    found = view.stored_generation()
+    if found != view.generation:
+        raise ViewGenerationError(name, found, view.generation)
 
 
 def failure_text(error: BaseException) -> str:
@@ -134,6 +141,7 @@ class Recovery:
                 try:
                     with runner.apply_lock:
                         runner.advance([name])
+                        check_generation(runner.views[name], name)  # if no batch looked
                         # Back among the followed views from the next batch on.
                         self.failures.pop(name, None)
                 except Exception as error:

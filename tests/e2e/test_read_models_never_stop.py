@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 from ledger.bootstrap import PROJECTIONS, Container, construct_views
 from ledger.domain import Client, values
 from ledger.projections import recovery
+from ledger.projections.runner import ProjectionRunner
 from support import READ_MODELS
 from support.api_world import ADMIN, ContractOnEachStore, World, new_id, running_app
 from support.served import Server, run_cli
@@ -199,6 +200,33 @@ class ReadModelsNeverStopContract(ContractOnEachStore):
         until(lambda: api.get("/v1/health").status_code == 200)
         kept = api.get("/v1/rosters", params={"unit_id": world["O1"]}, headers=ADMIN)
         assert client_id in [item["client_id"] for item in kept.json()["items"]]
+
+    def test_a_process_starting_beside_a_later_version_says_so_at_once_and_resumes(
+        self, database_url: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr(recovery, "RETRY_FIRST", 0.1)
+        with running_app(database_url) as (api, container):
+            World(api).build()
+        model = PROJECTIONS["roster"][1]
+        later = type("LaterRoster", (model,), {"generation": model.generation + 1})
+        settings = container.settings
+        construct_views(settings, ["roster"], {"roster": later})["roster"].factory.close()
+        with running_app(database_url, read_wait_seconds=2) as (api, container):
+            # No event needed: the roster is reported as it starts, the others are kept.
+            health = api.get("/v1/health")
+            assert health.status_code == 503
+            assert list(health.json()["errors"]) == ["roster"]
+            assert "kept by a later version" in health.json()["errors"]["roster"]
+            # Another process of this version rolls the roster back: this one resumes.
+            rolled = construct_views(settings, ["roster"])["roster"]
+            try:
+                projection = PROJECTIONS["roster"][0](rolled)
+                ProjectionRunner(container.ledger, {"roster": projection}).rebuild(["roster"])
+            finally:
+                rolled.factory.close()  # type: ignore[attr-defined]
+            until(lambda: api.get("/v1/health").status_code == 200)
+            client_id = World(api).build().client(unit="O1")
+            assert api.get(f"/v1/clients/{client_id}", headers=ADMIN).status_code == 200
 
     def test_health_names_the_part_of_the_log_the_chain_does_not_cover(
         self, app: tuple[TestClient, Container], world: World

@@ -68,6 +68,11 @@ class KeptGeneration:
             )
         return found
 
+    def stored_generation(self) -> int:
+        """The generation that keeps the view now (0 if none)."""
+        rows = self.query(f"SELECT generation FROM {self._generation_table()} WHERE id = 1")  # type: ignore[attr-defined]
+        return int(rows[0]["generation"]) if rows else 0
+
     def set_generation(self, c: Any) -> None:
         """The view kept by this process's generation from now on (a rebuild)."""
         c.execute(
