@@ -28,12 +28,17 @@ from ledger.domain.values import (
 
 
 class Client(ClientRules, LedgerAggregate):
-    # 2: contacts kept by version (ledger/domain/client_contacts.py).
-    class_version = 2
+    # 2: contacts kept by version (ledger/domain/client_contacts.py); 3: asset statements
+    # kept as text and by version (ledger/domain/client_assets.py).
+    class_version = 3
 
     @staticmethod
     def upcast_v1_v2(state: dict[str, Any]) -> None:
         ClientRules.upcast_contacts(state)
+
+    @staticmethod
+    def upcast_v2_v3(state: dict[str, Any]) -> None:
+        ClientRules.upcast_assets(state)
 
     class Registered(LedgerAggregate.Created, LedgerAggregate.Event):
         client_id: str
@@ -56,9 +61,9 @@ class Client(ClientRules, LedgerAggregate):
         as_of: date
 
         def apply(self, client: Client) -> None:
-            event_id = self.event_id
-            timeline_insert(client.assets, [self.effective_at, event_id, self.amount, self.as_of])
-            client.retractable[event_id] = "assets"
+            client.asset_reported(
+                self.originator_version, self.effective_at, self.amount, self.as_of
+            )
 
     class TierChanged(LedgerAggregate.Event):
         tier: str
@@ -123,8 +128,11 @@ class Client(ClientRules, LedgerAggregate):
         reason: str
 
         def apply(self, client: Client) -> None:
-            client.retracted[self.retracted_event_id] = self.event_id
-            client.event_retracted(self.retracted_event_id)
+            retracted = self.retracted_event_id
+            client.retracted[retracted] = self.event_id
+            # A statement kept by version is in none of `retractable`'s kinds.
+            if retracted in client.retractable or not client.asset_retracted(retracted):
+                client.event_retracted(retracted)
 
     class ChurnDetermined(LedgerAggregate.Event):
         case_id: str
@@ -174,7 +182,7 @@ class Client(ClientRules, LedgerAggregate):
         self.team_history: dict[str, list[list[Any]]] = {}
         self.init_contacts()
         self.profile_updates: list[list[Any]] = []
-        self.assets: list[list[Any]] = []
+        self.init_assets()
         self.retractable: dict[str, str] = {}
         self.retracted: dict[str, str] = {}
         self.determinations: dict[str, dict[str, str]] = {}

@@ -205,6 +205,7 @@ class ClientRules(ClientTimeline):
         if (
             retracted_event_id not in self.retractable
             and self.contact_version(retracted_event_id) is None
+            and self.asset_version(retracted_event_id) is None
         ):
             raise RuleViolation(
                 "not_retractable",

@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from ledger.domain.base import timeline_at
+from ledger.domain.client_assets import ClientAssets
 from ledger.domain.client_contacts import ClientContacts
 from ledger.domain.values import ACTIVE, CHURNED, DESIGNATED_MANAGER, TEAM_BY_TIER, TEAM_ROLES
 
@@ -46,7 +47,7 @@ class ClientState:
         return self.team.get(DESIGNATED_MANAGER)
 
 
-class ClientTimeline(ClientContacts):
+class ClientTimeline(ClientContacts, ClientAssets):
     """Queries at an effective time, over the state `Client.__init__` and its events keep."""
 
     client_id: str
@@ -121,15 +122,6 @@ class ClientTimeline(ClientContacts):
                 else:
                     profile[name] = value
         return profile
-
-    def assets_at(self, at: datetime) -> tuple[Decimal | None, date | None]:
-        current: tuple[Decimal | None, date | None] = (None, None)
-        for effective_at, report_id, amount, as_of in self.assets:
-            if effective_at > at:
-                break
-            if report_id not in self.retracted:
-                current = (amount, as_of)
-        return current
 
     def state_at(self, at: datetime) -> ClientState:
         amount, as_of = self.assets_at(at)

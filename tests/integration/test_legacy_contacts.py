@@ -67,7 +67,7 @@ def test_an_old_snapshot_answers_and_retracts_as_a_replay(ledgers: tuple[Ledger,
     # A snapshot of the new shape, the old contacts still by id in it, answers the same.
     ledger.take_snapshot(uuid)
     (snapshot,) = list(ledger.snapshots.get(uuid, desc=True, limit=1))
-    assert snapshot.originator_version == 131 and snapshot.state["class_version"] == 2
+    assert snapshot.originator_version == 131 and snapshot.state["class_version"] == 3
     assert len(snapshot.state["contacts_by_id"]) == len(before_snapshot)
     assert answers(ledger) == answers(replaying)
     ledger.close()

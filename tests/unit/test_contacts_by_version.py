@@ -5,7 +5,6 @@ shape, or built command by command."""
 
 from __future__ import annotations
 
-from copy import deepcopy
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
@@ -17,10 +16,17 @@ from hypothesis import strategies as st
 
 from ledger.domain import Client, RuleViolation
 from ledger.domain.values import event_id
+from support.client_states import (
+    BY,
+    REGISTERED,
+    assets_v2,
+    from_snapshot,
+    registered,
+    replay,
+    retract_as_expected,
+)
 
-REGISTERED = datetime(2025, 1, 6, 9, 0, tzinfo=UTC)
 SHANGHAI = timezone(timedelta(hours=8))
-BY = "admin"
 
 # A step: ("contact", hour, in Shanghai time), ("assets", _, _) or ("retract", which, _).
 STEPS = st.lists(
@@ -62,32 +68,13 @@ def state_v1(client: Client) -> dict[str, Any]:
         del state[key]
     state["contacts"] = contacts
     state["retractable"] = {**state["retractable"], **dict.fromkeys(contacts, "contact")}
-    return state
-
-
-def from_snapshot(client: Client, state: dict[str, Any]) -> Client:
-    """The client read back from a snapshot of `state` (a copy, as a stored one is)."""
-    snapshot = Snapshot(  # type: ignore[call-arg]
-        originator_id=client.id,
-        originator_version=client.version,
-        timestamp=client.modified_on,
-        topic=Snapshot.take(client).topic,
-        state=deepcopy(state),
-    )
-    return snapshot.mutate(None)  # type: ignore[return-value]
+    return assets_v2(client, state)
 
 
 def contact(client: Client, at: datetime) -> None:
     client.log_contact(
         channel="phone", staff_id="M1", purpose=None, summary=None, recorded_by=BY, effective_at=at
     )
-
-
-def replay(events: list[Any], client: Client | None = None) -> Client:
-    for event in events:
-        client = event.mutate(client)
-    assert client is not None
-    return client
 
 
 def run(steps: list[tuple[str, int, bool]], client: Client, model: dict[str, Any]) -> None:
@@ -99,6 +86,7 @@ def run(steps: list[tuple[str, int, bool]], client: Client, model: dict[str, Any
             model["contacts"][event_id(client.id, client.version)] = at.isoformat()
         elif kind == "assets":
             client.report_assets(amount=Decimal(number), as_of=at.date(), recorded_by=BY)
+            model["assets"].add(event_id(client.id, client.version))
         else:
             # Any event of the client, or one past its latest: a contact, another event,
             # one retracted already, or none at all.
@@ -106,17 +94,11 @@ def run(steps: list[tuple[str, int, bool]], client: Client, model: dict[str, Any
             expected = None
             if target in model["retracted"]:
                 expected = "already_retracted"
-            elif target not in model["contacts"] and target not in client.retractable:
+            elif not ({target} & (model["contacts"].keys() | model["assets"])) and (
+                target not in client.retractable
+            ):
                 expected = "not_retractable"
-            try:
-                client.retract(
-                    retracted_event_id=target, reason="wrong", recorded_by=BY, effective_at=at
-                )
-            except RuleViolation as error:
-                assert error.rule == expected
-            else:
-                assert expected is None
-                model["retracted"].add(target)
+            retract_as_expected(client, target, expected, model["retracted"], at)
 
 
 def assert_same_answers(client: Client, model: dict[str, Any]) -> None:
@@ -132,12 +114,6 @@ def assert_same_answers(client: Client, model: dict[str, Any]) -> None:
     assert client.contact_count == len(model["contacts"])
 
 
-def registered() -> Client:
-    return Client.register(
-        client_id="C1", name="Wang", unit_id="O1", recorded_by=BY, effective_at=REGISTERED
-    )
-
-
 @settings(max_examples=60, deadline=None)
 @given(before=STEPS, after=STEPS)
 # One instant in two offsets: the earlier recorded is the answer, in its own offset.
@@ -147,7 +123,7 @@ def test_contacts_by_version_answer_as_contacts_by_id_did(
     before: list[tuple[str, int, bool]], after: list[tuple[str, int, bool]]
 ) -> None:
     client = registered()
-    model: dict[str, Any] = {"contacts": {}, "retracted": set()}
+    model: dict[str, Any] = {"contacts": {}, "retracted": set(), "assets": set()}
     run(before, client, model)
     assert_same_answers(client, model)
     events = list(client.collect_events())
@@ -157,7 +133,11 @@ def test_contacts_by_version_answer_as_contacts_by_id_did(
     old = from_snapshot(client, state_v1(client))
     new = from_snapshot(client, dict(Snapshot.take(client).state))
     assert_same_answers(old, model)
-    old_model = {"contacts": dict(model["contacts"]), "retracted": set(model["retracted"])}
+    old_model = {
+        "contacts": dict(model["contacts"]),
+        "retracted": set(model["retracted"]),
+        "assets": set(model["assets"]),
+    }
     run(after, client, model)
     later = list(client.collect_events())
     assert_same_answers(client, model)
