@@ -3,7 +3,7 @@ against the same commands called in-process on the application service (the ceil
 
     python -m bench.http_writes [--seconds 30] [--threads 8] [--clients 1000]
                                 [--store sqlite|postgres|both] [--auth manager|admin]
-                                [--idempotency] [--pg-workers 2]
+                                [--idempotency] [--pg-workers 2] [--statements N]
 
 Each store gets one outlet, one manager per thread (each with a manager API key, as a
 bank's managers would hold) and `--clients` registered clients. Two workloads run for
@@ -408,11 +408,12 @@ def run(store: str, url: str, args: argparse.Namespace) -> None:
     pairs = []
     for hot in workloads:
         workload = "hot client" if hot else f"spread over {args.clients}"
-        world = build_world(ledger, args.threads, args.clients)
+        world = build_world(ledger, args.threads, args.clients, args.statements)
         call = in_process(ledger, world, hot)
         inproc = drive(f"in-process, {workload}", args.threads, args.seconds, call)
         print(inproc.line(), flush=True)
-        pairs.append((hot, workload, inproc, build_world(ledger, args.threads, args.clients)))
+        fresh = build_world(ledger, args.threads, args.clients, args.statements)
+        pairs.append((hot, workload, inproc, fresh))
     ledger.close()
     with server(url, workers, projector, args.profile) as serving_:
         for hot, workload, inproc, world in pairs:
@@ -438,6 +439,9 @@ def main() -> None:
     parser.add_argument("--sqlite-workers", type=int, default=1)
     parser.add_argument("--pg-workers", type=int, default=2)
     parser.add_argument("--workload", choices=["spread", "hot", "both"], default="both")
+    parser.add_argument(
+        "--statements", type=int, default=0, help="each client's daily asset statements"
+    )
     parser.add_argument("--profile", help="record the server with py-spy into this file")
     args = parser.parse_args()
     if args.store in ("sqlite", "both"):

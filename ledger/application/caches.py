@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import Repository, project_aggregate
+from eventsourcing.utils import resolve_topic
 
 from ledger.domain import Staff, Unit
 from ledger.domain.api_key import ApiKey
@@ -84,6 +85,30 @@ class SerialCacheRepository(Repository[UUID]):
             return read(super().get(aggregate_id, deepcopy_from_cache=False, **kwargs))
         finally:
             stripe.release()
+
+
+class KnownSnapshots:
+    """A snapshot store as the repositories read it: a snapshot of a later state version
+    than this code's aggregate class (taken by a later version of the ledger, read after a
+    rollback) is passed over, and the aggregate is replayed from its events, which every
+    version reads. Its other uses (taking, purging) go to the store itself."""
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+
+    def get(self, *args: Any, **kwargs: Any) -> list[Any]:
+        return [s for s in self.store.get(*args, **kwargs) if not _later(s)]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.store, name)
+
+
+def _later(snapshot: Any) -> bool:
+    state = getattr(snapshot, "state", None)
+    if not isinstance(state, dict):
+        return False
+    kept = getattr(resolve_topic(snapshot.topic), "class_version", 1)
+    return int(state.get("class_version", 1)) > int(kept)
 
 
 class Memo(dict[str, T]):

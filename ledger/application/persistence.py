@@ -22,7 +22,7 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.utils import strtobool
 
-from ledger.application.caches import SerialCacheRepository
+from ledger.application.caches import KnownSnapshots, SerialCacheRepository
 from ledger.application.results import WriteCounters
 from ledger.application.transcoder import InliningJSONTranscoder
 from ledger.privacy import KeyRing, PersonalDataMapper
@@ -75,7 +75,7 @@ class LedgerPersistence(Application):
         maxsize = self.env.get(self.AGGREGATE_CACHE_MAXSIZE)
         return SerialCacheRepository(
             event_store=self.events,  # type: ignore[arg-type]
-            snapshot_store=self.snapshots,  # type: ignore[arg-type]
+            snapshot_store=self.snapshots and KnownSnapshots(self.snapshots),  # type: ignore[arg-type]
             cache_maxsize=int(maxsize) if maxsize else None,
             fastforward=strtobool(self.env.get(self.AGGREGATE_CACHE_FASTFORWARD, "y")),
             fastforward_skipping=strtobool(

@@ -27,7 +27,7 @@ from eventsourcing.persistence import IntegrityError
 
 from ledger.application.batch import GATHERED, Batch, collector_paused, current_batch
 from ledger.application.batch_process import pipelined_batch
-from ledger.application.caches import ORGANISATION, TURN_WAIT, project
+from ledger.application.caches import ORGANISATION, TURN_WAIT, KnownSnapshots, project
 from ledger.application.client_cache import ClientCache
 from ledger.application.idempotency import IdempotentWrites
 from ledger.application.organisation_cache import organisation_cache
@@ -74,7 +74,9 @@ class LedgerBase(IdempotentWrites, LedgerPersistence):
         super().__init__(env)
         self.clock = clock or (lambda: datetime.now(UTC))
         self._turns = [threading.Lock() for _ in range(TURNS)]
-        self._organisation = organisation_cache(self.events, self.snapshots, self.recorder)
+        self._organisation = organisation_cache(
+            self.events, self.snapshots and KnownSnapshots(self.snapshots), self.recorder
+        )
         self._clients = ClientCache(self.events, self._organisation.watch)
 
     def write_counts(self) -> WriteCounts:
