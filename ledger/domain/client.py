@@ -130,9 +130,12 @@ class Client(ClientRules, LedgerAggregate):
         def apply(self, client: Client) -> None:
             retracted = self.retracted_event_id
             client.retracted[retracted] = self.event_id
-            # A statement kept by version is in none of `retractable`'s kinds.
-            if retracted in client.retractable or not client.asset_retracted(retracted):
-                client.event_retracted(retracted)
+            # A contact or statement kept by version is in none of `retractable`'s kinds.
+            found = None if retracted in client.retractable else client.kept_by_version(retracted)
+            if found is not None and found[0] == "assets":
+                client.retracted_assets.append(found[1])
+            else:
+                client.event_retracted(retracted, found and found[1])
 
     class ChurnDetermined(LedgerAggregate.Event):
         case_id: str

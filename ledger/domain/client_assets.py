@@ -21,8 +21,6 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from ledger.domain.values import event_id
-
 
 class ClientAssets:
     """The statements `Client` keeps: `[effective_at, version, amount, as_of]` each, as ISO
@@ -58,24 +56,6 @@ class ClientAssets:
             return
         times = [datetime.fromisoformat(item[0]) for item in timeline]
         timeline.insert(bisect_right(times, effective_at), entry)
-
-    def asset_version(self, statement_event_id: str) -> int | None:
-        """The version of the statement kept by version whose event id this is, if any;
-        the latest first."""
-        for entry in reversed(self.assets):
-            version = entry[1]
-            if isinstance(version, int) and event_id(self.id, version) == statement_event_id:
-                return version
-        return None
-
-    def asset_retracted(self, retracted_event_id: str) -> bool:
-        """After `retracted` records the retraction: whether it was of a statement kept by
-        version (then left out from now on)."""
-        version = self.asset_version(retracted_event_id)
-        if version is None:
-            return False
-        self.retracted_assets.append(version)
-        return True
 
     def assets_at(self, at: datetime) -> tuple[Decimal | None, date | None]:
         """The amount and its date of the statement in force at `at`, if any."""

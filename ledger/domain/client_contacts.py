@@ -19,8 +19,6 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from ledger.domain.values import event_id
-
 
 def latest_contact(contacts: Iterable[tuple[str, bool]], at: datetime | None) -> str | None:
     """The effective time (ISO) of the latest contact at or before `at` (any if None) that
@@ -84,26 +82,17 @@ class ClientContacts:
         if latest is None or effective_at > datetime.fromisoformat(latest):
             self.latest_contact = when
 
-    def event_retracted(self, retracted_event_id: str) -> None:
-        """After `retracted` records the retraction: a contact's leaves the latest one."""
+    def event_retracted(self, retracted_event_id: str, version: int | None = None) -> None:
+        """After `retracted` records the retraction: a contact's leaves the latest one;
+        `version`: of the contact kept by version it names, if it does (`kept_by_version`)."""
         kind = self.retractable.get(retracted_event_id)
         if kind is None:
-            version = self.contact_version(retracted_event_id)
             if version is None:
                 return
             self.retracted_contacts.append(version)
         elif kind != "contact":
             return
         self.latest_contact = latest_contact(self._contacts(), None)
-
-    def contact_version(self, contact_event_id: str) -> int | None:
-        """The version of the contact kept by version whose event id this is, if any; the
-        latest first (a retraction is mostly of a recent contact)."""
-        for first, last in reversed(self.contact_versions):
-            for version in range(last, first - 1, -1):
-                if event_id(self.id, version) == contact_event_id:
-                    return version
-        return None
 
     @property
     def contact_count(self) -> int:

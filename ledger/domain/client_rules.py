@@ -204,8 +204,7 @@ class ClientRules(ClientTimeline):
         check_event_id(retracted_event_id)
         if (
             retracted_event_id not in self.retractable
-            and self.contact_version(retracted_event_id) is None
-            and self.asset_version(retracted_event_id) is None
+            and self.kept_by_version(retracted_event_id) is None
         ):
             raise RuleViolation(
                 "not_retractable",

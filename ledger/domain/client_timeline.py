@@ -15,7 +15,14 @@ from typing import Any
 from ledger.domain.base import timeline_at
 from ledger.domain.client_assets import ClientAssets
 from ledger.domain.client_contacts import ClientContacts
-from ledger.domain.values import ACTIVE, CHURNED, DESIGNATED_MANAGER, TEAM_BY_TIER, TEAM_ROLES
+from ledger.domain.values import (
+    ACTIVE,
+    CHURNED,
+    DESIGNATED_MANAGER,
+    TEAM_BY_TIER,
+    TEAM_ROLES,
+    event_id,
+)
 
 
 @dataclass(frozen=True)
@@ -122,6 +129,21 @@ class ClientTimeline(ClientContacts, ClientAssets):
                 else:
                     profile[name] = value
         return profile
+
+    def kept_by_version(self, wanted: str) -> tuple[str, int] | None:
+        """`("contact" | "assets", version)` of the contact or statement kept by version
+        whose event id is `wanted`, or None. Ids are worked out for those versions only,
+        the latest first down to the one named (a retraction is mostly of a recent event),
+        whichever kind each is."""
+        kinds = {
+            v: "contact" for first, last in self.contact_versions for v in range(first, last + 1)
+        }
+        kinds.update((entry[1], "assets") for entry in self.assets if isinstance(entry[1], int))
+        for version in range(self.version, 0, -1):
+            kind = kinds.get(version)
+            if kind is not None and event_id(self.id, version) == wanted:
+                return kind, version
+        return None
 
     def state_at(self, at: datetime) -> ClientState:
         amount, as_of = self.assets_at(at)
