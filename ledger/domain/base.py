@@ -6,6 +6,7 @@ from bisect import bisect_right
 from collections.abc import Callable
 from contextvars import ContextVar
 from datetime import datetime
+from operator import itemgetter
 from typing import Any
 
 from eventsourcing.domain import Aggregate, datetime_now_with_tzinfo
@@ -58,15 +59,22 @@ class LedgerAggregate(Aggregate):
             return event_id(self.originator_id, self.originator_version)
 
 
-def timeline_insert(timeline: list[list[Any]], entry: list[Any]) -> None:
-    """Insert `entry` (whose first item is its effective time) after every entry that
-    takes effect at the same time or earlier, so ties resolve in recorded order."""
-    times = [item[0] for item in timeline]
-    timeline.insert(bisect_right(times, entry[0]), entry)
+def timeline_insert(
+    timeline: list[list[Any]],
+    entry: list[Any],
+    when: Callable[[list[Any]], Any] = itemgetter(0),
+) -> None:
+    """Insert `entry` after every entry that takes effect at the same time or earlier, so
+    ties resolve in recorded order; `when`: an entry's effective time (its first item, or
+    worked out of it where the timeline keeps it as text). Mostly the latest: appended."""
+    at = when(entry)
+    if not timeline or when(timeline[-1]) <= at:
+        timeline.append(entry)
+    else:
+        timeline.insert(bisect_right(timeline, at, key=when), entry)
 
 
 def timeline_at(timeline: list[list[Any]], at: datetime) -> list[Any] | None:
     """The entry in force at `at`: the last one that took effect at or before it."""
-    times = [item[0] for item in timeline]
-    index = bisect_right(times, at)
+    index = bisect_right(timeline, at, key=itemgetter(0))
     return timeline[index - 1] if index else None

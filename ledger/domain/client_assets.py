@@ -15,11 +15,12 @@ in `retractable`, where it was).
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
+
+from ledger.domain.base import timeline_insert
 
 
 class ClientAssets:
@@ -50,12 +51,7 @@ class ClientAssets:
         self, version: int, effective_at: datetime, amount: Decimal, as_of: date
     ) -> None:
         entry = [effective_at.isoformat(), version, str(amount), as_of.isoformat()]
-        timeline = self.assets
-        if not timeline or datetime.fromisoformat(timeline[-1][0]) <= effective_at:
-            timeline.append(entry)  # mostly: a feed comes in order
-            return
-        times = [datetime.fromisoformat(item[0]) for item in timeline]
-        timeline.insert(bisect_right(times, effective_at), entry)
+        timeline_insert(self.assets, entry, _effective)
 
     def assets_at(self, at: datetime) -> tuple[Decimal | None, date | None]:
         """The amount and its date of the statement in force at `at`, if any."""
@@ -68,3 +64,7 @@ class ClientAssets:
             if not gone:
                 current = (Decimal(amount), date.fromisoformat(as_of))
         return current
+
+
+def _effective(entry: list[Any]) -> datetime:
+    return datetime.fromisoformat(entry[0])

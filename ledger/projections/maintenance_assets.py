@@ -21,8 +21,12 @@ import json
 from decimal import Decimal
 from typing import Any
 
-from ledger.projections.kit.text import from_utc_text, utc_text
-from ledger.projections.maintenance_rules import ASSETS_DOWN_SHARE, RISK_WINDOW, ClientFile
+from ledger.projections.maintenance_rules import (
+    ASSETS_DOWN_SHARE,
+    RISK_WINDOW,
+    ClientFile,
+    plus_days,
+)
 
 # Between a file's data and its statements in its text: JSON text never holds it raw (a
 # control character in a string is written escaped).
@@ -83,8 +87,10 @@ def facts_of(statements: list[list[Any]]) -> dict[str, Any]:
     if not statements:
         return {"latest": None, "peak": None, "down_until": []}
     now = Decimal(statements[-1][2])
+    # `assets_down` holds while the 90-day window still holds a statement at least 20% above
+    # the latest: a statement is in the window until its successor is 90 days old.
     down_until = [
-        _plus_window(statements[index + 1][0])
+        plus_days(statements[index + 1][0], RISK_WINDOW.days)
         for index, entry in enumerate(statements[:-1])
         if (amount := Decimal(entry[2])) and (amount - now) / amount >= ASSETS_DOWN_SHARE
     ]
@@ -93,14 +99,6 @@ def facts_of(statements: list[list[Any]]) -> dict[str, Any]:
         "peak": max(float(entry[2]) for entry in statements),
         "down_until": down_until,
     }
-
-
-def _plus_window(text: str) -> str:
-    """`assets_down` holds while the 90-day window still holds a statement at least 20%
-    above the latest: a statement is in the window until its successor is 90 days old."""
-    moment = from_utc_text(text)
-    assert moment is not None
-    return utc_text(moment + RISK_WINDOW)
 
 
 def read_file(view: Any, c: Any, prefix: str, key: str) -> ClientFile | None:

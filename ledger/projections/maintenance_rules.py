@@ -31,6 +31,13 @@ RISK_WINDOW = timedelta(days=90)
 ASSETS_DOWN_SHARE = Decimal("0.2")
 
 
+def plus_days(text: str, days: float) -> str:
+    """The UTC text `days` after the UTC text `text`."""
+    moment = from_utc_text(text)
+    assert moment is not None
+    return utc_text(moment + timedelta(days=days))
+
+
 def new_file(client_id: str, unit_id: str, at: str, seq: int, tier: str) -> ClientFile:
     return {
         "client_id": client_id,

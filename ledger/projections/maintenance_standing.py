@@ -26,7 +26,7 @@ from ledger.domain.values import (
     TIER_RANK,
     VIP_TIERS,
 )
-from ledger.projections.kit.text import from_utc_text, utc_text
+from ledger.projections.kit.text import utc_text
 from ledger.projections.maintenance_assets import asset_facts
 from ledger.projections.maintenance_filters import segment_of
 from ledger.projections.maintenance_rules import (
@@ -37,6 +37,7 @@ from ledger.projections.maintenance_rules import (
     duty_roles,
     falls_due,
     holder_at,
+    plus_days,
     status_at,
     team_at,
     team_gaps,
@@ -87,12 +88,6 @@ def stable_from(file: ClientFile, contacts: Iterable[Contact], org: Organisation
         times.append(org.departed.get(entry[2]) or "")
     times.extend(contact.occurred_at for contact in contacts)
     return max(times)
-
-
-def _plus(text: str, days: float) -> str:
-    moment = from_utc_text(text)
-    assert moment is not None
-    return utc_text(moment + timedelta(days=days))
 
 
 def standing(
@@ -192,7 +187,7 @@ def _departed_managers_until(
     timeline = file["team"].get(DESIGNATED_MANAGER, ())
     manager = holder_at(file, DESIGNATED_MANAGER, at)
     return [
-        _plus(timeline[index + 1][0], lookback.days)
+        plus_days(timeline[index + 1][0], lookback.days)
         for index, entry in enumerate(timeline[:-1])
         if entry[2] != manager and not org.active(entry[2], at)
     ]
@@ -202,7 +197,7 @@ def _downgraded_until(file: ClientFile) -> list[str]:
     """`downgraded` holds for 90 days from a change to a lower tier."""
     tiers = file["tiers"]
     return [
-        _plus(tiers[index][0], RISK_WINDOW.days)
+        plus_days(tiers[index][0], RISK_WINDOW.days)
         for index in range(1, len(tiers))
         if TIER_RANK[tiers[index][2]] < TIER_RANK[tier_at(file, tiers[index - 1][0])]
     ]

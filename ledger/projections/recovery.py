@@ -71,9 +71,10 @@ class ViewGenerationError(ProjectionError):
         self.name, self.found, self.own = name, found, own
 
 
-def check_generation(view: Any, name: str) -> None:
-    """ViewGenerationError if another version of the ledger keeps the view."""
-    found = view.stored_generation()
+def check_generation(name: str, view: Any, found: int | None = None) -> None:
+    """ViewGenerationError if another version of the ledger keeps the view: its generation
+    `found` (as a batch read it), else as stored now."""
+    found = view.stored_generation() if found is None else found
     if found != view.generation:
         raise ViewGenerationError(name, found, view.generation)
 
@@ -141,7 +142,7 @@ class Recovery:
                 try:
                     with runner.apply_lock:
                         runner.advance([name])
-                        check_generation(runner.views[name], name)  # if no batch looked
+                        check_generation(name, runner.views[name])  # if no batch looked
                         # Back among the followed views from the next batch on.
                         self.failures.pop(name, None)
                 except Exception as error:

@@ -39,6 +39,7 @@ from ledger.projections.recovery import (
     ViewBehindError,
     ViewEventError,
     ViewGenerationError,
+    check_generation,
 )
 from ledger.projections.waiting import Progress
 from ledger.store import STORE_UNAVAILABLE
@@ -178,9 +179,8 @@ class ProjectionRunner(Following):
             try:
                 with view.batch():
                     done, generation = view.batch_place(self.app.name)
-                    if generation != view.generation:
-                        # Another version keeps it (a rolling upgrade): not written here.
-                        raise ViewGenerationError(name, generation, view.generation)
+                    # Another version keeps it (a rolling upgrade): not written here.
+                    check_generation(name, view, generation)
                     if done < after:
                         # Applying this batch would skip the events in (done, after].
                         raise ViewBehindError(name, done, after)
